@@ -1,0 +1,228 @@
+//! `pvmm audit`: arguments and the entry point the `pvmm` binary calls.
+
+use crate::report::{self, Diff, Report};
+use crate::rules::{Rules, BUILTIN};
+use crate::scan;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+/// Audit a kernel tree for paths that hand a guest page to I/O without the accessibility hook.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuditArgs {
+    /// Kernel source tree to audit (the newer tree with --base).
+    pub tree: PathBuf,
+    /// Older kernel tree: print the findings that appeared and disappeared between the two.
+    #[arg(long)]
+    pub base: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Baseline file (TOML: [[suppress]] id = "PVA-…", reason = "…") of accepted findings.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Cache directory (default: $PVMM_AUDIT_CACHE, $XDG_CACHE_HOME/pvmm-audit or ~/.cache/pvmm-audit).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not read or write the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Rules file (default: the repository's rules/audit.toml, built in).
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Baseline {
+    #[serde(default)]
+    suppress: Vec<Suppress>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Suppress {
+    id: String,
+    reason: String,
+}
+
+fn load_baseline(p: &Path) -> Result<HashMap<String, String>, String> {
+    let text = std::fs::read_to_string(p)
+        .map_err(|e| format!("cannot read baseline {}: {e}", p.display()))?;
+    let b: Baseline =
+        toml::from_str(&text).map_err(|e| format!("baseline {}: {e}", p.display()))?;
+    let mut m = HashMap::new();
+    for s in b.suppress {
+        if s.reason.trim().is_empty() {
+            return Err(format!(
+                "baseline {}: suppression of {} has an empty reason",
+                p.display(),
+                s.id
+            ));
+        }
+        m.insert(s.id, s.reason);
+    }
+    Ok(m)
+}
+
+fn audit_one(
+    tree: &Path,
+    rules: &Rules,
+    rules_text: &str,
+    cache: Option<&Path>,
+    baseline: &HashMap<String, String>,
+) -> Result<Report, String> {
+    let (out, stats) =
+        scan::audit_tree(tree, rules, rules_text, cache).map_err(|e| e.to_string())?;
+    let mut findings = Vec::new();
+    let mut suppressed = Vec::new();
+    for f in out.findings {
+        match baseline.get(&f.id) {
+            Some(r) => suppressed.push((f, r.clone())),
+            None => findings.push(f),
+        }
+    }
+    let shown = tree
+        .canonicalize()
+        .unwrap_or_else(|_| tree.to_path_buf())
+        .display()
+        .to_string();
+    Ok(Report {
+        tree: shown,
+        stats,
+        coverage: out.coverage,
+        rounds: out.rounds,
+        findings,
+        suppressed,
+        sites: out.sites,
+    })
+}
+
+/// Run `pvmm audit`; returns the exit code: 0 no (new) findings, 1 findings, 2 bad input.
+pub fn run(args: &AuditArgs) -> i32 {
+    match run_inner(args) {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("pvmm audit: error: {msg}");
+            2
+        }
+    }
+}
+
+fn run_inner(args: &AuditArgs) -> Result<i32, String> {
+    let (rules, rules_text) = match &args.rules {
+        Some(p) => {
+            let r = Rules::load(p).map_err(|e| e.to_string())?;
+            let t = std::fs::read_to_string(p).unwrap_or_default();
+            (r, t)
+        }
+        None => (
+            Rules::builtin().map_err(|e| e.to_string())?,
+            BUILTIN.to_string(),
+        ),
+    };
+    let baseline = match &args.baseline {
+        Some(p) => load_baseline(p)?,
+        None => HashMap::new(),
+    };
+    // Check inputs before any work so a bad path fails fast with exit 2.
+    scan::check_tree(&args.tree).map_err(|e| e.to_string())?;
+    if let Some(b) = &args.base {
+        scan::check_tree(b).map_err(|e| e.to_string())?;
+    }
+    let cache = if args.no_cache {
+        None
+    } else {
+        args.cache_dir.clone().or_else(scan::default_cache_dir)
+    };
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(j) = args.jobs {
+        if j == 0 {
+            return Err("--jobs must be at least 1".into());
+        }
+        pool = pool.num_threads(j);
+    }
+    let pool = pool.build().map_err(|e| e.to_string())?;
+    pool.install(|| {
+        let new = audit_one(&args.tree, &rules, &rules_text, cache.as_deref(), &baseline)?;
+        match &args.base {
+            None => {
+                match args.format {
+                    Format::Text => print!("{}", report::text(&new)),
+                    Format::Json => println!(
+                        "{}",
+                        serde_json::to_string_pretty(&new).map_err(|e| e.to_string())?
+                    ),
+                    Format::Sarif => println!(
+                        "{}",
+                        serde_json::to_string_pretty(&report::sarif(&new))
+                            .map_err(|e| e.to_string())?
+                    ),
+                }
+                Ok(if new.findings.is_empty() { 0 } else { 1 })
+            }
+            Some(b) => {
+                let base = audit_one(b, &rules, &rules_text, cache.as_deref(), &baseline)?;
+                let appeared = new
+                    .findings
+                    .iter()
+                    .filter(|f| !base.findings.iter().any(|g| g.id == f.id))
+                    .cloned()
+                    .collect::<Vec<_>>();
+                let disappeared = base
+                    .findings
+                    .iter()
+                    .filter(|f| !new.findings.iter().any(|g| g.id == f.id))
+                    .cloned()
+                    .collect::<Vec<_>>();
+                let d = Diff {
+                    base,
+                    new,
+                    appeared,
+                    disappeared,
+                };
+                match args.format {
+                    Format::Text => print!("{}", report::diff_text(&d)),
+                    Format::Json => println!(
+                        "{}",
+                        serde_json::to_string_pretty(&d).map_err(|e| e.to_string())?
+                    ),
+                    Format::Sarif => {
+                        // SARIF has no notion of "disappeared": report the new findings, with
+                        // baselineState set against the base tree.
+                        let mut v = report::sarif(&d.new);
+                        if let Some(results) = v["runs"][0]["results"].as_array_mut() {
+                            for r in results {
+                                let id = r["partialFingerprints"]["pvmmAuditId/v1"]
+                                    .as_str()
+                                    .unwrap_or("")
+                                    .to_string();
+                                let state = if d.appeared.iter().any(|f| f.id == id) {
+                                    "new"
+                                } else {
+                                    "unchanged"
+                                };
+                                r["baselineState"] = serde_json::json!(state);
+                            }
+                        }
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+                        );
+                    }
+                }
+                Ok(if d.appeared.is_empty() { 0 } else { 1 })
+            }
+        }
+    })
+}

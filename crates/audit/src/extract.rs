@@ -1,0 +1,660 @@
+//! Per-file summaries from a tree-sitter parse of one C file.
+//!
+//! The summary is independent of the rules: it records every function with its parameters, calls,
+//! assignments, returns, field stores and designated initialisers, and the file's operation tables.
+//! Names are resolved later by `analysis`. A summary is cached by the content hash of the file.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tree_sitter::{Node, Parser};
+
+/// An expression reduced to what data flow needs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Expr {
+    /// Identifiers outside any call's argument list, plus `base->field` pseudo-roots for field reads.
+    pub roots: Vec<String>,
+    /// Calls inside the expression: callee (a name, or `->field` for a call through a pointer) and
+    /// all roots of its arguments.
+    pub calls: Vec<(String, Vec<String>)>,
+    /// Source text, shortened, for messages.
+    pub text: String,
+}
+
+/// A call site.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Call {
+    /// `name` for a direct call, `->field` for a call through an ops table or function pointer.
+    pub callee: String,
+    pub line: u32,
+    pub args: Vec<Expr>,
+    /// Inside an `if`, `?:` or `switch` branch.
+    pub conditional: bool,
+}
+
+/// `lhs = rhs` (also `type lhs = rhs;`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Assign {
+    pub lhs: String,
+    pub rhs: Expr,
+    pub line: u32,
+}
+
+/// A store into a struct: `base->field = value`, or one designated initialiser group
+/// `(struct ty){ .field = value, ... }` assigned to `base`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Store {
+    pub base: String,
+    /// Struct type when known (compound literal or declaration).
+    pub ty: Option<String>,
+    pub fields: Vec<(String, Expr)>,
+    pub line: u32,
+}
+
+/// A function definition.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Func {
+    pub name: String,
+    pub line: u32,
+    pub end_line: u32,
+    pub params: Vec<String>,
+    /// Return type name (`struct page *` → `page`).
+    pub ret_type: String,
+    /// Variable (parameter or local) → type name (`struct x` → `x`).
+    pub var_types: BTreeMap<String, String>,
+    /// No ERROR or MISSING node inside the definition.
+    pub clean: bool,
+    pub calls: Vec<Call>,
+    pub assigns: Vec<Assign>,
+    pub returns: Vec<Expr>,
+    pub stores: Vec<Store>,
+    /// Upper-case identifiers used (flags such as FOLL_PIN, MSG_SPLICE_PAGES).
+    pub consts: Vec<String>,
+}
+
+/// One designated initialiser `.field = target` at file scope.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OpsEntry {
+    /// Struct type of the initialised object when it is the declared object itself.
+    pub ty: Option<String>,
+    /// Name of the initialised object (the ops table).
+    pub var: Option<String>,
+    pub field: String,
+    pub target: String,
+    pub line: u32,
+}
+
+/// Everything the analysis needs from one file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FileSummary {
+    pub funcs: Vec<Func>,
+    pub ops: Vec<OpsEntry>,
+    /// The whole file parsed without ERROR or MISSING nodes.
+    pub clean: bool,
+}
+
+/// Kernel idioms that plain C grammars do not know, rewritten byte for byte (same length, so
+/// lines and columns stay true): iterator macros `for_each_x(a, b) {` become `while    (a, b) {`,
+/// and a few attribute macros become spaces.
+pub fn normalise_kernel_c(src: &[u8]) -> Vec<u8> {
+    const BLANK: &[&str] = &[
+        "__must_check",
+        "__always_inline",
+        "__maybe_unused",
+        "__init",
+        "__exit",
+        "__cold",
+        "__user",
+        "__rcu",
+        "__iomem",
+        "__percpu",
+        "__force",
+        "__bitwise",
+        "noinline_for_stack",
+        "__ref",
+        "__weak",
+        "__noreturn",
+        "asmlinkage",
+        "__visible",
+        "__latent_entropy",
+    ];
+    let mut out = src.to_vec();
+    let n = out.len();
+    let mut i = 0;
+    while i < n {
+        let c = out[i];
+        let start_ok = i == 0 || !is_ident(out[i - 1]);
+        if start_ok && (c.is_ascii_alphabetic() || c == b'_') {
+            let mut j = i;
+            while j < n && is_ident(out[j]) {
+                j += 1;
+            }
+            let word = &src[i..j];
+            if let Ok(w) = std::str::from_utf8(word) {
+                if BLANK.contains(&w) {
+                    out[i..j].fill(b' ');
+                } else if is_iterator_macro(w) && j - i >= 5 {
+                    // Only when followed by `( ... )` and then not `;` (a statement head).
+                    let mut k = j;
+                    while k < n && (out[k] == b' ' || out[k] == b'\t') {
+                        k += 1;
+                    }
+                    if k < n && out[k] == b'(' {
+                        if let Some(close) = matching_paren(&out, k) {
+                            let mut m = close + 1;
+                            while m < n && out[m].is_ascii_whitespace() {
+                                m += 1;
+                            }
+                            if m < n && out[m] != b';' && out[m] != b')' && out[m] != b',' {
+                                out[i..i + 5].copy_from_slice(b"while");
+                                out[i + 5..j].fill(b' ');
+                            }
+                        }
+                    }
+                }
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn is_iterator_macro(w: &str) -> bool {
+    w.starts_with("for_each")
+        || w.contains("_for_each")
+        || w.starts_with("list_for_")
+        || w.starts_with("xas_for_")
+        || w.starts_with("bio_for_each")
+        || w.starts_with("rq_for_each")
+}
+
+fn matching_paren(b: &[u8], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (k, &c) in b.iter().enumerate().skip(open) {
+        match c {
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(k);
+                }
+            }
+            b'\n' if k > open + 400 => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+fn is_ident(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// Parse one C file and summarise it. `None` only if tree-sitter gives up entirely.
+pub fn summarise(src: &[u8]) -> Option<FileSummary> {
+    let norm = normalise_kernel_c(src);
+    let mut parser = Parser::new();
+    parser.set_language(&tree_sitter_c::LANGUAGE.into()).ok()?;
+    let tree = parser.parse(&norm, None)?;
+    let root = tree.root_node();
+    let mut fs = FileSummary {
+        clean: !root.has_error(),
+        ..Default::default()
+    };
+    let cx = Cx { src: &norm };
+    cx.walk_top(root, &mut fs);
+    Some(fs)
+}
+
+struct Cx<'a> {
+    src: &'a [u8],
+}
+
+impl<'a> Cx<'a> {
+    fn text(&self, n: Node) -> &'a str {
+        std::str::from_utf8(&self.src[n.byte_range()]).unwrap_or("")
+    }
+
+    fn walk_top(&self, n: Node, fs: &mut FileSummary) {
+        let mut cur = n.walk();
+        for ch in n.named_children(&mut cur) {
+            match ch.kind() {
+                "function_definition" => {
+                    if let Some(f) = self.function(ch) {
+                        fs.funcs.push(f);
+                    }
+                }
+                "declaration" => self.top_declaration(ch, fs),
+                // Error recovery and preprocessor blocks can hide definitions one level down.
+                "ERROR"
+                | "preproc_if"
+                | "preproc_ifdef"
+                | "preproc_else"
+                | "preproc_elif"
+                | "linkage_specification"
+                | "declaration_list" => self.walk_top(ch, fs),
+                "expression_statement" => {
+                    // `ops = { ... }` seen through error recovery: still collect initialisers.
+                    self.collect_inits(ch, None, None, fs);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn top_declaration(&self, d: Node, fs: &mut FileSummary) {
+        let ty = d.child_by_field_name("type").map(|t| self.type_name(t));
+        let mut cur = d.walk();
+        for decl in d.children_by_field_name("declarator", &mut cur) {
+            if decl.kind() == "init_declarator" {
+                let var = decl
+                    .child_by_field_name("declarator")
+                    .and_then(|x| self.decl_name(x));
+                if let Some(v) = decl.child_by_field_name("value") {
+                    self.collect_inits(v, ty.clone(), var, fs);
+                }
+            }
+        }
+    }
+
+    /// Designated initialisers `.field = ident` (or `&ident`) anywhere below `n`.
+    fn collect_inits(
+        &self,
+        n: Node,
+        ty: Option<String>,
+        var: Option<String>,
+        fs: &mut FileSummary,
+    ) {
+        if n.kind() == "initializer_list" {
+            let mut cur = n.walk();
+            for p in n.named_children(&mut cur) {
+                if p.kind() != "initializer_pair" {
+                    if p.kind() == "initializer_list" {
+                        self.collect_inits(p, None, var.clone(), fs);
+                    }
+                    continue;
+                }
+                let field = p
+                    .child_by_field_name("designator")
+                    .filter(|d| d.kind() == "field_designator")
+                    .and_then(|d| d.named_child(0))
+                    .map(|f| self.text(f).to_string());
+                let value = p.child_by_field_name("value");
+                if let (Some(field), Some(value)) = (field, value) {
+                    let target = match value.kind() {
+                        "identifier" => Some(self.text(value).to_string()),
+                        "pointer_expression" => value
+                            .child_by_field_name("argument")
+                            .filter(|a| a.kind() == "identifier")
+                            .map(|a| self.text(a).to_string()),
+                        _ => None,
+                    };
+                    if let Some(target) = target {
+                        fs.ops.push(OpsEntry {
+                            ty: ty.clone(),
+                            var: var.clone(),
+                            field,
+                            target,
+                            line: line(p),
+                        });
+                    } else if value.kind() == "initializer_list" {
+                        self.collect_inits(value, None, var.clone(), fs);
+                    }
+                }
+            }
+        } else {
+            let mut cur = n.walk();
+            for ch in n.named_children(&mut cur) {
+                self.collect_inits(ch, ty.clone(), var.clone(), fs);
+            }
+        }
+    }
+
+    fn type_name(&self, t: Node) -> String {
+        match t.kind() {
+            "struct_specifier" | "union_specifier" | "enum_specifier" => t
+                .child_by_field_name("name")
+                .map(|n| self.text(n).to_string())
+                .unwrap_or_default(),
+            _ => self.text(t).trim().to_string(),
+        }
+    }
+
+    /// The identifier a declarator declares.
+    fn decl_name(&self, d: Node) -> Option<String> {
+        match d.kind() {
+            "identifier" | "field_identifier" => Some(self.text(d).to_string()),
+            _ => {
+                if let Some(inner) = d.child_by_field_name("declarator") {
+                    return self.decl_name(inner);
+                }
+                let mut cur = d.walk();
+                let found = d.named_children(&mut cur).find_map(|c| self.decl_name(c));
+                found
+            }
+        }
+    }
+
+    fn function_declarator<'t>(&self, d: Node<'t>) -> Option<Node<'t>> {
+        if d.kind() == "function_declarator" {
+            return Some(d);
+        }
+        d.child_by_field_name("declarator")
+            .and_then(|x| self.function_declarator(x))
+    }
+
+    fn function(&self, f: Node) -> Option<Func> {
+        let fd = self.function_declarator(f.child_by_field_name("declarator")?)?;
+        let name = self.decl_name(fd.child_by_field_name("declarator")?)?;
+        let mut func = Func {
+            name,
+            line: line(f),
+            end_line: f.end_position().row as u32 + 1,
+            params: Vec::new(),
+            ret_type: f
+                .child_by_field_name("type")
+                .map(|t| self.type_name(t))
+                .unwrap_or_default(),
+            var_types: BTreeMap::new(),
+            clean: !f.has_error(),
+            calls: Vec::new(),
+            assigns: Vec::new(),
+            returns: Vec::new(),
+            stores: Vec::new(),
+            consts: Vec::new(),
+        };
+        if let Some(pl) = fd.child_by_field_name("parameters") {
+            let mut cur = pl.walk();
+            for p in pl.named_children(&mut cur) {
+                if p.kind() != "parameter_declaration" {
+                    continue;
+                }
+                let pname = p
+                    .child_by_field_name("declarator")
+                    .and_then(|d| self.decl_name(d))
+                    .unwrap_or_default();
+                if let Some(t) = p.child_by_field_name("type") {
+                    if !pname.is_empty() {
+                        func.var_types.insert(pname.clone(), self.type_name(t));
+                    }
+                }
+                func.params.push(pname);
+            }
+        }
+        if let Some(body) = f.child_by_field_name("body") {
+            self.walk_body(body, false, &mut func);
+        }
+        func.consts.sort();
+        func.consts.dedup();
+        Some(func)
+    }
+
+    fn walk_body(&self, n: Node, cond: bool, func: &mut Func) {
+        match n.kind() {
+            "call_expression" => {
+                let callee = n
+                    .child_by_field_name("function")
+                    .map(|c| self.callee_name(c))
+                    .unwrap_or_default();
+                let mut args = Vec::new();
+                if let Some(al) = n.child_by_field_name("arguments") {
+                    let mut cur = al.walk();
+                    for a in al.named_children(&mut cur) {
+                        if a.kind() != "comment" {
+                            args.push(self.expr(a));
+                        }
+                    }
+                }
+                func.calls.push(Call {
+                    callee,
+                    line: line(n),
+                    args,
+                    conditional: cond,
+                });
+            }
+            "assignment_expression" => {
+                if let (Some(l), Some(r)) = (
+                    n.child_by_field_name("left"),
+                    n.child_by_field_name("right"),
+                ) {
+                    let lhs = self.lhs_root(l);
+                    if r.kind() == "compound_literal_expression" {
+                        self.store_literal(r, lhs.clone(), func);
+                    }
+                    if l.kind() == "field_expression" {
+                        if let (Some(base), Some(field)) = (
+                            l.child_by_field_name("argument"),
+                            l.child_by_field_name("field"),
+                        ) {
+                            func.stores.push(Store {
+                                base: self.lhs_root(base),
+                                ty: None,
+                                fields: vec![(self.text(field).to_string(), self.expr(r))],
+                                line: line(n),
+                            });
+                        }
+                    }
+                    if !lhs.is_empty() {
+                        func.assigns.push(Assign {
+                            lhs,
+                            rhs: self.expr(r),
+                            line: line(n),
+                        });
+                    }
+                }
+            }
+            "declaration" => {
+                let ty = n.child_by_field_name("type").map(|t| self.type_name(t));
+                let mut cur = n.walk();
+                for d in n.children_by_field_name("declarator", &mut cur) {
+                    let (dn, value) = if d.kind() == "init_declarator" {
+                        (
+                            d.child_by_field_name("declarator"),
+                            d.child_by_field_name("value"),
+                        )
+                    } else {
+                        (Some(d), None)
+                    };
+                    let Some(var) = dn.and_then(|x| self.decl_name(x)) else {
+                        continue;
+                    };
+                    if let Some(t) = &ty {
+                        func.var_types.insert(var.clone(), t.clone());
+                    }
+                    if let Some(v) = value {
+                        if v.kind() == "initializer_list" {
+                            func.stores.push(Store {
+                                base: var.clone(),
+                                ty: ty.clone(),
+                                fields: self.init_fields(v),
+                                line: line(v),
+                            });
+                        } else if v.kind() == "compound_literal_expression" {
+                            self.store_literal(v, var.clone(), func);
+                        }
+                        func.assigns.push(Assign {
+                            lhs: var,
+                            rhs: self.expr(v),
+                            line: line(d),
+                        });
+                    }
+                }
+            }
+            "return_statement" => {
+                if let Some(e) = n.named_child(0) {
+                    func.returns.push(self.expr(e));
+                }
+            }
+            "identifier" => {
+                let t = self.text(n);
+                if t.len() > 2
+                    && t.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit())
+                {
+                    func.consts.push(t.to_string());
+                }
+            }
+            "compound_literal_expression" => {
+                // Not directly assigned: still a store pattern when handed on.
+                let mut has_parent_assign = false;
+                if let Some(p) = n.parent() {
+                    has_parent_assign =
+                        matches!(p.kind(), "assignment_expression" | "init_declarator");
+                }
+                if !has_parent_assign {
+                    self.store_literal(n, String::new(), func);
+                }
+            }
+            _ => {}
+        }
+        let mut cur = n.walk();
+        for ch in n.named_children(&mut cur) {
+            let c = cond
+                || matches!(
+                    (n.kind(), ch.kind()),
+                    ("if_statement", "compound_statement")
+                        | ("if_statement", "else_clause")
+                        | ("if_statement", "expression_statement")
+                        | ("if_statement", "return_statement")
+                        | ("conditional_expression", _)
+                        | ("switch_statement", "compound_statement")
+                ) && !(n.kind() == "conditional_expression"
+                    && n.child_by_field_name("condition") == Some(ch));
+            self.walk_body(ch, c, func);
+        }
+    }
+
+    fn store_literal(&self, lit: Node, base: String, func: &mut Func) {
+        let ty = lit
+            .child_by_field_name("type")
+            .and_then(|t| t.child_by_field_name("type"))
+            .map(|t| self.type_name(t));
+        if let Some(v) = lit.child_by_field_name("value") {
+            func.stores.push(Store {
+                base,
+                ty,
+                fields: self.init_fields(v),
+                line: line(lit),
+            });
+        }
+    }
+
+    fn init_fields(&self, list: Node) -> Vec<(String, Expr)> {
+        let mut out = Vec::new();
+        let mut cur = list.walk();
+        for p in list.named_children(&mut cur) {
+            if p.kind() != "initializer_pair" {
+                continue;
+            }
+            let field = p
+                .child_by_field_name("designator")
+                .filter(|d| d.kind() == "field_designator")
+                .and_then(|d| d.named_child(0))
+                .map(|f| self.text(f).to_string());
+            if let (Some(field), Some(v)) = (field, p.child_by_field_name("value")) {
+                out.push((field, self.expr(v)));
+            }
+        }
+        out
+    }
+
+    fn callee_name(&self, c: Node) -> String {
+        match c.kind() {
+            "identifier" => self.text(c).to_string(),
+            "field_expression" => c
+                .child_by_field_name("field")
+                .map(|f| format!("->{}", self.text(f)))
+                .unwrap_or_default(),
+            "parenthesized_expression" => c
+                .named_child(0)
+                .map(|x| self.callee_name(x))
+                .unwrap_or_default(),
+            "pointer_expression" => c
+                .child_by_field_name("argument")
+                .map(|x| self.callee_name(x))
+                .unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+
+    /// The variable an lvalue writes into: `x`, `x->f`, `x[i]`, `*x` → `x`.
+    fn lhs_root(&self, l: Node) -> String {
+        match l.kind() {
+            "identifier" => self.text(l).to_string(),
+            "field_expression" | "subscript_expression" | "pointer_expression" => l
+                .child_by_field_name("argument")
+                .map(|a| self.lhs_root(a))
+                .unwrap_or_default(),
+            "parenthesized_expression" | "cast_expression" => {
+                let inner = l
+                    .child_by_field_name("value")
+                    .or_else(|| l.named_child(l.named_child_count().saturating_sub(1)));
+                inner.map(|a| self.lhs_root(a)).unwrap_or_default()
+            }
+            _ => String::new(),
+        }
+    }
+
+    fn expr(&self, n: Node) -> Expr {
+        let mut e = Expr::default();
+        let t = self.text(n);
+        e.text = shorten(t);
+        self.expr_into(n, &mut e.roots, &mut e.calls);
+        e.roots.sort();
+        e.roots.dedup();
+        e
+    }
+
+    fn expr_into(&self, n: Node, roots: &mut Vec<String>, calls: &mut Vec<(String, Vec<String>)>) {
+        match n.kind() {
+            "identifier" => roots.push(self.text(n).to_string()),
+            "field_identifier" | "type_descriptor" | "string_literal" | "comment" => {}
+            "sizeof_expression" => {}
+            "field_expression" => {
+                if let (Some(a), Some(f)) = (
+                    n.child_by_field_name("argument"),
+                    n.child_by_field_name("field"),
+                ) {
+                    if a.kind() == "identifier" {
+                        roots.push(format!("{}->{}", self.text(a), self.text(f)));
+                    }
+                    self.expr_into(a, roots, calls);
+                }
+            }
+            "call_expression" => {
+                let callee = n
+                    .child_by_field_name("function")
+                    .map(|c| self.callee_name(c))
+                    .unwrap_or_default();
+                let mut aroots = Vec::new();
+                if let Some(al) = n.child_by_field_name("arguments") {
+                    self.expr_into(al, &mut aroots, calls);
+                }
+                aroots.sort();
+                aroots.dedup();
+                calls.push((callee, aroots));
+            }
+            _ => {
+                let mut cur = n.walk();
+                for ch in n.named_children(&mut cur) {
+                    self.expr_into(ch, roots, calls);
+                }
+            }
+        }
+    }
+}
+
+fn line(n: Node) -> u32 {
+    n.start_position().row as u32 + 1
+}
+
+fn shorten(t: &str) -> String {
+    let one: String = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() > 80 {
+        let s: String = one.chars().take(77).collect();
+        format!("{s}...")
+    } else {
+        one
+    }
+}

@@ -1,0 +1,258 @@
+//! Rendering: text grouped by subsystem, JSON, SARIF 2.1.0.
+
+use crate::analysis::{Coverage, Finding, Site};
+use crate::scan::ScanStats;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub tree: String,
+    pub stats: ScanStats,
+    pub coverage: Coverage,
+    pub rounds: usize,
+    /// Findings not suppressed by the baseline.
+    pub findings: Vec<Finding>,
+    /// (finding, reason) suppressed by the baseline.
+    pub suppressed: Vec<(Finding, String)>,
+    pub sites: Vec<Site>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Diff {
+    pub base: Report,
+    pub new: Report,
+    pub appeared: Vec<Finding>,
+    pub disappeared: Vec<Finding>,
+}
+
+fn pct(a: usize, b: usize) -> String {
+    if b == 0 {
+        "n/a".into()
+    } else {
+        format!("{:.1} %", 100.0 * a as f64 / b as f64)
+    }
+}
+
+pub fn header(r: &Report) -> String {
+    let s = &r.stats;
+    let c = &r.coverage;
+    let mut o = String::new();
+    let _ = writeln!(o, "pvmm audit: {}", r.tree);
+    let _ = writeln!(
+        o,
+        "  scan: {} C files ({:.0} MB), {} name the rules, {} parsed ({} widened in {} rounds, {} callees without a definition), {} summaries from cache",
+        s.files_total,
+        s.bytes_total as f64 / 1e6,
+        s.files_matched,
+        s.files_parsed,
+        s.files_widened,
+        s.widen_rounds,
+        s.unresolved_callees,
+        s.summaries_from_cache
+    );
+    let _ = writeln!(
+        o,
+        "  time: {:.2} s (scan {:.2}, parse {:.2}, analysis {:.2}; {} fixed-point rounds)",
+        s.seconds, s.seconds_scan, s.seconds_parse, s.seconds_analysis, r.rounds
+    );
+    let _ = writeln!(
+        o,
+        "  coverage: files parsed without error {}/{} ({}); functions {}/{} ({}); functions on reported chains {}/{} ({})",
+        c.files_clean,
+        c.files_parsed,
+        pct(c.files_clean, c.files_parsed),
+        c.functions_clean,
+        c.functions,
+        pct(c.functions_clean, c.functions),
+        c.chain_functions_clean,
+        c.chain_functions,
+        pct(c.chain_functions_clean, c.chain_functions)
+    );
+    o
+}
+
+pub fn finding_text(f: &Finding, o: &mut String) {
+    let _ = writeln!(
+        o,
+        "  [{}] {}  (rule {}{})",
+        f.id,
+        f.title,
+        f.rule,
+        f.scenario
+            .as_ref()
+            .map(|s| format!(", scenario {s}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(o, "      why: {}", f.why);
+    for (i, h) in f.chain.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "      {:>2}. {}:{} {}(): {}",
+            i + 1,
+            h.file,
+            h.line,
+            h.func,
+            h.note
+        );
+    }
+}
+
+pub fn text(r: &Report) -> String {
+    let mut o = header(r);
+    let mut groups: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for f in &r.findings {
+        groups.entry(f.subsystem.as_str()).or_default().push(f);
+    }
+    let _ = writeln!(
+        o,
+        "\nFindings: {} ({} suppressed by the baseline), in {} subsystems",
+        r.findings.len(),
+        r.suppressed.len(),
+        groups.len()
+    );
+    for (sub, fs) in &groups {
+        let _ = writeln!(o, "\n== {sub} ({}) ==", fs.len());
+        for f in fs {
+            finding_text(f, &mut o);
+        }
+    }
+    if !r.suppressed.is_empty() {
+        let _ = writeln!(o, "\nSuppressed:");
+        for (f, why) in &r.suppressed {
+            let _ = writeln!(o, "  [{}] {}: {}", f.id, f.title, why);
+        }
+    }
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in &r.sites {
+        *counts.entry(s.class.as_str()).or_default() += 1;
+    }
+    let _ = writeln!(
+        o,
+        "\nGUP call sites (get_user_pages*, pin_user_pages*, iov_iter_get_pages*, iov_iter_extract_pages): {} — {}",
+        r.sites.len(),
+        counts
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for s in &r.sites {
+        let _ = writeln!(
+            o,
+            "  {}:{} {}() {}: {}{}",
+            s.file,
+            s.line,
+            s.func,
+            s.callee,
+            s.class,
+            if s.findings.is_empty() {
+                format!(" — {}", s.detail)
+            } else {
+                format!(" {}", s.findings.join(" "))
+            }
+        );
+    }
+    o
+}
+
+pub fn diff_text(d: &Diff) -> String {
+    let mut o = String::new();
+    o.push_str("base ");
+    o.push_str(&header(&d.base));
+    o.push_str("new  ");
+    o.push_str(&header(&d.new));
+    let _ = writeln!(
+        o,
+        "\nFindings: base {}, new {}; appeared {}, disappeared {}",
+        d.base.findings.len(),
+        d.new.findings.len(),
+        d.appeared.len(),
+        d.disappeared.len()
+    );
+    let _ = writeln!(o, "\nAppeared ({}):", d.appeared.len());
+    for f in &d.appeared {
+        finding_text(f, &mut o);
+    }
+    let _ = writeln!(o, "\nDisappeared ({}):", d.disappeared.len());
+    for f in &d.disappeared {
+        finding_text(f, &mut o);
+    }
+    o
+}
+
+fn loc(h: &crate::analysis::Hop, msg: Option<&str>) -> Value {
+    let mut v = json!({
+        "physicalLocation": {
+            "artifactLocation": { "uri": h.file, "uriBaseId": "SRCROOT" },
+            "region": { "startLine": h.line.max(1) }
+        },
+        "logicalLocations": [ { "name": h.func, "kind": "function" } ]
+    });
+    if let Some(m) = msg {
+        v["message"] = json!({ "text": m });
+    }
+    v
+}
+
+pub fn sarif(r: &Report) -> Value {
+    let mut rule_ids: Vec<&str> = r.findings.iter().map(|f| f.rule.as_str()).collect();
+    rule_ids.sort();
+    rule_ids.dedup();
+    let rules: Vec<Value> = rule_ids
+        .iter()
+        .map(|id| {
+            json!({
+                "id": id,
+                "shortDescription": { "text": format!("Guest page handed to I/O without the accessibility hook ({id})") },
+                "helpUri": "https://example.invalid/pvmm/docs/audit.md"
+            })
+        })
+        .collect();
+    let results: Vec<Value> = r
+        .findings
+        .iter()
+        .map(|f| {
+            let last = &f.chain[f.chain.len() - 1];
+            let flow: Vec<Value> = f
+                .chain
+                .iter()
+                .map(|h| json!({ "location": loc(h, Some(&h.note)) }))
+                .collect();
+            let mut props = json!({ "subsystem": f.subsystem });
+            if let Some(s) = &f.scenario {
+                props["scenario"] = json!(s);
+            }
+            json!({
+                "ruleId": f.rule,
+                "level": "warning",
+                "message": { "text": format!("{}: {}", f.title, f.why) },
+                "locations": [ loc(last, None) ],
+                "relatedLocations": [ loc(&f.chain[0], Some("source")) ],
+                "codeFlows": [ { "threadFlows": [ { "locations": flow } ] } ],
+                "partialFingerprints": { "pvmmAuditId/v1": f.id },
+                "properties": props
+            })
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [ {
+            "tool": { "driver": {
+                "name": "pvmm-audit",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://example.invalid/pvmm",
+                "rules": rules
+            } },
+            "originalUriBaseIds": { "SRCROOT": { "uri": format!("file://{}/", r.tree.trim_end_matches('/')) } },
+            "results": results,
+            "properties": {
+                "coverage": r.coverage,
+                "stats": r.stats
+            }
+        } ]
+    })
+}

@@ -1,0 +1,409 @@
+//! Finding the files that matter, parsing them in parallel, widening where chains lead, and the
+//! per-file cache (manifest by path/mtime/size, summaries by content hash).
+
+use crate::analysis::{self, Index, Outcome, Parsed};
+use crate::extract::{self, FileSummary};
+use crate::rules::Rules;
+use aho_corasick::AhoCorasick;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Instant, UNIX_EPOCH};
+
+/// Bump when `extract` changes what it records: old cached summaries are then ignored.
+const EXTRACT_VERSION: u32 = 4;
+/// Widening rounds after the first parse (each follows chains one call further).
+pub const MAX_WIDEN_ROUNDS: usize = 4;
+/// Files parsed per widening round at most.
+pub const MAX_WIDEN_FILES: usize = 600;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("{path}: not a directory")]
+    NotDir { path: String },
+    #[error("{path}: not a kernel source tree (no {missing})")]
+    NotKernel { path: String, missing: String },
+    #[error("{path}: {err}")]
+    Io { path: String, err: std::io::Error },
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScanStats {
+    pub files_total: usize,
+    pub bytes_total: u64,
+    pub files_matched: usize,
+    pub files_parsed: usize,
+    pub files_widened: usize,
+    pub widen_rounds: usize,
+    pub unresolved_callees: usize,
+    pub files_read: usize,
+    pub summaries_from_cache: usize,
+    pub seconds: f64,
+    pub seconds_scan: f64,
+    pub seconds_parse: f64,
+    pub seconds_analysis: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ManEntry {
+    mtime: u128,
+    size: u64,
+    hash: String,
+    matched: bool,
+    /// Column-0 definition candidates, space-separated (only for files not matched).
+    defs: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Manifest {
+    entries: HashMap<String, ManEntry>,
+}
+
+/// Check that `root` looks like a kernel source tree.
+pub fn check_tree(root: &Path) -> Result<(), ScanError> {
+    let p = root.display().to_string();
+    if !root.is_dir() {
+        return Err(ScanError::NotDir { path: p });
+    }
+    for need in ["Makefile", "include/linux"] {
+        if !root.join(need).exists() {
+            return Err(ScanError::NotKernel {
+                path: p,
+                missing: need.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn walk(root: &Path, skip: &[String]) -> Result<Vec<String>, ScanError> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let dir = root.join(&rel);
+        let rd = std::fs::read_dir(&dir).map_err(|err| ScanError::Io {
+            path: dir.display().to_string(),
+            err,
+        })?;
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            let ft = match e.file_type() {
+                Ok(t) => t,
+                Err(_) => continue,
+            };
+            let r = rel.join(&*name);
+            if ft.is_dir() {
+                if name.starts_with('.')
+                    || (rel.as_os_str().is_empty() && skip.iter().any(|s| s == &*name))
+                {
+                    continue;
+                }
+                stack.push(r);
+            } else if ft.is_file() && (name.ends_with(".c") || name.ends_with(".h")) {
+                out.push(r.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Identifiers before the first `(` on lines that start in column 0 and do not end in `;`:
+/// cheap candidates for function definitions.
+pub fn def_names(src: &[u8]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for line in src.split(|&b| b == b'\n') {
+        let Some(&c0) = line.first() else { continue };
+        if !(c0.is_ascii_alphabetic() || c0 == b'_') {
+            continue;
+        }
+        let trimmed = line.trim_ascii_end();
+        if trimmed.ends_with(b";") {
+            continue;
+        }
+        let Some(p) = memchr_byte(b'(', line) else {
+            continue;
+        };
+        let mut e = p;
+        while e > 0 && line[e - 1] == b' ' {
+            e -= 1;
+        }
+        let mut s = e;
+        while s > 0 && (line[s - 1].is_ascii_alphanumeric() || line[s - 1] == b'_') {
+            s -= 1;
+        }
+        if e - s >= 3 {
+            if let Ok(n) = std::str::from_utf8(&line[s..e]) {
+                names.push(n);
+            }
+        }
+    }
+    names.sort_unstable();
+    names.dedup();
+    names.join(" ")
+}
+
+fn memchr_byte(b: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&x| x == b)
+}
+
+/// Where the cache for `root` lives, or None without a cache.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PVMM_AUDIT_CACHE") {
+        return Some(PathBuf::from(p));
+    }
+    if let Some(p) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(p).join("pvmm-audit"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("pvmm-audit"))
+}
+
+struct Cache {
+    dir: PathBuf,
+    manifest_path: PathBuf,
+}
+
+impl Cache {
+    fn new(dir: &Path, root: &Path, rules_text: &str) -> Option<Cache> {
+        let canon = root.canonicalize().ok()?;
+        let key = blake3::hash(
+            format!("{}\n{}\n{}", canon.display(), EXTRACT_VERSION, rules_text).as_bytes(),
+        )
+        .to_hex();
+        std::fs::create_dir_all(dir.join("summaries")).ok()?;
+        Some(Cache {
+            dir: dir.to_path_buf(),
+            manifest_path: dir.join(format!("tree-{}.json", &key.as_str()[..16])),
+        })
+    }
+
+    fn load_manifest(&self) -> Manifest {
+        std::fs::read(&self.manifest_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn save_manifest(&self, m: &Manifest) {
+        if let Ok(b) = serde_json::to_vec(m) {
+            let tmp = self.manifest_path.with_extension("tmp");
+            if std::fs::write(&tmp, b).is_ok() {
+                let _ = std::fs::rename(&tmp, &self.manifest_path);
+            }
+        }
+    }
+
+    fn summary_path(&self, hash: &str) -> PathBuf {
+        self.dir
+            .join("summaries")
+            .join(format!("{hash}-v{EXTRACT_VERSION}.json"))
+    }
+
+    fn load_summary(&self, hash: &str) -> Option<FileSummary> {
+        let b = std::fs::read(self.summary_path(hash)).ok()?;
+        serde_json::from_slice(&b).ok()
+    }
+
+    fn save_summary(&self, hash: &str, s: &FileSummary) {
+        if let Ok(b) = serde_json::to_vec(s) {
+            let p = self.summary_path(hash);
+            let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+            if std::fs::write(&tmp, b).is_ok() {
+                let _ = std::fs::rename(&tmp, &p);
+            }
+        }
+    }
+}
+
+/// Audit one tree: scan, parse, widen, analyse.
+pub fn audit_tree(
+    root: &Path,
+    rules: &Rules,
+    rules_text: &str,
+    cache_dir: Option<&Path>,
+) -> Result<(Outcome, ScanStats), ScanError> {
+    check_tree(root)?;
+    let t0 = Instant::now();
+    let mut stats = ScanStats::default();
+    let cache = cache_dir.and_then(|d| Cache::new(d, root, rules_text));
+    let old = cache
+        .as_ref()
+        .map(|c| c.load_manifest())
+        .unwrap_or_default();
+
+    let paths = walk(root, &rules.skip_dirs)?;
+    stats.files_total = paths.len();
+    let ac = AhoCorasick::new(rules.prefilter_patterns()).map_err(|e| ScanError::Io {
+        path: "rules".into(),
+        err: std::io::Error::other(e.to_string()),
+    })?;
+
+    let entries: Vec<(String, Option<ManEntry>, bool)> = paths
+        .par_iter()
+        .map(|rel| {
+            let full = root.join(rel);
+            let Ok(md) = std::fs::metadata(&full) else {
+                return (rel.clone(), None, false);
+            };
+            let mtime = md
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            if let Some(e) = old.entries.get(rel) {
+                if e.mtime == mtime && e.size == md.len() {
+                    return (rel.clone(), Some(e.clone()), false);
+                }
+            }
+            let Ok(bytes) = std::fs::read(&full) else {
+                return (rel.clone(), None, false);
+            };
+            let hash = blake3::hash(&bytes).to_hex().to_string();
+            let matched = ac.is_match(&bytes);
+            let defs = if matched {
+                String::new()
+            } else {
+                def_names(&bytes)
+            };
+            (
+                rel.clone(),
+                Some(ManEntry {
+                    mtime,
+                    size: md.len(),
+                    hash,
+                    matched,
+                    defs,
+                }),
+                true,
+            )
+        })
+        .collect();
+    stats.files_read = entries.iter().filter(|e| e.2).count();
+    let mut manifest = Manifest::default();
+    for (rel, e, _) in &entries {
+        if let Some(e) = e {
+            stats.bytes_total += e.size;
+            manifest.entries.insert(rel.clone(), e.clone());
+        }
+    }
+    stats.seconds_scan = t0.elapsed().as_secs_f64();
+
+    let t1 = Instant::now();
+    let mut todo: Vec<(String, String)> = manifest
+        .entries
+        .iter()
+        .filter(|(_, e)| e.matched)
+        .map(|(p, e)| (p.clone(), e.hash.clone()))
+        .collect();
+    todo.sort();
+    stats.files_matched = todo.len();
+    let mut parsed: Vec<Parsed> = Vec::new();
+    let mut have: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut def_index: Option<HashMap<&str, Vec<&str>>> = None;
+    let mut round = 0;
+    loop {
+        let results: Vec<(Parsed, bool)> = todo
+            .par_iter()
+            .filter_map(|(rel, hash)| {
+                if let Some(c) = &cache {
+                    if let Some(s) = c.load_summary(hash) {
+                        return Some((
+                            Parsed {
+                                path: rel.clone(),
+                                summary: s,
+                            },
+                            true,
+                        ));
+                    }
+                }
+                let bytes = std::fs::read(root.join(rel)).ok()?;
+                let s = extract::summarise(&bytes).unwrap_or_default();
+                if let Some(c) = &cache {
+                    c.save_summary(hash, &s);
+                }
+                Some((
+                    Parsed {
+                        path: rel.clone(),
+                        summary: s,
+                    },
+                    false,
+                ))
+            })
+            .collect();
+        for (p, hit) in results {
+            if hit {
+                stats.summaries_from_cache += 1;
+            }
+            have.insert(p.path.clone());
+            parsed.push(p);
+        }
+        if round >= MAX_WIDEN_ROUNDS {
+            break;
+        }
+        // Widen: definitions of callees that receive a page and are not parsed yet.
+        let wanted = Index::new(rules, &parsed).wanted_callees();
+        let di = def_index.get_or_insert_with(|| {
+            let mut m: HashMap<&str, Vec<&str>> = HashMap::new();
+            for (p, e) in &manifest.entries {
+                if e.matched {
+                    continue;
+                }
+                for n in e.defs.split(' ') {
+                    if !n.is_empty() {
+                        m.entry(n).or_default().push(p.as_str());
+                    }
+                }
+            }
+            m
+        });
+        let mut next: BTreeSet<String> = BTreeSet::new();
+        let mut unresolved = 0;
+        for w in &wanted {
+            match di.get(w.as_str()) {
+                Some(files) => {
+                    for f in files.iter().take(3) {
+                        if !have.contains(*f) {
+                            next.insert(f.to_string());
+                        }
+                    }
+                }
+                None => unresolved += 1,
+            }
+        }
+        stats.unresolved_callees = unresolved;
+        if next.is_empty() {
+            break;
+        }
+        round += 1;
+        todo = next
+            .into_iter()
+            .take(MAX_WIDEN_FILES)
+            .filter_map(|p| {
+                manifest
+                    .entries
+                    .get(&p)
+                    .map(|e| (p.clone(), e.hash.clone()))
+            })
+            .collect();
+        stats.files_widened += todo.len();
+    }
+    stats.widen_rounds = round;
+    parsed.sort_by(|a, b| a.path.cmp(&b.path));
+    stats.files_parsed = parsed.len();
+    stats.seconds_parse = t1.elapsed().as_secs_f64();
+
+    if let Some(c) = &cache {
+        if stats.files_read > 0 {
+            c.save_manifest(&manifest);
+        }
+    }
+
+    let t2 = Instant::now();
+    let outcome = analysis::run(rules, &parsed);
+    stats.seconds_analysis = t2.elapsed().as_secs_f64();
+    stats.seconds = t0.elapsed().as_secs_f64();
+    Ok((outcome, stats))
+}
