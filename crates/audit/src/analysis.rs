@@ -111,6 +111,8 @@ pub struct Finding {
     pub title: String,
     pub why: String,
     pub chain: Chain,
+    /// Functions on the chain whose definition has tree-sitter parse errors (partly understood).
+    pub partly_parsed: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -403,7 +405,7 @@ impl Engine<'_, '_> {
 
     fn add_roots(&self, f: &Func, t: &mut HashSet<String>, a: &Expr) {
         for r in &a.roots {
-            if !r.contains("->") && self.can_carry(f, r) {
+            if r.contains("->") || self.can_carry(f, r) {
                 t.insert(r.clone());
             }
         }
@@ -682,7 +684,7 @@ impl Engine<'_, '_> {
                             seeds.extend(
                                 a.roots
                                     .iter()
-                                    .filter(|r| !r.contains("->") && self.can_carry(f, r))
+                                    .filter(|r| r.contains("->") || self.can_carry(f, r))
                                     .cloned(),
                             );
                         }
@@ -735,7 +737,7 @@ impl Engine<'_, '_> {
                     seeds.extend(
                         a.roots
                             .iter()
-                            .filter(|r| !r.contains("->") && self.can_carry(f, r))
+                            .filter(|r| r.contains("->") || self.can_carry(f, r))
                             .cloned(),
                     );
                 }
@@ -988,6 +990,16 @@ pub fn run(rules: &Rules, files: &[Parsed]) -> Outcome {
         .iter()
         .filter(|(fi, fu)| clean.contains(&(fi.as_str(), fu.as_str())))
         .count();
+    for f in &mut findings {
+        let mut bad: Vec<String> = f
+            .chain
+            .iter()
+            .filter(|h| !clean.contains(&(h.file.as_str(), h.func.as_str())))
+            .map(|h| format!("{}:{}()", h.file, h.func))
+            .collect();
+        bad.dedup();
+        f.partly_parsed = bad;
+    }
     Outcome {
         findings,
         sites,
@@ -1211,6 +1223,7 @@ fn make_finding(rule: &str, chain: Chain, why: String) -> Finding {
         title,
         why,
         chain,
+        partly_parsed: Vec::new(),
     }
 }
 

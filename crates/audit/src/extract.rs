@@ -16,7 +16,8 @@ pub struct Expr {
     /// Calls inside the expression: callee (a name, or `->field` for a call through a pointer) and
     /// all roots of its arguments.
     pub calls: Vec<(String, Vec<String>)>,
-    /// Source text, shortened, for messages.
+    /// Source text, shortened (call arguments only; empty elsewhere to keep the cache small).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub text: String,
 }
 
@@ -132,6 +133,8 @@ pub fn normalise_kernel_c(src: &[u8]) -> Vec<u8> {
             if let Ok(w) = std::str::from_utf8(word) {
                 if BLANK.contains(&w) {
                     out[i..j].fill(b' ');
+                } else if let Some(&(_, k)) = TYPE_ARG.iter().find(|(m, _)| *m == w) {
+                    blank_type_arg(&mut out, j, k);
                 } else if is_iterator_macro(w) && j - i >= 5 {
                     // Only when followed by `( ... )` and then not `;` (a statement head).
                     let mut k = j;
@@ -158,6 +161,77 @@ pub fn normalise_kernel_c(src: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Macros that take a type as an argument (index of that argument): the type becomes `0`.
+const TYPE_ARG: &[(&str, usize)] = &[
+    ("min_t", 0),
+    ("max_t", 0),
+    ("clamp_t", 0),
+    ("container_of", 1),
+    ("container_of_const", 1),
+    ("list_entry", 1),
+    ("list_first_entry", 1),
+    ("list_last_entry", 1),
+    ("list_first_entry_or_null", 1),
+    ("list_last_entry_or_null", 1),
+    ("hlist_entry", 1),
+    ("hlist_entry_safe", 1),
+    ("rb_entry", 1),
+    ("rb_entry_safe", 1),
+    ("llist_entry", 1),
+    ("sizeof_field", 0),
+    ("va_arg", 1),
+    ("READ_ONCE_TYPE", 0),
+];
+
+/// Replace argument `k` of the call whose name ends at `name_end` by `0` and spaces (newlines kept).
+fn blank_type_arg(out: &mut [u8], name_end: usize, k: usize) {
+    let n = out.len();
+    let mut p = name_end;
+    while p < n && (out[p] == b' ' || out[p] == b'\t') {
+        p += 1;
+    }
+    if p >= n || out[p] != b'(' {
+        return;
+    }
+    let mut depth = 0usize;
+    let mut arg = 0usize;
+    let mut start = p + 1;
+    for q in p..n.min(p + 2000) {
+        match out[q] {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    if arg == k {
+                        fill_arg(out, start, q);
+                    }
+                    return;
+                }
+            }
+            b',' if depth == 1 => {
+                if arg == k {
+                    fill_arg(out, start, q);
+                    return;
+                }
+                arg += 1;
+                start = q + 1;
+            }
+            _ => {}
+        }
+    }
+}
+
+fn fill_arg(out: &mut [u8], start: usize, end: usize) {
+    let mut first = true;
+    for b in &mut out[start..end] {
+        if b.is_ascii_whitespace() {
+            continue;
+        }
+        *b = if first { b'0' } else { b' ' };
+        first = false;
+    }
 }
 
 fn is_iterator_macro(w: &str) -> bool {
@@ -402,7 +476,7 @@ impl<'a> Cx<'a> {
                     let mut cur = al.walk();
                     for a in al.named_children(&mut cur) {
                         if a.kind() != "comment" {
-                            args.push(self.expr(a));
+                            args.push(self.expr_text(a));
                         }
                     }
                 }
@@ -420,7 +494,7 @@ impl<'a> Cx<'a> {
                 ) {
                     let lhs = self.lhs_root(l);
                     if r.kind() == "compound_literal_expression" {
-                        self.store_literal(r, lhs.clone(), func);
+                        self.store_literal(r, self.base_var(l), func);
                     }
                     if l.kind() == "field_expression" {
                         if let (Some(base), Some(field)) = (
@@ -428,7 +502,7 @@ impl<'a> Cx<'a> {
                             l.child_by_field_name("field"),
                         ) {
                             func.stores.push(Store {
-                                base: self.lhs_root(base),
+                                base: self.base_var(base),
                                 ty: None,
                                 fields: vec![(self.text(field).to_string(), self.expr(r))],
                                 line: line(n),
@@ -578,11 +652,23 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// The variable an lvalue writes into: `x`, `x->f`, `x[i]`, `*x` → `x`.
+    /// What an lvalue writes into: `x`, `x[i]`, `*x` → `x`; `x->f`, `x.f[i]` → `x->f`.
     fn lhs_root(&self, l: Node) -> String {
         match l.kind() {
             "identifier" => self.text(l).to_string(),
-            "field_expression" | "subscript_expression" | "pointer_expression" => l
+            "field_expression" => {
+                if let (Some(a), Some(f)) = (
+                    l.child_by_field_name("argument"),
+                    l.child_by_field_name("field"),
+                ) {
+                    if a.kind() == "identifier" {
+                        return format!("{}->{}", self.text(a), self.text(f));
+                    }
+                    return self.lhs_root(a);
+                }
+                String::new()
+            }
+            "subscript_expression" | "pointer_expression" => l
                 .child_by_field_name("argument")
                 .map(|a| self.lhs_root(a))
                 .unwrap_or_default(),
@@ -596,10 +682,28 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// The variable at the bottom of an lvalue: `x->f[i]` → `x`.
+    fn base_var(&self, l: Node) -> String {
+        match l.kind() {
+            "identifier" => self.text(l).to_string(),
+            _ => l
+                .child_by_field_name("argument")
+                .or_else(|| l.child_by_field_name("value"))
+                .or_else(|| l.named_child(0))
+                .map(|a| self.base_var(a))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// A call argument: keeps its text (flags such as FOLL_PIN are read from it).
+    fn expr_text(&self, n: Node) -> Expr {
+        let mut e = self.expr(n);
+        e.text = shorten(self.text(n));
+        e
+    }
+
     fn expr(&self, n: Node) -> Expr {
         let mut e = Expr::default();
-        let t = self.text(n);
-        e.text = shorten(t);
         self.expr_into(n, &mut e.roots, &mut e.calls);
         e.roots.sort();
         e.roots.dedup();

@@ -87,6 +87,13 @@ pub fn finding_text(f: &Finding, o: &mut String) {
             .unwrap_or_default()
     );
     let _ = writeln!(o, "      why: {}", f.why);
+    if !f.partly_parsed.is_empty() {
+        let _ = writeln!(
+            o,
+            "      partly parsed (tree-sitter errors): {}",
+            f.partly_parsed.join(", ")
+        );
+    }
     for (i, h) in f.chain.iter().enumerate() {
         let _ = writeln!(
             o,

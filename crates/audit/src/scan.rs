@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, UNIX_EPOCH};
 
 /// Bump when `extract` changes what it records: old cached summaries are then ignored.
-const EXTRACT_VERSION: u32 = 4;
+const EXTRACT_VERSION: u32 = 7;
 /// Widening rounds after the first parse (each follows chains one call further).
 pub const MAX_WIDEN_ROUNDS: usize = 4;
 /// Files parsed per widening round at most.
@@ -58,6 +58,12 @@ struct ManEntry {
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Manifest {
     entries: HashMap<String, ManEntry>,
+    /// Hash of every (path, content hash) of the tree when `widened` was computed.
+    #[serde(default)]
+    widen_key: String,
+    /// Files added by widening in that run: reused while no file's content changed.
+    #[serde(default)]
+    widened: Vec<String>,
 }
 
 /// Check that `root` looks like a kernel source tree.
@@ -303,6 +309,26 @@ pub fn audit_tree(
     let mut parsed: Vec<Parsed> = Vec::new();
     let mut have: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut def_index: Option<HashMap<&str, Vec<&str>>> = None;
+    let widen_key = {
+        let mut keys: Vec<(&String, &String)> =
+            manifest.entries.iter().map(|(p, e)| (p, &e.hash)).collect();
+        keys.sort_unstable();
+        let mut h = blake3::Hasher::new();
+        for (p, x) in keys {
+            h.update(p.as_bytes());
+            h.update(x.as_bytes());
+        }
+        h.finalize().to_hex().to_string()
+    };
+    let reuse = !old.widen_key.is_empty() && old.widen_key == widen_key;
+    if reuse {
+        for p in &old.widened {
+            if let Some(e) = manifest.entries.get(p) {
+                todo.push((p.clone(), e.hash.clone()));
+            }
+        }
+        stats.files_widened = old.widened.len();
+    }
     let mut round = 0;
     loop {
         let results: Vec<(Parsed, bool)> = todo
@@ -333,6 +359,13 @@ pub fn audit_tree(
                 ))
             })
             .collect();
+        if std::env::var_os("PVMM_AUDIT_TRACE").is_some() {
+            eprintln!(
+                "round {round}: {} files loaded at {:.2}s",
+                results.len(),
+                t1.elapsed().as_secs_f64()
+            );
+        }
         for (p, hit) in results {
             if hit {
                 stats.summaries_from_cache += 1;
@@ -340,7 +373,7 @@ pub fn audit_tree(
             have.insert(p.path.clone());
             parsed.push(p);
         }
-        if round >= MAX_WIDEN_ROUNDS {
+        if reuse || round >= MAX_WIDEN_ROUNDS {
             break;
         }
         // Widen: definitions of callees that receive a page and are not parsed yet.
@@ -357,8 +390,18 @@ pub fn audit_tree(
                     }
                 }
             }
+            for v in m.values_mut() {
+                v.sort_unstable();
+            }
             m
         });
+        if std::env::var_os("PVMM_AUDIT_TRACE").is_some() {
+            eprintln!(
+                "round {round}: wanted {} at {:.2}s",
+                wanted.len(),
+                t1.elapsed().as_secs_f64()
+            );
+        }
         let mut next: BTreeSet<String> = BTreeSet::new();
         let mut unresolved = 0;
         for w in &wanted {
@@ -391,12 +434,29 @@ pub fn audit_tree(
         stats.files_widened += todo.len();
     }
     stats.widen_rounds = round;
+    if reuse {
+        manifest.widened = old.widened.clone();
+    } else {
+        let matched: std::collections::HashSet<&str> = manifest
+            .entries
+            .iter()
+            .filter(|(_, e)| e.matched)
+            .map(|(p, _)| p.as_str())
+            .collect();
+        manifest.widened = parsed
+            .iter()
+            .filter(|p| !matched.contains(p.path.as_str()))
+            .map(|p| p.path.clone())
+            .collect();
+        manifest.widened.sort();
+    }
+    manifest.widen_key = widen_key;
     parsed.sort_by(|a, b| a.path.cmp(&b.path));
     stats.files_parsed = parsed.len();
     stats.seconds_parse = t1.elapsed().as_secs_f64();
 
     if let Some(c) = &cache {
-        if stats.files_read > 0 {
+        if stats.files_read > 0 || !reuse {
             c.save_manifest(&manifest);
         }
     }
