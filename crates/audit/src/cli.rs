@@ -1,6 +1,6 @@
 //! `pvmm audit`: arguments and the entry point the `pvmm` binary calls.
 
-use crate::report::{self, Diff, Report};
+use crate::report::{self, Report};
 use crate::rules::{Rules, BUILTIN};
 use crate::scan;
 use serde::Deserialize;
@@ -173,24 +173,7 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
             }
             Some(b) => {
                 let base = audit_one(b, &rules, &rules_text, cache.as_deref(), &baseline)?;
-                let appeared = new
-                    .findings
-                    .iter()
-                    .filter(|f| !base.findings.iter().any(|g| g.id == f.id))
-                    .cloned()
-                    .collect::<Vec<_>>();
-                let disappeared = base
-                    .findings
-                    .iter()
-                    .filter(|f| !new.findings.iter().any(|g| g.id == f.id))
-                    .cloned()
-                    .collect::<Vec<_>>();
-                let d = Diff {
-                    base,
-                    new,
-                    appeared,
-                    disappeared,
-                };
+                let d = report::diff(base, new);
                 match args.format {
                     Format::Text => print!("{}", report::diff_text(&d)),
                     Format::Json => println!(

@@ -26,6 +26,52 @@ pub struct Diff {
     pub new: Report,
     pub appeared: Vec<Finding>,
     pub disappeared: Vec<Finding>,
+    /// (base, new): same rule, subsystem, source callee and sink callee, different functions
+    /// (a rename or refactor of the same path). Not counted as appeared or disappeared.
+    pub moved: Vec<(Finding, Finding)>,
+}
+
+/// Findings that appeared, disappeared, or moved (same kind of path, renamed functions).
+pub fn diff(base: Report, new: Report) -> Diff {
+    let kind = |f: &Finding| {
+        (
+            f.rule.clone(),
+            f.subsystem.clone(),
+            f.chain[0].callee.clone(),
+            f.chain[f.chain.len() - 1].callee.clone(),
+        )
+    };
+    let mut appeared: Vec<Finding> = new
+        .findings
+        .iter()
+        .filter(|f| !base.findings.iter().any(|g| g.id == f.id))
+        .cloned()
+        .collect();
+    let mut disappeared: Vec<Finding> = base
+        .findings
+        .iter()
+        .filter(|f| !new.findings.iter().any(|g| g.id == f.id))
+        .cloned()
+        .collect();
+    let mut moved = Vec::new();
+    let mut i = 0;
+    while i < appeared.len() {
+        let k = kind(&appeared[i]);
+        if let Some(j) = disappeared.iter().position(|d| kind(d) == k) {
+            let old = disappeared.remove(j);
+            let newf = appeared.remove(i);
+            moved.push((old, newf));
+        } else {
+            i += 1;
+        }
+    }
+    Diff {
+        base,
+        new,
+        appeared,
+        disappeared,
+        moved,
+    }
 }
 
 fn pct(a: usize, b: usize) -> String {
@@ -173,11 +219,12 @@ pub fn diff_text(d: &Diff) -> String {
     o.push_str(&header(&d.new));
     let _ = writeln!(
         o,
-        "\nFindings: base {}, new {}; appeared {}, disappeared {}",
+        "\nFindings: base {}, new {}; appeared {}, disappeared {}, moved {}",
         d.base.findings.len(),
         d.new.findings.len(),
         d.appeared.len(),
-        d.disappeared.len()
+        d.disappeared.len(),
+        d.moved.len()
     );
     let _ = writeln!(o, "\nAppeared ({}):", d.appeared.len());
     for f in &d.appeared {
@@ -186,6 +233,18 @@ pub fn diff_text(d: &Diff) -> String {
     let _ = writeln!(o, "\nDisappeared ({}):", d.disappeared.len());
     for f in &d.disappeared {
         finding_text(f, &mut o);
+    }
+    let _ = writeln!(
+        o,
+        "\nMoved ({}): same rule, source and sink, functions renamed or refactored",
+        d.moved.len()
+    );
+    for (a, b) in &d.moved {
+        let _ = writeln!(
+            o,
+            "  [{}] {}\n    now [{}] {}",
+            a.id, a.title, b.id, b.title
+        );
     }
     o
 }
