@@ -1,1 +1,22 @@
-pub fn x(){}
+//! `explore`: a deterministic interleaving explorer for model threads written as `async fn`.
+//!
+//! It knows nothing about pages. A model supplies a world and threads ([`Model`]); each
+//! visible operation of a thread is a [`Ctx::step`] that declares what it touches
+//! ([`Access`]), so that the explorer can tell which steps commute. [`explore`] then runs
+//! every interleaving up to that equivalence ([`Strategy::Dpor`]) or every interleaving
+//! outright ([`Strategy::Naive`]); [`replay()`] re-runs one schedule with a full trace.
+
+pub mod access;
+pub mod replay;
+pub mod runtime;
+pub mod search;
+
+pub use access::{Access, AccessKind, Accesses, ObjId};
+pub use replay::{format_schedule, parse_schedule, replay, Divergence, Replay, TraceFinding, TraceStep};
+pub use runtime::{
+    Ctx, Execution, Finding, Frame, Guard, Instance, Model, Op, Severity, StepEnv, ThreadFn, Tid,
+};
+pub use search::{
+    explore, peak_rss_mib, rss_mib, Bound, Bounds, Options, Outcome, Progress, PropertyReport,
+    Stats, Strategy,
+};

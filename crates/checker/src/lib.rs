@@ -1,0 +1,129 @@
+//! `checker`: runs scenarios against kernel presets and turns the explorer's outcome into
+//! verdicts, traces in kernel terms, and replayable trace files.
+
+pub mod scenario;
+pub mod trace;
+
+pub use scenario::{load, parse, Scenario, ScenarioError};
+
+use explore::{explore, Bound, Options, Outcome, Progress, Severity, Strategy};
+use kernel::Kernel;
+
+/// The verdict of one check.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every interleaving within the bounds explored; no property violated.
+    Verified,
+    /// A property is violated (shortest trace reported).
+    Violation,
+    /// A bound stopped the search before the end and nothing was violated so far.
+    Incomplete,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Verified => "verified",
+            Verdict::Violation => "violation",
+            Verdict::Incomplete => "incomplete",
+        })
+    }
+}
+
+/// What the checker assumes; printed with every result.
+pub const SEMANTICS: &str = "sequentially consistent interleavings of the modelled operations; \
+liveness under weak fairness (a retry loop that saw no change waits for one)";
+
+/// One scenario checked under one kernel configuration.
+pub struct Check {
+    pub scenario: String,
+    pub preset: String,
+    pub kernel: Kernel,
+    pub outcome: Outcome,
+    pub verdict: Verdict,
+}
+
+impl Check {
+    /// Violated property names, sorted.
+    pub fn violated(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .outcome
+            .violations()
+            .map(|r| r.property.to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Whether the result matches the scenario's expectation for this preset (None: no
+    /// expectation recorded).
+    pub fn matches(&self, sc: &Scenario) -> Option<bool> {
+        let e = sc.expect.get(&self.preset)?;
+        Some(
+            e.verdict == self.verdict
+                && (self.verdict != Verdict::Violation || e.properties == self.violated()),
+        )
+    }
+}
+
+/// Options for one check.
+pub struct RunOptions<'a> {
+    pub strategy: Strategy,
+    pub bounds: Option<explore::Bounds>,
+    pub overrides: Vec<(String, String)>,
+    pub progress: Option<&'a mut dyn FnMut(&Progress)>,
+}
+
+impl Default for RunOptions<'_> {
+    fn default() -> Self {
+        RunOptions {
+            strategy: Strategy::Dpor,
+            bounds: None,
+            overrides: Vec::new(),
+            progress: None,
+        }
+    }
+}
+
+/// Checks a scenario under one preset.
+pub fn check(sc: &Scenario, preset: &str, opts: RunOptions<'_>) -> Result<Check, String> {
+    let kernel = sc.kernel(preset, &opts.overrides)?;
+    let model = sc.model(kernel.clone());
+    let outcome = explore(
+        &model,
+        Options {
+            strategy: opts.strategy,
+            bounds: opts.bounds.unwrap_or_else(|| sc.bounds.clone()),
+            progress: opts.progress,
+        },
+    );
+    let verdict = verdict_of(&outcome);
+    Ok(Check {
+        scenario: sc.name.clone(),
+        preset: preset.to_string(),
+        kernel,
+        outcome,
+        verdict,
+    })
+}
+
+/// Verdict of an outcome: a violation wins; otherwise exhaustive → verified; a search that
+/// explored nothing is never verified.
+pub fn verdict_of(o: &Outcome) -> Verdict {
+    if o.reports.iter().any(|r| r.severity == Severity::Violation) {
+        Verdict::Violation
+    } else if o.exhaustive() && o.stats.executions > 0 {
+        Verdict::Verified
+    } else {
+        Verdict::Incomplete
+    }
+}
+
+/// Describes a bound for humans.
+pub fn bound_text(b: &Option<Bound>) -> String {
+    match b {
+        None => "exhaustive".into(),
+        Some(b) => format!("stopped by {b}"),
+    }
+}

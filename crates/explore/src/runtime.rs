@@ -1,0 +1,470 @@
+//! The deterministic runtime: model threads are `async fn`s; every visible operation is an
+//! `.await` on [`Ctx::step`], which first *registers* the operation (its name, the objects it
+//! touches, and when it is enabled) and yields; the scheduler later *grants* it by polling the
+//! thread again, and the operation's body runs on the shared world. One step is one poll: no
+//! OS thread switch, no unsafe stack switching.
+//!
+//! The runtime knows nothing about pages: the world type `W` belongs to the model.
+
+use crate::access::{Access, AccessKind, Accesses, ObjId};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+/// Index of a model thread within one scenario instance.
+pub type Tid = usize;
+
+/// How bad a finding is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth showing, not a property violation (e.g. a GUP that returned -ENOMEM).
+    Observation,
+    /// A property is violated.
+    Violation,
+}
+
+/// Something a step (or the end-of-execution check) reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Stable property name (e.g. `io-on-secure-page`): one report per property.
+    pub property: &'static str,
+    pub severity: Severity,
+    /// What happened, in kernel terms.
+    pub message: String,
+    /// Whether the execution cannot go on (BUG(), an oops): it ends at this step.
+    pub fatal: bool,
+}
+
+/// When a registered operation may run.
+pub enum Guard<W> {
+    /// Always enabled.
+    Always,
+    /// Enabled while `f(world, arg)` is true (a blocking lock, a wait on a flag).
+    When(fn(&W, u64) -> bool, u64),
+    /// A retry loop that saw no progress: enabled once any object this step reads was
+    /// changed since this thread last accessed it. This is how the model states weak
+    /// fairness: a loop that would spin on unchanged state is parked instead of unrolled.
+    Changed,
+}
+
+impl<W> Clone for Guard<W> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<W> Copy for Guard<W> {}
+
+/// What a thread asks to do next.
+pub struct Op<W> {
+    pub name: &'static str,
+    pub accesses: Accesses,
+    pub guard: Guard<W>,
+}
+
+impl<W> Op<W> {
+    pub fn new(name: &'static str, accesses: Accesses) -> Self {
+        Op {
+            name,
+            accesses,
+            guard: Guard::Always,
+        }
+    }
+    pub fn when(mut self, f: fn(&W, u64) -> bool, arg: u64) -> Self {
+        self.guard = Guard::When(f, arg);
+        self
+    }
+    pub fn parked(mut self) -> Self {
+        self.guard = Guard::Changed;
+        self
+    }
+}
+
+pub(crate) struct Pending<W> {
+    pub name: &'static str,
+    pub accesses: Accesses,
+    pub guard: Guard<W>,
+    /// The model call stack at the time of registration (only while tracing).
+    pub frames: Vec<&'static str>,
+}
+
+/// The environment an operation's body runs in.
+pub struct StepEnv<'a, W> {
+    pub world: &'a mut W,
+    pub tid: Tid,
+    findings: &'a mut Vec<Finding>,
+    note: Option<&'a mut String>,
+}
+
+impl<W> StepEnv<'_, W> {
+    /// Reports a finding at this step.
+    pub fn report(&mut self, property: &'static str, severity: Severity, message: String) {
+        self.findings.push(Finding {
+            property,
+            severity,
+            message,
+            fatal: false,
+        });
+    }
+    /// Reports a finding after which the execution cannot continue (BUG, oops).
+    pub fn report_fatal(&mut self, property: &'static str, message: String) {
+        self.findings.push(Finding {
+            property,
+            severity: Severity::Violation,
+            message,
+            fatal: true,
+        });
+    }
+    /// Whether a trace is being recorded (notes are only built then).
+    pub fn tracing(&self) -> bool {
+        self.note.is_some()
+    }
+    /// Describes what the step did, for the trace ("refcount 2 -> 0"). The closure only
+    /// runs while tracing.
+    pub fn note(&mut self, f: impl FnOnce() -> String) {
+        if let Some(n) = self.note.as_deref_mut() {
+            if !n.is_empty() {
+                n.push_str("; ");
+            }
+            n.push_str(&f());
+        }
+    }
+}
+
+struct ThreadSlot<W> {
+    pending: Option<Pending<W>>,
+    frames: Vec<&'static str>,
+}
+
+pub(crate) struct Shared<W> {
+    world: RefCell<W>,
+    slots: RefCell<Vec<ThreadSlot<W>>>,
+    tracing: bool,
+    findings: RefCell<Vec<Finding>>,
+    note: RefCell<String>,
+    current: Cell<Tid>,
+}
+
+/// A model thread's handle on the runtime.
+pub struct Ctx<W> {
+    shared: Rc<Shared<W>>,
+    tid: Tid,
+}
+
+impl<W> Ctx<W> {
+    pub fn tid(&self) -> Tid {
+        self.tid
+    }
+
+    /// A visible operation: registers `op`, yields to the scheduler, and when granted runs
+    /// `body` on the world and returns its result.
+    pub fn step<R, F>(&self, op: Op<W>, body: F) -> Step<'_, W, F>
+    where
+        F: FnOnce(&mut StepEnv<'_, W>) -> R + Unpin,
+    {
+        Step {
+            ctx: self,
+            op: Some(op),
+            body: Some(body),
+        }
+    }
+
+    /// Enters a model function: its name joins the call stack shown in traces until the
+    /// returned guard is dropped.
+    pub fn enter(&self, function: &'static str) -> Frame<'_, W> {
+        if self.shared.tracing {
+            self.shared.slots.borrow_mut()[self.tid].frames.push(function);
+        }
+        Frame { ctx: self }
+    }
+
+    /// Reads the world outside a step. Only for data that never changes during an
+    /// execution (configuration, set-up): reading changing state here would hide it from the
+    /// explorer.
+    pub fn with_const<R>(&self, f: impl FnOnce(&W) -> R) -> R {
+        f(&self.shared.world.borrow())
+    }
+}
+
+/// Call-stack guard returned by [`Ctx::enter`].
+pub struct Frame<'a, W> {
+    ctx: &'a Ctx<W>,
+}
+
+impl<W> Drop for Frame<'_, W> {
+    fn drop(&mut self) {
+        if self.ctx.shared.tracing {
+            if let Ok(mut slots) = self.ctx.shared.slots.try_borrow_mut() {
+                slots[self.ctx.tid].frames.pop();
+            }
+        }
+    }
+}
+
+/// The future of one visible operation (see [`Ctx::step`]).
+pub struct Step<'a, W, F> {
+    ctx: &'a Ctx<W>,
+    op: Option<Op<W>>,
+    body: Option<F>,
+}
+
+impl<W, R, F> Future for Step<'_, W, F>
+where
+    F: FnOnce(&mut StepEnv<'_, W>) -> R + Unpin,
+{
+    type Output = R;
+
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
+        let this = self.get_mut();
+        let shared = &this.ctx.shared;
+        if let Some(op) = this.op.take() {
+            let mut slots = shared.slots.borrow_mut();
+            let slot = &mut slots[this.ctx.tid];
+            let frames = if shared.tracing {
+                slot.frames.clone()
+            } else {
+                Vec::new()
+            };
+            slot.pending = Some(Pending {
+                name: op.name,
+                accesses: op.accesses,
+                guard: op.guard,
+                frames,
+            });
+            return Poll::Pending;
+        }
+        debug_assert_eq!(shared.current.get(), this.ctx.tid);
+        let body = this
+            .body
+            .take()
+            .expect("a model step was polled after it completed");
+        let mut world = shared.world.borrow_mut();
+        let mut findings = shared.findings.borrow_mut();
+        let mut note = shared.note.borrow_mut();
+        let mut env = StepEnv {
+            world: &mut *world,
+            tid: this.ctx.tid,
+            findings: &mut findings,
+            note: if shared.tracing { Some(&mut note) } else { None },
+        };
+        Poll::Ready(body(&mut env))
+    }
+}
+
+/// A model thread before it starts.
+pub type ThreadFn<W> = Box<dyn FnOnce(Ctx<W>) -> Pin<Box<dyn Future<Output = ()>>>>;
+
+/// One fresh instance of a scenario: the world and its threads.
+pub struct Instance<W> {
+    pub world: W,
+    /// Number of objects the model's accesses name (ids `0..objects`).
+    pub objects: usize,
+    pub threads: Vec<(String, ThreadFn<W>)>,
+}
+
+/// What a model gives the explorer.
+pub trait Model {
+    type World: 'static;
+    /// Builds a fresh instance. Called once per execution: it must be deterministic.
+    fn instance(&self) -> Instance<Self::World>;
+    /// Checks on the final state of an execution in which every thread finished.
+    fn at_end(&self, world: &Self::World, out: &mut Vec<Finding>);
+    /// A hash of the final state (used to compare searches).
+    fn state_hash(&self, world: &Self::World) -> u64;
+}
+
+/// What one step did.
+#[derive(Clone, Debug)]
+pub struct StepRecord {
+    pub tid: Tid,
+    pub name: &'static str,
+    pub accesses: Accesses,
+    pub findings: Vec<Finding>,
+    /// Trace-only: the model call stack and what changed.
+    pub frames: Vec<&'static str>,
+    pub note: String,
+    pub finished: bool,
+}
+
+/// One execution in progress.
+pub struct Execution<W> {
+    shared: Rc<Shared<W>>,
+    futures: Vec<Option<Pin<Box<dyn Future<Output = ()>>>>>,
+    pub names: Vec<String>,
+    versions: Vec<u32>,
+    observed: Vec<Vec<u32>>,
+}
+
+impl<W: 'static> Execution<W> {
+    /// Starts an instance: every thread runs up to its first visible operation.
+    pub fn start(inst: Instance<W>, tracing: bool) -> Self {
+        let n = inst.threads.len();
+        let shared = Rc::new(Shared {
+            world: RefCell::new(inst.world),
+            slots: RefCell::new(
+                (0..n)
+                    .map(|_| ThreadSlot {
+                        pending: None,
+                        frames: Vec::new(),
+                    })
+                    .collect(),
+            ),
+            tracing,
+            findings: RefCell::new(Vec::new()),
+            note: RefCell::new(String::new()),
+            current: Cell::new(0),
+        });
+        let mut names = Vec::with_capacity(n);
+        let mut futures = Vec::with_capacity(n);
+        for (tid, (name, f)) in inst.threads.into_iter().enumerate() {
+            names.push(name);
+            futures.push(Some(f(Ctx {
+                shared: shared.clone(),
+                tid,
+            })));
+        }
+        let mut ex = Execution {
+            shared,
+            futures,
+            names,
+            versions: vec![0; inst.objects],
+            observed: vec![vec![0; inst.objects]; n],
+        };
+        for tid in 0..n {
+            ex.poll(tid);
+        }
+        ex
+    }
+
+    pub fn threads(&self) -> usize {
+        self.futures.len()
+    }
+
+    fn poll(&mut self, tid: Tid) -> bool {
+        self.shared.current.set(tid);
+        let Some(fut) = self.futures[tid].as_mut() else {
+            return true;
+        };
+        let mut cx = Context::from_waker(Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(()) => {
+                self.futures[tid] = None;
+                self.shared.slots.borrow_mut()[tid].pending = None;
+                true
+            }
+            Poll::Pending => {
+                assert!(
+                    self.shared.slots.borrow()[tid].pending.is_some(),
+                    "model thread {} awaited something that is not a model step",
+                    self.names[tid]
+                );
+                false
+            }
+        }
+    }
+
+    /// Whether the thread has finished.
+    pub fn finished(&self, tid: Tid) -> bool {
+        self.futures[tid].is_none()
+    }
+
+    pub fn all_finished(&self) -> bool {
+        self.futures.iter().all(Option::is_none)
+    }
+
+    /// The accesses of the thread's next operation, if it has one.
+    pub fn next_accesses(&self, tid: Tid) -> Option<Accesses> {
+        self.shared.slots.borrow()[tid]
+            .pending
+            .as_ref()
+            .map(|p| p.accesses)
+    }
+
+    /// Name and call stack of the thread's next operation.
+    pub fn next_op(&self, tid: Tid) -> Option<(&'static str, Vec<&'static str>)> {
+        self.shared.slots.borrow()[tid]
+            .pending
+            .as_ref()
+            .map(|p| (p.name, p.frames.clone()))
+    }
+
+    /// Whether the thread's next operation is a parked retry loop.
+    pub fn is_parked(&self, tid: Tid) -> bool {
+        matches!(
+            self.shared.slots.borrow()[tid].pending.as_ref().map(|p| p.guard),
+            Some(Guard::Changed)
+        )
+    }
+
+    /// Whether the thread can take a step now.
+    pub fn enabled(&self, tid: Tid) -> bool {
+        let slots = self.shared.slots.borrow();
+        let Some(p) = slots[tid].pending.as_ref() else {
+            return false;
+        };
+        match p.guard {
+            Guard::Always => true,
+            Guard::When(f, arg) => f(&self.shared.world.borrow(), arg),
+            Guard::Changed => p.accesses.as_slice().iter().any(|a| {
+                let o = a.obj.0 as usize;
+                self.versions[o] != self.observed[tid][o]
+            }),
+        }
+    }
+
+    /// Bit mask of the enabled threads (at most 64 threads).
+    pub fn enabled_mask(&self) -> u64 {
+        (0..self.threads())
+            .filter(|&t| self.enabled(t))
+            .fold(0u64, |m, t| m | (1 << t))
+    }
+
+    /// Runs the thread's registered operation and its local code up to its next one.
+    /// The caller must only step an enabled thread.
+    pub fn step(&mut self, tid: Tid) -> StepRecord {
+        let pending = self.shared.slots.borrow_mut()[tid]
+            .pending
+            .take()
+            .expect("stepped a thread with no registered operation");
+        self.shared.findings.borrow_mut().clear();
+        self.shared.note.borrow_mut().clear();
+        let finished = self.poll(tid);
+        for a in pending.accesses.as_slice() {
+            let o = a.obj.0 as usize;
+            if a.kind != AccessKind::Read {
+                self.versions[o] = self.versions[o].wrapping_add(1);
+            }
+            self.observed[tid][o] = self.versions[o];
+        }
+        StepRecord {
+            tid,
+            name: pending.name,
+            accesses: pending.accesses,
+            findings: std::mem::take(&mut *self.shared.findings.borrow_mut()),
+            frames: pending.frames,
+            note: std::mem::take(&mut *self.shared.note.borrow_mut()),
+            finished,
+        }
+    }
+
+    /// Runs `f` on the world (final checks, hashing).
+    pub fn with_world<R>(&self, f: impl FnOnce(&W) -> R) -> R {
+        f(&self.shared.world.borrow())
+    }
+}
+
+impl<W> Drop for Execution<W> {
+    fn drop(&mut self) {
+        // Drop unfinished thread futures first: their frame guards reach into `shared`.
+        for f in self.futures.iter_mut() {
+            *f = None;
+        }
+    }
+}
+
+/// Convenience: one read access.
+pub fn reads(objs: &[ObjId]) -> Accesses {
+    objs.iter().map(|&o| Access::read(o)).collect()
+}

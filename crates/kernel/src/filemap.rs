@@ -1,0 +1,175 @@
+//! The page cache (mm/filemap.c) and the per-CPU LRU batches (mm/swap.c).
+
+use crate::gup::{MAX_RETRIES, RETRY_BOUND};
+use crate::prim::{acc, live};
+use crate::world::{FileId, PageId, PagePart as PP};
+use crate::Cx;
+use explore::{Access, Accesses, Op, Severity};
+
+impl Cx {
+    /// `find_get_page` → `pagecache_get_page` → `find_get_entry` (v5.7):
+    /// RCU; `repeat:` load the slot; `page_cache_get_speculative` (add-unless-zero) fails →
+    /// `goto repeat` (spins while the count is frozen); the slot changed → `put_page`,
+    /// `goto repeat`. Returns the page with a reference held by this thread.
+    pub async fn find_get_page(&self, file: FileId, index: usize) -> Option<PageId> {
+        let _f = self.ctx.enter("find_get_page");
+        let slot = self.objs.slot(file, index);
+        for round in 0..MAX_RETRIES {
+            let p = self
+                .ctx
+                .step(Op::new("xas_load", acc(&[Access::read(slot)])), move |e| {
+                    let p = e.world.files[file].cache.get(index).copied().flatten();
+                    e.note(|| match p {
+                        Some(p) => format!("slot -> P{p}"),
+                        None => "slot empty".into(),
+                    });
+                    p
+                })
+                .await?;
+            let got = {
+                let _g = self.ctx.enter("page_cache_get_speculative");
+                self.page_ref_add_unless_zero(p, 1, false).await
+            };
+            if !got {
+                // Spins on the same slot until the count is no longer zero.
+                if round > 0 {
+                    self.park(&[self.objs.page(p, PP::Ref), slot]).await;
+                }
+                continue;
+            }
+            let again = self
+                .ctx
+                .step(Op::new("xas_reload", acc(&[Access::read(slot)])), move |e| {
+                    e.world.files[file].cache.get(index).copied().flatten()
+                })
+                .await;
+            if again == Some(p) {
+                return Some(p);
+            }
+            self.put_page(p).await;
+        }
+        self.retry_bound("find_get_entry").await;
+        None
+    }
+
+    /// `filemap_fault` for the page of `file` at `index` (the page is expected in the cache;
+    /// a miss allocates a new page and adds it, `add_to_page_cache_lru`).
+    pub async fn filemap_fault(&self, file: FileId, index: usize) -> Option<PageId> {
+        let _f = self.ctx.enter("filemap_fault");
+        if let Some(p) = self.find_get_page(file, index).await {
+            return Some(p);
+        }
+        self.add_to_page_cache(file, index).await
+    }
+
+    /// `__page_cache_alloc` + `add_to_page_cache_lru`: a new, up-to-date (zeroed) page in the
+    /// slot; the caller keeps one reference, the cache slot holds another.
+    async fn add_to_page_cache(&self, file: FileId, index: usize) -> Option<PageId> {
+        let slot = self.objs.slot(file, index);
+        let mut a = Accesses::new().with(Access::write(slot));
+        // Allocation may take any free frame: it touches every frame's lifetime.
+        let frames = self.ctx.with_const(|w| w.pages.len());
+        for p in 0..frames.min(Accesses::CAP - 1) {
+            a.push(Access::write(self.objs.page(p, PP::Life)));
+        }
+        let p = self
+            .ctx
+            .step(Op::new("add_to_page_cache_lru", a), move |e| {
+                if let Some(p) = e.world.files[file].cache.get(index).copied().flatten() {
+                    return Err(p);
+                }
+                let Some(p) = e.world.alloc_page() else {
+                    return Ok(None);
+                };
+                let w = &mut *e.world;
+                w.pages[p].refcount = 2;
+                w.pages[p].extra = 1;
+                w.pages[p].mapping = Some((file, index));
+                let generation = w.pages[p].generation;
+                if w.files[file].cache.len() <= index {
+                    w.files[file].cache.resize(index + 1, None);
+                }
+                w.files[file].cache[index] = Some(p);
+                let tid = e.tid;
+                e.world.held[tid].push(crate::world::Held {
+                    page: p,
+                    pin: false,
+                    generation,
+                });
+                e.note(|| format!("new P{p} in the page cache"));
+                Ok(Some(p))
+            })
+            .await;
+        match p {
+            Ok(p) => p,
+            Err(_) => self.find_get_page(file, index).await,
+        }
+    }
+
+    /// `lru_cache_add` / `mark_page_accessed` queuing the page on this CPU's LRU batch:
+    /// `get_page` held by the batch until a drain.
+    pub async fn lru_cache_add(&self, p: PageId) {
+        let a = acc(&[
+            Access::add(self.objs.page(p, PP::Ref)),
+            Access::read(self.objs.page(p, PP::Life)),
+            Access::write(explore::ObjId(self.objs.lru)),
+        ]);
+        self.ctx
+            .step(Op::new("lru_cache_add", a), move |e| {
+                live(e, p, "lru_cache_add");
+                let pg = &mut e.world.pages[p];
+                pg.refcount += 1;
+                pg.extra += 1;
+                e.world.lru_batch.push(p);
+                e.note(|| format!("P{p} queued on the per-CPU LRU batch (+1 ref)"));
+            })
+            .await
+    }
+
+    /// `lru_add_drain` (this CPU) — the model has one CPU batch, so the local drain and
+    /// `lru_add_drain_all` both empty it; each drained page's reference is dropped.
+    pub async fn lru_add_drain(&self) {
+        let _f = self.ctx.enter("lru_add_drain");
+        self.drain_batch().await
+    }
+
+    /// `lru_add_drain_all`.
+    pub async fn lru_add_drain_all(&self) {
+        let _f = self.ctx.enter("lru_add_drain_all");
+        self.drain_batch().await
+    }
+
+    async fn drain_batch(&self) {
+        loop {
+            let lru = explore::ObjId(self.objs.lru);
+            let p = self
+                .ctx
+                .step(Op::new("pagevec_lru_move", acc(&[Access::write(lru)])), move |e| {
+                    e.world.lru_batch.pop()
+                })
+                .await;
+            let Some(p) = p else { break };
+            self.put_refs_of(p, 1, false, "release_pages", false).await;
+        }
+    }
+
+    /// A retry loop that saw no progress waits for a change of what it read (weak fairness).
+    pub async fn park(&self, objs: &[explore::ObjId]) {
+        let a: Accesses = objs.iter().map(|&o| Access::read(o)).collect();
+        self.ctx.step(Op::new("retry", a).parked(), |_| ()).await
+    }
+
+    /// A retry loop went round [`MAX_RETRIES`] times, each after a change: reported as a
+    /// possible livelock.
+    pub async fn retry_bound(&self, site: &'static str) {
+        self.ctx
+            .step(Op::new("retry-bound", Accesses::new()), move |e| {
+                e.report(
+                    RETRY_BOUND,
+                    Severity::Violation,
+                    format!("{site}: retried {MAX_RETRIES} times without success (possible livelock)"),
+                );
+            })
+            .await
+    }
+}

@@ -1,0 +1,169 @@
+//! The guest vCPU: it touches its memory under SIE; a touch of a non-secure page raises
+//! PGM 0x3e and the host imports the page (`do_non_secure_storage_access` →
+//! `gmap_convert_to_secure` → `gmap_make_secure`), then re-enters the guest, which touches the
+//! page again. Also the unpack loop (`kvm_s390_pv_unpack`).
+
+use crate::gup::MAX_RETRIES;
+use crate::hook::{EAGAIN, EINVAL};
+use crate::import::UvCmd;
+use crate::prim::{acc, live};
+use crate::uv::UvState;
+use crate::world::{PagePart as PP, PAGE_BYTES};
+use crate::Cx;
+use explore::{Access, Op, Severity};
+
+pub const GUEST_KILLED: &str = "guest-killed";
+pub const GUEST_INTEGRITY: &str = "guest-integrity";
+
+enum Touch {
+    Done,
+    /// PGM 0x3e: the page is not secure.
+    NonSecure,
+    /// The translation changed between the walk and the access: retry.
+    Retry,
+}
+
+impl Cx {
+    /// The guest reads (`write == None`) or writes guest frame `gfn`, retrying through the
+    /// host's fault handling until the access completes.
+    pub async fn guest_access(&self, gfn: usize, write: Option<u8>) {
+        let _f = self.ctx.enter("sie64a");
+        let Some((mm, vpn)) = self.gmap_translate(gfn) else {
+            return;
+        };
+        for _ in 0..MAX_RETRIES {
+            let pte = self.read_pte(mm, vpn, "dat: host pte").await;
+            let page = pte.page.filter(|_| pte.present && !pte.invalid && (write.is_none() || pte.write));
+            let Some(p) = page else {
+                // A host DAT fault for the guest: gmap_fault, then re-enter SIE.
+                if self.gmap_fault(gfn, write.is_some()).await != 0 {
+                    self.sigsegv("gmap_fault failed").await;
+                    return;
+                }
+                continue;
+            };
+            match self.guest_touch(mm, vpn, p, gfn, write).await {
+                Touch::Done => return,
+                Touch::Retry => continue,
+                Touch::NonSecure => {}
+            }
+            let rc = {
+                let _g = self.ctx.enter("do_non_secure_storage_access");
+                let _h = self.ctx.enter("gmap_convert_to_secure");
+                self.gmap_make_secure(gfn, UvCmd::ConvertToSecure).await
+            };
+            if rc == EINVAL {
+                self.sigsegv("do_non_secure_storage_access: gmap_convert_to_secure returned -EINVAL").await;
+                return;
+            }
+            if rc != 0 {
+                // The guest re-executes the instruction and faults again: wait for a change.
+                self.park(&[
+                    self.objs.page(p, PP::Ref),
+                    self.objs.page(p, PP::Writeback),
+                    self.objs.page(p, PP::Lock),
+                    self.objs.page(p, PP::Uv),
+                    self.objs.pte(mm, vpn),
+                ])
+                .await;
+            }
+        }
+        self.retry_bound("guest re-fault loop (PGM 0x3e)").await;
+    }
+
+    /// One guest access under SIE to the page the host PTE maps, re-checking the PTE in the
+    /// same step (the hardware translates and accesses atomically).
+    async fn guest_touch(
+        &self,
+        mm: usize,
+        vpn: usize,
+        p: usize,
+        gfn: usize,
+        write: Option<u8>,
+    ) -> Touch {
+        let a = acc(&[
+            Access::read(self.objs.pte(mm, vpn)),
+            if write.is_some() {
+                Access::write(self.objs.page(p, PP::Uv))
+            } else {
+                Access::read(self.objs.page(p, PP::Uv))
+            },
+            Access::read(self.objs.page(p, PP::Life)),
+        ]);
+        self.ctx
+            .step(
+                Op::new(if write.is_some() { "guest store" } else { "guest load" }, a),
+                move |e| {
+                    let pte = e.world.mms[mm].pte(vpn);
+                    if !(pte.present && !pte.invalid && pte.page == Some(p)) {
+                        return Touch::Retry;
+                    }
+                    live(e, p, "guest access");
+                    match e.world.uv[p].state {
+                        UvState::Secure { gfn: g, .. } | UvState::SharedPinned { gfn: g, .. }
+                            if g == gfn => {}
+                        _ => {
+                            e.note(|| format!("P{p} not secure: program interrupt 0x3e"));
+                            return Touch::NonSecure;
+                        }
+                    }
+                    let w = &mut *e.world;
+                    let gi = w
+                        .guest
+                        .iter()
+                        .position(|g| g.gfn == gfn)
+                        .expect("guest frame exists");
+                    match write {
+                        Some(v) => {
+                            let data = [v; PAGE_BYTES];
+                            w.pages[p].data = data;
+                            w.guest[gi].written = Some(data);
+                            e.note(|| format!("guest writes {v:#x} to gfn {gfn}"));
+                        }
+                        None => {
+                            let want = w.guest[gi].written.unwrap_or([0; PAGE_BYTES]);
+                            let got = w.pages[p].data;
+                            if got != want {
+                                e.report(
+                                    GUEST_INTEGRITY,
+                                    Severity::Violation,
+                                    format!("guest read gfn {gfn} (P{p}) and did not get what it wrote"),
+                                );
+                            } else {
+                                e.note(|| format!("guest reads gfn {gfn}: ok"));
+                            }
+                        }
+                    }
+                    Touch::Done
+                },
+            )
+            .await
+    }
+
+    /// `kvm_s390_pv_unpack` for one page: `unpack_one` → `gmap_make_secure(UNPACK)`;
+    /// `-EAGAIN` → `cond_resched` and retry the same page; other error → stop.
+    pub async fn unpack(&self, gfn: usize) -> i32 {
+        let _f = self.ctx.enter("kvm_s390_pv_unpack");
+        let Some((mm, vpn)) = self.gmap_translate(gfn) else {
+            return EINVAL;
+        };
+        for _ in 0..MAX_RETRIES {
+            let rc = self.gmap_make_secure(gfn, UvCmd::Unpack).await;
+            if rc != EAGAIN {
+                return rc;
+            }
+            let p = self.read_pte(mm, vpn, "ptep_get").await.page;
+            let mut watch = vec![self.objs.pte(mm, vpn)];
+            if let Some(p) = p {
+                watch.extend([
+                    self.objs.page(p, PP::Ref),
+                    self.objs.page(p, PP::Writeback),
+                    self.objs.page(p, PP::Lock),
+                ]);
+            }
+            self.park(&watch).await;
+        }
+        self.retry_bound("kvm_s390_pv_unpack").await;
+        EAGAIN
+    }
+}

@@ -1,0 +1,122 @@
+//! The accessibility hook and the UV calls behind it.
+
+use crate::prim::{acc, check_arch1, holds_ref, live, Env};
+use crate::uv::{self, UvRc};
+use crate::world::{PageId, PagePart as PP};
+use crate::Cx;
+use explore::{Access, Op, Severity};
+
+pub const HOOK_PRECONDITION: &str = "hook-precondition";
+
+/// errno values the model passes around (negated, as in the kernel).
+pub const EINVAL: i32 = -22;
+pub const EAGAIN: i32 = -11;
+pub const EBUSY: i32 = -16;
+pub const ENXIO: i32 = -6;
+pub const EFAULT: i32 = -14;
+pub const ENOMEM: i32 = -12;
+pub const EIO: i32 = -5;
+
+pub fn errno_name(rc: i32) -> &'static str {
+    match rc {
+        0 => "0",
+        EINVAL => "-EINVAL",
+        EAGAIN => "-EAGAIN",
+        EBUSY => "-EBUSY",
+        ENXIO => "-ENXIO",
+        EFAULT => "-EFAULT",
+        ENOMEM => "-ENOMEM",
+        EIO => "-EIO",
+        _ => "-E?",
+    }
+}
+
+impl Cx {
+    /// `arch_make_page_accessible` (arch/s390/kernel/uv.c, v5.7 f28d43636d6f … v6.11;
+    /// `arch_make_folio_accessible` later):
+    /// 1. PG_arch_1 clear → 0 (fast path);
+    /// 2. `uv_pin_shared` succeeds → clear PG_arch_1, 0;
+    /// 3. `uv_convert_from_secure` (export) succeeds → clear PG_arch_1, 0;
+    /// 4. else `-EINVAL`.
+    ///
+    /// Precondition (its kernel comment): the caller holds the page lock or an extra
+    /// reference; a call without either is reported as `hook-precondition`.
+    pub async fn arch_make_page_accessible(&self, p: PageId) -> i32 {
+        let _f = self.ctx.enter("arch_make_page_accessible");
+        let a = acc(&[
+            Access::read(self.objs.page(p, PP::Arch1)),
+            Access::read(self.objs.page(p, PP::Life)),
+        ]);
+        let set = self
+            .ctx
+            .step(Op::new("test_bit(PG_arch_1)", a), move |e| {
+                live(e, p, "arch_make_page_accessible");
+                let w = &*e.world;
+                let tid = e.tid;
+                if w.pages[p].locked_by != Some(tid) && !holds_ref(w, tid, p) {
+                    e.report(
+                        HOOK_PRECONDITION,
+                        Severity::Violation,
+                        format!("arch_make_page_accessible(P{p}) called without the page lock and without a reference"),
+                    );
+                }
+                let set = e.world.pages[p].arch1;
+                e.note(|| format!("P{p} PG_arch_1 {}", if set { "set" } else { "clear: fast path" }));
+                set
+            })
+            .await;
+        if !set {
+            return 0;
+        }
+        if self.uv_pin_shared(p).await == UvRc::Ok {
+            self.set_arch1(p, false).await;
+            return 0;
+        }
+        if self.uv_convert_from_secure(p).await == UvRc::Ok {
+            self.set_arch1(p, false).await;
+            return 0;
+        }
+        EINVAL
+    }
+
+    /// `uv_pin_shared` (arch/s390/kernel/uv.c): UVC Pin-Page-Shared.
+    pub async fn uv_pin_shared(&self, p: PageId) -> UvRc {
+        let a = acc(&[
+            Access::write(self.objs.page(p, PP::Uv)),
+            Access::read(self.objs.page(p, PP::Life)),
+        ]);
+        self.ctx
+            .step(Op::new("uv_pin_shared", a), move |e| {
+                live(e, p, "uv_pin_shared");
+                let rc = uv::pin_shared(&mut e.world.uv[p]);
+                e.note(|| format!("UVC pin-shared P{p}: {rc:?}"));
+                rc
+            })
+            .await
+    }
+
+    /// `uv_convert_from_secure` (export): UVC Convert-From-Secure. The UV encrypts the page.
+    /// Does not touch PG_arch_1 (v5.7); the `_owned_` variant clears it (v5.16+).
+    pub async fn uv_convert_from_secure(&self, p: PageId) -> UvRc {
+        let a = acc(&[
+            Access::write(self.objs.page(p, PP::Uv)),
+            Access::read(self.objs.page(p, PP::Arch1)),
+            Access::read(self.objs.page(p, PP::Life)),
+        ]);
+        self.ctx
+            .step(Op::new("uv_convert_from_secure", a), move |e| {
+                live(e, p, "uv_convert_from_secure");
+                let w = &mut *e.world;
+                let was = w.uv[p].state.clone();
+                let rc = uv::export(&w.keys, &mut w.uv[p], &mut w.pages[p].data);
+                e.note(|| format!("UVC export P{p}: {was:?} -> NonSecure (encrypted)"));
+                rc
+            })
+            .await
+    }
+}
+
+/// Reports the I2 check after a UV state change inside a step.
+pub fn after_uv_change(e: &mut Env, p: PageId) {
+    check_arch1(e, p);
+}

@@ -1,0 +1,347 @@
+//! The shared state of the model: struct pages, mms with page tables and PTE locks, files with
+//! page caches, pipes, sockets, per-CPU LRU batches, the Ultravisor, and the guest's view.
+//!
+//! Every piece that changes independently has its own [`ObjId`] (see [`Objs`]) so that the
+//! explorer can tell which steps commute.
+
+use crate::config::Kernel;
+use crate::uv::{UvFrame, UvKeys};
+use explore::ObjId;
+use std::rc::Rc;
+
+pub type PageId = usize;
+pub type MmId = usize;
+pub type FileId = usize;
+pub type PipeId = usize;
+
+/// Bytes of content a model page carries (standing for the 4 KiB of a real page).
+pub const PAGE_BYTES: usize = 32;
+/// `GUP_PIN_COUNTING_BIAS` (include/linux/mm.h).
+pub const GUP_PIN_COUNTING_BIAS: i32 = 1024;
+/// Entries per page table: a PTE lock covers this many virtual pages (s390: 256 × 4 KiB).
+pub const PTRS_PER_PTE: usize = 256;
+
+/// `struct page` of one frame.
+#[derive(Clone, Debug, Hash)]
+pub struct Page {
+    /// `_refcount`. 0 means free *or frozen* (see `free`).
+    pub refcount: i32,
+    /// Number of PTEs mapping the page, all mms together.
+    pub mapcount: i32,
+    /// The frame was freed (refcount dropped to 0 through a put) and not reallocated.
+    pub free: bool,
+    /// Allocation generation: bumped when the frame is reused.
+    pub generation: u32,
+    /// `PG_locked`, with the holding thread (the model knows who locked it).
+    pub locked_by: Option<usize>,
+    pub writeback: bool,
+    /// `PG_arch_1`: "may be secure".
+    pub arch1: bool,
+    pub dirty: bool,
+    pub uptodate: bool,
+    /// Page-cache slot (`page->mapping`, `page->index`).
+    pub mapping: Option<(FileId, usize)>,
+    pub swapcache: bool,
+    /// `PG_private` (buffer heads).
+    pub private: bool,
+    /// References held by holders other than mappings and cache slots (threads, pipe
+    /// buffers, skb frags, LRU batches, pins count as their bias): what the refcount must
+    /// account for beyond `expected_page_refs`.
+    pub extra: i32,
+    /// Page content as the host sees it (plaintext, or ciphertext after an export).
+    pub data: [u8; PAGE_BYTES],
+}
+
+impl Page {
+    pub fn new() -> Self {
+        Page {
+            refcount: 0,
+            mapcount: 0,
+            free: true,
+            generation: 0,
+            locked_by: None,
+            writeback: false,
+            arch1: false,
+            dirty: false,
+            uptodate: true,
+            mapping: None,
+            swapcache: false,
+            private: false,
+            extra: 0,
+            data: [0; PAGE_BYTES],
+        }
+    }
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A page-table entry (s390 semantics reduced to what the protocol reads).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Pte {
+    pub present: bool,
+    /// `_PAGE_INVALID` on a present entry.
+    pub invalid: bool,
+    pub write: bool,
+    pub page: Option<PageId>,
+}
+
+impl Pte {
+    pub const NONE: Pte = Pte {
+        present: false,
+        invalid: true,
+        write: false,
+        page: None,
+    };
+}
+
+/// What backs a virtual page of an mm.
+#[derive(Clone, Debug, Hash)]
+pub struct Vma {
+    pub vpn: usize,
+    pub file: FileId,
+    pub index: usize,
+    pub shared: bool,
+    pub writable: bool,
+}
+
+/// One address space.
+#[derive(Clone, Debug, Hash)]
+pub struct Mm {
+    pub name: String,
+    /// `mm_is_protected(mm)`: the mm runs a protected guest.
+    pub protected: bool,
+    /// Number of protected VMs in this mm (`protected_count`).
+    pub protected_count: u32,
+    pub vmas: Vec<Vma>,
+    /// PTEs by vpn.
+    pub ptes: Vec<(usize, Pte)>,
+    /// Page tables whose PTE lock is held, by table number, with the holder.
+    pub ptl_held: Vec<(usize, usize)>,
+    /// `mmap_lock`: readers, and whether a writer holds it.
+    pub mmap_readers: u32,
+    pub mmap_writer: bool,
+}
+
+impl Mm {
+    pub fn pte(&self, vpn: usize) -> Pte {
+        self.ptes
+            .iter()
+            .find(|(v, _)| *v == vpn)
+            .map(|(_, p)| *p)
+            .unwrap_or(Pte::NONE)
+    }
+    pub fn set_pte(&mut self, vpn: usize, pte: Pte) {
+        match self.ptes.iter_mut().find(|(v, _)| *v == vpn) {
+            Some(e) => e.1 = pte,
+            None => self.ptes.push((vpn, pte)),
+        }
+    }
+    pub fn vma(&self, vpn: usize) -> Option<&Vma> {
+        self.vmas.iter().find(|v| v.vpn == vpn)
+    }
+    pub fn ptl_holder(&self, table: usize) -> Option<usize> {
+        self.ptl_held.iter().find(|(t, _)| *t == table).map(|x| x.1)
+    }
+}
+
+/// A file with its page cache.
+#[derive(Clone, Debug, Hash)]
+pub struct File {
+    pub name: String,
+    /// Cache slots by index.
+    pub cache: Vec<Option<PageId>>,
+}
+
+/// One pipe buffer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PipeBuf {
+    pub page: PageId,
+    /// The page came from the page cache (`page_cache_pipe_buf_ops`).
+    pub page_cache: bool,
+}
+
+#[derive(Clone, Debug, Default, Hash)]
+pub struct Pipe {
+    pub name: String,
+    pub bufs: Vec<PipeBuf>,
+}
+
+/// The guest's own view of its memory: what it last wrote to each guest frame.
+#[derive(Clone, Debug, Hash)]
+pub struct GuestFrame {
+    pub gfn: usize,
+    pub mm: MmId,
+    pub vpn: usize,
+    /// The guest shared this frame with the host (Set-Shared-Access).
+    pub shared: bool,
+    /// What the guest last wrote (None: never wrote; a fresh import reads zeroes).
+    pub written: Option<[u8; PAGE_BYTES]>,
+}
+
+/// Object ids of everything shared.
+#[derive(Clone, Debug, Hash)]
+pub struct Objs {
+    pub per_page: usize,
+    pub page_base: u32,
+    pub pte_base: u32,
+    pub ptl_base: u32,
+    pub mmap_base: u32,
+    pub slot_base: u32,
+    pub pipe_base: u32,
+    pub lru: u32,
+    pub total: usize,
+    /// (mm, vpn) → index of its PTE object.
+    pub pte_index: Vec<(MmId, usize)>,
+    /// (mm, table) → index of its PTE-lock object.
+    pub ptl_index: Vec<(MmId, usize)>,
+    /// (file, index) → index of its cache-slot object.
+    pub slot_index: Vec<(FileId, usize)>,
+}
+
+/// Which part of a page an object stands for.
+#[derive(Copy, Clone, Debug)]
+pub enum PagePart {
+    /// `_refcount` and the holders' accounting.
+    Ref = 0,
+    /// Whether the frame is allocated (freed by a put to zero, reused by an allocation).
+    Life,
+    /// `PG_locked`.
+    Lock,
+    /// `PG_writeback`.
+    Writeback,
+    /// `PG_arch_1`.
+    Arch1,
+    /// The Ultravisor's state of the frame and the frame's content.
+    Uv,
+    /// mapcount, mapping, private, swap cache, dirty, uptodate.
+    Meta,
+}
+
+pub const PAGE_PARTS: usize = 7;
+
+impl Objs {
+    pub fn page(&self, p: PageId, part: PagePart) -> ObjId {
+        ObjId(self.page_base + (p * self.per_page + part as usize) as u32)
+    }
+    pub fn pte(&self, mm: MmId, vpn: usize) -> ObjId {
+        let i = self
+            .pte_index
+            .iter()
+            .position(|&k| k == (mm, vpn))
+            .expect("PTE object registered at set-up");
+        ObjId(self.pte_base + i as u32)
+    }
+    pub fn ptl(&self, mm: MmId, vpn: usize) -> ObjId {
+        let t = vpn / PTRS_PER_PTE;
+        let i = self
+            .ptl_index
+            .iter()
+            .position(|&k| k == (mm, t))
+            .expect("PTE-lock object registered at set-up");
+        ObjId(self.ptl_base + i as u32)
+    }
+    pub fn mmap(&self, mm: MmId) -> ObjId {
+        ObjId(self.mmap_base + mm as u32)
+    }
+    pub fn slot(&self, file: FileId, index: usize) -> ObjId {
+        let i = self
+            .slot_index
+            .iter()
+            .position(|&k| k == (file, index))
+            .expect("cache-slot object registered at set-up");
+        ObjId(self.slot_base + i as u32)
+    }
+    pub fn pipe(&self, pipe: PipeId) -> ObjId {
+        ObjId(self.pipe_base + pipe as u32)
+    }
+}
+
+/// The whole shared state.
+#[derive(Clone, Debug)]
+pub struct World {
+    pub cfg: Rc<Kernel>,
+    pub objs: Rc<Objs>,
+    pub keys: Rc<UvKeys>,
+    pub pages: Vec<Page>,
+    pub uv: Vec<UvFrame>,
+    pub mms: Vec<Mm>,
+    pub files: Vec<File>,
+    pub pipes: Vec<Pipe>,
+    /// Pages whose per-CPU LRU batch holds a reference.
+    pub lru_batch: Vec<PageId>,
+    pub guest: Vec<GuestFrame>,
+    /// References each model thread holds, by page (thread-private bookkeeping: only the
+    /// owning thread reads or writes its entry).
+    pub held: Vec<Vec<Held>>,
+    /// Properties already reported once per execution by WARN_ON_ONCE sites.
+    pub warned: Vec<&'static str>,
+}
+
+/// A reference a thread holds.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Held {
+    pub page: PageId,
+    /// FOLL_PIN (counts `GUP_PIN_COUNTING_BIAS`).
+    pub pin: bool,
+    /// Allocation generation of the frame when the reference was taken.
+    pub generation: u32,
+}
+
+impl std::hash::Hash for World {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.pages.hash(h);
+        self.uv.hash(h);
+        self.mms.hash(h);
+        self.files.hash(h);
+        self.pipes.hash(h);
+        self.lru_batch.hash(h);
+        self.guest.hash(h);
+        self.held.hash(h);
+    }
+}
+
+impl World {
+    /// `expected_page_refs` (arch/s390/kernel/uv.c, v5.7; `expected_folio_refs` v6.10+):
+    /// mapcount, +1 for a swap-cache or page-cache slot, +1 more for private data. No
+    /// reference for the caller.
+    pub fn expected_page_refs(&self, p: PageId) -> i32 {
+        let pg = &self.pages[p];
+        let mut res = pg.mapcount;
+        if pg.swapcache {
+            res += 1;
+        } else if pg.mapping.is_some() {
+            res += 1;
+            if pg.private {
+                res += 1;
+            }
+        }
+        res
+    }
+
+    /// What the refcount of a live page should be: every mapping, slot and holder.
+    pub fn accounted_refs(&self, p: PageId) -> i32 {
+        self.expected_page_refs(p) + self.pages[p].extra
+    }
+
+    pub fn page_name(&self, p: PageId) -> String {
+        format!("P{p}")
+    }
+
+    /// Takes a free frame (lowest first) for a new page, as the page allocator would.
+    pub fn alloc_page(&mut self) -> Option<PageId> {
+        let p = self.pages.iter().position(|pg| pg.free)?;
+        let generation = self.pages[p].generation + 1;
+        self.pages[p] = Page {
+            refcount: 1,
+            free: false,
+            generation,
+            ..Page::new()
+        };
+        self.uv[p] = UvFrame::default();
+        Some(p)
+    }
+}
