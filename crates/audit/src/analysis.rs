@@ -131,6 +131,8 @@ pub struct Outcome {
     pub sites: Vec<Site>,
     pub coverage: Coverage,
     pub rounds: usize,
+    /// The summaries reached a fixed point within MAX_ROUNDS.
+    pub converged: bool,
 }
 
 pub struct Index<'a> {
@@ -321,42 +323,41 @@ impl<'a> Index<'a> {
         }
         out
     }
+}
 
-    /// Names of undefined callees that receive a page-typed argument: where a chain may lead.
-    pub fn wanted_callees(&self) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
-        for id in 0..self.fns.len() {
-            let f = self.func(id);
-            let pagey: HashSet<&str> = f
-                .var_types
-                .iter()
-                .filter(|(_, t)| {
-                    matches!(t.as_str(), "page" | "folio" | "bio_vec" | "folio_batch")
-                        || self.rules.carrier.iter().any(|c| &c.struct_name == *t)
-                })
-                .map(|(v, _)| v.as_str())
-                .collect();
-            if pagey.is_empty() {
+/// Callees of `fs` that receive a page-typed argument and are not rule functions: where a chain
+/// may lead when they are defined in a file not parsed yet.
+pub fn page_callees(rules: &Rules, fs: &FileSummary) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in &fs.funcs {
+        let pagey: HashSet<&str> = f
+            .var_types
+            .iter()
+            .filter(|(_, t)| {
+                matches!(t.as_str(), "page" | "folio" | "bio_vec" | "folio_batch")
+                    || rules.carrier.iter().any(|c| &c.struct_name == *t)
+            })
+            .map(|(v, _)| v.as_str())
+            .collect();
+        if pagey.is_empty() {
+            continue;
+        }
+        for c in &f.calls {
+            if c.callee.is_empty() || c.callee.starts_with("->") {
                 continue;
             }
-            for c in &f.calls {
-                if c.callee.is_empty()
-                    || c.callee.starts_with("->")
-                    || self.by_name.contains_key(c.callee.as_str())
-                    || self.role(&c.callee) != Role::Plain
-                {
-                    continue;
-                }
-                if c.args
-                    .iter()
-                    .any(|a| a.roots.iter().any(|r| pagey.contains(r.as_str())))
-                {
-                    out.insert(c.callee.clone());
-                }
+            if c.args
+                .iter()
+                .any(|a| a.roots.iter().any(|r| pagey.contains(r.as_str())))
+            {
+                out.push(c.callee.clone());
             }
         }
-        out
     }
+    out.sort();
+    out.dedup();
+    out.retain(|n| role_of(rules, n) == Role::Plain);
+    out
 }
 
 fn role_of(rules: &Rules, name: &str) -> Role {
@@ -606,7 +607,7 @@ impl Engine<'_, '_> {
         }
         r.ret = self.returns_page(f) && f.returns.iter().any(|e| self.tainted(id, e, &t));
         for (i, p) in f.params.iter().enumerate() {
-            if !p.is_empty() && t.contains(p) && !seeds.contains(p) && self.can_carry(f, p) {
+            if !p.is_empty() && t.contains(p) && self.can_carry(f, p) {
                 r.outs.insert(i);
             }
         }
@@ -801,7 +802,9 @@ impl Engine<'_, '_> {
                 s.ret_params.insert(i);
             }
             for &j in &r.outs {
-                s.flows.insert((i, j));
+                if j != i {
+                    s.flows.insert((i, j));
+                }
             }
             if !r.hooks.is_empty() {
                 s.hook.insert(i);
@@ -877,6 +880,7 @@ pub fn run(rules: &Rules, files: &[Parsed]) -> Outcome {
         }
         dirty = again.into_iter().collect();
     }
+    let converged = dirty.is_empty();
     let eng = Engine {
         ix: &ix,
         summ: &summ,
@@ -1005,6 +1009,7 @@ pub fn run(rules: &Rules, files: &[Parsed]) -> Outcome {
         sites,
         coverage: cov,
         rounds,
+        converged,
     }
 }
 

@@ -97,27 +97,6 @@ pub struct FileSummary {
 /// lines and columns stay true): iterator macros `for_each_x(a, b) {` become `while    (a, b) {`,
 /// and a few attribute macros become spaces.
 pub fn normalise_kernel_c(src: &[u8]) -> Vec<u8> {
-    const BLANK: &[&str] = &[
-        "__must_check",
-        "__always_inline",
-        "__maybe_unused",
-        "__init",
-        "__exit",
-        "__cold",
-        "__user",
-        "__rcu",
-        "__iomem",
-        "__percpu",
-        "__force",
-        "__bitwise",
-        "noinline_for_stack",
-        "__ref",
-        "__weak",
-        "__noreturn",
-        "asmlinkage",
-        "__visible",
-        "__latent_entropy",
-    ];
     let mut out = src.to_vec();
     let n = out.len();
     let mut i = 0;
@@ -131,28 +110,29 @@ pub fn normalise_kernel_c(src: &[u8]) -> Vec<u8> {
             }
             let word = &src[i..j];
             if let Ok(w) = std::str::from_utf8(word) {
-                if BLANK.contains(&w) {
-                    out[i..j].fill(b' ');
-                } else if let Some(&(_, k)) = TYPE_ARG.iter().find(|(m, _)| *m == w) {
-                    blank_type_arg(&mut out, j, k);
-                } else if is_iterator_macro(w) && j - i >= 5 {
-                    // Only when followed by `( ... )` and then not `;` (a statement head).
-                    let mut k = j;
-                    while k < n && (out[k] == b' ' || out[k] == b'\t') {
-                        k += 1;
-                    }
-                    if k < n && out[k] == b'(' {
-                        if let Some(close) = matching_paren(&out, k) {
-                            let mut m = close + 1;
-                            while m < n && out[m].is_ascii_whitespace() {
-                                m += 1;
-                            }
-                            if m < n && out[m] != b';' && out[m] != b')' && out[m] != b',' {
-                                out[i..i + 5].copy_from_slice(b"while");
-                                out[i + 5..j].fill(b' ');
+                match word_action(w) {
+                    Some(Action::Blank) => out[i..j].fill(b' '),
+                    Some(Action::TypeArg(k)) => blank_type_arg(&mut out, j, k),
+                    None if j - i >= 5 && is_iterator_macro(w) => {
+                        // Only when followed by `( ... )` and then not `;` (a statement head).
+                        let mut k = j;
+                        while k < n && (out[k] == b' ' || out[k] == b'\t') {
+                            k += 1;
+                        }
+                        if k < n && out[k] == b'(' {
+                            if let Some(close) = matching_paren(&out, k) {
+                                let mut m = close + 1;
+                                while m < n && out[m].is_ascii_whitespace() {
+                                    m += 1;
+                                }
+                                if m < n && out[m] != b';' && out[m] != b')' && out[m] != b',' {
+                                    out[i..i + 5].copy_from_slice(b"while");
+                                    out[i + 5..j].fill(b' ');
+                                }
                             }
                         }
                     }
+                    None => {}
                 }
             }
             i = j;
@@ -162,6 +142,29 @@ pub fn normalise_kernel_c(src: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// Attribute macros that tree-sitter-c does not know: replaced by spaces.
+const BLANK: &[&str] = &[
+    "__must_check",
+    "__always_inline",
+    "__maybe_unused",
+    "__init",
+    "__exit",
+    "__cold",
+    "__user",
+    "__rcu",
+    "__iomem",
+    "__percpu",
+    "__force",
+    "__bitwise",
+    "noinline_for_stack",
+    "__ref",
+    "__weak",
+    "__noreturn",
+    "asmlinkage",
+    "__visible",
+    "__latent_entropy",
+];
 
 /// Macros that take a type as an argument (index of that argument): the type becomes `0`.
 const TYPE_ARG: &[(&str, usize)] = &[
@@ -232,6 +235,28 @@ fn fill_arg(out: &mut [u8], start: usize, end: usize) {
         *b = if first { b'0' } else { b' ' };
         first = false;
     }
+}
+
+#[derive(Clone, Copy)]
+enum Action {
+    Blank,
+    TypeArg(usize),
+}
+
+fn word_action(w: &str) -> Option<Action> {
+    static MAP: std::sync::OnceLock<std::collections::HashMap<&'static str, Action>> =
+        std::sync::OnceLock::new();
+    let map = MAP.get_or_init(|| {
+        let mut m = std::collections::HashMap::new();
+        for b in BLANK {
+            m.insert(*b, Action::Blank);
+        }
+        for (t, k) in TYPE_ARG {
+            m.insert(*t, Action::TypeArg(*k));
+        }
+        m
+    });
+    map.get(w).copied()
 }
 
 fn is_iterator_macro(w: &str) -> bool {

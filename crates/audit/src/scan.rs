@@ -1,7 +1,7 @@
 //! Finding the files that matter, parsing them in parallel, widening where chains lead, and the
 //! per-file cache (manifest by path/mtime/size, summaries by content hash).
 
-use crate::analysis::{self, Index, Outcome, Parsed};
+use crate::analysis::{self, Outcome, Parsed};
 use crate::extract::{self, FileSummary};
 use crate::rules::Rules;
 use aho_corasick::AhoCorasick;
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, UNIX_EPOCH};
 
 /// Bump when `extract` changes what it records: old cached summaries are then ignored.
-const EXTRACT_VERSION: u32 = 7;
+const EXTRACT_VERSION: u32 = 8;
 /// Widening rounds after the first parse (each follows chains one call further).
 pub const MAX_WIDEN_ROUNDS: usize = 4;
 /// Files parsed per widening round at most.
@@ -64,6 +64,10 @@ struct Manifest {
     /// Files added by widening in that run: reused while no file's content changed.
     #[serde(default)]
     widened: Vec<String>,
+    #[serde(default)]
+    unresolved: usize,
+    #[serde(default)]
+    widen_rounds: usize,
 }
 
 /// Check that `root` looks like a kernel source tree.
@@ -120,16 +124,17 @@ fn walk(root: &Path, skip: &[String]) -> Result<Vec<String>, ScanError> {
 /// cheap candidates for function definitions.
 pub fn def_names(src: &[u8]) -> String {
     let mut names: Vec<&str> = Vec::new();
-    for line in src.split(|&b| b == b'\n') {
+    let mut start = 0;
+    let n = src.len();
+    while start < n {
+        let end = memchr::memchr(b'\n', &src[start..]).map_or(n, |k| start + k);
+        let line = &src[start..end];
+        start = end + 1;
         let Some(&c0) = line.first() else { continue };
-        if !(c0.is_ascii_alphabetic() || c0 == b'_') {
+        if !(c0.is_ascii_alphabetic() || c0 == b'_') || line.trim_ascii_end().ends_with(b";") {
             continue;
         }
-        let trimmed = line.trim_ascii_end();
-        if trimmed.ends_with(b";") {
-            continue;
-        }
-        let Some(p) = memchr_byte(b'(', line) else {
+        let Some(p) = memchr::memchr(b'(', line) else {
             continue;
         };
         let mut e = p;
@@ -141,18 +146,14 @@ pub fn def_names(src: &[u8]) -> String {
             s -= 1;
         }
         if e - s >= 3 {
-            if let Ok(n) = std::str::from_utf8(&line[s..e]) {
-                names.push(n);
+            if let Ok(name) = std::str::from_utf8(&line[s..e]) {
+                names.push(name);
             }
         }
     }
     names.sort_unstable();
     names.dedup();
     names.join(" ")
-}
-
-fn memchr_byte(b: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&x| x == b)
 }
 
 /// Where the cache for `root` lives, or None without a cache.
@@ -314,9 +315,16 @@ pub fn audit_tree(
             manifest.entries.iter().map(|(p, e)| (p, &e.hash)).collect();
         keys.sort_unstable();
         let mut h = blake3::Hasher::new();
+        // Widening depends on the matched files' contents and the other files' definitions.
         for (p, x) in keys {
             h.update(p.as_bytes());
             h.update(x.as_bytes());
+            if x.is_empty() {
+                if let Some(e) = manifest.entries.get(p) {
+                    h.update(e.defs.as_bytes());
+                }
+            }
+            h.update(b"\n");
         }
         h.finalize().to_hex().to_string()
     };
@@ -328,14 +336,28 @@ pub fn audit_tree(
             }
         }
         stats.files_widened = old.widened.len();
+        stats.unresolved_callees = old.unresolved;
+        stats.widen_rounds = old.widen_rounds;
     }
     let mut round = 0;
+    let mut seen = 0;
+    let mut defined: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut pending: BTreeSet<String> = BTreeSet::new();
     loop {
         let results: Vec<(Parsed, bool)> = todo
             .par_iter()
             .filter_map(|(rel, hash)| {
+                let mut bytes = None;
+                let hash = if hash.is_empty() {
+                    let b = std::fs::read(root.join(rel)).ok()?;
+                    let h = blake3::hash(&b).to_hex().to_string();
+                    bytes = Some(b);
+                    h
+                } else {
+                    hash.clone()
+                };
                 if let Some(c) = &cache {
-                    if let Some(s) = c.load_summary(hash) {
+                    if let Some(s) = c.load_summary(&hash) {
                         return Some((
                             Parsed {
                                 path: rel.clone(),
@@ -345,10 +367,13 @@ pub fn audit_tree(
                         ));
                     }
                 }
-                let bytes = std::fs::read(root.join(rel)).ok()?;
+                let bytes = match bytes {
+                    Some(b) => b,
+                    None => std::fs::read(root.join(rel)).ok()?,
+                };
                 let s = extract::summarise(&bytes).unwrap_or_default();
                 if let Some(c) = &cache {
-                    c.save_summary(hash, &s);
+                    c.save_summary(&hash, &s);
                 }
                 Some((
                     Parsed {
@@ -377,7 +402,14 @@ pub fn audit_tree(
             break;
         }
         // Widen: definitions of callees that receive a page and are not parsed yet.
-        let wanted = Index::new(rules, &parsed).wanted_callees();
+        for p in &parsed[seen..] {
+            for f in &p.summary.funcs {
+                defined.insert(f.name.clone());
+            }
+            pending.extend(analysis::page_callees(rules, &p.summary));
+        }
+        seen = parsed.len();
+        let wanted: Vec<&String> = pending.iter().filter(|n| !defined.contains(*n)).collect();
         let di = def_index.get_or_insert_with(|| {
             let mut m: HashMap<&str, Vec<&str>> = HashMap::new();
             for (p, e) in &manifest.entries {
@@ -433,7 +465,11 @@ pub fn audit_tree(
             .collect();
         stats.files_widened += todo.len();
     }
-    stats.widen_rounds = round;
+    if !reuse {
+        stats.widen_rounds = round;
+    }
+    manifest.unresolved = stats.unresolved_callees;
+    manifest.widen_rounds = stats.widen_rounds;
     if reuse {
         manifest.widened = old.widened.clone();
     } else {

@@ -519,3 +519,26 @@ fn rules_file_errors_name_the_file() {
     let e = Rules::parse("not toml at all", "bad.toml").unwrap_err();
     assert!(e.to_string().contains("bad.toml"), "{e}");
 }
+
+#[test]
+fn wrapper_filling_an_out_parameter_is_a_source_for_its_callers() {
+    let src = r#"
+static ssize_t get_mapped(struct iov_iter *data, struct page ***pages, size_t count)
+{
+	size_t off;
+	return iov_iter_get_pages_alloc2(data, pages, count, &off);
+}
+int zc_request(struct scatterlist *sg, struct iov_iter *data)
+{
+	struct page **in_pages = NULL;
+	ssize_t n = get_mapped(data, &in_pages, 4096);
+	sg_set_page(sg, in_pages[0], n, 0);
+	return 0;
+}
+"#;
+    let o = audit(&[("net/9p/zc.c", src)]);
+    assert_eq!(site(&o, "get_mapped").class, "returned-to-caller");
+    let f = finding_from(&o, "get_mapped").expect("finding through the out-parameter");
+    assert_eq!(f.chain[1].func, "zc_request");
+    assert_eq!(f.chain[2].callee, "sg_set_page");
+}
