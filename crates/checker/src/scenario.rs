@@ -263,7 +263,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let cx = Ctx { path, text };
     let raw: Raw = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        cx.err(span, e.message().trim().to_string())
+        let start = span.start.min(text.len());
+        let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let line_end = text[start..]
+            .find('\n')
+            .map(|i| start + i)
+            .unwrap_or(text.len());
+        let line = text[line_start..line_end].trim();
+        let msg = e.message().trim().replace('\n', " ");
+        if line.is_empty() {
+            cx.err(span, msg)
+        } else {
+            cx.err(span, format!("{msg} (in `{line}`)"))
+        }
     })?;
     let name = path
         .file_stem()
@@ -271,7 +283,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         .unwrap_or_else(|| "scenario".into());
 
     if raw.presets.get_ref().is_empty() {
-        return Err(cx.err(raw.presets.span(), "field `presets`: list at least one kernel preset"));
+        return Err(cx.err(
+            raw.presets.span(),
+            "field `presets`: list at least one kernel preset",
+        ));
     }
     let mut presets = Vec::new();
     for p in raw.presets.get_ref() {
@@ -320,7 +335,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 format!(
                     "field `{field}`: no {what} named `{}` (defined: {})",
                     s.get_ref(),
-                    if list.is_empty() { "none".to_string() } else { list.join(", ") }
+                    if list.is_empty() {
+                        "none".to_string()
+                    } else {
+                        list.join(", ")
+                    }
                 ),
             )
         })
@@ -343,7 +362,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             ));
         }
         if maps.iter().any(|x: &Map| x.mm == mm && x.vpn == r.vpn) {
-            return Err(cx.err(m.span(), format!("field `vpn`: {} already mapped in `{}`", r.vpn, mm_names[mm])));
+            return Err(cx.err(
+                m.span(),
+                format!(
+                    "field `vpn`: {} already mapped in `{}`",
+                    r.vpn, mm_names[mm]
+                ),
+            ));
         }
         maps.push(Map {
             mm,
@@ -367,7 +392,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             ));
         }
         if r.data.is_some() && !(r.secure || r.image) {
-            return Err(cx.err(g.span(), "field `data`: only a secure frame or an unpack image holds guest data"));
+            return Err(cx.err(
+                g.span(),
+                "field `data`: only a secure frame or an unpack image holds guest data",
+            ));
         }
         guest.push(GuestSpec {
             gfn: r.gfn,
@@ -381,7 +409,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     }
 
     if raw.thread.get_ref().is_empty() {
-        return Err(cx.err(raw.thread.span(), "field `thread`: a scenario needs at least one thread"));
+        return Err(cx.err(
+            raw.thread.span(),
+            "field `thread`: a scenario needs at least one thread",
+        ));
     }
     if raw.thread.get_ref().len() > 64 {
         return Err(cx.err(raw.thread.span(), "field `thread`: at most 64 threads"));
@@ -390,7 +421,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     for t in raw.thread.get_ref() {
         let mut ops = Vec::new();
         for op in &t.ops {
-            ops.push(resolve_op(&cx, op, &file_names, &mm_names, &pipes, &maps, &guest)?);
+            ops.push(resolve_op(
+                &cx,
+                op,
+                &file_names,
+                &mm_names,
+                &pipes,
+                &maps,
+                &guest,
+            )?);
         }
         threads.push((t.name.clone(), ops));
     }
@@ -404,20 +443,27 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             ));
         }
         let r = e.get_ref();
-        let verdict = match r.verdict.get_ref().as_str() {
-            "verified" => crate::Verdict::Verified,
-            "violation" => crate::Verdict::Violation,
-            "incomplete" => crate::Verdict::Incomplete,
-            other => {
-                return Err(cx.err(
+        let verdict =
+            match r.verdict.get_ref().as_str() {
+                "verified" => crate::Verdict::Verified,
+                "violation" => crate::Verdict::Violation,
+                "incomplete" => crate::Verdict::Incomplete,
+                other => return Err(cx.err(
                     r.verdict.span(),
-                    format!("field `verdict`: `{other}` is not one of verified, violation, incomplete"),
-                ))
-            }
-        };
+                    format!(
+                        "field `verdict`: `{other}` is not one of verified, violation, incomplete"
+                    ),
+                )),
+            };
         let mut properties = r.properties.clone();
         properties.sort();
-        expect.insert(preset.clone(), Expect { verdict, properties });
+        expect.insert(
+            preset.clone(),
+            Expect {
+                verdict,
+                properties,
+            },
+        );
     }
 
     let d = explore::Bounds::default();
@@ -451,7 +497,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
 }
 
 pub fn preset_names() -> String {
-    config::PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
+    config::PRESETS
+        .iter()
+        .map(|p| p.0)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn resolve_op(
@@ -475,7 +525,10 @@ fn resolve_op(
         list.iter().position(|n| n == s.get_ref()).ok_or_else(|| {
             cx.err(
                 s.span(),
-                format!("op `{name}`: field `{field}`: no {what} named `{}`", s.get_ref()),
+                format!(
+                    "op `{name}`: field `{field}`: no {what} named `{}`",
+                    s.get_ref()
+                ),
             )
         })
     };
@@ -485,7 +538,10 @@ fn resolve_op(
         } else {
             Err(cx.err(
                 op.span(),
-                format!("op `{name}`: field `vpn`: `{}` has no mapping at vpn {vpn}", mms[mm]),
+                format!(
+                    "op `{name}`: field `vpn`: `{}` has no mapping at vpn {vpn}",
+                    mms[mm]
+                ),
             ))
         }
     };
@@ -493,13 +549,19 @@ fn resolve_op(
         if guest.iter().any(|g| g.gfn == gfn) {
             Ok(gfn)
         } else {
-            Err(cx.err(op.span(), format!("op `{name}`: field `gfn`: no [[guest]] frame {gfn}")))
+            Err(cx.err(
+                op.span(),
+                format!("op `{name}`: field `gfn`: no [[guest]] frame {gfn}"),
+            ))
         }
     };
     let write_bool = || match &r.write {
         None => Ok(false),
         Some(toml::Value::Boolean(b)) => Ok(*b),
-        Some(_) => Err(cx.err(op.span(), format!("op `{name}`: field `write` is true or false here"))),
+        Some(_) => Err(cx.err(
+            op.span(),
+            format!("op `{name}`: field `write` is true or false here"),
+        )),
     };
     Ok(match name {
         "guest-access" => {
@@ -508,7 +570,10 @@ fn resolve_op(
                 None => None,
                 Some(toml::Value::Integer(v)) if (1..=255).contains(v) => Some(*v as u8),
                 Some(_) => {
-                    return Err(cx.err(op.span(), "op `guest-access`: field `write` is the byte value to store (1..=255)"))
+                    return Err(cx.err(
+                        op.span(),
+                        "op `guest-access`: field `write` is the byte value to store (1..=255)",
+                    ))
                 }
             };
             ThreadOp::GuestAccess { gfn, write }
@@ -520,10 +585,12 @@ fn resolve_op(
             let mm = named(&r.mm, "mm", mms, "mm")?;
             let vpn = need(r.vpn, "vpn")?;
             mapped(mm, vpn)?;
-            let flags = r
-                .flags
-                .as_ref()
-                .ok_or_else(|| cx.err(op.span(), "op `gup`: missing field `flags` (FOLL_GET or FOLL_PIN)"))?;
+            let flags = r.flags.as_ref().ok_or_else(|| {
+                cx.err(
+                    op.span(),
+                    "op `gup`: missing field `flags` (FOLL_GET or FOLL_PIN)",
+                )
+            })?;
             let pin = match flags.get_ref().as_str() {
                 "FOLL_GET" => false,
                 "FOLL_PIN" => true,
@@ -593,7 +660,10 @@ fn resolve_op(
         other => {
             return Err(cx.err(
                 r.op.span(),
-                format!("field `op`: unknown operation `{other}` (known: {})", OPS.join(", ")),
+                format!(
+                    "field `op`: unknown operation `{other}` (known: {})",
+                    OPS.join(", ")
+                ),
             ))
         }
     })
@@ -627,8 +697,12 @@ const SPARE_FRAMES: usize = 1;
 impl Scenario {
     /// The kernel configuration for `preset` with the scenario's and the caller's overrides.
     pub fn kernel(&self, preset: &str, extra: &[(String, String)]) -> Result<Kernel, String> {
-        let mut k = config::preset(preset)
-            .ok_or_else(|| format!("unknown kernel preset `{preset}` (known: {})", preset_names()))?;
+        let mut k = config::preset(preset).ok_or_else(|| {
+            format!(
+                "unknown kernel preset `{preset}` (known: {})",
+                preset_names()
+            )
+        })?;
         for (s, v) in self.overrides.iter().chain(extra) {
             k.set(s, v).map_err(|e| e.to_string())?;
         }
@@ -723,13 +797,19 @@ impl Scenario {
             let data = g.data.map(|v| [v; PAGE_BYTES]);
             uvs[p].shared = g.shared;
             if g.secure {
-                uvs[p].state = UvState::Secure { guest: 0, gfn: g.gfn };
+                uvs[p].state = UvState::Secure {
+                    guest: 0,
+                    gfn: g.gfn,
+                };
                 pages[p].arch1 = true;
                 pages[p].data = data.unwrap_or([0; PAGE_BYTES]);
             } else if g.image {
                 // The host placed the guest's encrypted image here for unpack: seal it.
                 let mut frame = UvFrame {
-                    state: UvState::Secure { guest: 0, gfn: g.gfn },
+                    state: UvState::Secure {
+                        guest: 0,
+                        gfn: g.gfn,
+                    },
                     ..UvFrame::default()
                 };
                 let mut d = data.unwrap_or([0; PAGE_BYTES]);

@@ -112,7 +112,11 @@ impl ReplayCheck {
 }
 
 /// Replays a trace file against a scenario and compares step by step.
-pub fn replay_file(sc: &Scenario, tf: &TraceFile, model: &kernel::KernelModel) -> Result<ReplayCheck, String> {
+pub fn replay_file(
+    sc: &Scenario,
+    tf: &TraceFile,
+    model: &kernel::KernelModel,
+) -> Result<ReplayCheck, String> {
     let schedule = explore::parse_schedule(&tf.schedule)?;
     let r = replay(model, &schedule);
     let now: Vec<String> = (0..r.steps.len()).map(|i| step_line(&r, i)).collect();
@@ -140,9 +144,16 @@ pub fn write_trace_file(path: &Path, tf: &TraceFile) -> std::io::Result<()> {
 }
 
 pub fn read_trace_file(path: &Path) -> Result<TraceFile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let tf: TraceFile = serde_json::from_str(&text)
-        .map_err(|e| format!("{}:{}:{}: not a pvmm trace file: {e}", path.display(), e.line(), e.column()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let tf: TraceFile = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}:{}:{}: not a pvmm trace file: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
     if tf.format != TRACE_FORMAT {
         return Err(format!(
             "{}: trace format {} is not supported (this pvmm reads format {TRACE_FORMAT})",

@@ -244,7 +244,13 @@ pub fn explore<M: Model>(model: &M, mut opts: Options<'_>) -> Outcome {
                     } else {
                         stats.executions += 1;
                         if top.enabled == 0 {
-                            end_of_execution(model, &ex, &schedule, &mut cands_map, &mut final_states);
+                            end_of_execution(
+                                model,
+                                &ex,
+                                &schedule,
+                                &mut cands_map,
+                                &mut final_states,
+                            );
                         }
                     }
                     break;
@@ -462,9 +468,7 @@ fn race_analysis(stack: &mut [Node], nthreads: usize) {
             let enabled_i = stack[i].enabled;
             let mut e_set = 0u64;
             for (j, (tj, aj)) in v.iter().enumerate() {
-                let blocked = v[..j]
-                    .iter()
-                    .any(|(tq, aq)| tq == tj || aq.dependent(aj));
+                let blocked = v[..j].iter().any(|(tq, aq)| tq == tj || aq.dependent(aj));
                 if !blocked {
                     e_set |= 1 << tj;
                 }
@@ -499,7 +503,7 @@ fn check_limits(b: &Bounds, stats: &Stats, start: Instant) -> Option<Bound> {
         }
     }
     if let Some(m) = b.max_memory_mib {
-        if stats.steps % 4096 == 0 && rss_mib().is_some_and(|r| r >= m) {
+        if stats.steps.is_multiple_of(4096) && rss_mib().is_some_and(|r| r >= m) {
             return Some(Bound::MaxMemoryMib(m));
         }
     }
@@ -557,8 +561,9 @@ fn record_findings(
     let mut keep = vec![false; n + 1];
     keep[n] = true;
     for j in (0..n).rev() {
-        keep[j] = (j + 1..=n)
-            .any(|k| keep[k] && (events[k].0 == events[j].0 || events[j].1.causally_before(&events[k].1)));
+        keep[j] = (j + 1..=n).any(|k| {
+            keep[k] && (events[k].0 == events[j].0 || events[j].1.causally_before(&events[k].1))
+        });
     }
     let closure = linearize(&events, &keep);
     for f in &rec.findings {
@@ -671,10 +676,7 @@ pub(crate) fn blocked_finding<W: 'static>(ex: &Execution<W>) -> Finding {
         }
         let parked = ex.is_parked(t);
         all_parked &= parked;
-        let what = ex
-            .next_op(t)
-            .map(|(n, _)| n)
-            .unwrap_or("?");
+        let what = ex.next_op(t).map(|(n, _)| n).unwrap_or("?");
         parts.push(format!(
             "{} {} `{}`",
             ex.names[t],

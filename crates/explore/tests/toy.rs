@@ -2,8 +2,7 @@
 //! search must find exactly the final states and properties that naive enumeration finds.
 
 use explore::{
-    explore, replay, Access, Accesses, Ctx, Instance, Model, ObjId, Op, Options, Severity,
-    Strategy,
+    explore, replay, Access, Accesses, Ctx, Instance, Model, ObjId, Op, Options, Severity, Strategy,
 };
 use std::hash::{Hash, Hasher};
 
@@ -43,9 +42,6 @@ fn var(v: u8) -> ObjId {
 }
 
 impl Prog {
-    fn lock(&self, l: u8) -> ObjId {
-        ObjId((self.nvars + l as usize) as u32)
-    }
     fn out(&self, t: usize) -> ObjId {
         ObjId((self.nvars + self.nlocks + t) as u32)
     }
@@ -63,21 +59,28 @@ async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId) {
         match ins {
             Ins::Read(v) => {
                 local = cx
-                    .step(Op::new("read", Accesses::new().with(Access::read(var(v)))), |e| {
-                        e.world.vars[v as usize]
-                    })
+                    .step(
+                        Op::new("read", Accesses::new().with(Access::read(var(v)))),
+                        |e| e.world.vars[v as usize],
+                    )
                     .await;
             }
             Ins::Write(v, c) => {
-                cx.step(Op::new("write", Accesses::new().with(Access::write(var(v)))), |e| {
-                    e.world.vars[v as usize] = local + c as i64;
-                })
+                cx.step(
+                    Op::new("write", Accesses::new().with(Access::write(var(v)))),
+                    |e| {
+                        e.world.vars[v as usize] = local + c as i64;
+                    },
+                )
                 .await;
             }
             Ins::Add(v, c) => {
-                cx.step(Op::new("add", Accesses::new().with(Access::add(var(v)))), |e| {
-                    e.world.vars[v as usize] += c as i64;
-                })
+                cx.step(
+                    Op::new("add", Accesses::new().with(Access::add(var(v)))),
+                    |e| {
+                        e.world.vars[v as usize] += c as i64;
+                    },
+                )
                 .await;
             }
             Ins::Lock(l) => {
@@ -86,7 +89,8 @@ async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId) {
                 }
                 let o = ObjId(lock_base + l as u32);
                 cx.step(
-                    Op::new("lock", Accesses::new().with(Access::acquire(o))).when(lock_free, l as u64),
+                    Op::new("lock", Accesses::new().with(Access::acquire(o)))
+                        .when(lock_free, l as u64),
                     |e| e.world.locks[l as usize] = true,
                 )
                 .await;
@@ -96,9 +100,10 @@ async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId) {
                 if let Some(i) = held.iter().position(|&h| h == l) {
                     held.remove(i);
                     let o = ObjId(lock_base + l as u32);
-                    cx.step(Op::new("unlock", Accesses::new().with(Access::release(o))), |e| {
-                        e.world.locks[l as usize] = false
-                    })
+                    cx.step(
+                        Op::new("unlock", Accesses::new().with(Access::release(o))),
+                        |e| e.world.locks[l as usize] = false,
+                    )
                     .await;
                 }
             }
@@ -108,13 +113,16 @@ async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId) {
                 }
                 let o = ObjId(lock_base + l as u32);
                 let got = cx
-                    .step(Op::new("trylock", Accesses::new().with(Access::write(o))), |e| {
-                        let free = !e.world.locks[l as usize];
-                        if free {
-                            e.world.locks[l as usize] = true;
-                        }
-                        free
-                    })
+                    .step(
+                        Op::new("trylock", Accesses::new().with(Access::write(o))),
+                        |e| {
+                            let free = !e.world.locks[l as usize];
+                            if free {
+                                e.world.locks[l as usize] = true;
+                            }
+                            free
+                        },
+                    )
                     .await;
                 local = got as i64;
                 if got {
@@ -122,18 +130,25 @@ async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId) {
                 }
             }
             Ins::Check(v, c) => {
-                cx.step(Op::new("check", Accesses::new().with(Access::read(var(v)))), |e| {
-                    if e.world.vars[v as usize] == c as i64 {
-                        e.report("bad-value", Severity::Violation, format!("var {v} == {c}"));
-                    }
-                })
+                cx.step(
+                    Op::new("check", Accesses::new().with(Access::read(var(v)))),
+                    |e| {
+                        if e.world.vars[v as usize] == c as i64 {
+                            e.report("bad-value", Severity::Violation, format!("var {v} == {c}"));
+                        }
+                    },
+                )
                 .await;
             }
             Ins::AwaitNonZero(v) => {
                 let acc = Accesses::new().with(Access::read(var(v)));
                 let mut first = true;
                 loop {
-                    let op = if first { Op::new("await", acc) } else { Op::new("await", acc).parked() };
+                    let op = if first {
+                        Op::new("await", acc)
+                    } else {
+                        Op::new("await", acc).parked()
+                    };
                     first = false;
                     let x = cx.step(op, |e| e.world.vars[v as usize]).await;
                     if x != 0 {
@@ -145,14 +160,16 @@ async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId) {
     }
     for l in held {
         let o = ObjId(lock_base + l as u32);
-        cx.step(Op::new("unlock", Accesses::new().with(Access::release(o))), |e| {
-            e.world.locks[l as usize] = false
-        })
+        cx.step(
+            Op::new("unlock", Accesses::new().with(Access::release(o))),
+            |e| e.world.locks[l as usize] = false,
+        )
         .await;
     }
-    cx.step(Op::new("out", Accesses::new().with(Access::write(out))), |e| {
-        e.world.outs[e.tid] = local
-    })
+    cx.step(
+        Op::new("out", Accesses::new().with(Access::write(out))),
+        |e| e.world.outs[e.tid] = local,
+    )
     .await;
 }
 
@@ -220,13 +237,26 @@ fn lost_update_is_found_and_replays() {
     let p = Prog {
         nvars: 2,
         nlocks: 1,
-        threads: vec![vec![Read(0), Write(0, 1)], vec![Read(0), Write(0, 1)], vec![Check(0, 1)]],
+        threads: vec![
+            vec![Read(0), Write(0, 1)],
+            vec![Read(0), Write(0, 1)],
+            vec![Check(0, 1)],
+        ],
     };
     let (d, n) = both(&p);
     assert_eq!(d.final_states, n.final_states);
     assert_eq!(props(&d), props(&n));
-    assert!(d.stats.executions < n.stats.executions, "{} vs {}", d.stats.executions, n.stats.executions);
-    let r = d.reports.iter().find(|r| r.property == "bad-value").expect("check fires");
+    assert!(
+        d.stats.executions < n.stats.executions,
+        "{} vs {}",
+        d.stats.executions,
+        n.stats.executions
+    );
+    let r = d
+        .reports
+        .iter()
+        .find(|r| r.property == "bad-value")
+        .expect("check fires");
     let rep = replay(&p, &r.schedule);
     assert!(rep.diverged.is_none());
     assert_eq!(rep.steps.last().unwrap().findings[0].property, "bad-value");
@@ -240,7 +270,10 @@ fn deadlock_and_lock_order() {
     let p = Prog {
         nvars: 1,
         nlocks: 2,
-        threads: vec![vec![Lock(0), Lock(1), Unlock(1), Unlock(0)], vec![Lock(1), Lock(0), Unlock(0), Unlock(1)]],
+        threads: vec![
+            vec![Lock(0), Lock(1), Unlock(1), Unlock(0)],
+            vec![Lock(1), Lock(0), Unlock(0), Unlock(1)],
+        ],
     };
     let (d, n) = both(&p);
     assert!(props(&d).contains(&"deadlock"));
@@ -251,11 +284,19 @@ fn deadlock_and_lock_order() {
 #[test]
 fn parked_retry_is_fair_and_livelock_is_found() {
     use Ins::*;
-    let ok = Prog { nvars: 1, nlocks: 0, threads: vec![vec![AwaitNonZero(0)], vec![Add(0, 1)]] };
+    let ok = Prog {
+        nvars: 1,
+        nlocks: 0,
+        threads: vec![vec![AwaitNonZero(0)], vec![Add(0, 1)]],
+    };
     let (d, n) = both(&ok);
     assert!(d.reports.is_empty(), "{:?}", d.reports);
     assert_eq!(d.final_states, n.final_states);
-    let stuck = Prog { nvars: 1, nlocks: 0, threads: vec![vec![AwaitNonZero(0)], vec![Add(0, 0)]] };
+    let stuck = Prog {
+        nvars: 1,
+        nlocks: 0,
+        threads: vec![vec![AwaitNonZero(0)], vec![Add(0, 0)]],
+    };
     let (d, _) = both(&stuck);
     assert_eq!(props(&d), vec!["livelock"]);
 }
@@ -301,7 +342,11 @@ fn random_prog(seed: u64) -> Prog {
                 .collect()
         })
         .collect();
-    Prog { nvars, nlocks, threads }
+    Prog {
+        nvars,
+        nlocks,
+        threads,
+    }
 }
 
 #[test]
@@ -312,12 +357,19 @@ fn reduced_equals_naive_on_random_programs() {
         let p = random_prog(seed);
         let (d, n) = both(&p);
         assert!(d.exhaustive() && n.exhaustive());
-        assert_eq!(d.final_states, n.final_states, "seed {seed}: {:?}", p.threads);
+        assert_eq!(
+            d.final_states, n.final_states,
+            "seed {seed}: {:?}",
+            p.threads
+        );
         assert_eq!(props(&d), props(&n), "seed {seed}: {:?}", p.threads);
         reduced += d.stats.executions + d.stats.pruned;
         naive += n.stats.executions;
     }
-    assert!(reduced < naive, "reduction explored {reduced} vs naive {naive}");
+    assert!(
+        reduced < naive,
+        "reduction explored {reduced} vs naive {naive}"
+    );
 }
 
 #[test]
@@ -327,11 +379,16 @@ fn debug_seed() {
     let p = random_prog(seed);
     println!("{:?}", p.threads);
     let (d, n) = both(&p);
-    println!("dpor {} execs, naive {}", d.stats.executions, n.stats.executions);
+    println!(
+        "dpor {} execs, naive {}",
+        d.stats.executions, n.stats.executions
+    );
     // enumerate naive schedules by brute force DFS, print those with missing final state
     fn dfs(p: &Prog, prefix: &mut Vec<usize>, d: &explore::Outcome) {
         let mut ex = explore::Execution::start(p.instance(), false);
-        for &t in prefix.iter() { ex.step(t); }
+        for &t in prefix.iter() {
+            ex.step(t);
+        }
         let en: Vec<usize> = (0..ex.threads()).filter(|&t| ex.enabled(t)).collect();
         if en.is_empty() {
             let h = ex.with_world(|w| p.state_hash(w));
@@ -339,11 +396,17 @@ fn debug_seed() {
             if !d.final_states.contains(&h) {
                 let r = replay(p, prefix);
                 println!("MISSING {:?}", prefix);
-                for s in r.steps { println!("  T{} {}", s.tid, s.op); }
+                for s in r.steps {
+                    println!("  T{} {}", s.tid, s.op);
+                }
             }
             return;
         }
-        for t in en { prefix.push(t); dfs(p, prefix, d); prefix.pop(); }
+        for t in en {
+            prefix.push(t);
+            dfs(p, prefix, d);
+            prefix.pop();
+        }
     }
     dfs(&p, &mut vec![], &d);
 }

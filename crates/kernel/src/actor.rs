@@ -10,36 +10,83 @@ use crate::Cx;
 pub enum ThreadOp {
     /// The guest touches guest frame `gfn` (a store of `write` when given): SIE, PGM 0x3e,
     /// import, retry.
-    GuestAccess { gfn: usize, write: Option<u8> },
+    GuestAccess {
+        gfn: usize,
+        write: Option<u8>,
+    },
     /// `KVM_PV_UNPACK` of one guest frame.
-    Unpack { gfn: usize },
+    Unpack {
+        gfn: usize,
+    },
     /// GUP of one user page: FOLL_GET or FOLL_PIN, slow (`get_user_pages`) or fast
     /// (`get_user_pages_fast`). On success the thread holds the page.
-    Gup { mm: MmId, vpn: usize, pin: bool, fast: bool, write: bool },
+    Gup {
+        mm: MmId,
+        vpn: usize,
+        pin: bool,
+        fast: bool,
+        write: bool,
+    },
     /// Device I/O on the page the thread holds most recently (`to_device`: the device reads).
-    Dma { to_device: bool },
+    Dma {
+        to_device: bool,
+    },
     /// `put_page` / `unpin_user_page` of the page the thread holds most recently.
     Put,
     /// `arch_make_page_accessible` on the page the thread holds most recently.
     Hook,
     /// `find_get_page`: the thread holds the page-cache page.
-    FindGetPage { file: FileId, index: usize },
-    SpliceRead { file: FileId, index: usize, pipe: PipeId },
-    SpliceToSocket { pipe: PipeId },
-    Sendfile { file: FileId, index: usize, pipe: PipeId },
-    Tee { from: PipeId, to: PipeId },
-    PipeRelease { pipe: PipeId },
+    FindGetPage {
+        file: FileId,
+        index: usize,
+    },
+    SpliceRead {
+        file: FileId,
+        index: usize,
+        pipe: PipeId,
+    },
+    SpliceToSocket {
+        pipe: PipeId,
+    },
+    Sendfile {
+        file: FileId,
+        index: usize,
+        pipe: PipeId,
+    },
+    Tee {
+        from: PipeId,
+        to: PipeId,
+    },
+    PipeRelease {
+        pipe: PipeId,
+    },
     /// Write back one dirty page-cache page.
-    Writeback { file: FileId, index: usize },
+    Writeback {
+        file: FileId,
+        index: usize,
+    },
     /// `read()` of a page-cache page into a user buffer: the kernel copies from it
     /// (`find_get_page`, CPU access with the 0x3d KERNEL_FAULT fix-up, `put_page`).
-    KernelRead { file: FileId, index: usize },
+    KernelRead {
+        file: FileId,
+        index: usize,
+    },
     /// A user load or store through `mm`'s page table (USER_FAULT fix-up).
-    UserAccess { mm: MmId, vpn: usize, write: bool },
+    UserAccess {
+        mm: MmId,
+        vpn: usize,
+        write: bool,
+    },
     /// MADV_DONTNEED of one page.
-    Zap { mm: MmId, vpn: usize },
+    Zap {
+        mm: MmId,
+        vpn: usize,
+    },
     /// `mark_page_accessed` queues the page-cache page on the per-CPU LRU batch.
-    LruAdd { file: FileId, index: usize },
+    LruAdd {
+        file: FileId,
+        index: usize,
+    },
     LruDrain,
 }
 

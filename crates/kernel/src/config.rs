@@ -85,7 +85,10 @@ pub struct Kernel {
 /// The switches that can be set from a scenario or the command line.
 pub const SWITCHES: &[(&str, &str)] = &[
     ("slow_grab", "check-then-add | add-unless-zero"),
-    ("fast_pin_grab", "one-add-unless-zero | add-unless-zero-then-add"),
+    (
+        "fast_pin_grab",
+        "one-add-unless-zero | add-unless-zero-then-add",
+    ),
     ("hook_on_foll_pin", "bool"),
     ("splice_confirm_hook", "bool"),
     ("import_holds_ptl", "bool"),
@@ -161,7 +164,11 @@ pub fn preset(name: &str) -> Option<Kernel> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SwitchError {
     Unknown(String),
-    BadValue { switch: String, value: String, expected: &'static str },
+    BadValue {
+        switch: String,
+        value: String,
+        expected: &'static str,
+    },
 }
 
 impl fmt::Display for SwitchError {

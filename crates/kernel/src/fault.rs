@@ -23,7 +23,8 @@ impl Cx {
                 KernelFault::TryGetPage => {
                     if !self.try_get_page(p, "try_get_page").await {
                         // The handler returns; the access faults again.
-                        self.park(&[self.objs.page(p, PP::Ref), self.objs.page(p, PP::Uv)]).await;
+                        self.park(&[self.objs.page(p, PP::Ref), self.objs.page(p, PP::Uv)])
+                            .await;
                         continue;
                     }
                     let rc = self.arch_make_page_accessible(p).await;
@@ -78,7 +79,8 @@ impl Cx {
                 return;
             }
             if got.is_none() {
-                self.park(&[self.objs.pte(mm, vpn), self.objs.page(p, PP::Uv)]).await;
+                self.park(&[self.objs.pte(mm, vpn), self.objs.page(p, PP::Uv)])
+                    .await;
             }
         }
         self.retry_bound("do_secure_storage_access").await;
@@ -86,7 +88,10 @@ impl Cx {
 
     /// `follow_page(vma, addr, FOLL_WRITE | FOLL_GET)` as the 0x3d handler calls it.
     async fn get_user_pages_follow_get(&self, mm: MmId, vpn: usize) -> Option<PageId> {
-        match self.follow_page_pte(mm, vpn, crate::gup::Foll::Get, true).await {
+        match self
+            .follow_page_pte(mm, vpn, crate::gup::Foll::Get, true)
+            .await
+        {
             crate::gup::Follow::Page(p) => Some(p),
             _ => None,
         }
@@ -103,28 +108,37 @@ impl Cx {
             Access::read(self.objs.page(p, PP::Life)),
         ]);
         self.ctx
-            .step(Op::new(if write { "cpu store" } else { "cpu load" }, a), move |e| {
-                live(e, p, "cpu access");
-                if let UvState::Secure { .. } = e.world.uv[p].state {
-                    e.note(|| format!("P{p} is secure: program interrupt 0x3d"));
-                    return false;
-                }
-                if write {
-                    e.world.pages[p].data = [0xc0; PAGE_BYTES];
-                } else {
-                    check_host_read(e, p, "cpu load");
-                }
-                true
-            })
+            .step(
+                Op::new(if write { "cpu store" } else { "cpu load" }, a),
+                move |e| {
+                    live(e, p, "cpu access");
+                    if let UvState::Secure { .. } = e.world.uv[p].state {
+                        e.note(|| format!("P{p} is secure: program interrupt 0x3d"));
+                        return false;
+                    }
+                    if write {
+                        e.world.pages[p].data = [0xc0; PAGE_BYTES];
+                    } else {
+                        check_host_read(e, p, "cpu load");
+                    }
+                    true
+                },
+            )
             .await
     }
 
     pub async fn sigsegv(&self, why: &'static str) {
         self.ctx
-            .step(Op::new("force_sig(SIGSEGV)", explore::Accesses::new()), move |e| {
-                e.report(crate::guest::GUEST_KILLED, Severity::Violation, format!("SIGSEGV: {why}"));
-            })
+            .step(
+                Op::new("force_sig(SIGSEGV)", explore::Accesses::new()),
+                move |e| {
+                    e.report(
+                        crate::guest::GUEST_KILLED,
+                        Severity::Violation,
+                        format!("SIGSEGV: {why}"),
+                    );
+                },
+            )
             .await
     }
 }
-

@@ -39,9 +39,10 @@ impl Cx {
             }
             let again = self
                 .ctx
-                .step(Op::new("xas_reload", acc(&[Access::read(slot)])), move |e| {
-                    e.world.files[file].cache.get(index).copied().flatten()
-                })
+                .step(
+                    Op::new("xas_reload", acc(&[Access::read(slot)])),
+                    move |e| e.world.files[file].cache.get(index).copied().flatten(),
+                )
                 .await;
             if again == Some(p) {
                 return Some(p);
@@ -144,9 +145,10 @@ impl Cx {
             let lru = explore::ObjId(self.objs.lru);
             let p = self
                 .ctx
-                .step(Op::new("pagevec_lru_move", acc(&[Access::write(lru)])), move |e| {
-                    e.world.lru_batch.pop()
-                })
+                .step(
+                    Op::new("pagevec_lru_move", acc(&[Access::write(lru)])),
+                    move |e| e.world.lru_batch.pop(),
+                )
                 .await;
             let Some(p) = p else { break };
             self.put_refs_of(p, 1, false, "release_pages", false).await;
@@ -167,7 +169,9 @@ impl Cx {
                 e.report(
                     RETRY_BOUND,
                     Severity::Violation,
-                    format!("{site}: retried {MAX_RETRIES} times without success (possible livelock)"),
+                    format!(
+                        "{site}: retried {MAX_RETRIES} times without success (possible livelock)"
+                    ),
                 );
             })
             .await

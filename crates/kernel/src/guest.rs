@@ -33,7 +33,9 @@ impl Cx {
         };
         for _ in 0..MAX_RETRIES {
             let pte = self.read_pte(mm, vpn, "dat: host pte").await;
-            let page = pte.page.filter(|_| pte.present && !pte.invalid && (write.is_none() || pte.write));
+            let page = pte
+                .page
+                .filter(|_| pte.present && !pte.invalid && (write.is_none() || pte.write));
             let Some(p) = page else {
                 // A host DAT fault for the guest: gmap_fault, then re-enter SIE.
                 if self.gmap_fault(gfn, write.is_some()).await != 0 {
@@ -53,7 +55,10 @@ impl Cx {
                 self.gmap_make_secure(gfn, UvCmd::ConvertToSecure).await
             };
             if rc == EINVAL {
-                self.sigsegv("do_non_secure_storage_access: gmap_convert_to_secure returned -EINVAL").await;
+                self.sigsegv(
+                    "do_non_secure_storage_access: gmap_convert_to_secure returned -EINVAL",
+                )
+                .await;
                 return;
             }
             if rc != 0 {
@@ -92,7 +97,14 @@ impl Cx {
         ]);
         self.ctx
             .step(
-                Op::new(if write.is_some() { "guest store" } else { "guest load" }, a),
+                Op::new(
+                    if write.is_some() {
+                        "guest store"
+                    } else {
+                        "guest load"
+                    },
+                    a,
+                ),
                 move |e| {
                     let pte = e.world.mms[mm].pte(vpn);
                     if !(pte.present && !pte.invalid && pte.page == Some(p)) {
@@ -127,7 +139,9 @@ impl Cx {
                                 e.report(
                                     GUEST_INTEGRITY,
                                     Severity::Violation,
-                                    format!("guest read gfn {gfn} (P{p}) and did not get what it wrote"),
+                                    format!(
+                                        "guest read gfn {gfn} (P{p}) and did not get what it wrote"
+                                    ),
                                 );
                             } else {
                                 e.note(|| format!("guest reads gfn {gfn}: ok"));

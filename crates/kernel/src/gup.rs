@@ -36,7 +36,13 @@ impl Cx {
     /// `__get_user_pages` for one page: mmap lock (read), `follow_page_mask` →
     /// `follow_page_pte`; NULL → `faultin_page` (`handle_mm_fault`) and retry. Returns the
     /// page with a reference (FOLL_GET) or pin (FOLL_PIN) held by this thread.
-    pub async fn get_user_pages(&self, mm: MmId, vpn: usize, foll: Foll, write: bool) -> Result<PageId, i32> {
+    pub async fn get_user_pages(
+        &self,
+        mm: MmId,
+        vpn: usize,
+        foll: Foll,
+        write: bool,
+    ) -> Result<PageId, i32> {
         let _f = self.ctx.enter(match foll {
             Foll::Get => "get_user_pages",
             Foll::Pin => "pin_user_pages",
@@ -136,7 +142,13 @@ impl Cx {
 
     /// `get_user_pages_fast` for one page: `gup_pte_range` with IRQs off, and the slow path
     /// when it stops early.
-    pub async fn get_user_pages_fast(&self, mm: MmId, vpn: usize, foll: Foll, write: bool) -> Result<PageId, i32> {
+    pub async fn get_user_pages_fast(
+        &self,
+        mm: MmId,
+        vpn: usize,
+        foll: Foll,
+        write: bool,
+    ) -> Result<PageId, i32> {
         let _f = self.ctx.enter(match foll {
             Foll::Get => "get_user_pages_fast",
             Foll::Pin => "pin_user_pages_fast",
@@ -151,7 +163,13 @@ impl Cx {
     /// (`try_grab_compound_head`: add-unless-zero, silent on a frozen count); re-read the PTE
     /// and drop the grab if it changed; FOLL_PIN: the hook, failure → unpin. Returns None
     /// where the walk stops (the caller falls back to the slow path).
-    pub async fn gup_pte_range(&self, mm: MmId, vpn: usize, foll: Foll, write: bool) -> Option<PageId> {
+    pub async fn gup_pte_range(
+        &self,
+        mm: MmId,
+        vpn: usize,
+        foll: Foll,
+        write: bool,
+    ) -> Option<PageId> {
         let _f = self.ctx.enter("gup_pte_range");
         let pte = self.read_pte(mm, vpn, "gup_get_pte").await;
         let p = usable(&pte, write)?;
@@ -160,7 +178,8 @@ impl Cx {
             match (foll, self.cfg.fast_pin_grab) {
                 (Foll::Get, _) => self.page_ref_add_unless_zero(p, 1, false).await,
                 (Foll::Pin, FastPinGrab::OneAddUnlessZero) => {
-                    self.page_ref_add_unless_zero(p, GUP_PIN_COUNTING_BIAS, true).await
+                    self.page_ref_add_unless_zero(p, GUP_PIN_COUNTING_BIAS, true)
+                        .await
                 }
                 (Foll::Pin, FastPinGrab::AddUnlessZeroThenAdd) => {
                     if self.page_ref_add_unless_zero(p, 1, true).await {
@@ -180,7 +199,10 @@ impl Cx {
             self.put_compound_head(p, foll).await;
             return None;
         }
-        if foll == Foll::Pin && self.cfg.hook_on_foll_pin && self.arch_make_page_accessible(p).await != 0 {
+        if foll == Foll::Pin
+            && self.cfg.hook_on_foll_pin
+            && self.arch_make_page_accessible(p).await != 0
+        {
             self.unpin_user_page(p).await;
             return None;
         }
@@ -260,7 +282,12 @@ impl Cx {
                 if let Some(i) = e.world.held[tid].iter().rposition(|h| h.page == p) {
                     e.world.held[tid].remove(i);
                 }
-                e.note(|| format!("map P{p}{}: mapcount +1", if write { " writable" } else { "" }));
+                e.note(|| {
+                    format!(
+                        "map P{p}{}: mapcount +1",
+                        if write { " writable" } else { "" }
+                    )
+                });
                 true
             })
             .await;

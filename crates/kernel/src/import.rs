@@ -254,12 +254,8 @@ impl Cx {
 
     /// The guest frame's host mapping (`__gmap_translate`): fixed at set-up.
     pub fn gmap_translate(&self, gfn: usize) -> Option<(MmId, usize)> {
-        self.ctx.with_const(|w| {
-            w.guest
-                .iter()
-                .find(|g| g.gfn == gfn)
-                .map(|g| (g.mm, g.vpn))
-        })
+        self.ctx
+            .with_const(|w| w.guest.iter().find(|g| g.gfn == gfn).map(|g| (g.mm, g.vpn)))
     }
 
     fn protected_count(&self, mm: MmId) -> u32 {

@@ -39,7 +39,11 @@ pub fn live(e: &mut Env, p: PageId, what: &str) -> bool {
 
 /// `WARN_ON_ONCE` reached in a modelled kernel function.
 pub fn warn(e: &mut Env, site: &'static str, why: String) {
-    e.report(WARN, Severity::Violation, format!("WARN_ON_ONCE in {site}: {why}"));
+    e.report(
+        WARN,
+        Severity::Violation,
+        format!("WARN_ON_ONCE in {site}: {why}"),
+    );
 }
 
 fn held_push(e: &mut Env, p: PageId, pin: bool) {
@@ -94,8 +98,13 @@ impl Cx {
 
     /// `unpin_user_page` (mm/gup.c): drops a FOLL_PIN (`GUP_PIN_COUNTING_BIAS`).
     pub async fn unpin_user_page(&self, p: PageId) {
-        self.put_refs(p, crate::world::GUP_PIN_COUNTING_BIAS, true, "unpin_user_page")
-            .await
+        self.put_refs(
+            p,
+            crate::world::GUP_PIN_COUNTING_BIAS,
+            true,
+            "unpin_user_page",
+        )
+        .await
     }
 
     /// Drops `n` references held by this thread (or by the holder it acts for when
@@ -203,7 +212,14 @@ impl Cx {
         ]);
         self.ctx
             .step(
-                Op::new(if n == 1 { "page_ref_inc" } else { "page_ref_add" }, a),
+                Op::new(
+                    if n == 1 {
+                        "page_ref_inc"
+                    } else {
+                        "page_ref_add"
+                    },
+                    a,
+                ),
                 move |e| {
                     live(e, p, "page_ref_add");
                     let pg = &mut e.world.pages[p];
@@ -364,7 +380,14 @@ impl Cx {
         ]);
         self.ctx
             .step(
-                Op::new(if on { "set_bit(PG_arch_1)" } else { "clear_bit(PG_arch_1)" }, a),
+                Op::new(
+                    if on {
+                        "set_bit(PG_arch_1)"
+                    } else {
+                        "clear_bit(PG_arch_1)"
+                    },
+                    a,
+                ),
                 move |e| {
                     live(e, p, "PG_arch_1 update");
                     e.world.pages[p].arch1 = on;
@@ -482,9 +505,12 @@ impl Cx {
             !w.mms[mm as usize].mmap_writer
         }
         self.ctx
-            .step(Op::new("mmap_read_lock", a).when(no_writer, mm as u64), move |e| {
-                e.world.mms[mm].mmap_readers += 1;
-            })
+            .step(
+                Op::new("mmap_read_lock", a).when(no_writer, mm as u64),
+                move |e| {
+                    e.world.mms[mm].mmap_readers += 1;
+                },
+            )
             .await
     }
 

@@ -124,9 +124,10 @@ impl Cx {
         let _f = self.ctx.enter("link_pipe");
         let bufs = self
             .ctx
-            .step(Op::new("pipe_lock", acc(&[Access::read(self.objs.pipe(from))])), move |e| {
-                e.world.pipes[from].bufs.clone()
-            })
+            .step(
+                Op::new("pipe_lock", acc(&[Access::read(self.objs.pipe(from))])),
+                move |e| e.world.pipes[from].bufs.clone(),
+            )
             .await;
         for b in bufs {
             let _g = self.ctx.enter("generic_pipe_buf_get");

@@ -70,7 +70,9 @@ impl UvKeys {
     }
 
     fn cipher(&self, guest: u32) -> ChaCha20Poly1305 {
-        ChaCha20Poly1305::new(Key::from_slice(&self.keys[guest as usize % self.keys.len()]))
+        ChaCha20Poly1305::new(Key::from_slice(
+            &self.keys[guest as usize % self.keys.len()],
+        ))
     }
 
     fn nonce(n: u64, gfn: usize) -> [u8; 12] {
@@ -203,8 +205,14 @@ mod tests {
         // a host write to the exported page fails the next import
         assert_eq!(export(&keys, &mut f, &mut data), UvRc::Ok);
         data[1] ^= 1;
-        assert_eq!(import(&keys, &mut f, &mut data, 0, 3, true), UvRc::IntegrityFailure);
+        assert_eq!(
+            import(&keys, &mut f, &mut data, 0, 3, true),
+            UvRc::IntegrityFailure
+        );
         let _ = saved;
-        assert_eq!(import(&keys, &mut f, &mut data, 0, 3, false), UvRc::NotMapped);
+        assert_eq!(
+            import(&keys, &mut f, &mut data, 0, 3, false),
+            UvRc::NotMapped
+        );
     }
 }

@@ -46,9 +46,18 @@ impl Cx {
         let rc = self.arch_make_page_accessible(p).await;
         if rc != 0 && self.cfg.debug_vm {
             self.ctx
-                .step(Op::new("VM_BUG_ON_PAGE", explore::Accesses::new()), move |e| {
-                    e.report(BUG, Severity::Violation, format!("VM_BUG_ON_PAGE in __test_set_page_writeback: hook failed on P{p}"));
-                })
+                .step(
+                    Op::new("VM_BUG_ON_PAGE", explore::Accesses::new()),
+                    move |e| {
+                        e.report(
+                            BUG,
+                            Severity::Violation,
+                            format!(
+                                "VM_BUG_ON_PAGE in __test_set_page_writeback: hook failed on P{p}"
+                            ),
+                        );
+                    },
+                )
                 .await;
         }
     }

@@ -54,7 +54,11 @@ impl Cx {
                     w.pages[p].extra += 1;
                     let generation = w.pages[p].generation;
                     let tid = e.tid;
-                    e.world.held[tid].push(crate::world::Held { page: p, pin: false, generation });
+                    e.world.held[tid].push(crate::world::Held {
+                        page: p,
+                        pin: false,
+                        generation,
+                    });
                     e.note(|| format!("P{p} mapcount -1"));
                 })
                 .await;

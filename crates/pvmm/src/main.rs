@@ -4,7 +4,7 @@
 use checker::trace::{self, TraceFile};
 use checker::{bound_text, Check, RunOptions, Scenario, Verdict, SEMANTICS};
 use clap::{Args, Parser, Subcommand};
-use explore::{format_schedule, parse_schedule, Bounds, Strategy};
+use explore::{format_schedule, parse_schedule, Strategy};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -152,7 +152,9 @@ fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, String> {
             .split_once('=')
             .ok_or_else(|| format!("--set {s}: expected SWITCH=VALUE"))?;
         let mut probe = kernel::config::preset("v5.7").expect("preset exists");
-        probe.set(k.trim(), v.trim()).map_err(|e| format!("--set {s}: {e}"))?;
+        probe
+            .set(k.trim(), v.trim())
+            .map_err(|e| format!("--set {s}: {e}"))?;
         out.push((k.trim().to_string(), v.trim().to_string()));
     }
     Ok(out)
@@ -199,7 +201,11 @@ fn cmd_check(a: CheckArgs) -> u8 {
     if !overrides.is_empty() {
         println!(
             "switch overrides: {}",
-            overrides.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+            overrides
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
         );
     }
     println!();
@@ -243,7 +249,11 @@ fn cmd_check(a: CheckArgs) -> u8 {
                 sc,
                 &preset,
                 RunOptions {
-                    strategy: if a.naive { Strategy::Naive } else { Strategy::Dpor },
+                    strategy: if a.naive {
+                        Strategy::Naive
+                    } else {
+                        Strategy::Dpor
+                    },
                     bounds: Some(bounds),
                     overrides: overrides.clone(),
                     progress: Some(&mut progress),
@@ -288,7 +298,13 @@ fn cmd_check(a: CheckArgs) -> u8 {
                 (None, Verdict::Incomplete) => EXIT_INCOMPLETE,
             };
             worst = worse(worst, code);
-            details.push(describe(sc, &c, &overrides, &a.trace_dir, verbose || expected == "NO"));
+            details.push(describe(
+                sc,
+                &c,
+                &overrides,
+                &a.trace_dir,
+                verbose || expected == "NO",
+            ));
         }
     }
     for d in details.into_iter().filter(|d| !d.is_empty()) {
@@ -350,7 +366,10 @@ fn describe(
                 indent(&trace::render(&rep)),
                 format_schedule(&r.schedule)
             ));
-            if let Some(f) = files.last().filter(|_| r.severity == explore::Severity::Violation) {
+            if let Some(f) = files
+                .last()
+                .filter(|_| r.severity == explore::Severity::Violation)
+            {
                 s.push_str(&format!("  trace file: {f}  (pvmm replay {f})\n"));
             }
         }
@@ -397,7 +416,10 @@ fn cmd_replay(a: ReplayArgs) -> u8 {
             Ok(t) => t,
             Err(e) => return bad(e),
         };
-        let path = a.scenario.clone().unwrap_or_else(|| PathBuf::from(&tf.scenario_path));
+        let path = a
+            .scenario
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&tf.scenario_path));
         let sc = match checker::load(&path) {
             Ok(s) => s,
             Err(e) => return bad(e),
@@ -422,20 +444,31 @@ fn cmd_replay(a: ReplayArgs) -> u8 {
             tf.schedule
         );
         if rc.scenario_changed {
-            println!("note: the scenario file changed since this trace was written (sha256 differs)");
+            println!(
+                "note: the scenario file changed since this trace was written (sha256 differs)"
+            );
         }
         print!("{}", trace::render(&rc.replay));
         if let Some((step, was, now)) = &rc.first_difference {
             println!("DIVERGED at step {step}:\n  recorded: {was}\n  now:      {now}");
         }
         if rc.identical() {
-            println!("identical to the recorded trace; {} reproduced", tf.property);
+            println!(
+                "identical to the recorded trace; {} reproduced",
+                tf.property
+            );
             EXIT_VIOLATION
         } else if rc.reproduced {
-            println!("{} reproduced, but the trace differs from the recording", tf.property);
+            println!(
+                "{} reproduced, but the trace differs from the recording",
+                tf.property
+            );
             EXIT_VIOLATION
         } else {
-            println!("{} NOT reproduced: the scenario or the model changed", tf.property);
+            println!(
+                "{} NOT reproduced: the scenario or the model changed",
+                tf.property
+            );
             EXIT_BAD_INPUT
         }
     } else {
@@ -467,8 +500,7 @@ fn cmd_replay(a: ReplayArgs) -> u8 {
         if r.diverged.is_some() {
             return EXIT_BAD_INPUT;
         }
-        if r
-            .findings()
+        if r.findings()
             .any(|f| f.severity == explore::Severity::Violation)
         {
             EXIT_VIOLATION
@@ -505,6 +537,5 @@ fn cmd_list(a: ListArgs) -> u8 {
     for (s, v) in kernel::config::SWITCHES {
         println!("  {s:<32} {v}");
     }
-    let _ = Bounds::default();
     EXIT_OK
 }
