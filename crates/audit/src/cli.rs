@@ -102,6 +102,7 @@ fn audit_one(
         stats,
         coverage: out.coverage,
         rounds: out.rounds,
+        converged: out.converged,
         findings,
         suppressed,
         sites: out.sites,

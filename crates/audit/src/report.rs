@@ -13,6 +13,7 @@ pub struct Report {
     pub stats: ScanStats,
     pub coverage: Coverage,
     pub rounds: usize,
+    pub converged: bool,
     /// Findings not suppressed by the baseline.
     pub findings: Vec<Finding>,
     /// (finding, reason) suppressed by the baseline.
@@ -101,8 +102,17 @@ pub fn header(r: &Report) -> String {
     );
     let _ = writeln!(
         o,
-        "  time: {:.2} s (scan {:.2}, parse {:.2}, analysis {:.2}; {} fixed-point rounds)",
-        s.seconds, s.seconds_scan, s.seconds_parse, s.seconds_analysis, r.rounds
+        "  time: {:.2} s (scan {:.2}, parse {:.2}, analysis {:.2}; {} fixed-point rounds{})",
+        s.seconds,
+        s.seconds_scan,
+        s.seconds_parse,
+        s.seconds_analysis,
+        r.rounds,
+        if r.converged {
+            ""
+        } else {
+            ", NOT converged: round bound reached, summaries may be incomplete"
+        }
     );
     let _ = writeln!(
         o,

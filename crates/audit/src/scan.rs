@@ -311,18 +311,16 @@ pub fn audit_tree(
     let mut have: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut def_index: Option<HashMap<&str, Vec<&str>>> = None;
     let widen_key = {
-        let mut keys: Vec<(&String, &String)> =
-            manifest.entries.iter().map(|(p, e)| (p, &e.hash)).collect();
-        keys.sort_unstable();
+        let mut keys: Vec<(&String, &ManEntry)> = manifest.entries.iter().collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut h = blake3::Hasher::new();
         // Widening depends on the matched files' contents and the other files' definitions.
-        for (p, x) in keys {
+        for (p, e) in keys {
             h.update(p.as_bytes());
-            h.update(x.as_bytes());
-            if x.is_empty() {
-                if let Some(e) = manifest.entries.get(p) {
-                    h.update(e.defs.as_bytes());
-                }
+            if e.matched {
+                h.update(e.hash.as_bytes());
+            } else {
+                h.update(e.defs.as_bytes());
             }
             h.update(b"\n");
         }
@@ -340,11 +338,12 @@ pub fn audit_tree(
         stats.widen_rounds = old.widen_rounds;
     }
     let mut round = 0;
+    let mut new_hashes: Vec<(String, String)> = Vec::new();
     let mut seen = 0;
     let mut defined: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut pending: BTreeSet<String> = BTreeSet::new();
     loop {
-        let results: Vec<(Parsed, bool)> = todo
+        let results: Vec<(Parsed, bool, String)> = todo
             .par_iter()
             .filter_map(|(rel, hash)| {
                 let mut bytes = None;
@@ -364,6 +363,7 @@ pub fn audit_tree(
                                 summary: s,
                             },
                             true,
+                            hash,
                         ));
                     }
                 }
@@ -381,6 +381,7 @@ pub fn audit_tree(
                         summary: s,
                     },
                     false,
+                    hash,
                 ))
             })
             .collect();
@@ -391,10 +392,12 @@ pub fn audit_tree(
                 t1.elapsed().as_secs_f64()
             );
         }
-        for (p, hit) in results {
+        for (p, hit, hash) in results {
             if hit {
                 stats.summaries_from_cache += 1;
             }
+            // Remember the hash of a widened file so the next run need not read it.
+            new_hashes.push((p.path.clone(), hash));
             have.insert(p.path.clone());
             parsed.push(p);
         }
@@ -465,6 +468,16 @@ pub fn audit_tree(
             .collect();
         stats.files_widened += todo.len();
     }
+    drop(def_index);
+    let mut hashes_added = false;
+    for (p, h) in new_hashes {
+        if let Some(e) = manifest.entries.get_mut(&p) {
+            if e.hash.is_empty() {
+                e.hash = h;
+                hashes_added = true;
+            }
+        }
+    }
     if !reuse {
         stats.widen_rounds = round;
     }
@@ -492,7 +505,7 @@ pub fn audit_tree(
     stats.seconds_parse = t1.elapsed().as_secs_f64();
 
     if let Some(c) = &cache {
-        if stats.files_read > 0 || !reuse {
+        if stats.files_read > 0 || !reuse || hashes_added {
             c.save_manifest(&manifest);
         }
     }
