@@ -86,8 +86,11 @@ struct RawMm {
 struct RawMap {
     mm: Spanned<String>,
     vpn: usize,
-    file: Spanned<String>,
-    index: usize,
+    /// Backing file and page; omit both for anonymous memory (`anon = true`).
+    file: Option<Spanned<String>>,
+    index: Option<usize>,
+    #[serde(default)]
+    anon: bool,
     #[serde(default = "yes")]
     shared: bool,
     #[serde(default = "yes")]
@@ -152,6 +155,8 @@ struct RawOp {
     from: Option<Spanned<String>>,
     to: Option<Spanned<String>>,
     to_device: Option<bool>,
+    to_memory: Option<bool>,
+    count: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -209,8 +214,8 @@ struct Setup {
 struct Map {
     mm: usize,
     vpn: usize,
-    file: usize,
-    index: usize,
+    /// Backing file page, or None for anonymous memory.
+    file: Option<(usize, usize)>,
     shared: bool,
     writable: bool,
     present: bool,
@@ -351,16 +356,32 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     for m in &raw.map {
         let r = m.get_ref();
         let mm = find(&mm_names, &r.mm, "mm", "mm")?;
-        let file = find(&file_names, &r.file, "file", "file")?;
-        if r.index >= files[file].1 {
-            return Err(cx.err(
-                m.span(),
-                format!(
-                    "field `index`: file `{}` has pages 0..{}, not {}",
-                    files[file].0, files[file].1, r.index
-                ),
-            ));
-        }
+        let file = match (&r.file, r.index, r.anon) {
+            (Some(f), Some(index), false) => {
+                let file = find(&file_names, f, "file", "file")?;
+                if index >= files[file].1 {
+                    return Err(cx.err(
+                        m.span(),
+                        format!(
+                            "field `index`: file `{}` has pages 0..{}, not {}",
+                            files[file].0, files[file].1, index
+                        ),
+                    ));
+                }
+                Some((file, index))
+            }
+            (None, None, true) => None,
+            (_, _, true) => {
+                return Err(cx.err(
+                    m.span(),
+                    "field `anon`: an anonymous mapping has no `file` or `index`",
+                ))
+            }
+            (None, _, false) => {
+                return Err(cx.err(m.span(), "field `file`: missing (or set `anon = true`)"))
+            }
+            (Some(_), None, false) => return Err(cx.err(m.span(), "field `index`: missing")),
+        };
         if maps.iter().any(|x: &Map| x.mm == mm && x.vpn == r.vpn) {
             return Err(cx.err(
                 m.span(),
@@ -374,12 +395,23 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             mm,
             vpn: r.vpn,
             file,
-            index: r.index,
             shared: r.shared,
             writable: r.writable,
             present: r.present,
             pte_write: r.pte_write.unwrap_or(r.writable) && r.writable,
         });
+    }
+    let frames = files.iter().map(|f| f.1).sum::<usize>()
+        + maps
+            .iter()
+            .filter(|m| m.file.is_none() && m.present)
+            .count()
+        + SPARE_FRAMES;
+    if frames > MAX_FRAMES {
+        return Err(cx.err(
+            0..0,
+            format!("the set-up has {frames} page frames; at most {MAX_FRAMES} are supported"),
+        ));
     }
     let mut guest = Vec::new();
     for g in &raw.guest {
@@ -443,18 +475,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             ));
         }
         let r = e.get_ref();
-        let verdict =
-            match r.verdict.get_ref().as_str() {
-                "verified" => crate::Verdict::Verified,
-                "violation" => crate::Verdict::Violation,
-                "incomplete" => crate::Verdict::Incomplete,
-                other => return Err(cx.err(
+        let verdict = match r.verdict.get_ref().as_str() {
+            "verified" => crate::Verdict::Verified,
+            "violation" => crate::Verdict::Violation,
+            "incomplete" => crate::Verdict::Incomplete,
+            other => {
+                return Err(cx.err(
                     r.verdict.span(),
                     format!(
                         "field `verdict`: `{other}` is not one of verified, violation, incomplete"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         let mut properties = r.properties.clone();
         properties.sort();
         expect.insert(
@@ -657,6 +690,23 @@ fn resolve_op(
             }
         }
         "lru-drain" => ThreadOp::LruDrain,
+        "direct-io" | "zerocopy-send" => {
+            let mm = named(&r.mm, "mm", mms, "mm")?;
+            let vpn = need(r.vpn, "vpn")?;
+            mapped(mm, vpn)?;
+            if name == "direct-io" {
+                ThreadOp::DirectIo {
+                    mm,
+                    vpn,
+                    to_memory: r.to_memory.unwrap_or(true),
+                }
+            } else {
+                ThreadOp::ZerocopySend { mm, vpn }
+            }
+        }
+        "uv-busy" => ThreadOp::UvBusy {
+            count: r.count.unwrap_or(1),
+        },
         other => {
             return Err(cx.err(
                 r.op.span(),
@@ -689,10 +739,15 @@ pub const OPS: &[&str] = &[
     "zap",
     "lru-add",
     "lru-drain",
+    "direct-io",
+    "zerocopy-send",
+    "uv-busy",
 ];
 
 /// Spare free frames the allocator can hand out during an execution.
 const SPARE_FRAMES: usize = 1;
+/// Frames a scenario may have: an allocation declares every frame's refcount and lifetime.
+const MAX_FRAMES: usize = (explore::Accesses::CAP - 1) / 2;
 
 impl Scenario {
     /// The kernel configuration for `preset` with the scenario's and the caller's overrides.
@@ -736,7 +791,13 @@ impl Scenario {
                 cache,
             });
         }
-        let nframes = pages.len() + SPARE_FRAMES;
+        let anon_first = pages.len();
+        let anon_count = s
+            .maps
+            .iter()
+            .filter(|m| m.file.is_none() && m.present)
+            .count();
+        let nframes = pages.len() + anon_count + SPARE_FRAMES;
         pages.resize(nframes, Page::new());
         for (fi, f) in files.iter().enumerate() {
             for (idx, p) in f.cache.iter().enumerate() {
@@ -761,15 +822,29 @@ impl Scenario {
                 mmap_writer: false,
             })
             .collect();
+        let mut next_anon = anon_first;
+        let mut map_pages: Vec<Option<usize>> = Vec::new();
         for m in &s.maps {
-            let p = files[m.file].cache[m.index].expect("validated index");
             mms[m.mm].vmas.push(Vma {
                 vpn: m.vpn,
                 file: m.file,
-                index: m.index,
                 shared: m.shared,
                 writable: m.writable,
             });
+            let p = match m.file {
+                Some((f, i)) => files[f].cache[i].expect("validated index"),
+                None if m.present => {
+                    let p = next_anon;
+                    next_anon += 1;
+                    pages[p].free = false;
+                    p
+                }
+                None => {
+                    map_pages.push(None);
+                    continue;
+                }
+            };
+            map_pages.push(Some(p));
             if m.present {
                 mms[m.mm].set_pte(
                     m.vpn,
@@ -788,12 +863,21 @@ impl Scenario {
         let mut uvs = vec![UvFrame::default(); nframes];
         let mut guest = Vec::new();
         for g in &s.guest {
-            let map = s
+            let mi = s
                 .maps
                 .iter()
-                .find(|m| m.mm == g.mm && m.vpn == g.vpn)
+                .position(|m| m.mm == g.mm && m.vpn == g.vpn)
                 .expect("validated guest mapping");
-            let p = files[map.file].cache[map.index].expect("validated index");
+            let Some(p) = map_pages[mi] else {
+                guest.push(GuestFrame {
+                    gfn: g.gfn,
+                    mm: g.mm,
+                    vpn: g.vpn,
+                    shared: g.shared,
+                    written: None,
+                });
+                continue;
+            };
             let data = g.data.map(|v| [v; PAGE_BYTES]);
             uvs[p].shared = g.shared;
             if g.secure {
@@ -849,6 +933,8 @@ impl Scenario {
         let slot_base = mmap_base + mms.len() as u32;
         let pipe_base = slot_base + slot_index.len() as u32;
         let lru = pipe_base + s.pipes.len() as u32;
+        let uv_busy = lru + 1;
+        let alloc = lru + 2;
         let objs = Objs {
             per_page,
             page_base,
@@ -858,7 +944,9 @@ impl Scenario {
             slot_base,
             pipe_base,
             lru,
-            total: lru as usize + 1,
+            uv_busy,
+            alloc,
+            total: alloc as usize + 1,
             pte_index,
             ptl_index,
             slot_index,
@@ -880,6 +968,7 @@ impl Scenario {
                 })
                 .collect(),
             lru_batch: Vec::new(),
+            uv_busy: 0,
             guest,
             held: vec![Vec::new(); s.threads.len()],
             warned: Vec::new(),

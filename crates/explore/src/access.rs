@@ -36,19 +36,34 @@ pub struct Access {
 
 impl Access {
     pub fn read(obj: ObjId) -> Self {
-        Access { obj, kind: AccessKind::Read }
+        Access {
+            obj,
+            kind: AccessKind::Read,
+        }
     }
     pub fn write(obj: ObjId) -> Self {
-        Access { obj, kind: AccessKind::Write }
+        Access {
+            obj,
+            kind: AccessKind::Write,
+        }
     }
     pub fn add(obj: ObjId) -> Self {
-        Access { obj, kind: AccessKind::Add }
+        Access {
+            obj,
+            kind: AccessKind::Add,
+        }
     }
     pub fn acquire(obj: ObjId) -> Self {
-        Access { obj, kind: AccessKind::Acquire }
+        Access {
+            obj,
+            kind: AccessKind::Acquire,
+        }
     }
     pub fn release(obj: ObjId) -> Self {
-        Access { obj, kind: AccessKind::Release }
+        Access {
+            obj,
+            kind: AccessKind::Release,
+        }
     }
 }
 
@@ -93,7 +108,7 @@ impl Default for Accesses {
 }
 
 impl Accesses {
-    pub const CAP: usize = 8;
+    pub const CAP: usize = 24;
 
     pub fn new() -> Self {
         Self::default()
@@ -170,7 +185,9 @@ mod tests {
         assert!(!kinds_dependent(Release, Acquire));
         assert!(kinds_causal(Release, Acquire));
         let a = Accesses::new().with(Access::add(ObjId(1)));
-        let b = Accesses::new().with(Access::add(ObjId(1))).with(Access::read(ObjId(2)));
+        let b = Accesses::new()
+            .with(Access::add(ObjId(1)))
+            .with(Access::read(ObjId(2)));
         let c = Accesses::new().with(Access::write(ObjId(2)));
         assert!(!a.dependent(&b));
         assert!(b.dependent(&c));

@@ -44,9 +44,11 @@ pub enum Guard<W> {
     Always,
     /// Enabled while `f(world, arg)` is true (a blocking lock, a wait on a flag).
     When(fn(&W, u64) -> bool, u64),
-    /// A retry loop that saw no progress: enabled once any object this step reads was
-    /// changed since this thread last accessed it. This is how the model states weak
-    /// fairness: a loop that would spin on unchanged state is parked instead of unrolled.
+    /// A retry loop that saw no progress: enabled once another thread wrote one of the
+    /// objects this step reads since this thread's previous parked step (or its start).
+    /// This is how the model states weak fairness: a loop that would spin on unchanged
+    /// state is parked instead of unrolled. (Sound under partial-order reduction: every
+    /// write it waits for is dependent with the parked step, which reads the object.)
     Changed,
 }
 
@@ -175,7 +177,9 @@ impl<W> Ctx<W> {
     /// returned guard is dropped.
     pub fn enter(&self, function: &'static str) -> Frame<'_, W> {
         if self.shared.tracing {
-            self.shared.slots.borrow_mut()[self.tid].frames.push(function);
+            self.shared.slots.borrow_mut()[self.tid]
+                .frames
+                .push(function);
         }
         Frame { ctx: self }
     }
@@ -247,7 +251,11 @@ where
             world: &mut *world,
             tid: this.ctx.tid,
             findings: &mut findings,
-            note: if shared.tracing { Some(&mut note) } else { None },
+            note: if shared.tracing {
+                Some(&mut note)
+            } else {
+                None
+            },
         };
         Poll::Ready(body(&mut env))
     }
@@ -293,8 +301,10 @@ pub struct Execution<W> {
     shared: Rc<Shared<W>>,
     futures: Vec<Option<Pin<Box<dyn Future<Output = ()>>>>>,
     pub names: Vec<String>,
-    versions: Vec<u32>,
-    observed: Vec<Vec<u32>>,
+    /// Writes to each object by threads other than the indexed one: `foreign[t][o]`.
+    foreign: Vec<Vec<u32>>,
+    /// `foreign` as it was at each thread's last parked step.
+    parked_at: Vec<Vec<u32>>,
 }
 
 impl<W: 'static> Execution<W> {
@@ -329,8 +339,8 @@ impl<W: 'static> Execution<W> {
             shared,
             futures,
             names,
-            versions: vec![0; inst.objects],
-            observed: vec![vec![0; inst.objects]; n],
+            foreign: vec![vec![0; inst.objects]; n],
+            parked_at: vec![vec![0; inst.objects]; n],
         };
         for tid in 0..n {
             ex.poll(tid);
@@ -393,7 +403,10 @@ impl<W: 'static> Execution<W> {
     /// Whether the thread's next operation is a parked retry loop.
     pub fn is_parked(&self, tid: Tid) -> bool {
         matches!(
-            self.shared.slots.borrow()[tid].pending.as_ref().map(|p| p.guard),
+            self.shared.slots.borrow()[tid]
+                .pending
+                .as_ref()
+                .map(|p| p.guard),
             Some(Guard::Changed)
         )
     }
@@ -409,7 +422,7 @@ impl<W: 'static> Execution<W> {
             Guard::When(f, arg) => f(&self.shared.world.borrow(), arg),
             Guard::Changed => p.accesses.as_slice().iter().any(|a| {
                 let o = a.obj.0 as usize;
-                self.versions[o] != self.observed[tid][o]
+                self.foreign[tid][o] != self.parked_at[tid][o]
             }),
         }
     }
@@ -431,12 +444,19 @@ impl<W: 'static> Execution<W> {
         self.shared.findings.borrow_mut().clear();
         self.shared.note.borrow_mut().clear();
         let finished = self.poll(tid);
+        let parked = matches!(pending.guard, Guard::Changed);
         for a in pending.accesses.as_slice() {
             let o = a.obj.0 as usize;
             if a.kind != AccessKind::Read {
-                self.versions[o] = self.versions[o].wrapping_add(1);
+                for (t, f) in self.foreign.iter_mut().enumerate() {
+                    if t != tid {
+                        f[o] = f[o].wrapping_add(1);
+                    }
+                }
             }
-            self.observed[tid][o] = self.versions[o];
+            if parked {
+                self.parked_at[tid][o] = self.foreign[tid][o];
+            }
         }
         StepRecord {
             tid,

@@ -82,6 +82,24 @@ pub enum ThreadOp {
         mm: MmId,
         vpn: usize,
     },
+    /// Block direct I/O on a user page (`bio_iov_iter_get_pages`): FOLL_GET through
+    /// `iov_iter_get_pages` before v6.5, FOLL_PIN through `iov_iter_extract_pages` after;
+    /// the device writes memory (`read()` from disk) or reads it; then put or unpin.
+    DirectIo {
+        mm: MmId,
+        vpn: usize,
+        to_memory: bool,
+    },
+    /// MSG_ZEROCOPY send of a user page (`skb_zerocopy_iter_stream` → `iov_iter_get_pages2`,
+    /// FOLL_GET, no hook, still in 6.12): the NIC reads the page, then the skb is freed.
+    ZerocopySend {
+        mm: MmId,
+        vpn: usize,
+    },
+    /// The Ultravisor answers the next `count` calls with "busy" (condition code 2).
+    UvBusy {
+        count: u32,
+    },
     /// `mark_page_accessed` queues the page-cache page on the per-CPU LRU batch.
     LruAdd {
         file: FileId,
@@ -179,6 +197,45 @@ pub async fn run(cx: &Cx, ops: &[ThreadOp]) {
                 }
             }
             ThreadOp::LruDrain => cx.lru_add_drain().await,
+            ThreadOp::DirectIo { mm, vpn, to_memory } => {
+                let _f = cx.ctx.enter("bio_iov_iter_get_pages");
+                let foll = if cx.cfg.dio_pins {
+                    Foll::Pin
+                } else {
+                    Foll::Get
+                };
+                if let Ok(p) = cx.get_user_pages_fast(mm, vpn, foll, to_memory).await {
+                    {
+                        let _g = cx.ctx.enter("disk");
+                        cx.dma(
+                            p,
+                            !to_memory,
+                            if to_memory {
+                                "dma_write (disk read into memory)"
+                            } else {
+                                "dma_read (disk write)"
+                            },
+                        )
+                        .await;
+                    }
+                    let _g = cx.ctx.enter("bio_release_pages");
+                    cx.put_compound_head(p, foll).await;
+                }
+            }
+            ThreadOp::ZerocopySend { mm, vpn } => {
+                let _f = cx
+                    .ctx
+                    .enter("skb_zerocopy_iter_stream > iov_iter_get_pages2");
+                if let Ok(p) = cx.get_user_pages_fast(mm, vpn, Foll::Get, false).await {
+                    {
+                        let _g = cx.ctx.enter("NIC");
+                        cx.dma(p, true, "dma_read (NIC transmit)").await;
+                    }
+                    let _g = cx.ctx.enter("skb free");
+                    cx.put_page(p).await;
+                }
+            }
+            ThreadOp::UvBusy { count } => cx.uv_set_busy(count).await,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Host CPU access to a page, and the secure-storage-access handler that heals it
 //! (arch/s390/mm/fault.c: `do_secure_storage_access`, PGM 0x3d). See kernel-notes §3.8.
 
-use crate::config::KernelFault;
+use crate::config::{KernelFault, UserFault};
 use crate::gup::MAX_RETRIES;
 use crate::prim::{acc, check_host_read, live, BUG};
 use crate::uv::UvState;
@@ -11,7 +11,13 @@ use explore::{Access, Op, Severity};
 
 impl Cx {
     /// The kernel touches `p` (`copy_to_user`, a memcpy of a page-cache page): on a secure
-    /// page the CPU raises 0x3d, the handler runs, and the instruction is retried.
+    /// page the CPU raises 0x3d, the KERNEL_FAULT branch of `do_secure_storage_access` runs,
+    /// and the instruction is retried:
+    /// * v5.7 …: `try_get_page` (WARN on a frozen count; failure → return), the hook,
+    ///   `put_page`; hook failure → `BUG()`;
+    /// * 2024 folio conversion: `folio_try_get` (silent), hook, `folio_put`, BUG on failure;
+    /// * 2026-03: reference, unconditional `uv_convert_from_secure`, clear PG_arch_1; failure
+    ///   → the exception fix-up (the copy fails with -EFAULT), no BUG.
     pub async fn kernel_access(&self, p: PageId, write: bool) {
         let _f = self.ctx.enter("copy_page");
         for _ in 0..MAX_RETRIES {
@@ -19,37 +25,68 @@ impl Cx {
                 return;
             }
             let _g = self.ctx.enter("do_secure_storage_access(KERNEL_FAULT)");
-            match self.cfg.kernel_fault {
-                KernelFault::TryGetPage => {
-                    if !self.try_get_page(p, "try_get_page").await {
-                        // The handler returns; the access faults again.
-                        self.park(&[self.objs.page(p, PP::Ref), self.objs.page(p, PP::Uv)])
-                            .await;
-                        continue;
-                    }
-                    let rc = self.arch_make_page_accessible(p).await;
-                    self.put_page(p).await;
-                    if rc != 0 {
-                        self.ctx
-                            .step(Op::new("BUG", explore::Accesses::new()), move |e| {
-                                e.report_fatal(BUG, format!("BUG() in do_secure_storage_access: the hook failed on P{p}"));
-                            })
-                            .await;
-                        return;
-                    }
+            let got = match self.cfg.kernel_fault {
+                KernelFault::TryGetPage => self.try_get_page(p, "try_get_page").await,
+                KernelFault::FolioTryGet | KernelFault::ExportAlways => {
+                    let _h = self.ctx.enter("folio_try_get");
+                    self.page_ref_add_unless_zero(p, 1, false).await
                 }
+            };
+            if !got {
+                // The handler returns; the access faults again.
+                self.park(&[self.objs.page(p, PP::Ref), self.objs.page(p, PP::Uv)])
+                    .await;
+                continue;
+            }
+            let ok = match self.cfg.kernel_fault {
+                KernelFault::ExportAlways => {
+                    let ok = self.uv_convert_from_secure(p).await == crate::uv::UvRc::Ok;
+                    if ok {
+                        self.set_arch1(p, false).await;
+                    }
+                    ok
+                }
+                _ => self.arch_make_page_accessible(p).await == 0,
+            };
+            self.put_page(p).await;
+            if !ok {
+                if self.cfg.kernel_fault == KernelFault::ExportAlways {
+                    self.observe(
+                        "copy-fault",
+                        format!("do_secure_storage_access: export of P{p} failed; the exception fix-up fails the copy"),
+                    )
+                    .await;
+                } else {
+                    self.ctx
+                        .step(Op::new("BUG", explore::Accesses::new()), move |e| {
+                            e.report_fatal(
+                                BUG,
+                                format!(
+                                    "BUG() in do_secure_storage_access: the hook failed on P{p}"
+                                ),
+                            );
+                        })
+                        .await;
+                }
+                return;
             }
         }
         self.retry_bound("do_secure_storage_access").await;
     }
 
-    /// A user access through `mm`'s page table (USER_FAULT): on 0x3d, mmap lock,
-    /// `follow_page(FOLL_WRITE | FOLL_GET)`, hook, `put_page`; hook failure → SIGSEGV.
+    /// A user access through `mm`'s page table; on 0x3d the USER_FAULT branch:
+    /// * v5.7 … v6.11: mmap lock, `follow_page(vma, addr, FOLL_WRITE | FOLL_GET)` (NULL on a
+    ///   read-only PTE: the handler returns and the access faults again), hook, `put_page`;
+    /// * v6.12 on: `folio_walk_start` (PTE lock, no write requirement), `folio_get`, hook,
+    ///   `folio_put`, `folio_walk_end`.
+    ///
+    /// Hook failure → SIGSEGV.
     pub async fn user_access(&self, mm: MmId, vpn: usize, write: bool) {
         let _f = self.ctx.enter("user access");
         for _ in 0..MAX_RETRIES {
             let pte = self.read_pte(mm, vpn, "tlb lookup").await;
-            let Some(p) = pte.page.filter(|_| pte.present && !pte.invalid) else {
+            let usable = pte.present && !pte.invalid && (!write || pte.write);
+            let Some(p) = pte.page.filter(|_| usable) else {
                 self.mmap_read_lock(mm).await;
                 let rc = self.handle_mm_fault(mm, vpn, write).await;
                 self.mmap_read_unlock(mm).await;
@@ -64,21 +101,38 @@ impl Cx {
             }
             let _g = self.ctx.enter("do_secure_storage_access(USER_FAULT)");
             self.mmap_read_lock(mm).await;
-            let got = self.get_user_pages_follow_get(mm, vpn).await;
-            let rc = match got {
-                Some(p) => {
-                    let rc = self.arch_make_page_accessible(p).await;
-                    self.put_page(p).await;
-                    rc
+            let (got, rc) = match self.cfg.user_fault {
+                UserFault::FollowPageWrite => match self.get_user_pages_follow_get(mm, vpn).await {
+                    Some(p) => {
+                        let rc = self.arch_make_page_accessible(p).await;
+                        self.put_page(p).await;
+                        (true, rc)
+                    }
+                    None => (false, 0),
+                },
+                UserFault::FolioWalk => {
+                    let _h = self.ctx.enter("folio_walk_start");
+                    self.pte_lock(mm, vpn).await;
+                    let pte = self.read_pte(mm, vpn, "ptep_get").await;
+                    let r = match pte.page.filter(|_| pte.present && !pte.invalid) {
+                        Some(p) => {
+                            self.get_page(p).await;
+                            let rc = self.arch_make_page_accessible(p).await;
+                            self.put_page(p).await;
+                            (true, rc)
+                        }
+                        None => (false, 0),
+                    };
+                    self.pte_unlock(mm, vpn).await;
+                    r
                 }
-                None => 0,
             };
             self.mmap_read_unlock(mm).await;
             if rc != 0 {
                 self.sigsegv("do_secure_storage_access: hook failed").await;
                 return;
             }
-            if got.is_none() {
+            if !got {
                 self.park(&[self.objs.pte(mm, vpn), self.objs.page(p, PP::Uv)])
                     .await;
             }

@@ -66,44 +66,34 @@ impl Cx {
     /// `__page_cache_alloc` + `add_to_page_cache_lru`: a new, up-to-date (zeroed) page in the
     /// slot; the caller keeps one reference, the cache slot holds another.
     async fn add_to_page_cache(&self, file: FileId, index: usize) -> Option<PageId> {
+        let p = self.alloc_page().await?;
         let slot = self.objs.slot(file, index);
-        let mut a = Accesses::new().with(Access::write(slot));
-        // Allocation may take any free frame: it touches every frame's lifetime.
-        let frames = self.ctx.with_const(|w| w.pages.len());
-        for p in 0..frames.min(Accesses::CAP - 1) {
-            a.push(Access::write(self.objs.page(p, PP::Life)));
-        }
-        let p = self
+        let a = Accesses::new()
+            .with(Access::write(slot))
+            .with(Access::write(self.objs.page(p, PP::Ref)))
+            .with(Access::write(self.objs.page(p, PP::Meta)));
+        let added = self
             .ctx
             .step(Op::new("add_to_page_cache_lru", a), move |e| {
-                if let Some(p) = e.world.files[file].cache.get(index).copied().flatten() {
-                    return Err(p);
-                }
-                let Some(p) = e.world.alloc_page() else {
-                    return Ok(None);
-                };
                 let w = &mut *e.world;
-                w.pages[p].refcount = 2;
-                w.pages[p].extra = 1;
+                if w.files[file].cache.get(index).copied().flatten().is_some() {
+                    return false;
+                }
+                w.pages[p].refcount += 1;
                 w.pages[p].mapping = Some((file, index));
-                let generation = w.pages[p].generation;
                 if w.files[file].cache.len() <= index {
                     w.files[file].cache.resize(index + 1, None);
                 }
                 w.files[file].cache[index] = Some(p);
-                let tid = e.tid;
-                e.world.held[tid].push(crate::world::Held {
-                    page: p,
-                    pin: false,
-                    generation,
-                });
-                e.note(|| format!("new P{p} in the page cache"));
-                Ok(Some(p))
+                e.note(|| format!("P{p} added to the page cache"));
+                true
             })
             .await;
-        match p {
-            Ok(p) => p,
-            Err(_) => self.find_get_page(file, index).await,
+        if added {
+            Some(p)
+        } else {
+            self.put_page(p).await;
+            self.find_get_page(file, index).await
         }
     }
 

@@ -239,7 +239,11 @@ impl Cx {
             }
             return 0;
         }
-        let Some(p) = self.filemap_fault(vma.file, vma.index).await else {
+        let p = match vma.file {
+            Some((file, index)) => self.filemap_fault(file, index).await,
+            None => self.do_anonymous_page().await,
+        };
+        let Some(p) = p else {
             return EFAULT;
         };
         let _g = self.ctx.enter("finish_fault");
@@ -247,6 +251,15 @@ impl Cx {
         self.map_page(mm, vpn, p, write && vma.writable).await;
         self.pte_unlock(mm, vpn).await;
         0
+    }
+
+    /// `do_anonymous_page`: a new zeroed page, queued on the per-CPU LRU batch
+    /// (`lru_cache_add`, which holds a reference until a drain).
+    async fn do_anonymous_page(&self) -> Option<PageId> {
+        let _f = self.ctx.enter("do_anonymous_page");
+        let p = self.alloc_page().await?;
+        self.lru_cache_add(p).await;
+        Some(p)
     }
 
     /// Under the PTE lock: if the PTE is still none, map `p` (`set_pte_at`,

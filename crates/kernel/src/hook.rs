@@ -79,6 +79,17 @@ impl Cx {
         EINVAL
     }
 
+    /// The firmware becomes busy for the next `count` UV calls of the import.
+    pub async fn uv_set_busy(&self, count: u32) {
+        let a = acc(&[Access::write(explore::ObjId(self.objs.uv_busy))]);
+        self.ctx
+            .step(Op::new("ultravisor busy", a), move |e| {
+                e.world.uv_busy += count;
+                e.note(|| format!("the UV answers the next {count} call(s) with cc 2"));
+            })
+            .await
+    }
+
     /// `uv_pin_shared` (arch/s390/kernel/uv.c): UVC Pin-Page-Shared.
     pub async fn uv_pin_shared(&self, p: PageId) -> UvRc {
         let a = acc(&[

@@ -3,6 +3,8 @@
 //! `gmap_make_secure` and `make_secure_pte` follow arch/s390/kernel/uv.c as merged in v5.7
 //! (214d9bbcd3a6) through mainline v6.3; see `docs/kernel-notes.md` §3.2–3.4.
 
+use crate::config::ImportFlow;
+use crate::gup::Foll;
 use crate::hook::{errno_name, EAGAIN, EBUSY, EFAULT, EINVAL, ENXIO};
 use crate::prim::{acc, check_arch1, live, BUG};
 use crate::uv::{self, UvRc};
@@ -20,20 +22,39 @@ pub enum UvCmd {
 }
 
 impl Cx {
-    /// `gmap_make_secure(gmap, gaddr, uvcb)` — v5.7 … v6.3 shape:
-    /// 1. `again:` mmap lock (read); translate; `follow_page(vma, uaddr, FOLL_WRITE)` — no
-    ///    reference is taken; NULL → `-ENXIO`;
+    /// The import driver of the configured version (see [`ImportFlow`]).
+    pub async fn gmap_make_secure(&self, gfn: usize, cmd: UvCmd) -> i32 {
+        let _f = self.ctx.enter("gmap_make_secure");
+        let Some((mm, vpn)) = self.gmap_translate(gfn) else {
+            return EFAULT;
+        };
+        match self.cfg.import_flow {
+            ImportFlow::FollowPageLockPage => self.import_v57(mm, vpn, gfn, cmd).await,
+            ImportFlow::PteLockTrylock { ref_on_eagain } => {
+                self.import_v64(mm, vpn, gfn, cmd, ref_on_eagain).await
+            }
+            ImportFlow::GfnToPage => self.import_v614(mm, vpn, gfn, cmd).await,
+            ImportFlow::MakeHvaSecure => {
+                let _g = self.ctx.enter("make_hva_secure");
+                self.import_v615(mm, vpn, gfn, cmd).await
+            }
+            ImportFlow::NewGmap { ptl_trylock } => {
+                let _g = self.ctx.enter("kvm_s390_pv_make_secure");
+                self.import_2026(mm, vpn, gfn, cmd, ptl_trylock).await
+            }
+        }
+    }
+
+    /// v5.7 … v6.3 (`arch/s390/kernel/uv.c: gmap_make_secure`, 214d9bbcd3a6):
+    /// 1. `again:` mmap lock (read); `follow_page(vma, uaddr, FOLL_WRITE)` — no reference is
+    ///    taken; NULL → `-ENXIO`;
     /// 2. `lock_page(page)` (on a page it holds no reference to), `get_locked_pte`, optional
     ///    export before import (v6.0), `make_secure_pte`, unlock PTE, `unlock_page`, mmap unlock;
     /// 3. `-EAGAIN` → `wait_on_page_writeback` (no reference) and return `-EAGAIN`;
     ///    `-EBUSY` → first `lru_add_drain()` and `goto again`, then `lru_add_drain_all()` and
     ///    `-EAGAIN`; `-ENXIO` → `gmap_fault(…, FAULT_FLAG_WRITE)`: error → `-EFAULT`, else
     ///    `-EAGAIN`.
-    pub async fn gmap_make_secure(&self, gfn: usize, cmd: UvCmd) -> i32 {
-        let _f = self.ctx.enter("gmap_make_secure");
-        let Some((mm, vpn)) = self.gmap_translate(gfn) else {
-            return EFAULT;
-        };
+    async fn import_v57(&self, mm: MmId, vpn: usize, gfn: usize, cmd: UvCmd) -> i32 {
         let mut drained = false;
         loop {
             self.mmap_read_lock(mm).await;
@@ -45,9 +66,7 @@ impl Cx {
                     if self.cfg.import_holds_ptl {
                         self.pte_lock(mm, vpn).await;
                     }
-                    if self.cfg.export_before_import && self.protected_count(mm) > 1 {
-                        self.uv_convert_from_secure(p).await;
-                    }
+                    self.export_before_import(mm, p).await;
                     let rc = self.make_secure_pte(mm, vpn, p, gfn, cmd).await;
                     if self.cfg.import_holds_ptl {
                         self.pte_unlock(mm, vpn).await;
@@ -57,42 +76,258 @@ impl Cx {
                 }
             };
             self.mmap_read_unlock(mm).await;
-            match rc {
-                EAGAIN => {
-                    if let Some(p) = page {
-                        self.wait_on_page_writeback(p).await;
-                    }
-                    return EAGAIN;
-                }
-                EBUSY => {
-                    if !drained {
-                        drained = true;
-                        self.lru_add_drain().await;
-                        continue;
-                    }
-                    self.lru_add_drain_all().await;
-                    return EAGAIN;
-                }
-                ENXIO => {
-                    return if self.gmap_fault(gfn, true).await == 0 {
-                        EAGAIN
-                    } else {
-                        EFAULT
-                    };
-                }
-                rc => return rc,
+            match self.after_import(gfn, rc, page, false, &mut drained).await {
+                Some(rc) => return rc,
+                None => continue,
             }
         }
     }
 
-    /// `make_secure_pte(ptep, addr, exp_page, uvcb)` (v5.7, 214d9bbcd3a6; single `__uv_call`
-    /// from v5.16):
-    /// 1. PTE not present or invalid, or not mapping the expected page → `-ENXIO`;
-    /// 2. `PageWriteback` → `-EAGAIN`;
-    /// 3. `expected = expected_page_refs(page)`; `page_ref_freeze(page, expected)` fails → `-EBUSY`;
-    /// 4. `set_bit(PG_arch_1)` (before the UVC: the bit may over-indicate);
-    /// 5. the UVC; 6. `page_ref_unfreeze(page, expected)` (a plain store);
-    /// 7. UV rc 0x10a → `-ENXIO`, other failure → `-EINVAL`. PG_arch_1 stays set on failure.
+    /// v6.4 … v6.13 (`gmap_make_secure` after c148dc8e2fa4): mmap lock; `get_locked_pte`;
+    /// the PTE must be present, valid and writable (else `-ENXIO`); `folio_trylock` (fail →
+    /// `-EAGAIN`); export before import; `make_folio_secure`; unlock; with `ref_on_eagain`
+    /// (3f29f6537f54, v6.11) `folio_get` under the PTE lock when the result is `-EAGAIN`;
+    /// drop the locks; then the same `-EAGAIN` / `-EBUSY` / `-ENXIO` handling as v5.7, the
+    /// writeback wait followed by `folio_put` when a reference was taken.
+    async fn import_v64(
+        &self,
+        mm: MmId,
+        vpn: usize,
+        gfn: usize,
+        cmd: UvCmd,
+        ref_on_eagain: bool,
+    ) -> i32 {
+        let mut drained = false;
+        loop {
+            self.mmap_read_lock(mm).await;
+            if self.cfg.import_holds_ptl {
+                self.pte_lock(mm, vpn).await;
+            }
+            let pte = self.read_pte(mm, vpn, "ptep_get").await;
+            let mut page = None;
+            let mut referenced = false;
+            let rc = match pte
+                .page
+                .filter(|_| pte.present && !pte.invalid && pte.write)
+            {
+                None => ENXIO,
+                Some(p) => {
+                    page = Some(p);
+                    let rc = if !self.trylock_page(p).await {
+                        EAGAIN
+                    } else {
+                        self.export_before_import(mm, p).await;
+                        let rc = self.make_folio_secure(mm, vpn, p, gfn, cmd).await;
+                        self.unlock_page(p).await;
+                        rc
+                    };
+                    if rc == EAGAIN && ref_on_eagain {
+                        self.get_page(p).await;
+                        referenced = true;
+                    }
+                    rc
+                }
+            };
+            if self.cfg.import_holds_ptl {
+                self.pte_unlock(mm, vpn).await;
+            }
+            self.mmap_read_unlock(mm).await;
+            match self
+                .after_import(gfn, rc, page, referenced, &mut drained)
+                .await
+            {
+                Some(rc) => return rc,
+                None => continue,
+            }
+        }
+    }
+
+    /// The common tail of the v5.7 and v6.4 drivers.
+    async fn after_import(
+        &self,
+        gfn: usize,
+        rc: i32,
+        page: Option<PageId>,
+        referenced: bool,
+        drained: &mut bool,
+    ) -> Option<i32> {
+        match rc {
+            EAGAIN => {
+                if let Some(p) = page {
+                    self.wait_on_page_writeback(p).await;
+                    if referenced {
+                        self.put_page(p).await;
+                    }
+                }
+                Some(EAGAIN)
+            }
+            EBUSY => {
+                if !*drained {
+                    *drained = true;
+                    self.lru_add_drain().await;
+                    return None;
+                }
+                self.lru_add_drain_all().await;
+                Some(EAGAIN)
+            }
+            ENXIO => Some(if self.gmap_fault(gfn, true).await == 0 {
+                EAGAIN
+            } else {
+                EFAULT
+            }),
+            rc => Some(rc),
+        }
+    }
+
+    /// v6.14 (`arch/s390/kvm/gmap.c: gmap_make_secure`, 5cbe24350b7d): `gfn_to_page` (GUP
+    /// with a reference; no PTE lock held afterwards), `folio_trylock` (fail → put,
+    /// `-EAGAIN`), `make_folio_secure` freezing at expected + 1, unlock, put.
+    async fn import_v614(&self, mm: MmId, vpn: usize, gfn: usize, cmd: UvCmd) -> i32 {
+        let p = {
+            let _g = self.ctx.enter("gfn_to_page");
+            match self.get_user_pages_fast(mm, vpn, Foll::Get, true).await {
+                Ok(p) => p,
+                Err(_) => return EFAULT,
+            }
+        };
+        if !self.trylock_page(p).await {
+            self.put_page(p).await;
+            return EAGAIN;
+        }
+        self.export_before_import(mm, p).await;
+        let rc = self.make_folio_secure(mm, vpn, p, gfn, cmd).await;
+        self.unlock_page(p).await;
+        self.put_page(p).await;
+        rc
+    }
+
+    /// v6.15 (`make_hva_secure`, d8dfda5af0be): mmap lock; `folio_walk_start` (PTE lock);
+    /// no folio → `-ENXIO`; `folio_get`; PTE not writable or invalid → `-ENXIO`; else
+    /// `make_folio_secure` (trylock → `-EAGAIN`, export, `__make_folio_secure`, unlock);
+    /// `folio_walk_end`; mmap unlock; `-EBUSY` → `s390_wiggle_split_folio` (writeback wait,
+    /// drain on all CPUs where that version drains); `folio_put`. `-ENXIO` falls back to the
+    /// fault path (`gmap_fault` with FAULT_FLAG_WRITE) in the caller.
+    async fn import_v615(&self, mm: MmId, vpn: usize, gfn: usize, cmd: UvCmd) -> i32 {
+        self.mmap_read_lock(mm).await;
+        let rc;
+        let mut page = None;
+        {
+            let _g = self.ctx.enter("folio_walk_start");
+            self.pte_lock(mm, vpn).await;
+            let pte = self.read_pte(mm, vpn, "ptep_get").await;
+            match pte.page.filter(|_| pte.present) {
+                None => rc = ENXIO,
+                Some(p) => {
+                    self.get_page(p).await;
+                    page = Some(p);
+                    rc = if pte.invalid || !pte.write {
+                        ENXIO
+                    } else if !self.trylock_page(p).await {
+                        EAGAIN
+                    } else {
+                        self.export_before_import(mm, p).await;
+                        let rc = self.make_folio_secure(mm, vpn, p, gfn, cmd).await;
+                        self.unlock_page(p).await;
+                        rc
+                    };
+                }
+            }
+            self.pte_unlock(mm, vpn).await;
+        }
+        self.mmap_read_unlock(mm).await;
+        if let Some(p) = page {
+            if rc == EBUSY {
+                self.s390_wiggle_split_folio(p).await;
+            }
+            self.put_page(p).await;
+        }
+        if rc == ENXIO {
+            return if self.gmap_fault(gfn, true).await == 0 {
+                EAGAIN
+            } else {
+                EFAULT
+            };
+        }
+        rc
+    }
+
+    /// 2026 new gmap (e38c884df921, `_kvm_s390_pv_make_secure` as the callback of a
+    /// guest-fault walk): the walk resolves the page with a reference but holds no PTE lock;
+    /// trylock, export before import, `__make_folio_secure`, unlock, put; `-EBUSY` → wiggle.
+    /// With `ptl_trylock` (the 2026-06 fix): `mmap_read_trylock` and `try_get_locked_pte`
+    /// around the folio trylock, re-checking that the PTE still maps the folio writable.
+    async fn import_2026(
+        &self,
+        mm: MmId,
+        vpn: usize,
+        gfn: usize,
+        cmd: UvCmd,
+        ptl_trylock: bool,
+    ) -> i32 {
+        let p = {
+            let _g = self.ctx.enter("kvm_s390_faultin_gfn");
+            match self.get_user_pages_fast(mm, vpn, Foll::Get, true).await {
+                Ok(p) => p,
+                Err(_) => return EFAULT,
+            }
+        };
+        if ptl_trylock {
+            self.mmap_read_lock(mm).await;
+            self.pte_lock(mm, vpn).await;
+        }
+        let mut rc = if ptl_trylock {
+            let pte = self.read_pte(mm, vpn, "ptep_get").await;
+            if pte.present && !pte.invalid && pte.write && pte.page == Some(p) {
+                0
+            } else {
+                EAGAIN
+            }
+        } else {
+            0
+        };
+        if rc == 0 {
+            rc = if !self.trylock_page(p).await {
+                EAGAIN
+            } else {
+                self.export_before_import(mm, p).await;
+                let rc = self.make_folio_secure(mm, vpn, p, gfn, cmd).await;
+                self.unlock_page(p).await;
+                rc
+            };
+        }
+        if ptl_trylock {
+            self.pte_unlock(mm, vpn).await;
+            self.mmap_read_unlock(mm).await;
+        }
+        if rc == EBUSY {
+            self.s390_wiggle_split_folio(p).await;
+        }
+        self.put_page(p).await;
+        rc
+    }
+
+    /// `s390_wiggle_split_folio` for a small folio: wait for writeback (with a reference
+    /// held by the caller) and, where the version does, drain the LRU on all CPUs.
+    async fn s390_wiggle_split_folio(&self, p: PageId) {
+        let _f = self.ctx.enter("s390_wiggle_split_folio");
+        self.wait_on_page_writeback(p).await;
+        if self.cfg.wiggle_drains {
+            self.lru_add_drain_all().await;
+        }
+    }
+
+    /// `should_export_before_import` (v6.0, 72b1daff2671): with more than one protected VM
+    /// in the mm, export the page first (result ignored).
+    async fn export_before_import(&self, mm: MmId, p: PageId) {
+        if self.cfg.export_before_import && self.protected_count(mm) > 1 {
+            let _g = self.ctx.enter("should_export_before_import");
+            self.uv_convert_from_secure(p).await;
+        }
+    }
+
+    /// `make_secure_pte(ptep, addr, exp_page, uvcb)` (v5.7, 214d9bbcd3a6): the PTE must be
+    /// present, valid and map the page found earlier (else `-ENXIO`), then
+    /// [`Self::make_folio_secure`].
     pub async fn make_secure_pte(
         &self,
         mm: MmId,
@@ -106,10 +341,44 @@ impl Cx {
         if !pte.present || pte.invalid || pte.page != Some(p) {
             return ENXIO;
         }
+        self.secure_core(mm, vpn, p, gfn, cmd).await
+    }
+
+    /// `make_folio_secure` (v6.4–v6.13) / `__make_folio_secure` (v6.14+): the freeze and the
+    /// UVC, with the caller holding the folio lock.
+    pub async fn make_folio_secure(
+        &self,
+        mm: MmId,
+        vpn: usize,
+        p: PageId,
+        gfn: usize,
+        cmd: UvCmd,
+    ) -> i32 {
+        let _f = self.ctx.enter(if self.cfg.freeze_plus_one {
+            "__make_folio_secure"
+        } else {
+            "make_folio_secure"
+        });
+        self.secure_core(mm, vpn, p, gfn, cmd).await
+    }
+
+    /// The steps every version shares:
+    /// 1. writeback → `-EAGAIN` (`-EBUSY` from v6.14);
+    /// 2. `expected = expected_page_refs(page)` (+1 from v6.14: the caller's reference);
+    ///    `page_ref_freeze(page, expected)` fails → `-EBUSY`;
+    /// 3. `set_bit(PG_arch_1)` (before the UVC: the bit may over-indicate);
+    /// 4. the UVC (`uv_call` loops while busy; from v5.16 one `__uv_call`, busy → `-EAGAIN`);
+    /// 5. `page_ref_unfreeze(page, expected)` (a plain store);
+    /// 6. UV rc 0x10a → `-ENXIO`, other failure → `-EINVAL`; PG_arch_1 stays set on failure.
+    async fn secure_core(&self, mm: MmId, vpn: usize, p: PageId, gfn: usize, cmd: UvCmd) -> i32 {
         if self.page_writeback(p).await {
-            return EAGAIN;
+            return if self.cfg.writeback_ebusy {
+                EBUSY
+            } else {
+                EAGAIN
+            };
         }
-        let expected = self.expected_page_refs(p).await;
+        let expected = self.expected_page_refs(p).await + i32::from(self.cfg.freeze_plus_one);
         if self.cfg.import_freezes && !self.page_ref_freeze(p, expected).await {
             return EBUSY;
         }
@@ -120,6 +389,7 @@ impl Cx {
         }
         match rc {
             UvRc::Ok => 0,
+            UvRc::Busy => EAGAIN,
             UvRc::NotMapped => ENXIO,
             _ => EINVAL,
         }
@@ -205,7 +475,9 @@ impl Cx {
             Access::read(self.objs.page(p, PP::Writeback)),
             Access::read(self.objs.pte(mm, vpn)),
             Access::read(self.objs.page(p, PP::Life)),
+            Access::write(explore::ObjId(self.objs.uv_busy)),
         ]);
+        let single = self.cfg.import_single_uv_call;
         let name = match cmd {
             UvCmd::ConvertToSecure => "uv_call(convert-to-secure)",
             UvCmd::Unpack => "uv_call(unpack)",
@@ -214,18 +486,29 @@ impl Cx {
         self.ctx
             .step(Op::new(name, a), move |e| {
                 live(e, p, name);
+                if e.world.uv_busy > 0 {
+                    e.world.uv_busy -= 1;
+                    if single {
+                        e.note(|| "UV busy (cc 2): __uv_call returns".into());
+                        return UvRc::Busy;
+                    }
+                    e.note(|| "UV busy (cc 2): uv_call repeats the call".into());
+                }
                 let w = &mut *e.world;
                 let pte = w.mms[mm].pte(vpn);
                 let mapped = pte.present && !pte.invalid && pte.page == Some(p);
                 let rc = uv::import(&w.keys, &mut w.uv[p], &mut w.pages[p].data, guest, gfn, mapped);
                 e.note(|| format!("UVC import P{p} as gfn {gfn}: {rc:?}"));
                 if rc == UvRc::Ok {
+                    let tid = e.tid;
+                    let own = e.world.held[tid].iter().filter(|h| h.page == p).count() as i32;
                     let pg = &e.world.pages[p];
-                    if pg.extra > 0 || pg.writeback {
+                    let others = pg.extra - own;
+                    if others > 0 || pg.writeback {
                         let why = if pg.writeback {
                             "PG_writeback is set".to_string()
                         } else {
-                            format!("{} extra reference(s) are held", pg.extra)
+                            format!("{others} extra reference(s) are held")
                         };
                         e.report(
                             LOCK_OUT,

@@ -125,6 +125,7 @@ impl Cx {
             Access::write(self.page_obj(p, PP::Ref)),
             Access::write(self.page_obj(p, PP::Life)),
             Access::read(self.page_obj(p, PP::Meta)),
+            Access::write(explore::ObjId(self.objs.alloc)),
         ]);
         self.ctx
             .step(Op::new(name, a), move |e| {
@@ -448,6 +449,27 @@ impl Cx {
                         }
                     }
                 }
+            })
+            .await
+    }
+
+    /// `alloc_page` (the page allocator): takes the lowest free frame, refcount 1, held by
+    /// this thread. Declares every frame's refcount and lifetime: which frame it takes is only
+    /// known when it runs.
+    pub async fn alloc_page(&self) -> Option<PageId> {
+        let frames = self.ctx.with_const(|w| w.pages.len());
+        let mut a = explore::Accesses::new().with(Access::write(explore::ObjId(self.objs.alloc)));
+        for p in 0..frames {
+            a.push(Access::write(self.page_obj(p, PP::Ref)));
+            a.push(Access::write(self.page_obj(p, PP::Life)));
+        }
+        self.ctx
+            .step(Op::new("alloc_page", a), move |e| {
+                let p = e.world.alloc_page()?;
+                e.world.pages[p].extra = 1;
+                held_push(e, p, false);
+                e.note(|| format!("allocated P{p}"));
+                Some(p)
             })
             .await
     }

@@ -93,6 +93,8 @@ pub enum UvRc {
     IntegrityFailure,
     /// The frame is secure for another guest or in a state the call refuses.
     Refused,
+    /// Condition code 2: the UV is busy; the call must be repeated.
+    Busy,
 }
 
 /// Convert-To-Secure / Unpack: make `frame` a secure page of `guest` at `gfn`.

@@ -102,8 +102,8 @@ impl Pte {
 #[derive(Clone, Debug, Hash)]
 pub struct Vma {
     pub vpn: usize,
-    pub file: FileId,
-    pub index: usize,
+    /// Backing file and page index; `None` for anonymous memory (QEMU's guest RAM).
+    pub file: Option<(FileId, usize)>,
     pub shared: bool,
     pub writable: bool,
 }
@@ -193,6 +193,10 @@ pub struct Objs {
     pub slot_base: u32,
     pub pipe_base: u32,
     pub lru: u32,
+    /// The Ultravisor's busy state (answers of condition code 2 still to give).
+    pub uv_busy: u32,
+    /// The page allocator's free list (written by every free and allocation).
+    pub alloc: u32,
     pub total: usize,
     /// (mm, vpn) → index of its PTE object.
     pub pte_index: Vec<(MmId, usize)>,
@@ -273,6 +277,8 @@ pub struct World {
     pub pipes: Vec<Pipe>,
     /// Pages whose per-CPU LRU batch holds a reference.
     pub lru_batch: Vec<PageId>,
+    /// UV calls still to be answered "busy" (cc 2), set by a firmware thread.
+    pub uv_busy: u32,
     pub guest: Vec<GuestFrame>,
     /// References each model thread holds, by page (thread-private bookkeeping: only the
     /// owning thread reads or writes its entry).
@@ -299,6 +305,7 @@ impl std::hash::Hash for World {
         self.files.hash(h);
         self.pipes.hash(h);
         self.lru_batch.hash(h);
+        self.uv_busy.hash(h);
         self.guest.hash(h);
         self.held.hash(h);
     }
