@@ -12,6 +12,18 @@
 //! Exploration is stateless: each execution re-runs the model from a fresh instance and
 //! replays the prefix it shares with the previous one.
 
+#[path = "classes.rs"]
+pub mod classes;
+#[path = "parallel.rs"]
+pub mod parallel;
+#[path = "stateful.rs"]
+pub mod stateful;
+
+pub use stateful::{
+    explore_stateful, explore_stateful_parallel, explore_stateful_with, StateKey, StatefulOptions,
+    StatefulOutcome,
+};
+
 use crate::access::Accesses;
 use crate::runtime::{Execution, Finding, Model, Severity, StepRecord, Tid};
 use std::collections::{BTreeMap, BTreeSet};
@@ -84,6 +96,12 @@ pub struct Stats {
     pub steps: u64,
     pub max_depth_seen: usize,
     pub elapsed_secs: f64,
+    /// Stateful search only: distinct states stored in the visited set.
+    pub states: u64,
+    /// Stateful search only: transitions taken (replays excluded).
+    pub transitions: u64,
+    /// Stateful search only: memory of the visited set, in MiB.
+    pub visited_mib: f64,
 }
 
 impl Stats {

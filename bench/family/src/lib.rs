@@ -1,0 +1,210 @@
+//! The benchmark family F(n, k) as a model for pvmm's explorer.
+//!
+//! One importer takes the PTE lock, freezes the page's refcount at its expected value (1, the
+//! mapping's reference), marks the page secure, unfreezes and unlocks; n − 1 I/O threads each
+//! k times take a reference with a try-get loop (an atomic add-unless-zero that fails on a
+//! frozen count and is retried), call the accessibility hook (exports a secure page), do the
+//! I/O (which must not meet a secure page) and drop the reference. The buggy variant does the
+//! I/O without the reference. The same protocol is written for loom (`bench/loom-family`) and
+//! for SPIN (`bench/spin/family.pml`), operation for operation.
+//!
+//! Every thread keeps its resume point (`pc`, `round`) in the world, written by its step
+//! bodies, so that the whole state can be hashed ([`explore::StateKey`]).
+
+use explore::search::StateKey;
+use explore::{Access, Accesses, Ctx, Finding, Instance, Model, ObjId, Op, Severity};
+use std::hash::{Hash, Hasher};
+
+pub const LOCK: ObjId = ObjId(0);
+pub const RC: ObjId = ObjId(1);
+pub const SECURE: ObjId = ObjId(2);
+
+/// Expected refcount of the page when nobody else holds it.
+pub const EXPECTED: u8 = 1;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct World {
+    pub lock: bool,
+    pub rc: u8,
+    pub secure: bool,
+    /// Resume point of each thread.
+    pub pc: Vec<u8>,
+    /// Round of each I/O thread.
+    pub round: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Family {
+    pub n: usize,
+    pub k: usize,
+    /// I/O without taking a reference.
+    pub bug: bool,
+}
+
+// Resume points.
+const I_LOCKED: u8 = 1;
+const I_FROZEN: u8 = 2;
+const I_FAILED: u8 = 3;
+const I_SECURE: u8 = 4;
+const I_UNFROZEN: u8 = 5;
+const DONE: u8 = 9;
+const T_RETRY: u8 = 1;
+const T_GOT: u8 = 2;
+const T_HOOKED: u8 = 3;
+const T_DID_IO: u8 = 4;
+const T_PUT: u8 = 5;
+const T_WAITED: u8 = 6;
+
+fn lock_free(w: &World, _: u64) -> bool {
+    !w.lock
+}
+
+async fn importer(cx: Ctx<World>) {
+    cx.step(
+        Op::new("pte-lock", Accesses::new().with(Access::acquire(LOCK))).when(lock_free, 0),
+        |e| {
+            e.world.lock = true;
+            e.world.pc[e.tid] = I_LOCKED;
+        },
+    )
+    .await;
+    let frozen = cx
+        .step(Op::new("page_ref_freeze", Accesses::new().with(Access::write(RC))), |e| {
+            let ok = e.world.rc == EXPECTED;
+            if ok {
+                e.world.rc = 0;
+            }
+            e.world.pc[e.tid] = if ok { I_FROZEN } else { I_FAILED };
+            ok
+        })
+        .await;
+    if frozen {
+        cx.step(Op::new("make-secure", Accesses::new().with(Access::write(SECURE))), |e| {
+            e.world.secure = true;
+            e.world.pc[e.tid] = I_SECURE;
+        })
+        .await;
+        cx.step(Op::new("page_ref_unfreeze", Accesses::new().with(Access::write(RC))), |e| {
+            e.world.rc = EXPECTED;
+            e.world.pc[e.tid] = I_UNFROZEN;
+        })
+        .await;
+    }
+    cx.step(Op::new("pte-unlock", Accesses::new().with(Access::release(LOCK))), |e| {
+        e.world.lock = false;
+        e.world.pc[e.tid] = DONE;
+    })
+    .await;
+}
+
+async fn io_thread(cx: Ctx<World>, k: usize, bug: bool) {
+    for _ in 0..k {
+        if !bug {
+            // try_get_page: an atomic add-unless-frozen; after a failure, wait (spinning on
+            // reads of the count) until the count is no longer frozen, then try again.
+            loop {
+                let got = cx
+                    .step(Op::new("try_get_page", Accesses::new().with(Access::write(RC))), |e| {
+                        let ok = e.world.rc != 0;
+                        if ok {
+                            e.world.rc += 1;
+                        }
+                        e.world.pc[e.tid] = if ok { T_GOT } else { T_RETRY };
+                        ok
+                    })
+                    .await;
+                if got {
+                    break;
+                }
+                // The spin re-reads the count; parked until it changes (weak fairness).
+                loop {
+                    let frozen = cx
+                        .step(
+                            Op::new("wait-unfrozen", Accesses::new().with(Access::read(RC))).parked(),
+                            |e| {
+                                let frozen = e.world.rc == 0;
+                                e.world.pc[e.tid] = if frozen { T_RETRY } else { T_WAITED };
+                                frozen
+                            },
+                        )
+                        .await;
+                    if !frozen {
+                        break;
+                    }
+                }
+            }
+        }
+        cx.step(
+            Op::new("arch_make_page_accessible", Accesses::new().with(Access::write(SECURE))),
+            |e| {
+                if e.world.secure {
+                    e.world.secure = false; // export
+                }
+                e.world.pc[e.tid] = T_HOOKED;
+            },
+        )
+        .await;
+        cx.step(Op::new("io", Accesses::new().with(Access::read(SECURE))), move |e| {
+            if e.world.secure {
+                e.report_fatal("io-on-secure-page", "I/O on a secure page".into());
+            }
+            e.world.pc[e.tid] = T_DID_IO;
+            if bug {
+                e.world.round[e.tid] += 1; // the round ends here
+            }
+        })
+        .await;
+        if !bug {
+            cx.step(Op::new("put_page", Accesses::new().with(Access::add(RC))), |e| {
+                e.world.rc -= 1;
+                e.world.pc[e.tid] = T_PUT;
+                e.world.round[e.tid] += 1; // the round ends here
+            })
+            .await;
+        }
+    }
+}
+
+impl Model for Family {
+    type World = World;
+    fn instance(&self) -> Instance<World> {
+        let mut threads: Vec<(String, explore::ThreadFn<World>)> = Vec::new();
+        threads.push(("importer".into(), Box::new(|cx| Box::pin(importer(cx)))));
+        for i in 1..self.n {
+            let (k, bug) = (self.k, self.bug);
+            threads.push((format!("io{i}"), Box::new(move |cx| Box::pin(io_thread(cx, k, bug)))));
+        }
+        Instance {
+            world: World {
+                lock: false,
+                rc: EXPECTED,
+                secure: false,
+                pc: vec![0; self.n],
+                round: vec![0; self.n],
+            },
+            objects: 3,
+            threads,
+        }
+    }
+    fn at_end(&self, w: &World, out: &mut Vec<Finding>) {
+        if w.rc != EXPECTED {
+            out.push(Finding {
+                property: "reference-balance",
+                severity: Severity::Violation,
+                message: format!("refcount {} at the end, expected {EXPECTED}", w.rc),
+                fatal: false,
+            });
+        }
+    }
+    fn state_hash(&self, w: &World) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        w.hash(&mut h);
+        h.finish()
+    }
+}
+
+impl StateKey for Family {
+    fn hash_state<H: Hasher>(&self, w: &World, h: &mut H) {
+        w.hash(h);
+    }
+}

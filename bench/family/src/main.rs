@@ -1,0 +1,153 @@
+//! `pvmm-bench`: runs one benchmark case with pvmm's explorer and prints one JSON line.
+//!
+//! ```text
+//! pvmm-bench family N K [--bug] [--mode stateful|dpor|naive] [--jobs J] [--limit SECS]
+//! pvmm-bench classes N K [--bug] [--limit SECS]      # Mazurkiewicz classes vs DPOR executions
+//! pvmm-bench scenario FILE PRESET [--limit SECS] [--classes]
+//! ```
+
+use explore::search::classes::count_classes;
+use explore::search::explore_stateful_parallel;
+use explore::{explore, Bounds, Options, Outcome, Strategy};
+use pvmm_bench::Family;
+use serde_json::json;
+use std::time::Duration;
+
+fn flag(args: &[String], name: &str) -> bool {
+    args.iter().any(|a| a == name)
+}
+
+fn opt(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn bounds(limit: Option<f64>) -> Bounds {
+    Bounds {
+        max_depth: 100_000,
+        max_time: limit.map(Duration::from_secs_f64),
+        max_memory_mib: Some(20_000),
+        ..Bounds::default()
+    }
+}
+
+fn verdict(o: &Outcome) -> &'static str {
+    if o.violations().next().is_some() {
+        "violation"
+    } else if o.exhaustive() {
+        "verified"
+    } else {
+        "incomplete"
+    }
+}
+
+fn report(case: &str, mode: &str, jobs: usize, o: &Outcome) -> serde_json::Value {
+    let props: Vec<&str> = o.violations().map(|r| r.property).collect();
+    let s = &o.stats;
+    json!({
+        "tool": "pvmm",
+        "case": case,
+        "mode": mode,
+        "jobs": jobs,
+        "verdict": verdict(o),
+        "exhaustive": o.exhaustive(),
+        "stopped_by": o.stopped_by.as_ref().map(|b| b.to_string()),
+        "properties": props,
+        "executions": s.executions,
+        "pruned": s.pruned,
+        "states": s.states,
+        "transitions": s.transitions,
+        "steps": s.steps,
+        "secs": s.elapsed_secs,
+        "steps_per_sec": if s.elapsed_secs > 0.0 { s.steps as f64 / s.elapsed_secs } else { 0.0 },
+        "visited_mib": s.visited_mib,
+        "peak_rss_mib": explore::peak_rss_mib(),
+        "final_states": o.final_states.len(),
+    })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let limit = opt(&args, "--limit").map(|s| s.parse::<f64>().expect("--limit SECS"));
+    let jobs: usize = opt(&args, "--jobs").map_or(1, |s| s.parse().expect("--jobs N"));
+    match args.first().map(String::as_str) {
+        Some("family") => {
+            let n: usize = args[1].parse().expect("N");
+            let k: usize = args[2].parse().expect("K");
+            let bug = flag(&args, "--bug");
+            let mode = opt(&args, "--mode").unwrap_or_else(|| "stateful".into());
+            let m = Family { n, k, bug };
+            let case = format!("F({n},{k}){}", if bug { "-bug" } else { "" });
+            let o = match mode.as_str() {
+                "stateful" => explore_stateful_parallel(
+                    &m,
+                    Options { strategy: Strategy::Dpor, bounds: bounds(limit), progress: None },
+                    jobs,
+                ),
+                "dpor" | "naive" => explore(
+                    &m,
+                    Options {
+                        strategy: if mode == "dpor" { Strategy::Dpor } else { Strategy::Naive },
+                        bounds: bounds(limit),
+                        progress: None,
+                    },
+                ),
+                other => panic!("unknown mode {other}"),
+            };
+            println!("{}", report(&case, &mode, jobs, &o));
+        }
+        Some("classes") => {
+            let n: usize = args[1].parse().expect("N");
+            let k: usize = args[2].parse().expect("K");
+            let bug = flag(&args, "--bug");
+            let m = Family { n, k, bug };
+            let case = format!("F({n},{k}){}", if bug { "-bug" } else { "" });
+            classes_line(&case, &m, limit);
+        }
+        #[cfg(feature = "kernel-cases")]
+        Some("scenario") => {
+            let file = &args[1];
+            let preset = &args[2];
+            let sc = checker::load(std::path::Path::new(file)).expect("scenario");
+            let kernel = sc.kernel(preset, &[]).expect("preset");
+            let model = sc.model(kernel);
+            let case = format!("{} [{preset}]", sc.name);
+            if flag(&args, "--classes") {
+                classes_line(&case, &model, limit);
+                return;
+            }
+            let o = explore(
+                &model,
+                Options { strategy: Strategy::Dpor, bounds: bounds(limit), progress: None },
+            );
+            println!("{}", report(&case, "dpor", 1, &o));
+        }
+        _ => {
+            eprintln!("usage: pvmm-bench family N K [--bug] [--mode stateful|dpor|naive] [--jobs J] [--limit S]\n       pvmm-bench classes N K [--bug] [--limit S]\n       pvmm-bench scenario FILE PRESET [--limit S] [--classes]");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn classes_line<M: explore::Model>(case: &str, m: &M, limit: Option<f64>) {
+    let c = count_classes(m, limit.map(Duration::from_secs_f64));
+    let d = explore(
+        m,
+        Options { strategy: Strategy::Dpor, bounds: bounds(limit), progress: None },
+    );
+    let explored = d.stats.executions + d.stats.pruned;
+    println!(
+        "{}",
+        json!({
+            "case": case,
+            "naive_executions": c.executions,
+            "classes": c.classes,
+            "complete": c.complete,
+            "dpor_executions": d.stats.executions,
+            "dpor_sleep_blocked": d.stats.pruned,
+            "ratio": if c.classes > 0 { explored as f64 / c.classes as f64 } else { 0.0 },
+            "dpor_exhaustive": d.exhaustive(),
+        })
+    );
+}

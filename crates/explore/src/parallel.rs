@@ -1,0 +1,1 @@
+//! Parallel stateless DPOR (see explore_parallel).

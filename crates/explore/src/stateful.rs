@@ -1,0 +1,636 @@
+//! Stateful search: a visited set over whole states, combined with sleep sets, on one or
+//! several cores.
+//!
+//! # What a state is, and why the key is sound
+//!
+//! A model thread is an `async fn` future: its local state (program counter, live locals) is
+//! hidden in the future and can be neither hashed nor cloned. A model that wants its states
+//! remembered implements [`StateKey`] and keeps every thread's *resume point* in its world:
+//! each step body that changes what the thread will do next writes it there (a label and the
+//! few live locals, e.g. `world.pc[tid] = AFTER_GET; world.round[tid] = i`). The contract is:
+//!
+//! > after every step, a thread's remaining behaviour (the operations it will register and what
+//! > their bodies do) is a deterministic function of the world, and in particular of the part
+//! > of it that [`StateKey::hash_state`] hashes.
+//!
+//! Under that contract the key below determines everything the rest of the search can observe:
+//! * the world (hashed by the model: shared state and resume points);
+//! * for each thread: whether it finished, and the name of its registered operation (a cheap
+//!   cross-check of the resume point);
+//! * the explorer's own part of the state that steps' enabledness depends on: a parked retry
+//!   ([`crate::Guard::Changed`]) is enabled once an object it reads was written since the
+//!   thread last accessed it. The runtime keeps version counters for that; counters differ
+//!   between paths that converge, so the key holds instead, per thread and object, the single
+//!   bit "written since this thread last accessed it" — exactly what enabledness reads, and it
+//!   evolves deterministically with the steps (a write sets the bit for every thread, an
+//!   access clears it for the accessing thread).
+//!
+//! Two paths that reach equal keys therefore have equal futures (same enabled steps, same
+//! findings, same final states): exploring from one of them is enough. Keys are 128-bit
+//! (two independently seeded hashes); a collision would wrongly prune, with probability about
+//! `states² / 2¹²⁹` — below 10⁻²⁵ for 10⁸ states.
+//!
+//! # Sleep sets with state caching
+//!
+//! Plain state caching explores every transition of every reachable state. Sleep sets
+//! (Godefroid, *Partial-Order Methods for the Verification of Concurrent Systems*, 1996,
+//! ch. 5) avoid transitions that only lead to a state through an order already covered: after
+//! exploring `t` from `s`, `t` sleeps in the states reached from `s` by transitions
+//! independent of `t` until a dependent transition wakes it. Combining them with a visited set
+//! needs care — a state first reached with sleep set `Z₁` was only expanded by the transitions
+//! not in `Z₁`; reached again with `Z₂`, the transitions of `Z₁ \ Z₂` are still owed. The visited
+//! set therefore stores with each state the sleep set it was expanded with; a revisit with `Z`
+//! explores `stored \ Z` (if any) and stores `stored ∩ Z` (Godefroid's algorithm, fig. 5.3). Every
+//! reachable state is visited and every step finding is seen (a slept transition meets, in the
+//! order that covers it, the same values of the objects it touches). The random-program tests
+//! (`tests/stateful.rs`) check this against a plain visited-set search and against naive
+//! enumeration: same set of reachable states, final states and properties.
+//!
+//! # Restoring a state
+//!
+//! Futures cannot be cloned, so going back to a state re-runs the model from a fresh instance
+//! along the path (a replay is a few hundred nanoseconds per step: one poll each, no OS thread
+//! switch, nothing allocated per step). Depth-first order keeps replays rare: a new state
+//! is expanded on the spot; only going back up costs a replay.
+//!
+//! # Several cores
+//!
+//! Workers share the visited set (sharded, one lock per shard) and a queue of tasks; a task is
+//! "arrive at the state reached by this path, with this sleep set". A worker that sees idle
+//! workers and an empty queue hands over the unexplored children of its shallowest open state.
+//! The store-and-compare of sleep sets is atomic per state (under its shard lock), so the
+//! argument above does not depend on which worker gets where first: every state is expanded
+//! by every transition not in the intersection of the sleep sets it was reached with. The
+//! same states, final states and properties are found with any number of workers (tested).
+
+use super::{
+    check_limits, end_of_execution, finalize, offer, Bound, Candidate, Options, Outcome,
+    PropertyReport, Stats, Strategy,
+};
+use crate::runtime::{Execution, Model, Tid};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::hash::Hasher;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// A model whose whole state can be hashed: see the module documentation for the contract.
+pub trait StateKey: Model {
+    /// Feeds the world, including every thread's resume point, into `h`.
+    fn hash_state<H: Hasher>(&self, world: &Self::World, h: &mut H);
+}
+
+/// A small, fast, seeded hasher (multiply–rotate over 64-bit words, final avalanche).
+#[derive(Clone)]
+pub struct SeededHasher(u64);
+
+impl SeededHasher {
+    pub fn new(seed: u64) -> Self {
+        SeededHasher(seed)
+    }
+    #[inline]
+    fn mix(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for SeededHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.mix(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 56));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.mix(i as u64);
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.mix(i as u64);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.mix(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.mix(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.mix(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        // splitmix64 finaliser
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// Options of the stateful search beyond [`Options`].
+#[derive(Copy, Clone, Debug)]
+pub struct StatefulOptions {
+    /// Worker threads (1: the calling thread only).
+    pub jobs: usize,
+    /// Use sleep sets (partial-order reduction of transitions); `false` explores every
+    /// transition of every reachable state (the reference the tests compare against).
+    pub sleep_sets: bool,
+    /// Keep the keys of all visited states in the outcome (for tests).
+    pub keep_keys: bool,
+}
+
+impl Default for StatefulOptions {
+    fn default() -> Self {
+        StatefulOptions {
+            jobs: 1,
+            sleep_sets: true,
+            keep_keys: false,
+        }
+    }
+}
+
+/// The result of a stateful search: the usual outcome plus, when asked, the visited keys.
+pub struct StatefulOutcome {
+    pub outcome: Outcome,
+    pub keys: BTreeSet<u128>,
+}
+
+/// Stateful search on the calling thread (see the module documentation).
+pub fn explore_stateful<M: StateKey + Sync>(model: &M, opts: Options<'_>) -> Outcome {
+    explore_stateful_with(model, opts, StatefulOptions::default()).outcome
+}
+
+/// Stateful search on `jobs` cores: same states, final states and properties as with one.
+pub fn explore_stateful_parallel<M: StateKey + Sync>(
+    model: &M,
+    opts: Options<'_>,
+    jobs: usize,
+) -> Outcome {
+    explore_stateful_with(
+        model,
+        opts,
+        StatefulOptions {
+            jobs,
+            ..StatefulOptions::default()
+        },
+    )
+    .outcome
+}
+
+const SHARDS: usize = 64;
+
+struct Task {
+    path: Vec<Tid>,
+    sleep: u64,
+}
+
+struct SharedState<'m, M> {
+    model: &'m M,
+    bounds: super::Bounds,
+    sleep_sets: bool,
+    jobs: usize,
+    visited: Vec<Mutex<HashMap<u128, u64>>>,
+    queue: Mutex<VecDeque<Task>>,
+    cv: Condvar,
+    /// Workers waiting for a task.
+    idle: AtomicUsize,
+    stop: AtomicBool,
+    stopped_by: Mutex<Option<Bound>>,
+    cut: Mutex<Option<Bound>>,
+    start: Instant,
+    /// Global counters (for limits across workers).
+    executions: AtomicU64,
+    states: AtomicU64,
+}
+
+struct WorkerOut {
+    stats: Stats,
+    cands: BTreeMap<&'static str, Candidate>,
+    final_states: BTreeSet<u64>,
+}
+
+/// Stateful search with explicit options.
+pub fn explore_stateful_with<M: StateKey + Sync>(
+    model: &M,
+    mut opts: Options<'_>,
+    sopts: StatefulOptions,
+) -> StatefulOutcome {
+    let jobs = sopts.jobs.max(1);
+    let shared = SharedState {
+        model,
+        bounds: opts.bounds.clone(),
+        sleep_sets: sopts.sleep_sets,
+        jobs,
+        visited: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        queue: Mutex::new(VecDeque::from([Task {
+            path: Vec::new(),
+            sleep: 0,
+        }])),
+        cv: Condvar::new(),
+        idle: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        stopped_by: Mutex::new(None),
+        cut: Mutex::new(None),
+        start: Instant::now(),
+        executions: AtomicU64::new(0),
+        states: AtomicU64::new(0),
+    };
+    let progress = opts.progress.take();
+    let outs: Vec<WorkerOut> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..jobs)
+            .map(|_| s.spawn(|| worker(&shared, None)))
+            .collect();
+        let mut outs = vec![worker(&shared, progress)];
+        for h in handles {
+            outs.push(h.join().expect("worker panicked"));
+        }
+        outs
+    });
+    let mut stats = Stats::default();
+    let mut cands: BTreeMap<&'static str, Candidate> = BTreeMap::new();
+    let mut final_states = BTreeSet::new();
+    for o in outs {
+        stats.executions += o.stats.executions;
+        stats.pruned += o.stats.pruned;
+        stats.steps += o.stats.steps;
+        stats.transitions += o.stats.transitions;
+        stats.max_depth_seen = stats.max_depth_seen.max(o.stats.max_depth_seen);
+        final_states.extend(o.final_states);
+        for (_, c) in o.cands {
+            let occ = c.report.occurrences;
+            let prop = c.report.property;
+            offer(&mut cands, c.report, c.full, c.at_end);
+            // `offer` counted one occurrence; add the rest.
+            if let Some(m) = cands.get_mut(prop) {
+                m.report.occurrences += occ - 1;
+            }
+        }
+    }
+    let mut keys = BTreeSet::new();
+    let mut entries = 0usize;
+    let mut bytes = 0usize;
+    for shard in &shared.visited {
+        let m = shard.lock().expect("shard");
+        entries += m.len();
+        bytes += m.capacity() * (std::mem::size_of::<(u128, u64)>() + 1);
+        if sopts.keep_keys {
+            keys.extend(m.keys().copied());
+        }
+    }
+    stats.states = entries as u64;
+    stats.visited_mib = bytes as f64 / (1024.0 * 1024.0);
+    stats.elapsed_secs = shared.start.elapsed().as_secs_f64();
+    let mut reports: Vec<PropertyReport> =
+        cands.into_values().map(|c| finalize(model, c)).collect();
+    reports.sort_by(|a, b| a.property.cmp(b.property));
+    let stopped_by = shared.stopped_by.lock().expect("lock").clone();
+    let cut = shared.cut.lock().expect("lock").clone();
+    StatefulOutcome {
+        outcome: Outcome {
+            strategy: Strategy::Dpor,
+            stats,
+            reports,
+            stopped_by: stopped_by.or(cut),
+            final_states,
+        },
+        keys,
+    }
+}
+
+/// Takes a task, or `None` when the search is over (every worker idle, queue empty).
+fn next_task<M>(sh: &SharedState<'_, M>) -> Option<Task> {
+    let mut q = sh.queue.lock().expect("queue");
+    loop {
+        if sh.stop.load(Ordering::Relaxed) {
+            sh.cv.notify_all();
+            return None;
+        }
+        if let Some(t) = q.pop_front() {
+            return Some(t);
+        }
+        let idle = sh.idle.fetch_add(1, Ordering::SeqCst) + 1;
+        if idle == sh.jobs {
+            // Nobody is working and nothing is queued: done.
+            sh.stop.store(true, Ordering::SeqCst);
+            sh.cv.notify_all();
+            return None;
+        }
+        q = sh.cv.wait(q).expect("queue");
+        sh.idle.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One open state on a worker's path.
+struct Frame {
+    /// Path length at this state.
+    depth: usize,
+    /// Children still to explore: thread and the sleep set of the child.
+    children: Vec<(Tid, u64)>,
+    next: usize,
+}
+
+/// A worker's live execution and the explorer-side state it tracks.
+struct Live<W: 'static> {
+    ex: Execution<W>,
+    /// Per thread, per object: written since the thread last accessed it.
+    changed: Vec<u64>,
+    words: usize,
+}
+
+impl<W: 'static> Live<W> {
+    fn start<M: Model<World = W>>(model: &M) -> Self {
+        let inst = model.instance();
+        let words = inst.objects.div_ceil(64).max(1);
+        let ex = Execution::start(inst, false);
+        let n = ex.threads();
+        assert!(n <= 64, "at most 64 model threads");
+        Live {
+            ex,
+            changed: vec![0; n * words],
+            words,
+        }
+    }
+
+    fn note_step(&mut self, tid: Tid, acc: &crate::access::Accesses) {
+        let n = self.ex.threads();
+        for a in acc.as_slice() {
+            let o = a.obj.0 as usize;
+            let (w, b) = (o / 64, 1u64 << (o % 64));
+            if a.kind != crate::access::AccessKind::Read {
+                for t in 0..n {
+                    self.changed[t * self.words + w] |= b;
+                }
+            }
+            self.changed[tid * self.words + w] &= !b;
+        }
+    }
+
+    fn key<M: StateKey<World = W>>(&self, model: &M) -> u128 {
+        let mut h1 = SeededHasher::new(0x243f_6a88_85a3_08d3);
+        let mut h2 = SeededHasher::new(0x1319_8a2e_0370_7344);
+        self.ex.with_world(|w| {
+            model.hash_state(w, &mut h1);
+            model.hash_state(w, &mut h2);
+        });
+        for t in 0..self.ex.threads() {
+            let tag = match self.ex.next_op(t) {
+                None => 0u64,
+                Some((name, _)) => name.as_ptr() as u64 ^ ((name.len() as u64) << 48) ^ 1,
+            };
+            h1.write_u64(tag);
+            h2.write_u64(tag);
+        }
+        for &c in &self.changed {
+            h1.write_u64(c);
+            h2.write_u64(c);
+        }
+        ((h1.finish() as u128) << 64) | h2.finish() as u128
+    }
+}
+
+fn worker<M: StateKey + Sync>(
+    sh: &SharedState<'_, M>,
+    mut progress: Option<&mut dyn FnMut(&super::Progress)>,
+) -> WorkerOut {
+    let model = sh.model;
+    let mut stats = Stats::default();
+    let mut cands: BTreeMap<&'static str, Candidate> = BTreeMap::new();
+    let mut final_states = BTreeSet::new();
+    let mut last_progress = Instant::now();
+    let mut checks = 0u32;
+    while let Some(task) = next_task(sh) {
+        let mut path = task.path;
+        // Arrive at the task's state.
+        let mut live = Live::start(model);
+        for &t in &path {
+            let rec = live.ex.step(t);
+            live.note_step(t, &rec.accesses);
+            stats.steps += 1;
+        }
+        let mut frames: Vec<Frame> = Vec::new();
+        let mut at_state = true;
+        if let Some(f) = arrive(
+            sh,
+            &live,
+            &path,
+            task.sleep,
+            &mut stats,
+            &mut cands,
+            &mut final_states,
+        ) {
+            frames.push(f);
+        }
+        while let Some(top) = frames.last_mut() {
+            if sh.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if top.next == top.children.len() {
+                frames.pop();
+                at_state = false;
+                continue;
+            }
+            let (tid, sleep) = top.children[top.next];
+            top.next += 1;
+            let depth = top.depth;
+            // Hand work over to idle workers.
+            if sh.jobs > 1 && sh.idle.load(Ordering::Relaxed) > 0 {
+                share(sh, &mut frames, &path);
+            }
+            if !at_state {
+                live = Live::start(model);
+                for &t in &path[..depth] {
+                    let rec = live.ex.step(t);
+                    live.note_step(t, &rec.accesses);
+                    stats.steps += 1;
+                }
+            }
+            path.truncate(depth);
+            let rec = live.ex.step(tid);
+            live.note_step(tid, &rec.accesses);
+            stats.steps += 1;
+            stats.transitions += 1;
+            path.push(tid);
+            stats.max_depth_seen = stats.max_depth_seen.max(path.len());
+            at_state = false;
+            if !rec.findings.is_empty() {
+                for f in &rec.findings {
+                    let report = PropertyReport {
+                        property: f.property,
+                        severity: f.severity,
+                        message: f.message.clone(),
+                        steps: path.len(),
+                        preemptions: super::switch_count(&path),
+                        schedule: path.clone(),
+                        occurrences: 1,
+                    };
+                    offer(&mut cands, report, path.clone(), false);
+                }
+                if rec.findings.iter().any(|f| f.fatal) {
+                    stats.executions += 1;
+                    sh.executions.fetch_add(1, Ordering::Relaxed);
+                    final_states.insert(live.ex.with_world(|w| model.state_hash(w)) ^ 0xfa7a1);
+                    continue;
+                }
+            }
+            if let Some(f) = arrive(
+                sh,
+                &live,
+                &path,
+                sleep,
+                &mut stats,
+                &mut cands,
+                &mut final_states,
+            ) {
+                frames.push(f);
+                at_state = true;
+            }
+            checks = checks.wrapping_add(1);
+            if checks % 256 == 0 {
+                let global = Stats {
+                    executions: sh.executions.load(Ordering::Relaxed),
+                    steps: stats.steps * sh.jobs as u64,
+                    ..Stats::default()
+                };
+                if let Some(limit) = check_limits(&sh.bounds, &global, sh.start) {
+                    stop_with(sh, limit);
+                    break;
+                }
+                if let Some(m) = sh.bounds.max_memory_mib {
+                    if super::rss_mib().is_some_and(|r| r >= m) {
+                        stop_with(sh, Bound::MaxMemoryMib(m));
+                        break;
+                    }
+                }
+                if let Some(cb) = progress.as_deref_mut() {
+                    if last_progress.elapsed() >= Duration::from_millis(100) {
+                        last_progress = Instant::now();
+                        stats.elapsed_secs = sh.start.elapsed().as_secs_f64();
+                        stats.states = sh.states.load(Ordering::Relaxed);
+                        cb(&super::Progress {
+                            stats: &stats,
+                            depth: path.len(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    WorkerOut {
+        stats,
+        cands,
+        final_states,
+    }
+}
+
+fn stop_with<M>(sh: &SharedState<'_, M>, b: Bound) {
+    sh.stopped_by.lock().expect("lock").get_or_insert(b);
+    sh.stop.store(true, Ordering::SeqCst);
+    let _q = sh.queue.lock().expect("queue");
+    sh.cv.notify_all();
+}
+
+/// Gives the unexplored children of the shallowest open state with any to the queue.
+fn share<M>(sh: &SharedState<'_, M>, frames: &mut [Frame], path: &[Tid]) {
+    let Some(f) = frames.iter_mut().find(|f| f.next < f.children.len()) else {
+        return;
+    };
+    let mut q = sh.queue.lock().expect("queue");
+    if !q.is_empty() {
+        return;
+    }
+    for &(t, sleep) in &f.children[f.next..] {
+        let mut p = path[..f.depth].to_vec();
+        p.push(t);
+        q.push_back(Task { path: p, sleep });
+    }
+    f.next = f.children.len();
+    sh.cv.notify_all();
+}
+
+/// The search arrives at the live execution's state with sleep set `sleep`: records it, and
+/// returns the frame of transitions to explore from it (if any).
+fn arrive<M: StateKey + Sync>(
+    sh: &SharedState<'_, M>,
+    live: &Live<M::World>,
+    path: &[Tid],
+    sleep: u64,
+    stats: &mut Stats,
+    cands: &mut BTreeMap<&'static str, Candidate>,
+    final_states: &mut BTreeSet<u64>,
+) -> Option<Frame> {
+    let model = sh.model;
+    let key = live.key(model);
+    let enabled = live.ex.enabled_mask();
+    let sleep = if sh.sleep_sets { sleep & enabled } else { 0 };
+    let shard = (key as usize) % SHARDS;
+    let (todo, base) = {
+        let mut m = sh.visited[shard].lock().expect("shard");
+        match m.get_mut(&key) {
+            None => {
+                m.insert(key, sleep);
+                sh.states.fetch_add(1, Ordering::Relaxed);
+                (enabled & !sleep, sleep)
+            }
+            Some(old) => {
+                let owed = *old & !sleep & enabled;
+                if owed == 0 {
+                    stats.pruned += 1;
+                    return None;
+                }
+                *old &= sleep;
+                (owed, sleep & *old)
+            }
+        }
+    };
+    if enabled == 0 {
+        // Terminal: every thread finished, or deadlock / livelock. Reached once per key.
+        stats.executions += 1;
+        sh.executions.fetch_add(1, Ordering::Relaxed);
+        end_of_execution(model, &live.ex, path, cands, final_states);
+        return None;
+    }
+    if path.len() >= sh.bounds.max_depth {
+        sh.cut
+            .lock()
+            .expect("lock")
+            .get_or_insert(Bound::MaxDepth(sh.bounds.max_depth));
+        stats.executions += 1;
+        return None;
+    }
+    let n = live.ex.threads();
+    let next: Vec<Option<crate::access::Accesses>> =
+        (0..n).map(|t| live.ex.next_accesses(t)).collect();
+    let mut acc = base;
+    let mut children = Vec::with_capacity(todo.count_ones() as usize);
+    // Prefer the thread that just ran (fewer context switches in reported traces).
+    let prev = path.last().copied();
+    let mut order: Vec<Tid> = Vec::with_capacity(n);
+    if let Some(p) = prev {
+        if todo & (1 << p) != 0 {
+            order.push(p);
+        }
+    }
+    order.extend((0..n).filter(|&t| todo & (1 << t) != 0 && Some(t) != prev));
+    for t in order {
+        let a = next[t].expect("enabled thread has an operation");
+        let child_sleep = if sh.sleep_sets {
+            (0..n)
+                .filter(|&q| acc & (1 << q) != 0)
+                .filter(|&q| matches!(&next[q], Some(b) if !b.dependent(&a)))
+                .fold(0u64, |s, q| s | (1 << q))
+        } else {
+            0
+        };
+        children.push((t, child_sleep));
+        acc |= 1 << t;
+    }
+    Some(Frame {
+        depth: path.len(),
+        children,
+        next: 0,
+    })
+}
