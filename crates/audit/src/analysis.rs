@@ -9,7 +9,7 @@
 use crate::extract::{Call, Expr, FileSummary, Func};
 use crate::rules::{any_glob, glob, Rules};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Longest chain kept (hops); recursion cannot grow chains past it.
@@ -24,7 +24,7 @@ pub struct Parsed {
 }
 
 /// One step of a chain.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
 pub struct Hop {
     pub func: String,
     pub file: String,
@@ -90,19 +90,21 @@ struct Reach {
 }
 
 /// The classification of one GUP-family call site.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Site {
     pub file: String,
     pub line: u32,
     pub func: String,
     pub callee: String,
+    /// The FOLL_* flags argument as written, when the call has one.
+    pub flags: String,
     /// covered | finding | returned-to-caller | no-io
     pub class: String,
     pub detail: String,
     pub findings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     pub id: String,
     pub rule: String,
@@ -115,7 +117,7 @@ pub struct Finding {
     pub partly_parsed: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Coverage {
     pub files_parsed: usize,
     pub files_clean: usize,
@@ -125,7 +127,7 @@ pub struct Coverage {
     pub chain_functions_clean: usize,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Outcome {
     pub findings: Vec<Finding>,
     pub sites: Vec<Site>,
@@ -1104,11 +1106,19 @@ fn source_findings(
             }
         };
         if site.gup {
+            let flags = site
+                .call
+                .args
+                .iter()
+                .find(|a| a.text.contains("FOLL_") || a.text.contains("gup_flags"))
+                .map(|a| a.text.clone())
+                .unwrap_or_default();
             sites.push(Site {
                 file: file.to_string(),
                 line: site.call.line,
                 func: f.name.clone(),
                 callee: site.call.callee.clone(),
+                flags,
                 class,
                 detail,
                 findings: ids,

@@ -205,11 +205,16 @@ pub fn text(r: &Report) -> String {
     for s in &r.sites {
         let _ = writeln!(
             o,
-            "  {}:{} {}() {}: {}{}",
+            "  {}:{} {}() {}{}: {}{}",
             s.file,
             s.line,
             s.func,
             s.callee,
+            if s.flags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", s.flags)
+            },
             s.class,
             if s.findings.is_empty() {
                 format!(" — {}", s.detail)

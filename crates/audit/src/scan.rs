@@ -28,7 +28,7 @@ pub enum ScanError {
     Io { path: String, err: std::io::Error },
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ScanStats {
     pub files_total: usize,
     pub bytes_total: u64,
@@ -39,6 +39,8 @@ pub struct ScanStats {
     pub unresolved_callees: usize,
     pub files_read: usize,
     pub summaries_from_cache: usize,
+    /// Nothing that the analysis reads changed since a previous run: its result was reused.
+    pub result_from_cache: bool,
     pub seconds: f64,
     pub seconds_scan: f64,
     pub seconds_parse: f64,
@@ -202,6 +204,27 @@ impl Cache {
         }
     }
 
+    fn result_path(&self, key: &str) -> PathBuf {
+        self.dir
+            .join(format!("result-{}.json", &key[..16.min(key.len())]))
+    }
+
+    fn load_result(&self, key: &str) -> Option<(Outcome, ScanStats)> {
+        let b = std::fs::read(self.result_path(key)).ok()?;
+        let (k, o, s): (String, Outcome, ScanStats) = serde_json::from_slice(&b).ok()?;
+        (k == key).then_some((o, s))
+    }
+
+    fn save_result(&self, key: &str, o: &Outcome, s: &ScanStats) {
+        if let Ok(b) = serde_json::to_vec(&(key, o, s)) {
+            let p = self.result_path(key);
+            let tmp = p.with_extension("tmp");
+            if std::fs::write(&tmp, b).is_ok() {
+                let _ = std::fs::rename(&tmp, &p);
+            }
+        }
+    }
+
     fn summary_path(&self, hash: &str) -> PathBuf {
         self.dir
             .join("summaries")
@@ -222,6 +245,15 @@ impl Cache {
             }
         }
     }
+}
+
+/// The manifest to save when the result was reused: new stat data, the old widening.
+fn manifest_with(mut m: Manifest, old: &Manifest, widen_key: String) -> Manifest {
+    m.widened = old.widened.clone();
+    m.unresolved = old.unresolved;
+    m.widen_rounds = old.widen_rounds;
+    m.widen_key = widen_key;
+    m
 }
 
 /// Audit one tree: scan, parse, widen, analyse.
@@ -336,6 +368,33 @@ pub fn audit_tree(
         stats.files_widened = old.widened.len();
         stats.unresolved_callees = old.unresolved;
         stats.widen_rounds = old.widen_rounds;
+    }
+    // Content-addressed result: the same parsed contents and rules give the same outcome.
+    let result_key = if reuse && todo.iter().all(|(_, h)| !h.is_empty()) {
+        let mut h = blake3::Hasher::new();
+        h.update(widen_key.as_bytes());
+        let mut keys: Vec<&(String, String)> = todo.iter().collect();
+        keys.sort();
+        for (p, x) in keys {
+            h.update(p.as_bytes());
+            h.update(x.as_bytes());
+        }
+        Some(h.finalize().to_hex().to_string())
+    } else {
+        None
+    };
+    if let (Some(c), Some(k)) = (&cache, &result_key) {
+        if let Some((outcome, cached)) = c.load_result(k) {
+            stats.files_parsed = cached.files_parsed;
+            stats.summaries_from_cache = cached.files_parsed;
+            stats.result_from_cache = true;
+            stats.seconds_parse = t1.elapsed().as_secs_f64();
+            stats.seconds = t0.elapsed().as_secs_f64();
+            if stats.files_read > 0 {
+                c.save_manifest(&manifest_with(manifest, &old, widen_key));
+            }
+            return Ok((outcome, stats));
+        }
     }
     let mut round = 0;
     let mut new_hashes: Vec<(String, String)> = Vec::new();
@@ -513,6 +572,9 @@ pub fn audit_tree(
     let t2 = Instant::now();
     let outcome = analysis::run(rules, &parsed);
     stats.seconds_analysis = t2.elapsed().as_secs_f64();
+    if let (Some(c), Some(k)) = (&cache, &result_key) {
+        c.save_result(k, &outcome, &stats);
+    }
     stats.seconds = t0.elapsed().as_secs_f64();
     Ok((outcome, stats))
 }

@@ -500,6 +500,10 @@ fn summaries_are_cached_by_content_hash() {
     let (o2, s2) = scan::audit_tree(t.path(), &rules, BUILTIN, Some(cache.path())).expect("audit");
     assert_eq!(s2.summaries_from_cache, 1);
     assert_eq!(s2.files_read, 0);
+    assert!(
+        s2.result_from_cache,
+        "same contents and rules: the result is reused"
+    );
     assert_eq!(o1.findings[0].id, o2.findings[0].id);
     // A changed file is parsed again.
     std::fs::write(
@@ -510,6 +514,17 @@ fn summaries_are_cached_by_content_hash() {
     let (_, s3) = scan::audit_tree(t.path(), &rules, BUILTIN, Some(cache.path())).expect("audit");
     assert_eq!(s3.files_read, 1);
     assert_eq!(s3.summaries_from_cache, 0);
+    assert!(!s3.result_from_cache);
+    // Touching a file (same contents) keeps the result.
+    let f = std::fs::File::options()
+        .append(true)
+        .open(t.path().join("block/dio.c"))
+        .expect("open");
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .expect("touch");
+    let (_, s4) = scan::audit_tree(t.path(), &rules, BUILTIN, Some(cache.path())).expect("audit");
+    assert_eq!(s4.files_read, 1);
+    assert!(s4.result_from_cache);
 }
 
 #[test]
@@ -541,4 +556,43 @@ int zc_request(struct scatterlist *sg, struct iov_iter *data)
     let f = finding_from(&o, "get_mapped").expect("finding through the out-parameter");
     assert_eq!(f.chain[1].func, "zc_request");
     assert_eq!(f.chain[2].callee, "sg_set_page");
+}
+
+#[test]
+fn socket_sink_needs_msg_splice_pages_and_sendpage_is_a_sink() {
+    let copy = r#"
+int send_copy(struct socket *sock, unsigned long addr)
+{
+	struct page *page;
+	struct msghdr msg = {};
+	struct bio_vec bv;
+	get_user_pages_fast(addr, 1, 0, &page);
+	bvec_set_page(&bv, page, 4096, 0);
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bv, 1, 4096);
+	return sock_sendmsg(sock, &msg);
+}
+"#;
+    let o = audit(&[("net/x/copy.c", copy)]);
+    assert!(o.findings.is_empty(), "{:#?}", o.findings);
+    assert_eq!(site(&o, "send_copy").class, "no-io");
+
+    let splice = copy.replace("send_copy", "send_splice").replace(
+        "struct bio_vec bv;",
+        "struct bio_vec bv;\n\tmsg.msg_flags = MSG_SPLICE_PAGES;",
+    );
+    let o = audit(&[("net/x/splice.c", &splice)]);
+    let f = finding_from(&o, "send_splice").expect("MSG_SPLICE_PAGES finding");
+    assert_eq!(f.chain[f.chain.len() - 1].callee, "sock_sendmsg");
+
+    let sendpage = r#"
+int old_send(struct file *file, unsigned long addr)
+{
+	struct page *page;
+	get_user_pages_fast(addr, 1, 0, &page);
+	return file->f_op->sendpage(file, page, 0, 4096, NULL, 0);
+}
+"#;
+    let o = audit(&[("fs/x/sp.c", sendpage)]);
+    let f = finding_from(&o, "old_send").expect("->sendpage finding");
+    assert_eq!(f.chain[1].callee, "->sendpage");
 }
