@@ -247,6 +247,19 @@ impl Cache {
     }
 }
 
+/// Key of an analysis result: the widening key and every parsed file's content hash.
+fn result_key_of(widen_key: &str, files: &[(String, String)]) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(widen_key.as_bytes());
+    let mut keys: Vec<&(String, String)> = files.iter().collect();
+    keys.sort();
+    for (p, x) in keys {
+        h.update(p.as_bytes());
+        h.update(x.as_bytes());
+    }
+    h.finalize().to_hex().to_string()
+}
+
 /// The manifest to save when the result was reused: new stat data, the old widening.
 fn manifest_with(mut m: Manifest, old: &Manifest, widen_key: String) -> Manifest {
     m.widened = old.widened.clone();
@@ -371,15 +384,7 @@ pub fn audit_tree(
     }
     // Content-addressed result: the same parsed contents and rules give the same outcome.
     let result_key = if reuse && todo.iter().all(|(_, h)| !h.is_empty()) {
-        let mut h = blake3::Hasher::new();
-        h.update(widen_key.as_bytes());
-        let mut keys: Vec<&(String, String)> = todo.iter().collect();
-        keys.sort();
-        for (p, x) in keys {
-            h.update(p.as_bytes());
-            h.update(x.as_bytes());
-        }
-        Some(h.finalize().to_hex().to_string())
+        Some(result_key_of(&widen_key, &todo))
     } else {
         None
     };
@@ -529,10 +534,10 @@ pub fn audit_tree(
     }
     drop(def_index);
     let mut hashes_added = false;
-    for (p, h) in new_hashes {
-        if let Some(e) = manifest.entries.get_mut(&p) {
+    for (p, h) in &new_hashes {
+        if let Some(e) = manifest.entries.get_mut(p) {
             if e.hash.is_empty() {
-                e.hash = h;
+                e.hash = h.clone();
                 hashes_added = true;
             }
         }
@@ -572,8 +577,12 @@ pub fn audit_tree(
     let t2 = Instant::now();
     let outcome = analysis::run(rules, &parsed);
     stats.seconds_analysis = t2.elapsed().as_secs_f64();
-    if let (Some(c), Some(k)) = (&cache, &result_key) {
-        c.save_result(k, &outcome, &stats);
+    if let Some(c) = &cache {
+        c.save_result(
+            &result_key_of(&manifest.widen_key, &new_hashes),
+            &outcome,
+            &stats,
+        );
     }
     stats.seconds = t0.elapsed().as_secs_f64();
     Ok((outcome, stats))
