@@ -146,7 +146,8 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
     } else {
         args.cache_dir.clone().or_else(scan::default_cache_dir)
     };
-    let mut pool = rayon::ThreadPoolBuilder::new();
+    // Deeply nested C (long else-if chains, huge initialisers) recurses deeply in the AST walk.
+    let mut pool = rayon::ThreadPoolBuilder::new().stack_size(64 << 20);
     if let Some(j) = args.jobs {
         if j == 0 {
             return Err("--jobs must be at least 1".into());
