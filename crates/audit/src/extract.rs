@@ -17,7 +17,7 @@ pub struct Expr {
     /// all roots of its arguments.
     pub calls: Vec<(String, Vec<String>)>,
     /// Source text, shortened (call arguments only; empty elsewhere to keep the cache small).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(default)]
     pub text: String,
 }
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, UNIX_EPOCH};
 
 /// Bump when `extract` changes what it records: old cached summaries are then ignored.
-const EXTRACT_VERSION: u32 = 8;
+const EXTRACT_VERSION: u32 = 9;
 /// Widening rounds after the first parse (each follows chains one call further).
 pub const MAX_WIDEN_ROUNDS: usize = 4;
 /// Files parsed per widening round at most.
@@ -184,19 +184,19 @@ impl Cache {
         std::fs::create_dir_all(dir.join("summaries")).ok()?;
         Some(Cache {
             dir: dir.to_path_buf(),
-            manifest_path: dir.join(format!("tree-{}.json", &key.as_str()[..16])),
+            manifest_path: dir.join(format!("tree-{}.bin", &key.as_str()[..16])),
         })
     }
 
     fn load_manifest(&self) -> Manifest {
         std::fs::read(&self.manifest_path)
             .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
+            .and_then(|b| postcard::from_bytes(&b).ok())
             .unwrap_or_default()
     }
 
     fn save_manifest(&self, m: &Manifest) {
-        if let Ok(b) = serde_json::to_vec(m) {
+        if let Ok(b) = postcard::to_stdvec(m) {
             let tmp = self.manifest_path.with_extension("tmp");
             if std::fs::write(&tmp, b).is_ok() {
                 let _ = std::fs::rename(&tmp, &self.manifest_path);
@@ -228,16 +228,16 @@ impl Cache {
     fn summary_path(&self, hash: &str) -> PathBuf {
         self.dir
             .join("summaries")
-            .join(format!("{hash}-v{EXTRACT_VERSION}.json"))
+            .join(format!("{hash}-v{EXTRACT_VERSION}.bin"))
     }
 
     fn load_summary(&self, hash: &str) -> Option<FileSummary> {
         let b = std::fs::read(self.summary_path(hash)).ok()?;
-        serde_json::from_slice(&b).ok()
+        postcard::from_bytes(&b).ok()
     }
 
     fn save_summary(&self, hash: &str, s: &FileSummary) {
-        if let Ok(b) = serde_json::to_vec(s) {
+        if let Ok(b) = postcard::to_stdvec(s) {
             let p = self.summary_path(hash);
             let tmp = p.with_extension(format!("tmp{}", std::process::id()));
             if std::fs::write(&tmp, b).is_ok() {
