@@ -171,6 +171,23 @@ fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
 }
 
 #[test]
+fn two_tree_sarif_marks_new_results_and_validates() {
+    let old = tree(&[("block/dio.c", FOLL_PIN_DIO)]);
+    let new = tree(&[("block/dio.c", FOLL_GET_DIO)]);
+    let o = run(&["--base", p(old.path()), p(new.path()), "--format", "sarif"]);
+    assert_eq!(o.status.code(), Some(1));
+    let instance: serde_json::Value = serde_json::from_slice(&o.stdout).expect("sarif is json");
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/sarif-schema-2.1.0.json")).expect("schema");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    assert!(validator.is_valid(&instance));
+    assert_eq!(
+        instance["runs"][0]["results"][0]["baselineState"].as_str(),
+        Some("new")
+    );
+}
+
+#[test]
 fn jobs_zero_is_bad_input() {
     let t = tree(&[("block/dio.c", FOLL_GET_DIO)]);
     let o = run(&[p(t.path()), "--jobs", "0"]);
