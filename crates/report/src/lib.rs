@@ -108,6 +108,7 @@ pub fn diagram_svg(model: &KernelModel, r: &Replay, title: &str, property: Optio
         replay: r,
         track: &track,
         mark: property.map(|p| mark(r, p)),
+        standalone: true,
     }
     .render()
 }
@@ -119,34 +120,41 @@ pub struct Traced<'a> {
     pub trace_file: Option<String>,
 }
 
-/// The trace of a replay for the report page.
+/// The trace of a replay for the report page (`property` marked, when given).
+#[allow(clippy::too_many_arguments)]
 pub fn violation_view(
     model: &KernelModel,
     r: &Replay,
     title: &str,
-    property: &str,
+    property: Option<&str>,
     severity: Severity,
     message: &str,
     schedule: &str,
     shortest: Option<(usize, usize, u64)>,
     replay_command: String,
 ) -> html::ViolationView {
-    let m = mark(r, property);
+    let m = property.map(|p| mark(r, p));
     let track = state::track(model, r);
-    let svg = svg::Diagram {
+    let d = svg::Diagram {
         title: title.to_string(),
         replay: r,
         track: &track,
-        mark: Some(m.clone()),
-    }
-    .render();
+        mark: m.clone(),
+        standalone: false,
+    };
     html::ViolationView {
-        property: property.to_string(),
+        property: property.unwrap_or("none").to_string(),
         severity,
         message: message.to_string(),
-        sentence: m.sentence,
-        marked_step: m.step,
-        svg,
+        sentence: m.as_ref().map(|m| m.sentence.clone()).unwrap_or_else(|| {
+            format!(
+                "No property is violated along this schedule ({} steps).",
+                r.steps.len()
+            )
+        }),
+        marked_step: m.as_ref().and_then(|m| m.step),
+        svg: d.render(),
+        labels_svg: d.render_labels(),
         steps: json::steps(r),
         end_findings: r
             .end_findings
@@ -184,10 +192,19 @@ pub fn summary_card(c: &Check, bounds: &explore::Bounds) -> Vec<(String, String)
             },
         ),
         ("pruned (sleep sets)".to_string(), s.pruned.to_string()),
-        ("distinct final states".to_string(), o.final_states.len().to_string()),
+        (
+            "distinct final states".to_string(),
+            o.final_states.len().to_string(),
+        ),
         ("time".to_string(), format!("{:.2}s", s.elapsed_secs)),
-        ("rate".to_string(), format!("{:.0} exec/s", s.executions_per_sec())),
-        ("deepest execution".to_string(), format!("{} steps", s.max_depth_seen)),
+        (
+            "rate".to_string(),
+            format!("{:.0} exec/s", s.executions_per_sec()),
+        ),
+        (
+            "deepest execution".to_string(),
+            format!("{} steps", s.max_depth_seen),
+        ),
         ("bounds".to_string(), bounds_text(bounds)),
         ("search".to_string(), checker::bound_text(&o.stopped_by)),
     ];
@@ -247,7 +264,7 @@ pub fn check_section(
             &model,
             &t.replay,
             &format!("{} on {}: {}", sc.name, c.preset, r.property),
-            r.property,
+            Some(r.property),
             r.severity,
             &r.message,
             &schedule,

@@ -27,17 +27,22 @@ pub struct Diagram<'a> {
     pub replay: &'a Replay,
     pub track: &'a StateTrack,
     pub mark: Option<Mark>,
+    /// A diagram on its own (title, explanation and legend inside the SVG); false when a page
+    /// around it shows them (see [`Diagram::render_labels`]).
+    pub standalone: bool,
 }
 
-const LABEL_W: f64 = 178.0;
+/// Width of the lane-label column (an HTML page can pin it while the steps scroll).
+pub const LABEL_W: f64 = 178.0;
 const STEP_W: f64 = 74.0;
-const TOP_H: f64 = 64.0;
 const HEADER_H: f64 = 26.0;
 const ROW_H: f64 = 15.0;
 const OP_H: f64 = 28.0;
 const LANE_PAD: f64 = 7.0;
 const STRIP_ROW_H: f64 = 18.0;
 const CHAR_W: f64 = 6.0;
+/// A bar longer than this many steps repeats its label.
+const REPEAT: usize = 8;
 const SMALL_CHAR_W: f64 = 5.45;
 
 const LANE_COLOURS: &[&str] = &[
@@ -84,13 +89,25 @@ fn two_lines(s: &str, n: usize) -> (String, Option<String>) {
     let mut cut = None;
     for i in (1..=n.min(chars.len() - 1)).rev() {
         if matches!(chars[i], '_' | ' ' | '(' | '>') {
-            cut = Some(if chars[i] == ' ' { i } else { i + usize::from(chars[i] == '_') });
+            cut = Some(if chars[i] == ' ' {
+                i
+            } else {
+                i + usize::from(chars[i] == '_')
+            });
             break;
         }
     }
     let cut = cut.unwrap_or(n);
-    let a: String = chars[..cut].iter().collect::<String>().trim_end().to_string();
-    let b: String = chars[cut..].iter().collect::<String>().trim_start().to_string();
+    let a: String = chars[..cut]
+        .iter()
+        .collect::<String>()
+        .trim_end()
+        .to_string();
+    let b: String = chars[cut..]
+        .iter()
+        .collect::<String>()
+        .trim_start()
+        .to_string();
     let b = if b.chars().count() > n {
         let mut t: String = b.chars().take(n - 1).collect();
         t.push('…');
@@ -152,8 +169,7 @@ struct Geometry {
 
 impl Diagram<'_> {
     fn has_end_column(&self) -> bool {
-        !self.replay.end_findings.is_empty()
-            || self.mark.as_ref().is_some_and(|m| m.step.is_none())
+        !self.replay.end_findings.is_empty() || self.mark.as_ref().is_some_and(|m| m.step.is_none())
     }
 
     /// x of the left edge of column `c` (0: the initial state, i: step i).
@@ -161,7 +177,16 @@ impl Diagram<'_> {
         LABEL_W + c as f64 * STEP_W
     }
 
+    fn top_h(&self) -> f64 {
+        if self.standalone {
+            64.0
+        } else {
+            24.0
+        }
+    }
+
     fn geometry(&self) -> Geometry {
+        let top_h = self.top_h();
         let r = self.replay;
         let n = r.threads.len().max(1);
         let mut depth = vec![0usize; n];
@@ -172,7 +197,7 @@ impl Diagram<'_> {
         }
         let mut lane_top = Vec::new();
         let mut lane_h = Vec::new();
-        let mut y = TOP_H + HEADER_H;
+        let mut y = top_h + HEADER_H;
         for d in &depth {
             let h = LANE_PAD * 2.0 + *d as f64 * ROW_H + OP_H;
             lane_top.push(y);
@@ -188,7 +213,7 @@ impl Diagram<'_> {
         let strip_h = 20.0 + self.track.pages.len() as f64 * (3.0 * STRIP_ROW_H + 8.0);
         let columns = r.steps.len() + 1 + usize::from(self.has_end_column());
         let width = (Self::x(columns) + 16.0).max(760.0);
-        let height = strip_top + strip_h + 58.0;
+        let height = strip_top + strip_h + if self.standalone { 58.0 } else { 30.0 };
         Geometry {
             lane_top,
             lane_h,
@@ -204,6 +229,7 @@ impl Diagram<'_> {
     pub fn render(&self) -> String {
         let r = self.replay;
         let g = self.geometry();
+        let top_h = self.top_h();
         let n_steps = r.steps.len();
         let mut o = String::new();
         let _ = writeln!(
@@ -226,28 +252,30 @@ impl Diagram<'_> {
             g.width, g.height
         );
         // Title and the one-sentence explanation.
-        let _ = writeln!(
-            o,
-            r##"<text x="10" y="20" font-size="14" font-weight="bold" fill="#222">{}</text>"##,
-            esc(&self.title)
-        );
-        if let Some(m) = &self.mark {
-            let lines = wrap(&m.sentence, ((g.width - 20.0) / 6.6) as usize);
-            let _ = write!(
+        if self.standalone {
+            let _ = writeln!(
                 o,
-                r##"<text class="explanation" x="10" y="38" font-size="11" fill="#a01010">"##
+                r##"<text x="10" y="20" font-size="14" font-weight="bold" fill="#222">{}</text>"##,
+                esc(&self.title)
             );
-            for (i, l) in lines.iter().take(2).enumerate() {
+            if let Some(m) = &self.mark {
+                let lines = wrap(&m.sentence, ((g.width - 20.0) / 6.6) as usize);
                 let _ = write!(
                     o,
-                    r#"<tspan x="10" dy="{}">{}</tspan>"#,
-                    if i == 0 { 0.0 } else { 13.0 },
-                    esc(l)
+                    r##"<text class="explanation" x="10" y="38" font-size="11" fill="#a01010">"##
                 );
+                for (i, l) in lines.iter().take(2).enumerate() {
+                    let _ = write!(
+                        o,
+                        r#"<tspan x="10" dy="{}">{}</tspan>"#,
+                        if i == 0 { 0.0 } else { 13.0 },
+                        esc(l)
+                    );
+                }
+                o.push_str("</text>\n");
             }
-            o.push_str("</text>\n");
         }
-        let lanes_bottom = g.lane_top.last().copied().unwrap_or(TOP_H + HEADER_H)
+        let lanes_bottom = g.lane_top.last().copied().unwrap_or(top_h + HEADER_H)
             + g.lane_h.last().copied().unwrap_or(0.0);
         // Column stripes and step numbers.
         for c in 0..g.columns {
@@ -256,8 +284,8 @@ impl Diagram<'_> {
                 let _ = writeln!(
                     o,
                     r##"<rect x="{x}" y="{}" width="{STEP_W}" height="{}" fill="#f6f7f9"/>"##,
-                    TOP_H,
-                    g.height - TOP_H - 40.0
+                    top_h,
+                    g.height - top_h - if self.standalone { 40.0 } else { 12.0 }
                 );
             }
             let label = if c == 0 {
@@ -271,7 +299,7 @@ impl Diagram<'_> {
                 o,
                 r##"<text x="{}" y="{}" text-anchor="middle" fill="#444" font-weight="bold">{}</text>"##,
                 x + STEP_W / 2.0,
-                TOP_H + 16.0,
+                top_h + 16.0,
                 label
             );
             if c >= 1 && c <= n_steps && r.steps[c - 1].preempted {
@@ -279,7 +307,7 @@ impl Diagram<'_> {
                     o,
                     r##"<path class="preemption" d="M{} {} l6 -8 l-12 0 z" fill="#e08a00"><title>preemption: step {} switches away from a thread that could go on</title></path>"##,
                     x + 4.0,
-                    TOP_H + 20.0,
+                    top_h + 20.0,
                     c
                 );
             }
@@ -310,9 +338,9 @@ impl Diagram<'_> {
             let t = s.tid;
             for d in 0..s.frames.len() {
                 let same = |j: usize| {
-                    r.steps
-                        .get(j)
-                        .is_some_and(|p| p.tid == t && p.frames.len() > d && p.frames[..=d] == s.frames[..=d])
+                    r.steps.get(j).is_some_and(|p| {
+                        p.tid == t && p.frames.len() > d && p.frames[..=d] == s.frames[..=d]
+                    })
                 };
                 if i > 0 && same(i - 1) {
                     continue;
@@ -334,6 +362,18 @@ impl Diagram<'_> {
                     y + 10.5,
                     esc(&fit(s.frames[d], w, CHAR_W))
                 );
+                // Long bars repeat their name, so that it stays in view while scrolling.
+                let mut k = i + REPEAT;
+                while k + 2 <= end {
+                    let _ = writeln!(
+                        o,
+                        r##"<text x="{}" y="{}" fill="#1d2d44" fill-opacity="0.75">{}</text>"##,
+                        Self::x(k + 1) + 4.0,
+                        y + 10.5,
+                        esc(&fit(s.frames[d], (end - k + 1) as f64 * STEP_W, CHAR_W))
+                    );
+                    k += REPEAT;
+                }
                 // The thread was preempted inside this frame and resumes in it later.
                 if let Some(k) = (end + 1..r.steps.len()).find(|&k| r.steps[k].tid == t) {
                     let q = &r.steps[k];
@@ -409,11 +449,11 @@ impl Diagram<'_> {
                 c,
                 esc(&m.property),
                 x + 0.5,
-                TOP_H + 20.0,
+                top_h + 20.0,
                 STEP_W - 1.0,
-                g.height - TOP_H - 60.0,
+                g.height - top_h - if self.standalone { 60.0 } else { 32.0 },
                 x + STEP_W - 2.0,
-                TOP_H - 2.0,
+                top_h - 2.0,
                 esc(&m.property),
                 if m.step.is_some() {
                     format!("step {c}")
@@ -429,11 +469,11 @@ impl Diagram<'_> {
                         esc(f.property),
                         esc(&f.message),
                         x + 2.0,
-                        TOP_H + HEADER_H + 6.0,
+                        top_h + HEADER_H + 6.0,
                         STEP_W - 4.0,
                         OP_H - 3.0,
                         x + 5.0,
-                        TOP_H + HEADER_H + 22.0,
+                        top_h + HEADER_H + 22.0,
                         esc(&fit(f.property, STEP_W - 4.0, SMALL_CHAR_W))
                     );
                 }
@@ -494,21 +534,78 @@ impl Diagram<'_> {
         }
         self.render_strip(&mut o, &g);
         // Legend.
-        let ly = g.height - 16.0;
+        if self.standalone {
+            let ly = g.height - 16.0;
+            let _ = writeln!(
+                o,
+                r##"<g class="legend" font-size="10" fill="#444"><path d="M10 {ly} h26" stroke="#7b3fb5" stroke-width="1.6" marker-end="url(#ah-lock)"/><text x="42" y="{}">lock hand-over</text><path d="M150 {ly} h26" stroke="#1769aa" stroke-width="1.6" stroke-dasharray="5 3" marker-end="url(#ah-freeze)"/><text x="182" y="{}">step on a frozen refcount</text><rect x="350" y="{}" width="22" height="10" fill="url(#frozen)" stroke="#7fb6e0"/><text x="378" y="{}">frozen (page_ref_freeze)</text><path d="M530 {} l6 -8 l-12 0 z" fill="#e08a00"/><text x="540" y="{}">preemption</text><rect x="620" y="{}" width="22" height="10" fill="#f8d0d0" stroke="#c00000"/><text x="648" y="{}">violating step</text><text x="760" y="{}">flags: L:Tn PG_locked by Tn, WB PG_writeback, A1 PG_arch_1 · hover for call stacks and notes</text></g>"##,
+                ly + 4.0,
+                ly + 4.0,
+                ly - 6.0,
+                ly + 3.0,
+                ly + 5.0,
+                ly + 4.0,
+                ly - 6.0,
+                ly + 3.0,
+                ly + 4.0,
+            );
+        }
+        o.push_str("</svg>\n");
+        o
+    }
+
+    /// The lane-label column alone (thread names, page-strip row names), as tall as the
+    /// diagram: an HTML page pins it on the left while the steps scroll.
+    pub fn render_labels(&self) -> String {
+        let g = self.geometry();
+        let r = self.replay;
+        let mut o = String::new();
         let _ = writeln!(
             o,
-            r##"<g class="legend" font-size="10" fill="#444"><path d="M10 {ly} h26" stroke="#7b3fb5" stroke-width="1.6" marker-end="url(#ah-lock)"/><text x="42" y="{}">lock hand-over</text><path d="M150 {ly} h26" stroke="#1769aa" stroke-width="1.6" stroke-dasharray="5 3" marker-end="url(#ah-freeze)"/><text x="182" y="{}">step on a frozen refcount</text><rect x="350" y="{}" width="22" height="10" fill="url(#frozen)" stroke="#7fb6e0"/><text x="378" y="{}">frozen (page_ref_freeze)</text><path d="M530 {} l6 -8 l-12 0 z" fill="#e08a00"/><text x="540" y="{}">preemption</text><rect x="620" y="{}" width="22" height="10" fill="#f8d0d0" stroke="#c00000"/><text x="648" y="{}">violating step</text><text x="760" y="{}">flags: L:Tn PG_locked by Tn, WB PG_writeback, A1 PG_arch_1 · hover for call stacks and notes</text></g>"##,
-            ly + 4.0,
-            ly + 4.0,
-            ly - 6.0,
-            ly + 3.0,
-            ly + 5.0,
-            ly + 4.0,
-            ly - 6.0,
-            ly + 3.0,
-            ly + 4.0,
+            r##"<svg xmlns="http://www.w3.org/2000/svg" class="pvmm-labels" width="{LABEL_W}" height="{h}" viewBox="0 0 {LABEL_W} {h}" font-family="DejaVu Sans Mono, Liberation Mono, monospace" font-size="10"><rect x="0" y="0" width="{LABEL_W}" height="{h}" fill="#ffffff"/>"##,
+            h = g.height
         );
-        o.push_str("</svg>\n");
+        let _ = writeln!(
+            o,
+            r##"<text x="10" y="{}" fill="#444" font-weight="bold">step</text>"##,
+            self.top_h() + 16.0
+        );
+        for (t, name) in r.threads.iter().enumerate() {
+            let (top, h) = (g.lane_top[t], g.lane_h[t]);
+            let col = LANE_COLOURS[t % LANE_COLOURS.len()];
+            let _ = writeln!(
+                o,
+                r##"<line x1="0" y1="{top}" x2="{LABEL_W}" y2="{top}" stroke="#c8ccd2"/><rect x="0" y="{top}" width="6" height="{h}" fill="{col}"/><text x="12" y="{}" font-size="12" font-weight="bold" fill="{col}">T{t} {}</text><text x="12" y="{}" fill="#666">{} steps</text>"##,
+                top + 18.0,
+                esc(&fit(name, LABEL_W - 40.0, 7.2)),
+                top + 32.0,
+                r.steps.iter().filter(|s| s.tid == t).count(),
+            );
+        }
+        let lanes_bottom =
+            g.lane_top.last().copied().unwrap_or(0.0) + g.lane_h.last().copied().unwrap_or(0.0);
+        let _ = writeln!(
+            o,
+            r##"<line x1="0" y1="{lanes_bottom}" x2="{LABEL_W}" y2="{lanes_bottom}" stroke="#c8ccd2"/><text x="10" y="{}" font-size="12" font-weight="bold" fill="#333">page state</text>"##,
+            g.strip_top + 10.0
+        );
+        let mut y = g.strip_top + 20.0;
+        for &p in &self.track.pages {
+            for (ri, name) in ["refcount", "flags", "UV state"].iter().enumerate() {
+                let _ = writeln!(
+                    o,
+                    r##"<text x="12" y="{}" fill="#333"><tspan font-weight="bold">P{p}</tspan> {name}</text>"##,
+                    y + ri as f64 * STRIP_ROW_H + 12.0
+                );
+            }
+            y += 3.0 * STRIP_ROW_H + 8.0;
+        }
+        let _ = writeln!(
+            o,
+            r##"<line x1="{w}" y1="0" x2="{w}" y2="{}" stroke="#c8ccd2"/></svg>"##,
+            g.height,
+            w = LABEL_W - 0.5
+        );
         o
     }
 
@@ -561,7 +658,11 @@ impl Diagram<'_> {
                     o,
                     r##"<g class="ref{}"><title>P{p} after {}: refcount {}, mapcount {}</title><rect x="{x}" y="{y}" width="{}" height="{}" fill="{fill}"/><text x="{}" y="{}" text-anchor="middle" font-weight="{}">{}</text></g>"##,
                     if s.frozen { " frozen" } else { "" },
-                    if c == 0 { "start".to_string() } else { format!("step {c}") },
+                    if c == 0 {
+                        "start".to_string()
+                    } else {
+                        format!("step {c}")
+                    },
                     s.refcount,
                     s.mapcount,
                     STEP_W - 2.0,
@@ -608,14 +709,33 @@ impl Diagram<'_> {
                         o,
                         r##"<g class="{kind}"><title>P{p} {} from {} to {}: {}</title><rect x="{x}" y="{yy}" width="{w}" height="{}" rx="2" fill="{fill}"/><text x="{}" y="{}" fill="#222">{}</text></g>"##,
                         if kind == "uv" { "UV state" } else { "flags" },
-                        if c == 0 { "start".to_string() } else { format!("step {c}") },
-                        if e == 0 { "start".to_string() } else { format!("step {e}") },
+                        if c == 0 {
+                            "start".to_string()
+                        } else {
+                            format!("step {c}")
+                        },
+                        if e == 0 {
+                            "start".to_string()
+                        } else {
+                            format!("step {e}")
+                        },
                         esc(if v.is_empty() { "none" } else { &v }),
                         STRIP_ROW_H - 2.0,
                         x + 4.0,
                         yy + 12.0,
                         esc(&fit(label, w, CHAR_W))
                     );
+                    let mut r = c + REPEAT;
+                    while r + 2 <= e {
+                        let _ = writeln!(
+                            o,
+                            r##"<text x="{}" y="{}" fill="#222" fill-opacity="0.75">{}</text>"##,
+                            Self::x(r) + 4.0,
+                            yy + 12.0,
+                            esc(&fit(label, (e - r + 1) as f64 * STEP_W, CHAR_W))
+                        );
+                        r += REPEAT;
+                    }
                     c = e + 1;
                 }
             }

@@ -1,0 +1,300 @@
+//! `pvmm check`: verdict table, traces, trace files, HTML report, JSON.
+
+use crate::cli::{CheckArgs, Format};
+use crate::common::*;
+use crate::progress::ProgressLine;
+use crate::style::Style;
+use checker::trace;
+use checker::{bound_text, Check, RunOptions, Scenario, Verdict, SEMANTICS};
+use explore::{format_schedule, Severity, Strategy};
+use report::Traced;
+use std::path::Path;
+use std::time::Duration;
+
+pub fn run(a: CheckArgs) -> u8 {
+    let mut files = a.scenarios.clone();
+    if a.all {
+        match scenario_files(&scenarios_dir(None)) {
+            Ok(v) => files.extend(v),
+            Err(e) => return bad(e),
+        }
+    }
+    if files.is_empty() {
+        return bad("name scenario files or use --all (see `pvmm list`)");
+    }
+    let overrides = match parse_sets(&a.common.sets) {
+        Ok(o) => o,
+        Err(e) => return bad(e),
+    };
+    if let Err(e) = check_presets(&a.common.kernels) {
+        return bad(e);
+    }
+    let mut scenarios = Vec::new();
+    for f in &files {
+        match checker::load(f) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => return bad(e),
+        }
+    }
+    let json = a.format == Format::Json;
+    let text = !json;
+    let st = Style::stdout();
+    let verbose = a.verbose || scenarios.len() == 1;
+    let mut progress = ProgressLine::new(a.quiet);
+    if text {
+        println!(
+            "{} — checking {SEMANTICS}",
+            st.bold(&format!("pvmm {}", env!("CARGO_PKG_VERSION")))
+        );
+        if !overrides.is_empty() {
+            println!(
+                "switch overrides: {}",
+                overrides
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+        println!();
+        println!(
+            "{}",
+            st.bold(&format!(
+                "{:<34} {:<18} {:<11} {:<9} {:>10} {:>8}  properties",
+                "scenario", "kernel", "verdict", "expected", "executions", "time"
+            ))
+        );
+    }
+    let mut worst = EXIT_OK;
+    let mut details = Vec::new();
+    let mut results = Vec::new();
+    let mut sections = Vec::new();
+    for sc in &scenarios {
+        let presets = if a.common.kernels.is_empty() {
+            sc.presets.clone()
+        } else {
+            a.common.kernels.clone()
+        };
+        for preset in presets {
+            let mut bounds = sc.bounds.clone();
+            if let Some(t) = a.max_time {
+                bounds.max_time = Some(Duration::from_secs(t));
+            }
+            if a.max_executions.is_some() {
+                bounds.max_executions = a.max_executions;
+            }
+            if a.max_preemptions.is_some() {
+                bounds.max_preemptions = a.max_preemptions;
+            }
+            let label = format!("{} {}", sc.name, preset);
+            let shown_bounds = bounds.clone();
+            let mut cb = |p: &explore::Progress| progress.update(&label, &shown_bounds, p);
+            let res = checker::check(
+                sc,
+                &preset,
+                RunOptions {
+                    strategy: if a.naive {
+                        Strategy::Naive
+                    } else {
+                        Strategy::Dpor
+                    },
+                    bounds: Some(bounds.clone()),
+                    overrides: overrides.clone(),
+                    progress: Some(&mut cb),
+                },
+            );
+            progress.clear();
+            let c = match res {
+                Ok(c) => c,
+                Err(e) => return bad(format!("{}: {e}", sc.path.display())),
+            };
+            let expected = report::expected_text(sc, &c);
+            let code = match (c.matches(sc), c.verdict) {
+                (Some(true), _) => EXIT_OK,
+                (Some(false), _) => EXIT_VIOLATION,
+                (None, Verdict::Verified) => EXIT_OK,
+                (None, Verdict::Violation) => EXIT_VIOLATION,
+                (None, Verdict::Incomplete) => EXIT_INCOMPLETE,
+            };
+            worst = worse(worst, code);
+            let traced = traces(sc, &c, &overrides, &a.trace_dir);
+            if text {
+                let props: Vec<String> = c
+                    .outcome
+                    .reports
+                    .iter()
+                    .map(|r| match r.severity {
+                        Severity::Violation => r.property.to_string(),
+                        Severity::Observation => format!("({})", r.property),
+                    })
+                    .collect();
+                let exp = format!("{expected:<9}");
+                println!(
+                    "{:<34} {:<18} {} {} {:>10} {:>7.2}s  {}",
+                    sc.name,
+                    c.preset,
+                    st.verdict(&c.verdict.to_string(), 11),
+                    if expected == "NO" { st.red(&exp) } else { exp },
+                    c.outcome.stats.executions,
+                    c.outcome.stats.elapsed_secs,
+                    props.join(" ")
+                );
+                details.push(describe(sc, &c, &traced, verbose || expected == "NO", st));
+            }
+            if json {
+                results.push(report::check_result(sc, &c, &bounds, &traced));
+            }
+            if a.report.is_some() {
+                sections.push(report::check_section(sc, &c, &bounds, &traced));
+            }
+        }
+    }
+    if text {
+        for d in details.into_iter().filter(|d| !d.is_empty()) {
+            println!("\n{d}");
+        }
+    }
+    if let Some(path) = &a.report {
+        let title = if scenarios.len() == 1 {
+            format!("pvmm check: {}", scenarios[0].name)
+        } else {
+            format!("pvmm check: {} scenarios", scenarios.len())
+        };
+        let sub = format!(
+            "pvmm {} · {SEMANTICS}{}",
+            env!("CARGO_PKG_VERSION"),
+            if overrides.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " · overrides: {}",
+                    overrides
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
+            }
+        );
+        let page = report::html::page(&title, &sub, &sections);
+        match write_file(path, &page) {
+            Ok(()) => {
+                if text {
+                    println!("\nreport: {}", path.display());
+                }
+            }
+            Err(e) => return bad(e),
+        }
+    }
+    if json {
+        let doc = report::json::CheckDoc {
+            header: report::json::Header::new("check"),
+            semantics: SEMANTICS.to_string(),
+            overrides: overrides
+                .iter()
+                .map(|(k, v)| report::json::Override {
+                    switch: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+            results,
+            exit_code: worst,
+        };
+        print!("{}", report::json::to_string(&doc));
+    }
+    worst
+}
+
+/// Replays each reported property once and writes the trace files of violations.
+fn traces<'c>(
+    sc: &Scenario,
+    c: &'c Check,
+    overrides: &[(String, String)],
+    trace_dir: &Path,
+) -> Vec<Traced<'c>> {
+    let model = sc.model(c.kernel.clone());
+    c.outcome
+        .reports
+        .iter()
+        .map(|r| {
+            let rep = explore::replay(&model, &r.schedule);
+            let mut trace_file = None;
+            if r.severity == Severity::Violation {
+                let tf = trace::trace_file(sc, &c.preset, overrides, r.property, &r.schedule, &rep);
+                let _ = std::fs::create_dir_all(trace_dir);
+                let path = trace_dir.join(format!("{}.{}.{}.json", sc.name, c.preset, r.property));
+                trace_file = Some(match trace::write_trace_file(&path, &tf) {
+                    Ok(()) => path.display().to_string(),
+                    Err(e) => format!("(could not write {}: {e})", path.display()),
+                });
+            }
+            Traced {
+                report: r,
+                replay: rep,
+                trace_file,
+            }
+        })
+        .collect()
+}
+
+/// The details of one check: what was checked, each property's shortest trace, the schedule
+/// and the trace file.
+fn describe(
+    sc: &Scenario,
+    c: &Check,
+    traced: &[Traced<'_>],
+    print_traces: bool,
+    st: Style,
+) -> String {
+    if !print_traces {
+        return String::new();
+    }
+    let o = &c.outcome;
+    let mut s = String::new();
+    for t in traced {
+        let r = t.report;
+        let head = match r.severity {
+            Severity::Violation => st.red("VIOLATION"),
+            Severity::Observation => st.yellow("observation"),
+        };
+        s.push_str(&format!(
+            "  {head} {}: {}\n  shortest trace: {} steps, {} preemptions (seen in {} executions)\n{}  schedule: {}\n",
+            r.property,
+            r.message,
+            r.steps,
+            r.preemptions,
+            r.occurrences,
+            indent(&trace::render(&t.replay)),
+            format_schedule(&r.schedule)
+        ));
+        if let Some(f) = &t.trace_file {
+            s.push_str(&format!("  trace file: {f}  (pvmm replay {f})\n"));
+        }
+    }
+    let head = format!(
+        "== {} on {}: {} — {} executions ({} pruned), {} steps, {:.2}s, {:.0} exec/s, {}\n   checked: {SEMANTICS}; {}\n   bounds: max depth {} steps per execution{}\n",
+        sc.name,
+        c.preset,
+        c.verdict,
+        o.stats.executions,
+        o.stats.pruned,
+        o.stats.steps,
+        o.stats.elapsed_secs,
+        o.stats.executions_per_sec(),
+        bound_text(&o.stopped_by),
+        match o.strategy {
+            Strategy::Dpor => "DPOR with sleep sets",
+            Strategy::Naive => "naive enumeration",
+        },
+        sc.bounds.max_depth,
+        sc.bounds
+            .max_preemptions
+            .map(|p| format!(", at most {p} preemptions"))
+            .unwrap_or_default()
+    );
+    st.bold(&head) + &s
+}
+
+pub fn indent(t: &str) -> String {
+    t.lines().map(|l| format!("    {l}\n")).collect()
+}

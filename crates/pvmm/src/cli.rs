@@ -1,0 +1,182 @@
+//! The command line's shape (clap): subcommands, options, help texts with examples.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "pvmm",
+    version,
+    about = "Exhaustive checker for the s390 Protected Virtualization host protocol",
+    long_about = "Explores every interleaving of a scenario's kernel threads (DPOR with sleep sets) \
+against a faithful model of the host kernel, version by version, and prints a verdict: \
+verified, violation (with the shortest trace and a replayable schedule) or incomplete.\n\n\
+Exit codes: 0 all as expected / verified, 1 violation or unexpected verdict, 2 bad input, 3 incomplete.\n\
+Colours only on a terminal, never with NO_COLOR set.",
+    after_help = "Examples:
+  pvmm check --all                                        every scenario × preset → verdict table
+  pvmm check scenarios/d3-sendfile.toml --kernel v5.7 --report d3.html
+  pvmm replay target/pvmm-traces/d3-sendfile.v5.7.io-on-secure-page.json --svg d3.svg
+  pvmm explain scenarios/d3-sendfile.toml
+  pvmm list --format json
+  pvmm completions bash > ~/.local/share/bash-completion/completions/pvmm"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Check scenarios against kernel presets.
+    #[command(after_help = "Examples:
+  pvmm check --all
+  pvmm check scenarios/d3-sendfile.toml --kernel v5.7
+  pvmm check scenarios/d3-sendfile.toml --report target/d3.html     (swimlane diagrams, open in a browser)
+  pvmm check scenarios/d2-direct-io-foll-pin.toml --set hook_on_foll_pin=false
+  pvmm check --all --format json > verdicts.json                    (schema: docs/json-schema/)
+  pvmm check scenarios/d4-reference-then-import.toml --max-time 10  (incomplete if the bound stops it)")]
+    Check(CheckArgs),
+    /// Replay one interleaving with its full trace, from a schedule or a trace file.
+    #[command(after_help = "Examples:
+  pvmm replay target/pvmm-traces/d3-sendfile.v5.7.io-on-secure-page.json
+  pvmm replay scenarios/d3-sendfile.toml --kernel v5.7 --schedule 0.0.1.1
+  pvmm replay target/pvmm-traces/d3-sendfile.v5.7.io-on-secure-page.json --svg d3.svg --report d3.html
+  pvmm replay scenarios/d3-sendfile.toml --kernel v5.7 --schedule 0.1 --format json")]
+    Replay(ReplayArgs),
+    /// List the built-in scenarios, the kernel presets and the switches.
+    #[command(after_help = "Examples:
+  pvmm list
+  pvmm list --dir my-scenarios --format json")]
+    List(ListArgs),
+    /// Show what a scenario's threads will do — kernel calls and the switches that change them — without checking.
+    #[command(after_help = "Examples:
+  pvmm explain scenarios/d3-sendfile.toml
+  pvmm explain scenarios/d1-same-mm-foll-pin.toml --kernel v5.15 --set hook_on_foll_pin=false
+  pvmm explain scenarios/d3-sendfile.toml --format json")]
+    Explain(ExplainArgs),
+    /// Audit a real kernel tree for paths that hand a guest page to I/O without the accessibility hook.
+    #[command(after_help = "Examples:
+  pvmm audit ~/src/linux
+  pvmm audit ~/src/linux-6.12 --base ~/src/linux-6.1 --format sarif > audit.sarif
+  (see docs/audit.md)")]
+    Audit(audit::cli::AuditArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  pvmm completions bash > ~/.local/share/bash-completion/completions/pvmm
+  pvmm completions zsh > ~/.zfunc/_pvmm
+  pvmm completions fish > ~/.config/fish/completions/pvmm.fish")]
+    Completions(CompletionsArgs),
+}
+
+/// Output format of a command.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// One JSON document on stdout (schema: docs/json-schema/pvmm-output.v1.schema.json).
+    Json,
+}
+
+#[derive(Args)]
+pub struct Common {
+    /// Kernel preset(s) to check (default: the scenario's `presets`).
+    #[arg(long = "kernel", value_name = "PRESET")]
+    pub kernels: Vec<String>,
+    /// Override a switch of the preset, e.g. --set splice_confirm_hook=true.
+    #[arg(long = "set", value_name = "SWITCH=VALUE")]
+    pub sets: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// Scenario files.
+    #[arg(value_hint = clap::ValueHint::FilePath)]
+    pub scenarios: Vec<PathBuf>,
+    /// Check every scenario in the scenarios directory.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub common: Common,
+    /// Explore every interleaving without reduction (slow; for cross-checking).
+    #[arg(long)]
+    pub naive: bool,
+    /// Stop each check after this many seconds (the result is then incomplete).
+    #[arg(long, value_name = "SECS")]
+    pub max_time: Option<u64>,
+    /// Stop each check after this many executions.
+    #[arg(long, value_name = "N")]
+    pub max_executions: Option<u64>,
+    /// Bound the preemptions per execution (the result is then incomplete).
+    #[arg(long, value_name = "N")]
+    pub max_preemptions: Option<u32>,
+    /// Where to write trace files of violations.
+    #[arg(long, value_name = "DIR", default_value = "target/pvmm-traces")]
+    pub trace_dir: PathBuf,
+    /// Write a self-contained HTML report: a swimlane diagram per violation, a summary card per
+    /// verified check.
+    #[arg(long, value_name = "FILE.html", value_hint = clap::ValueHint::FilePath)]
+    pub report: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Print the traces of every violation (default when checking a single scenario).
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// No progress line (it is only shown on a terminal, for checks longer than a second).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// A scenario file (with --schedule) or a trace file (.json).
+    #[arg(value_hint = clap::ValueHint::FilePath)]
+    pub input: PathBuf,
+    /// The schedule: thread index per step, dot-separated (e.g. 0.0.1.1.0.2).
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// For a trace file: the scenario file, if it moved.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
+    /// Write the trace as a swimlane diagram (SVG).
+    #[arg(long, value_name = "FILE.svg", value_hint = clap::ValueHint::FilePath)]
+    pub svg: Option<PathBuf>,
+    /// Write a self-contained HTML page with the diagram and the trace.
+    #[arg(long, value_name = "FILE.html", value_hint = clap::ValueHint::FilePath)]
+    pub report: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    /// Scenarios directory (default: ./scenarios, or the repository's).
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Args)]
+pub struct ExplainArgs {
+    /// The scenario file.
+    #[arg(value_hint = clap::ValueHint::FilePath)]
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub common: Common,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,89 @@
+//! Helpers shared by the subcommands: exit codes, the scenarios directory, `--set` parsing.
+
+use std::path::{Path, PathBuf};
+
+/// Exit codes.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_VIOLATION: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+pub const EXIT_INCOMPLETE: u8 = 3;
+
+/// The scenarios directory: $PVMM_SCENARIOS, ./scenarios, or the repository's.
+pub fn scenarios_dir(explicit: Option<&Path>) -> PathBuf {
+    if let Some(d) = explicit {
+        return d.to_path_buf();
+    }
+    if let Ok(d) = std::env::var("PVMM_SCENARIOS") {
+        return PathBuf::from(d);
+    }
+    let local = PathBuf::from("scenarios");
+    if local.is_dir() {
+        return local;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+}
+
+pub fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: cannot read scenarios directory: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for s in sets {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| format!("--set {s}: expected SWITCH=VALUE"))?;
+        let mut probe = kernel::config::preset("v5.7").expect("preset exists");
+        probe
+            .set(k.trim(), v.trim())
+            .map_err(|e| format!("--set {s}: {e}"))?;
+        out.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    Ok(out)
+}
+
+/// Checks `--kernel` names.
+pub fn check_presets(kernels: &[String]) -> Result<(), String> {
+    for k in kernels {
+        if kernel::config::preset(k).is_none() {
+            return Err(format!(
+                "--kernel {k}: unknown kernel preset (known: {})",
+                checker::scenario::preset_names()
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn bad(msg: impl std::fmt::Display) -> u8 {
+    eprintln!("error: {msg}");
+    EXIT_BAD_INPUT
+}
+
+pub fn worse(a: u8, b: u8) -> u8 {
+    let rank = |c: u8| match c {
+        EXIT_OK => 0,
+        EXIT_INCOMPLETE => 1,
+        EXIT_VIOLATION => 2,
+        _ => 3,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// Writes an output file, creating its directory.
+pub fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+}

@@ -1,0 +1,154 @@
+//! The progress line of long checks: executions, executions/s, depth, elapsed time and the
+//! bound that will stop the search. Only on a terminal (stderr), only after the first second,
+//! never with --quiet; erased when the check ends.
+
+use std::io::{IsTerminal, Write};
+
+/// Shows progress for one check at a time.
+pub struct ProgressLine {
+    enabled: bool,
+    shown: bool,
+}
+
+/// Seconds after which the line appears.
+const AFTER_SECS: f64 = 1.0;
+
+impl ProgressLine {
+    /// Enabled when stderr is a terminal and not `quiet`.
+    pub fn new(quiet: bool) -> ProgressLine {
+        ProgressLine {
+            enabled: !quiet && std::io::stderr().is_terminal(),
+            shown: false,
+        }
+    }
+
+    /// Called by the explorer about every 100 ms.
+    pub fn update(&mut self, label: &str, bounds: &explore::Bounds, p: &explore::Progress) {
+        if !self.enabled || p.stats.elapsed_secs < AFTER_SECS {
+            return;
+        }
+        let line = line(label, bounds, p);
+        let width = terminal_width();
+        let line: String = line.chars().take(width.saturating_sub(1)).collect();
+        let mut e = std::io::stderr().lock();
+        let _ = write!(e, "\r\x1b[K{line}");
+        let _ = e.flush();
+        self.shown = true;
+    }
+
+    /// Erases the line (if it was shown).
+    pub fn clear(&mut self) {
+        if self.shown {
+            let mut e = std::io::stderr().lock();
+            let _ = write!(e, "\r\x1b[K");
+            let _ = e.flush();
+            self.shown = false;
+        }
+    }
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|&c: &usize| c >= 40)
+        .unwrap_or(160)
+}
+
+/// The text of the line.
+pub fn line(label: &str, bounds: &explore::Bounds, p: &explore::Progress) -> String {
+    let s = p.stats;
+    format!(
+        "  {label}: {} executions, {:.0} executions/s, depth {}, {:.1}s elapsed — {}",
+        s.executions,
+        s.executions_per_sec(),
+        p.depth,
+        s.elapsed_secs,
+        stopping_bound(bounds, s)
+    )
+}
+
+/// Which bound will stop the search, and when (estimated from the current rate).
+pub fn stopping_bound(b: &explore::Bounds, s: &explore::Stats) -> String {
+    let rate = s.executions_per_sec();
+    let mut candidates: Vec<(f64, String)> = Vec::new();
+    if let Some(t) = b.max_time {
+        let left = (t.as_secs_f64() - s.elapsed_secs).max(0.0);
+        candidates.push((
+            left,
+            format!("stops at max-time={}s in {left:.0}s", t.as_secs()),
+        ));
+    }
+    if let Some(n) = b.max_executions {
+        let done = (s.executions + s.pruned).min(n);
+        let left = n - done;
+        let eta = if rate > 0.0 {
+            left as f64 / rate
+        } else {
+            f64::INFINITY
+        };
+        let pct = 100.0 * done as f64 / n.max(1) as f64;
+        candidates.push((
+            eta,
+            if eta.is_finite() {
+                format!("stops at max-executions={n} ({pct:.0}%, ~{eta:.0}s)")
+            } else {
+                format!("stops at max-executions={n} ({pct:.0}%)")
+            },
+        ));
+    }
+    candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+    match candidates.into_iter().next() {
+        Some((_, t)) => t,
+        None => {
+            let mem = b
+                .max_memory_mib
+                .map(|m| format!(" or max-memory={m}MiB"))
+                .unwrap_or_default();
+            format!("no time or execution bound: runs until exhaustive{mem}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_nearest_bound_is_named() {
+        let stats = explore::Stats {
+            executions: 500,
+            pruned: 0,
+            steps: 0,
+            max_depth_seen: 0,
+            elapsed_secs: 5.0,
+        };
+        let b = explore::Bounds {
+            max_time: Some(Duration::from_secs(60)),
+            max_executions: Some(1000),
+            ..explore::Bounds::default()
+        };
+        // 100 executions/s: 500 left → 5 s, before the 55 s of max-time.
+        assert!(stopping_bound(&b, &stats).contains("max-executions=1000 (50%, ~5s)"));
+        let b = explore::Bounds {
+            max_time: Some(Duration::from_secs(8)),
+            max_executions: Some(1000),
+            ..explore::Bounds::default()
+        };
+        assert!(stopping_bound(&b, &stats).contains("max-time=8s in 3s"));
+        assert!(stopping_bound(&explore::Bounds::default(), &stats).contains("until exhaustive"));
+        let l = line(
+            "d3 v5.7",
+            &b,
+            &explore::Progress {
+                stats: &stats,
+                depth: 26,
+            },
+        );
+        assert!(
+            l.contains("500 executions, 100 executions/s, depth 26, 5.0s elapsed"),
+            "{l}"
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! `pvmm replay`: one interleaving with its full trace, as text, JSON, SVG or HTML.
+
+use crate::cli::{Format, ReplayArgs};
+use crate::common::*;
+use checker::trace::{self, TraceFile};
+use explore::{parse_schedule, Replay, Severity};
+use report::json::{self, Difference, ReplayDoc, TraceFindingOut};
+use std::path::PathBuf;
+
+/// What was replayed, for the outputs.
+struct Replayed {
+    sc: checker::Scenario,
+    preset: String,
+    kernel: kernel::Kernel,
+    model: kernel::KernelModel,
+    schedule: String,
+    replay: Replay,
+    trace_file: Option<TraceFile>,
+    check: Option<trace::ReplayCheck>,
+}
+
+pub fn run(a: ReplayArgs) -> u8 {
+    let overrides = match parse_sets(&a.common.sets) {
+        Ok(o) => o,
+        Err(e) => return bad(e),
+    };
+    if let Err(e) = check_presets(&a.common.kernels) {
+        return bad(e);
+    }
+    let is_trace = a.input.extension().is_some_and(|e| e == "json");
+    let r = if is_trace {
+        let tf: TraceFile = match trace::read_trace_file(&a.input) {
+            Ok(t) => t,
+            Err(e) => return bad(e),
+        };
+        let path = a
+            .scenario
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&tf.scenario_path));
+        let sc = match checker::load(&path) {
+            Ok(s) => s,
+            Err(e) => return bad(e),
+        };
+        let mut ov = tf.overrides.clone();
+        ov.extend(overrides);
+        let k = match sc.kernel(&tf.preset, &ov) {
+            Ok(k) => k,
+            Err(e) => return bad(e),
+        };
+        let model = sc.model(k.clone());
+        let rc = match trace::replay_file(&sc, &tf, &model) {
+            Ok(r) => r,
+            Err(e) => return bad(format!("{}: {e}", a.input.display())),
+        };
+        Replayed {
+            preset: tf.preset.clone(),
+            kernel: k,
+            model,
+            schedule: tf.schedule.clone(),
+            replay: rc.replay.clone(),
+            sc,
+            trace_file: Some(tf),
+            check: Some(rc),
+        }
+    } else {
+        let Some(sched) = a.schedule.as_deref() else {
+            return bad("replay of a scenario needs --schedule (or give a trace file)");
+        };
+        let schedule = match parse_schedule(sched) {
+            Ok(s) => s,
+            Err(e) => return bad(format!("--schedule: {e}")),
+        };
+        let sc = match checker::load(&a.input) {
+            Ok(s) => s,
+            Err(e) => return bad(e),
+        };
+        let preset = a
+            .common
+            .kernels
+            .first()
+            .cloned()
+            .unwrap_or_else(|| sc.presets[0].clone());
+        let k = match sc.kernel(&preset, &overrides) {
+            Ok(k) => k,
+            Err(e) => return bad(e),
+        };
+        let model = sc.model(k.clone());
+        let replay = explore::replay(&model, &schedule);
+        Replayed {
+            sc,
+            preset,
+            kernel: k,
+            model,
+            schedule: sched.trim().to_string(),
+            replay,
+            trace_file: None,
+            check: None,
+        }
+    };
+    let code = exit_code(&r);
+    let property: Option<String> = match &r.trace_file {
+        Some(tf) => Some(tf.property.clone()),
+        None => report::first_violation(&r.replay).map(str::to_string),
+    };
+    let title = format!(
+        "{} on {}{}",
+        r.sc.name,
+        r.preset,
+        property
+            .as_deref()
+            .map(|p| format!(": {p}"))
+            .unwrap_or_default()
+    );
+    if let Some(svg_path) = &a.svg {
+        let svg = report::diagram_svg(&r.model, &r.replay, &title, property.as_deref());
+        if let Err(e) = write_file(svg_path, &svg) {
+            return bad(e);
+        }
+    }
+    if let Some(html_path) = &a.report {
+        let page = html_page(&r, &title, property.as_deref(), &a.input);
+        if let Err(e) = write_file(html_path, &page) {
+            return bad(e);
+        }
+    }
+    match a.format {
+        Format::Json => print!("{}", json::to_string(&doc(&r, &a.input, code))),
+        Format::Text => text(&r, &a.input),
+    }
+    code
+}
+
+fn exit_code(r: &Replayed) -> u8 {
+    match &r.check {
+        Some(rc) => {
+            if rc.reproduced {
+                EXIT_VIOLATION
+            } else {
+                EXIT_BAD_INPUT
+            }
+        }
+        None => {
+            if r.replay.diverged.is_some() {
+                EXIT_BAD_INPUT
+            } else if r
+                .replay
+                .findings()
+                .any(|f| f.severity == Severity::Violation)
+            {
+                EXIT_VIOLATION
+            } else {
+                EXIT_OK
+            }
+        }
+    }
+}
+
+fn text(r: &Replayed, input: &std::path::Path) {
+    match (&r.trace_file, &r.check) {
+        (Some(tf), Some(rc)) => {
+            println!(
+                "replay of {} ({} on {}, property {}), schedule {}",
+                input.display(),
+                tf.scenario,
+                tf.preset,
+                tf.property,
+                tf.schedule
+            );
+            if rc.scenario_changed {
+                println!(
+                    "note: the scenario file changed since this trace was written (sha256 differs)"
+                );
+            }
+            print!("{}", trace::render(&rc.replay));
+            if let Some((step, was, now)) = &rc.first_difference {
+                println!("DIVERGED at step {step}:\n  recorded: {was}\n  now:      {now}");
+            }
+            if rc.identical() {
+                println!(
+                    "identical to the recorded trace; {} reproduced",
+                    tf.property
+                );
+            } else if rc.reproduced {
+                println!(
+                    "{} reproduced, but the trace differs from the recording",
+                    tf.property
+                );
+            } else {
+                println!(
+                    "{} NOT reproduced: the scenario or the model changed",
+                    tf.property
+                );
+            }
+        }
+        _ => {
+            println!(
+                "replay of {} on {}, schedule {}",
+                r.sc.name, r.preset, r.schedule
+            );
+            print!("{}", trace::render(&r.replay));
+        }
+    }
+}
+
+fn doc(r: &Replayed, input: &std::path::Path, code: u8) -> ReplayDoc {
+    ReplayDoc {
+        header: json::Header::new("replay"),
+        scenario: r.sc.name.clone(),
+        scenario_path: r.sc.path.display().to_string(),
+        preset: r.preset.clone(),
+        kernel: r.kernel.describe(),
+        schedule: r.schedule.clone(),
+        trace_file: r.trace_file.as_ref().map(|_| input.display().to_string()),
+        property: r.trace_file.as_ref().map(|t| t.property.clone()),
+        threads: r.replay.threads.clone(),
+        steps: json::steps(&r.replay),
+        preemptions: r.replay.preemptions,
+        diverged: r.replay.diverged.as_ref().map(|d| d.to_string()),
+        end_findings: r
+            .replay
+            .end_findings
+            .iter()
+            .map(TraceFindingOut::from)
+            .collect(),
+        scenario_changed: r.check.as_ref().map(|c| c.scenario_changed),
+        first_difference: r.check.as_ref().and_then(|c| {
+            c.first_difference
+                .as_ref()
+                .map(|(step, recorded, now)| Difference {
+                    step: *step,
+                    recorded: recorded.clone(),
+                    now: now.clone(),
+                })
+        }),
+        reproduced: r.check.as_ref().map(|c| c.reproduced),
+        exit_code: code,
+    }
+}
+
+fn html_page(r: &Replayed, title: &str, property: Option<&str>, input: &std::path::Path) -> String {
+    let (sev, msg) = match property.and_then(|p| r.replay.findings().find(|f| f.property == p)) {
+        Some(f) => (f.severity, f.message.clone()),
+        None => (
+            Severity::Observation,
+            "no violation in this replay".to_string(),
+        ),
+    };
+    let cmd = match &r.trace_file {
+        Some(_) => format!("pvmm replay {}", input.display()),
+        None => format!(
+            "pvmm replay {} --kernel {} --schedule {}",
+            r.sc.path.display(),
+            r.preset,
+            r.schedule
+        ),
+    };
+    let v = report::violation_view(
+        &r.model,
+        &r.replay,
+        title,
+        property,
+        sev,
+        &msg,
+        &r.schedule,
+        None,
+        cmd,
+    );
+    let mut card = vec![
+        ("steps".to_string(), r.replay.steps.len().to_string()),
+        ("preemptions".to_string(), r.replay.preemptions.to_string()),
+        ("threads".to_string(), r.replay.threads.len().to_string()),
+    ];
+    if let Some(d) = &r.replay.diverged {
+        card.push(("diverged".to_string(), d.to_string()));
+    }
+    if let Some(rc) = &r.check {
+        card.push((
+            "recorded trace".to_string(),
+            if rc.identical() {
+                "identical".to_string()
+            } else if rc.reproduced {
+                "reproduced, trace differs".to_string()
+            } else {
+                "NOT reproduced".to_string()
+            },
+        ));
+    }
+    let section = report::html::Section {
+        scenario: r.sc.name.clone(),
+        preset: r.preset.clone(),
+        verdict: "replay".to_string(),
+        expected: "-".to_string(),
+        card,
+        violations: vec![v],
+        observations: Vec::new(),
+    };
+    report::html::page(
+        &format!("pvmm replay: {title}"),
+        &format!(
+            "pvmm {} · schedule {}",
+            env!("CARGO_PKG_VERSION"),
+            r.schedule
+        ),
+        &[section],
+    )
+}
