@@ -1,0 +1,371 @@
+//! Machine output (JSON validated against docs/json-schema), the progress line (absent when
+//! piped, present on a terminal), colours, explain, completions, help examples, SVG.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pvmm-out-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn pvmm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pvmm"))
+        .args(args)
+        .current_dir(repo())
+        .env_remove("PVMM_SCENARIOS")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("pvmm runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn validator() -> jsonschema::Validator {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("docs/json-schema/pvmm-output.v1.schema.json"))
+            .expect("schema file"),
+    )
+    .expect("schema is json");
+    jsonschema::validator_for(&schema).expect("schema compiles")
+}
+
+/// Parses stdout as one JSON document and validates it.
+fn valid_doc(o: &Output) -> serde_json::Value {
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", text(o)));
+    let v = validator();
+    let errors: Vec<String> = v
+        .iter_errors(&doc)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    doc
+}
+
+#[test]
+fn check_json_validates_for_verified_violation_and_incomplete() {
+    let d = tmpdir("json");
+    let td = d.join("t");
+    let td = td.to_str().expect("utf8");
+    // Verified.
+    let o = pvmm(&[
+        "check",
+        "scenarios/d1-second-mapping-foll-get.toml",
+        "--kernel",
+        "v5.15",
+        "--format",
+        "json",
+        "--trace-dir",
+        td,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc = valid_doc(&o);
+    assert_eq!(doc["kind"], "check");
+    assert_eq!(doc["format"], 1);
+    let r = &doc["results"][0];
+    assert_eq!(r["verdict"], "verified");
+    assert_eq!(r["as_expected"], true);
+    assert!(r["stopped_by"].is_null());
+    assert!(r["stats"]["executions"].as_u64().expect("executions") > 0);
+
+    // Violation, with its trace.
+    let o = pvmm(&[
+        "check",
+        "scenarios/d3-sendfile.toml",
+        "--kernel",
+        "v5.7",
+        "--format",
+        "json",
+        "--trace-dir",
+        td,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc = valid_doc(&o);
+    let r = &doc["results"][0];
+    assert_eq!(r["verdict"], "violation");
+    let f = &r["findings"][0];
+    assert_eq!(f["property"], "io-on-secure-page");
+    assert_eq!(f["severity"], "violation");
+    assert_eq!(f["trace"].as_array().map(|a| a.len()), Some(26));
+    assert_eq!(
+        f["trace"][25]["findings"][0]["property"],
+        "io-on-secure-page"
+    );
+    assert!(f["trace_file"]
+        .as_str()
+        .is_some_and(|p| Path::new(p).exists()));
+
+    // Incomplete: a bound stopped it; never verified.
+    let o = pvmm(&[
+        "check",
+        "scenarios/d4-reference-then-import.toml",
+        "--kernel",
+        "v5.7",
+        "--max-executions",
+        "3",
+        "--format",
+        "json",
+        "--trace-dir",
+        td,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let doc = valid_doc(&o);
+    let r = &doc["results"][0];
+    assert_eq!(r["verdict"], "incomplete");
+    assert_eq!(r["as_expected"], false);
+    assert_eq!(r["stopped_by"], "max-executions=3");
+    assert_eq!(doc["exit_code"], 1);
+
+    // The schema is not vacuous: broken documents are rejected.
+    let v = validator();
+    let mut broken = doc.clone();
+    broken["results"][0]["verdict"] = serde_json::json!("probably-fine");
+    assert!(!v.is_valid(&broken));
+    let mut broken = doc.clone();
+    broken["results"][0]["stopped_by"] = serde_json::Value::Null;
+    assert!(
+        !v.is_valid(&broken),
+        "an incomplete result must name its bound"
+    );
+    let mut broken = doc;
+    broken["format"] = serde_json::json!(2);
+    assert!(!v.is_valid(&broken));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn replay_list_and_explain_json_validate() {
+    let o = pvmm(&[
+        "replay",
+        "scenarios/d3-sendfile.toml",
+        "--kernel",
+        "v5.7",
+        "--schedule",
+        "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.1.1.1.1.1.1.1.1.1.1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let doc = valid_doc(&o);
+    assert_eq!(doc["kind"], "replay");
+    assert_eq!(doc["steps"].as_array().map(|a| a.len()), Some(26));
+    assert!(doc["diverged"].is_null());
+
+    // A schedule that does not fit: still one valid document, exit 2.
+    let o = pvmm(&[
+        "replay",
+        "scenarios/d3-sendfile.toml",
+        "--schedule",
+        "0.7",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let doc = valid_doc(&o);
+    assert!(doc["diverged"]
+        .as_str()
+        .is_some_and(|d| d.contains("no thread 7")));
+
+    let o = pvmm(&["list", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let doc = valid_doc(&o);
+    assert!(doc["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .any(|s| s["name"] == "d3-sendfile"));
+    assert!(doc["switches"]
+        .as_array()
+        .expect("switches")
+        .iter()
+        .any(|s| s["name"] == "splice_confirm_hook"));
+
+    let o = pvmm(&["explain", "scenarios/d3-sendfile.toml", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc = valid_doc(&o);
+    assert_eq!(doc["kind"], "explain");
+}
+
+#[test]
+fn progress_is_absent_when_piped_and_shown_on_a_terminal() {
+    // A check that runs about 2 s (the naive search is stopped by the time bound).
+    let args = [
+        "check",
+        "scenarios/d3-sendfile.toml",
+        "--kernel",
+        "v5.7+splice-patch",
+        "--naive",
+        "--max-time",
+        "2",
+    ];
+    let d = tmpdir("progress");
+    let td = d.join("t");
+    let mut piped: Vec<&str> = args.to_vec();
+    piped.extend(["--trace-dir", td.to_str().expect("utf8")]);
+    let start = std::time::Instant::now();
+    let o = pvmm(&piped);
+    assert!(
+        start.elapsed().as_secs_f64() > 1.5,
+        "the check was too short to test progress"
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !err.contains("executions/s") && !err.contains('\r') && !out.contains('\r'),
+        "progress output while piped:\n{err}"
+    );
+    assert!(out.contains("incomplete"), "{out}");
+    // No colours when piped either.
+    assert!(
+        !out.contains('\x1b') && !err.contains('\x1b'),
+        "colour codes while piped"
+    );
+
+    // On a terminal (util-linux `script` gives the command a pty): the progress line with the
+    // bound that will stop the search, and colours unless NO_COLOR is set.
+    let script = Path::new("/usr/bin/script");
+    if !script.exists() {
+        eprintln!("(no /usr/bin/script: the terminal half of this test is skipped)");
+        return;
+    }
+    let cmd = format!(
+        "{} {} --trace-dir {}",
+        env!("CARGO_BIN_EXE_pvmm"),
+        args.join(" "),
+        td.display()
+    );
+    let run_pty = |no_color: bool, extra: &str| {
+        let mut c = Command::new(script);
+        c.args(["-qec", &format!("{cmd}{extra}"), "/dev/null"])
+            .current_dir(repo())
+            .stdin(Stdio::null())
+            .env("COLUMNS", "200")
+            .env_remove("NO_COLOR");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        c.output().expect("script runs")
+    };
+    let o = run_pty(false, "");
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        t.contains("executions/s") && t.contains("stops at max-time=2s") && t.contains("depth"),
+        "no progress line on a terminal:\n{t}"
+    );
+    assert!(
+        t.contains("\x1b[32m") || t.contains("\x1b[33m") || t.contains("\x1b[1m"),
+        "no colour on a terminal"
+    );
+    let o = run_pty(true, "");
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !t.contains("\x1b[3") && !t.contains("\x1b[1m"),
+        "colours with NO_COLOR:\n{t}"
+    );
+    let o = run_pty(false, " --quiet");
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(!t.contains("executions/s"), "progress with --quiet:\n{t}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn explain_shows_kernel_calls_and_switches_before_checking() {
+    let o = pvmm(&["explain", "scenarios/d3-sendfile.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let t = text(&o);
+    for needle in [
+        "T0 vcpu",
+        "T1 sendfile",
+        "gmap_make_secure",
+        "do_splice_direct",
+        "page_cache_pipe_buf_confirm",
+        "splice_confirm_hook",
+        "v5.7: false",
+        "v5.7+splice-patch: true",
+        "import_freezes",
+    ] {
+        assert!(t.contains(needle), "missing `{needle}`:\n{t}");
+    }
+    assert!(!t.contains("executions"), "explain must not check:\n{t}");
+    // --kernel and --set pick the configuration shown.
+    let o = pvmm(&[
+        "explain",
+        "scenarios/d3-sendfile.toml",
+        "--kernel",
+        "v5.15",
+        "--set",
+        "splice_confirm_hook=true",
+    ]);
+    let t = text(&o);
+    assert!(t.contains("v5.15: true") && !t.contains("v5.7:"), "{t}");
+    let o = pvmm(&["explain", "scenarios/no-such.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn completions_and_help_examples() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let o = pvmm(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}: {}", text(&o));
+        let t = String::from_utf8_lossy(&o.stdout);
+        assert!(t.contains("explain") && t.contains("replay"), "{shell}");
+    }
+    for cmd in ["check", "replay", "list", "explain", "audit", "completions"] {
+        let o = pvmm(&[cmd, "--help"]);
+        assert_eq!(o.status.code(), Some(0), "{cmd}");
+        let t = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            t.contains("Examples:") && t.contains(&format!("pvmm {cmd}")),
+            "{cmd} --help has no example:\n{t}"
+        );
+    }
+    let o = pvmm(&["--help"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Examples:"));
+}
+
+#[test]
+fn replay_writes_a_standalone_svg_with_lanes_strip_and_mark() {
+    let d = tmpdir("svg");
+    let svg = d.join("d1.svg");
+    let html = d.join("d1.html");
+    let o = pvmm(&[
+        "replay",
+        "scenarios/d1-second-mapping-foll-get.toml",
+        "--kernel",
+        "v5.7",
+        "--schedule",
+        "0.0.0.0.0.0.0.0.0.0.0.1.1.1.1.0.0.1.0",
+        "--svg",
+        svg.to_str().expect("utf8"),
+        "--report",
+        html.to_str().expect("utf8"),
+    ]);
+    let t = std::fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    assert!(t.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert_eq!(t.matches("<g class=\"lane\"").count(), 2);
+    assert!(t.contains("page state after each step"));
+    assert!(t.contains("class=\"violation-mark\""), "{}", text(&o));
+    assert!(
+        t.contains("class=\"arrow freeze\""),
+        "a step on the frozen refcount"
+    );
+    assert!(t.contains("0 frozen"));
+    assert!(std::fs::read_to_string(&html)
+        .expect("html")
+        .contains("<svg"));
+    let _ = std::fs::remove_dir_all(&d);
+}
