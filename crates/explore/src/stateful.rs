@@ -18,12 +18,12 @@
 //! * for each thread: whether it finished, and the name of its registered operation (a cheap
 //!   cross-check of the resume point);
 //! * the explorer's own part of the state that steps' enabledness depends on: a parked retry
-//!   ([`crate::Guard::Changed`]) is enabled once an object it reads was written since the
-//!   thread last accessed it. The runtime keeps version counters for that; counters differ
+//!   ([`crate::Guard::Changed`]) is enabled once another thread wrote an object it reads since
+//!   this thread's previous parked step. The runtime keeps counters for that; counters differ
 //!   between paths that converge, so the key holds instead, per thread and object, the single
-//!   bit "written since this thread last accessed it" — exactly what enabledness reads, and it
-//!   evolves deterministically with the steps (a write sets the bit for every thread, an
-//!   access clears it for the accessing thread).
+//!   bit "written by another thread since this thread's last parked step on it" — exactly
+//!   what enabledness reads, and it evolves deterministically with the steps (a write sets the
+//!   bit of every other thread, a parked step clears the stepping thread's bits).
 //!
 //! Two paths that reach equal keys therefore have equal futures (same enabled steps, same
 //! findings, same final states): exploring from one of them is enough. Keys are 128-bit
@@ -355,18 +355,26 @@ impl<W: 'static> Live<W> {
         }
     }
 
-    fn note_step(&mut self, tid: Tid, acc: &crate::access::Accesses) {
+    /// Steps `tid`, keeping the "written since" bits in step with the runtime's rule: a
+    /// write sets the bit of every other thread; a parked step clears the stepping thread's
+    /// bits of the objects it reads.
+    fn step(&mut self, tid: Tid) -> crate::runtime::StepRecord {
+        let parked = self.ex.is_parked(tid);
+        let rec = self.ex.step(tid);
         let n = self.ex.threads();
-        for a in acc.as_slice() {
+        for a in rec.accesses.as_slice() {
             let o = a.obj.0 as usize;
             let (w, b) = (o / 64, 1u64 << (o % 64));
             if a.kind != crate::access::AccessKind::Read {
-                for t in 0..n {
+                for t in (0..n).filter(|&t| t != tid) {
                     self.changed[t * self.words + w] |= b;
                 }
             }
-            self.changed[tid * self.words + w] &= !b;
+            if parked {
+                self.changed[tid * self.words + w] &= !b;
+            }
         }
+        rec
     }
 
     fn key<M: StateKey<World = W>>(&self, model: &M) -> u128 {
@@ -407,8 +415,7 @@ fn worker<M: StateKey + Sync>(
         // Arrive at the task's state.
         let mut live = Live::start(model);
         for &t in &path {
-            let rec = live.ex.step(t);
-            live.note_step(t, &rec.accesses);
+            live.step(t);
             stats.steps += 1;
         }
         let mut frames: Vec<Frame> = Vec::new();
@@ -443,14 +450,12 @@ fn worker<M: StateKey + Sync>(
             if !at_state {
                 live = Live::start(model);
                 for &t in &path[..depth] {
-                    let rec = live.ex.step(t);
-                    live.note_step(t, &rec.accesses);
+                    live.step(t);
                     stats.steps += 1;
                 }
             }
             path.truncate(depth);
-            let rec = live.ex.step(tid);
-            live.note_step(tid, &rec.accesses);
+            let rec = live.step(tid);
             stats.steps += 1;
             stats.transitions += 1;
             path.push(tid);
