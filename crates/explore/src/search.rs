@@ -14,8 +14,6 @@
 
 #[path = "classes.rs"]
 pub mod classes;
-#[path = "parallel.rs"]
-pub mod parallel;
 #[path = "stateful.rs"]
 pub mod stateful;
 

@@ -1,1 +1,0 @@
-//! Parallel stateless DPOR (see explore_parallel).
