@@ -285,6 +285,8 @@ fn describe(
         match o.strategy {
             Strategy::Dpor => "DPOR with sleep sets",
             Strategy::Naive => "naive enumeration",
+            #[allow(unreachable_patterns)]
+            _ => "search",
         },
         sc.bounds.max_depth,
         sc.bounds

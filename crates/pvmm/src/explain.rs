@@ -9,33 +9,54 @@ use kernel::config::Kernel;
 use kernel::World;
 use report::json::{self, ExplainDoc, ExplainOp, ExplainPreset, ExplainSwitch, ExplainThread};
 
-/// The value of a switch in a configuration, as `--set` writes it.
+/// The value of a switch in a configuration, as `--set` writes it (read from
+/// `Kernel::describe`, enum values in kebab case).
 fn value(k: &Kernel, switch: &str) -> String {
-    use kernel::config::{FastPinGrab, SlowGrab};
-    match switch {
-        "slow_grab" => match k.slow_grab {
-            SlowGrab::CheckThenAdd => "check-then-add".into(),
-            SlowGrab::AddUnlessZero => "add-unless-zero".into(),
-        },
-        "fast_pin_grab" => match k.fast_pin_grab {
-            FastPinGrab::OneAddUnlessZero => "one-add-unless-zero".into(),
-            FastPinGrab::AddUnlessZeroThenAdd => "add-unless-zero-then-add".into(),
-        },
-        "hook_on_foll_pin" => k.hook_on_foll_pin.to_string(),
-        "splice_confirm_hook" => k.splice_confirm_hook.to_string(),
-        "import_holds_ptl" => k.import_holds_ptl.to_string(),
-        "import_freezes" => k.import_freezes.to_string(),
-        "import_single_uv_call" => k.import_single_uv_call.to_string(),
-        "export_before_import" => k.export_before_import.to_string(),
-        "pte_clear_export_clears_arch1" => k.pte_clear_export_clears_arch1.to_string(),
-        "end_writeback_takes_ref" => k.end_writeback_takes_ref.to_string(),
-        "debug_vm" => k.debug_vm.to_string(),
-        "kernel_fault" => format!("{:?}", k.kernel_fault),
-        _ => "?".into(),
+    k.describe()
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(n, _)| *n == switch)
+        .map(|(_, v)| kebab(v))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// `CheckThenAdd` → `check-then-add`; `true` stays `true`.
+fn kebab(v: &str) -> String {
+    let mut o = String::new();
+    for (i, c) in v.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                o.push('-');
+            }
+            o.push(c.to_ascii_lowercase());
+        } else {
+            o.push(c);
+        }
     }
+    o
 }
 
 const IMPORT_SWITCHES: &[(&str, &str)] = &[
+    (
+        "import_flow",
+        "the shape of gmap_make_secure: lookup, page lock, PTE lock, reference",
+    ),
+    (
+        "import_single_uv_call",
+        "one __uv_call (busy → -EAGAIN) instead of uv_call looping while busy",
+    ),
+    (
+        "freeze_plus_one",
+        "the import freezes at expected_folio_refs + 1: the importer holds one reference (v6.14 on)",
+    ),
+    (
+        "writeback_ebusy",
+        "writeback during the import answers -EBUSY rather than -EAGAIN (v6.14 on)",
+    ),
+    (
+        "wiggle_drains",
+        "s390_wiggle_split_folio drains the LRU on all CPUs (v6.15)",
+    ),
     (
         "import_holds_ptl",
         "gmap_make_secure holds the PTE lock across freeze and UVC",
@@ -66,7 +87,7 @@ fn describe(op: &ThreadOp, w: &World) -> (String, String, Vec<(&'static str, &'s
                 Some(v) => format!("guest-access gfn={gfn} write={v:#04x}"),
                 None => format!("guest-access gfn={gfn}"),
             },
-            "sie64a → guest access → PGM 0x3e → do_non_secure_storage_access → gmap_convert_to_secure → gmap_make_secure (follow_page, lock_page, make_secure_pte: page_ref_freeze → UVC convert-to-secure → page_ref_unfreeze) → re-enter SIE".into(),
+            "sie64a → guest access → PGM 0x3e → do_non_secure_storage_access → gmap_convert_to_secure → gmap_make_secure (follow_page, lock_page, make_secure_pte: page_ref_freeze → UVC convert-to-secure → page_ref_unfreeze) → re-enter SIE (the v5.7 shape: import_flow changes the order of lookup, locks and reference)".into(),
             IMPORT_SWITCHES.to_vec(),
         ),
         ThreadOp::Unpack { gfn } => (
@@ -169,7 +190,7 @@ fn describe(op: &ThreadOp, w: &World) -> (String, String, Vec<(&'static str, &'s
         ThreadOp::UserAccess { mm: m, vpn, write } => (
             format!("user-access mm={} vpn={vpn}{}", mm(m), if write { " write" } else { "" }),
             "user load/store → PGM 0x3d → do_secure_storage_access(USER_FAULT) → arch_make_page_accessible, retry (SIGSEGV on failure)".into(),
-            vec![],
+            vec![("user_fault", "how the 0x3d handler finds the page in user mode")],
         ),
         ThreadOp::Zap { mm: m, vpn } => (
             format!("zap mm={} vpn={vpn}", mm(m)),
@@ -184,6 +205,38 @@ fn describe(op: &ThreadOp, w: &World) -> (String, String, Vec<(&'static str, &'s
         ThreadOp::LruDrain => (
             "lru-drain".into(),
             "lru_add_drain → the per-CPU batch drops its references".into(),
+            vec![],
+        ),
+        ThreadOp::DirectIo { mm: m, vpn, to_memory } => (
+            format!("direct-io mm={} vpn={vpn} to_memory={to_memory}", mm(m)),
+            format!(
+                "bio_iov_iter_get_pages → iov_iter_get_pages (FOLL_GET) or iov_iter_extract_pages (FOLL_PIN) → get_user_pages_fast → device {} → put_page / unpin_user_page",
+                if to_memory { "writes the page (read() from disk)" } else { "reads the page" }
+            ),
+            vec![
+                ("dio_pins", "block direct I/O pins (FOLL_PIN, with the hook) instead of FOLL_GET"),
+                ("slow_grab", "how the slow-path fallback takes its reference"),
+                ("fast_pin_grab", "how the fast path adds GUP_PIN_COUNTING_BIAS"),
+                ("hook_on_foll_pin", "gup_pte_range / follow_page_pte call the hook for FOLL_PIN"),
+            ],
+        ),
+        ThreadOp::ZerocopySend { mm: m, vpn } => (
+            format!("zerocopy-send mm={} vpn={vpn}", mm(m)),
+            "MSG_ZEROCOPY: skb_zerocopy_iter_stream → iov_iter_get_pages2 (FOLL_GET, no hook) → NIC dma_read → skb free (put_page)".into(),
+            vec![("slow_grab", "how the slow-path fallback takes its reference")],
+        ),
+        ThreadOp::UvBusy { count } => (
+            format!("uv-busy count={count}"),
+            format!("the Ultravisor answers the next {count} calls with busy (condition code 2)"),
+            vec![(
+                "import_single_uv_call",
+                "busy makes the import return -EAGAIN instead of looping in uv_call",
+            )],
+        ),
+        #[allow(unreachable_patterns)]
+        _ => (
+            format!("{op:?}"),
+            "(an operation this pvmm explain does not describe yet: see docs/scenarios.md)".into(),
             vec![],
         ),
     }
@@ -293,15 +346,27 @@ pub fn run(a: ExplainArgs) -> u8 {
             println!("  {}. {}", i + 1, st.bold(&op.op));
             println!("     {}", op.calls);
             for s in &op.switches {
-                let vals: Vec<String> = s.values.iter().map(|(p, v)| format!("{p}: {v}")).collect();
-                println!("     {} {} — {}", st.dim("switch"), s.switch, s.effect);
-                println!("       {}", vals.join(" · "));
+                let vals: Vec<String> = s.values.iter().map(|(p, v)| format!("{p} {v}")).collect();
+                // Switches whose value differs between the presets shown are what the
+                // comparison is about: mark them.
+                let differs = s.values.iter().any(|(_, v)| *v != s.values[0].1);
+                println!(
+                    "     {} {}: {}   {}",
+                    if differs {
+                        st.yellow("switch*")
+                    } else {
+                        st.dim("switch ")
+                    },
+                    s.switch,
+                    vals.join(" · "),
+                    st.dim(&format!("({})", s.effect))
+                );
             }
         }
     }
     println!(
         "\n{}",
-        st.dim("(nothing checked yet: pvmm check <scenario> explores every interleaving of these threads)")
+        st.dim("(switch*: differs between the presets shown. Nothing checked yet: pvmm check <scenario> explores every interleaving of these threads)")
     );
     EXIT_OK
 }

@@ -123,6 +123,7 @@ mod tests {
             steps: 0,
             max_depth_seen: 0,
             elapsed_secs: 5.0,
+            ..explore::Stats::default()
         };
         let b = explore::Bounds {
             max_time: Some(Duration::from_secs(60)),

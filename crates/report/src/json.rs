@@ -109,6 +109,9 @@ pub struct StatsOut {
     pub executions_per_sec: f64,
     /// Distinct final states reached.
     pub final_states: usize,
+    /// Stateful search only (0 otherwise): distinct states stored, transitions taken.
+    pub states: u64,
+    pub transitions: u64,
 }
 
 #[derive(Serialize, Debug, Clone)]

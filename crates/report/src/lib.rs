@@ -189,6 +189,8 @@ pub fn summary_card(c: &Check, bounds: &explore::Bounds) -> Vec<(String, String)
                 // Sleep sets: no two explored complete executions are equivalent.
                 explore::Strategy::Dpor => s.executions.to_string(),
                 explore::Strategy::Naive => "n/a (naive)".to_string(),
+                #[allow(unreachable_patterns)]
+                _ => "n/a".to_string(),
             },
         ),
         ("pruned (sleep sets)".to_string(), s.pruned.to_string()),
@@ -311,6 +313,8 @@ pub fn check_result(
             elapsed_secs: o.stats.elapsed_secs,
             executions_per_sec: o.stats.executions_per_sec(),
             final_states: o.final_states.len(),
+            states: o.stats.states,
+            transitions: o.stats.transitions,
         },
         bounds: bounds.into(),
         stopped_by: o.stopped_by.as_ref().map(|b| b.to_string()),
