@@ -140,9 +140,11 @@ fn report_of_a_known_violation_renders_in_headless_chromium() {
             "--kernel",
             "v5.7",
             "-q",
+            // The default trace directory (under target/, ignored by git), so that the
+            // replay command shown in the page (and in the screenshot) is the usual one.
             "--trace-dir",
+            "target/pvmm-traces",
         ])
-        .arg(d.join("traces"))
         .arg("--report")
         .arg(&html)
         .current_dir(repo())

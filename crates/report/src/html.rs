@@ -56,8 +56,8 @@ table.overview th, table.overview td { border: 1px solid var(--line); padding: 4
 section.check { background: #fff; border: 1px solid var(--line); border-radius: 8px; margin: 0 0 22px; padding: 14px 18px; }
 section.check h2 { margin: 0 0 8px; font-size: 17px; }
 .badge { display: inline-block; padding: 1px 9px; border-radius: 10px; font-size: 12px; font-weight: bold; color: #fff; vertical-align: 2px; }
-.badge.verified { background: var(--ok); } .badge.violation { background: var(--bad); }
-.badge.incomplete { background: var(--warn); } .badge.replay { background: #3b5b8c; }
+.badge.b-verified { background: var(--ok); } .badge.b-violation { background: var(--bad); }
+.badge.b-incomplete { background: var(--warn); } .badge.b-replay { background: #3b5b8c; }
 .cards { display: flex; flex-wrap: wrap; gap: 10px; margin: 8px 0; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 6px 12px; min-width: 120px; background: #fafbfc; }
 .card .k { font-size: 11px; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
@@ -131,11 +131,12 @@ pub fn page(title: &str, subtitle: &str, sections: &[Section]) -> String {
             let props: Vec<&str> = s.violations.iter().map(|v| v.property.as_str()).collect();
             let _ = writeln!(
                 o,
-                "<tr><td><a href=\"#c{i}\">{}</a></td><td>{}</td><td><span class=\"badge {}\">{}</span></td><td>{}</td><td>{}</td></tr>",
+                "<tr><td><a href=\"#c{i}\">{}</a></td><td>{}</td><td><span class=\"badge b-{}\">{}</span></td><td{}>{}</td><td>{}</td></tr>",
                 esc(&s.scenario),
                 esc(&s.preset),
                 esc(&s.verdict),
                 esc(&s.verdict),
+                if s.expected == "NO" { " style=\"color:#b00020;font-weight:bold\"" } else { "" },
                 esc(&s.expected),
                 esc(&props.join(" "))
             );
@@ -145,7 +146,7 @@ pub fn page(title: &str, subtitle: &str, sections: &[Section]) -> String {
     for (i, s) in sections.iter().enumerate() {
         let _ = write!(
             o,
-            "<section class=\"check\" id=\"c{i}\" data-verdict=\"{}\"><h2>{} on {} <span class=\"badge {}\">{}</span>",
+            "<section class=\"check\" id=\"c{i}\" data-verdict=\"{}\"><h2>{} on {} <span class=\"badge b-{}\">{}</span>",
             esc(&s.verdict),
             esc(&s.scenario),
             esc(&s.preset),
