@@ -1,6 +1,7 @@
 //! `checker`: runs scenarios against kernel presets and turns the explorer's outcome into
 //! verdicts, traces in kernel terms, and replayable trace files.
 
+pub mod matrix;
 pub mod scenario;
 pub mod trace;
 

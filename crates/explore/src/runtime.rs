@@ -45,7 +45,8 @@ pub enum Guard<W> {
     /// Enabled while `f(world, arg)` is true (a blocking lock, a wait on a flag).
     When(fn(&W, u64) -> bool, u64),
     /// A retry loop that saw no progress: enabled once another thread wrote one of the
-    /// objects this step reads since this thread's previous parked step (or its start).
+    /// objects this step reads since the current attempt first read or wrote it (see
+    /// [`Ctx::attempt_begin`]), or since this thread's previous parked step.
     /// This is how the model states weak fairness: a loop that would spin on unchanged
     /// state is parked instead of unrolled. (Sound under partial-order reduction: every
     /// write it waits for is dependent with the parked step, which reads the object.)
@@ -138,6 +139,8 @@ impl<W> StepEnv<'_, W> {
 struct ThreadSlot<W> {
     pending: Option<Pending<W>>,
     frames: Vec<&'static str>,
+    /// Generation of the current retry-loop attempt.
+    attempt: u32,
 }
 
 pub(crate) struct Shared<W> {
@@ -182,6 +185,14 @@ impl<W> Ctx<W> {
                 .push(function);
         }
         Frame { ctx: self }
+    }
+
+    /// Starts an attempt of a retry loop (a local marker, not a step). In the attempt, the
+    /// first step that reads or writes an object records how many writes other threads had
+    /// made to it; a later parked step waits for a write after that. The record is taken at
+    /// an access that is dependent with every such write, so the search orders the two.
+    pub fn attempt_begin(&self) {
+        self.shared.slots.borrow_mut()[self.tid].attempt += 1;
     }
 
     /// Reads the world outside a step. Only for data that never changes during an
@@ -303,8 +314,11 @@ pub struct Execution<W> {
     pub names: Vec<String>,
     /// Writes to each object by threads other than the indexed one: `foreign[t][o]`.
     foreign: Vec<Vec<u32>>,
-    /// `foreign` as it was at each thread's last parked step.
+    /// `foreign` as it was at each thread's last parked step, or at the first read or write
+    /// of the object in the thread's current attempt.
     parked_at: Vec<Vec<u32>>,
+    /// The attempt generation in which `parked_at[t][o]` was last recorded.
+    seen: Vec<Vec<u32>>,
 }
 
 impl<W: 'static> Execution<W> {
@@ -318,6 +332,7 @@ impl<W: 'static> Execution<W> {
                     .map(|_| ThreadSlot {
                         pending: None,
                         frames: Vec::new(),
+                        attempt: 0,
                     })
                     .collect(),
             ),
@@ -341,6 +356,7 @@ impl<W: 'static> Execution<W> {
             names,
             foreign: vec![vec![0; inst.objects]; n],
             parked_at: vec![vec![0; inst.objects]; n],
+            seen: vec![vec![0; inst.objects]; n],
         };
         for tid in 0..n {
             ex.poll(tid);
@@ -445,8 +461,14 @@ impl<W: 'static> Execution<W> {
         self.shared.note.borrow_mut().clear();
         let finished = self.poll(tid);
         let parked = matches!(pending.guard, Guard::Changed);
+        let attempt = self.shared.slots.borrow()[tid].attempt;
         for a in pending.accesses.as_slice() {
             let o = a.obj.0 as usize;
+            let observes = matches!(a.kind, AccessKind::Read | AccessKind::Write);
+            if observes && self.seen[tid][o] != attempt {
+                self.seen[tid][o] = attempt;
+                self.parked_at[tid][o] = self.foreign[tid][o];
+            }
             if a.kind != AccessKind::Read {
                 for (t, f) in self.foreign.iter_mut().enumerate() {
                     if t != tid {

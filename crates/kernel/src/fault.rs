@@ -21,6 +21,7 @@ impl Cx {
     pub async fn kernel_access(&self, p: PageId, write: bool) {
         let _f = self.ctx.enter("copy_page");
         for _ in 0..MAX_RETRIES {
+            self.ctx.attempt_begin();
             if self.cpu_touch(p, write).await {
                 return;
             }
@@ -84,6 +85,7 @@ impl Cx {
     pub async fn user_access(&self, mm: MmId, vpn: usize, write: bool) {
         let _f = self.ctx.enter("user access");
         for _ in 0..MAX_RETRIES {
+            self.ctx.attempt_begin();
             let pte = self.read_pte(mm, vpn, "tlb lookup").await;
             let usable = pte.present && !pte.invalid && (!write || pte.write);
             let Some(p) = pte.page.filter(|_| usable) else {

@@ -15,6 +15,7 @@ impl Cx {
         let _f = self.ctx.enter("find_get_page");
         let slot = self.objs.slot(file, index);
         for round in 0..MAX_RETRIES {
+            self.ctx.attempt_begin();
             let p = self
                 .ctx
                 .step(Op::new("xas_load", acc(&[Access::read(slot)])), move |e| {

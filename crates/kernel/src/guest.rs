@@ -32,6 +32,7 @@ impl Cx {
             return;
         };
         for _ in 0..MAX_RETRIES {
+            self.ctx.attempt_begin();
             let pte = self.read_pte(mm, vpn, "dat: host pte").await;
             let page = pte
                 .page
@@ -49,6 +50,13 @@ impl Cx {
                 Touch::Retry => continue,
                 Touch::NonSecure => {}
             }
+            let watch = [
+                self.objs.page(p, PP::Ref),
+                self.objs.page(p, PP::Writeback),
+                self.objs.page(p, PP::Lock),
+                self.objs.page(p, PP::Uv),
+                self.objs.pte(mm, vpn),
+            ];
             let rc = {
                 let _g = self.ctx.enter("do_non_secure_storage_access");
                 let _h = self.ctx.enter("gmap_convert_to_secure");
@@ -63,14 +71,7 @@ impl Cx {
             }
             if rc != 0 {
                 // The guest re-executes the instruction and faults again: wait for a change.
-                self.park(&[
-                    self.objs.page(p, PP::Ref),
-                    self.objs.page(p, PP::Writeback),
-                    self.objs.page(p, PP::Lock),
-                    self.objs.page(p, PP::Uv),
-                    self.objs.pte(mm, vpn),
-                ])
-                .await;
+                self.park(&watch).await;
             }
         }
         self.retry_bound("guest re-fault loop (PGM 0x3e)").await;
@@ -162,10 +163,7 @@ impl Cx {
             return EINVAL;
         };
         for _ in 0..MAX_RETRIES {
-            let rc = self.gmap_make_secure(gfn, UvCmd::Unpack).await;
-            if rc != EAGAIN {
-                return rc;
-            }
+            self.ctx.attempt_begin();
             let p = self.read_pte(mm, vpn, "ptep_get").await.page;
             let mut watch = vec![self.objs.pte(mm, vpn)];
             if let Some(p) = p {
@@ -173,7 +171,12 @@ impl Cx {
                     self.objs.page(p, PP::Ref),
                     self.objs.page(p, PP::Writeback),
                     self.objs.page(p, PP::Lock),
+                    self.objs.page(p, PP::Uv),
                 ]);
+            }
+            let rc = self.gmap_make_secure(gfn, UvCmd::Unpack).await;
+            if rc != EAGAIN {
+                return rc;
             }
             self.park(&watch).await;
         }

@@ -55,6 +55,12 @@ pub enum Cmd {
   pvmm explain scenarios/d1-same-mm-foll-pin.toml --kernel v5.15 --set hook_on_foll_pin=false
   pvmm explain scenarios/d3-sendfile.toml --format json")]
     Explain(ExplainArgs),
+    /// Every I/O path against every kernel preset: a table of verdicts computed by the checker.
+    #[command(after_help = "Examples:
+  pvmm matrix --jobs 2 --out docs/matrix.md --html docs/matrix.html
+  pvmm matrix --kernel v5.7 --kernel v6.15
+  pvmm matrix --replay sendfile v5.7 io-on-secure-page")]
+    Matrix(crate::matrix::MatrixArgs),
     /// Audit a real kernel tree for paths that hand a guest page to I/O without the accessibility hook.
     #[command(after_help = "Examples:
   pvmm audit ~/src/linux
