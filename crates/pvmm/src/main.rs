@@ -6,7 +6,6 @@ mod cli;
 mod common;
 mod explain;
 mod list;
-mod matrix;
 mod progress;
 mod replay;
 mod style;
@@ -15,14 +14,32 @@ use clap::{CommandFactory, Parser};
 use cli::{Cli, Cmd};
 use std::process::ExitCode;
 
+/// `pvmm check --all | head` ends quietly, like other Unix tools, instead of panicking on a
+/// closed stdout: restore the default action of SIGPIPE (Rust ignores it).
+#[cfg(unix)]
+fn default_sigpipe() {
+    extern "C" {
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+    const SIGPIPE: i32 = 13;
+    const SIG_DFL: usize = 0;
+    // SAFETY: setting a signal's disposition to SIG_DFL at start-up, before any thread exists.
+    unsafe {
+        signal(SIGPIPE, SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn default_sigpipe() {}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     let cli = Cli::parse();
     let code = match cli.cmd {
         Cmd::Check(a) => check::run(a),
         Cmd::Replay(a) => replay::run(a),
         Cmd::List(a) => list::run(a),
         Cmd::Explain(a) => explain::run(a),
-        Cmd::Matrix(a) => matrix::run(a),
         Cmd::Audit(a) => {
             let c = audit::cli::run(&a);
             u8::try_from(c).unwrap_or(common::EXIT_BAD_INPUT)
