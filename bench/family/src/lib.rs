@@ -59,108 +59,142 @@ fn lock_free(w: &World, _: u64) -> bool {
     !w.lock
 }
 
-async fn importer(cx: Ctx<World>) {
-    cx.step(
-        Op::new("pte-lock", Accesses::new().with(Access::acquire(LOCK))).when(lock_free, 0),
-        |e| {
-            e.world.lock = true;
-            e.world.pc[e.tid] = I_LOCKED;
-        },
-    )
-    .await;
-    let frozen = cx
-        .step(Op::new("page_ref_freeze", Accesses::new().with(Access::write(RC))), |e| {
-            let ok = e.world.rc == EXPECTED;
-            if ok {
-                e.world.rc = 0;
+/// The importer, from resume point `pc` (0 at the start).
+async fn importer(cx: Ctx<World>, mut pc: u8) {
+    loop {
+        pc = match pc {
+            0 => {
+                cx.step(
+                    Op::new("pte-lock", Accesses::new().with(Access::acquire(LOCK))).when(lock_free, 0),
+                    |e| {
+                        e.world.lock = true;
+                        e.world.pc[e.tid] = I_LOCKED;
+                        I_LOCKED
+                    },
+                )
+                .await
             }
-            e.world.pc[e.tid] = if ok { I_FROZEN } else { I_FAILED };
-            ok
-        })
-        .await;
-    if frozen {
-        cx.step(Op::new("make-secure", Accesses::new().with(Access::write(SECURE))), |e| {
-            e.world.secure = true;
-            e.world.pc[e.tid] = I_SECURE;
-        })
-        .await;
-        cx.step(Op::new("page_ref_unfreeze", Accesses::new().with(Access::write(RC))), |e| {
-            e.world.rc = EXPECTED;
-            e.world.pc[e.tid] = I_UNFROZEN;
-        })
-        .await;
+            I_LOCKED => {
+                cx.step(Op::new("page_ref_freeze", Accesses::new().with(Access::write(RC))), |e| {
+                    let ok = e.world.rc == EXPECTED;
+                    if ok {
+                        e.world.rc = 0;
+                    }
+                    e.world.pc[e.tid] = if ok { I_FROZEN } else { I_FAILED };
+                    e.world.pc[e.tid]
+                })
+                .await
+            }
+            I_FROZEN => {
+                cx.step(Op::new("make-secure", Accesses::new().with(Access::write(SECURE))), |e| {
+                    e.world.secure = true;
+                    e.world.pc[e.tid] = I_SECURE;
+                    I_SECURE
+                })
+                .await
+            }
+            I_SECURE => {
+                cx.step(Op::new("page_ref_unfreeze", Accesses::new().with(Access::write(RC))), |e| {
+                    e.world.rc = EXPECTED;
+                    e.world.pc[e.tid] = I_UNFROZEN;
+                    I_UNFROZEN
+                })
+                .await
+            }
+            I_FAILED | I_UNFROZEN => {
+                cx.step(Op::new("pte-unlock", Accesses::new().with(Access::release(LOCK))), |e| {
+                    e.world.lock = false;
+                    e.world.pc[e.tid] = DONE;
+                    DONE
+                })
+                .await
+            }
+            _ => return,
+        };
     }
-    cx.step(Op::new("pte-unlock", Accesses::new().with(Access::release(LOCK))), |e| {
-        e.world.lock = false;
-        e.world.pc[e.tid] = DONE;
-    })
-    .await;
 }
 
-async fn io_thread(cx: Ctx<World>, k: usize, bug: bool) {
-    for _ in 0..k {
-        if !bug {
-            // try_get_page: an atomic add-unless-frozen; after a failure, wait (spinning on
-            // reads of the count) until the count is no longer frozen, then try again.
-            loop {
-                let got = cx
-                    .step(Op::new("try_get_page", Accesses::new().with(Access::write(RC))), |e| {
-                        let ok = e.world.rc != 0;
-                        if ok {
-                            e.world.rc += 1;
-                        }
-                        e.world.pc[e.tid] = if ok { T_GOT } else { T_RETRY };
-                        ok
-                    })
-                    .await;
-                if got {
-                    break;
-                }
-                // The spin re-reads the count; parked until it changes (weak fairness).
-                loop {
-                    let frozen = cx
-                        .step(
-                            Op::new("wait-unfrozen", Accesses::new().with(Access::read(RC))).parked(),
-                            |e| {
-                                let frozen = e.world.rc == 0;
-                                e.world.pc[e.tid] = if frozen { T_RETRY } else { T_WAITED };
-                                frozen
-                            },
-                        )
-                        .await;
-                    if !frozen {
-                        break;
-                    }
-                }
-            }
+/// An I/O thread, from resume point (`round`, `pc`) ((0, 0) at the start). Written as a state
+/// machine over its resume points so that the search can restart it from any of them.
+async fn io_thread(cx: Ctx<World>, k: usize, bug: bool, mut round: u8, mut pc: u8) {
+    loop {
+        let round_start = pc == 0 || pc == T_PUT || (bug && pc == T_DID_IO);
+        if round_start && round as usize == k {
+            return;
         }
-        cx.step(
-            Op::new("arch_make_page_accessible", Accesses::new().with(Access::write(SECURE))),
-            |e| {
-                if e.world.secure {
-                    e.world.secure = false; // export
+        (round, pc) = if round_start && !bug || pc == T_WAITED {
+            // try_get_page: an atomic add-unless-frozen.
+            cx.step(Op::new("try_get_page", Accesses::new().with(Access::write(RC))), move |e| {
+                let ok = e.world.rc != 0;
+                if ok {
+                    e.world.rc += 1;
                 }
-                e.world.pc[e.tid] = T_HOOKED;
-            },
-        )
-        .await;
-        cx.step(Op::new("io", Accesses::new().with(Access::read(SECURE))), move |e| {
-            if e.world.secure {
-                e.report_fatal("io-on-secure-page", "I/O on a secure page".into());
-            }
-            e.world.pc[e.tid] = T_DID_IO;
-            if bug {
-                e.world.round[e.tid] += 1; // the round ends here
-            }
-        })
-        .await;
-        if !bug {
-            cx.step(Op::new("put_page", Accesses::new().with(Access::add(RC))), |e| {
+                e.world.pc[e.tid] = if ok { T_GOT } else { T_RETRY };
+                (round, e.world.pc[e.tid])
+            })
+            .await
+        } else if pc == T_RETRY {
+            // After a failure, spin on reads of the count until it is no longer frozen; parked
+            // until it changes (weak fairness).
+            cx.step(
+                Op::new("wait-unfrozen", Accesses::new().with(Access::read(RC))).parked(),
+                move |e| {
+                    let frozen = e.world.rc == 0;
+                    e.world.pc[e.tid] = if frozen { T_RETRY } else { T_WAITED };
+                    (round, e.world.pc[e.tid])
+                },
+            )
+            .await
+        } else if round_start || pc == T_GOT {
+            cx.step(
+                Op::new("arch_make_page_accessible", Accesses::new().with(Access::write(SECURE))),
+                move |e| {
+                    if e.world.secure {
+                        e.world.secure = false; // export
+                    }
+                    e.world.pc[e.tid] = T_HOOKED;
+                    (round, T_HOOKED)
+                },
+            )
+            .await
+        } else if pc == T_HOOKED {
+            cx.step(Op::new("io", Accesses::new().with(Access::read(SECURE))), move |e| {
+                if e.world.secure {
+                    e.report_fatal("io-on-secure-page", "I/O on a secure page".into());
+                }
+                e.world.pc[e.tid] = T_DID_IO;
+                let r = if bug { round + 1 } else { round }; // without put, the round ends here
+                e.world.round[e.tid] = r;
+                (r, T_DID_IO)
+            })
+            .await
+        } else {
+            debug_assert_eq!(pc, T_DID_IO);
+            cx.step(Op::new("put_page", Accesses::new().with(Access::add(RC))), move |e| {
                 e.world.rc -= 1;
                 e.world.pc[e.tid] = T_PUT;
-                e.world.round[e.tid] += 1; // the round ends here
+                e.world.round[e.tid] = round + 1; // the round ends here
+                (round + 1, T_PUT)
             })
-            .await;
+            .await
+        };
+    }
+}
+
+impl Family {
+    fn instance_at(&self, world: World) -> Instance<World> {
+        let mut threads: Vec<(String, explore::ThreadFn<World>)> = Vec::new();
+        let pc0 = world.pc[0];
+        threads.push(("importer".into(), Box::new(move |cx| Box::pin(importer(cx, pc0)))));
+        for i in 1..self.n {
+            let (k, bug) = (self.k, self.bug);
+            let (r, pc) = (world.round[i], world.pc[i]);
+            threads.push((format!("io{i}"), Box::new(move |cx| Box::pin(io_thread(cx, k, bug, r, pc)))));
+        }
+        Instance {
+            world,
+            objects: 3,
+            threads,
         }
     }
 }
@@ -168,23 +202,13 @@ async fn io_thread(cx: Ctx<World>, k: usize, bug: bool) {
 impl Model for Family {
     type World = World;
     fn instance(&self) -> Instance<World> {
-        let mut threads: Vec<(String, explore::ThreadFn<World>)> = Vec::new();
-        threads.push(("importer".into(), Box::new(|cx| Box::pin(importer(cx)))));
-        for i in 1..self.n {
-            let (k, bug) = (self.k, self.bug);
-            threads.push((format!("io{i}"), Box::new(move |cx| Box::pin(io_thread(cx, k, bug)))));
-        }
-        Instance {
-            world: World {
-                lock: false,
-                rc: EXPECTED,
-                secure: false,
-                pc: vec![0; self.n],
-                round: vec![0; self.n],
-            },
-            objects: 3,
-            threads,
-        }
+        self.instance_at(World {
+            lock: false,
+            rc: EXPECTED,
+            secure: false,
+            pc: vec![0; self.n],
+            round: vec![0; self.n],
+        })
     }
     fn at_end(&self, w: &World, out: &mut Vec<Finding>) {
         if w.rc != EXPECTED {
@@ -206,5 +230,8 @@ impl Model for Family {
 impl StateKey for Family {
     fn hash_state<H: Hasher>(&self, w: &World, h: &mut H) {
         w.hash(h);
+    }
+    fn resume(&self, w: &World) -> Option<Instance<World>> {
+        Some(self.instance_at(w.clone()))
     }
 }

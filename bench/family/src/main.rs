@@ -59,6 +59,7 @@ fn report(case: &str, mode: &str, jobs: usize, o: &Outcome) -> serde_json::Value
         "states": s.states,
         "transitions": s.transitions,
         "steps": s.steps,
+        "restores": s.restores,
         "secs": s.elapsed_secs,
         "steps_per_sec": if s.elapsed_secs > 0.0 { s.steps as f64 / s.elapsed_secs } else { 0.0 },
         "visited_mib": s.visited_mib,

@@ -100,6 +100,9 @@ pub struct Stats {
     pub transitions: u64,
     /// Stateful search only: memory of the visited set, in MiB.
     pub visited_mib: f64,
+    /// Stateful search only: states restored from a snapshot (`StateKey::resume`) instead
+    /// of replayed.
+    pub restores: u64,
 }
 
 impl Stats {

@@ -78,6 +78,16 @@ use std::time::{Duration, Instant};
 pub trait StateKey: Model {
     /// Feeds the world, including every thread's resume point, into `h`.
     fn hash_state<H: Hasher>(&self, world: &Self::World, h: &mut H);
+
+    /// Optional, for cheap backtracking: an instance whose world is a copy of `world` (a state
+    /// the search reached) and whose threads start at the resume points recorded in it. With
+    /// it the search restores a state in O(threads) instead of replaying its path; the search
+    /// checks that the restored state has the key of the original (and panics otherwise: the
+    /// model's `resume` is wrong). `None` (the default): restore by replay.
+    fn resume(&self, world: &Self::World) -> Option<crate::runtime::Instance<Self::World>> {
+        let _ = world;
+        None
+    }
 }
 
 /// A small, fast, seeded hasher (multiply–rotate over 64-bit words, final avalanche).
@@ -254,10 +264,14 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
     let mut cands: BTreeMap<&'static str, Candidate> = BTreeMap::new();
     let mut final_states = BTreeSet::new();
     for o in outs {
+        if std::env::var_os("PVMM_DEBUG_WORKERS").is_some() {
+            eprintln!("worker: steps {} transitions {} tasks {}", o.stats.steps, o.stats.transitions, o.stats.max_depth_seen);
+        }
         stats.executions += o.stats.executions;
         stats.pruned += o.stats.pruned;
         stats.steps += o.stats.steps;
         stats.transitions += o.stats.transitions;
+        stats.restores += o.stats.restores;
         stats.max_depth_seen = stats.max_depth_seen.max(o.stats.max_depth_seen);
         final_states.extend(o.final_states);
         for (_, c) in o.cands {
@@ -325,12 +339,15 @@ fn next_task<M>(sh: &SharedState<'_, M>) -> Option<Task> {
 }
 
 /// One open state on a worker's path.
-struct Frame {
+struct Frame<W> {
     /// Path length at this state.
     depth: usize,
     /// Children still to explore: thread and the sleep set of the child.
     children: Vec<(Tid, u64)>,
     next: usize,
+    /// For models with [`StateKey::resume`]: a ready instance of this state, its parking
+    /// bits and key.
+    snapshot: Option<(crate::runtime::Instance<W>, Vec<u64>, u128)>,
 }
 
 /// A worker's live execution and the explorer-side state it tracks.
@@ -343,16 +360,42 @@ struct Live<W: 'static> {
 
 impl<W: 'static> Live<W> {
     fn start<M: Model<World = W>>(model: &M) -> Self {
-        let inst = model.instance();
+        Self::from_instance(model.instance(), None)
+    }
+
+    /// Starts from an instance; `changed` carries the parking bits of a resumed state.
+    fn from_instance(inst: crate::runtime::Instance<W>, changed: Option<&[u64]>) -> Self {
         let words = inst.objects.div_ceil(64).max(1);
         let ex = Execution::start(inst, false);
         let n = ex.threads();
         assert!(n <= 64, "at most 64 model threads");
         Live {
             ex,
-            changed: vec![0; n * words],
+            changed: changed.map_or_else(|| vec![0; n * words], <[u64]>::to_vec),
             words,
         }
+    }
+
+    /// Whether `t` can step. A parked retry is judged by the bits kept here (not by the
+    /// runtime's counters, which start from zero in a resumed execution); they follow the
+    /// runtime's rule exactly, so in a replayed execution both agree.
+    fn enabled(&self, t: Tid) -> bool {
+        if self.ex.is_parked(t) {
+            self.ex.next_accesses(t).is_some_and(|acc| {
+                acc.as_slice().iter().any(|a| {
+                    let o = a.obj.0 as usize;
+                    self.changed[t * self.words + o / 64] & (1 << (o % 64)) != 0
+                })
+            })
+        } else {
+            self.ex.enabled(t)
+        }
+    }
+
+    fn enabled_mask(&self) -> u64 {
+        (0..self.ex.threads())
+            .filter(|&t| self.enabled(t))
+            .fold(0u64, |m, t| m | (1 << t))
     }
 
     /// Steps `tid`, keeping the "written since" bits in step with the runtime's rule: a
@@ -418,7 +461,7 @@ fn worker<M: StateKey + Sync>(
             live.step(t);
             stats.steps += 1;
         }
-        let mut frames: Vec<Frame> = Vec::new();
+        let mut frames: Vec<Frame<M::World>> = Vec::new();
         let mut at_state = true;
         if let Some(f) = arrive(
             sh,
@@ -448,10 +491,24 @@ fn worker<M: StateKey + Sync>(
                 share(sh, &mut frames, &path);
             }
             if !at_state {
-                live = Live::start(model);
-                for &t in &path[..depth] {
-                    live.step(t);
-                    stats.steps += 1;
+                let top = frames.last_mut().expect("top frame");
+                if let Some((inst, changed, key)) = top.snapshot.take() {
+                    live = Live::from_instance(inst, Some(&changed));
+                    stats.restores += 1;
+                    let again = live.key(model);
+                    assert_eq!(again, key, "StateKey::resume did not restore the state it was given");
+                    if top.next < top.children.len() {
+                        top.snapshot = live
+                            .ex
+                            .with_world(|w| model.resume(w))
+                            .map(|i| (i, changed, key));
+                    }
+                } else {
+                    live = Live::start(model);
+                    for &t in &path[..depth] {
+                        live.step(t);
+                        stats.steps += 1;
+                    }
                 }
             }
             path.truncate(depth);
@@ -539,7 +596,7 @@ fn stop_with<M>(sh: &SharedState<'_, M>, b: Bound) {
 }
 
 /// Gives the unexplored children of the shallowest open state with any to the queue.
-fn share<M>(sh: &SharedState<'_, M>, frames: &mut [Frame], path: &[Tid]) {
+fn share<M, W>(sh: &SharedState<'_, M>, frames: &mut [Frame<W>], path: &[Tid]) {
     let Some(f) = frames.iter_mut().find(|f| f.next < f.children.len()) else {
         return;
     };
@@ -566,10 +623,10 @@ fn arrive<M: StateKey + Sync>(
     stats: &mut Stats,
     cands: &mut BTreeMap<&'static str, Candidate>,
     final_states: &mut BTreeSet<u64>,
-) -> Option<Frame> {
+) -> Option<Frame<M::World>> {
     let model = sh.model;
     let key = live.key(model);
-    let enabled = live.ex.enabled_mask();
+    let enabled = live.enabled_mask();
     let sleep = if sh.sleep_sets { sleep & enabled } else { 0 };
     let shard = (key as usize) % SHARDS;
     let (todo, base) = {
@@ -633,9 +690,17 @@ fn arrive<M: StateKey + Sync>(
         children.push((t, child_sleep));
         acc |= 1 << t;
     }
+    let snapshot = if children.len() > 1 {
+        live.ex
+            .with_world(|w| model.resume(w))
+            .map(|inst| (inst, live.changed.clone(), key))
+    } else {
+        None
+    };
     Some(Frame {
         depth: path.len(),
         children,
         next: 0,
+        snapshot,
     })
 }

@@ -31,7 +31,9 @@ struct Th {
     waiting: bool,
 }
 
-#[derive(Hash)]
+const DONE: u8 = 200;
+
+#[derive(Hash, Clone)]
 struct World {
     vars: Vec<i64>,
     locks: Vec<bool>,
@@ -40,6 +42,8 @@ struct World {
 }
 
 struct Prog {
+    /// Whether the model offers `StateKey::resume` (snapshot restore instead of replay).
+    resumable: bool,
     nvars: usize,
     nlocks: usize,
     threads: Vec<Vec<Ins>>,
@@ -49,8 +53,11 @@ fn lock_free(w: &World, l: u64) -> bool {
     !w.locks[l as usize]
 }
 
-async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId) {
-    let mut th = Th::default();
+async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId, start: Th) {
+    let mut th = start;
+    if th.pc == DONE {
+        return;
+    }
     let var = |v: u8| ObjId(v as u32);
     while (th.pc as usize) < code.len() {
         let pc = th.pc;
@@ -185,23 +192,18 @@ async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId) {
     }
     cx.step(Op::new("out", Accesses::new().with(Access::write(out))), move |e| {
         e.world.outs[e.tid] = th.local;
-        e.world.th[e.tid] = Th { pc: 200, ..th };
+        e.world.th[e.tid] = Th { pc: DONE, ..th };
     })
     .await;
 }
 
-impl Model for Prog {
-    type World = World;
-    fn instance(&self) -> Instance<World> {
+impl Prog {
+    fn instance_at(&self, world: World) -> Instance<World> {
         let lock_base = self.nvars as u32;
         let n = self.threads.len();
+        let starts = world.th.clone();
         Instance {
-            world: World {
-                vars: vec![0; self.nvars],
-                locks: vec![false; self.nlocks],
-                outs: vec![0; n],
-                th: vec![Th::default(); n],
-            },
+            world,
             objects: self.nvars + self.nlocks + n,
             threads: self
                 .threads
@@ -210,12 +212,26 @@ impl Model for Prog {
                 .map(|(t, code)| {
                     let code = code.clone();
                     let out = ObjId((self.nvars + self.nlocks + t) as u32);
+                    let st = starts[t];
                     let f: explore::ThreadFn<World> =
-                        Box::new(move |cx| Box::pin(run(cx, code, lock_base, out)));
+                        Box::new(move |cx| Box::pin(run(cx, code, lock_base, out, st)));
                     (format!("T{t}"), f)
                 })
                 .collect(),
         }
+    }
+}
+
+impl Model for Prog {
+    type World = World;
+    fn instance(&self) -> Instance<World> {
+        let n = self.threads.len();
+        self.instance_at(World {
+            vars: vec![0; self.nvars],
+            locks: vec![false; self.nlocks],
+            outs: vec![0; n],
+            th: vec![Th::default(); n],
+        })
     }
     fn at_end(&self, w: &World, out: &mut Vec<explore::Finding>) {
         if w.vars.first() == Some(&1) && w.vars.get(1) == Some(&1) {
@@ -238,6 +254,9 @@ impl Model for Prog {
 impl StateKey for Prog {
     fn hash_state<H: Hasher>(&self, w: &World, h: &mut H) {
         w.hash(h);
+    }
+    fn resume(&self, w: &World) -> Option<Instance<World>> {
+        self.resumable.then(|| self.instance_at(w.clone()))
     }
 }
 
@@ -280,7 +299,7 @@ fn random_prog(seed: u64, max_threads: u64, max_len: u64) -> Prog {
                 .collect()
         })
         .collect();
-    Prog { nvars, nlocks, threads }
+    Prog { resumable: false, nvars, nlocks, threads }
 }
 
 fn props(o: &explore::Outcome) -> Vec<&'static str> {
@@ -312,6 +331,13 @@ fn stateful_equals_plain_visited_set_and_naive_on_random_programs() {
         assert_eq!(red.final_states, naive.final_states, "{ctx}");
         assert_eq!(props(&red), props(&naive), "{ctx}");
         assert_eq!(red_keys, plain_keys, "every reachable state is visited: {ctx}");
+        let mut pr = p;
+        pr.resumable = true;
+        let (res, res_keys) = stateful(&pr, 1, true);
+        assert_eq!(res_keys, red_keys, "restoring by resume = by replay: {ctx}");
+        assert_eq!(res.final_states, red.final_states, "{ctx}");
+        assert_eq!(props(&res), props(&red), "{ctx}");
+        assert_eq!(res.stats.steps, res.stats.transitions, "no replay with resume: {ctx}");
         with_sleep += red.stats.transitions;
         plain_tr += plain.stats.transitions;
     }
@@ -321,7 +347,8 @@ fn stateful_equals_plain_visited_set_and_naive_on_random_programs() {
 #[test]
 fn two_workers_find_the_same_states_as_one() {
     for seed in 1..=150 {
-        let p = random_prog(seed, 4, 4);
+        let mut p = random_prog(seed, 4, 4);
+        p.resumable = seed % 2 == 0;
         let (one, k1) = stateful(&p, 1, true);
         let (two, k2) = stateful(&p, 2, true);
         let ctx = format!("seed {seed}: {:?}", p.threads);
