@@ -243,4 +243,61 @@ mod tests {
         assert!(st.freezes.iter().any(|f| f.page == 0 && f.tid == 0));
         assert!(st.states.iter().any(|s| s[k].locked_by == Some(0)));
     }
+
+    /// Runs thread 0 to its end, then thread 1: the page lock goes from one to the other.
+    #[test]
+    fn a_page_lock_taken_after_another_thread_released_it_is_a_handover() {
+        let text = r#"
+presets = ["v5.7"]
+[[file]]
+name = "f"
+pages = 1
+[[mm]]
+name = "qemu"
+protected = true
+[[map]]
+mm = "qemu"
+vpn = 0
+file = "f"
+index = 0
+[[guest]]
+gfn = 0
+mm = "qemu"
+vpn = 0
+[[thread]]
+name = "writeback"
+ops = [{ op = "writeback", file = "f", index = 0 }]
+[[thread]]
+name = "vcpu"
+ops = [{ op = "guest-access", gfn = 0, write = 0x5a }]
+"#;
+        let sc = checker::parse(Path::new("handover.toml"), text).expect("scenario");
+        let model = sc.model(sc.kernel("v5.7", &[]).expect("preset"));
+        let mut ex = Execution::start(model.instance(), false);
+        let mut sched = Vec::new();
+        for t in 0..2 {
+            while !ex.finished(t) && ex.enabled(t) {
+                ex.step(t);
+                sched.push(t);
+            }
+        }
+        let r = explore::replay(&model, &sched);
+        let st = track(&model, &r);
+        let h = st
+            .handovers
+            .iter()
+            .find(|h| h.lock == "PG_locked P0")
+            .unwrap_or_else(|| panic!("no page-lock hand-over in {:?}", st.handovers));
+        assert_eq!((h.from_tid, h.to_tid), (0, 1));
+        assert!(h.from_step < h.to_step);
+        let svg = crate::svg::Diagram {
+            title: "handover".into(),
+            replay: &r,
+            track: &st,
+            mark: None,
+            standalone: true,
+        }
+        .render();
+        assert!(svg.contains("class=\"arrow handover\""));
+    }
 }
