@@ -193,6 +193,24 @@ pub fn explore_stateful_parallel<M: StateKey + Sync>(
 
 const SHARDS: usize = 64;
 
+/// The keys are already hashes: the visited set uses their low bits as they are.
+#[derive(Default, Clone, Copy)]
+struct KeyHasher(u64);
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.0 = (i >> 6) as u64; // the low 6 bits chose the shard
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+type Visited = HashMap<u128, u64, std::hash::BuildHasherDefault<KeyHasher>>;
+
 struct Task {
     path: Vec<Tid>,
     sleep: u64,
@@ -203,7 +221,7 @@ struct SharedState<'m, M> {
     bounds: super::Bounds,
     sleep_sets: bool,
     jobs: usize,
-    visited: Vec<Mutex<HashMap<u128, u64>>>,
+    visited: Vec<Mutex<Visited>>,
     queue: Mutex<VecDeque<Task>>,
     cv: Condvar,
     /// Workers waiting for a task.
@@ -235,7 +253,7 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
         bounds: opts.bounds.clone(),
         sleep_sets: sopts.sleep_sets,
         jobs,
-        visited: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        visited: (0..SHARDS).map(|_| Mutex::new(Visited::default())).collect(),
         queue: Mutex::new(VecDeque::from([Task {
             path: Vec::new(),
             sleep: 0,
