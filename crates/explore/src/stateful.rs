@@ -48,10 +48,17 @@
 //!
 //! # Restoring a state
 //!
-//! Futures cannot be cloned, so going back to a state re-runs the model from a fresh instance
-//! along the path (a replay is a few hundred nanoseconds per step: one poll each, no OS thread
-//! switch, nothing allocated per step). Depth-first order keeps replays rare: a new state
-//! is expanded on the spot; only going back up costs a replay.
+//! Futures cannot be cloned. A model that can restart its threads from the resume points in
+//! its world implements [`StateKey::resume`]: the search keeps, for each open state with
+//! children left, a ready instance made from a copy of its world, and restores the state from
+//! it in O(threads) — it then checks that the restored state has the original key. Otherwise
+//! going back re-runs the model from a fresh instance along the path (one poll per step, no OS
+//! thread switch). Depth-first order keeps restores rare: a new state is expanded on the spot;
+//! only going back up costs a restore.
+//!
+//! Parked retries are judged by the search's own "written since" bits (below), not by the
+//! runtime's counters, which a restored execution starts from zero; the bits follow the
+//! runtime's rule, so both agree on a replayed execution.
 //!
 //! # Several cores
 //!
