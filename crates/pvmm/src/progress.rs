@@ -47,19 +47,52 @@ impl ProgressLine {
     }
 }
 
+/// Columns of the terminal on stderr: $COLUMNS, the terminal's size, or 100. The line is
+/// cut to fit so that `\r` can overwrite it.
 fn terminal_width() -> usize {
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
-        .filter(|&c: &usize| c >= 40)
-        .unwrap_or(160)
+        .or_else(tty_columns)
+        .filter(|&c: &usize| c >= 20)
+        .unwrap_or(100)
+}
+
+#[cfg(target_os = "linux")]
+fn tty_columns() -> Option<usize> {
+    #[repr(C)]
+    struct WinSize {
+        row: u16,
+        col: u16,
+        xpixel: u16,
+        ypixel: u16,
+    }
+    extern "C" {
+        fn ioctl(fd: i32, request: std::ffi::c_ulong, ...) -> i32;
+    }
+    const TIOCGWINSZ: std::ffi::c_ulong = 0x5413;
+    let mut ws = WinSize {
+        row: 0,
+        col: 0,
+        xpixel: 0,
+        ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `struct winsize` to the pointer, which lives on this stack.
+    let rc = unsafe { ioctl(2, TIOCGWINSZ, &mut ws as *mut WinSize) };
+    (rc == 0 && ws.col > 0).then_some(ws.col as usize)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn tty_columns() -> Option<usize> {
+    None
 }
 
 /// The text of the line.
 pub fn line(label: &str, bounds: &explore::Bounds, p: &explore::Progress) -> String {
     let s = p.stats;
+    // The check's name goes last: a narrow terminal cuts it first.
     format!(
-        "  {label}: {} executions, {:.0} executions/s, depth {}, {:.1}s elapsed — {}",
+        "  {} executions, {:.0}/s, depth {}, {:.1}s, {} — {label}",
         s.executions,
         s.executions_per_sec(),
         p.depth,
@@ -148,7 +181,9 @@ mod tests {
             },
         );
         assert!(
-            l.contains("500 executions, 100 executions/s, depth 26, 5.0s elapsed"),
+            l.contains(
+                "500 executions, 100/s, depth 26, 5.0s, stops at max-time=8s in 3s — d3 v5.7"
+            ),
             "{l}"
         );
     }

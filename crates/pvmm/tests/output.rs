@@ -225,7 +225,7 @@ fn progress_is_absent_when_piped_and_shown_on_a_terminal() {
     let err = String::from_utf8_lossy(&o.stderr);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        !err.contains("executions/s") && !err.contains('\r') && !out.contains('\r'),
+        !err.contains("/s, depth") && !err.contains('\r') && !out.contains('\r'),
         "progress output while piped:\n{err}"
     );
     assert!(out.contains("incomplete"), "{out}");
@@ -263,7 +263,9 @@ fn progress_is_absent_when_piped_and_shown_on_a_terminal() {
     let o = run_pty(false, "");
     let t = String::from_utf8_lossy(&o.stdout);
     assert!(
-        t.contains("executions/s") && t.contains("stops at max-time=2s") && t.contains("depth"),
+        t.contains(" executions, ")
+            && t.contains("/s, depth ")
+            && t.contains("stops at max-time=2s"),
         "no progress line on a terminal:\n{t}"
     );
     assert!(
@@ -278,7 +280,7 @@ fn progress_is_absent_when_piped_and_shown_on_a_terminal() {
     );
     let o = run_pty(false, " --quiet");
     let t = String::from_utf8_lossy(&o.stdout);
-    assert!(!t.contains("executions/s"), "progress with --quiet:\n{t}");
+    assert!(!t.contains("/s, depth"), "progress with --quiet:\n{t}");
     let _ = std::fs::remove_dir_all(&d);
 }
 
