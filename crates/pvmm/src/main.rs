@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod explain;
 mod list;
+mod matrix;
 mod progress;
 mod replay;
 mod style;
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
         Cmd::Replay(a) => replay::run(a),
         Cmd::List(a) => list::run(a),
         Cmd::Explain(a) => explain::run(a),
+        Cmd::Matrix(a) => matrix::run(a),
         Cmd::Audit(a) => {
             let c = audit::cli::run(&a);
             u8::try_from(c).unwrap_or(common::EXIT_BAD_INPUT)
