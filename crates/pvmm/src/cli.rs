@@ -59,7 +59,8 @@ pub enum Cmd {
     #[command(after_help = "Examples:
   pvmm matrix --jobs 2 --out docs/matrix.md --html docs/matrix.html
   pvmm matrix --kernel v5.7 --kernel v6.15
-  pvmm matrix --replay sendfile v5.7 io-on-secure-page")]
+  pvmm matrix --replay sendfile v5.7 io-on-secure-page
+  pvmm matrix --kernel v5.7 --format json > matrix.json")]
     Matrix(crate::matrix::MatrixArgs),
     /// Audit a real kernel tree for paths that hand a guest page to I/O without the accessibility hook.
     #[command(after_help = "Examples:

@@ -29,6 +29,9 @@ pub struct MatrixArgs {
     /// No progress line.
     #[arg(long, short)]
     quiet: bool,
+    /// Output format (json: one document, schema docs/json-schema/pvmm-output.v1.schema.json).
+    #[arg(long, value_enum, default_value_t = crate::cli::Format::Text)]
+    format: crate::cli::Format,
 }
 
 /// The heading of docs/matrix.md.
@@ -83,7 +86,9 @@ pub fn run(a: MatrixArgs) -> u8 {
             .unwrap_or(1)
     );
     let md = format!("{}{measured}", matrix::markdown(&cells, &presets, HEADER));
-    print!("{md}");
+    if a.format == crate::cli::Format::Text {
+        print!("{md}");
+    }
     if let Some(out) = &a.out {
         if let Err(e) = std::fs::write(out, &md) {
             eprintln!("error: {}: {e}", out.display());
@@ -97,13 +102,59 @@ pub fn run(a: MatrixArgs) -> u8 {
             return 2;
         }
     }
-    if cells
+    let code = if cells
         .iter()
         .any(|c| c.verdict == checker::Verdict::Incomplete)
     {
         3
     } else {
         0
+    };
+    if a.format == crate::cli::Format::Json {
+        print!(
+            "{}",
+            report::json::to_string(&json_doc(&cells, &presets, code))
+        );
+    }
+    code
+}
+
+/// The matrix as one JSON document (`kind: matrix`).
+pub fn json_doc(cells: &[matrix::Cell], presets: &[&str], code: u8) -> report::json::MatrixDoc {
+    use report::json::{Header, MatrixCell, MatrixDoc, PropertySchedule};
+    MatrixDoc {
+        header: Header::new("matrix"),
+        semantics: checker::SEMANTICS.to_string(),
+        presets: presets.iter().map(|p| p.to_string()).collect(),
+        cells: cells
+            .iter()
+            .map(|c| MatrixCell {
+                // `Cell::via` holds the row's name; the path alone is the own-mm row.
+                row: c.via.clone(),
+                path: c.path.clone(),
+                via: if c.via == c.path {
+                    "own mm".to_string()
+                } else {
+                    "second mapping".to_string()
+                },
+                preset: c.preset.clone(),
+                verdict: c.verdict,
+                violations: c.violations.clone(),
+                observations: c.observations.clone(),
+                executions: c.executions,
+                elapsed_secs: c.secs,
+                stopped_by: c.stopped_by.clone(),
+                schedules: c
+                    .schedules
+                    .iter()
+                    .map(|(p, s)| PropertySchedule {
+                        property: p.clone(),
+                        schedule: s.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        exit_code: code,
     }
 }
 

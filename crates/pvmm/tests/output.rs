@@ -201,6 +201,28 @@ fn replay_list_and_explain_json_validate() {
 }
 
 #[test]
+fn matrix_json_validates() {
+    let o = pvmm(&[
+        "matrix",
+        "--kernel",
+        "v5.7",
+        "--max-time",
+        "5",
+        "--jobs",
+        "2",
+        "--format",
+        "json",
+    ]);
+    assert!(matches!(o.status.code(), Some(0) | Some(3)), "{}", text(&o));
+    let doc = valid_doc(&o);
+    assert_eq!(doc["kind"], "matrix");
+    let cells = doc["cells"].as_array().expect("cells");
+    assert!(!cells.is_empty());
+    assert!(cells.iter().all(|c| c["preset"] == "v5.7"));
+    assert!(cells.iter().any(|c| c["verdict"] == "violation"));
+}
+
+#[test]
 fn progress_is_absent_when_piped_and_shown_on_a_terminal() {
     // A check that runs about 2 s (the naive search is stopped by the time bound).
     let args = [

@@ -51,17 +51,43 @@ pub struct CheckDoc {
     pub exit_code: u8,
 }
 
-/// `pvmm matrix --format json`: every scenario under every preset.
+/// `pvmm matrix --format json`: every I/O path under every preset.
 #[derive(Serialize, Debug, Clone)]
 pub struct MatrixDoc {
     #[serde(flatten)]
     pub header: Header,
     pub semantics: String,
-    pub scenarios: Vec<String>,
     pub presets: Vec<String>,
-    /// One result per cell, row by row (scenario-major).
-    pub results: Vec<CheckResult>,
+    /// One cell per row (I/O path and how it reaches the page) and preset, row by row.
+    pub cells: Vec<MatrixCell>,
     pub exit_code: u8,
+}
+
+/// One cell of the matrix.
+#[derive(Serialize, Debug, Clone)]
+pub struct MatrixCell {
+    /// The row's name, as `pvmm matrix --replay ROW …` takes it.
+    pub row: String,
+    /// The I/O path.
+    pub path: String,
+    /// How the path reaches the guest's page (own mm, second mapping, …).
+    pub via: String,
+    pub preset: String,
+    pub verdict: checker::Verdict,
+    pub violations: Vec<String>,
+    pub observations: Vec<String>,
+    pub executions: u64,
+    pub elapsed_secs: f64,
+    /// The bound that stopped the search; null: exhaustive.
+    pub stopped_by: Option<String>,
+    /// Shortest trace per violation.
+    pub schedules: Vec<PropertySchedule>,
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct PropertySchedule {
+    pub property: String,
+    pub schedule: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
