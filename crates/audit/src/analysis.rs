@@ -10,6 +10,7 @@ use crate::extract::{Call, Expr, FileSummary, Func};
 use crate::rules::{any_glob, glob, Rules};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Longest chain kept (hops); recursion cannot grow chains past it.
@@ -252,10 +253,14 @@ impl<'a> Index<'a> {
     }
 
     /// Definitions a direct call may reach: the same file's first, else all.
-    fn resolve(&self, from: usize, name: &str) -> Vec<usize> {
+    fn resolve(&self, from: usize, name: &str) -> Cow<'_, [usize]> {
         let Some(ids) = self.by_name.get(name) else {
-            return Vec::new();
+            return Cow::Borrowed(&[]);
         };
+        // Most names have one definition: no allocation on the hot path.
+        if ids.len() == 1 {
+            return Cow::Borrowed(&ids[..]);
+        }
         let fi = self.fns[from].0;
         let same: Vec<usize> = ids
             .iter()
@@ -263,9 +268,9 @@ impl<'a> Index<'a> {
             .filter(|&i| self.fns[i].0 == fi)
             .collect();
         if !same.is_empty() {
-            return same;
+            return Cow::Owned(same);
         }
-        ids.iter().copied().take(8).collect()
+        Cow::Borrowed(&ids[..ids.len().min(8)])
     }
 
     /// Targets of a call through an ops field: (function id, ops table, file, line).
@@ -312,7 +317,7 @@ impl<'a> Index<'a> {
             for n in names {
                 let targets: Vec<usize> = match n.strip_prefix("->") {
                     Some(field) => self.resolve_field(field).into_iter().map(|t| t.0).collect(),
-                    None => self.resolve(id, n),
+                    None => self.resolve(id, n).into_owned(),
                 };
                 for d in targets {
                     out[d].push(id);
@@ -471,7 +476,7 @@ impl Engine<'_, '_> {
                         }
                     }
                     Role::Plain if !c.callee.starts_with("->") => {
-                        for d in self.ix.resolve(id, &c.callee) {
+                        for &d in self.ix.resolve(id, &c.callee).iter() {
                             for &(i, j) in &self.summ[d].flows {
                                 if self.arg_tainted(id, c, i, &t) {
                                     if let Some(a) = c.args.get(j) {
@@ -555,7 +560,7 @@ impl Engine<'_, '_> {
                             self.callee_effects(id, c, d, head, &t, &mut r);
                         }
                     } else {
-                        for d in self.ix.resolve(id, &c.callee) {
+                        for &d in self.ix.resolve(id, &c.callee).iter() {
                             let head = self.hop(
                                 id,
                                 c.line,
@@ -675,7 +680,8 @@ impl Engine<'_, '_> {
                     let Some((d, so)) = self
                         .ix
                         .resolve(id, &c.callee)
-                        .into_iter()
+                        .iter()
+                        .copied()
                         .find_map(|d| self.summ[d].src_out.as_ref().map(|s| (d, s)))
                     else {
                         continue;

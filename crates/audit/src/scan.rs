@@ -7,7 +7,7 @@ use crate::rules::Rules;
 use aho_corasick::AhoCorasick;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, UNIX_EPOCH};
 
@@ -70,6 +70,12 @@ struct Manifest {
     unresolved: usize,
     #[serde(default)]
     widen_rounds: usize,
+    /// Hash of the definitions of every file not matched, when `lookup` was made.
+    #[serde(default)]
+    defs_key: String,
+    /// Callee name → files that define it (empty: none), from the last widening.
+    #[serde(default)]
+    lookup: BTreeMap<String, Vec<String>>,
 }
 
 /// Check that `root` looks like a kernel source tree.
@@ -209,14 +215,15 @@ impl Cache {
             .join(format!("result-{}.json", &key[..16.min(key.len())]))
     }
 
-    fn load_result(&self, key: &str) -> Option<(Outcome, ScanStats)> {
+    fn load_result(&self, key: &str) -> Option<StoredResult> {
         let b = std::fs::read(self.result_path(key)).ok()?;
-        let (k, o, s): (String, Outcome, ScanStats) = serde_json::from_slice(&b).ok()?;
-        (k == key).then_some((o, s))
+        let r: StoredResult = serde_json::from_slice(&b).ok()?;
+        (r.key == key).then_some(r)
     }
 
-    fn save_result(&self, key: &str, o: &Outcome, s: &ScanStats) {
-        if let Ok(b) = serde_json::to_vec(&(key, o, s)) {
+    fn save_result(&self, r: &StoredResult) {
+        let key = &r.key;
+        if let Ok(b) = serde_json::to_vec(r) {
             let p = self.result_path(key);
             let tmp = p.with_extension("tmp");
             if std::fs::write(&tmp, b).is_ok() {
@@ -247,17 +254,16 @@ impl Cache {
     }
 }
 
-/// Key of an analysis result: the widening key and every parsed file's content hash.
-fn result_key_of(widen_key: &str, files: &[(String, String)]) -> String {
-    let mut h = blake3::Hasher::new();
-    h.update(widen_key.as_bytes());
-    let mut keys: Vec<&(String, String)> = files.iter().collect();
-    keys.sort();
-    for (p, x) in keys {
-        h.update(p.as_bytes());
-        h.update(x.as_bytes());
-    }
-    h.finalize().to_hex().to_string()
+/// An analysis result with what it was computed from: the widening key (matched contents,
+/// other files' definitions) and the content hash of every widened file.
+#[derive(Serialize, Deserialize)]
+struct StoredResult {
+    key: String,
+    widened: Vec<(String, String)>,
+    unresolved: usize,
+    widen_rounds: usize,
+    outcome: Outcome,
+    stats: ScanStats,
 }
 
 /// The manifest to save when the result was reused: new stat data, the old widening.
@@ -266,6 +272,8 @@ fn manifest_with(mut m: Manifest, old: &Manifest, widen_key: String) -> Manifest
     m.unresolved = old.unresolved;
     m.widen_rounds = old.widen_rounds;
     m.widen_key = widen_key;
+    m.defs_key = old.defs_key.clone();
+    m.lookup = old.lookup.clone();
     m
 }
 
@@ -355,10 +363,11 @@ pub fn audit_tree(
     let mut parsed: Vec<Parsed> = Vec::new();
     let mut have: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut def_index: Option<HashMap<&str, Vec<&str>>> = None;
-    let widen_key = {
+    let (widen_key, defs_key) = {
         let mut keys: Vec<(&String, &ManEntry)> = manifest.entries.iter().collect();
         keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut h = blake3::Hasher::new();
+        let mut d = blake3::Hasher::new();
         // Widening depends on the matched files' contents and the other files' definitions.
         for (p, e) in keys {
             h.update(p.as_bytes());
@@ -366,11 +375,24 @@ pub fn audit_tree(
                 h.update(e.hash.as_bytes());
             } else {
                 h.update(e.defs.as_bytes());
+                d.update(p.as_bytes());
+                d.update(e.defs.as_bytes());
+                d.update(b"\n");
             }
             h.update(b"\n");
         }
-        h.finalize().to_hex().to_string()
+        (
+            h.finalize().to_hex().to_string(),
+            d.finalize().to_hex().to_string(),
+        )
     };
+    // Definition look-ups of the last run stay valid while no unmatched file's definitions changed.
+    let old_lookup = if old.defs_key == defs_key {
+        old.lookup.clone()
+    } else {
+        BTreeMap::new()
+    };
+    let mut lookup: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let reuse = !old.widen_key.is_empty() && old.widen_key == widen_key;
     if reuse {
         for p in &old.widened {
@@ -383,22 +405,38 @@ pub fn audit_tree(
         stats.widen_rounds = old.widen_rounds;
     }
     // Content-addressed result: the same parsed contents and rules give the same outcome.
-    let result_key = if reuse && todo.iter().all(|(_, h)| !h.is_empty()) {
-        Some(result_key_of(&widen_key, &todo))
-    } else {
-        None
-    };
-    if let (Some(c), Some(k)) = (&cache, &result_key) {
-        if let Some((outcome, cached)) = c.load_result(k) {
-            stats.files_parsed = cached.files_parsed;
-            stats.summaries_from_cache = cached.files_parsed;
-            stats.result_from_cache = true;
-            stats.seconds_parse = t1.elapsed().as_secs_f64();
-            stats.seconds = t0.elapsed().as_secs_f64();
-            if stats.files_read > 0 {
-                c.save_manifest(&manifest_with(manifest, &old, widen_key));
+    if let Some(c) = &cache {
+        if let Some(r) = c.load_result(&widen_key) {
+            let same = r.widened.iter().all(|(p, h)| {
+                match manifest.entries.get(p).map(|e| e.hash.as_str()) {
+                    Some("") => std::fs::read(root.join(p))
+                        .map(|b| blake3::hash(&b).to_hex().as_str() == h)
+                        .unwrap_or(false),
+                    Some(x) => x == h,
+                    None => false,
+                }
+            });
+            if same {
+                stats.files_parsed = r.stats.files_parsed;
+                stats.summaries_from_cache = r.stats.files_parsed;
+                stats.files_widened = r.widened.len();
+                stats.unresolved_callees = r.unresolved;
+                stats.widen_rounds = r.widen_rounds;
+                stats.result_from_cache = true;
+                stats.seconds_parse = t1.elapsed().as_secs_f64();
+                stats.seconds = t0.elapsed().as_secs_f64();
+                let mut m = manifest_with(manifest, &old, widen_key);
+                m.widened = r.widened.iter().map(|(p, _)| p.clone()).collect();
+                for (p, h) in &r.widened {
+                    if let Some(e) = m.entries.get_mut(p) {
+                        e.hash = h.clone();
+                    }
+                }
+                m.unresolved = r.unresolved;
+                m.widen_rounds = r.widen_rounds;
+                c.save_manifest(&m);
+                return Ok((r.outcome, stats));
             }
-            return Ok((outcome, stats));
         }
     }
     let mut round = 0;
@@ -477,42 +515,64 @@ pub fn audit_tree(
         }
         seen = parsed.len();
         let wanted: Vec<&String> = pending.iter().filter(|n| !defined.contains(*n)).collect();
-        let di = def_index.get_or_insert_with(|| {
-            let mut m: HashMap<&str, Vec<&str>> = HashMap::new();
-            for (p, e) in &manifest.entries {
-                if e.matched {
-                    continue;
-                }
-                for n in e.defs.split(' ') {
-                    if !n.is_empty() {
-                        m.entry(n).or_default().push(p.as_str());
-                    }
-                }
-            }
-            for v in m.values_mut() {
-                v.sort_unstable();
-            }
-            m
-        });
-        if std::env::var_os("PVMM_AUDIT_TRACE").is_some() {
-            eprintln!(
-                "round {round}: wanted {} at {:.2}s",
-                wanted.len(),
-                t1.elapsed().as_secs_f64()
-            );
-        }
         let mut next: BTreeSet<String> = BTreeSet::new();
         let mut unresolved = 0;
+        let mut unknown = Vec::new();
         for w in &wanted {
-            match di.get(w.as_str()) {
+            match old_lookup.get(w.as_str()) {
                 Some(files) => {
+                    lookup.insert(w.to_string(), files.clone());
+                    if files.is_empty() {
+                        unresolved += 1;
+                    }
                     for f in files.iter().take(3) {
-                        if !have.contains(*f) {
-                            next.insert(f.to_string());
+                        if !have.contains(f) {
+                            next.insert(f.clone());
                         }
                     }
                 }
-                None => unresolved += 1,
+                None => unknown.push(*w),
+            }
+        }
+        if !unknown.is_empty() {
+            let di = def_index.get_or_insert_with(|| {
+                let mut m: HashMap<&str, Vec<&str>> = HashMap::new();
+                for (p, e) in &manifest.entries {
+                    if e.matched {
+                        continue;
+                    }
+                    for n in e.defs.split(' ') {
+                        if !n.is_empty() {
+                            m.entry(n).or_default().push(p.as_str());
+                        }
+                    }
+                }
+                for v in m.values_mut() {
+                    v.sort_unstable();
+                }
+                m
+            });
+            if std::env::var_os("PVMM_AUDIT_TRACE").is_some() {
+                eprintln!(
+                    "round {round}: wanted {} at {:.2}s",
+                    wanted.len(),
+                    t1.elapsed().as_secs_f64()
+                );
+            }
+            for w in unknown {
+                let files: Vec<String> = di
+                    .get(w.as_str())
+                    .map(|v| v.iter().take(3).map(|f| f.to_string()).collect())
+                    .unwrap_or_default();
+                if files.is_empty() {
+                    unresolved += 1;
+                }
+                for f in &files {
+                    if !have.contains(f) {
+                        next.insert(f.clone());
+                    }
+                }
+                lookup.insert(w.to_string(), files);
             }
         }
         stats.unresolved_callees = unresolved;
@@ -564,6 +624,13 @@ pub fn audit_tree(
         manifest.widened.sort();
     }
     manifest.widen_key = widen_key;
+    if !reuse {
+        manifest.defs_key = defs_key;
+        manifest.lookup = lookup;
+    } else {
+        manifest.defs_key = old.defs_key.clone();
+        manifest.lookup = old.lookup.clone();
+    }
     parsed.sort_by(|a, b| a.path.cmp(&b.path));
     stats.files_parsed = parsed.len();
     stats.seconds_parse = t1.elapsed().as_secs_f64();
@@ -578,11 +645,19 @@ pub fn audit_tree(
     let outcome = analysis::run(rules, &parsed);
     stats.seconds_analysis = t2.elapsed().as_secs_f64();
     if let Some(c) = &cache {
-        c.save_result(
-            &result_key_of(&manifest.widen_key, &new_hashes),
-            &outcome,
-            &stats,
-        );
+        let widened: Vec<(String, String)> = new_hashes
+            .iter()
+            .filter(|(p, _)| manifest.widened.binary_search(p).is_ok())
+            .cloned()
+            .collect();
+        c.save_result(&StoredResult {
+            key: manifest.widen_key.clone(),
+            widened,
+            unresolved: manifest.unresolved,
+            widen_rounds: manifest.widen_rounds,
+            outcome: outcome.clone(),
+            stats: stats.clone(),
+        });
     }
     stats.seconds = t0.elapsed().as_secs_f64();
     Ok((outcome, stats))
