@@ -636,7 +636,8 @@ impl Diagram<'_> {
                 );
             }
             // Refcount: every column, changes highlighted, frozen hatched.
-            for c in 0..n_state_cols.min(g.columns) {
+            // The end column (end-of-execution findings) shows the final state.
+            for c in 0..g.columns {
                 let s = st.at(c, k);
                 let changed = c > 0 && st.at(c - 1, k).refcount != s.refcount;
                 let x = Self::x(c) + 1.0;
@@ -660,6 +661,8 @@ impl Diagram<'_> {
                     if s.frozen { " frozen" } else { "" },
                     if c == 0 {
                         "start".to_string()
+                    } else if c >= n_state_cols {
+                        "the end".to_string()
                     } else {
                         format!("step {c}")
                     },
@@ -683,7 +686,7 @@ impl Diagram<'_> {
                         s.uv.to_string()
                     }
                 };
-                let cols = n_state_cols.min(g.columns);
+                let cols = g.columns;
                 let mut c = 0;
                 while c < cols {
                     let v = val(c);
