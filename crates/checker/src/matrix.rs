@@ -352,7 +352,9 @@ pub fn html(cells: &[Cell], presets: &[&str], header: &str) -> String {
             .replace('>', "&gt;")
     };
     let mut h = String::new();
-    h.push_str("<!doctype html><html><head><meta charset=\"utf-8\"><title>pvmm matrix</title><style>");
+    h.push_str(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>pvmm matrix</title><style>",
+    );
     h.push_str("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 5px;text-align:center}td.path{text-align:left;font-family:monospace}.ok{background:#d9f2d9}.bad{background:#f8d0d0}.inc{background:#fff2cc}small{color:#555}");
     h.push_str("</style></head><body>");
     let _ = write!(h, "<pre>{}</pre><table><tr><th>path</th>", esc(header));
@@ -376,7 +378,19 @@ pub fn html(cells: &[Cell], presets: &[&str], header: &str) -> String {
             let (class, text) = match c.verdict {
                 Verdict::Verified => ("ok", "✓".to_string()),
                 Verdict::Incomplete => ("inc", "…".to_string()),
-                Verdict::Violation => ("bad", format!("<a href=\"#{}\">✗ {}</a>", anchor_of(c), esc(&c.violations.iter().map(|s| short(s)).collect::<Vec<_>>().join(" ")))),
+                Verdict::Violation => (
+                    "bad",
+                    format!(
+                        "<a href=\"#{}\">✗ {}</a>",
+                        anchor_of(c),
+                        esc(&c
+                            .violations
+                            .iter()
+                            .map(|s| short(s))
+                            .collect::<Vec<_>>()
+                            .join(" "))
+                    ),
+                ),
             };
             let _ = write!(
                 h,
@@ -388,9 +402,20 @@ pub fn html(cells: &[Cell], presets: &[&str], header: &str) -> String {
     }
     h.push_str("</table><h2>Violations</h2>");
     for c in cells.iter().filter(|c| c.verdict == Verdict::Violation) {
-        let _ = write!(h, "<h3 id=\"{}\">{} on {}</h3><ul>", anchor_of(c), esc(&c.via), esc(&c.preset));
+        let _ = write!(
+            h,
+            "<h3 id=\"{}\">{} on {}</h3><ul>",
+            anchor_of(c),
+            esc(&c.via),
+            esc(&c.preset)
+        );
         for (prop, sched) in &c.schedules {
-            let _ = write!(h, "<li><code>{}</code>: schedule <code>{}</code></li>", esc(prop), esc(sched));
+            let _ = write!(
+                h,
+                "<li><code>{}</code>: schedule <code>{}</code></li>",
+                esc(prop),
+                esc(sched)
+            );
         }
         h.push_str("</ul>");
     }
@@ -400,5 +425,7 @@ pub fn html(cells: &[Cell], presets: &[&str], header: &str) -> String {
 
 /// Looks a row up by its name.
 pub fn find_row(name: &str) -> Option<(&'static Path_, Via)> {
-    rows().into_iter().find(|(p, v)| row_name(p, *v) == name || row_name(p, *v).replace(" (2nd mm)", "-2nd-mm") == name)
+    rows().into_iter().find(|(p, v)| {
+        row_name(p, *v) == name || row_name(p, *v).replace(" (2nd mm)", "-2nd-mm") == name
+    })
 }

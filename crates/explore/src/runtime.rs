@@ -65,6 +65,9 @@ pub struct Op<W> {
     pub name: &'static str,
     pub accesses: Accesses,
     pub guard: Guard<W>,
+    /// The step waits for a retry loop's condition (a thread blocked here forever is a
+    /// livelock of that loop, not a deadlock).
+    pub retry: bool,
 }
 
 impl<W> Op<W> {
@@ -73,6 +76,7 @@ impl<W> Op<W> {
             name,
             accesses,
             guard: Guard::Always,
+            retry: false,
         }
     }
     pub fn when(mut self, f: fn(&W, u64) -> bool, arg: u64) -> Self {
@@ -81,6 +85,14 @@ impl<W> Op<W> {
     }
     pub fn parked(mut self) -> Self {
         self.guard = Guard::Changed;
+        self.retry = true;
+        self
+    }
+    /// A retry loop that waits until `f(world, arg)` holds: the retries in between would
+    /// fail without changing anything (weak fairness).
+    pub fn retry_when(mut self, f: fn(&W, u64) -> bool, arg: u64) -> Self {
+        self.guard = Guard::When(f, arg);
+        self.retry = true;
         self
     }
 }
@@ -89,6 +101,7 @@ pub(crate) struct Pending<W> {
     pub name: &'static str,
     pub accesses: Accesses,
     pub guard: Guard<W>,
+    pub retry: bool,
     /// The model call stack at the time of registration (only while tracing).
     pub frames: Vec<&'static str>,
 }
@@ -246,6 +259,7 @@ where
                 name: op.name,
                 accesses: op.accesses,
                 guard: op.guard,
+                retry: op.retry,
                 frames,
             });
             return Poll::Pending;
@@ -418,13 +432,10 @@ impl<W: 'static> Execution<W> {
 
     /// Whether the thread's next operation is a parked retry loop.
     pub fn is_parked(&self, tid: Tid) -> bool {
-        matches!(
-            self.shared.slots.borrow()[tid]
-                .pending
-                .as_ref()
-                .map(|p| p.guard),
-            Some(Guard::Changed)
-        )
+        self.shared.slots.borrow()[tid]
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.retry)
     }
 
     /// Whether the thread can take a step now.

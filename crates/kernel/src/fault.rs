@@ -2,7 +2,7 @@
 //! (arch/s390/mm/fault.c: `do_secure_storage_access`, PGM 0x3d). See kernel-notes §3.8.
 
 use crate::config::{KernelFault, UserFault};
-use crate::gup::MAX_RETRIES;
+use crate::gup::MAX_FAULT_RETRIES as MAX_RETRIES;
 use crate::prim::{acc, check_host_read, live, BUG};
 use crate::uv::UvState;
 use crate::world::{MmId, PageId, PagePart as PP, PAGE_BYTES};

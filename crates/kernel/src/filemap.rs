@@ -4,7 +4,7 @@ use crate::gup::{MAX_RETRIES, RETRY_BOUND};
 use crate::prim::{acc, live};
 use crate::world::{FileId, PageId, PagePart as PP};
 use crate::Cx;
-use explore::{Access, Accesses, Op, Severity};
+use explore::{Access, Accesses, Op};
 
 impl Cx {
     /// `find_get_page` → `pagecache_get_page` → `find_get_entry` (v5.7):
@@ -152,16 +152,15 @@ impl Cx {
         self.ctx.step(Op::new("retry", a).parked(), |_| ()).await
     }
 
-    /// A retry loop went round [`MAX_RETRIES`] times, each after a change: reported as a
-    /// possible livelock.
+    /// A retry loop went round its bound of times, each after a change: reported as a
+    /// possible livelock. The loop would go on; the execution ends here.
     pub async fn retry_bound(&self, site: &'static str) {
         self.ctx
             .step(Op::new("retry-bound", Accesses::new()), move |e| {
-                e.report(
+                e.report_fatal(
                     RETRY_BOUND,
-                    Severity::Violation,
                     format!(
-                        "{site}: retried {MAX_RETRIES} times without success (possible livelock)"
+                        "{site}: retried its bound of times without success (possible livelock)"
                     ),
                 );
             })

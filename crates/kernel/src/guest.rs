@@ -50,13 +50,6 @@ impl Cx {
                 Touch::Retry => continue,
                 Touch::NonSecure => {}
             }
-            let watch = [
-                self.objs.page(p, PP::Ref),
-                self.objs.page(p, PP::Writeback),
-                self.objs.page(p, PP::Lock),
-                self.objs.page(p, PP::Uv),
-                self.objs.pte(mm, vpn),
-            ];
             let rc = {
                 let _g = self.ctx.enter("do_non_secure_storage_access");
                 let _h = self.ctx.enter("gmap_convert_to_secure");
@@ -70,8 +63,10 @@ impl Cx {
                 return;
             }
             if rc != 0 {
-                // The guest re-executes the instruction and faults again: wait for a change.
-                self.park(&watch).await;
+                // The guest re-executes the instruction and faults again; a retry can only
+                // succeed once the page could be frozen (weak fairness: the retries that must
+                // fail in between change nothing and are not unrolled).
+                self.park_until_importable(p, mm, vpn).await;
             }
         }
         self.retry_bound("guest re-fault loop (PGM 0x3e)").await;
@@ -152,6 +147,40 @@ impl Cx {
                     Touch::Done
                 },
             )
+            .await
+    }
+
+    /// Waits until an import of `p` could succeed: its refcount equals `expected_page_refs`
+    /// and it is neither locked nor under writeback — or a retry can change that itself (the
+    /// page sits on the LRU batch, which the import drains; the UV answers busy, which a
+    /// retry consumes), or the PTE changed.
+    async fn park_until_importable(&self, p: usize, mm: usize, vpn: usize) {
+        let a = acc(&[
+            Access::read(self.objs.page(p, PP::Ref)),
+            Access::read(self.objs.page(p, PP::Meta)),
+            Access::read(self.objs.page(p, PP::Writeback)),
+            Access::read(self.objs.page(p, PP::Lock)),
+            Access::read(self.objs.page(p, PP::Life)),
+            Access::read(explore::ObjId(self.objs.lru)),
+            Access::read(explore::ObjId(self.objs.uv_busy)),
+            Access::read(self.objs.pte(mm, vpn)),
+        ]);
+        fn importable(w: &crate::World, arg: u64) -> bool {
+            let p = (arg & 0xffff) as usize;
+            let (mm, vpn) = (((arg >> 16) & 0xffff) as usize, (arg >> 32) as usize);
+            let pg = &w.pages[p];
+            let pte = w.mms[mm].pte(vpn);
+            pg.free
+                || pte.page != Some(p)
+                || w.lru_batch.contains(&p)
+                || w.uv_busy > 0
+                || (pg.refcount == w.expected_page_refs(p)
+                    && !pg.writeback
+                    && pg.locked_by.is_none())
+        }
+        let arg = (p as u64) | ((mm as u64) << 16) | ((vpn as u64) << 32);
+        self.ctx
+            .step(Op::new("retry", a).retry_when(importable, arg), |_| ())
             .await
     }
 

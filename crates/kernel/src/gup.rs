@@ -30,7 +30,12 @@ pub enum Follow {
 
 /// How many times a retry loop may go round (each round having seen a change) before it is
 /// reported as a possible livelock.
-pub const MAX_RETRIES: usize = 12;
+pub const MAX_RETRIES: usize = 8;
+
+/// Re-executions of a host instruction that keeps hitting 0x3d (the handler exported the page
+/// and the guest imported it again before the retry): past this the ping-pong is reported as
+/// a possible livelock (`retry-bound`).
+pub const MAX_FAULT_RETRIES: usize = 3;
 
 impl Cx {
     /// `__get_user_pages` for one page: mmap lock (read), `follow_page_mask` →
