@@ -203,31 +203,32 @@ impl<'a> Index<'a> {
                 }
             }
         }
-        let mut roles = HashMap::new();
+        // Every callee name once, then the rule roles in parallel (glob matching per name).
+        let mut names: HashSet<&str> = HashSet::new();
         for p in files {
             for f in &p.summary.funcs {
                 for c in &f.calls {
-                    roles
-                        .entry(c.callee.as_str())
-                        .or_insert_with(|| role_of(rules, &c.callee));
-                    for a in &c.args {
-                        for (n, _) in &a.calls {
-                            roles.entry(n.as_str()).or_insert_with(|| role_of(rules, n));
-                        }
-                    }
+                    names.insert(c.callee.as_str());
                 }
-                for a in &f.assigns {
-                    for (n, _) in &a.rhs.calls {
-                        roles.entry(n.as_str()).or_insert_with(|| role_of(rules, n));
-                    }
-                }
-                for r in &f.returns {
-                    for (n, _) in &r.calls {
-                        roles.entry(n.as_str()).or_insert_with(|| role_of(rules, n));
+                let exprs = f
+                    .calls
+                    .iter()
+                    .flat_map(|c| c.args.iter())
+                    .chain(f.assigns.iter().map(|a| &a.rhs))
+                    .chain(f.returns.iter());
+                for e in exprs {
+                    for (n, _) in &e.calls {
+                        names.insert(n.as_str());
                     }
                 }
             }
         }
+        let names: Vec<&str> = names.into_iter().collect();
+        let roles: HashMap<&str, Role> = names
+            .par_iter()
+            .map(|n| (*n, role_of(rules, n)))
+            .filter(|(_, r)| *r != Role::Plain)
+            .collect();
         Index {
             rules,
             files,
@@ -862,7 +863,12 @@ struct SourceSite {
 
 /// Run the analysis over the parsed files.
 pub fn run(rules: &Rules, files: &[Parsed]) -> Outcome {
+    let trace = std::env::var_os("PVMM_AUDIT_TRACE").is_some();
+    let t = std::time::Instant::now();
     let ix = Index::new(rules, files);
+    if trace {
+        eprintln!("index {:.3}s", t.elapsed().as_secs_f64());
+    }
     let n = ix.fns.len();
     let mut summ: Vec<Summ> = vec![Summ::default(); n];
     let callers = ix.callers();
@@ -889,6 +895,9 @@ pub fn run(rules: &Rules, files: &[Parsed]) -> Outcome {
         dirty = again.into_iter().collect();
     }
     let converged = dirty.is_empty();
+    if trace {
+        eprintln!("fixed point {:.3}s", t.elapsed().as_secs_f64());
+    }
     let eng = Engine {
         ix: &ix,
         summ: &summ,
