@@ -20,8 +20,12 @@ pub struct MatrixArgs {
     /// Write a self-contained HTML page here.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
-    /// Stop each cell after this many seconds (the cell is then incomplete).
-    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    /// Stop each cell after this many executions (deterministic; the cell is then
+    /// incomplete unless it found a violation).
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    max_executions: u64,
+    /// Safety limit per cell in seconds (time-dependent: prefer --max-executions).
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
     max_time: u64,
     /// Replay one cell's violation: ROW PRESET PROPERTY (ROW as in the table).
     #[arg(long, num_args = 3, value_names = ["ROW", "PRESET", "PROPERTY"])]
@@ -57,6 +61,7 @@ pub fn run(a: MatrixArgs) -> u8 {
     }
     let bounds = explore::Bounds {
         max_time: Some(Duration::from_secs(a.max_time)),
+        max_executions: Some(a.max_executions),
         ..explore::Bounds::default()
     };
     if let Some(r) = &a.replay {
