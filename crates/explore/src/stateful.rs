@@ -50,8 +50,8 @@
 //!
 //! Futures cannot be cloned. A model that can restart its threads from the resume points in
 //! its world implements [`StateKey::resume`]: the search keeps, for each open state with
-//! children left, a ready instance made from a copy of its world, and restores the state from
-//! it in O(threads) — it then checks that the restored state has the original key. Otherwise
+//! children left, a copy of its world, and restores the state from
+//! it in O(threads) (a new instance from the copy) — it then checks that the restored state has the original key. Otherwise
 //! going back re-runs the model from a fresh instance along the path (one poll per step, no OS
 //! thread switch). Depth-first order keeps restores rare: a new state is expanded on the spot;
 //! only going back up costs a restore.
@@ -260,7 +260,9 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
         bounds: opts.bounds.clone(),
         sleep_sets: sopts.sleep_sets,
         jobs,
-        visited: (0..SHARDS).map(|_| Mutex::new(Visited::default())).collect(),
+        visited: (0..SHARDS)
+            .map(|_| Mutex::new(Visited::default()))
+            .collect(),
         queue: Mutex::new(VecDeque::from([Task {
             path: Vec::new(),
             sleep: 0,
@@ -290,7 +292,10 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
     let mut final_states = BTreeSet::new();
     for o in outs {
         if std::env::var_os("PVMM_DEBUG_WORKERS").is_some() {
-            eprintln!("worker: steps {} transitions {} tasks {}", o.stats.steps, o.stats.transitions, o.stats.max_depth_seen);
+            eprintln!(
+                "worker: steps {} transitions {} tasks {}",
+                o.stats.steps, o.stats.transitions, o.stats.max_depth_seen
+            );
         }
         stats.executions += o.stats.executions;
         stats.pruned += o.stats.pruned;
@@ -370,9 +375,9 @@ struct Frame<W> {
     /// Children still to explore: thread and the sleep set of the child.
     children: Vec<(Tid, u64)>,
     next: usize,
-    /// For models with [`StateKey::resume`]: a ready instance of this state, its parking
-    /// bits and key.
-    snapshot: Option<(crate::runtime::Instance<W>, Vec<u64>, u128)>,
+    /// For models with [`StateKey::resume`]: a copy of this state's world (taken from an
+    /// instance `resume` made), its parking bits and key.
+    snapshot: Option<(W, Vec<u64>, u128)>,
 }
 
 /// A worker's live execution and the explorer-side state it tracks.
@@ -517,16 +522,20 @@ fn worker<M: StateKey + Sync>(
             }
             if !at_state {
                 let top = frames.last_mut().expect("top frame");
-                if let Some((inst, changed, key)) = top.snapshot.take() {
+                let resumed = top
+                    .snapshot
+                    .as_ref()
+                    .and_then(|(w, changed, key)| Some((model.resume(w)?, changed.clone(), *key)));
+                if let Some((inst, changed, key)) = resumed {
                     live = Live::from_instance(inst, Some(&changed));
                     stats.restores += 1;
                     let again = live.key(model);
-                    assert_eq!(again, key, "StateKey::resume did not restore the state it was given");
-                    if top.next < top.children.len() {
-                        top.snapshot = live
-                            .ex
-                            .with_world(|w| model.resume(w))
-                            .map(|i| (i, changed, key));
+                    assert_eq!(
+                        again, key,
+                        "StateKey::resume did not restore the state it was given"
+                    );
+                    if top.next == top.children.len() {
+                        top.snapshot = None;
                     }
                 } else {
                     live = Live::start(model);
@@ -718,7 +727,7 @@ fn arrive<M: StateKey + Sync>(
     let snapshot = if children.len() > 1 {
         live.ex
             .with_world(|w| model.resume(w))
-            .map(|inst| (inst, live.changed.clone(), key))
+            .map(|inst| (inst.world, live.changed.clone(), key))
     } else {
         None
     };
