@@ -7,7 +7,9 @@
 
 use explore::search::classes::count_classes;
 use explore::search::{explore_stateful_with, StateKey, StatefulOptions};
-use explore::{explore, Access, Accesses, Ctx, Instance, Model, ObjId, Op, Options, Severity, Strategy};
+use explore::{
+    explore, Access, Accesses, Ctx, Instance, Model, ObjId, Op, Options, Severity, Strategy,
+};
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 
@@ -69,32 +71,41 @@ async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId, start: 
         match code[pc as usize] {
             Ins::Read(v) => {
                 th = cx
-                    .step(Op::new("read", Accesses::new().with(Access::read(var(v)))), move |e| {
-                        let mut t = next(th);
-                        t.local = e.world.vars[v as usize];
-                        e.world.th[e.tid] = t;
-                        t
-                    })
+                    .step(
+                        Op::new("read", Accesses::new().with(Access::read(var(v)))),
+                        move |e| {
+                            let mut t = next(th);
+                            t.local = e.world.vars[v as usize];
+                            e.world.th[e.tid] = t;
+                            t
+                        },
+                    )
                     .await;
             }
             Ins::Write(v, c) => {
                 th = cx
-                    .step(Op::new("write", Accesses::new().with(Access::write(var(v)))), move |e| {
-                        e.world.vars[v as usize] = th.local + c as i64;
-                        let t = next(th);
-                        e.world.th[e.tid] = t;
-                        t
-                    })
+                    .step(
+                        Op::new("write", Accesses::new().with(Access::write(var(v)))),
+                        move |e| {
+                            e.world.vars[v as usize] = th.local + c as i64;
+                            let t = next(th);
+                            e.world.th[e.tid] = t;
+                            t
+                        },
+                    )
                     .await;
             }
             Ins::Add(v, c) => {
                 th = cx
-                    .step(Op::new("add", Accesses::new().with(Access::add(var(v)))), move |e| {
-                        e.world.vars[v as usize] += c as i64;
-                        let t = next(th);
-                        e.world.th[e.tid] = t;
-                        t
-                    })
+                    .step(
+                        Op::new("add", Accesses::new().with(Access::add(var(v)))),
+                        move |e| {
+                            e.world.vars[v as usize] += c as i64;
+                            let t = next(th);
+                            e.world.th[e.tid] = t;
+                            t
+                        },
+                    )
                     .await;
             }
             Ins::Lock(l) | Ins::TryLock(l) if th.held & (1 << l) != 0 => {
@@ -105,7 +116,8 @@ async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId, start: 
                 let o = ObjId(lock_base + l as u32);
                 th = cx
                     .step(
-                        Op::new("lock", Accesses::new().with(Access::acquire(o))).when(lock_free, l as u64),
+                        Op::new("lock", Accesses::new().with(Access::acquire(o)))
+                            .when(lock_free, l as u64),
                         move |e| {
                             e.world.locks[l as usize] = true;
                             let mut t = next(th);
@@ -120,53 +132,73 @@ async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId, start: 
             Ins::Unlock(l) => {
                 let o = ObjId(lock_base + l as u32);
                 th = cx
-                    .step(Op::new("unlock", Accesses::new().with(Access::release(o))), move |e| {
-                        e.world.locks[l as usize] = false;
-                        let mut t = next(th);
-                        t.held &= !(1 << l);
-                        e.world.th[e.tid] = t;
-                        t
-                    })
+                    .step(
+                        Op::new("unlock", Accesses::new().with(Access::release(o))),
+                        move |e| {
+                            e.world.locks[l as usize] = false;
+                            let mut t = next(th);
+                            t.held &= !(1 << l);
+                            e.world.th[e.tid] = t;
+                            t
+                        },
+                    )
                     .await;
             }
             Ins::TryLock(l) => {
                 let o = ObjId(lock_base + l as u32);
                 th = cx
-                    .step(Op::new("trylock", Accesses::new().with(Access::write(o))), move |e| {
-                        let free = !e.world.locks[l as usize];
-                        let mut t = next(th);
-                        if free {
-                            e.world.locks[l as usize] = true;
-                            t.held |= 1 << l;
-                        }
-                        t.local = free as i64;
-                        e.world.th[e.tid] = t;
-                        t
-                    })
+                    .step(
+                        Op::new("trylock", Accesses::new().with(Access::write(o))),
+                        move |e| {
+                            let free = !e.world.locks[l as usize];
+                            let mut t = next(th);
+                            if free {
+                                e.world.locks[l as usize] = true;
+                                t.held |= 1 << l;
+                            }
+                            t.local = free as i64;
+                            e.world.th[e.tid] = t;
+                            t
+                        },
+                    )
                     .await;
             }
             Ins::Check(v, c) => {
                 th = cx
-                    .step(Op::new("check", Accesses::new().with(Access::read(var(v)))), move |e| {
-                        if e.world.vars[v as usize] == c as i64 {
-                            e.report("bad-value", Severity::Violation, format!("var {v} == {c}"));
-                        }
-                        let t = next(th);
-                        e.world.th[e.tid] = t;
-                        t
-                    })
+                    .step(
+                        Op::new("check", Accesses::new().with(Access::read(var(v)))),
+                        move |e| {
+                            if e.world.vars[v as usize] == c as i64 {
+                                e.report(
+                                    "bad-value",
+                                    Severity::Violation,
+                                    format!("var {v} == {c}"),
+                                );
+                            }
+                            let t = next(th);
+                            e.world.th[e.tid] = t;
+                            t
+                        },
+                    )
                     .await;
             }
             Ins::AwaitNonZero(v) => {
                 let acc = Accesses::new().with(Access::read(var(v)));
-                let op = if th.waiting { Op::new("await", acc).parked() } else { Op::new("await", acc) };
+                let op = if th.waiting {
+                    Op::new("await", acc).parked()
+                } else {
+                    Op::new("await", acc)
+                };
                 th = cx
                     .step(op, move |e| {
                         let x = e.world.vars[v as usize];
                         let t = if x != 0 {
                             next(th)
                         } else {
-                            Th { waiting: true, ..th }
+                            Th {
+                                waiting: true,
+                                ..th
+                            }
                         };
                         e.world.th[e.tid] = t;
                         t
@@ -179,21 +211,27 @@ async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId, start: 
         if th.held & (1 << l) != 0 {
             let o = ObjId(lock_base + l as u32);
             th = cx
-                .step(Op::new("unlock", Accesses::new().with(Access::release(o))), move |e| {
-                    e.world.locks[l as usize] = false;
-                    let mut t = th;
-                    t.held &= !(1 << l);
-                    t.pc = 100 + l;
-                    e.world.th[e.tid] = t;
-                    t
-                })
+                .step(
+                    Op::new("unlock", Accesses::new().with(Access::release(o))),
+                    move |e| {
+                        e.world.locks[l as usize] = false;
+                        let mut t = th;
+                        t.held &= !(1 << l);
+                        t.pc = 100 + l;
+                        e.world.th[e.tid] = t;
+                        t
+                    },
+                )
                 .await;
         }
     }
-    cx.step(Op::new("out", Accesses::new().with(Access::write(out))), move |e| {
-        e.world.outs[e.tid] = th.local;
-        e.world.th[e.tid] = Th { pc: DONE, ..th };
-    })
+    cx.step(
+        Op::new("out", Accesses::new().with(Access::write(out))),
+        move |e| {
+            e.world.outs[e.tid] = th.local;
+            e.world.th[e.tid] = Th { pc: DONE, ..th };
+        },
+    )
     .await;
 }
 
@@ -299,7 +337,12 @@ fn random_prog(seed: u64, max_threads: u64, max_len: u64) -> Prog {
                 .collect()
         })
         .collect();
-    Prog { resumable: false, nvars, nlocks, threads }
+    Prog {
+        resumable: false,
+        nvars,
+        nlocks,
+        threads,
+    }
 }
 
 fn props(o: &explore::Outcome) -> Vec<&'static str> {
@@ -310,7 +353,11 @@ fn stateful(p: &Prog, jobs: usize, sleep_sets: bool) -> (explore::Outcome, BTree
     let r = explore_stateful_with(
         p,
         Options::default(),
-        StatefulOptions { jobs, sleep_sets, keep_keys: true },
+        StatefulOptions {
+            jobs,
+            sleep_sets,
+            keep_keys: true,
+        },
     );
     (r.outcome, r.keys)
 }
@@ -321,7 +368,13 @@ fn stateful_equals_plain_visited_set_and_naive_on_random_programs() {
     let mut plain_tr = 0u64;
     for seed in 1..=300 {
         let p = random_prog(seed, 3, 4);
-        let naive = explore(&p, Options { strategy: Strategy::Naive, ..Options::default() });
+        let naive = explore(
+            &p,
+            Options {
+                strategy: Strategy::Naive,
+                ..Options::default()
+            },
+        );
         let (plain, plain_keys) = stateful(&p, 1, false);
         let (red, red_keys) = stateful(&p, 1, true);
         assert!(naive.exhaustive() && plain.exhaustive() && red.exhaustive());
@@ -330,18 +383,27 @@ fn stateful_equals_plain_visited_set_and_naive_on_random_programs() {
         assert_eq!(props(&plain), props(&naive), "{ctx}");
         assert_eq!(red.final_states, naive.final_states, "{ctx}");
         assert_eq!(props(&red), props(&naive), "{ctx}");
-        assert_eq!(red_keys, plain_keys, "every reachable state is visited: {ctx}");
+        assert_eq!(
+            red_keys, plain_keys,
+            "every reachable state is visited: {ctx}"
+        );
         let mut pr = p;
         pr.resumable = true;
         let (res, res_keys) = stateful(&pr, 1, true);
         assert_eq!(res_keys, red_keys, "restoring by resume = by replay: {ctx}");
         assert_eq!(res.final_states, red.final_states, "{ctx}");
         assert_eq!(props(&res), props(&red), "{ctx}");
-        assert_eq!(res.stats.steps, res.stats.transitions, "no replay with resume: {ctx}");
+        assert_eq!(
+            res.stats.steps, res.stats.transitions,
+            "no replay with resume: {ctx}"
+        );
         with_sleep += red.stats.transitions;
         plain_tr += plain.stats.transitions;
     }
-    assert!(with_sleep < plain_tr, "sleep sets took {with_sleep} transitions vs {plain_tr}");
+    assert!(
+        with_sleep < plain_tr,
+        "sleep sets took {with_sleep} transitions vs {plain_tr}"
+    );
 }
 
 #[test]
