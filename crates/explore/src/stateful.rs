@@ -585,7 +585,7 @@ fn worker<M: StateKey + Sync>(
                 at_state = true;
             }
             checks = checks.wrapping_add(1);
-            if checks % 256 == 0 {
+            if checks.is_multiple_of(256) {
                 let global = Stats {
                     executions: sh.executions.load(Ordering::Relaxed),
                     steps: stats.steps * sh.jobs as u64,
