@@ -113,14 +113,7 @@ impl Cx {
                 None => ENXIO,
                 Some(p) => {
                     page = Some(p);
-                    let rc = if !self.trylock_page(p).await {
-                        EAGAIN
-                    } else {
-                        self.export_before_import(mm, p).await;
-                        let rc = self.make_folio_secure(mm, vpn, p, gfn, cmd).await;
-                        self.unlock_page(p).await;
-                        rc
-                    };
+                    let rc = self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await;
                     if rc == EAGAIN && ref_on_eagain {
                         self.get_page(p).await;
                         referenced = true;
@@ -190,13 +183,7 @@ impl Cx {
                 Err(_) => return EFAULT,
             }
         };
-        if !self.trylock_page(p).await {
-            self.put_page(p).await;
-            return EAGAIN;
-        }
-        self.export_before_import(mm, p).await;
-        let rc = self.make_folio_secure(mm, vpn, p, gfn, cmd).await;
-        self.unlock_page(p).await;
+        let rc = self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await;
         self.put_page(p).await;
         rc
     }
@@ -222,13 +209,8 @@ impl Cx {
                     page = Some(p);
                     rc = if pte.invalid || !pte.write {
                         ENXIO
-                    } else if !self.trylock_page(p).await {
-                        EAGAIN
                     } else {
-                        self.export_before_import(mm, p).await;
-                        let rc = self.make_folio_secure(mm, vpn, p, gfn, cmd).await;
-                        self.unlock_page(p).await;
-                        rc
+                        self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await
                     };
                 }
             }
@@ -286,14 +268,7 @@ impl Cx {
             0
         };
         if rc == 0 {
-            rc = if !self.trylock_page(p).await {
-                EAGAIN
-            } else {
-                self.export_before_import(mm, p).await;
-                let rc = self.make_folio_secure(mm, vpn, p, gfn, cmd).await;
-                self.unlock_page(p).await;
-                rc
-            };
+            rc = self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await;
         }
         if ptl_trylock {
             self.pte_unlock(mm, vpn).await;
@@ -303,6 +278,26 @@ impl Cx {
             self.s390_wiggle_split_folio(p).await;
         }
         self.put_page(p).await;
+        rc
+    }
+
+    /// `folio_trylock` (fail → `-EAGAIN`), export before import, `make_folio_secure`,
+    /// `folio_unlock` — the sequence every driver from v6.4 runs (v6.15 names it
+    /// `make_folio_secure(mm, folio, uvcb)`).
+    async fn lock_and_make_secure(
+        &self,
+        mm: MmId,
+        vpn: usize,
+        p: PageId,
+        gfn: usize,
+        cmd: UvCmd,
+    ) -> i32 {
+        if !self.trylock_page(p).await {
+            return EAGAIN;
+        }
+        self.export_before_import(mm, p).await;
+        let rc = self.make_folio_secure(mm, vpn, p, gfn, cmd).await;
+        self.unlock_page(p).await;
         rc
     }
 
