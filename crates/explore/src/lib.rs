@@ -12,7 +12,9 @@ pub mod runtime;
 pub mod search;
 
 pub use access::{Access, AccessKind, Accesses, ObjId};
-pub use replay::{format_schedule, parse_schedule, replay, Divergence, Replay, TraceFinding, TraceStep};
+pub use replay::{
+    format_schedule, parse_schedule, replay, Divergence, Replay, TraceFinding, TraceStep,
+};
 pub use runtime::{
     Ctx, Execution, Finding, Frame, Guard, Instance, Model, Op, Severity, StepEnv, ThreadFn, Tid,
 };

@@ -16,9 +16,9 @@ pub fn parse_schedule(s: &str) -> Result<Vec<Tid>, String> {
     s.split('.')
         .enumerate()
         .map(|(i, part)| {
-            part.trim().parse::<Tid>().map_err(|_| {
-                format!("schedule element {} is `{part}`, not a thread index", i + 1)
-            })
+            part.trim()
+                .parse::<Tid>()
+                .map_err(|_| format!("schedule element {} is `{part}`, not a thread index", i + 1))
         })
         .collect()
 }
@@ -67,9 +67,19 @@ impl From<&Finding> for TraceFinding {
 /// Why a replay stopped before the end of its schedule.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Divergence {
-    NoSuchThread { step: usize, tid: Tid },
-    Finished { step: usize, thread: String },
-    Blocked { step: usize, thread: String, op: &'static str },
+    NoSuchThread {
+        step: usize,
+        tid: Tid,
+    },
+    Finished {
+        step: usize,
+        thread: String,
+    },
+    Blocked {
+        step: usize,
+        thread: String,
+        op: &'static str,
+    },
 }
 
 impl fmt::Display for Divergence {
