@@ -971,7 +971,6 @@ impl Scenario {
             uv_busy: 0,
             guest,
             held: vec![Vec::new(); s.threads.len()],
-            warned: Vec::new(),
         };
         KernelModel {
             world,

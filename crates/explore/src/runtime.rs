@@ -6,7 +6,7 @@
 //!
 //! The runtime knows nothing about pages: the world type `W` belongs to the model.
 
-use crate::access::{Access, AccessKind, Accesses, ObjId};
+use crate::access::{AccessKind, Accesses};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
@@ -515,9 +515,4 @@ impl<W> Drop for Execution<W> {
             *f = None;
         }
     }
-}
-
-/// Convenience: one read access.
-pub fn reads(objs: &[ObjId]) -> Accesses {
-    objs.iter().map(|&o| Access::read(o)).collect()
 }

@@ -1,6 +1,6 @@
 //! The accessibility hook and the UV calls behind it.
 
-use crate::prim::{acc, check_arch1, holds_ref, live, Env};
+use crate::prim::{acc, holds_ref, live};
 use crate::uv::{self, UvRc};
 use crate::world::{PageId, PagePart as PP};
 use crate::Cx;
@@ -16,20 +16,6 @@ pub const ENXIO: i32 = -6;
 pub const EFAULT: i32 = -14;
 pub const ENOMEM: i32 = -12;
 pub const EIO: i32 = -5;
-
-pub fn errno_name(rc: i32) -> &'static str {
-    match rc {
-        0 => "0",
-        EINVAL => "-EINVAL",
-        EAGAIN => "-EAGAIN",
-        EBUSY => "-EBUSY",
-        ENXIO => "-ENXIO",
-        EFAULT => "-EFAULT",
-        ENOMEM => "-ENOMEM",
-        EIO => "-EIO",
-        _ => "-E?",
-    }
-}
 
 impl Cx {
     /// `arch_make_page_accessible` (arch/s390/kernel/uv.c, v5.7 f28d43636d6f … v6.11;
@@ -125,9 +111,4 @@ impl Cx {
             })
             .await
     }
-}
-
-/// Reports the I2 check after a UV state change inside a step.
-pub fn after_uv_change(e: &mut Env, p: PageId) {
-    check_arch1(e, p);
 }

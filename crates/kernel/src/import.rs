@@ -5,7 +5,7 @@
 
 use crate::config::ImportFlow;
 use crate::gup::Foll;
-use crate::hook::{errno_name, EAGAIN, EBUSY, EFAULT, EINVAL, ENXIO};
+use crate::hook::{EAGAIN, EBUSY, EFAULT, EINVAL, ENXIO};
 use crate::prim::{acc, check_arch1, live, BUG};
 use crate::uv::{self, UvRc};
 use crate::world::{MmId, PageId, PagePart as PP};
@@ -543,9 +543,4 @@ impl Cx {
     fn guest_id(&self) -> u32 {
         0
     }
-}
-
-/// Errno name for traces.
-pub fn rc_name(rc: i32) -> &'static str {
-    errno_name(rc)
 }

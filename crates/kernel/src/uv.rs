@@ -178,16 +178,6 @@ pub fn pin_shared(frame: &mut UvFrame) -> UvRc {
     }
 }
 
-/// Destroy-Secure-Storage: discard a secure page's content (VM teardown).
-pub fn destroy(frame: &mut UvFrame, data: &mut [u8; PAGE_BYTES]) -> UvRc {
-    if let UvState::Secure { .. } = frame.state {
-        *data = [0; PAGE_BYTES];
-        frame.state = UvState::NonSecure;
-        frame.sealed = None;
-    }
-    UvRc::Ok
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -283,8 +283,6 @@ pub struct World {
     /// References each model thread holds, by page (thread-private bookkeeping: only the
     /// owning thread reads or writes its entry).
     pub held: Vec<Vec<Held>>,
-    /// Properties already reported once per execution by WARN_ON_ONCE sites.
-    pub warned: Vec<&'static str>,
 }
 
 /// A reference a thread holds.
@@ -332,10 +330,6 @@ impl World {
     /// What the refcount of a live page should be: every mapping, slot and holder.
     pub fn accounted_refs(&self, p: PageId) -> i32 {
         self.expected_page_refs(p) + self.pages[p].extra
-    }
-
-    pub fn page_name(&self, p: PageId) -> String {
-        format!("P{p}")
     }
 
     /// Takes a free frame (lowest first) for a new page, as the page allocator would.
