@@ -333,6 +333,8 @@ pub struct Execution<W> {
     parked_at: Vec<Vec<u32>>,
     /// The attempt generation in which `parked_at[t][o]` was last recorded.
     seen: Vec<Vec<u32>>,
+    /// Per thread, a hash chain over the operations it has stepped (see [`Execution::history`]).
+    history: Vec<u64>,
 }
 
 impl<W: 'static> Execution<W> {
@@ -371,6 +373,7 @@ impl<W: 'static> Execution<W> {
             foreign: vec![vec![0; inst.objects]; n],
             parked_at: vec![vec![0; inst.objects]; n],
             seen: vec![vec![0; inst.objects]; n],
+            history: vec![0; n],
         };
         for tid in 0..n {
             ex.poll(tid);
@@ -491,6 +494,9 @@ impl<W: 'static> Execution<W> {
                 self.parked_at[tid][o] = self.foreign[tid][o];
             }
         }
+        let h = &mut self.history[tid];
+        *h = (h.rotate_left(7) ^ (pending.name.as_ptr() as u64) ^ ((pending.name.len() as u64) << 48))
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
         StepRecord {
             tid,
             name: pending.name,
@@ -500,6 +506,14 @@ impl<W: 'static> Execution<W> {
             note: std::mem::take(&mut *self.shared.note.borrow_mut()),
             finished,
         }
+    }
+
+    /// A hash chain over the operations the thread has stepped, in order. A thread whose code
+    /// is a deterministic function of what its steps returned has, after equal histories, the
+    /// same local state: stateful search keys of models that keep thread state in `async`
+    /// locals include it (see `search::StateKey::key_includes_history`).
+    pub fn history(&self, tid: Tid) -> u64 {
+        self.history[tid]
     }
 
     /// Runs `f` on the world (final checks, hashing).

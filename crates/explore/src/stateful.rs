@@ -95,6 +95,13 @@ pub trait StateKey: Model {
         let _ = world;
         None
     }
+
+    /// Whether the key includes each thread's history ([`Execution::history`]) — for models
+    /// whose threads keep local state in `async` locals instead of resume points in the world.
+    /// Such models restore by replay (`resume` returns `None`).
+    fn key_includes_history(&self) -> bool {
+        false
+    }
 }
 
 /// A small, fast, seeded hasher (multiply–rotate over 64-bit words, final avalanche).
@@ -464,6 +471,12 @@ impl<W: 'static> Live<W> {
             };
             h1.write_u64(tag);
             h2.write_u64(tag);
+        }
+        if model.key_includes_history() {
+            for t in 0..self.ex.threads() {
+                h1.write_u64(self.ex.history(t));
+                h2.write_u64(self.ex.history(t));
+            }
         }
         for &c in &self.changed {
             h1.write_u64(c);
