@@ -21,6 +21,14 @@ pub enum AccessKind {
     /// A blind commutative update whose result nobody reads (`atomic_inc`, `atomic_add`):
     /// two adds commute; an add does not commute with a read or a write.
     Add,
+    /// An increment unless the value is zero, whose only result is whether it happened
+    /// (`atomic_add_unless(v, 1, 0)`, `get_page_unless_zero`, a try-get that fails on a frozen
+    /// refcount): two of them commute (on zero both fail, otherwise both succeed, in either
+    /// order); it does not commute with a read, a write or an add (which may reach zero).
+    IncUnlessZero,
+    /// A blind store of the constant given (a flag set or cleared whatever its old value):
+    /// two stores of the same constant commute; anything else does not.
+    Set(u16),
     /// A blocking lock acquisition: enabled only while the lock is free.
     Acquire,
     /// A lock release by the holder.
@@ -53,6 +61,18 @@ impl Access {
             kind: AccessKind::Add,
         }
     }
+    pub fn inc_unless_zero(obj: ObjId) -> Self {
+        Access {
+            obj,
+            kind: AccessKind::IncUnlessZero,
+        }
+    }
+    pub fn set(obj: ObjId, value: u16) -> Self {
+        Access {
+            obj,
+            kind: AccessKind::Set(value),
+        }
+    }
     pub fn acquire(obj: ObjId) -> Self {
         Access {
             obj,
@@ -67,9 +87,25 @@ impl Access {
     }
 }
 
+impl AccessKind {
+    /// A number identifying the kind (and a store's constant), for hashing.
+    pub fn code(self) -> u64 {
+        match self {
+            AccessKind::Read => 0,
+            AccessKind::Write => 1,
+            AccessKind::Add => 2,
+            AccessKind::IncUnlessZero => 3,
+            AccessKind::Acquire => 4,
+            AccessKind::Release => 5,
+            AccessKind::Set(v) => 6 | ((v as u64) << 8),
+        }
+    }
+}
+
 /// Whether two kinds of access to the same object fail to commute.
 ///
-/// * read / read and add / add commute;
+/// * read / read, add / add, increment-unless-zero / increment-unless-zero and two stores of
+///   the same constant commute;
 /// * a release and a blocking acquire of the same lock are never enabled together (the
 ///   acquirer waits while the lock is held, and only the holder releases), so by the standard
 ///   co-enabledness argument they are independent; two releases likewise. Races between two
@@ -77,17 +113,31 @@ impl Access {
 /// * everything else is dependent.
 pub fn kinds_dependent(a: AccessKind, b: AccessKind) -> bool {
     use AccessKind::*;
-    !matches!(
-        (a, b),
-        (Read, Read) | (Add, Add) | (Release, Acquire) | (Acquire, Release) | (Release, Release)
-    )
+    match (a, b) {
+        (Set(x), Set(y)) => x != y,
+        _ => !matches!(
+            (a, b),
+            (Read, Read)
+                | (Add, Add)
+                | (IncUnlessZero, IncUnlessZero)
+                | (Release, Acquire)
+                | (Acquire, Release)
+                | (Release, Release)
+        ),
+    }
 }
 
 /// Like [`kinds_dependent`], but a release *does* order a later acquire: used to compute the
 /// causal past of a step (what must have happened for it to be enabled), not races.
 pub fn kinds_causal(a: AccessKind, b: AccessKind) -> bool {
     use AccessKind::*;
-    !matches!((a, b), (Read, Read) | (Add, Add))
+    match (a, b) {
+        (Set(x), Set(y)) => x != y,
+        _ => !matches!(
+            (a, b),
+            (Read, Read) | (Add, Add) | (IncUnlessZero, IncUnlessZero)
+        ),
+    }
 }
 
 /// The accesses of one operation: at most [`Accesses::CAP`], stored inline (no allocation on
@@ -184,6 +234,15 @@ mod tests {
         assert!(kinds_dependent(Acquire, Acquire));
         assert!(!kinds_dependent(Release, Acquire));
         assert!(kinds_causal(Release, Acquire));
+        assert!(!kinds_dependent(IncUnlessZero, IncUnlessZero));
+        assert!(kinds_dependent(IncUnlessZero, Add));
+        assert!(kinds_dependent(IncUnlessZero, Read));
+        assert!(kinds_dependent(IncUnlessZero, Write));
+        assert!(!kinds_dependent(Set(0), Set(0)));
+        assert!(kinds_dependent(Set(0), Set(1)));
+        assert!(kinds_dependent(Set(0), Read));
+        assert!(kinds_causal(Set(1), Set(0)));
+        assert!(!kinds_causal(IncUnlessZero, IncUnlessZero));
         let a = Accesses::new().with(Access::add(ObjId(1)));
         let b = Accesses::new()
             .with(Access::add(ObjId(1)))

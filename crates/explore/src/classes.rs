@@ -42,7 +42,7 @@ fn ev_id(e: &Ev) -> u64 {
     let mut h = mix(e.tid as u64 ^ ((e.k as u64) << 8) ^ 0x9e37_79b9);
     h = mix(h ^ e.name as u64);
     for a in e.acc.as_slice() {
-        h = mix(h ^ ((a.obj.0 as u64) << 8) ^ a.kind as u64);
+        h = mix(h ^ ((a.obj.0 as u64) << 8) ^ a.kind.code());
     }
     h
 }

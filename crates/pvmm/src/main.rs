@@ -15,6 +15,12 @@ use clap::{CommandFactory, Parser};
 use cli::{Cli, Cmd};
 use std::process::ExitCode;
 
+/// The search allocates and frees small objects at a high rate (every restart of an execution
+/// builds its thread futures): mimalloc's thread-local free lists make that several times
+/// cheaper than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `pvmm check --all | head` ends quietly, like other Unix tools, instead of panicking on a
 /// closed stdout: restore the default action of SIGPIPE (Rust ignores it).
 #[cfg(unix)]
