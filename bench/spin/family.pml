@@ -1,5 +1,10 @@
 /* F(n, k) for SPIN: the same protocol as bench/family (pvmm) and bench/loom-family.
- * Compile with -DN=<threads> -DK=<rounds> [-DBUG]. One importer, N-1 I/O threads. */
+ * Compile with -DN=<threads> -DK=<rounds> [-DBUG]. One importer, N-1 I/O threads.
+ *
+ * One transition per pvmm step: the round loop's bookkeeping (round < K, round++) is folded
+ * into the first and last step of a round, and a thread that is done blocks at an end label
+ * instead of terminating (pvmm has no step for either). The watchdog checks reference
+ * balance at the end, as pvmm's at_end and the loom test do. */
 #ifndef N
 #define N 3
 #endif
@@ -20,26 +25,38 @@ active proctype importer() {
 	   refcount = EXPECTED                                /* page_ref_unfreeze */
 	:: d_step { refcount != EXPECTED -> skip }
 	fi;
-	pte_lock = false                                      /* pte unlock */
+	pte_lock = false;                                     /* pte unlock */
+end_done:
+	false
 }
 
 active [N-1] proctype io() {
 	byte round = 0;
-	do
-	:: round < K ->
+end_round:
 #ifndef BUG
-		/* try_get_page: add-unless-frozen; after a failure spin until unfrozen, retry */
-		do
-		:: d_step { refcount != 0 -> refcount++ }; break
-		:: d_step { refcount == 0 -> skip }; (refcount != 0)
-		od;
+	/* try_get_page: add-unless-frozen; after a failure spin until unfrozen, retry */
+	if
+	:: d_step { round < K && refcount != 0 -> refcount++ }
+	:: d_step { round < K && refcount == 0 -> skip };
+	   (refcount != 0);                                   /* wait-unfrozen */
+	   do
+	   :: d_step { refcount != 0 -> refcount++ }; break   /* try_get_page */
+	   :: d_step { refcount == 0 -> skip }; (refcount != 0)
+	   od
+	fi;
+	secure = false;                                       /* arch_make_page_accessible: export */
+	assert(!secure);                                      /* the I/O: io-on-secure-page */
+	d_step { refcount--; round++ };                       /* put_page */
+#else
+	if :: d_step { round < K -> secure = false } fi;      /* arch_make_page_accessible: export */
+	d_step { assert(!secure); round++ };                  /* the I/O: io-on-secure-page */
 #endif
-		secure = false;                                   /* arch_make_page_accessible: export */
-		assert(!secure);                                  /* the I/O: io-on-secure-page */
-#ifndef BUG
-		refcount--;                                       /* put_page */
-#endif
-		round++
-	:: else -> break
-	od
+	goto end_round
+}
+
+/* At the end (nothing can move): reference balance. */
+active proctype watchdog() {
+	atomic { timeout -> assert(refcount == EXPECTED) };
+end_w:
+	false
 }
