@@ -4,11 +4,16 @@
 //! operations. Prints one JSON line; while running, prints progress to stderr every second so
 //! that a run stopped by the time limit still says how far it got.
 //!
+//! One loom operation per pvmm step: the refcount is a loom `Mutex<usize>`, each step on it
+//! one acquisition (its release is no scheduling point in loom). An atomic would not do:
+//! loom 0.7 implements `fetch_update` (try-get's add-unless-frozen) as a load followed by a
+//! compare-exchange loop, two or more scheduling points for one pvmm step.
+//!
 //! ```text
 //! loom-family N K [--bug]
 //! ```
 
-use loom::sync::atomic::{AtomicBool, AtomicUsize};
+use loom::sync::atomic::AtomicBool;
 use loom::sync::Mutex;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool as StdBool, AtomicU64};
@@ -19,7 +24,7 @@ const EXPECTED: usize = 1;
 
 struct Page {
     pte_lock: Mutex<()>,
-    refcount: AtomicUsize,
+    refcount: Mutex<usize>,
     secure: AtomicBool,
 }
 
@@ -29,9 +34,17 @@ static VIOLATION: StdBool = StdBool::new(false);
 fn importer(p: &Page) {
     let _g = p.pte_lock.lock().unwrap();
     // page_ref_freeze
-    if p.refcount.compare_exchange(EXPECTED, 0, SeqCst, SeqCst).is_ok() {
+    let frozen = {
+        let mut rc = p.refcount.lock().unwrap();
+        let ok = *rc == EXPECTED;
+        if ok {
+            *rc = 0;
+        }
+        ok
+    };
+    if frozen {
         p.secure.store(true, SeqCst); // make secure
-        p.refcount.store(EXPECTED, SeqCst); // page_ref_unfreeze
+        *p.refcount.lock().unwrap() = EXPECTED; // page_ref_unfreeze
     }
     // unlock at drop
 }
@@ -40,12 +53,16 @@ fn io_thread(p: &Page, k: usize, bug: bool) {
     for _ in 0..k {
         if !bug {
             // try_get_page: add-unless-frozen; after a failure spin until unfrozen, retry.
-            while p
-                .refcount
-                .fetch_update(SeqCst, SeqCst, |v| if v == 0 { None } else { Some(v + 1) })
-                .is_err()
-            {
-                while p.refcount.load(SeqCst) == 0 {
+            loop {
+                {
+                    let mut rc = p.refcount.lock().unwrap();
+                    if *rc != 0 {
+                        *rc += 1;
+                        break;
+                    }
+                }
+                // wait-unfrozen: one read per try, yielding in between
+                while *p.refcount.lock().unwrap() == 0 {
                     loom::thread::yield_now();
                 }
             }
@@ -58,7 +75,7 @@ fn io_thread(p: &Page, k: usize, bug: bool) {
             panic!("io-on-secure-page: I/O on a secure page");
         }
         if !bug {
-            p.refcount.fetch_sub(1, SeqCst); // put_page
+            *p.refcount.lock().unwrap() -= 1; // put_page
         }
     }
 }
@@ -89,7 +106,7 @@ fn main() {
             }
             let page = Arc::new(Page {
                 pte_lock: Mutex::new(()),
-                refcount: AtomicUsize::new(EXPECTED),
+                refcount: Mutex::new(EXPECTED),
                 secure: AtomicBool::new(false),
             });
             let hs: Vec<_> = (1..n)
@@ -102,7 +119,7 @@ fn main() {
             for h in hs {
                 h.join().unwrap();
             }
-            assert_eq!(page.refcount.load(SeqCst), EXPECTED, "reference-balance");
+            assert_eq!(*page.refcount.lock().unwrap(), EXPECTED, "reference-balance");
         });
     });
     let secs = start.elapsed().as_secs_f64();
