@@ -5,10 +5,29 @@
 //! OS thread switch, no unsafe stack switching.
 //!
 //! The runtime knows nothing about pages: the world type `W` belongs to the model.
+//!
+//! # What a thread's local state depends on (the history contract)
+//!
+//! A thread's local state (where its `async fn` is suspended, its live locals, its retry
+//! attempt) is never looked at by the explorer. For the stateful search of models that keep
+//! it in `async` locals ([`Execution::history`]), it must be a deterministic function of what
+//! the thread was handed by the runtime, which the runtime records:
+//!
+//! * the value each step body returns (`R: Hash`; [`Step::poll`] hashes it and
+//!   [`Execution::step`] mixes it into the thread's history, with the operation's name);
+//! * the thread's start (its closure, from [`Model::instance`]: the same in every execution);
+//! * [`Ctx::with_const`] and [`Ctx::tid`], which only read what never changes in an execution.
+//!
+//! So a step body must hand information to its thread *only* through its return value: no
+//! captured `&mut` locals, `Cell`s or `Rc<RefCell<_>>` written by the body and read by the
+//! thread afterwards, no reads of changing world state through `with_const`, no branching on
+//! [`StepEnv::tracing`] beyond building notes. Everything else a body changes lives in the
+//! world, which the model hashes itself.
 
 use crate::access::{AccessKind, Accesses};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -163,6 +182,8 @@ pub(crate) struct Shared<W> {
     findings: RefCell<Vec<Finding>>,
     note: RefCell<String>,
     current: Cell<Tid>,
+    /// The hash of the value the last step body returned (see [`ResultHasher`]).
+    result: Cell<[u64; 2]>,
 }
 
 /// A model thread's handle on the runtime.
@@ -178,8 +199,12 @@ impl<W> Ctx<W> {
 
     /// A visible operation: registers `op`, yields to the scheduler, and when granted runs
     /// `body` on the world and returns its result.
+    ///
+    /// The result is hashed into the thread's history ([`Execution::history`]): it must be
+    /// the body's only way of handing information to the thread (see the module docs).
     pub fn step<R, F>(&self, op: Op<W>, body: F) -> Step<'_, W, F>
     where
+        R: Hash,
         F: FnOnce(&mut StepEnv<'_, W>) -> R + Unpin,
     {
         Step {
@@ -210,7 +235,8 @@ impl<W> Ctx<W> {
 
     /// Reads the world outside a step. Only for data that never changes during an
     /// execution (configuration, set-up): reading changing state here would hide it from the
-    /// explorer.
+    /// explorer — and from the thread's history, which does not record what `f` returns (so
+    /// a stateful search would merge states whose threads go on differently).
     pub fn with_const<R>(&self, f: impl FnOnce(&W) -> R) -> R {
         f(&self.shared.world.borrow())
     }
@@ -240,6 +266,7 @@ pub struct Step<'a, W, F> {
 
 impl<W, R, F> Future for Step<'_, W, F>
 where
+    R: Hash,
     F: FnOnce(&mut StepEnv<'_, W>) -> R + Unpin,
 {
     type Output = R;
@@ -282,7 +309,65 @@ where
                 None
             },
         };
-        Poll::Ready(body(&mut env))
+        let r = body(&mut env);
+        let mut h = ResultHasher::new();
+        r.hash(&mut h);
+        shared.result.set(h.lanes());
+        Poll::Ready(r)
+    }
+}
+
+/// Hashes step results for the histories: two independent 64-bit lanes (multiply–rotate,
+/// different constants), so that a history is a 128-bit value like the stateful search's keys.
+struct ResultHasher([u64; 2]);
+
+impl ResultHasher {
+    fn new() -> Self {
+        ResultHasher([0x6a09_e667_f3bc_c908, 0xbb67_ae85_84ca_a73b])
+    }
+    #[inline]
+    fn mix(&mut self, w: u64) {
+        self.0[0] = (self.0[0].rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        self.0[1] = (self.0[1].rotate_left(11) ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn lanes(&self) -> [u64; 2] {
+        self.0.map(|mut z| {
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        })
+    }
+}
+
+impl Hasher for ResultHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.mix(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        // The length marks where a byte string ends (`[1] ++ [2]` differs from `[1, 2]`).
+        self.mix(u64::from_le_bytes(b) ^ ((rest.len() as u64 + 1) << 56));
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.mix(i as u64);
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.mix(i as u64);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.mix(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.mix(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.mix(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.lanes()[0]
     }
 }
 
@@ -333,8 +418,9 @@ pub struct Execution<W> {
     parked_at: Vec<Vec<u32>>,
     /// The attempt generation in which `parked_at[t][o]` was last recorded.
     seen: Vec<Vec<u32>>,
-    /// Per thread, a hash chain over the operations it has stepped (see [`Execution::history`]).
-    history: Vec<u64>,
+    /// Per thread, a hash chain (two 64-bit lanes) over the operations it has stepped and
+    /// what their bodies returned (see [`Execution::history`]).
+    history: Vec<[u64; 2]>,
 }
 
 impl<W: 'static> Execution<W> {
@@ -356,6 +442,7 @@ impl<W: 'static> Execution<W> {
             findings: RefCell::new(Vec::new()),
             note: RefCell::new(String::new()),
             current: Cell::new(0),
+            result: Cell::new([0; 2]),
         });
         let mut names = Vec::with_capacity(n);
         let mut futures = Vec::with_capacity(n);
@@ -373,7 +460,7 @@ impl<W: 'static> Execution<W> {
             foreign: vec![vec![0; inst.objects]; n],
             parked_at: vec![vec![0; inst.objects]; n],
             seen: vec![vec![0; inst.objects]; n],
-            history: vec![0; n],
+            history: vec![[0; 2]; n],
         };
         for tid in 0..n {
             ex.poll(tid);
@@ -473,6 +560,7 @@ impl<W: 'static> Execution<W> {
             .expect("stepped a thread with no registered operation");
         self.shared.findings.borrow_mut().clear();
         self.shared.note.borrow_mut().clear();
+        self.shared.result.set([0; 2]);
         let finished = self.poll(tid);
         let parked = matches!(pending.guard, Guard::Changed);
         let attempt = self.shared.slots.borrow()[tid].attempt;
@@ -494,9 +582,18 @@ impl<W: 'static> Execution<W> {
                 self.parked_at[tid][o] = self.foreign[tid][o];
             }
         }
+        // The operation (its name: a cross-check, the thread's code chose it) and what its
+        // body returned, chained per lane.
+        let name = (pending.name.as_ptr() as u64) ^ ((pending.name.len() as u64) << 48);
+        let result = self.shared.result.get();
         let h = &mut self.history[tid];
-        *h = (h.rotate_left(7) ^ (pending.name.as_ptr() as u64) ^ ((pending.name.len() as u64) << 48))
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for (lane, (k, r)) in h.iter_mut().zip([
+            (0x9e37_79b9_7f4a_7c15u64, result[0]),
+            (0xc2b2_ae3d_27d4_eb4f, result[1]),
+        ]) {
+            *lane = (lane.rotate_left(7) ^ name).wrapping_mul(k);
+            *lane = (lane.rotate_left(13) ^ r).wrapping_mul(k);
+        }
         StepRecord {
             tid,
             name: pending.name,
@@ -508,12 +605,50 @@ impl<W: 'static> Execution<W> {
         }
     }
 
-    /// A hash chain over the operations the thread has stepped, in order. A thread whose code
-    /// is a deterministic function of what its steps returned has, after equal histories, the
-    /// same local state: stateful search keys of models that keep thread state in `async`
-    /// locals include it (see `search::StateKey::key_includes_history`).
-    pub fn history(&self, tid: Tid) -> u64 {
-        self.history[tid]
+    /// A 128-bit hash chain over the operations the thread has stepped, in order, and the
+    /// values their bodies returned. Under the contract of the module docs (a thread's code is
+    /// a deterministic function of what its steps returned) two equal histories mean the same
+    /// local state: stateful search keys of models that keep thread state in `async` locals
+    /// include it (see `search::StateKey::key_includes_history`). Chains never converge: two
+    /// paths whose thread saw different results stay apart even when its locals agree again.
+    pub fn history(&self, tid: Tid) -> u128 {
+        let [a, b] = self.history[tid];
+        ((a as u128) << 64) | b as u128
+    }
+
+    /// A path-independent summary of thread `t`'s part of the bookkeeping behind
+    /// [`Guard::Changed`]: everything the enabledness of its present and future parked steps
+    /// depends on besides its own code. Two bit sets over the objects, one after the other,
+    /// each `objects.div_ceil(64)` words:
+    /// * bit `o` of the first: another thread wrote object `o` since `t`'s baseline for it
+    ///   (`foreign != parked_at`: a parked step of `t` that reads `o` is enabled);
+    /// * bit `o` of the second: `t` already read or wrote `o` in its current attempt (its next
+    ///   read or write of `o` takes no new baseline).
+    ///
+    /// Both evolve deterministically with the steps: a write (or add, acquire, release) sets
+    /// the first bit of every other thread; a thread's first read or write of `o` in an attempt
+    /// clears its first bit and sets its second; its parked step clears the first bit of the
+    /// objects the step reads; [`Ctx::attempt_begin`] clears its second bits. The counters
+    /// behind them differ between paths that converge; these bits do not. A finished thread's
+    /// bits are all zero (it has no future).
+    pub fn parking_state(&self, t: Tid) -> Vec<u64> {
+        let objects = self.foreign[t].len();
+        let words = objects.div_ceil(64);
+        let mut out = vec![0u64; 2 * words];
+        if self.finished(t) {
+            return out;
+        }
+        let attempt = self.shared.slots.borrow()[t].attempt;
+        for o in 0..objects {
+            let (w, b) = (o / 64, 1u64 << (o % 64));
+            if self.foreign[t][o] != self.parked_at[t][o] {
+                out[w] |= b;
+            }
+            if self.seen[t][o] == attempt {
+                out[words + w] |= b;
+            }
+        }
+        out
     }
 
     /// Runs `f` on the world (final checks, hashing).

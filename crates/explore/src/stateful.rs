@@ -30,6 +30,40 @@
 //! (two independently seeded hashes); a collision would wrongly prune, with probability about
 //! `states² / 2¹²⁹` — below 10⁻²⁵ for 10⁸ states.
 //!
+//! These bits follow the runtime's rule for [`crate::Op::parked`] steps of models that use
+//! neither [`crate::Ctx::attempt_begin`] nor [`crate::Op::retry_when`]; a model that does must
+//! be history-keyed (below).
+//!
+//! ## History-keyed models (threads that keep their state in `async` locals)
+//!
+//! A model whose threads keep their local state in `async` locals (the kernel model) cannot
+//! write resume points. It declares [`StateKey::key_includes_history`] and keeps the contract
+//! of the runtime's module documentation instead: a thread's local state is a deterministic
+//! function of the values its step bodies returned (`Ctx::step` requires `R: Hash`), of its
+//! start, and of constants (`Ctx::with_const` reads only set-up data); a body hands nothing to
+//! its thread by any other channel. The runtime chains, per thread, each operation's name and
+//! the hash of its result into a 128-bit history ([`Execution::history`]), so equal histories
+//! mean equal local states. For such a model the key is:
+//! * the world ([`StateKey::hash_state`]: shared state, including thread-private bookkeeping
+//!   kept there; nothing of a thread's locals);
+//! * for each thread: whether it finished and the name of its registered operation, and its
+//!   history;
+//! * for each thread, the runtime's summary of what its parked steps wait for
+//!   ([`Execution::parking_state`]): per object, "written by another thread since this
+//!   thread's baseline" and "already observed in the current attempt" — the two bits that
+//!   decide [`crate::Guard::Changed`] with attempts, whose counters differ between converging
+//!   paths while the bits evolve deterministically with the steps. Enabledness is then the
+//!   runtime's own ([`Execution::enabled`], which also evaluates `retry_when` predicates on the
+//!   world); the search restores such states by replay, so the runtime's counters are exact.
+//!
+//! The world, the histories and this summary determine every thread's registered operation,
+//! its enabledness and what the rest of each thread's code does; equal keys have equal futures
+//! as above. Histories never converge, so only interleavings in which every thread saw the
+//! same results merge (the usual case: independent steps in different orders). A reported
+//! property's trace is the best of the paths the search happened to take to it (a state is
+//! expanded once, from the first path that reached it), not necessarily the shortest; it
+//! replays like any schedule (the search's enabledness is the runtime's).
+//!
 //! # Sleep sets with state caching
 //!
 //! Plain state caching explores every transition of every reachable state. Sleep sets
@@ -393,11 +427,17 @@ struct Live<W: 'static> {
     /// Per thread, per object: written since the thread last accessed it.
     changed: Vec<u64>,
     words: usize,
+    /// A history-keyed model ([`StateKey::key_includes_history`]), always replayed from its
+    /// start: parked steps are judged, and keyed, by the runtime's own bookkeeping
+    /// ([`Execution::parking_state`]), which also follows attempts and `retry_when`.
+    by_runtime: bool,
 }
 
 impl<W: 'static> Live<W> {
-    fn start<M: Model<World = W>>(model: &M) -> Self {
-        Self::from_instance(model.instance(), None)
+    fn start<M: StateKey<World = W>>(model: &M) -> Self {
+        let mut live = Self::from_instance(model.instance(), None);
+        live.by_runtime = model.key_includes_history();
+        live
     }
 
     /// Starts from an instance; `changed` carries the parking bits of a resumed state.
@@ -410,6 +450,7 @@ impl<W: 'static> Live<W> {
             ex,
             changed: changed.map_or_else(|| vec![0; n * words], <[u64]>::to_vec),
             words,
+            by_runtime: false,
         }
     }
 
@@ -417,7 +458,7 @@ impl<W: 'static> Live<W> {
     /// runtime's counters, which start from zero in a resumed execution); they follow the
     /// runtime's rule exactly, so in a replayed execution both agree.
     fn enabled(&self, t: Tid) -> bool {
-        if self.ex.is_parked(t) {
+        if self.ex.is_parked(t) && !self.by_runtime {
             self.ex.next_accesses(t).is_some_and(|acc| {
                 acc.as_slice().iter().any(|a| {
                     let o = a.obj.0 as usize;
@@ -473,14 +514,23 @@ impl<W: 'static> Live<W> {
             h2.write_u64(tag);
         }
         if model.key_includes_history() {
+            debug_assert!(self.by_runtime, "history-keyed models restore by replay");
+            // History-keyed: what each thread's code did so far, and the runtime's summary of
+            // what its parked steps wait for (see "What a state is").
             for t in 0..self.ex.threads() {
-                h1.write_u64(self.ex.history(t));
-                h2.write_u64(self.ex.history(t));
+                let parking = self.ex.parking_state(t);
+                for h in [&mut h1, &mut h2] {
+                    h.write_u128(self.ex.history(t));
+                    for &c in &parking {
+                        h.write_u64(c);
+                    }
+                }
             }
-        }
-        for &c in &self.changed {
-            h1.write_u64(c);
-            h2.write_u64(c);
+        } else {
+            for &c in &self.changed {
+                h1.write_u64(c);
+                h2.write_u64(c);
+            }
         }
         ((h1.finish() as u128) << 64) | h2.finish() as u128
     }

@@ -15,6 +15,7 @@ use explore::{Access, Op, Severity};
 pub const GUEST_KILLED: &str = "guest-killed";
 pub const GUEST_INTEGRITY: &str = "guest-integrity";
 
+#[derive(Hash)]
 enum Touch {
     Done,
     /// PGM 0x3e: the page is not secure.

@@ -84,7 +84,7 @@ impl UvKeys {
 }
 
 /// Result of a UV call, as the condition code and return code the kernel reads.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum UvRc {
     Ok,
     /// rc 0x10a: read by the kernel as "page not mapped" → `-ENXIO`.
