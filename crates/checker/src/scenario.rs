@@ -952,9 +952,9 @@ impl Scenario {
             slot_index,
         };
         let world = World {
-            cfg: Rc::new(kernel),
-            objs: Rc::new(objs),
-            keys: Rc::new(keys),
+            cfg: std::sync::Arc::new(kernel),
+            objs: std::sync::Arc::new(objs),
+            keys: std::sync::Arc::new(keys),
             pages,
             uv: uvs,
             mms,

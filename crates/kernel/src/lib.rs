@@ -25,14 +25,14 @@ pub use world::World;
 
 use explore::{Finding, Instance, Severity};
 use std::hash::{Hash, Hasher};
-use std::rc::Rc;
+use std::sync::Arc;
 use world::Objs;
 
 /// A model thread's handle: the explorer context plus the (immutable) configuration.
 pub struct Cx {
     pub ctx: explore::Ctx<World>,
-    pub cfg: Rc<Kernel>,
-    pub objs: Rc<Objs>,
+    pub cfg: Arc<Kernel>,
+    pub objs: Arc<Objs>,
 }
 
 impl Cx {
@@ -112,5 +112,28 @@ impl explore::Model for KernelModel {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         w.hash(&mut h);
         h.finish()
+    }
+}
+
+/// The stateful search's key for the kernel model (`explore::search::explore_stateful`).
+///
+/// The model's threads keep their state in `async` locals (what a kernel function has read,
+/// loop counters, the pages an actor holds), so the key includes each thread's history: the
+/// hash chain of its operations and of what their bodies returned. That is sound because
+/// every step body hands information to its thread only through its return value (every
+/// body here is a `move` closure over copied arguments that returns what the code reads),
+/// and code outside steps reads only set-up constants (`Ctx::with_const`: the
+/// configuration, object ids, frame count, VMAs, guest-frame translations and the protected
+/// flags and counts of mms, none of which a step writes). The world's `Hash` covers all of
+/// it that steps change (pages, UV frames, mms, files, pipes, the LRU batch, the UV's busy
+/// count, the guest's view and each thread's held references); `cfg`, `objs` and `keys` are
+/// the same in every state of one model.
+impl explore::search::StateKey for KernelModel {
+    fn hash_state<H: Hasher>(&self, world: &World, h: &mut H) {
+        world.hash(h);
+    }
+
+    fn key_includes_history(&self) -> bool {
+        true
     }
 }

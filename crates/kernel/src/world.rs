@@ -7,7 +7,7 @@
 use crate::config::Kernel;
 use crate::uv::{UvFrame, UvKeys};
 use explore::ObjId;
-use std::rc::Rc;
+use std::sync::Arc;
 
 pub type PageId = usize;
 pub type MmId = usize;
@@ -267,9 +267,9 @@ impl Objs {
 /// The whole shared state.
 #[derive(Clone, Debug)]
 pub struct World {
-    pub cfg: Rc<Kernel>,
-    pub objs: Rc<Objs>,
-    pub keys: Rc<UvKeys>,
+    pub cfg: Arc<Kernel>,
+    pub objs: Arc<Objs>,
+    pub keys: Arc<UvKeys>,
     pub pages: Vec<Page>,
     pub uv: Vec<UvFrame>,
     pub mms: Vec<Mm>,
