@@ -7,6 +7,7 @@ pub mod trace;
 
 pub use scenario::{load, parse, Scenario, ScenarioError};
 
+use explore::search::{explore_stateful_parallel, StateKey};
 use explore::{explore, Bound, Options, Outcome, Progress, Severity, Strategy};
 use kernel::Kernel;
 
@@ -36,6 +37,33 @@ impl std::fmt::Display for Verdict {
 pub const SEMANTICS: &str = "sequentially consistent interleavings of the modelled operations; \
 liveness under weak fairness (a retry loop that saw no change waits for one)";
 
+/// Which search a check runs.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Search {
+    /// Stateless: every execution from the initial state, DPOR or naive enumeration (the
+    /// run's [`Strategy`]); reported traces are the shortest.
+    #[default]
+    Stateless,
+    /// Stateful (`explore::search::explore_stateful`): a visited set over whole states with
+    /// sleep sets, on `jobs` worker threads. States that different interleavings reach are
+    /// explored once. Reported traces replay but are not necessarily the shortest; the
+    /// strategy is ignored, and a preemption bound is not supported.
+    Stateful { jobs: usize },
+}
+
+impl std::fmt::Display for Search {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Search::Stateless => f.write_str("stateless"),
+            Search::Stateful { jobs } => write!(
+                f,
+                "stateful ({jobs} job{})",
+                if *jobs == 1 { "" } else { "s" }
+            ),
+        }
+    }
+}
+
 /// One scenario checked under one kernel configuration.
 pub struct Check {
     pub scenario: String,
@@ -43,6 +71,8 @@ pub struct Check {
     pub kernel: Kernel,
     pub outcome: Outcome,
     pub verdict: Verdict,
+    /// The search that produced the outcome.
+    pub search: Search,
 }
 
 impl Check {
@@ -71,6 +101,7 @@ impl Check {
 /// Options for one check.
 pub struct RunOptions<'a> {
     pub strategy: Strategy,
+    pub search: Search,
     pub bounds: Option<explore::Bounds>,
     pub overrides: Vec<(String, String)>,
     pub progress: Option<&'a mut dyn FnMut(&Progress)>,
@@ -80,6 +111,7 @@ impl Default for RunOptions<'_> {
     fn default() -> Self {
         RunOptions {
             strategy: Strategy::Dpor,
+            search: Search::Stateless,
             bounds: None,
             overrides: Vec::new(),
             progress: None,
@@ -91,14 +123,32 @@ impl Default for RunOptions<'_> {
 pub fn check(sc: &Scenario, preset: &str, opts: RunOptions<'_>) -> Result<Check, String> {
     let kernel = sc.kernel(preset, &opts.overrides)?;
     let model = sc.model(kernel.clone());
-    let outcome = explore(
-        &model,
-        Options {
-            strategy: opts.strategy,
-            bounds: opts.bounds.unwrap_or_else(|| sc.bounds.clone()),
-            progress: opts.progress,
-        },
-    );
+    let bounds = opts.bounds.unwrap_or_else(|| sc.bounds.clone());
+    let outcome = match opts.search {
+        Search::Stateless => explore(
+            &model,
+            Options {
+                strategy: opts.strategy,
+                bounds,
+                progress: opts.progress,
+            },
+        ),
+        Search::Stateful { jobs } => {
+            if bounds.max_preemptions.is_some() {
+                return Err("the stateful search does not support a preemption bound".into());
+            }
+            debug_assert!(model.key_includes_history());
+            explore_stateful_parallel(
+                &model,
+                Options {
+                    strategy: Strategy::Dpor,
+                    bounds,
+                    progress: opts.progress,
+                },
+                jobs.max(1),
+            )
+        }
+    };
     let verdict = verdict_of(&outcome);
     Ok(Check {
         scenario: sc.name.clone(),
@@ -106,6 +156,7 @@ pub fn check(sc: &Scenario, preset: &str, opts: RunOptions<'_>) -> Result<Check,
         kernel,
         outcome,
         verdict,
+        search: opts.search,
     })
 }
 

@@ -5,7 +5,7 @@ use crate::common::*;
 use crate::progress::ProgressLine;
 use crate::style::Style;
 use checker::trace;
-use checker::{bound_text, Check, RunOptions, Scenario, Verdict, SEMANTICS};
+use checker::{bound_text, Check, RunOptions, Scenario, Search, Verdict, SEMANTICS};
 use explore::{format_schedule, Severity, Strategy};
 use report::Traced;
 use std::path::Path;
@@ -29,6 +29,22 @@ pub fn run(a: CheckArgs) -> u8 {
     if let Err(e) = check_presets(&a.common.kernels) {
         return bad(e);
     }
+    let search = if a.stateful {
+        if a.format == Format::Json || a.report.is_some() {
+            return bad("--stateful: text output only (the JSON schema and the HTML report describe stateless searches)");
+        }
+        if a.max_preemptions.is_some() {
+            return bad(
+                "--stateful: no preemption bound (--max-preemptions) in the stateful search",
+            );
+        }
+        if a.jobs == 0 {
+            return bad("--jobs: at least 1");
+        }
+        Search::Stateful { jobs: a.jobs }
+    } else {
+        Search::Stateless
+    };
     let mut scenarios = Vec::new();
     for f in &files {
         match checker::load(f) {
@@ -61,7 +77,12 @@ pub fn run(a: CheckArgs) -> u8 {
             "{}",
             st.bold(&format!(
                 "{:<34} {:<18} {:<11} {:<9} {:>10} {:>8}  properties",
-                "scenario", "kernel", "verdict", "expected", "executions", "time"
+                "scenario",
+                "kernel",
+                "verdict",
+                "expected",
+                if a.stateful { "states" } else { "executions" },
+                "time"
             ))
         );
     }
@@ -98,6 +119,7 @@ pub fn run(a: CheckArgs) -> u8 {
                     } else {
                         Strategy::Dpor
                     },
+                    search,
                     bounds: Some(bounds.clone()),
                     overrides: overrides.clone(),
                     progress: Some(&mut cb),
@@ -135,7 +157,11 @@ pub fn run(a: CheckArgs) -> u8 {
                     c.preset,
                     st.verdict(&c.verdict.to_string(), 11),
                     if expected == "NO" { st.red(&exp) } else { exp },
-                    c.outcome.stats.executions,
+                    if a.stateful {
+                        c.outcome.stats.states
+                    } else {
+                        c.outcome.stats.executions
+                    },
                     c.outcome.stats.elapsed_secs,
                     props.join(" ")
                 );
@@ -250,6 +276,7 @@ fn describe(
         return String::new();
     }
     let o = &c.outcome;
+    let stateful = matches!(c.search, Search::Stateful { .. });
     let mut s = String::new();
     for t in traced {
         let r = t.report;
@@ -258,12 +285,18 @@ fn describe(
             Severity::Observation => st.yellow("observation"),
         };
         s.push_str(&format!(
-            "  {head} {}: {}\n  shortest trace: {} steps, {} preemptions (seen in {} executions)\n{}  schedule: {}\n",
+            "  {head} {}: {}\n  {}: {} steps, {} preemptions (seen in {} {})\n{}  schedule: {}\n",
             r.property,
             r.message,
+            if stateful {
+                "trace (stateful search: not necessarily the shortest)"
+            } else {
+                "shortest trace"
+            },
             r.steps,
             r.preemptions,
             r.occurrences,
+            if stateful { "paths" } else { "executions" },
             indent(&trace::render(&t.replay)),
             format_schedule(&r.schedule)
         ));
@@ -271,23 +304,41 @@ fn describe(
             s.push_str(&format!("  trace file: {f}  (pvmm replay {f})\n"));
         }
     }
+    let counts = match c.search {
+        Search::Stateful { .. } => format!(
+            "{} states, {} transitions, {} ends ({} revisits pruned), {} steps",
+            o.stats.states, o.stats.transitions, o.stats.executions, o.stats.pruned, o.stats.steps
+        ),
+        Search::Stateless => format!(
+            "{} executions ({} pruned), {} steps",
+            o.stats.executions, o.stats.pruned, o.stats.steps
+        ),
+    };
+    let rate = match c.search {
+        Search::Stateful { .. } if o.stats.elapsed_secs > 0.0 => format!(
+            "{:.0} transitions/s",
+            o.stats.transitions as f64 / o.stats.elapsed_secs
+        ),
+        Search::Stateful { .. } => "0 transitions/s".to_string(),
+        Search::Stateless => format!("{:.0} exec/s", o.stats.executions_per_sec()),
+    };
+    let method = match (c.search, o.strategy) {
+        (Search::Stateful { jobs }, _) => format!(
+            "stateful search (visited states: world, thread histories, retry bookkeeping; sleep sets; {jobs} job{}); traces not necessarily the shortest",
+            if jobs == 1 { "" } else { "s" }
+        ),
+        (Search::Stateless, Strategy::Dpor) => "DPOR with sleep sets".to_string(),
+        (Search::Stateless, Strategy::Naive) => "naive enumeration".to_string(),
+        #[allow(unreachable_patterns)]
+        _ => "search".to_string(),
+    };
     let head = format!(
-        "== {} on {}: {} — {} executions ({} pruned), {} steps, {:.2}s, {:.0} exec/s, {}\n   checked: {SEMANTICS}; {}\n   bounds: max depth {} steps per execution{}\n",
+        "== {} on {}: {} — {counts}, {:.2}s, {rate}, {}\n   checked: {SEMANTICS}; {method}\n   bounds: max depth {} steps per execution{}\n",
         sc.name,
         c.preset,
         c.verdict,
-        o.stats.executions,
-        o.stats.pruned,
-        o.stats.steps,
         o.stats.elapsed_secs,
-        o.stats.executions_per_sec(),
         bound_text(&o.stopped_by),
-        match o.strategy {
-            Strategy::Dpor => "DPOR with sleep sets",
-            Strategy::Naive => "naive enumeration",
-            #[allow(unreachable_patterns)]
-            _ => "search",
-        },
         sc.bounds.max_depth,
         sc.bounds
             .max_preemptions

@@ -35,7 +35,8 @@ pub enum Cmd {
   pvmm check scenarios/d3-sendfile.toml --report target/d3.html     (swimlane diagrams, open in a browser)
   pvmm check scenarios/d2-direct-io-foll-pin.toml --set hook_on_foll_pin=false
   pvmm check --all --format json > verdicts.json                    (schema: docs/json-schema/)
-  pvmm check scenarios/d4-reference-then-import.toml --max-time 10  (incomplete if the bound stops it)")]
+  pvmm check scenarios/d4-reference-then-import.toml --max-time 10  (incomplete if the bound stops it)
+  pvmm check bench/scenarios/d3-sendfile-3t.toml --kernel v5.7+splice-patch --stateful --jobs 2")]
     Check(CheckArgs),
     /// Replay one interleaving with its full trace, from a schedule or a trace file.
     #[command(after_help = "Examples:
@@ -106,8 +107,17 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub common: Common,
     /// Explore every interleaving without reduction (slow; for cross-checking).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "stateful")]
     pub naive: bool,
+    /// Stateful search: remember visited states (world, each thread's history of results,
+    /// retry-loop bookkeeping) and explore each once, with sleep sets. Finishes scenarios
+    /// whose interleavings mostly reach the same states; traces replay but are not
+    /// necessarily the shortest. Text output only; no --max-preemptions.
+    #[arg(long)]
+    pub stateful: bool,
+    /// Worker threads of the stateful search.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "stateful")]
+    pub jobs: usize,
     /// Stop each check after this many seconds (the result is then incomplete).
     #[arg(long, value_name = "SECS")]
     pub max_time: Option<u64>,
