@@ -468,6 +468,56 @@ impl<W: 'static> Execution<W> {
         ex
     }
 
+    /// Restarts this execution from another instance of the same model (same threads, same
+    /// objects), reusing its allocations — what a stateful search's restore costs: the new
+    /// thread futures and one poll each. Equivalent to `Execution::start(inst, tracing)`.
+    pub fn restart(&mut self, inst: Instance<W>) {
+        let n = self.futures.len();
+        assert_eq!(
+            inst.threads.len(),
+            n,
+            "restart with another number of threads"
+        );
+        // Drop the old futures first: their frame guards reach into `shared`.
+        for f in self.futures.iter_mut() {
+            *f = None;
+        }
+        *self.shared.world.borrow_mut() = inst.world;
+        for slot in self.shared.slots.borrow_mut().iter_mut() {
+            slot.pending = None;
+            slot.frames.clear();
+            slot.attempt = 0;
+        }
+        self.shared.findings.borrow_mut().clear();
+        self.shared.note.borrow_mut().clear();
+        self.shared.current.set(0);
+        self.shared.result.set([0; 2]);
+        for (tid, (name, f)) in inst.threads.into_iter().enumerate() {
+            self.names[tid] = name;
+            self.futures[tid] = Some(f(Ctx {
+                shared: self.shared.clone(),
+                tid,
+            }));
+        }
+        for v in self
+            .foreign
+            .iter_mut()
+            .chain(self.parked_at.iter_mut())
+            .chain(self.seen.iter_mut())
+        {
+            assert_eq!(
+                v.len(),
+                inst.objects,
+                "restart with another number of objects"
+            );
+            v.fill(0);
+        }
+        self.history.fill([0; 2]);
+        for tid in 0..n {
+            self.poll(tid);
+        }
+    }
+
     pub fn threads(&self) -> usize {
         self.futures.len()
     }
@@ -518,6 +568,22 @@ impl<W: 'static> Execution<W> {
             .pending
             .as_ref()
             .map(|p| (p.name, p.frames.clone()))
+    }
+
+    /// The name of the thread's next operation, if it has one.
+    pub fn next_op_name(&self, tid: Tid) -> Option<&'static str> {
+        self.shared.slots.borrow()[tid]
+            .pending
+            .as_ref()
+            .map(|p| p.name)
+    }
+
+    /// Whether the next operations of threads `a` and `b` are dependent (`None` if one of
+    /// them has finished), compared in place.
+    pub fn next_dependent(&self, a: Tid, b: Tid) -> Option<bool> {
+        let slots = self.shared.slots.borrow();
+        let (pa, pb) = (slots[a].pending.as_ref()?, slots[b].pending.as_ref()?);
+        Some(pa.accesses.dependent(&pb.accesses))
     }
 
     /// Whether the thread's next operation is a parked retry loop.

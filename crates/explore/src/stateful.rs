@@ -80,6 +80,29 @@
 //! (`tests/stateful.rs`) check this against a plain visited-set search and against naive
 //! enumeration: same set of reachable states, final states and properties.
 //!
+//! # Symmetry
+//!
+//! Threads that run the same code with the same parameters (n − 1 identical I/O threads, two
+//! vCPUs doing the same access) make states that differ only by which of them is where. A
+//! model declares such groups ([`StateKey::symmetry`]) and splits its world into a shared
+//! part and one part per thread ([`StateKey::hash_shared`], [`StateKey::hash_thread`]). The key
+//! is then the shared part, the non-grouped threads in order, and for each group the *sorted*
+//! list of its members' local keys (world part, registered operation, parking bits): states
+//! equal up to a permutation of group members get one key (Emerson–Sistla / Ip–Dill symmetry
+//! reduction). The search itself stays concrete — it steps real threads along real paths, so
+//! every reported schedule replays as it is; only the visited set works up to symmetry.
+//!
+//! Sleep sets name threads, so the visited set stores them in canonical positions (each
+//! member's rank in its group's sorted order) and maps them back at a revisit: the state
+//! reached is the image of the stored one under the permutation, and so are its transitions;
+//! Godefroid's argument carries over through that bijection. Members in identical local
+//! states are interchangeable in the state itself: of their transitions only one is taken (the
+//! others lead to the same state up to the swap, with a sleep set that, up to the swap, holds
+//! at least what the taken one's holds, so arriving there would owe nothing).
+//! `tests/stateful.rs` checks, on random programs with a group of identical threads, that the
+//! properties and final states (up to permuting the group) equal those of the search without
+//! symmetry, with one and two workers, and that every violation's schedule replays.
+//!
 //! # Restoring a state
 //!
 //! Futures cannot be cloned. A model that can restart its threads from the resume points in
@@ -130,11 +153,40 @@ pub trait StateKey: Model {
         None
     }
 
+    /// A copy of `world` for [`StateKey::resume`] to restore later (default: the world of the
+    /// instance `resume` makes; override with a plain clone when the world is `Clone`).
+    fn snapshot(&self, world: &Self::World) -> Option<Self::World> {
+        self.resume(world).map(|i| i.world)
+    }
+
     /// Whether the key includes each thread's history ([`Execution::history`]) — for models
     /// whose threads keep local state in `async` locals instead of resume points in the world.
     /// Such models restore by replay (`resume` returns `None`).
     fn key_includes_history(&self) -> bool {
         false
+    }
+
+    /// Symmetry reduction: groups of interchangeable threads (default: none). Threads of one
+    /// group run the same code with the same parameters, the model's properties do not name
+    /// them, and the world splits into a shared part ([`StateKey::hash_shared`]) that holds no
+    /// identity of a group member and one part per thread ([`StateKey::hash_thread`]) — so
+    /// that swapping two members' parts (and their runtime state) maps every reachable state to
+    /// a reachable state with the swapped future. The search then keys a state by its shared
+    /// part and, per group, the *multiset* of its members' local states (see "Symmetry" in the
+    /// module documentation). With groups declared, `hash_state` is not used for the key.
+    fn symmetry(&self) -> Vec<Vec<Tid>> {
+        Vec::new()
+    }
+
+    /// With [`StateKey::symmetry`]: the world without the parts of the threads in groups.
+    fn hash_shared<H: Hasher>(&self, world: &Self::World, h: &mut H) {
+        self.hash_state(world, h);
+    }
+
+    /// With [`StateKey::symmetry`]: thread `tid`'s own part of the world (its resume point and
+    /// the locals it keeps there).
+    fn hash_thread<H: Hasher>(&self, world: &Self::World, tid: Tid, h: &mut H) {
+        let _ = (world, tid, h);
     }
 }
 
@@ -189,6 +241,67 @@ impl Hasher for SeededHasher {
     }
 }
 
+/// Two multiply–rotate lanes with different seeds and multipliers over the same input, in
+/// one pass: a 128-bit key.
+#[derive(Clone)]
+pub struct Hasher128(u64, u64);
+
+impl Hasher128 {
+    pub fn new(seed1: u64, seed2: u64) -> Self {
+        Hasher128(seed1, seed2)
+    }
+    #[inline]
+    fn mix(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        self.1 = (self.1.rotate_left(23) ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    pub fn finish128(&self) -> u128 {
+        fn fin(mut z: u64) -> u64 {
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        ((fin(self.0) as u128) << 64) | fin(self.1 ^ 0x6a09_e667_f3bc_c909) as u128
+    }
+}
+
+impl Hasher for Hasher128 {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.mix(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 56));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.mix(i as u64);
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.mix(i as u64);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.mix(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.mix(i);
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.mix(i as u64);
+        self.mix((i >> 64) as u64);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.mix(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.finish128() as u64
+    }
+}
+
 /// Options of the stateful search beyond [`Options`].
 #[derive(Copy, Clone, Debug)]
 pub struct StatefulOptions {
@@ -199,6 +312,8 @@ pub struct StatefulOptions {
     pub sleep_sets: bool,
     /// Keep the keys of all visited states in the outcome (for tests).
     pub keep_keys: bool,
+    /// Use the model's thread symmetry ([`StateKey::symmetry`]) if it declares any.
+    pub symmetry: bool,
 }
 
 impl Default for StatefulOptions {
@@ -207,6 +322,7 @@ impl Default for StatefulOptions {
             jobs: 1,
             sleep_sets: true,
             keep_keys: false,
+            symmetry: true,
         }
     }
 }
@@ -266,6 +382,8 @@ struct Task {
 
 struct SharedState<'m, M> {
     model: &'m M,
+    /// Groups of interchangeable threads (empty: no symmetry reduction).
+    groups: Vec<Vec<Tid>>,
     bounds: super::Bounds,
     sleep_sets: bool,
     jobs: usize,
@@ -298,6 +416,17 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
     let jobs = sopts.jobs.max(1);
     let shared = SharedState {
         model,
+        groups: if sopts.symmetry {
+            let mut g = model.symmetry();
+            for m in &mut g {
+                m.sort_unstable();
+                m.dedup();
+            }
+            g.retain(|m| m.len() > 1);
+            g
+        } else {
+            Vec::new()
+        },
         bounds: opts.bounds.clone(),
         sleep_sets: sopts.sleep_sets,
         jobs,
@@ -454,6 +583,17 @@ impl<W: 'static> Live<W> {
         }
     }
 
+    /// Restarts from an instance of the same model, reusing the allocations
+    /// ([`Execution::restart`]); `changed`: the parking bits of a resumed state (none: a fresh
+    /// start).
+    fn restart(&mut self, inst: crate::runtime::Instance<W>, changed: Option<&[u64]>) {
+        self.ex.restart(inst);
+        match changed {
+            Some(c) => self.changed.copy_from_slice(c),
+            None => self.changed.fill(0),
+        }
+    }
+
     /// Whether `t` can step. A parked retry is judged by the bits kept here (not by the
     /// runtime's counters, which start from zero in a resumed execution); they follow the
     /// runtime's rule exactly, so in a replayed execution both agree.
@@ -498,42 +638,124 @@ impl<W: 'static> Live<W> {
         rec
     }
 
-    fn key<M: StateKey<World = W>>(&self, model: &M) -> u128 {
-        let mut h1 = SeededHasher::new(0x243f_6a88_85a3_08d3);
-        let mut h2 = SeededHasher::new(0x1319_8a2e_0370_7344);
-        self.ex.with_world(|w| {
-            model.hash_state(w, &mut h1);
-            model.hash_state(w, &mut h2);
-        });
-        for t in 0..self.ex.threads() {
-            let tag = match self.ex.next_op(t) {
-                None => 0u64,
-                Some((name, _)) => name.as_ptr() as u64 ^ ((name.len() as u64) << 48) ^ 1,
-            };
-            h1.write_u64(tag);
-            h2.write_u64(tag);
+    /// The state's key and, for sleep sets, the canonical position of each thread: the
+    /// identity without symmetry; with it, members of a group are ranked by their local state.
+    fn key<M: StateKey<World = W>>(&self, model: &M, groups: &[Vec<Tid>], c: &mut Canon) -> u128 {
+        let n = self.ex.threads();
+        let mut h = Hasher128::new(0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344);
+        for t in 0..64 {
+            c.perm[t] = t as u8;
+            c.tie[t] = t as u8;
         }
-        if model.key_includes_history() {
-            debug_assert!(self.by_runtime, "history-keyed models restore by replay");
-            // History-keyed: what each thread's code did so far, and the runtime's summary of
-            // what its parked steps wait for (see "What a state is").
-            for t in 0..self.ex.threads() {
-                let parking = self.ex.parking_state(t);
-                for h in [&mut h1, &mut h2] {
-                    h.write_u128(self.ex.history(t));
-                    for &c in &parking {
-                        h.write_u64(c);
-                    }
-                }
+        if groups.is_empty() {
+            self.ex.with_world(|w| model.hash_state(w, &mut h));
+            for t in 0..n {
+                self.hash_runtime_part(model, t, &mut h);
             }
         } else {
-            for &c in &self.changed {
-                h1.write_u64(c);
-                h2.write_u64(c);
+            let mut grouped = 0u64;
+            for g in groups {
+                for &t in g {
+                    grouped |= 1 << t;
+                }
             }
+            self.ex.with_world(|w| {
+                model.hash_shared(w, &mut h);
+                for t in (0..n).filter(|&t| grouped & (1 << t) == 0) {
+                    self.hash_runtime_part(model, t, &mut h);
+                }
+                let mut locals = [(0u128, 0 as Tid); 64];
+                for g in groups {
+                    for (i, &t) in g.iter().enumerate() {
+                        let mut a = Hasher128::new(0x4528_21e6_38d0_1377, 0xbe54_66cf_34e9_0c6c);
+                        model.hash_thread(w, t, &mut a);
+                        self.hash_runtime_part(model, t, &mut a);
+                        locals[i] = (a.finish128(), t);
+                    }
+                    let locals = &mut locals[..g.len()];
+                    // Ties are threads in identical local states: any order among them is
+                    // an automorphism of the state.
+                    locals.sort_unstable();
+                    for (rank, &(l, t)) in locals.iter().enumerate() {
+                        h.write_u128(l);
+                        c.perm[t] = g[rank] as u8;
+                        if rank > 0 && locals[rank - 1].0 == l {
+                            c.tie[t] = c.tie[locals[rank - 1].1];
+                        }
+                    }
+                }
+            });
         }
-        ((h1.finish() as u128) << 64) | h2.finish() as u128
+        h.finish128()
     }
+
+    /// The explorer's and runtime's part of thread `t`'s state: whether it finished and its
+    /// registered operation, its parking bits, and (if the model asks) its history.
+    fn hash_runtime_part<M: StateKey<World = W>, H: Hasher>(&self, model: &M, t: Tid, h: &mut H) {
+        let tag = match self.ex.next_op_name(t) {
+            None => 0u64,
+            Some(name) => name.as_ptr() as u64 ^ ((name.len() as u64) << 48) ^ 1,
+        };
+        h.write_u64(tag);
+        if model.key_includes_history() {
+            debug_assert!(self.by_runtime, "history-keyed models restore by replay");
+            // History-keyed: what the thread's code did so far, and the runtime's summary of
+            // what its parked steps wait for (see "What a state is").
+            h.write_u128(self.ex.history(t));
+            for c in self.ex.parking_state(t) {
+                h.write_u64(c);
+            }
+            return;
+        }
+        for &c in &self.changed[t * self.words..(t + 1) * self.words] {
+            h.write_u64(c);
+        }
+    }
+}
+
+/// Canonical position of each thread (see [`Live::key`]).
+type Perm = [u8; 64];
+
+/// What the key computation learns about symmetric threads.
+struct Canon {
+    /// Canonical position of each thread.
+    perm: Perm,
+    /// For each thread, the first thread of its group in an identical local state (itself if
+    /// none): such threads are interchangeable here, and their transitions lead to states
+    /// equal up to the swap.
+    tie: Perm,
+}
+
+impl Canon {
+    fn new() -> Self {
+        Canon {
+            perm: [0; 64],
+            tie: [0; 64],
+        }
+    }
+}
+
+/// A set of threads in canonical positions.
+fn canon(set: u64, perm: &Perm) -> u64 {
+    let (mut rest, mut out) = (set, 0u64);
+    while rest != 0 {
+        let t = rest.trailing_zeros() as usize;
+        rest &= rest - 1;
+        out |= 1 << perm[t];
+    }
+    out
+}
+
+/// The threads whose canonical positions are in `set`.
+fn uncanon(set: u64, perm: &Perm) -> u64 {
+    if set == 0 {
+        return 0;
+    }
+    let mut inv = [0u8; 64];
+    for (t, &c) in perm.iter().enumerate() {
+        inv[c as usize] = t as u8;
+    }
+    canon(set, &inv)
 }
 
 fn worker<M: StateKey + Sync>(
@@ -588,20 +810,24 @@ fn worker<M: StateKey + Sync>(
                 let resumed = top
                     .snapshot
                     .as_ref()
-                    .and_then(|(w, changed, key)| Some((model.resume(w)?, changed.clone(), *key)));
+                    .and_then(|(w, changed, key)| Some((model.resume(w)?, changed, *key)));
                 if let Some((inst, changed, key)) = resumed {
-                    live = Live::from_instance(inst, Some(&changed));
+                    live.restart(inst, Some(changed));
                     stats.restores += 1;
-                    let again = live.key(model);
-                    assert_eq!(
-                        again, key,
-                        "StateKey::resume did not restore the state it was given"
-                    );
+                    // The model's `resume` is checked on the first restores (and always in
+                    // debug builds): a wrong one shows at once, without a key per restore.
+                    if stats.restores <= 4096 || cfg!(debug_assertions) {
+                        let again = live.key(model, &sh.groups, &mut Canon::new());
+                        assert_eq!(
+                            again, key,
+                            "StateKey::resume did not restore the state it was given"
+                        );
+                    }
                     if top.next == top.children.len() {
                         top.snapshot = None;
                     }
                 } else {
-                    live = Live::start(model);
+                    live.restart(model.instance(), None);
                     for &t in &path[..depth] {
                         live.step(t);
                         stats.steps += 1;
@@ -722,7 +948,9 @@ fn arrive<M: StateKey + Sync>(
     final_states: &mut BTreeSet<u64>,
 ) -> Option<Frame<M::World>> {
     let model = sh.model;
-    let key = live.key(model);
+    let mut canon_ = Canon::new();
+    let key = live.key(model, &sh.groups, &mut canon_);
+    let perm = canon_.perm;
     let enabled = live.enabled_mask();
     let sleep = if sh.sleep_sets { sleep & enabled } else { 0 };
     let shard = (key as usize) % SHARDS;
@@ -730,18 +958,20 @@ fn arrive<M: StateKey + Sync>(
         let mut m = sh.visited[shard].lock().expect("shard");
         match m.get_mut(&key) {
             None => {
-                m.insert(key, sleep);
+                m.insert(key, canon(sleep, &perm));
                 sh.states.fetch_add(1, Ordering::Relaxed);
                 (enabled & !sleep, sleep)
             }
             Some(old) => {
-                let owed = *old & !sleep & enabled;
+                // Stored in canonical positions (the same state may be reached with its
+                // symmetric threads permuted).
+                let owed = uncanon(*old & !canon(sleep, &perm), &perm) & enabled;
                 if owed == 0 {
                     stats.pruned += 1;
                     return None;
                 }
-                *old &= sleep;
-                (owed, sleep & *old)
+                *old &= canon(sleep, &perm);
+                (owed, sleep & uncanon(*old, &perm))
             }
         }
     };
@@ -761,25 +991,29 @@ fn arrive<M: StateKey + Sync>(
         return None;
     }
     let n = live.ex.threads();
-    let next: Vec<Option<crate::access::Accesses>> =
-        (0..n).map(|t| live.ex.next_accesses(t)).collect();
     let mut acc = base;
     let mut children = Vec::with_capacity(todo.count_ones() as usize);
     // Prefer the thread that just ran (fewer context switches in reported traces).
     let prev = path.last().copied();
-    let mut order: Vec<Tid> = Vec::with_capacity(n);
-    if let Some(p) = prev {
-        if todo & (1 << p) != 0 {
-            order.push(p);
-        }
-    }
-    order.extend((0..n).filter(|&t| todo & (1 << t) != 0 && Some(t) != prev));
+    let first = prev.filter(|&p| todo & (1 << p) != 0);
+    let order = first
+        .into_iter()
+        .chain((0..n).filter(|&t| todo & (1 << t) != 0 && Some(t) != prev));
+    // Of threads in identical local states (symmetry), one transition is enough: the others
+    // lead to the same state up to the swap, reached with a sleep set that is no smaller (it
+    // holds what this one's holds, up to the swap), so arriving there would owe nothing.
+    let mut classes_done = 0u64;
     for t in order {
-        let a = next[t].expect("enabled thread has an operation");
+        let class = canon_.tie[t];
+        if classes_done & (1 << class) != 0 {
+            stats.pruned += 1;
+            continue;
+        }
+        classes_done |= 1 << class;
         let child_sleep = if sh.sleep_sets {
             (0..n)
                 .filter(|&q| acc & (1 << q) != 0)
-                .filter(|&q| matches!(&next[q], Some(b) if !b.dependent(&a)))
+                .filter(|&q| live.ex.next_dependent(t, q) == Some(false))
                 .fold(0u64, |s, q| s | (1 << q))
         } else {
             0
@@ -789,8 +1023,8 @@ fn arrive<M: StateKey + Sync>(
     }
     let snapshot = if children.len() > 1 {
         live.ex
-            .with_world(|w| model.resume(w))
-            .map(|inst| (inst.world, live.changed.clone(), key))
+            .with_world(|w| model.snapshot(w))
+            .map(|w| (w, live.changed.clone(), key))
     } else {
         None
     };
