@@ -19,6 +19,9 @@ pub const LOCK: ObjId = ObjId(0);
 pub const RC: ObjId = ObjId(1);
 pub const SECURE: ObjId = ObjId(2);
 
+/// Most threads a family instance has.
+pub const MAX_THREADS: usize = 16;
+
 /// Expected refcount of the page when nobody else holds it.
 pub const EXPECTED: u8 = 1;
 
@@ -27,10 +30,10 @@ pub struct World {
     pub lock: bool,
     pub rc: u8,
     pub secure: bool,
-    /// Resume point of each thread.
-    pub pc: Vec<u8>,
+    /// Resume point of each thread (inline: copying the world allocates nothing).
+    pub pc: [u8; MAX_THREADS],
     /// Round of each I/O thread.
-    pub round: Vec<u8>,
+    pub round: [u8; MAX_THREADS],
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -65,7 +68,8 @@ async fn importer(cx: Ctx<World>, mut pc: u8) {
         pc = match pc {
             0 => {
                 cx.step(
-                    Op::new("pte-lock", Accesses::new().with(Access::acquire(LOCK))).when(lock_free, 0),
+                    Op::new("pte-lock", Accesses::new().with(Access::acquire(LOCK)))
+                        .when(lock_free, 0),
                     |e| {
                         e.world.lock = true;
                         e.world.pc[e.tid] = I_LOCKED;
@@ -75,38 +79,50 @@ async fn importer(cx: Ctx<World>, mut pc: u8) {
                 .await
             }
             I_LOCKED => {
-                cx.step(Op::new("page_ref_freeze", Accesses::new().with(Access::write(RC))), |e| {
-                    let ok = e.world.rc == EXPECTED;
-                    if ok {
-                        e.world.rc = 0;
-                    }
-                    e.world.pc[e.tid] = if ok { I_FROZEN } else { I_FAILED };
-                    e.world.pc[e.tid]
-                })
+                cx.step(
+                    Op::new("page_ref_freeze", Accesses::new().with(Access::write(RC))),
+                    |e| {
+                        let ok = e.world.rc == EXPECTED;
+                        if ok {
+                            e.world.rc = 0;
+                        }
+                        e.world.pc[e.tid] = if ok { I_FROZEN } else { I_FAILED };
+                        e.world.pc[e.tid]
+                    },
+                )
                 .await
             }
             I_FROZEN => {
-                cx.step(Op::new("make-secure", Accesses::new().with(Access::write(SECURE))), |e| {
-                    e.world.secure = true;
-                    e.world.pc[e.tid] = I_SECURE;
-                    I_SECURE
-                })
+                cx.step(
+                    Op::new("make-secure", Accesses::new().with(Access::write(SECURE))),
+                    |e| {
+                        e.world.secure = true;
+                        e.world.pc[e.tid] = I_SECURE;
+                        I_SECURE
+                    },
+                )
                 .await
             }
             I_SECURE => {
-                cx.step(Op::new("page_ref_unfreeze", Accesses::new().with(Access::write(RC))), |e| {
-                    e.world.rc = EXPECTED;
-                    e.world.pc[e.tid] = I_UNFROZEN;
-                    I_UNFROZEN
-                })
+                cx.step(
+                    Op::new("page_ref_unfreeze", Accesses::new().with(Access::write(RC))),
+                    |e| {
+                        e.world.rc = EXPECTED;
+                        e.world.pc[e.tid] = I_UNFROZEN;
+                        I_UNFROZEN
+                    },
+                )
                 .await
             }
             I_FAILED | I_UNFROZEN => {
-                cx.step(Op::new("pte-unlock", Accesses::new().with(Access::release(LOCK))), |e| {
-                    e.world.lock = false;
-                    e.world.pc[e.tid] = DONE;
-                    DONE
-                })
+                cx.step(
+                    Op::new("pte-unlock", Accesses::new().with(Access::release(LOCK))),
+                    |e| {
+                        e.world.lock = false;
+                        e.world.pc[e.tid] = DONE;
+                        DONE
+                    },
+                )
                 .await
             }
             _ => return,
@@ -124,14 +140,17 @@ async fn io_thread(cx: Ctx<World>, k: usize, bug: bool, mut round: u8, mut pc: u
         }
         (round, pc) = if round_start && !bug || pc == T_WAITED {
             // try_get_page: an atomic add-unless-frozen.
-            cx.step(Op::new("try_get_page", Accesses::new().with(Access::write(RC))), move |e| {
-                let ok = e.world.rc != 0;
-                if ok {
-                    e.world.rc += 1;
-                }
-                e.world.pc[e.tid] = if ok { T_GOT } else { T_RETRY };
-                (round, e.world.pc[e.tid])
-            })
+            cx.step(
+                Op::new("try_get_page", Accesses::new().with(Access::inc_unless_zero(RC))),
+                move |e| {
+                    let ok = e.world.rc != 0;
+                    if ok {
+                        e.world.rc += 1;
+                    }
+                    e.world.pc[e.tid] = if ok { T_GOT } else { T_RETRY };
+                    (round, e.world.pc[e.tid])
+                },
+            )
             .await
         } else if pc == T_RETRY {
             // After a failure, spin on reads of the count until it is no longer frozen; parked
@@ -147,7 +166,10 @@ async fn io_thread(cx: Ctx<World>, k: usize, bug: bool, mut round: u8, mut pc: u
             .await
         } else if round_start || pc == T_GOT {
             cx.step(
-                Op::new("arch_make_page_accessible", Accesses::new().with(Access::write(SECURE))),
+                Op::new(
+                    "arch_make_page_accessible",
+                    Accesses::new().with(Access::set(SECURE, 0)),
+                ),
                 move |e| {
                     if e.world.secure {
                         e.world.secure = false; // export
@@ -158,38 +180,53 @@ async fn io_thread(cx: Ctx<World>, k: usize, bug: bool, mut round: u8, mut pc: u
             )
             .await
         } else if pc == T_HOOKED {
-            cx.step(Op::new("io", Accesses::new().with(Access::read(SECURE))), move |e| {
-                if e.world.secure {
-                    e.report_fatal("io-on-secure-page", "I/O on a secure page".into());
-                }
-                e.world.pc[e.tid] = T_DID_IO;
-                let r = if bug { round + 1 } else { round }; // without put, the round ends here
-                e.world.round[e.tid] = r;
-                (r, T_DID_IO)
-            })
+            cx.step(
+                Op::new("io", Accesses::new().with(Access::read(SECURE))),
+                move |e| {
+                    if e.world.secure {
+                        e.report_fatal("io-on-secure-page", "I/O on a secure page".into());
+                    }
+                    e.world.pc[e.tid] = T_DID_IO;
+                    let r = if bug { round + 1 } else { round }; // without put, the round ends here
+                    e.world.round[e.tid] = r;
+                    (r, T_DID_IO)
+                },
+            )
             .await
         } else {
             debug_assert_eq!(pc, T_DID_IO);
-            cx.step(Op::new("put_page", Accesses::new().with(Access::add(RC))), move |e| {
-                e.world.rc -= 1;
-                e.world.pc[e.tid] = T_PUT;
-                e.world.round[e.tid] = round + 1; // the round ends here
-                (round + 1, T_PUT)
-            })
+            cx.step(
+                Op::new("put_page", Accesses::new().with(Access::add(RC))),
+                move |e| {
+                    e.world.rc -= 1;
+                    e.world.pc[e.tid] = T_PUT;
+                    e.world.round[e.tid] = round + 1; // the round ends here
+                    (round + 1, T_PUT)
+                },
+            )
             .await
         };
     }
 }
 
 impl Family {
-    fn instance_at(&self, world: World) -> Instance<World> {
-        let mut threads: Vec<(String, explore::ThreadFn<World>)> = Vec::new();
+    /// An instance at `world`'s resume points; `named`: with thread names (the search's
+    /// restores do not show them, and skip formatting them).
+    fn instance_at(&self, world: World, named: bool) -> Instance<World> {
+        let mut threads: Vec<(String, explore::ThreadFn<World>)> = Vec::with_capacity(self.n);
         let pc0 = world.pc[0];
-        threads.push(("importer".into(), Box::new(move |cx| Box::pin(importer(cx, pc0)))));
+        let name = |s: String| if named { s } else { String::new() };
+        threads.push((
+            name("importer".into()),
+            Box::new(move |cx| Box::pin(importer(cx, pc0))),
+        ));
         for i in 1..self.n {
             let (k, bug) = (self.k, self.bug);
             let (r, pc) = (world.round[i], world.pc[i]);
-            threads.push((format!("io{i}"), Box::new(move |cx| Box::pin(io_thread(cx, k, bug, r, pc)))));
+            threads.push((
+                if named { format!("io{i}") } else { String::new() },
+                Box::new(move |cx| Box::pin(io_thread(cx, k, bug, r, pc))),
+            ));
         }
         Instance {
             world,
@@ -202,13 +239,20 @@ impl Family {
 impl Model for Family {
     type World = World;
     fn instance(&self) -> Instance<World> {
-        self.instance_at(World {
-            lock: false,
-            rc: EXPECTED,
-            secure: false,
-            pc: vec![0; self.n],
-            round: vec![0; self.n],
-        })
+        assert!(
+            (2..=MAX_THREADS).contains(&self.n),
+            "F(n, k) needs 2 ≤ n ≤ {MAX_THREADS}"
+        );
+        self.instance_at(
+            World {
+                lock: false,
+                rc: EXPECTED,
+                secure: false,
+                pc: [0; MAX_THREADS],
+                round: [0; MAX_THREADS],
+            },
+            true,
+        )
     }
     fn at_end(&self, w: &World, out: &mut Vec<Finding>) {
         if w.rc != EXPECTED {
@@ -232,6 +276,20 @@ impl StateKey for Family {
         w.hash(h);
     }
     fn resume(&self, w: &World) -> Option<Instance<World>> {
-        Some(self.instance_at(w.clone()))
+        Some(self.instance_at(w.clone(), false))
+    }
+    fn snapshot(&self, w: &World) -> Option<World> {
+        Some(w.clone())
+    }
+    /// The I/O threads run the same code with the same parameters, and nothing shared names
+    /// one of them: they are interchangeable.
+    fn symmetry(&self) -> Vec<Vec<explore::Tid>> {
+        vec![(1..self.n).collect()]
+    }
+    fn hash_shared<H: Hasher>(&self, w: &World, h: &mut H) {
+        (w.lock, w.rc, w.secure, w.pc[0]).hash(h);
+    }
+    fn hash_thread<H: Hasher>(&self, w: &World, tid: explore::Tid, h: &mut H) {
+        (w.pc[tid], w.round[tid]).hash(h);
     }
 }
