@@ -1,0 +1,338 @@
+//! The stateful search (visited set + sleep sets, states keyed by the world, each thread's
+//! history of step results and the runtime's retry-loop bookkeeping) on the kernel model,
+//! against the stateless DPOR: on every built-in scenario, the benchmark scenarios and the
+//! small fixtures, under their presets and several more, the same properties (violations and
+//! observations), the same verdict and the same final states wherever DPOR is exhaustive
+//! within its budget — and every violation the stateful search reports replays to it.
+
+use checker::{check, load, RunOptions, Scenario, Search, Verdict};
+use explore::{replay, Bounds, Severity};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn toml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("scenario directory")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn load_all(dir: &Path) -> Vec<Scenario> {
+    toml_files(dir)
+        .iter()
+        .map(|p| load(p).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
+/// Presets tried on every scenario besides its own: one per import flow and fault-handler
+/// generation.
+const EXTRA_PRESETS: &[&str] = &[
+    "v5.7", "v5.16", "v6.4", "v6.12", "v6.14", "v6.15", "2026-06",
+];
+
+fn presets(sc: &Scenario) -> Vec<String> {
+    let mut v = sc.presets.clone();
+    for p in EXTRA_PRESETS {
+        if !v.iter().any(|x| x == p) {
+            v.push(p.to_string());
+        }
+    }
+    v
+}
+
+/// Properties whose finding ends an execution (`report_fatal`: `retry-bound`, the `BUG()` of
+/// the 0x3d handler). Such a step declares no accesses, so it commutes with every step of the
+/// other threads and the world it leaves depends on how far they got: DPOR and the stateful
+/// search each keep one representative of those ends, not necessarily the same one. Final
+/// states are compared where no execution ended that way.
+const FATAL: &[&str] = &["retry-bound", "bug"];
+
+fn comparable_final_states(a: &checker::Check, b: &checker::Check) -> bool {
+    [a, b].iter().all(|c| {
+        c.outcome
+            .reports
+            .iter()
+            .all(|r| !FATAL.contains(&r.property))
+    })
+}
+
+fn props(c: &checker::Check) -> BTreeSet<(String, Severity)> {
+    c.outcome
+        .reports
+        .iter()
+        .map(|r| (r.property.to_string(), r.severity))
+        .collect()
+}
+
+fn stateful(sc: &Scenario, preset: &str, jobs: usize) -> checker::Check {
+    check(
+        sc,
+        preset,
+        RunOptions {
+            search: Search::Stateful { jobs },
+            ..RunOptions::default()
+        },
+    )
+    .expect("stateful search runs")
+}
+
+/// Every violation the search reports replays, along its schedule, to that property: at the
+/// schedule's last step, or in the end-of-execution check right after it.
+fn assert_violations_replay(sc: &Scenario, preset: &str, c: &checker::Check) {
+    let model = sc.model(c.kernel.clone());
+    for r in c.outcome.violations() {
+        let rep = replay(&model, &r.schedule);
+        assert!(
+            rep.diverged.is_none(),
+            "{} {preset} {}: the schedule does not replay: {:?}",
+            sc.name,
+            r.property,
+            rep.diverged
+        );
+        assert_eq!(
+            rep.steps.len(),
+            r.steps,
+            "{} {preset} {}",
+            sc.name,
+            r.property
+        );
+        let at_last = rep
+            .steps
+            .last()
+            .is_some_and(|s| s.findings.iter().any(|f| f.property == r.property));
+        let at_end = rep.end_findings.iter().any(|f| f.property == r.property);
+        assert!(
+            at_last || at_end,
+            "{} {preset}: schedule of {} does not reproduce it",
+            sc.name,
+            r.property
+        );
+    }
+}
+
+#[test]
+fn stateful_search_agrees_with_dpor_and_its_violations_replay() {
+    let start = Instant::now();
+    let mut scs: Vec<(Scenario, u64)> = Vec::new();
+    scs.extend(
+        load_all(&root().join("crates/checker/tests/naive"))
+            .into_iter()
+            .map(|s| (s, 200_000)),
+    );
+    scs.extend(
+        load_all(&root().join("scenarios"))
+            .into_iter()
+            .map(|s| (s, 200_000)),
+    );
+    // The three-thread benchmark variants: DPOR finishes d1 but not d3 within a test's time.
+    scs.extend(
+        load_all(&root().join("bench/scenarios"))
+            .into_iter()
+            .map(|s| (s, 20_000)),
+    );
+    let (mut compared, mut partial, mut replayed, mut final_compared) = (0, 0, 0, 0);
+    for (sc, budget) in &scs {
+        let three_threads = sc.name.ends_with("-3t");
+        let ps = if three_threads {
+            sc.presets.clone()
+        } else {
+            presets(sc)
+        };
+        for preset in &ps {
+            if three_threads && sc.name.starts_with("d3") && preset.contains("splice-patch") {
+                // ~10⁶ states: measured in bench/, too long for the test suite.
+                continue;
+            }
+            let dpor = check(
+                sc,
+                preset,
+                RunOptions {
+                    bounds: Some(Bounds {
+                        max_executions: Some(*budget),
+                        ..sc.bounds.clone()
+                    }),
+                    ..RunOptions::default()
+                },
+            )
+            .expect("dpor runs");
+            let st = stateful(sc, preset, 1);
+            assert!(
+                st.outcome.exhaustive(),
+                "{} on {preset}: the stateful search stopped: {:?}",
+                sc.name,
+                st.outcome.stopped_by
+            );
+            assert!(st.outcome.stats.states > 0);
+            assert_violations_replay(sc, preset, &st);
+            replayed += st.outcome.violations().count();
+            if dpor.outcome.exhaustive() {
+                assert_eq!(
+                    props(&st),
+                    props(&dpor),
+                    "{} on {preset}: properties differ (stateful vs DPOR)",
+                    sc.name
+                );
+                assert_eq!(st.verdict, dpor.verdict, "{} on {preset}", sc.name);
+                if comparable_final_states(&st, &dpor) {
+                    assert_eq!(
+                        st.outcome.final_states, dpor.outcome.final_states,
+                        "{} on {preset}: final states differ (stateful vs DPOR)",
+                        sc.name
+                    );
+                    final_compared += 1;
+                }
+                if let Some(true) = dpor.matches(sc) {
+                    assert_eq!(st.matches(sc), Some(true), "{} on {preset}", sc.name);
+                }
+                compared += 1;
+            } else {
+                // DPOR stopped early: whatever it found, the exhaustive stateful search found.
+                assert!(
+                    props(&dpor).is_subset(&props(&st)),
+                    "{} on {preset}: DPOR found {:?}, the stateful search {:?}",
+                    sc.name,
+                    props(&dpor),
+                    props(&st)
+                );
+                if comparable_final_states(&st, &dpor) {
+                    assert!(dpor
+                        .outcome
+                        .final_states
+                        .is_subset(&st.outcome.final_states));
+                }
+                if dpor.verdict == Verdict::Violation {
+                    assert_eq!(st.verdict, Verdict::Violation);
+                }
+                partial += 1;
+            }
+        }
+    }
+    assert!(compared >= 100, "only {compared} pairs compared");
+    assert!(
+        final_compared >= 80,
+        "only {final_compared} final-state sets compared"
+    );
+    assert!(replayed >= 50, "only {replayed} violations replayed");
+    eprintln!(
+        "{compared} scenario/preset pairs compared ({final_compared} with their final states), {partial} against a partial DPOR, {replayed} violations replayed, {:.1}s",
+        start.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn two_jobs_give_the_result_of_one() {
+    let scs = [
+        "bench/scenarios/d1-second-mapping-3t.toml",
+        "bench/scenarios/d3-sendfile-3t.toml",
+        "scenarios/d4-reference-then-import.toml",
+        "crates/checker/tests/naive/import-vs-lookup.toml",
+    ];
+    for f in scs {
+        let sc = load(&root().join(f)).expect("loads");
+        for preset in &sc.presets {
+            if preset.contains("splice-patch") {
+                continue;
+            }
+            let one = stateful(&sc, preset, 1);
+            let two = stateful(&sc, preset, 2);
+            assert!(one.outcome.exhaustive() && two.outcome.exhaustive());
+            assert_eq!(props(&one), props(&two), "{} on {preset}", sc.name);
+            assert_eq!(one.verdict, two.verdict, "{} on {preset}", sc.name);
+            assert_eq!(
+                one.outcome.final_states, two.outcome.final_states,
+                "{} on {preset}",
+                sc.name
+            );
+            // The set of reachable keys does not depend on who explored what.
+            assert_eq!(
+                one.outcome.stats.states, two.outcome.stats.states,
+                "{} on {preset}",
+                sc.name
+            );
+            assert_violations_replay(&sc, preset, &two);
+        }
+    }
+}
+
+#[test]
+fn the_stateful_search_refuses_a_preemption_bound() {
+    let sc = load(&root().join("scenarios/d3-sendfile.toml")).expect("loads");
+    let r = check(
+        &sc,
+        "v5.7",
+        RunOptions {
+            search: Search::Stateful { jobs: 1 },
+            bounds: Some(Bounds {
+                max_preemptions: Some(2),
+                ..Bounds::default()
+            }),
+            ..RunOptions::default()
+        },
+    );
+    assert!(r.is_err());
+}
+
+#[test]
+fn stateful_search_agrees_with_dpor_on_the_matrix() {
+    // Every I/O path of the matrix (each a host thread against the importing vCPU) under
+    // every preset. DPOR gets a small budget (the matrix's own 20,000 executions per cell
+    // take minutes; the stateful search exhausts every cell in about ten seconds in all):
+    // cells it exhausts are compared in full, the others by inclusion.
+    let start = Instant::now();
+    let budget = Bounds {
+        max_executions: Some(300),
+        ..checker::matrix::default_bounds()
+    };
+    let (mut compared, mut partial, mut replayed, mut final_compared) = (0, 0, 0, 0);
+    for (path, via) in checker::matrix::rows() {
+        for (preset, _) in kernel::config::PRESETS {
+            let sc = checker::matrix::row_scenario(path, via, &[preset]);
+            let dpor = check(
+                &sc,
+                preset,
+                RunOptions {
+                    bounds: Some(budget.clone()),
+                    ..RunOptions::default()
+                },
+            )
+            .expect("dpor runs");
+            let st = stateful(&sc, preset, 1);
+            assert!(st.outcome.exhaustive(), "{} on {preset}", sc.name);
+            assert_violations_replay(&sc, preset, &st);
+            replayed += st.outcome.violations().count();
+            if !dpor.outcome.exhaustive() {
+                assert!(
+                    props(&dpor).is_subset(&props(&st)),
+                    "{} on {preset}",
+                    sc.name
+                );
+                partial += 1;
+                continue;
+            }
+            assert_eq!(props(&st), props(&dpor), "{} on {preset}", sc.name);
+            assert_eq!(st.verdict, dpor.verdict, "{} on {preset}", sc.name);
+            if comparable_final_states(&st, &dpor) {
+                assert_eq!(
+                    st.outcome.final_states, dpor.outcome.final_states,
+                    "{} on {preset}: final states differ",
+                    sc.name
+                );
+                final_compared += 1;
+            }
+            compared += 1;
+        }
+    }
+    eprintln!(
+        "matrix: {compared} cells compared ({final_compared} with their final states), {partial} against a partial DPOR, {replayed} violations replayed, {:.1}s",
+        start.elapsed().as_secs_f64()
+    );
+    assert!(compared >= 280, "only {compared} cells compared");
+}
