@@ -1,13 +1,16 @@
 //! `pvmm-bench`: runs one benchmark case with pvmm's explorer and prints one JSON line.
 //!
 //! ```text
-//! pvmm-bench family N K [--bug] [--mode stateful|dpor|naive] [--jobs J] [--limit SECS]
-//! pvmm-bench classes N K [--bug] [--limit SECS]      # Mazurkiewicz classes vs DPOR executions
+//! pvmm-bench family N K [--bug] [--mode stateful|dpor|naive] [--symmetry] [--jobs J] [--limit SECS]
+//! pvmm-bench classes N K [--bug] [--naive] [--limit SECS]   # Mazurkiewicz classes vs DPOR executions
 //! pvmm-bench scenario FILE PRESET [--mode dpor|stateful] [--jobs J] [--limit SECS] [--classes]
 //! ```
 
 use explore::search::classes::count_classes;
-use explore::search::explore_stateful_parallel;
+use explore::search::{explore_stateful_with, StatefulOptions};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use explore::{explore, Bounds, Options, Outcome, Strategy};
 use pvmm_bench::Family;
 use serde_json::json;
@@ -50,6 +53,7 @@ fn report(case: &str, mode: &str, jobs: usize, o: &Outcome) -> serde_json::Value
         "case": case,
         "mode": mode,
         "jobs": jobs,
+        "symmetry": flag(&std::env::args().collect::<Vec<_>>(), "--symmetry"),
         "verdict": verdict(o),
         "exhaustive": o.exhaustive(),
         "stopped_by": o.stopped_by.as_ref().map(|b| b.to_string()),
@@ -81,15 +85,30 @@ fn main() {
             let m = Family { n, k, bug };
             let case = format!("F({n},{k}){}", if bug { "-bug" } else { "" });
             let o = match mode.as_str() {
-                "stateful" => explore_stateful_parallel(
-                    &m,
-                    Options { strategy: Strategy::Dpor, bounds: bounds(limit), progress: None },
-                    jobs,
-                ),
+                "stateful" => {
+                    explore_stateful_with(
+                        &m,
+                        Options {
+                            strategy: Strategy::Dpor,
+                            bounds: bounds(limit),
+                            progress: None,
+                        },
+                        StatefulOptions {
+                            jobs,
+                            symmetry: flag(&args, "--symmetry"),
+                            ..StatefulOptions::default()
+                        },
+                    )
+                    .outcome
+                }
                 "dpor" | "naive" => explore(
                     &m,
                     Options {
-                        strategy: if mode == "dpor" { Strategy::Dpor } else { Strategy::Naive },
+                        strategy: if mode == "dpor" {
+                            Strategy::Dpor
+                        } else {
+                            Strategy::Naive
+                        },
                         bounds: bounds(limit),
                         progress: None,
                     },
@@ -123,12 +142,20 @@ fn main() {
                 // The kernel model keys states by thread histories (see explore's stateful.rs).
                 "stateful" => explore::search::explore_stateful_parallel(
                     &model,
-                    Options { strategy: Strategy::Dpor, bounds: bounds(limit), progress: None },
+                    Options {
+                        strategy: Strategy::Dpor,
+                        bounds: bounds(limit),
+                        progress: None,
+                    },
                     jobs,
                 ),
                 "dpor" => explore(
                     &model,
-                    Options { strategy: Strategy::Dpor, bounds: bounds(limit), progress: None },
+                    Options {
+                        strategy: Strategy::Dpor,
+                        bounds: bounds(limit),
+                        progress: None,
+                    },
                 ),
                 other => panic!("unknown mode {other} (scenario: dpor or stateful)"),
             };
@@ -136,30 +163,59 @@ fn main() {
             println!("{}", report(&case, &mode, jobs, &o));
         }
         _ => {
-            eprintln!("usage: pvmm-bench family N K [--bug] [--mode stateful|dpor|naive] [--jobs J] [--limit S]\n       pvmm-bench classes N K [--bug] [--limit S]\n       pvmm-bench scenario FILE PRESET [--mode dpor|stateful] [--jobs J] [--limit S] [--classes]");
+            eprintln!("usage: pvmm-bench family N K [--bug] [--mode stateful|dpor|naive] [--symmetry] [--jobs J] [--limit S]\n       pvmm-bench classes N K [--bug] [--limit S]\n       pvmm-bench scenario FILE PRESET [--mode dpor|stateful] [--jobs J] [--limit S] [--classes]");
             std::process::exit(2);
         }
     }
 }
 
+/// Mazurkiewicz classes against the stateless DPOR's explored executions (complete ones plus
+/// sleep-set-blocked ones): optimal DPOR explores exactly one per class. Classes are counted by
+/// the depth-first search with sleep sets (`count_classes_sleep`: one complete execution per
+/// class); with `--naive`, also by naive enumeration with a canonical form (`count_classes`,
+/// the definition; interleavings grow much faster than classes). `--limit` applies to each of
+/// the counts and to the DPOR separately.
 fn classes_line<M: explore::Model>(case: &str, m: &M, limit: Option<f64>) {
-    let c = count_classes(m, limit.map(Duration::from_secs_f64));
+    let args: Vec<String> = std::env::args().collect();
+    let lim = limit.map(Duration::from_secs_f64);
+    let t = std::time::Instant::now();
+    let c = explore::search::classes::count_classes_sleep(m, lim);
+    let classes_secs = t.elapsed().as_secs_f64();
+    let naive = flag(&args, "--naive").then(|| {
+        let t = std::time::Instant::now();
+        let n = count_classes(m, lim);
+        (n, t.elapsed().as_secs_f64())
+    });
     let d = explore(
         m,
-        Options { strategy: Strategy::Dpor, bounds: bounds(limit), progress: None },
+        Options {
+            strategy: Strategy::Dpor,
+            bounds: bounds(limit),
+            progress: None,
+        },
     );
     let explored = d.stats.executions + d.stats.pruned;
+    let ratio = (c.complete && d.exhaustive() && c.classes > 0)
+        .then(|| explored as f64 / c.classes as f64);
     println!(
         "{}",
         json!({
             "case": case,
-            "naive_executions": c.executions,
             "classes": c.classes,
             "complete": c.complete,
+            "classes_sleep_blocked": c.sleep_blocked,
+            "classes_secs": classes_secs,
+            "naive_executions": naive.as_ref().map(|(n, _)| n.executions),
+            "naive_classes": naive.as_ref().map(|(n, _)| n.classes),
+            "naive_complete": naive.as_ref().map(|(n, _)| n.complete),
+            "naive_secs": naive.as_ref().map(|(_, s)| *s),
+            "counts_agree": naive.as_ref().map(|(n, _)| !(n.complete && c.complete) || n.classes == c.classes),
             "dpor_executions": d.stats.executions,
             "dpor_sleep_blocked": d.stats.pruned,
-            "ratio": if c.classes > 0 { explored as f64 / c.classes as f64 } else { 0.0 },
+            "dpor_explored": explored,
             "dpor_exhaustive": d.exhaustive(),
+            "dpor_secs": d.stats.elapsed_secs,
+            "ratio": ratio,
         })
     );
 }
