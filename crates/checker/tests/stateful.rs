@@ -336,3 +336,49 @@ fn stateful_search_agrees_with_dpor_on_the_matrix() {
     );
     assert!(compared >= 280, "only {compared} cells compared");
 }
+
+#[test]
+fn sleep_sets_visit_every_state_a_plain_visited_set_search_visits() {
+    // With history keys, independent steps in either order must reach one key (same world,
+    // same results, same parking summary): then sleep sets lose no state.
+    use explore::search::{explore_stateful_with, StatefulOptions};
+    let cases = [
+        ("scenarios/d4-reference-then-import.toml", "v5.7"),
+        ("scenarios/d1-second-mapping-foll-pin.toml", "v5.15"),
+        ("bench/scenarios/d1-second-mapping-3t.toml", "v5.7"),
+        (
+            "crates/checker/tests/naive/import-vs-lru-drain.toml",
+            "v6.4",
+        ),
+        (
+            "crates/checker/tests/naive/user-access-vs-zap.toml",
+            "v6.12",
+        ),
+    ];
+    for (f, preset) in cases {
+        let sc = load(&root().join(f)).expect("loads");
+        let model = sc.model(sc.kernel(preset, &[]).expect("preset"));
+        let run = |sleep_sets: bool| {
+            explore_stateful_with(
+                &model,
+                explore::Options {
+                    bounds: sc.bounds.clone(),
+                    ..explore::Options::default()
+                },
+                StatefulOptions {
+                    sleep_sets,
+                    keep_keys: true,
+                    ..StatefulOptions::default()
+                },
+            )
+        };
+        let (plain, reduced) = (run(false), run(true));
+        assert!(plain.outcome.exhaustive() && reduced.outcome.exhaustive());
+        assert_eq!(plain.keys, reduced.keys, "{} on {preset}", sc.name);
+        assert!(reduced.outcome.stats.transitions <= plain.outcome.stats.transitions);
+        let names = |o: &explore::Outcome| -> BTreeSet<&str> {
+            o.reports.iter().map(|r| r.property).collect()
+        };
+        assert_eq!(names(&plain.outcome), names(&reduced.outcome));
+    }
+}
