@@ -7,6 +7,7 @@
 //! outright ([`Strategy::Naive`]); [`replay()`] re-runs one schedule with a full trace.
 
 pub mod access;
+pub mod hash;
 pub mod replay;
 pub mod runtime;
 pub mod search;

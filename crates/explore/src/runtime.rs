@@ -27,7 +27,7 @@
 use crate::access::{AccessKind, Accesses};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -182,7 +182,7 @@ pub(crate) struct Shared<W> {
     findings: RefCell<Vec<Finding>>,
     note: RefCell<String>,
     current: Cell<Tid>,
-    /// The hash of the value the last step body returned (see [`ResultHasher`]).
+    /// The hash of the value the last step body returned (see [`crate::hash::Hasher128`]).
     result: Cell<[u64; 2]>,
 }
 
@@ -310,64 +310,11 @@ where
             },
         };
         let r = body(&mut env);
-        let mut h = ResultHasher::new();
+        // Step results go into the thread histories: 128-bit, like the stateful search's keys.
+        let mut h = crate::hash::Hasher128::new(0x6a09_e667_f3bc_c908, 0xbb67_ae85_84ca_a73b);
         r.hash(&mut h);
         shared.result.set(h.lanes());
         Poll::Ready(r)
-    }
-}
-
-/// Hashes step results for the histories: two independent 64-bit lanes (multiply–rotate,
-/// different constants), so that a history is a 128-bit value like the stateful search's keys.
-struct ResultHasher([u64; 2]);
-
-impl ResultHasher {
-    fn new() -> Self {
-        ResultHasher([0x6a09_e667_f3bc_c908, 0xbb67_ae85_84ca_a73b])
-    }
-    #[inline]
-    fn mix(&mut self, w: u64) {
-        self.0[0] = (self.0[0].rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        self.0[1] = (self.0[1].rotate_left(11) ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-    fn lanes(&self) -> [u64; 2] {
-        self.0.map(|mut z| {
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        })
-    }
-}
-
-impl Hasher for ResultHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.mix(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        let mut b = [0u8; 8];
-        b[..rest.len()].copy_from_slice(rest);
-        // The length marks where a byte string ends (`[1] ++ [2]` differs from `[1, 2]`).
-        self.mix(u64::from_le_bytes(b) ^ ((rest.len() as u64 + 1) << 56));
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.mix(i as u64);
-    }
-    fn write_u16(&mut self, i: u16) {
-        self.mix(i as u64);
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.mix(i as u64);
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.mix(i);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.mix(i as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.lanes()[0]
     }
 }
 
