@@ -141,7 +141,10 @@ async fn io_thread(cx: Ctx<World>, k: usize, bug: bool, mut round: u8, mut pc: u
         (round, pc) = if round_start && !bug || pc == T_WAITED {
             // try_get_page: an atomic add-unless-frozen.
             cx.step(
-                Op::new("try_get_page", Accesses::new().with(Access::inc_unless_zero(RC))),
+                Op::new(
+                    "try_get_page",
+                    Accesses::new().with(Access::inc_unless_zero(RC)),
+                ),
                 move |e| {
                     let ok = e.world.rc != 0;
                     if ok {
@@ -224,7 +227,11 @@ impl Family {
             let (k, bug) = (self.k, self.bug);
             let (r, pc) = (world.round[i], world.pc[i]);
             threads.push((
-                if named { format!("io{i}") } else { String::new() },
+                if named {
+                    format!("io{i}")
+                } else {
+                    String::new()
+                },
                 Box::new(move |cx| Box::pin(io_thread(cx, k, bug, r, pc))),
             ));
         }
