@@ -189,6 +189,8 @@ struct Node {
     backtrack: u64,
     /// Threads explored (or being explored) from here.
     done: u64,
+    /// Threads explored from here whose step ended the execution (a fatal finding).
+    fatal: u64,
     /// Next operation of each thread here (None: finished).
     next: Vec<Option<Accesses>>,
     /// The event taken from here (valid for every node but a terminal top).
@@ -291,6 +293,28 @@ pub fn explore<M: Model>(model: &M, mut opts: Options<'_>) -> Outcome {
             if !rec.findings.is_empty() {
                 record_findings(&stack, &schedule, &rec, &mut cands_map);
                 if rec.findings.iter().any(|f| f.fatal) {
+                    // A fatal finding ends the execution: it cuts off what every other thread
+                    // would still do. So the threads enabled here are explored from here too
+                    // (a thread blocked here is reached through them), and this step never
+                    // sleeps (a thread is put to sleep only when its step commutes with what
+                    // runs instead; "another thread, then this step" is no reordering of
+                    // anything explored here). In those subtrees the step stays pending and,
+                    // where it ends an execution again, the same holds. Without this, a step
+                    // that touches nothing (`BUG()`, a retry bound) races with nothing and
+                    // hides every later step of the other threads.
+                    //
+                    // Earlier events of other threads that this step is not ordered after are
+                    // not reversed with it: an execution ending at this step before them
+                    // consists of a prefix of this one (up to reordering) and then this step
+                    // with the same finding (it reads what it read here); only the world it
+                    // ends in differs. Such truncated executions are classes of their own
+                    // (`classes::count_classes`), so where steps are fatal this search can
+                    // explore fewer executions than there are classes.
+                    let top = &mut stack[depth];
+                    top.fatal |= 1 << tid;
+                    if !naive {
+                        top.backtrack |= top.enabled;
+                    }
                     stats.executions += 1;
                     final_states.insert(ex.with_world(|w| model.state_hash(w)) ^ 0xfa7a1);
                     break;
@@ -304,7 +328,7 @@ pub fn explore<M: Model>(model: &M, mut opts: Options<'_>) -> Outcome {
                 0
             } else {
                 let cur = parent.event.as_ref().expect("event just taken");
-                let asleep = parent.sleep_entry | (parent.done & !(1 << tid));
+                let asleep = parent.sleep_entry | (parent.done & !parent.fatal & !(1 << tid));
                 bits(asleep)
                     .filter(|&q| matches!(&parent.next[q], Some(a) if !a.dependent(&cur.acc)))
                     .fold(0u64, |s, q| s | (1 << q))
@@ -423,6 +447,7 @@ fn new_node<W: 'static>(ex: &Execution<W>, sleep: u64, preemptions: u32) -> Node
         sleep_entry: sleep,
         backtrack: 0,
         done: 0,
+        fatal: 0,
         next: (0..n).map(|t| ex.next_accesses(t)).collect(),
         event: None,
         preemptions,
