@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! pvmm-bench family N K [--bug] [--mode stateful|dpor|naive] [--symmetry] [--jobs J] [--limit SECS]
-//! pvmm-bench classes N K [--bug] [--naive] [--limit SECS]   # Mazurkiewicz classes vs DPOR executions
+//! pvmm-bench classes N K [--bug] [--sleep] [--naive] [--no-dpor] [--limit SECS]   # classes vs DPOR
 //! pvmm-bench scenario FILE PRESET [--mode dpor|stateful] [--jobs J] [--limit SECS] [--classes]
 //! ```
 
@@ -171,50 +171,66 @@ fn main() {
 
 /// Mazurkiewicz classes against the stateless DPOR's explored executions (complete ones plus
 /// sleep-set-blocked ones): optimal DPOR explores exactly one per class. Classes are counted by
-/// the depth-first search with sleep sets (`count_classes_sleep`: one complete execution per
-/// class); with `--naive`, also by naive enumeration with a canonical form (`count_classes`,
-/// the definition; interleavings grow much faster than classes). `--limit` applies to each of
-/// the counts and to the DPOR separately.
-fn classes_line<M: explore::Model>(case: &str, m: &M, limit: Option<f64>) {
+/// the sleep-set search memoised over (state, sleep set) pairs (`count_classes_memo`); with
+/// `--sleep` also by the plain sleep-set search (`count_classes_sleep`: one complete execution
+/// per class), with `--naive` also by naive enumeration with a canonical form (`count_classes`,
+/// the definition; interleavings grow much faster than classes). `--no-dpor`: the counts only.
+/// `--limit` applies to each count and to the DPOR separately.
+fn classes_line<M: explore::search::StateKey>(case: &str, m: &M, limit: Option<f64>) {
+    use explore::search::classes::{count_classes_memo, count_classes_sleep, ClassCount};
     let args: Vec<String> = std::env::args().collect();
     let lim = limit.map(Duration::from_secs_f64);
-    let t = std::time::Instant::now();
-    let c = explore::search::classes::count_classes_sleep(m, lim);
-    let classes_secs = t.elapsed().as_secs_f64();
-    let naive = flag(&args, "--naive").then(|| {
+    let timed = |f: &dyn Fn() -> ClassCount| {
         let t = std::time::Instant::now();
-        let n = count_classes(m, lim);
-        (n, t.elapsed().as_secs_f64())
+        let c = f();
+        (c, t.elapsed().as_secs_f64())
+    };
+    let (c, classes_secs) = timed(&|| count_classes_memo(m, lim));
+    let sleep = flag(&args, "--sleep").then(|| timed(&|| count_classes_sleep(m, lim)));
+    let naive = flag(&args, "--naive").then(|| timed(&|| count_classes(m, lim)));
+    // Every count that completed gives the same number.
+    let agree = [&sleep, &naive]
+        .into_iter()
+        .flatten()
+        .filter(|(o, _)| o.complete && c.complete)
+        .all(|(o, _)| o.classes == c.classes);
+    let d = (!flag(&args, "--no-dpor")).then(|| {
+        explore(
+            m,
+            Options {
+                strategy: Strategy::Dpor,
+                bounds: bounds(limit),
+                progress: None,
+            },
+        )
     });
-    let d = explore(
-        m,
-        Options {
-            strategy: Strategy::Dpor,
-            bounds: bounds(limit),
-            progress: None,
-        },
-    );
-    let explored = d.stats.executions + d.stats.pruned;
-    let ratio = (c.complete && d.exhaustive() && c.classes > 0)
-        .then(|| explored as f64 / c.classes as f64);
+    let explored = d.as_ref().map(|d| d.stats.executions + d.stats.pruned);
+    let ratio = d
+        .as_ref()
+        .filter(|d| c.complete && d.exhaustive() && c.classes > 0)
+        .map(|d| (d.stats.executions + d.stats.pruned) as f64 / c.classes as f64);
     println!(
         "{}",
         json!({
             "case": case,
             "classes": c.classes,
             "complete": c.complete,
-            "classes_sleep_blocked": c.sleep_blocked,
             "classes_secs": classes_secs,
+            "memo_states": c.memo_states,
+            "sleep_classes": sleep.as_ref().map(|(s, _)| s.classes),
+            "sleep_complete": sleep.as_ref().map(|(s, _)| s.complete),
+            "sleep_blocked": sleep.as_ref().map(|(s, _)| s.sleep_blocked),
+            "sleep_secs": sleep.as_ref().map(|(_, t)| *t),
             "naive_executions": naive.as_ref().map(|(n, _)| n.executions),
             "naive_classes": naive.as_ref().map(|(n, _)| n.classes),
             "naive_complete": naive.as_ref().map(|(n, _)| n.complete),
-            "naive_secs": naive.as_ref().map(|(_, s)| *s),
-            "counts_agree": naive.as_ref().map(|(n, _)| !(n.complete && c.complete) || n.classes == c.classes),
-            "dpor_executions": d.stats.executions,
-            "dpor_sleep_blocked": d.stats.pruned,
+            "naive_secs": naive.as_ref().map(|(_, t)| *t),
+            "counts_agree": agree,
+            "dpor_executions": d.as_ref().map(|d| d.stats.executions),
+            "dpor_sleep_blocked": d.as_ref().map(|d| d.stats.pruned),
             "dpor_explored": explored,
-            "dpor_exhaustive": d.exhaustive(),
-            "dpor_secs": d.stats.elapsed_secs,
+            "dpor_exhaustive": d.as_ref().map(|d| d.exhaustive()),
+            "dpor_secs": d.as_ref().map(|d| d.stats.elapsed_secs),
             "ratio": ratio,
         })
     );

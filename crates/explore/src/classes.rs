@@ -1,8 +1,12 @@
 //! Counting the equivalence classes of interleavings (Mazurkiewicz traces), to measure how far
-//! a reduced search is from optimal: by naive enumeration with a canonical form of each
-//! execution ([`count_classes`], the definition) and by a depth-first search with sleep sets
-//! that reaches one execution per class ([`count_classes_sleep`], which scales with the number
-//! of classes instead of the number of interleavings; the tests check that both agree).
+//! a reduced search is from optimal, three ways (the tests check that they agree):
+//! * [`count_classes`]: naive enumeration of every interleaving with a canonical form of each
+//!   (the definition; time grows with the number of interleavings);
+//! * [`count_classes_sleep`]: a depth-first search with sleep sets that reaches exactly one
+//!   complete execution per class (time grows with the number of classes);
+//! * [`count_classes_memo`]: the same search, memoised over (state, sleep set) pairs for
+//!   models with state keys (time grows with the number of states, so classes can be counted
+//!   where they run into the billions).
 //!
 //! Two complete executions are equivalent when they consist of the same events (thread, its
 //! k-th step, that step's operation) and order every pair of dependent events (the explorer's
@@ -11,9 +15,12 @@
 //! events: hashed order-independently (128 bits), so that any linearisation gives the same key.
 //! An optimal DPOR explores exactly one execution per class: `executions ÷ classes` = 1.
 
+use super::StateKey;
 use crate::access::Accesses;
+use crate::hash::Hasher128;
 use crate::runtime::{Execution, Model, Tid};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::Hasher;
 use std::time::{Duration, Instant};
 
 /// Result of [`count_classes`].
@@ -28,6 +35,8 @@ pub struct ClassCount {
     pub complete: bool,
     /// [`count_classes_sleep`] only: paths ended because every enabled thread was asleep.
     pub sleep_blocked: u64,
+    /// [`count_classes_memo`] only: distinct (state, sleep set) pairs expanded.
+    pub memo_states: u64,
 }
 
 fn mix(mut z: u64) -> u64 {
@@ -245,4 +254,158 @@ pub fn count_classes_sleep<M: Model>(model: &M, limit: Option<Duration>) -> Clas
             stack.pop();
         }
     }
+}
+
+/// A state on the current path of [`count_classes_memo`].
+struct MNode {
+    /// The state's key (see [`state_key`]).
+    key: u128,
+    sleep: u64,
+    enabled: u64,
+    next: Vec<Option<Accesses>>,
+    done: u64,
+    fatal: u64,
+    chosen: Tid,
+    /// Classes counted below this state so far.
+    count: u64,
+}
+
+/// The key of the state an execution is in: the model's hash of the world, and per thread its
+/// registered operation, its history if the model's key includes it, and the runtime's summary
+/// of what its parked steps wait for — what the stateful search keys states by (see
+/// `stateful.rs`): under the [`StateKey`] contract, equal keys have equal futures.
+fn state_key<M: StateKey>(model: &M, ex: &Execution<M::World>) -> u128 {
+    let mut h = Hasher128::new(0x3c6e_f372_fe94_f82b, 0xa54f_f53a_5f1d_36f1);
+    ex.with_world(|w| model.hash_state(w, &mut h));
+    for t in 0..ex.threads() {
+        let tag = match ex.next_op_name(t) {
+            None => 0u64,
+            Some(name) => name.as_ptr() as u64 ^ ((name.len() as u64) << 48) ^ 1,
+        };
+        h.write_u64(tag);
+        if model.key_includes_history() {
+            h.write_u128(ex.history(t));
+        }
+        for c in ex.parking_state(t) {
+            h.write_u64(c);
+        }
+    }
+    h.finish128()
+}
+
+/// Counts the classes as [`count_classes_sleep`] does, remembering the count below each
+/// (state, sleep set) pair, for models whose states can be keyed ([`StateKey`]).
+///
+/// The sleep-set search below a state `s` entered with sleep set `Z` counts the Mazurkiewicz
+/// traces of the maximal executions from `s` none of whose first steps (the events without a
+/// dependent predecessor) belongs to a thread in `Z`: a number that depends on `s` and `Z`
+/// only, not on the path to `s` nor on the order in which threads are tried. Each pair is
+/// therefore expanded once, and time and memory grow with the number of distinct pairs
+/// (`memo_states`) instead of the number of classes — the way to count classes where they
+/// run into the billions. Going back up re-runs the path from a fresh instance.
+pub fn count_classes_memo<M: StateKey>(model: &M, limit: Option<Duration>) -> ClassCount {
+    let start = Instant::now();
+    let mut out = ClassCount::default();
+    let mut memo: HashMap<(u128, u64), u64> = HashMap::new();
+    let mut stack: Vec<MNode> = Vec::new();
+    let mut ex = Execution::start(model.instance(), false);
+    assert!(ex.threads() <= 64, "at most 64 model threads");
+    // `Some(sleep)`: `ex` has just entered a new state with that sleep set.
+    let mut entering: Option<u64> = Some(0);
+    // Whether `ex` is past the top node's state (and must be re-run to it).
+    let mut moved = false;
+    loop {
+        if let Some(sleep) = entering.take() {
+            let key = state_key(model, &ex);
+            let enabled = ex.enabled_mask();
+            let known = if enabled == 0 {
+                Some(1) // all finished, or deadlock / livelock
+            } else if enabled & !sleep == 0 {
+                Some(0) // sleep-set blocked
+            } else {
+                memo.get(&(key, sleep)).copied()
+            };
+            match known {
+                Some(v) => match stack.last_mut() {
+                    Some(parent) => {
+                        parent.count = parent.count.saturating_add(v);
+                        moved = true;
+                    }
+                    None => {
+                        out.classes = v;
+                        break;
+                    }
+                },
+                None => {
+                    stack.push(MNode {
+                        key,
+                        sleep,
+                        enabled,
+                        next: (0..ex.threads()).map(|t| ex.next_accesses(t)).collect(),
+                        done: 0,
+                        fatal: 0,
+                        chosen: 0,
+                        count: 0,
+                    });
+                    moved = false;
+                }
+            }
+        }
+        if limit.is_some_and(|l| start.elapsed() >= l) {
+            out.classes = stack.first().map_or(out.classes, |n| n.count);
+            out.executions = out.classes;
+            out.memo_states = memo.len() as u64;
+            return out;
+        }
+        let Some(top) = stack.last_mut() else {
+            break;
+        };
+        let todo = top.enabled & !(top.sleep | top.done);
+        if todo == 0 {
+            let (key, sleep, count) = (top.key, top.sleep, top.count);
+            memo.insert((key, sleep), count);
+            stack.pop();
+            match stack.last_mut() {
+                Some(parent) => {
+                    parent.count = parent.count.saturating_add(count);
+                    moved = true;
+                    continue;
+                }
+                None => {
+                    out.classes = count;
+                    break;
+                }
+            }
+        }
+        if moved {
+            ex = Execution::start(model.instance(), false);
+            for node in &stack[..stack.len() - 1] {
+                ex.step(node.chosen);
+            }
+            moved = false;
+        }
+        let top = stack.last_mut().expect("non-empty path");
+        let t = todo.trailing_zeros() as Tid;
+        top.done |= 1 << t;
+        top.chosen = t;
+        let rec = ex.step(t);
+        if rec.findings.iter().any(|f| f.fatal) {
+            top.fatal |= 1 << t;
+            top.count = top.count.saturating_add(1);
+            moved = true;
+            continue;
+        }
+        let acc = top.next[t].expect("stepped thread had an operation");
+        let asleep = (top.sleep | top.done) & !top.fatal & !(1 << t);
+        entering = Some(
+            (0..64)
+                .filter(|&q| asleep & (1 << q) != 0)
+                .filter(|&q| matches!(&top.next[q], Some(a) if !a.dependent(&acc)))
+                .fold(0u64, |s, q| s | (1 << q)),
+        );
+    }
+    out.executions = out.classes;
+    out.memo_states = memo.len() as u64;
+    out.complete = true;
+    out
 }

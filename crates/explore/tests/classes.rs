@@ -7,7 +7,7 @@ mod common;
 use common::family::Family;
 use common::naive_within;
 use common::prog::{random_prog, Ins, Mix, Prog};
-use explore::search::classes::{count_classes, count_classes_sleep};
+use explore::search::classes::{count_classes, count_classes_memo, count_classes_sleep};
 use explore::Model;
 
 /// Both counts of `m`'s classes; they must agree.
@@ -65,4 +65,34 @@ fn fatal_findings_end_executions_and_classes() {
         threads: vec![vec![Fatal(0, 0)], vec![Write(1, 1)]],
     };
     assert_eq!(same_count(&p, "fatal"), 3);
+}
+
+/// The memoised count against the plain sleep-set count.
+fn same_memo_count<M: explore::search::StateKey>(m: &M, what: &str) -> u64 {
+    let sleep = count_classes_sleep(m, None);
+    let memo = count_classes_memo(m, None);
+    assert!(sleep.complete && memo.complete);
+    assert_eq!(memo.classes, sleep.classes, "{what}");
+    sleep.classes
+}
+
+#[test]
+fn memoised_count_equals_sleep_set_count() {
+    for mix in [Mix::Basic, Mix::Extended] {
+        for seed in 1..=300 {
+            let p = random_prog(seed, 3, 4, mix);
+            same_memo_count(&p, &format!("{mix:?} seed {seed}: {:?}", p.threads));
+        }
+    }
+    for (n, k, bug) in [
+        (2, 1, false),
+        (2, 3, false),
+        (3, 1, false),
+        (3, 1, true),
+        (3, 2, false),
+        (3, 2, true),
+        (4, 1, true),
+    ] {
+        same_memo_count(&Family { n, k, bug }, &format!("F({n},{k}) bug={bug}"));
+    }
 }

@@ -342,3 +342,15 @@ pub fn random_prog(seed: u64, max_threads: u64, max_len: u64, mix: Mix) -> Prog 
         threads,
     }
 }
+
+/// States keyed by the shared variables and the threads' histories (their locals are
+/// functions of what their steps returned): for the stateful search and the memoised class
+/// count.
+impl explore::search::StateKey for Prog {
+    fn hash_state<H: Hasher>(&self, w: &World, h: &mut H) {
+        w.hash(h);
+    }
+    fn key_includes_history(&self) -> bool {
+        true
+    }
+}
