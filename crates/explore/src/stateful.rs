@@ -265,6 +265,19 @@ impl Hasher for KeyHasher {
 }
 type Visited = HashMap<u128, u64, std::hash::BuildHasherDefault<KeyHasher>>;
 
+/// One shard of the visited set, alone on its cache lines: every insert writes the lock and
+/// the table header, and two workers writing neighbouring shards would otherwise share a line.
+#[repr(align(128))]
+#[derive(Default)]
+struct Shard(Mutex<Visited>);
+
+impl std::ops::Deref for Shard {
+    type Target = Mutex<Visited>;
+    fn deref(&self) -> &Mutex<Visited> {
+        &self.0
+    }
+}
+
 struct Task {
     path: Vec<Tid>,
     sleep: u64,
@@ -277,7 +290,7 @@ struct SharedState<'m, M> {
     bounds: super::Bounds,
     sleep_sets: bool,
     jobs: usize,
-    visited: Vec<Mutex<Visited>>,
+    visited: Vec<Shard>,
     queue: Mutex<VecDeque<Task>>,
     cv: Condvar,
     /// Workers waiting for a task.
@@ -320,9 +333,7 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
         bounds: opts.bounds.clone(),
         sleep_sets: sopts.sleep_sets,
         jobs,
-        visited: (0..SHARDS)
-            .map(|_| Mutex::new(Visited::default()))
-            .collect(),
+        visited: (0..SHARDS).map(|_| Shard::default()).collect(),
         queue: Mutex::new(VecDeque::from([Task {
             path: Vec::new(),
             sleep: 0,
@@ -658,6 +669,7 @@ fn worker<M: StateKey + Sync>(
     let mut final_states = BTreeSet::new();
     let mut last_progress = Instant::now();
     let mut checks = 0u32;
+    let mut states_flushed = 0u64;
     while let Some(task) = next_task(sh) {
         let mut path = task.path;
         // Arrive at the task's state.
@@ -765,6 +777,10 @@ fn worker<M: StateKey + Sync>(
             }
             checks = checks.wrapping_add(1);
             if checks.is_multiple_of(256) {
+                // Shared counters are written rarely: every write moves their cache line.
+                sh.states
+                    .fetch_add(stats.states - states_flushed, Ordering::Relaxed);
+                states_flushed = stats.states;
                 let global = Stats {
                     executions: sh.executions.load(Ordering::Relaxed),
                     steps: stats.steps * sh.jobs as u64,
@@ -783,10 +799,11 @@ fn worker<M: StateKey + Sync>(
                 if let Some(cb) = progress.as_deref_mut() {
                     if last_progress.elapsed() >= Duration::from_millis(100) {
                         last_progress = Instant::now();
-                        stats.elapsed_secs = sh.start.elapsed().as_secs_f64();
-                        stats.states = sh.states.load(Ordering::Relaxed);
+                        let mut shown = stats.clone();
+                        shown.elapsed_secs = sh.start.elapsed().as_secs_f64();
+                        shown.states = sh.states.load(Ordering::Relaxed);
                         cb(&super::Progress {
-                            stats: &stats,
+                            stats: &shown,
                             depth: path.len(),
                         });
                     }
@@ -849,7 +866,7 @@ fn arrive<M: StateKey + Sync>(
         match m.get_mut(&key) {
             None => {
                 m.insert(key, canon(sleep, &perm));
-                sh.states.fetch_add(1, Ordering::Relaxed);
+                stats.states += 1; // this worker's; added to `sh.states` now and then
                 (enabled & !sleep, sleep)
             }
             Some(old) => {
