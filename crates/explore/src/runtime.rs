@@ -25,6 +25,7 @@
 //! world, which the model hashes itself.
 
 use crate::access::{AccessKind, Accesses};
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::hash::Hash;
@@ -173,6 +174,8 @@ struct ThreadSlot<W> {
     frames: Vec<&'static str>,
     /// Generation of the current retry-loop attempt.
     attempt: u32,
+    /// Name of the operation whose body runs (set by [`Execution::step`]).
+    stepping: &'static str,
 }
 
 pub(crate) struct Shared<W> {
@@ -182,8 +185,39 @@ pub(crate) struct Shared<W> {
     findings: RefCell<Vec<Finding>>,
     note: RefCell<String>,
     current: Cell<Tid>,
-    /// The hash of the value the last step body returned (see [`crate::hash::Hasher128`]).
-    result: Cell<[u64; 2]>,
+    /// Per thread, a hash chain (two 64-bit lanes) over the operations it has stepped and
+    /// what their bodies returned, with finished calls summarised by their return values
+    /// (see [`Execution::history`] and [`Ctx::call`]).
+    history: RefCell<Vec<[u64; 2]>>,
+    /// Whether step results are recorded for fast-forward restores
+    /// ([`Execution::snapshot`]).
+    record: Cell<bool>,
+    /// Per thread, the value each of its steps returned so far, in order (while recording).
+    results: RefCell<Vec<Vec<Box<dyn Any>>>>,
+    /// While restoring: per thread, how many recorded results its fresh future has been
+    /// handed back (its steps complete at once, without running their bodies).
+    ffwd: RefCell<Vec<usize>>,
+    /// Whether a restore is fast-forwarding threads.
+    ffwd_on: Cell<bool>,
+}
+
+/// Two lanes of a history chain mixed with `name` and the hash of a value.
+fn mix(h: &mut [u64; 2], name: &'static str, value: [u64; 2]) {
+    let name = (name.as_ptr() as u64) ^ ((name.len() as u64) << 48);
+    for (lane, (k, r)) in h.iter_mut().zip([
+        (0x9e37_79b9_7f4a_7c15u64, value[0]),
+        (0xc2b2_ae3d_27d4_eb4f, value[1]),
+    ]) {
+        *lane = (lane.rotate_left(7) ^ name).wrapping_mul(k);
+        *lane = (lane.rotate_left(13) ^ r).wrapping_mul(k);
+    }
+}
+
+fn value_hash<R: Hash>(r: &R) -> [u64; 2] {
+    // Step results go into the thread histories: 128-bit, like the stateful search's keys.
+    let mut h = crate::hash::Hasher128::new(0x6a09_e667_f3bc_c908, 0xbb67_ae85_84ca_a73b);
+    r.hash(&mut h);
+    h.lanes()
 }
 
 /// A model thread's handle on the runtime.
@@ -204,7 +238,7 @@ impl<W> Ctx<W> {
     /// the body's only way of handing information to the thread (see the module docs).
     pub fn step<R, F>(&self, op: Op<W>, body: F) -> Step<'_, W, F>
     where
-        R: Hash,
+        R: Hash + Clone + 'static,
         F: FnOnce(&mut StepEnv<'_, W>) -> R + Unpin,
     {
         Step {
@@ -233,12 +267,67 @@ impl<W> Ctx<W> {
         self.shared.slots.borrow_mut()[self.tid].attempt += 1;
     }
 
+    /// Runs a model function whose only output to its caller is its return value, and
+    /// summarises it in the thread's history: once `f` returns, the steps it took are
+    /// replaced by `name` and the hash of the value. The function's own locals (retry
+    /// counters, what it read on the way) are dead after it returns, so two paths on which it
+    /// returned the same value leave the caller in the same local state; the stateful search
+    /// then sees one state where the full chain saw one per way through the function (a
+    /// retry loop that went round once or twice). Sound under the module's contract as long
+    /// as `f` hands nothing to the caller but `R`: no `&mut` arguments written, no shared
+    /// cells (everything else it changed is in the world, which the key hashes).
+    pub fn call<R: Hash, F: Future<Output = R>>(&self, name: &'static str, f: F) -> Call<'_, W, F> {
+        Call {
+            ctx: self,
+            name,
+            saved: None,
+            inner: f,
+        }
+    }
+
     /// Reads the world outside a step. Only for data that never changes during an
     /// execution (configuration, set-up): reading changing state here would hide it from the
     /// explorer — and from the thread's history, which does not record what `f` returns (so
     /// a stateful search would merge states whose threads go on differently).
     pub fn with_const<R>(&self, f: impl FnOnce(&W) -> R) -> R {
         f(&self.shared.world.borrow())
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Ctx::call`]: polls the function's future in place (a future that took
+    /// it as an `async fn` argument would hold it twice, and nested calls would multiply
+    /// their sizes).
+    pub struct Call<'a, W, F> {
+        ctx: &'a Ctx<W>,
+        name: &'static str,
+        saved: Option<[u64; 2]>,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<W, R: Hash, F: Future<Output = R>> Future for Call<'_, W, F> {
+    type Output = R;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
+        let this = self.project();
+        let shared = &this.ctx.shared;
+        let tid = this.ctx.tid;
+        // The history when the function was entered (its first poll runs its code up to
+        // its first step).
+        let saved = *this
+            .saved
+            .get_or_insert_with(|| shared.history.borrow()[tid]);
+        match this.inner.poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(r) => {
+                let mut h = saved;
+                mix(&mut h, this.name, value_hash(&r));
+                shared.history.borrow_mut()[tid] = h;
+                Poll::Ready(r)
+            }
+        }
     }
 }
 
@@ -266,7 +355,7 @@ pub struct Step<'a, W, F> {
 
 impl<W, R, F> Future for Step<'_, W, F>
 where
-    R: Hash,
+    R: Hash + Clone + 'static,
     F: FnOnce(&mut StepEnv<'_, W>) -> R + Unpin,
 {
     type Output = R;
@@ -274,7 +363,29 @@ where
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
         let this = self.get_mut();
         let shared = &this.ctx.shared;
+        let tid = this.ctx.tid;
         if let Some(op) = this.op.take() {
+            if shared.ffwd_on.get() {
+                // A restore fast-forwards this thread: the step already ran on the path to
+                // the restored state (its effects are in the restored world), so it completes
+                // at once with the value it returned then.
+                let mut ff = shared.ffwd.borrow_mut();
+                let results = shared.results.borrow();
+                if let Some(v) = results[tid].get(ff[tid]) {
+                    ff[tid] += 1;
+                    let r: R = v
+                        .downcast_ref::<R>()
+                        .expect("a fast-forwarded step returned another type than recorded")
+                        .clone();
+                    mix(
+                        &mut shared.history.borrow_mut()[tid],
+                        op.name,
+                        value_hash(&r),
+                    );
+                    this.body = None;
+                    return Poll::Ready(r);
+                }
+            }
             let mut slots = shared.slots.borrow_mut();
             let slot = &mut slots[this.ctx.tid];
             let frames = if shared.tracing {
@@ -310,10 +421,12 @@ where
             },
         };
         let r = body(&mut env);
-        // Step results go into the thread histories: 128-bit, like the stateful search's keys.
-        let mut h = crate::hash::Hasher128::new(0x6a09_e667_f3bc_c908, 0xbb67_ae85_84ca_a73b);
-        r.hash(&mut h);
-        shared.result.set(h.lanes());
+        drop((world, findings, note));
+        let name = shared.slots.borrow()[tid].stepping;
+        mix(&mut shared.history.borrow_mut()[tid], name, value_hash(&r));
+        if shared.record.get() {
+            shared.results.borrow_mut()[tid].push(Box::new(r.clone()));
+        }
         Poll::Ready(r)
     }
 }
@@ -334,6 +447,11 @@ pub trait Model {
     type World: 'static;
     /// Builds a fresh instance. Called once per execution: it must be deterministic.
     fn instance(&self) -> Instance<Self::World>;
+    /// The threads of a fresh instance without its world (what a restore restarts; the
+    /// default builds an instance and drops its world).
+    fn threads(&self) -> Vec<(String, ThreadFn<Self::World>)> {
+        self.instance().threads
+    }
     /// Checks on the final state of an execution in which every thread finished.
     fn at_end(&self, world: &Self::World, out: &mut Vec<Finding>);
     /// A hash of the final state (used to compare searches).
@@ -365,9 +483,19 @@ pub struct Execution<W> {
     parked_at: Vec<Vec<u32>>,
     /// The attempt generation in which `parked_at[t][o]` was last recorded.
     seen: Vec<Vec<u32>>,
-    /// Per thread, a hash chain (two 64-bit lanes) over the operations it has stepped and
-    /// what their bodies returned (see [`Execution::history`]).
-    history: Vec<[u64; 2]>,
+}
+
+/// A copy of an execution's state that [`Execution::restore`] brings back without replaying
+/// the steps that led to it (see [`Execution::snapshot`]).
+pub struct Snapshot<W> {
+    /// The world as it was.
+    pub world: W,
+    foreign: Vec<Vec<u32>>,
+    parked_at: Vec<Vec<u32>>,
+    seen: Vec<Vec<u32>>,
+    /// Per thread: how many steps it had taken (its recorded results), and whether it had
+    /// finished.
+    taken: Vec<(usize, bool)>,
 }
 
 impl<W: 'static> Execution<W> {
@@ -382,6 +510,7 @@ impl<W: 'static> Execution<W> {
                         pending: None,
                         frames: Vec::new(),
                         attempt: 0,
+                        stepping: "",
                     })
                     .collect(),
             ),
@@ -389,7 +518,11 @@ impl<W: 'static> Execution<W> {
             findings: RefCell::new(Vec::new()),
             note: RefCell::new(String::new()),
             current: Cell::new(0),
-            result: Cell::new([0; 2]),
+            history: RefCell::new(vec![[0; 2]; n]),
+            record: Cell::new(false),
+            results: RefCell::new((0..n).map(|_| Vec::new()).collect()),
+            ffwd: RefCell::new(vec![0; n]),
+            ffwd_on: Cell::new(false),
         });
         let mut names = Vec::with_capacity(n);
         let mut futures = Vec::with_capacity(n);
@@ -407,7 +540,6 @@ impl<W: 'static> Execution<W> {
             foreign: vec![vec![0; inst.objects]; n],
             parked_at: vec![vec![0; inst.objects]; n],
             seen: vec![vec![0; inst.objects]; n],
-            history: vec![[0; 2]; n],
         };
         for tid in 0..n {
             ex.poll(tid);
@@ -438,7 +570,10 @@ impl<W: 'static> Execution<W> {
         self.shared.findings.borrow_mut().clear();
         self.shared.note.borrow_mut().clear();
         self.shared.current.set(0);
-        self.shared.result.set([0; 2]);
+        self.shared.history.borrow_mut().fill([0; 2]);
+        for r in self.shared.results.borrow_mut().iter_mut() {
+            r.clear();
+        }
         for (tid, (name, f)) in inst.threads.into_iter().enumerate() {
             self.names[tid] = name;
             self.futures[tid] = Some(f(Ctx {
@@ -459,7 +594,6 @@ impl<W: 'static> Execution<W> {
             );
             v.fill(0);
         }
-        self.history.fill([0; 2]);
         for tid in 0..n {
             self.poll(tid);
         }
@@ -573,7 +707,7 @@ impl<W: 'static> Execution<W> {
             .expect("stepped a thread with no registered operation");
         self.shared.findings.borrow_mut().clear();
         self.shared.note.borrow_mut().clear();
-        self.shared.result.set([0; 2]);
+        self.shared.slots.borrow_mut()[tid].stepping = pending.name;
         let finished = self.poll(tid);
         let parked = matches!(pending.guard, Guard::Changed);
         let attempt = self.shared.slots.borrow()[tid].attempt;
@@ -595,18 +729,6 @@ impl<W: 'static> Execution<W> {
                 self.parked_at[tid][o] = self.foreign[tid][o];
             }
         }
-        // The operation (its name: a cross-check, the thread's code chose it) and what its
-        // body returned, chained per lane.
-        let name = (pending.name.as_ptr() as u64) ^ ((pending.name.len() as u64) << 48);
-        let result = self.shared.result.get();
-        let h = &mut self.history[tid];
-        for (lane, (k, r)) in h.iter_mut().zip([
-            (0x9e37_79b9_7f4a_7c15u64, result[0]),
-            (0xc2b2_ae3d_27d4_eb4f, result[1]),
-        ]) {
-            *lane = (lane.rotate_left(7) ^ name).wrapping_mul(k);
-            *lane = (lane.rotate_left(13) ^ r).wrapping_mul(k);
-        }
         StepRecord {
             tid,
             name: pending.name,
@@ -625,8 +747,98 @@ impl<W: 'static> Execution<W> {
     /// include it (see `search::StateKey::key_includes_history`). Chains never converge: two
     /// paths whose thread saw different results stay apart even when its locals agree again.
     pub fn history(&self, tid: Tid) -> u128 {
-        let [a, b] = self.history[tid];
+        let [a, b] = self.shared.history.borrow()[tid];
         ((a as u128) << 64) | b as u128
+    }
+
+    /// Records every step's result from now on, so that [`Execution::snapshot`] can be
+    /// restored by fast-forwarding fresh thread futures. Call it on a fresh execution.
+    pub fn record_results(&mut self) {
+        assert!(
+            self.shared.results.borrow().iter().all(Vec::is_empty),
+            "record_results on an execution that already stepped"
+        );
+        self.shared.record.set(true);
+    }
+
+    /// A copy of the present state (`world`: a copy of the world, which the caller makes)
+    /// that [`Execution::restore`] brings back. Needs [`Execution::record_results`].
+    pub fn snapshot(&self, world: W) -> Snapshot<W> {
+        debug_assert!(
+            self.shared.record.get(),
+            "snapshot without recorded results"
+        );
+        let results = self.shared.results.borrow();
+        Snapshot {
+            world,
+            foreign: self.foreign.clone(),
+            parked_at: self.parked_at.clone(),
+            seen: self.seen.clone(),
+            taken: (0..self.threads())
+                .map(|t| (results[t].len(), self.finished(t)))
+                .collect(),
+        }
+    }
+
+    /// Brings back the state of `snap`, taken earlier on the path this execution followed
+    /// since: the world (`world`: a copy of [`Snapshot::world`]) and the runtime's
+    /// bookkeeping are copied back, and each unfinished
+    /// thread restarts from `threads` (the model's thread functions, as in
+    /// [`Model::instance`]) and is fast-forwarded: its steps up to the snapshot complete at
+    /// once with the values they returned then, without running their bodies, so its code
+    /// reaches the same point with the same locals, history and attempt (module contract:
+    /// a thread's code depends only on what its steps returned). Costs one poll per thread
+    /// and no step bodies.
+    pub fn restore(&mut self, snap: &Snapshot<W>, world: W, threads: Vec<(String, ThreadFn<W>)>) {
+        assert!(!self.shared.tracing, "restore of a traced execution");
+        let n = self.futures.len();
+        assert_eq!(threads.len(), n, "restore with another number of threads");
+        for f in self.futures.iter_mut() {
+            *f = None;
+        }
+        *self.shared.world.borrow_mut() = world;
+        for (dst, src) in [
+            (&mut self.foreign, &snap.foreign),
+            (&mut self.parked_at, &snap.parked_at),
+            (&mut self.seen, &snap.seen),
+        ] {
+            for (d, s) in dst.iter_mut().zip(src) {
+                d.copy_from_slice(s);
+            }
+        }
+        {
+            let mut results = self.shared.results.borrow_mut();
+            for (t, &(taken, _)) in snap.taken.iter().enumerate() {
+                assert!(
+                    results[t].len() >= taken,
+                    "restore of a snapshot not on this execution's path"
+                );
+                results[t].truncate(taken);
+            }
+        }
+        for slot in self.shared.slots.borrow_mut().iter_mut() {
+            slot.pending = None;
+            slot.attempt = 0;
+        }
+        self.shared.history.borrow_mut().fill([0; 2]);
+        self.shared.ffwd.borrow_mut().fill(0);
+        self.shared.ffwd_on.set(true);
+        for (tid, (_, f)) in threads.into_iter().enumerate() {
+            if snap.taken[tid].1 {
+                continue; // finished: no future
+            }
+            self.futures[tid] = Some(f(Ctx {
+                shared: self.shared.clone(),
+                tid,
+            }));
+            self.poll(tid);
+            debug_assert_eq!(
+                self.shared.ffwd.borrow()[tid],
+                snap.taken[tid].0,
+                "fast-forward of thread {tid} did not use every recorded result"
+            );
+        }
+        self.shared.ffwd_on.set(false);
     }
 
     /// A path-independent summary of thread `t`'s part of the bookkeeping behind

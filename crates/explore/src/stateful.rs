@@ -166,6 +166,15 @@ pub trait StateKey: Model {
         false
     }
 
+    /// For history-keyed models whose world can be copied ([`StateKey::snapshot`] returns a
+    /// clone): restore a state by fast-forwarding fresh thread futures through the results
+    /// their steps returned on the path ([`Execution::restore`]: no step bodies run) instead
+    /// of replaying the path. Requires step results that are `Clone` (as [`crate::Ctx::step`]
+    /// asks). Default: `false` (replay).
+    fn fast_forward(&self) -> bool {
+        false
+    }
+
     /// Symmetry reduction: groups of interchangeable threads (default: none). Threads of one
     /// group run the same code with the same parameters, the model's properties do not name
     /// them, and the world splits into a shared part ([`StateKey::hash_shared`]) that holds no
@@ -446,9 +455,16 @@ struct Frame<W> {
     /// Children still to explore: thread and the sleep set of the child.
     children: Vec<(Tid, u64)>,
     next: usize,
-    /// For models with [`StateKey::resume`]: a copy of this state's world (taken from an
-    /// instance `resume` made), its parking bits and key.
-    snapshot: Option<(W, Vec<u64>, u128)>,
+    /// A copy of this state to restore it from, with its key (for the check).
+    snapshot: Option<(Saved<W>, u128)>,
+}
+
+/// How a frame's state is restored without replaying its path.
+enum Saved<W> {
+    /// [`StateKey::resume`]: a copy of the world (resume points in it) and the parking bits.
+    Resume(W, Vec<u64>),
+    /// [`StateKey::fast_forward`]: the execution's snapshot.
+    Exec(crate::runtime::Snapshot<W>),
 }
 
 /// A worker's live execution and the explorer-side state it tracks.
@@ -467,6 +483,9 @@ impl<W: 'static> Live<W> {
     fn start<M: StateKey<World = W>>(model: &M) -> Self {
         let mut live = Self::from_instance(model.instance(), None);
         live.by_runtime = model.key_includes_history();
+        if model.fast_forward() {
+            live.ex.record_results();
+        }
         live
     }
 
@@ -601,8 +620,11 @@ impl<W: 'static> Live<W> {
         if model.key_includes_history() {
             debug_assert!(self.by_runtime, "history-keyed models restore by replay");
             // History-keyed: what the thread's code did so far, and the runtime's summary of
-            // what its parked steps wait for (see "What a state is").
-            h.write_u128(self.ex.history(t));
+            // what its parked steps wait for (see "What a state is"). A finished thread has
+            // no future: how it got there does not matter (and a restore does not rerun it).
+            if tag != 0 {
+                h.write_u128(self.ex.history(t));
+            }
             for c in self.ex.parking_state(t) {
                 h.write_u64(c);
             }
@@ -709,12 +731,18 @@ fn worker<M: StateKey + Sync>(
             }
             if !at_state {
                 let top = frames.last_mut().expect("top frame");
-                let resumed = top
-                    .snapshot
-                    .as_ref()
-                    .and_then(|(w, changed, key)| Some((model.resume(w)?, changed, *key)));
-                if let Some((inst, changed, key)) = resumed {
-                    live.restart(inst, Some(changed));
+                let restored = match &top.snapshot {
+                    Some((Saved::Resume(w, changed), key)) => model.resume(w).map(|inst| {
+                        live.restart(inst, Some(changed));
+                        *key
+                    }),
+                    Some((Saved::Exec(snap), key)) => model.snapshot(&snap.world).map(|w| {
+                        live.ex.restore(snap, w, model.threads());
+                        *key
+                    }),
+                    None => None,
+                };
+                if let Some(key) = restored {
                     stats.restores += 1;
                     // The model's `resume` is checked on the first restores (and always in
                     // debug builds): a wrong one shows at once, without a key per restore.
@@ -722,7 +750,9 @@ fn worker<M: StateKey + Sync>(
                         let again = live.key(model, &sh.groups, &mut Canon::new());
                         assert_eq!(
                             again, key,
-                            "StateKey::resume did not restore the state it was given"
+                            "the restore did not bring back the state it was given \
+                             (StateKey::resume, or a step body that hands its thread \
+                             something besides its result)"
                         );
                     }
                     if top.next == top.children.len() {
@@ -929,9 +959,13 @@ fn arrive<M: StateKey + Sync>(
         acc |= 1 << t;
     }
     let snapshot = if children.len() > 1 {
-        live.ex
-            .with_world(|w| model.snapshot(w))
-            .map(|w| (w, live.changed.clone(), key))
+        live.ex.with_world(|w| model.snapshot(w)).map(|w| {
+            if model.fast_forward() {
+                (Saved::Exec(live.ex.snapshot(w)), key)
+            } else {
+                (Saved::Resume(w, live.changed.clone()), key)
+            }
+        })
     } else {
         None
     };

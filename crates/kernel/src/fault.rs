@@ -19,6 +19,8 @@ impl Cx {
     /// * 2026-03: reference, unconditional `uv_convert_from_secure`, clear PG_arch_1; failure
     ///   → the exception fix-up (the copy fails with -EFAULT), no BUG.
     pub async fn kernel_access(&self, p: PageId, write: bool) {
+        self.ctx
+            .call("kernel_access", async move {
         let _f = self.ctx.enter("copy_page");
         for _ in 0..MAX_RETRIES {
             self.ctx.attempt_begin();
@@ -73,6 +75,8 @@ impl Cx {
             }
         }
         self.retry_bound("do_secure_storage_access").await;
+    })
+            .await
     }
 
     /// A user access through `mm`'s page table; on 0x3d the USER_FAULT branch:
@@ -83,74 +87,84 @@ impl Cx {
     ///
     /// Hook failure → SIGSEGV.
     pub async fn user_access(&self, mm: MmId, vpn: usize, write: bool) {
-        let _f = self.ctx.enter("user access");
-        for _ in 0..MAX_RETRIES {
-            self.ctx.attempt_begin();
-            let pte = self.read_pte(mm, vpn, "tlb lookup").await;
-            let usable = pte.present && !pte.invalid && (!write || pte.write);
-            let Some(p) = pte.page.filter(|_| usable) else {
-                self.mmap_read_lock(mm).await;
-                let rc = self.handle_mm_fault(mm, vpn, write).await;
-                self.mmap_read_unlock(mm).await;
-                if rc != 0 {
-                    self.sigsegv("user access: fault failed").await;
-                    return;
-                }
-                continue;
-            };
-            if self.cpu_touch(p, write).await {
-                return;
-            }
-            let _g = self.ctx.enter("do_secure_storage_access(USER_FAULT)");
-            self.mmap_read_lock(mm).await;
-            let (got, rc) = match self.cfg.user_fault {
-                UserFault::FollowPageWrite => match self.get_user_pages_follow_get(mm, vpn).await {
-                    Some(p) => {
-                        let rc = self.arch_make_page_accessible(p).await;
-                        self.put_page(p).await;
-                        (true, rc)
-                    }
-                    None => (false, 0),
-                },
-                UserFault::FolioWalk => {
-                    let _h = self.ctx.enter("folio_walk_start");
-                    self.pte_lock(mm, vpn).await;
-                    let pte = self.read_pte(mm, vpn, "ptep_get").await;
-                    let r = match pte.page.filter(|_| pte.present && !pte.invalid) {
-                        Some(p) => {
-                            self.get_page(p).await;
-                            let rc = self.arch_make_page_accessible(p).await;
-                            self.put_page(p).await;
-                            (true, rc)
+        self.ctx
+            .call("user_access", async move {
+                let _f = self.ctx.enter("user access");
+                for _ in 0..MAX_RETRIES {
+                    self.ctx.attempt_begin();
+                    let pte = self.read_pte(mm, vpn, "tlb lookup").await;
+                    let usable = pte.present && !pte.invalid && (!write || pte.write);
+                    let Some(p) = pte.page.filter(|_| usable) else {
+                        self.mmap_read_lock(mm).await;
+                        let rc = self.handle_mm_fault(mm, vpn, write).await;
+                        self.mmap_read_unlock(mm).await;
+                        if rc != 0 {
+                            self.sigsegv("user access: fault failed").await;
+                            return;
                         }
-                        None => (false, 0),
+                        continue;
                     };
-                    self.pte_unlock(mm, vpn).await;
-                    r
+                    if self.cpu_touch(p, write).await {
+                        return;
+                    }
+                    let _g = self.ctx.enter("do_secure_storage_access(USER_FAULT)");
+                    self.mmap_read_lock(mm).await;
+                    let (got, rc) = match self.cfg.user_fault {
+                        UserFault::FollowPageWrite => {
+                            match self.get_user_pages_follow_get(mm, vpn).await {
+                                Some(p) => {
+                                    let rc = self.arch_make_page_accessible(p).await;
+                                    self.put_page(p).await;
+                                    (true, rc)
+                                }
+                                None => (false, 0),
+                            }
+                        }
+                        UserFault::FolioWalk => {
+                            let _h = self.ctx.enter("folio_walk_start");
+                            self.pte_lock(mm, vpn).await;
+                            let pte = self.read_pte(mm, vpn, "ptep_get").await;
+                            let r = match pte.page.filter(|_| pte.present && !pte.invalid) {
+                                Some(p) => {
+                                    self.get_page(p).await;
+                                    let rc = self.arch_make_page_accessible(p).await;
+                                    self.put_page(p).await;
+                                    (true, rc)
+                                }
+                                None => (false, 0),
+                            };
+                            self.pte_unlock(mm, vpn).await;
+                            r
+                        }
+                    };
+                    self.mmap_read_unlock(mm).await;
+                    if rc != 0 {
+                        self.sigsegv("do_secure_storage_access: hook failed").await;
+                        return;
+                    }
+                    if !got {
+                        self.park(&[self.objs.pte(mm, vpn), self.objs.page(p, PP::Uv)])
+                            .await;
+                    }
                 }
-            };
-            self.mmap_read_unlock(mm).await;
-            if rc != 0 {
-                self.sigsegv("do_secure_storage_access: hook failed").await;
-                return;
-            }
-            if !got {
-                self.park(&[self.objs.pte(mm, vpn), self.objs.page(p, PP::Uv)])
-                    .await;
-            }
-        }
-        self.retry_bound("do_secure_storage_access").await;
+                self.retry_bound("do_secure_storage_access").await;
+            })
+            .await
     }
 
     /// `follow_page(vma, addr, FOLL_WRITE | FOLL_GET)` as the 0x3d handler calls it.
     async fn get_user_pages_follow_get(&self, mm: MmId, vpn: usize) -> Option<PageId> {
-        match self
-            .follow_page_pte(mm, vpn, crate::gup::Foll::Get, true)
+        self.ctx
+            .call("get_user_pages_follow_get", async move {
+                match self
+                    .follow_page_pte(mm, vpn, crate::gup::Foll::Get, true)
+                    .await
+                {
+                    crate::gup::Follow::Page(p) => Some(p),
+                    _ => None,
+                }
+            })
             .await
-        {
-            crate::gup::Follow::Page(p) => Some(p),
-            _ => None,
-        }
     }
 
     /// One CPU load or store of `p`; false when the CPU raised 0x3d (secure page).

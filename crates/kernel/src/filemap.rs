@@ -12,90 +12,102 @@ impl Cx {
     /// `goto repeat` (spins while the count is frozen); the slot changed → `put_page`,
     /// `goto repeat`. Returns the page with a reference held by this thread.
     pub async fn find_get_page(&self, file: FileId, index: usize) -> Option<PageId> {
-        let _f = self.ctx.enter("find_get_page");
-        let slot = self.objs.slot(file, index);
-        for round in 0..MAX_RETRIES {
-            self.ctx.attempt_begin();
-            let p = self
-                .ctx
-                .step(Op::new("xas_load", acc(&[Access::read(slot)])), move |e| {
-                    let p = e.world.files[file].cache.get(index).copied().flatten();
-                    e.note(|| match p {
-                        Some(p) => format!("slot -> P{p}"),
-                        None => "slot empty".into(),
-                    });
-                    p
-                })
-                .await?;
-            let got = {
-                let _g = self.ctx.enter("page_cache_get_speculative");
-                self.page_ref_add_unless_zero(p, 1, false).await
-            };
-            if !got {
-                // Spins on the same slot until the count is no longer zero.
-                if round > 0 {
-                    self.park(&[self.objs.page(p, PP::Ref), slot]).await;
+        self.ctx
+            .call("find_get_page", async move {
+                let _f = self.ctx.enter("find_get_page");
+                let slot = self.objs.slot(file, index);
+                for round in 0..MAX_RETRIES {
+                    self.ctx.attempt_begin();
+                    let p = self
+                        .ctx
+                        .step(Op::new("xas_load", acc(&[Access::read(slot)])), move |e| {
+                            let p = e.world.files[file].cache.get(index).copied().flatten();
+                            e.note(|| match p {
+                                Some(p) => format!("slot -> P{p}"),
+                                None => "slot empty".into(),
+                            });
+                            p
+                        })
+                        .await?;
+                    let got = {
+                        let _g = self.ctx.enter("page_cache_get_speculative");
+                        self.page_ref_add_unless_zero(p, 1, false).await
+                    };
+                    if !got {
+                        // Spins on the same slot until the count is no longer zero.
+                        if round > 0 {
+                            self.park(&[self.objs.page(p, PP::Ref), slot]).await;
+                        }
+                        continue;
+                    }
+                    let again = self
+                        .ctx
+                        .step(
+                            Op::new("xas_reload", acc(&[Access::read(slot)])),
+                            move |e| e.world.files[file].cache.get(index).copied().flatten(),
+                        )
+                        .await;
+                    if again == Some(p) {
+                        return Some(p);
+                    }
+                    self.put_page(p).await;
                 }
-                continue;
-            }
-            let again = self
-                .ctx
-                .step(
-                    Op::new("xas_reload", acc(&[Access::read(slot)])),
-                    move |e| e.world.files[file].cache.get(index).copied().flatten(),
-                )
-                .await;
-            if again == Some(p) {
-                return Some(p);
-            }
-            self.put_page(p).await;
-        }
-        self.retry_bound("find_get_entry").await;
-        None
+                self.retry_bound("find_get_entry").await;
+                None
+            })
+            .await
     }
 
     /// `filemap_fault` for the page of `file` at `index` (the page is expected in the cache;
     /// a miss allocates a new page and adds it, `add_to_page_cache_lru`).
     pub async fn filemap_fault(&self, file: FileId, index: usize) -> Option<PageId> {
-        let _f = self.ctx.enter("filemap_fault");
-        if let Some(p) = self.find_get_page(file, index).await {
-            return Some(p);
-        }
-        self.add_to_page_cache(file, index).await
+        self.ctx
+            .call("filemap_fault", async move {
+                let _f = self.ctx.enter("filemap_fault");
+                if let Some(p) = self.find_get_page(file, index).await {
+                    return Some(p);
+                }
+                self.add_to_page_cache(file, index).await
+            })
+            .await
     }
 
     /// `__page_cache_alloc` + `add_to_page_cache_lru`: a new, up-to-date (zeroed) page in the
     /// slot; the caller keeps one reference, the cache slot holds another.
     async fn add_to_page_cache(&self, file: FileId, index: usize) -> Option<PageId> {
-        let p = self.alloc_page().await?;
-        let slot = self.objs.slot(file, index);
-        let a = Accesses::new()
-            .with(Access::write(slot))
-            .with(Access::write(self.objs.page(p, PP::Ref)))
-            .with(Access::write(self.objs.page(p, PP::Meta)));
-        let added = self
-            .ctx
-            .step(Op::new("add_to_page_cache_lru", a), move |e| {
-                let w = &mut *e.world;
-                if w.files[file].cache.get(index).copied().flatten().is_some() {
-                    return false;
+        self.ctx
+            .call("add_to_page_cache", async move {
+                let p = self.alloc_page().await?;
+                let slot = self.objs.slot(file, index);
+                let a = Accesses::new()
+                    .with(Access::write(slot))
+                    .with(Access::write(self.objs.page(p, PP::Ref)))
+                    .with(Access::write(self.objs.page(p, PP::Meta)));
+                let added = self
+                    .ctx
+                    .step(Op::new("add_to_page_cache_lru", a), move |e| {
+                        let w = &mut *e.world;
+                        if w.files[file].cache.get(index).copied().flatten().is_some() {
+                            return false;
+                        }
+                        w.pages[p].refcount += 1;
+                        w.pages[p].mapping = Some((file, index));
+                        if w.files[file].cache.len() <= index {
+                            w.files[file].cache.resize(index + 1, None);
+                        }
+                        w.files[file].cache[index] = Some(p);
+                        e.note(|| format!("P{p} added to the page cache"));
+                        true
+                    })
+                    .await;
+                if added {
+                    Some(p)
+                } else {
+                    self.put_page(p).await;
+                    self.find_get_page(file, index).await
                 }
-                w.pages[p].refcount += 1;
-                w.pages[p].mapping = Some((file, index));
-                if w.files[file].cache.len() <= index {
-                    w.files[file].cache.resize(index + 1, None);
-                }
-                w.files[file].cache[index] = Some(p);
-                e.note(|| format!("P{p} added to the page cache"));
-                true
             })
-            .await;
-        if added {
-            Some(p)
-        } else {
-            self.put_page(p).await;
-            self.find_get_page(file, index).await
-        }
+            .await
     }
 
     /// `lru_cache_add` / `mark_page_accessed` queuing the page on this CPU's LRU batch:

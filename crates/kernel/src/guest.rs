@@ -15,7 +15,7 @@ use explore::{Access, Op, Severity};
 pub const GUEST_KILLED: &str = "guest-killed";
 pub const GUEST_INTEGRITY: &str = "guest-integrity";
 
-#[derive(Hash)]
+#[derive(Clone, Hash)]
 enum Touch {
     Done,
     /// PGM 0x3e: the page is not secure.
@@ -28,49 +28,53 @@ impl Cx {
     /// The guest reads (`write == None`) or writes guest frame `gfn`, retrying through the
     /// host's fault handling until the access completes.
     pub async fn guest_access(&self, gfn: usize, write: Option<u8>) {
-        let _f = self.ctx.enter("sie64a");
-        let Some((mm, vpn)) = self.gmap_translate(gfn) else {
-            return;
-        };
-        for _ in 0..MAX_RETRIES {
-            self.ctx.attempt_begin();
-            let pte = self.read_pte(mm, vpn, "dat: host pte").await;
-            let page = pte
-                .page
-                .filter(|_| pte.present && !pte.invalid && (write.is_none() || pte.write));
-            let Some(p) = page else {
-                // A host DAT fault for the guest: gmap_fault, then re-enter SIE.
-                if self.gmap_fault(gfn, write.is_some()).await != 0 {
-                    self.sigsegv("gmap_fault failed").await;
+        self.ctx
+            .call("guest_access", async move {
+                let _f = self.ctx.enter("sie64a");
+                let Some((mm, vpn)) = self.gmap_translate(gfn) else {
                     return;
+                };
+                for _ in 0..MAX_RETRIES {
+                    self.ctx.attempt_begin();
+                    let pte = self.read_pte(mm, vpn, "dat: host pte").await;
+                    let page = pte
+                        .page
+                        .filter(|_| pte.present && !pte.invalid && (write.is_none() || pte.write));
+                    let Some(p) = page else {
+                        // A host DAT fault for the guest: gmap_fault, then re-enter SIE.
+                        if self.gmap_fault(gfn, write.is_some()).await != 0 {
+                            self.sigsegv("gmap_fault failed").await;
+                            return;
+                        }
+                        continue;
+                    };
+                    match self.guest_touch(mm, vpn, p, gfn, write).await {
+                        Touch::Done => return,
+                        Touch::Retry => continue,
+                        Touch::NonSecure => {}
+                    }
+                    let rc = {
+                        let _g = self.ctx.enter("do_non_secure_storage_access");
+                        let _h = self.ctx.enter("gmap_convert_to_secure");
+                        self.gmap_make_secure(gfn, UvCmd::ConvertToSecure).await
+                    };
+                    if rc == EINVAL {
+                        self.sigsegv(
+                            "do_non_secure_storage_access: gmap_convert_to_secure returned -EINVAL",
+                        )
+                        .await;
+                        return;
+                    }
+                    if rc != 0 {
+                        // The guest re-executes the instruction and faults again; a retry can only
+                        // succeed once the page could be frozen (weak fairness: the retries that must
+                        // fail in between change nothing and are not unrolled).
+                        self.park_until_importable(p, mm, vpn).await;
+                    }
                 }
-                continue;
-            };
-            match self.guest_touch(mm, vpn, p, gfn, write).await {
-                Touch::Done => return,
-                Touch::Retry => continue,
-                Touch::NonSecure => {}
-            }
-            let rc = {
-                let _g = self.ctx.enter("do_non_secure_storage_access");
-                let _h = self.ctx.enter("gmap_convert_to_secure");
-                self.gmap_make_secure(gfn, UvCmd::ConvertToSecure).await
-            };
-            if rc == EINVAL {
-                self.sigsegv(
-                    "do_non_secure_storage_access: gmap_convert_to_secure returned -EINVAL",
-                )
-                .await;
-                return;
-            }
-            if rc != 0 {
-                // The guest re-executes the instruction and faults again; a retry can only
-                // succeed once the page could be frozen (weak fairness: the retries that must
-                // fail in between change nothing and are not unrolled).
-                self.park_until_importable(p, mm, vpn).await;
-            }
-        }
-        self.retry_bound("guest re-fault loop (PGM 0x3e)").await;
+                self.retry_bound("guest re-fault loop (PGM 0x3e)").await;
+            })
+            .await
     }
 
     /// One guest access under SIE to the page the host PTE maps, re-checking the PTE in the
@@ -188,29 +192,33 @@ impl Cx {
     /// `kvm_s390_pv_unpack` for one page: `unpack_one` → `gmap_make_secure(UNPACK)`;
     /// `-EAGAIN` → `cond_resched` and retry the same page; other error → stop.
     pub async fn unpack(&self, gfn: usize) -> i32 {
-        let _f = self.ctx.enter("kvm_s390_pv_unpack");
-        let Some((mm, vpn)) = self.gmap_translate(gfn) else {
-            return EINVAL;
-        };
-        for _ in 0..MAX_RETRIES {
-            self.ctx.attempt_begin();
-            let p = self.read_pte(mm, vpn, "ptep_get").await.page;
-            let mut watch = vec![self.objs.pte(mm, vpn)];
-            if let Some(p) = p {
-                watch.extend([
-                    self.objs.page(p, PP::Ref),
-                    self.objs.page(p, PP::Writeback),
-                    self.objs.page(p, PP::Lock),
-                    self.objs.page(p, PP::Uv),
-                ]);
-            }
-            let rc = self.gmap_make_secure(gfn, UvCmd::Unpack).await;
-            if rc != EAGAIN {
-                return rc;
-            }
-            self.park(&watch).await;
-        }
-        self.retry_bound("kvm_s390_pv_unpack").await;
-        EAGAIN
+        self.ctx
+            .call("unpack", async move {
+                let _f = self.ctx.enter("kvm_s390_pv_unpack");
+                let Some((mm, vpn)) = self.gmap_translate(gfn) else {
+                    return EINVAL;
+                };
+                for _ in 0..MAX_RETRIES {
+                    self.ctx.attempt_begin();
+                    let p = self.read_pte(mm, vpn, "ptep_get").await.page;
+                    let mut watch = vec![self.objs.pte(mm, vpn)];
+                    if let Some(p) = p {
+                        watch.extend([
+                            self.objs.page(p, PP::Ref),
+                            self.objs.page(p, PP::Writeback),
+                            self.objs.page(p, PP::Lock),
+                            self.objs.page(p, PP::Uv),
+                        ]);
+                    }
+                    let rc = self.gmap_make_secure(gfn, UvCmd::Unpack).await;
+                    if rc != EAGAIN {
+                        return rc;
+                    }
+                    self.park(&watch).await;
+                }
+                self.retry_bound("kvm_s390_pv_unpack").await;
+                EAGAIN
+            })
+            .await
     }
 }

@@ -21,6 +21,7 @@ pub enum Foll {
 }
 
 /// What `follow_page_pte` returned.
+#[derive(Hash)]
 pub enum Follow {
     Page(PageId),
     /// NULL: not present, or FOLL_WRITE on a read-only PTE — the caller faults it in.
@@ -48,6 +49,8 @@ impl Cx {
         foll: Foll,
         write: bool,
     ) -> Result<PageId, i32> {
+        self.ctx
+            .call("get_user_pages", async move {
         let _f = self.ctx.enter(match foll {
             Foll::Get => "get_user_pages",
             Foll::Pin => "pin_user_pages",
@@ -79,6 +82,8 @@ impl Cx {
             }
         }
         res
+    })
+            .await
     }
 
     /// `follow_page_pte` (mm/gup.c, v5.7 f28d43636d6f):
@@ -88,61 +93,79 @@ impl Cx {
     /// 4. FOLL_PIN: `arch_make_page_accessible(page)`; failure → `unpin_user_page`, error;
     /// 5. drop the PTE lock.
     pub async fn follow_page_pte(&self, mm: MmId, vpn: usize, foll: Foll, write: bool) -> Follow {
-        let _f = self.ctx.enter("follow_page_pte");
-        self.pte_lock(mm, vpn).await;
-        let pte = self.read_pte(mm, vpn, "ptep_get").await;
-        let res = match usable(&pte, write) {
-            None => Follow::NoPage,
-            Some(p) => {
-                if !self.try_grab_page(p, foll).await {
-                    Follow::Err(ENOMEM)
-                } else if foll == Foll::Pin && self.cfg.hook_on_foll_pin {
-                    let rc = self.arch_make_page_accessible(p).await;
-                    if rc != 0 {
-                        self.unpin_user_page(p).await;
-                        Follow::Err(rc)
-                    } else {
-                        Follow::Page(p)
+        self.ctx
+            .call("follow_page_pte", async move {
+                let _f = self.ctx.enter("follow_page_pte");
+                self.pte_lock(mm, vpn).await;
+                let pte = self.read_pte(mm, vpn, "ptep_get").await;
+                let res = match usable(&pte, write) {
+                    None => Follow::NoPage,
+                    Some(p) => {
+                        if !self.try_grab_page(p, foll).await {
+                            Follow::Err(ENOMEM)
+                        } else if foll == Foll::Pin && self.cfg.hook_on_foll_pin {
+                            let rc = self.arch_make_page_accessible(p).await;
+                            if rc != 0 {
+                                self.unpin_user_page(p).await;
+                                Follow::Err(rc)
+                            } else {
+                                Follow::Page(p)
+                            }
+                        } else {
+                            Follow::Page(p)
+                        }
                     }
-                } else {
-                    Follow::Page(p)
-                }
-            }
-        };
-        self.pte_unlock(mm, vpn).await;
-        res
+                };
+                self.pte_unlock(mm, vpn).await;
+                res
+            })
+            .await
     }
 
     /// `follow_page(vma, addr, FOLL_WRITE)` without FOLL_GET, as the v5.7 importer calls it:
     /// the PTE lock is taken and dropped inside; no reference is taken.
     pub async fn follow_page_nogup(&self, mm: MmId, vpn: usize, write: bool) -> Option<PageId> {
-        let _f = self.ctx.enter("follow_page");
-        self.pte_lock(mm, vpn).await;
-        let pte = self.read_pte(mm, vpn, "ptep_get").await;
-        self.pte_unlock(mm, vpn).await;
-        usable(&pte, write)
+        self.ctx
+            .call("follow_page_nogup", async move {
+                let _f = self.ctx.enter("follow_page");
+                self.pte_lock(mm, vpn).await;
+                let pte = self.read_pte(mm, vpn, "ptep_get").await;
+                self.pte_unlock(mm, vpn).await;
+                usable(&pte, write)
+            })
+            .await
     }
 
     /// `try_grab_page(page, flags)` (mm/gup.c): per version, see [`SlowGrab`].
     pub async fn try_grab_page(&self, p: PageId, foll: Foll) -> bool {
-        let _f = self.ctx.enter("try_grab_page");
-        let n = match foll {
-            Foll::Get => 1,
-            Foll::Pin => GUP_PIN_COUNTING_BIAS,
-        };
-        match self.cfg.slow_grab {
-            SlowGrab::CheckThenAdd => match foll {
-                Foll::Get => self.try_get_page(p, "try_get_page").await,
-                Foll::Pin => {
-                    self.check_then_add(p, n, true, "try_grab_page(FOLL_PIN)", "try_grab_page")
-                        .await
+        self.ctx
+            .call("try_grab_page", async move {
+                let _f = self.ctx.enter("try_grab_page");
+                let n = match foll {
+                    Foll::Get => 1,
+                    Foll::Pin => GUP_PIN_COUNTING_BIAS,
+                };
+                match self.cfg.slow_grab {
+                    SlowGrab::CheckThenAdd => match foll {
+                        Foll::Get => self.try_get_page(p, "try_get_page").await,
+                        Foll::Pin => {
+                            self.check_then_add(
+                                p,
+                                n,
+                                true,
+                                "try_grab_page(FOLL_PIN)",
+                                "try_grab_page",
+                            )
+                            .await
+                        }
+                    },
+                    SlowGrab::AddUnlessZero => {
+                        let _g = self.ctx.enter("try_grab_compound_head");
+                        self.page_ref_add_unless_zero(p, n, foll == Foll::Pin).await
+                    }
                 }
-            },
-            SlowGrab::AddUnlessZero => {
-                let _g = self.ctx.enter("try_grab_compound_head");
-                self.page_ref_add_unless_zero(p, n, foll == Foll::Pin).await
-            }
-        }
+            })
+            .await
     }
 
     /// `get_user_pages_fast` for one page: `gup_pte_range` with IRQs off, and the slow path
@@ -154,14 +177,18 @@ impl Cx {
         foll: Foll,
         write: bool,
     ) -> Result<PageId, i32> {
-        let _f = self.ctx.enter(match foll {
-            Foll::Get => "get_user_pages_fast",
-            Foll::Pin => "pin_user_pages_fast",
-        });
-        if let Some(p) = self.gup_pte_range(mm, vpn, foll, write).await {
-            return Ok(p);
-        }
-        self.get_user_pages(mm, vpn, foll, write).await
+        self.ctx
+            .call("get_user_pages_fast", async move {
+                let _f = self.ctx.enter(match foll {
+                    Foll::Get => "get_user_pages_fast",
+                    Foll::Pin => "pin_user_pages_fast",
+                });
+                if let Some(p) = self.gup_pte_range(mm, vpn, foll, write).await {
+                    return Ok(p);
+                }
+                self.get_user_pages(mm, vpn, foll, write).await
+            })
+            .await
     }
 
     /// `gup_pte_range` (mm/gup.c, v5.7): read the PTE locklessly; speculative grab
@@ -175,43 +202,47 @@ impl Cx {
         foll: Foll,
         write: bool,
     ) -> Option<PageId> {
-        let _f = self.ctx.enter("gup_pte_range");
-        let pte = self.read_pte(mm, vpn, "gup_get_pte").await;
-        let p = usable(&pte, write)?;
-        let grabbed = {
-            let _g = self.ctx.enter("try_grab_compound_head");
-            match (foll, self.cfg.fast_pin_grab) {
-                (Foll::Get, _) => self.page_ref_add_unless_zero(p, 1, false).await,
-                (Foll::Pin, FastPinGrab::OneAddUnlessZero) => {
-                    self.page_ref_add_unless_zero(p, GUP_PIN_COUNTING_BIAS, true)
-                        .await
-                }
-                (Foll::Pin, FastPinGrab::AddUnlessZeroThenAdd) => {
-                    if self.page_ref_add_unless_zero(p, 1, true).await {
-                        self.page_ref_add_rest(p, GUP_PIN_COUNTING_BIAS - 1).await;
-                        true
-                    } else {
-                        false
+        self.ctx
+            .call("gup_pte_range", async move {
+                let _f = self.ctx.enter("gup_pte_range");
+                let pte = self.read_pte(mm, vpn, "gup_get_pte").await;
+                let p = usable(&pte, write)?;
+                let grabbed = {
+                    let _g = self.ctx.enter("try_grab_compound_head");
+                    match (foll, self.cfg.fast_pin_grab) {
+                        (Foll::Get, _) => self.page_ref_add_unless_zero(p, 1, false).await,
+                        (Foll::Pin, FastPinGrab::OneAddUnlessZero) => {
+                            self.page_ref_add_unless_zero(p, GUP_PIN_COUNTING_BIAS, true)
+                                .await
+                        }
+                        (Foll::Pin, FastPinGrab::AddUnlessZeroThenAdd) => {
+                            if self.page_ref_add_unless_zero(p, 1, true).await {
+                                self.page_ref_add_rest(p, GUP_PIN_COUNTING_BIAS - 1).await;
+                                true
+                            } else {
+                                false
+                            }
+                        }
                     }
+                };
+                if !grabbed {
+                    return None;
                 }
-            }
-        };
-        if !grabbed {
-            return None;
-        }
-        let again = self.read_pte(mm, vpn, "pte re-check").await;
-        if again != pte {
-            self.put_compound_head(p, foll).await;
-            return None;
-        }
-        if foll == Foll::Pin
-            && self.cfg.hook_on_foll_pin
-            && self.arch_make_page_accessible(p).await != 0
-        {
-            self.unpin_user_page(p).await;
-            return None;
-        }
-        Some(p)
+                let again = self.read_pte(mm, vpn, "pte re-check").await;
+                if again != pte {
+                    self.put_compound_head(p, foll).await;
+                    return None;
+                }
+                if foll == Foll::Pin
+                    && self.cfg.hook_on_foll_pin
+                    && self.arch_make_page_accessible(p).await != 0
+                {
+                    self.unpin_user_page(p).await;
+                    return None;
+                }
+                Some(p)
+            })
+            .await
     }
 
     /// `put_compound_head` / `gup_put_folio`: drop what a GUP grab added.
@@ -227,35 +258,39 @@ impl Cx {
     /// lookup reference becomes the mapping's); present but read-only on a write fault of a
     /// writable shared mapping → `wp_page_shared` makes it writable.
     pub async fn handle_mm_fault(&self, mm: MmId, vpn: usize, write: bool) -> i32 {
-        let _f = self.ctx.enter("handle_mm_fault");
-        let Some(vma) = self.ctx.with_const(|w| w.mms[mm].vma(vpn).cloned()) else {
-            return EFAULT;
-        };
-        if write && !vma.writable {
-            return EFAULT;
-        }
-        let pte = self.read_pte(mm, vpn, "vmf->orig_pte").await;
-        if pte.present && !pte.invalid {
-            if write && !pte.write {
-                let _g = self.ctx.enter("wp_page_shared");
+        self.ctx
+            .call("handle_mm_fault", async move {
+                let _f = self.ctx.enter("handle_mm_fault");
+                let Some(vma) = self.ctx.with_const(|w| w.mms[mm].vma(vpn).cloned()) else {
+                    return EFAULT;
+                };
+                if write && !vma.writable {
+                    return EFAULT;
+                }
+                let pte = self.read_pte(mm, vpn, "vmf->orig_pte").await;
+                if pte.present && !pte.invalid {
+                    if write && !pte.write {
+                        let _g = self.ctx.enter("wp_page_shared");
+                        self.pte_lock(mm, vpn).await;
+                        self.set_pte_write(mm, vpn).await;
+                        self.pte_unlock(mm, vpn).await;
+                    }
+                    return 0;
+                }
+                let p = match vma.file {
+                    Some((file, index)) => self.filemap_fault(file, index).await,
+                    None => self.do_anonymous_page().await,
+                };
+                let Some(p) = p else {
+                    return EFAULT;
+                };
+                let _g = self.ctx.enter("finish_fault");
                 self.pte_lock(mm, vpn).await;
-                self.set_pte_write(mm, vpn).await;
+                self.map_page(mm, vpn, p, write && vma.writable).await;
                 self.pte_unlock(mm, vpn).await;
-            }
-            return 0;
-        }
-        let p = match vma.file {
-            Some((file, index)) => self.filemap_fault(file, index).await,
-            None => self.do_anonymous_page().await,
-        };
-        let Some(p) = p else {
-            return EFAULT;
-        };
-        let _g = self.ctx.enter("finish_fault");
-        self.pte_lock(mm, vpn).await;
-        self.map_page(mm, vpn, p, write && vma.writable).await;
-        self.pte_unlock(mm, vpn).await;
-        0
+                0
+            })
+            .await
     }
 
     /// `do_anonymous_page`: a new zeroed page, queued on the per-CPU LRU batch
@@ -270,48 +305,52 @@ impl Cx {
     /// Under the PTE lock: if the PTE is still none, map `p` (`set_pte_at`,
     /// `page_add_file_rmap`) and hand this thread's reference to the mapping; else drop it.
     async fn map_page(&self, mm: MmId, vpn: usize, p: PageId, write: bool) {
-        let a = acc(&[
-            Access::write(self.objs.pte(mm, vpn)),
-            Access::write(self.objs.page(p, PP::Meta)),
-            Access::write(self.objs.page(p, PP::Ref)),
-            Access::read(self.objs.page(p, PP::Life)),
-        ]);
-        let mapped = self
-            .ctx
-            .step(Op::new("set_pte_at", a), move |e| {
-                live(e, p, "set_pte_at");
-                let w = &mut *e.world;
-                let cur = w.mms[mm].pte(vpn);
-                if cur.present && !cur.invalid {
-                    return false;
+        self.ctx
+            .call("map_page", async move {
+                let a = acc(&[
+                    Access::write(self.objs.pte(mm, vpn)),
+                    Access::write(self.objs.page(p, PP::Meta)),
+                    Access::write(self.objs.page(p, PP::Ref)),
+                    Access::read(self.objs.page(p, PP::Life)),
+                ]);
+                let mapped = self
+                    .ctx
+                    .step(Op::new("set_pte_at", a), move |e| {
+                        live(e, p, "set_pte_at");
+                        let w = &mut *e.world;
+                        let cur = w.mms[mm].pte(vpn);
+                        if cur.present && !cur.invalid {
+                            return false;
+                        }
+                        w.mms[mm].set_pte(
+                            vpn,
+                            Pte {
+                                present: true,
+                                invalid: false,
+                                write,
+                                page: Some(p),
+                            },
+                        );
+                        w.pages[p].mapcount += 1;
+                        w.pages[p].extra -= 1;
+                        let tid = e.tid;
+                        if let Some(i) = e.world.held[tid].iter().rposition(|h| h.page == p) {
+                            e.world.held[tid].remove(i);
+                        }
+                        e.note(|| {
+                            format!(
+                                "map P{p}{}: mapcount +1",
+                                if write { " writable" } else { "" }
+                            )
+                        });
+                        true
+                    })
+                    .await;
+                if !mapped {
+                    self.put_page(p).await;
                 }
-                w.mms[mm].set_pte(
-                    vpn,
-                    Pte {
-                        present: true,
-                        invalid: false,
-                        write,
-                        page: Some(p),
-                    },
-                );
-                w.pages[p].mapcount += 1;
-                w.pages[p].extra -= 1;
-                let tid = e.tid;
-                if let Some(i) = e.world.held[tid].iter().rposition(|h| h.page == p) {
-                    e.world.held[tid].remove(i);
-                }
-                e.note(|| {
-                    format!(
-                        "map P{p}{}: mapcount +1",
-                        if write { " writable" } else { "" }
-                    )
-                });
-                true
             })
-            .await;
-        if !mapped {
-            self.put_page(p).await;
-        }
+            .await
     }
 
     async fn set_pte_write(&self, mm: MmId, vpn: usize) {

@@ -28,6 +28,8 @@ impl Cx {
     /// Precondition (its kernel comment): the caller holds the page lock or an extra
     /// reference; a call without either is reported as `hook-precondition`.
     pub async fn arch_make_page_accessible(&self, p: PageId) -> i32 {
+        self.ctx
+            .call("arch_make_page_accessible", async move {
         let _f = self.ctx.enter("arch_make_page_accessible");
         let a = acc(&[
             Access::read(self.objs.page(p, PP::Arch1)),
@@ -63,6 +65,8 @@ impl Cx {
             return 0;
         }
         EINVAL
+    })
+            .await
     }
 
     /// The firmware becomes busy for the next `count` UV calls of the import.

@@ -24,25 +24,29 @@ pub enum UvCmd {
 impl Cx {
     /// The import driver of the configured version (see [`ImportFlow`]).
     pub async fn gmap_make_secure(&self, gfn: usize, cmd: UvCmd) -> i32 {
-        let _f = self.ctx.enter("gmap_make_secure");
-        let Some((mm, vpn)) = self.gmap_translate(gfn) else {
-            return EFAULT;
-        };
-        match self.cfg.import_flow {
-            ImportFlow::FollowPageLockPage => self.import_v57(mm, vpn, gfn, cmd).await,
-            ImportFlow::PteLockTrylock { ref_on_eagain } => {
-                self.import_v64(mm, vpn, gfn, cmd, ref_on_eagain).await
-            }
-            ImportFlow::GfnToPage => self.import_v614(mm, vpn, gfn, cmd).await,
-            ImportFlow::MakeHvaSecure => {
-                let _g = self.ctx.enter("make_hva_secure");
-                self.import_v615(mm, vpn, gfn, cmd).await
-            }
-            ImportFlow::NewGmap { ptl_trylock } => {
-                let _g = self.ctx.enter("kvm_s390_pv_make_secure");
-                self.import_2026(mm, vpn, gfn, cmd, ptl_trylock).await
-            }
-        }
+        self.ctx
+            .call("gmap_make_secure", async move {
+                let _f = self.ctx.enter("gmap_make_secure");
+                let Some((mm, vpn)) = self.gmap_translate(gfn) else {
+                    return EFAULT;
+                };
+                match self.cfg.import_flow {
+                    ImportFlow::FollowPageLockPage => self.import_v57(mm, vpn, gfn, cmd).await,
+                    ImportFlow::PteLockTrylock { ref_on_eagain } => {
+                        self.import_v64(mm, vpn, gfn, cmd, ref_on_eagain).await
+                    }
+                    ImportFlow::GfnToPage => self.import_v614(mm, vpn, gfn, cmd).await,
+                    ImportFlow::MakeHvaSecure => {
+                        let _g = self.ctx.enter("make_hva_secure");
+                        self.import_v615(mm, vpn, gfn, cmd).await
+                    }
+                    ImportFlow::NewGmap { ptl_trylock } => {
+                        let _g = self.ctx.enter("kvm_s390_pv_make_secure");
+                        self.import_2026(mm, vpn, gfn, cmd, ptl_trylock).await
+                    }
+                }
+            })
+            .await
     }
 
     /// v5.7 … v6.3 (`arch/s390/kernel/uv.c: gmap_make_secure`, 214d9bbcd3a6):
@@ -55,32 +59,36 @@ impl Cx {
     ///    `-EAGAIN`; `-ENXIO` → `gmap_fault(…, FAULT_FLAG_WRITE)`: error → `-EFAULT`, else
     ///    `-EAGAIN`.
     async fn import_v57(&self, mm: MmId, vpn: usize, gfn: usize, cmd: UvCmd) -> i32 {
-        let mut drained = false;
-        loop {
-            self.mmap_read_lock(mm).await;
-            let page = self.follow_page_nogup(mm, vpn, true).await;
-            let rc = match page {
-                None => ENXIO,
-                Some(p) => {
-                    self.lock_page(p).await;
-                    if self.cfg.import_holds_ptl {
-                        self.pte_lock(mm, vpn).await;
+        self.ctx
+            .call("import_v57", async move {
+                let mut drained = false;
+                loop {
+                    self.mmap_read_lock(mm).await;
+                    let page = self.follow_page_nogup(mm, vpn, true).await;
+                    let rc = match page {
+                        None => ENXIO,
+                        Some(p) => {
+                            self.lock_page(p).await;
+                            if self.cfg.import_holds_ptl {
+                                self.pte_lock(mm, vpn).await;
+                            }
+                            self.export_before_import(mm, p).await;
+                            let rc = self.make_secure_pte(mm, vpn, p, gfn, cmd).await;
+                            if self.cfg.import_holds_ptl {
+                                self.pte_unlock(mm, vpn).await;
+                            }
+                            self.unlock_page(p).await;
+                            rc
+                        }
+                    };
+                    self.mmap_read_unlock(mm).await;
+                    match self.after_import(gfn, rc, page, false, &mut drained).await {
+                        Some(rc) => return rc,
+                        None => continue,
                     }
-                    self.export_before_import(mm, p).await;
-                    let rc = self.make_secure_pte(mm, vpn, p, gfn, cmd).await;
-                    if self.cfg.import_holds_ptl {
-                        self.pte_unlock(mm, vpn).await;
-                    }
-                    self.unlock_page(p).await;
-                    rc
                 }
-            };
-            self.mmap_read_unlock(mm).await;
-            match self.after_import(gfn, rc, page, false, &mut drained).await {
-                Some(rc) => return rc,
-                None => continue,
-            }
-        }
+            })
+            .await
     }
 
     /// v6.4 … v6.13 (`gmap_make_secure` after c148dc8e2fa4): mmap lock; `get_locked_pte`;
@@ -97,42 +105,46 @@ impl Cx {
         cmd: UvCmd,
         ref_on_eagain: bool,
     ) -> i32 {
-        let mut drained = false;
-        loop {
-            self.mmap_read_lock(mm).await;
-            if self.cfg.import_holds_ptl {
-                self.pte_lock(mm, vpn).await;
-            }
-            let pte = self.read_pte(mm, vpn, "ptep_get").await;
-            let mut page = None;
-            let mut referenced = false;
-            let rc = match pte
-                .page
-                .filter(|_| pte.present && !pte.invalid && pte.write)
-            {
-                None => ENXIO,
-                Some(p) => {
-                    page = Some(p);
-                    let rc = self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await;
-                    if rc == EAGAIN && ref_on_eagain {
-                        self.get_page(p).await;
-                        referenced = true;
+        self.ctx
+            .call("import_v64", async move {
+                let mut drained = false;
+                loop {
+                    self.mmap_read_lock(mm).await;
+                    if self.cfg.import_holds_ptl {
+                        self.pte_lock(mm, vpn).await;
                     }
-                    rc
+                    let pte = self.read_pte(mm, vpn, "ptep_get").await;
+                    let mut page = None;
+                    let mut referenced = false;
+                    let rc = match pte
+                        .page
+                        .filter(|_| pte.present && !pte.invalid && pte.write)
+                    {
+                        None => ENXIO,
+                        Some(p) => {
+                            page = Some(p);
+                            let rc = self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await;
+                            if rc == EAGAIN && ref_on_eagain {
+                                self.get_page(p).await;
+                                referenced = true;
+                            }
+                            rc
+                        }
+                    };
+                    if self.cfg.import_holds_ptl {
+                        self.pte_unlock(mm, vpn).await;
+                    }
+                    self.mmap_read_unlock(mm).await;
+                    match self
+                        .after_import(gfn, rc, page, referenced, &mut drained)
+                        .await
+                    {
+                        Some(rc) => return rc,
+                        None => continue,
+                    }
                 }
-            };
-            if self.cfg.import_holds_ptl {
-                self.pte_unlock(mm, vpn).await;
-            }
-            self.mmap_read_unlock(mm).await;
-            match self
-                .after_import(gfn, rc, page, referenced, &mut drained)
-                .await
-            {
-                Some(rc) => return rc,
-                None => continue,
-            }
-        }
+            })
+            .await
     }
 
     /// The common tail of the v5.7 and v6.4 drivers.
@@ -144,48 +156,56 @@ impl Cx {
         referenced: bool,
         drained: &mut bool,
     ) -> Option<i32> {
-        match rc {
-            EAGAIN => {
-                if let Some(p) = page {
-                    self.wait_on_page_writeback(p).await;
-                    if referenced {
-                        self.put_page(p).await;
+        self.ctx
+            .call("after_import", async move {
+                match rc {
+                    EAGAIN => {
+                        if let Some(p) = page {
+                            self.wait_on_page_writeback(p).await;
+                            if referenced {
+                                self.put_page(p).await;
+                            }
+                        }
+                        Some(EAGAIN)
                     }
+                    EBUSY => {
+                        if !*drained {
+                            *drained = true;
+                            self.lru_add_drain().await;
+                            return None;
+                        }
+                        self.lru_add_drain_all().await;
+                        Some(EAGAIN)
+                    }
+                    ENXIO => Some(if self.gmap_fault(gfn, true).await == 0 {
+                        EAGAIN
+                    } else {
+                        EFAULT
+                    }),
+                    rc => Some(rc),
                 }
-                Some(EAGAIN)
-            }
-            EBUSY => {
-                if !*drained {
-                    *drained = true;
-                    self.lru_add_drain().await;
-                    return None;
-                }
-                self.lru_add_drain_all().await;
-                Some(EAGAIN)
-            }
-            ENXIO => Some(if self.gmap_fault(gfn, true).await == 0 {
-                EAGAIN
-            } else {
-                EFAULT
-            }),
-            rc => Some(rc),
-        }
+            })
+            .await
     }
 
     /// v6.14 (`arch/s390/kvm/gmap.c: gmap_make_secure`, 5cbe24350b7d): `gfn_to_page` (GUP
     /// with a reference; no PTE lock held afterwards), `folio_trylock` (fail → put,
     /// `-EAGAIN`), `make_folio_secure` freezing at expected + 1, unlock, put.
     async fn import_v614(&self, mm: MmId, vpn: usize, gfn: usize, cmd: UvCmd) -> i32 {
-        let p = {
-            let _g = self.ctx.enter("gfn_to_page");
-            match self.get_user_pages_fast(mm, vpn, Foll::Get, true).await {
-                Ok(p) => p,
-                Err(_) => return EFAULT,
-            }
-        };
-        let rc = self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await;
-        self.put_page(p).await;
-        rc
+        self.ctx
+            .call("import_v614", async move {
+                let p = {
+                    let _g = self.ctx.enter("gfn_to_page");
+                    match self.get_user_pages_fast(mm, vpn, Foll::Get, true).await {
+                        Ok(p) => p,
+                        Err(_) => return EFAULT,
+                    }
+                };
+                let rc = self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await;
+                self.put_page(p).await;
+                rc
+            })
+            .await
     }
 
     /// v6.15 (`make_hva_secure`, d8dfda5af0be): mmap lock; `folio_walk_start` (PTE lock);
@@ -195,42 +215,46 @@ impl Cx {
     /// drain on all CPUs where that version drains); `folio_put`. `-ENXIO` falls back to the
     /// fault path (`gmap_fault` with FAULT_FLAG_WRITE) in the caller.
     async fn import_v615(&self, mm: MmId, vpn: usize, gfn: usize, cmd: UvCmd) -> i32 {
-        self.mmap_read_lock(mm).await;
-        let rc;
-        let mut page = None;
-        {
-            let _g = self.ctx.enter("folio_walk_start");
-            self.pte_lock(mm, vpn).await;
-            let pte = self.read_pte(mm, vpn, "ptep_get").await;
-            match pte.page.filter(|_| pte.present) {
-                None => rc = ENXIO,
-                Some(p) => {
-                    self.get_page(p).await;
-                    page = Some(p);
-                    rc = if pte.invalid || !pte.write {
-                        ENXIO
+        self.ctx
+            .call("import_v615", async move {
+                self.mmap_read_lock(mm).await;
+                let rc;
+                let mut page = None;
+                {
+                    let _g = self.ctx.enter("folio_walk_start");
+                    self.pte_lock(mm, vpn).await;
+                    let pte = self.read_pte(mm, vpn, "ptep_get").await;
+                    match pte.page.filter(|_| pte.present) {
+                        None => rc = ENXIO,
+                        Some(p) => {
+                            self.get_page(p).await;
+                            page = Some(p);
+                            rc = if pte.invalid || !pte.write {
+                                ENXIO
+                            } else {
+                                self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await
+                            };
+                        }
+                    }
+                    self.pte_unlock(mm, vpn).await;
+                }
+                self.mmap_read_unlock(mm).await;
+                if let Some(p) = page {
+                    if rc == EBUSY {
+                        self.s390_wiggle_split_folio(p).await;
+                    }
+                    self.put_page(p).await;
+                }
+                if rc == ENXIO {
+                    return if self.gmap_fault(gfn, true).await == 0 {
+                        EAGAIN
                     } else {
-                        self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await
+                        EFAULT
                     };
                 }
-            }
-            self.pte_unlock(mm, vpn).await;
-        }
-        self.mmap_read_unlock(mm).await;
-        if let Some(p) = page {
-            if rc == EBUSY {
-                self.s390_wiggle_split_folio(p).await;
-            }
-            self.put_page(p).await;
-        }
-        if rc == ENXIO {
-            return if self.gmap_fault(gfn, true).await == 0 {
-                EAGAIN
-            } else {
-                EFAULT
-            };
-        }
-        rc
+                rc
+            })
+            .await
     }
 
     /// 2026 new gmap (e38c884df921, `_kvm_s390_pv_make_secure` as the callback of a
@@ -246,39 +270,43 @@ impl Cx {
         cmd: UvCmd,
         ptl_trylock: bool,
     ) -> i32 {
-        let p = {
-            let _g = self.ctx.enter("kvm_s390_faultin_gfn");
-            match self.get_user_pages_fast(mm, vpn, Foll::Get, true).await {
-                Ok(p) => p,
-                Err(_) => return EFAULT,
-            }
-        };
-        if ptl_trylock {
-            self.mmap_read_lock(mm).await;
-            self.pte_lock(mm, vpn).await;
-        }
-        let mut rc = if ptl_trylock {
-            let pte = self.read_pte(mm, vpn, "ptep_get").await;
-            if pte.present && !pte.invalid && pte.write && pte.page == Some(p) {
-                0
-            } else {
-                EAGAIN
-            }
-        } else {
-            0
-        };
-        if rc == 0 {
-            rc = self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await;
-        }
-        if ptl_trylock {
-            self.pte_unlock(mm, vpn).await;
-            self.mmap_read_unlock(mm).await;
-        }
-        if rc == EBUSY {
-            self.s390_wiggle_split_folio(p).await;
-        }
-        self.put_page(p).await;
-        rc
+        self.ctx
+            .call("import_2026", async move {
+                let p = {
+                    let _g = self.ctx.enter("kvm_s390_faultin_gfn");
+                    match self.get_user_pages_fast(mm, vpn, Foll::Get, true).await {
+                        Ok(p) => p,
+                        Err(_) => return EFAULT,
+                    }
+                };
+                if ptl_trylock {
+                    self.mmap_read_lock(mm).await;
+                    self.pte_lock(mm, vpn).await;
+                }
+                let mut rc = if ptl_trylock {
+                    let pte = self.read_pte(mm, vpn, "ptep_get").await;
+                    if pte.present && !pte.invalid && pte.write && pte.page == Some(p) {
+                        0
+                    } else {
+                        EAGAIN
+                    }
+                } else {
+                    0
+                };
+                if rc == 0 {
+                    rc = self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await;
+                }
+                if ptl_trylock {
+                    self.pte_unlock(mm, vpn).await;
+                    self.mmap_read_unlock(mm).await;
+                }
+                if rc == EBUSY {
+                    self.s390_wiggle_split_folio(p).await;
+                }
+                self.put_page(p).await;
+                rc
+            })
+            .await
     }
 
     /// `folio_trylock` (fail → `-EAGAIN`), export before import, `make_folio_secure`,
@@ -292,13 +320,17 @@ impl Cx {
         gfn: usize,
         cmd: UvCmd,
     ) -> i32 {
-        if !self.trylock_page(p).await {
-            return EAGAIN;
-        }
-        self.export_before_import(mm, p).await;
-        let rc = self.make_folio_secure(mm, vpn, p, gfn, cmd).await;
-        self.unlock_page(p).await;
-        rc
+        self.ctx
+            .call("lock_and_make_secure", async move {
+                if !self.trylock_page(p).await {
+                    return EAGAIN;
+                }
+                self.export_before_import(mm, p).await;
+                let rc = self.make_folio_secure(mm, vpn, p, gfn, cmd).await;
+                self.unlock_page(p).await;
+                rc
+            })
+            .await
     }
 
     /// `s390_wiggle_split_folio` for a small folio: wait for writeback (with a reference
@@ -314,10 +346,14 @@ impl Cx {
     /// `should_export_before_import` (v6.0, 72b1daff2671): with more than one protected VM
     /// in the mm, export the page first (result ignored).
     async fn export_before_import(&self, mm: MmId, p: PageId) {
-        if self.cfg.export_before_import && self.protected_count(mm) > 1 {
-            let _g = self.ctx.enter("should_export_before_import");
-            self.uv_convert_from_secure(p).await;
-        }
+        self.ctx
+            .call("export_before_import", async move {
+                if self.cfg.export_before_import && self.protected_count(mm) > 1 {
+                    let _g = self.ctx.enter("should_export_before_import");
+                    self.uv_convert_from_secure(p).await;
+                }
+            })
+            .await
     }
 
     /// `make_secure_pte(ptep, addr, exp_page, uvcb)` (v5.7, 214d9bbcd3a6): the PTE must be
@@ -331,12 +367,16 @@ impl Cx {
         gfn: usize,
         cmd: UvCmd,
     ) -> i32 {
-        let _f = self.ctx.enter("make_secure_pte");
-        let pte = self.read_pte(mm, vpn, "ptep_get").await;
-        if !pte.present || pte.invalid || pte.page != Some(p) {
-            return ENXIO;
-        }
-        self.secure_core(mm, vpn, p, gfn, cmd).await
+        self.ctx
+            .call("make_secure_pte", async move {
+                let _f = self.ctx.enter("make_secure_pte");
+                let pte = self.read_pte(mm, vpn, "ptep_get").await;
+                if !pte.present || pte.invalid || pte.page != Some(p) {
+                    return ENXIO;
+                }
+                self.secure_core(mm, vpn, p, gfn, cmd).await
+            })
+            .await
     }
 
     /// `make_folio_secure` (v6.4–v6.13) / `__make_folio_secure` (v6.14+): the freeze and the
@@ -349,12 +389,16 @@ impl Cx {
         gfn: usize,
         cmd: UvCmd,
     ) -> i32 {
-        let _f = self.ctx.enter(if self.cfg.freeze_plus_one {
-            "__make_folio_secure"
-        } else {
-            "make_folio_secure"
-        });
-        self.secure_core(mm, vpn, p, gfn, cmd).await
+        self.ctx
+            .call("make_folio_secure", async move {
+                let _f = self.ctx.enter(if self.cfg.freeze_plus_one {
+                    "__make_folio_secure"
+                } else {
+                    "make_folio_secure"
+                });
+                self.secure_core(mm, vpn, p, gfn, cmd).await
+            })
+            .await
     }
 
     /// The steps every version shares:
@@ -366,28 +410,33 @@ impl Cx {
     /// 5. `page_ref_unfreeze(page, expected)` (a plain store);
     /// 6. UV rc 0x10a → `-ENXIO`, other failure → `-EINVAL`; PG_arch_1 stays set on failure.
     async fn secure_core(&self, mm: MmId, vpn: usize, p: PageId, gfn: usize, cmd: UvCmd) -> i32 {
-        if self.page_writeback(p).await {
-            return if self.cfg.writeback_ebusy {
-                EBUSY
-            } else {
-                EAGAIN
-            };
-        }
-        let expected = self.expected_page_refs(p).await + i32::from(self.cfg.freeze_plus_one);
-        if self.cfg.import_freezes && !self.page_ref_freeze(p, expected).await {
-            return EBUSY;
-        }
-        self.set_arch1(p, true).await;
-        let rc = self.uv_import(mm, vpn, p, gfn, cmd).await;
-        if self.cfg.import_freezes {
-            self.page_ref_unfreeze(p, expected).await;
-        }
-        match rc {
-            UvRc::Ok => 0,
-            UvRc::Busy => EAGAIN,
-            UvRc::NotMapped => ENXIO,
-            _ => EINVAL,
-        }
+        self.ctx
+            .call("secure_core", async move {
+                if self.page_writeback(p).await {
+                    return if self.cfg.writeback_ebusy {
+                        EBUSY
+                    } else {
+                        EAGAIN
+                    };
+                }
+                let expected =
+                    self.expected_page_refs(p).await + i32::from(self.cfg.freeze_plus_one);
+                if self.cfg.import_freezes && !self.page_ref_freeze(p, expected).await {
+                    return EBUSY;
+                }
+                self.set_arch1(p, true).await;
+                let rc = self.uv_import(mm, vpn, p, gfn, cmd).await;
+                if self.cfg.import_freezes {
+                    self.page_ref_unfreeze(p, expected).await;
+                }
+                match rc {
+                    UvRc::Ok => 0,
+                    UvRc::Busy => EAGAIN,
+                    UvRc::NotMapped => ENXIO,
+                    _ => EINVAL,
+                }
+            })
+            .await
     }
 
     /// `expected_page_refs` read as one step of the page's mapping state.
@@ -463,6 +512,8 @@ impl Cx {
     /// mm (rc 0x10a when it is not valid). Checks the lock-out rule: the import must never
     /// complete while an I/O marker (an extra reference or PG_writeback) is held.
     async fn uv_import(&self, mm: MmId, vpn: usize, p: PageId, gfn: usize, cmd: UvCmd) -> UvRc {
+        self.ctx
+            .call("uv_import", async move {
         let a = acc(&[
             Access::write(self.objs.page(p, PP::Uv)),
             Access::read(self.objs.page(p, PP::Arch1)),
@@ -516,18 +567,24 @@ impl Cx {
                 rc
             })
             .await
+    })
+            .await
     }
 
     /// `gmap_fault(gmap, gaddr, fault_flags)`: resolve a host fault for the guest frame.
     pub async fn gmap_fault(&self, gfn: usize, write: bool) -> i32 {
-        let _f = self.ctx.enter("gmap_fault");
-        let Some((mm, vpn)) = self.gmap_translate(gfn) else {
-            return EFAULT;
-        };
-        self.mmap_read_lock(mm).await;
-        let rc = self.handle_mm_fault(mm, vpn, write).await;
-        self.mmap_read_unlock(mm).await;
-        rc
+        self.ctx
+            .call("gmap_fault", async move {
+                let _f = self.ctx.enter("gmap_fault");
+                let Some((mm, vpn)) = self.gmap_translate(gfn) else {
+                    return EFAULT;
+                };
+                self.mmap_read_lock(mm).await;
+                let rc = self.handle_mm_fault(mm, vpn, write).await;
+                self.mmap_read_unlock(mm).await;
+                rc
+            })
+            .await
     }
 
     /// The guest frame's host mapping (`__gmap_translate`): fixed at set-up.

@@ -58,21 +58,24 @@ impl explore::Model for KernelModel {
         Instance {
             world: self.world.clone(),
             objects: self.world.objs.total,
-            threads: self
-                .threads
-                .iter()
-                .map(|(name, ops)| {
-                    let ops = ops.clone();
-                    let f: explore::ThreadFn<World> = Box::new(move |ctx| {
-                        Box::pin(async move {
-                            let cx = Cx::new(ctx);
-                            actor::run(&cx, &ops).await;
-                        })
-                    });
-                    (name.clone(), f)
-                })
-                .collect(),
+            threads: self.threads(),
         }
+    }
+
+    fn threads(&self) -> Vec<(String, explore::ThreadFn<World>)> {
+        self.threads
+            .iter()
+            .map(|(name, ops)| {
+                let ops = ops.clone();
+                let f: explore::ThreadFn<World> = Box::new(move |ctx| {
+                    Box::pin(async move {
+                        let cx = Cx::new(ctx);
+                        actor::run(&cx, &ops).await;
+                    })
+                });
+                (name.clone(), f)
+            })
+            .collect()
     }
 
     /// Reference balance: every live page's refcount equals what its mappings, cache slot,
@@ -134,6 +137,16 @@ impl explore::search::StateKey for KernelModel {
     }
 
     fn key_includes_history(&self) -> bool {
+        true
+    }
+
+    fn snapshot(&self, world: &World) -> Option<World> {
+        Some(world.clone())
+    }
+
+    /// Step results are plain values (`Clone`), and a step body hands its thread nothing
+    /// else (see above): a fresh thread fed its recorded results reaches the same point.
+    fn fast_forward(&self) -> bool {
         true
     }
 }

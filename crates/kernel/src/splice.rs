@@ -12,17 +12,21 @@ impl Cx {
     /// `find_get_page` (reference), `copy_page_to_iter_pipe` (`get_page` for the new pipe
     /// buffer, ops `page_cache_pipe_buf_ops`), then `put_page` of the lookup reference.
     pub async fn splice_read(&self, file: FileId, index: usize, pipe: PipeId) -> bool {
-        let _f = self.ctx.enter("generic_file_splice_read");
-        let Some(p) = self.find_get_page(file, index).await else {
-            return false;
-        };
-        {
-            let _g = self.ctx.enter("copy_page_to_iter_pipe");
-            self.get_page(p).await;
-            self.pipe_push(pipe, p).await;
-        }
-        self.put_page(p).await;
-        true
+        self.ctx
+            .call("splice_read", async move {
+                let _f = self.ctx.enter("generic_file_splice_read");
+                let Some(p) = self.find_get_page(file, index).await else {
+                    return false;
+                };
+                {
+                    let _g = self.ctx.enter("copy_page_to_iter_pipe");
+                    self.get_page(p).await;
+                    self.pipe_push(pipe, p).await;
+                }
+                self.put_page(p).await;
+                true
+            })
+            .await
     }
 
     /// Hands this thread's newest reference on `p` to a new pipe buffer.
@@ -68,15 +72,19 @@ impl Cx {
     /// ("fs/splice: add missing callback for inaccessible pages", never merged) it first calls
     /// `arch_make_page_accessible` and fails with `-EIO`.
     pub async fn page_cache_pipe_buf_confirm(&self, p: PageId) -> i32 {
-        let _f = self.ctx.enter("page_cache_pipe_buf_confirm");
-        if self.cfg.splice_confirm_hook && self.arch_make_page_accessible(p).await != 0 {
-            return EIO;
-        }
-        if self.page_uptodate(p).await {
-            0
-        } else {
-            EIO
-        }
+        self.ctx
+            .call("page_cache_pipe_buf_confirm", async move {
+                let _f = self.ctx.enter("page_cache_pipe_buf_confirm");
+                if self.cfg.splice_confirm_hook && self.arch_make_page_accessible(p).await != 0 {
+                    return EIO;
+                }
+                if self.page_uptodate(p).await {
+                    0
+                } else {
+                    EIO
+                }
+            })
+            .await
     }
 
     /// `splice_from_pipe_feed` with `pipe_to_sendpage` → `tcp_sendpage` (v5.7, NETIF_F_SG):
@@ -84,64 +92,80 @@ impl Cx {
     /// (`put_page`); later the NIC DMAs from the page, and the skb is freed after the ACK
     /// (`put_page`). No hook on the way.
     pub async fn splice_to_socket(&self, pipe: PipeId) {
-        let _f = self.ctx.enter("splice_from_pipe_feed");
-        while let Some(buf) = self.pipe_pop(pipe).await {
-            let p = buf.page;
-            if self.page_cache_pipe_buf_confirm(p).await != 0 {
-                self.put_page(p).await;
-                break;
-            }
-            {
-                let _g = self.ctx.enter("pipe_to_sendpage > tcp_sendpage");
-                self.get_page(p).await; // skb frag reference
-            }
-            {
-                let _g = self.ctx.enter("pipe_buf_release");
-                self.put_page(p).await;
-            }
-            {
-                let _g = self.ctx.enter("NIC");
-                self.dma(p, true, "dma_read (NIC transmit)").await;
-            }
-            {
-                let _g = self.ctx.enter("tcp_clean_rtx_queue > skb free");
-                self.put_page(p).await;
-            }
-        }
+        self.ctx
+            .call("splice_to_socket", async move {
+                let _f = self.ctx.enter("splice_from_pipe_feed");
+                while let Some(buf) = self.pipe_pop(pipe).await {
+                    let p = buf.page;
+                    if self.page_cache_pipe_buf_confirm(p).await != 0 {
+                        self.put_page(p).await;
+                        break;
+                    }
+                    {
+                        let _g = self.ctx.enter("pipe_to_sendpage > tcp_sendpage");
+                        self.get_page(p).await; // skb frag reference
+                    }
+                    {
+                        let _g = self.ctx.enter("pipe_buf_release");
+                        self.put_page(p).await;
+                    }
+                    {
+                        let _g = self.ctx.enter("NIC");
+                        self.dma(p, true, "dma_read (NIC transmit)").await;
+                    }
+                    {
+                        let _g = self.ctx.enter("tcp_clean_rtx_queue > skb free");
+                        self.put_page(p).await;
+                    }
+                }
+            })
+            .await
     }
 
     /// `sendfile(file → socket)`: `splice_file_to_pipe` then the pipe's contents to the socket.
     pub async fn sendfile(&self, file: FileId, index: usize, pipe: PipeId) {
-        let _f = self.ctx.enter("do_splice_direct");
-        if self.splice_read(file, index, pipe).await {
-            self.splice_to_socket(pipe).await;
-        }
+        self.ctx
+            .call("sendfile", async move {
+                let _f = self.ctx.enter("do_splice_direct");
+                if self.splice_read(file, index, pipe).await {
+                    self.splice_to_socket(pipe).await;
+                }
+            })
+            .await
     }
 
     /// `tee` / pipe-to-pipe: `generic_pipe_buf_get` → `try_get_page` on a page the source
     /// pipe already references; the copy goes to `to`.
     pub async fn tee(&self, from: PipeId, to: PipeId) {
-        let _f = self.ctx.enter("link_pipe");
-        let bufs = self
-            .ctx
-            .step(
-                Op::new("pipe_lock", acc(&[Access::read(self.objs.pipe(from))])),
-                move |e| e.world.pipes[from].bufs.clone(),
-            )
-            .await;
-        for b in bufs {
-            let _g = self.ctx.enter("generic_pipe_buf_get");
-            if self.try_get_page(b.page, "try_get_page").await {
-                self.pipe_push(to, b.page).await;
-            }
-        }
+        self.ctx
+            .call("tee", async move {
+                let _f = self.ctx.enter("link_pipe");
+                let bufs = self
+                    .ctx
+                    .step(
+                        Op::new("pipe_lock", acc(&[Access::read(self.objs.pipe(from))])),
+                        move |e| e.world.pipes[from].bufs.clone(),
+                    )
+                    .await;
+                for b in bufs {
+                    let _g = self.ctx.enter("generic_pipe_buf_get");
+                    if self.try_get_page(b.page, "try_get_page").await {
+                        self.pipe_push(to, b.page).await;
+                    }
+                }
+            })
+            .await
     }
 
     /// `pipe_buf_release` of every buffer left in the pipe (the pipe is closed).
     pub async fn pipe_release(&self, pipe: PipeId) {
-        let _f = self.ctx.enter("free_pipe_info");
-        while let Some(b) = self.pipe_pop(pipe).await {
-            self.put_page(b.page).await;
-        }
+        self.ctx
+            .call("pipe_release", async move {
+                let _f = self.ctx.enter("free_pipe_info");
+                while let Some(b) = self.pipe_pop(pipe).await {
+                    self.put_page(b.page).await;
+                }
+            })
+            .await
     }
 }

@@ -11,77 +11,89 @@ impl Cx {
     /// `VM_BUG_ON_PAGE`, live only with DEBUG_VM), `unlock_page`, the device reads the page,
     /// `end_page_writeback` (v5.7: no reference of its own).
     pub async fn write_one_page(&self, file: FileId, index: usize) {
-        let _f = self.ctx.enter("write_one_page");
-        let Some(p) = self.find_get_page(file, index).await else {
-            return;
-        };
-        self.lock_page(p).await;
-        self.test_set_page_writeback(p).await;
-        self.unlock_page(p).await;
-        // The caller's lookup reference is dropped once the I/O is submitted; the page stays
-        // because truncation and reclaim wait for PG_writeback.
-        self.put_page(p).await;
-        {
-            let _g = self.ctx.enter("submit_bio");
-            self.dma(p, true, "dma_read (disk write-out)").await;
-        }
-        self.end_page_writeback(p).await;
+        self.ctx
+            .call("write_one_page", async move {
+                let _f = self.ctx.enter("write_one_page");
+                let Some(p) = self.find_get_page(file, index).await else {
+                    return;
+                };
+                self.lock_page(p).await;
+                self.test_set_page_writeback(p).await;
+                self.unlock_page(p).await;
+                // The caller's lookup reference is dropped once the I/O is submitted; the page stays
+                // because truncation and reclaim wait for PG_writeback.
+                self.put_page(p).await;
+                {
+                    let _g = self.ctx.enter("submit_bio");
+                    self.dma(p, true, "dma_read (disk write-out)").await;
+                }
+                self.end_page_writeback(p).await;
+            })
+            .await
     }
 
     /// `__test_set_page_writeback` (v5.7, f28d43636d6f): set PG_writeback, then
     /// `arch_make_page_accessible`; failure → `VM_BUG_ON_PAGE`.
     pub async fn test_set_page_writeback(&self, p: PageId) {
-        let _f = self.ctx.enter("__test_set_page_writeback");
-        let a = acc(&[
-            Access::write(self.objs.page(p, PP::Writeback)),
-            Access::read(self.objs.page(p, PP::Life)),
-        ]);
         self.ctx
-            .step(Op::new("TestSetPageWriteback", a), move |e| {
-                live(e, p, "TestSetPageWriteback");
-                e.world.pages[p].writeback = true;
-                e.note(|| format!("P{p} PG_writeback set"));
-            })
-            .await;
-        let rc = self.arch_make_page_accessible(p).await;
-        if rc != 0 && self.cfg.debug_vm {
-            self.ctx
-                .step(
-                    Op::new("VM_BUG_ON_PAGE", explore::Accesses::new()),
-                    move |e| {
-                        e.report(
-                            BUG,
-                            Severity::Violation,
-                            format!(
+            .call("test_set_page_writeback", async move {
+                let _f = self.ctx.enter("__test_set_page_writeback");
+                let a = acc(&[
+                    Access::write(self.objs.page(p, PP::Writeback)),
+                    Access::read(self.objs.page(p, PP::Life)),
+                ]);
+                self.ctx
+                    .step(Op::new("TestSetPageWriteback", a), move |e| {
+                        live(e, p, "TestSetPageWriteback");
+                        e.world.pages[p].writeback = true;
+                        e.note(|| format!("P{p} PG_writeback set"));
+                    })
+                    .await;
+                let rc = self.arch_make_page_accessible(p).await;
+                if rc != 0 && self.cfg.debug_vm {
+                    self.ctx
+                        .step(
+                            Op::new("VM_BUG_ON_PAGE", explore::Accesses::new()),
+                            move |e| {
+                                e.report(
+                                    BUG,
+                                    Severity::Violation,
+                                    format!(
                                 "VM_BUG_ON_PAGE in __test_set_page_writeback: hook failed on P{p}"
                             ),
-                        );
-                    },
-                )
-                .await;
-        }
+                                );
+                            },
+                        )
+                        .await;
+                }
+            })
+            .await
     }
 
     /// `end_page_writeback`: clear PG_writeback and wake waiters. From the "Cc: stable #
     /// v5.8+" fix it holds a temporary reference around this; v5.7 does not.
     pub async fn end_page_writeback(&self, p: PageId) {
-        let _f = self.ctx.enter("end_page_writeback");
-        if self.cfg.end_writeback_takes_ref {
-            self.get_page(p).await;
-        }
-        let a = acc(&[
-            Access::write(self.objs.page(p, PP::Writeback)),
-            Access::read(self.objs.page(p, PP::Life)),
-        ]);
         self.ctx
-            .step(Op::new("test_clear_page_writeback", a), move |e| {
-                live(e, p, "test_clear_page_writeback");
-                e.world.pages[p].writeback = false;
-                e.note(|| format!("P{p} PG_writeback cleared"));
+            .call("end_page_writeback", async move {
+                let _f = self.ctx.enter("end_page_writeback");
+                if self.cfg.end_writeback_takes_ref {
+                    self.get_page(p).await;
+                }
+                let a = acc(&[
+                    Access::write(self.objs.page(p, PP::Writeback)),
+                    Access::read(self.objs.page(p, PP::Life)),
+                ]);
+                self.ctx
+                    .step(Op::new("test_clear_page_writeback", a), move |e| {
+                        live(e, p, "test_clear_page_writeback");
+                        e.world.pages[p].writeback = false;
+                        e.note(|| format!("P{p} PG_writeback cleared"));
+                    })
+                    .await;
+                if self.cfg.end_writeback_takes_ref {
+                    self.put_page(p).await;
+                }
             })
-            .await;
-        if self.cfg.end_writeback_takes_ref {
-            self.put_page(p).await;
-        }
+            .await
     }
 }
