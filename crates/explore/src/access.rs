@@ -176,6 +176,21 @@ impl Accesses {
         self.len += 1;
     }
 
+    /// The accesses of `list`, copied at once (what a model step declares). Panics if it
+    /// holds more than [`Accesses::CAP`].
+    #[inline]
+    pub fn from_slice(list: &[Access]) -> Self {
+        assert!(
+            list.len() <= Self::CAP,
+            "a model operation declared more than {} accesses",
+            Self::CAP
+        );
+        let mut acc = Accesses::default();
+        acc.items[..list.len()].copy_from_slice(list);
+        acc.len = list.len() as u8;
+        acc
+    }
+
     pub fn with(mut self, a: Access) -> Self {
         self.push(a);
         self

@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod hash;
+pub mod indep;
 pub mod replay;
 pub mod runtime;
 pub mod search;

@@ -197,6 +197,12 @@ pub(crate) struct Shared<W> {
     /// While restoring: per thread, how many recorded results its fresh future has been
     /// handed back (its steps complete at once, without running their bodies).
     ffwd: RefCell<Vec<usize>>,
+    /// Per thread (while recording), the history after each of its history updates (a step
+    /// or a [`Ctx::call`] returning), in order: a fast-forward sets the history from it
+    /// instead of hashing the same values again.
+    hlog: RefCell<Vec<Vec<[u64; 2]>>>,
+    /// While restoring: per thread, how many entries of `hlog` its fresh future has used.
+    hpos: RefCell<Vec<usize>>,
     /// Whether a restore is fast-forwarding threads.
     ffwd_on: Cell<bool>,
 }
@@ -210,6 +216,34 @@ fn mix(h: &mut [u64; 2], name: &'static str, value: [u64; 2]) {
     ]) {
         *lane = (lane.rotate_left(7) ^ name).wrapping_mul(k);
         *lane = (lane.rotate_left(13) ^ r).wrapping_mul(k);
+    }
+}
+
+impl<W> Shared<W> {
+    /// Updates thread `tid`'s history after a step or a call returned `r`: from `base`,
+    /// mixed with `name` and the hash of `r` — or, while a restore fast-forwards the thread
+    /// through updates it already made on the path, the value they had then (the same
+    /// chain: the contract makes the thread's code take the same updates in the same order).
+    fn update_history<R: Hash>(&self, tid: Tid, base: [u64; 2], name: &'static str, r: &R) {
+        if self.ffwd_on.get() {
+            let mut pos = self.hpos.borrow_mut();
+            if let Some(&h) = self.hlog.borrow()[tid].get(pos[tid]) {
+                pos[tid] += 1;
+                debug_assert_eq!(h, {
+                    let mut x = base;
+                    mix(&mut x, name, value_hash(r));
+                    x
+                });
+                self.history.borrow_mut()[tid] = h;
+                return;
+            }
+        }
+        let mut h = base;
+        mix(&mut h, name, value_hash(r));
+        self.history.borrow_mut()[tid] = h;
+        if self.record.get() {
+            self.hlog.borrow_mut()[tid].push(h);
+        }
     }
 }
 
@@ -322,9 +356,7 @@ impl<W, R: Hash, F: Future<Output = R>> Future for Call<'_, W, F> {
         match this.inner.poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(r) => {
-                let mut h = saved;
-                mix(&mut h, this.name, value_hash(&r));
-                shared.history.borrow_mut()[tid] = h;
+                shared.update_history(tid, saved, this.name, &r);
                 Poll::Ready(r)
             }
         }
@@ -377,11 +409,9 @@ where
                         .downcast_ref::<R>()
                         .expect("a fast-forwarded step returned another type than recorded")
                         .clone();
-                    mix(
-                        &mut shared.history.borrow_mut()[tid],
-                        op.name,
-                        value_hash(&r),
-                    );
+                    drop((ff, results));
+                    let base = shared.history.borrow()[tid];
+                    shared.update_history(tid, base, op.name, &r);
                     this.body = None;
                     return Poll::Ready(r);
                 }
@@ -423,7 +453,8 @@ where
         let r = body(&mut env);
         drop((world, findings, note));
         let name = shared.slots.borrow()[tid].stepping;
-        mix(&mut shared.history.borrow_mut()[tid], name, value_hash(&r));
+        let base = shared.history.borrow()[tid];
+        shared.update_history(tid, base, name, &r);
         if shared.record.get() {
             shared.results.borrow_mut()[tid].push(Box::new(r.clone()));
         }
@@ -483,6 +514,10 @@ pub struct Execution<W> {
     parked_at: Vec<Vec<u32>>,
     /// The attempt generation in which `parked_at[t][o]` was last recorded.
     seen: Vec<Vec<u32>>,
+    /// [`Execution::parking_state`] of each thread, kept up to date step by step.
+    pbits: Vec<Vec<u64>>,
+    /// The attempt each thread's "seen in this attempt" bits in `pbits` are for.
+    pbits_attempt: Vec<u32>,
 }
 
 /// A copy of an execution's state that [`Execution::restore`] brings back without replaying
@@ -493,9 +528,13 @@ pub struct Snapshot<W> {
     foreign: Vec<Vec<u32>>,
     parked_at: Vec<Vec<u32>>,
     seen: Vec<Vec<u32>>,
+    pbits: Vec<Vec<u64>>,
+    pbits_attempt: Vec<u32>,
     /// Per thread: how many steps it had taken (its recorded results), and whether it had
     /// finished.
     taken: Vec<(usize, bool)>,
+    /// Per thread: how many history updates it had made (entries of the history log).
+    hlen: Vec<usize>,
 }
 
 impl<W: 'static> Execution<W> {
@@ -522,6 +561,8 @@ impl<W: 'static> Execution<W> {
             record: Cell::new(false),
             results: RefCell::new((0..n).map(|_| Vec::new()).collect()),
             ffwd: RefCell::new(vec![0; n]),
+            hlog: RefCell::new((0..n).map(|_| Vec::new()).collect()),
+            hpos: RefCell::new(vec![0; n]),
             ffwd_on: Cell::new(false),
         });
         let mut names = Vec::with_capacity(n);
@@ -540,11 +581,32 @@ impl<W: 'static> Execution<W> {
             foreign: vec![vec![0; inst.objects]; n],
             parked_at: vec![vec![0; inst.objects]; n],
             seen: vec![vec![0; inst.objects]; n],
+            pbits: vec![vec![0; 2 * inst.objects.div_ceil(64)]; n],
+            pbits_attempt: vec![0; n],
         };
         for tid in 0..n {
             ex.poll(tid);
+            ex.recompute_pbits(tid);
         }
         ex
+    }
+
+    /// Recomputes thread `t`'s parking bits from the counters.
+    fn recompute_pbits(&mut self, t: Tid) {
+        let attempt = self.shared.slots.borrow()[t].attempt;
+        let words = self.foreign[t].len().div_ceil(64);
+        let bits = &mut self.pbits[t];
+        bits.fill(0);
+        for (o, ((fo, pa), se)) in self.foreign[t]
+            .iter()
+            .zip(&self.parked_at[t])
+            .zip(&self.seen[t])
+            .enumerate()
+        {
+            bits[o / 64] |= u64::from(fo != pa) << (o % 64);
+            bits[words + o / 64] |= u64::from(*se == attempt) << (o % 64);
+        }
+        self.pbits_attempt[t] = attempt;
     }
 
     /// Restarts this execution from another instance of the same model (same threads, same
@@ -574,6 +636,9 @@ impl<W: 'static> Execution<W> {
         for r in self.shared.results.borrow_mut().iter_mut() {
             r.clear();
         }
+        for r in self.shared.hlog.borrow_mut().iter_mut() {
+            r.clear();
+        }
         for (tid, (name, f)) in inst.threads.into_iter().enumerate() {
             self.names[tid] = name;
             self.futures[tid] = Some(f(Ctx {
@@ -596,6 +661,7 @@ impl<W: 'static> Execution<W> {
         }
         for tid in 0..n {
             self.poll(tid);
+            self.recompute_pbits(tid);
         }
     }
 
@@ -659,6 +725,15 @@ impl<W: 'static> Execution<W> {
             .map(|p| p.name)
     }
 
+    /// Whether every access of the thread's next operation satisfies `f` (false if it has
+    /// none registered), looked at in place.
+    pub fn next_all(&self, tid: Tid, mut f: impl FnMut(&crate::access::Access) -> bool) -> bool {
+        self.shared.slots.borrow()[tid]
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.accesses.as_slice().iter().all(&mut f))
+    }
+
     /// Whether the next operations of threads `a` and `b` are dependent (`None` if one of
     /// them has finished), compared in place.
     pub fn next_dependent(&self, a: Tid, b: Tid) -> Option<bool> {
@@ -711,22 +786,34 @@ impl<W: 'static> Execution<W> {
         let finished = self.poll(tid);
         let parked = matches!(pending.guard, Guard::Changed);
         let attempt = self.shared.slots.borrow()[tid].attempt;
+        if attempt != self.pbits_attempt[tid] {
+            self.recompute_pbits(tid);
+        }
+        let words = self.pbits[tid].len() / 2;
         for a in pending.accesses.as_slice() {
             let o = a.obj.0 as usize;
+            let (w, b) = (o / 64, 1u64 << (o % 64));
             let observes = matches!(a.kind, AccessKind::Read | AccessKind::Write);
             if observes && self.seen[tid][o] != attempt {
                 self.seen[tid][o] = attempt;
                 self.parked_at[tid][o] = self.foreign[tid][o];
+                self.pbits[tid][w] &= !b;
+                self.pbits[tid][words + w] |= b;
             }
             if a.kind != AccessKind::Read {
-                for (t, f) in self.foreign.iter_mut().enumerate() {
-                    if t != tid {
-                        f[o] = f[o].wrapping_add(1);
+                for t in (0..self.foreign.len()).filter(|&t| t != tid) {
+                    let f = self.foreign[t][o].wrapping_add(1);
+                    self.foreign[t][o] = f;
+                    if f != self.parked_at[t][o] {
+                        self.pbits[t][w] |= b;
+                    } else {
+                        self.pbits[t][w] &= !b;
                     }
                 }
             }
             if parked {
                 self.parked_at[tid][o] = self.foreign[tid][o];
+                self.pbits[tid][w] &= !b;
             }
         }
         StepRecord {
@@ -774,9 +861,12 @@ impl<W: 'static> Execution<W> {
             foreign: self.foreign.clone(),
             parked_at: self.parked_at.clone(),
             seen: self.seen.clone(),
+            pbits: self.pbits.clone(),
+            pbits_attempt: self.pbits_attempt.clone(),
             taken: (0..self.threads())
                 .map(|t| (results[t].len(), self.finished(t)))
                 .collect(),
+            hlen: self.shared.hlog.borrow().iter().map(Vec::len).collect(),
         }
     }
 
@@ -789,12 +879,31 @@ impl<W: 'static> Execution<W> {
     /// reaches the same point with the same locals, history and attempt (module contract:
     /// a thread's code depends only on what its steps returned). Costs one poll per thread
     /// and no step bodies.
-    pub fn restore(&mut self, snap: &Snapshot<W>, world: W, threads: Vec<(String, ThreadFn<W>)>) {
+    pub fn restore(
+        &mut self,
+        snap: &Snapshot<W>,
+        world: W,
+        threads: impl FnOnce() -> Vec<(String, ThreadFn<W>)>,
+    ) {
         assert!(!self.shared.tracing, "restore of a traced execution");
         let n = self.futures.len();
-        assert_eq!(threads.len(), n, "restore with another number of threads");
-        for f in self.futures.iter_mut() {
-            *f = None;
+        // A thread that took no step since the snapshot is where it was then (its future,
+        // registered operation, attempt and history are untouched): it keeps its future.
+        let moved: Vec<bool> = {
+            let results = self.shared.results.borrow();
+            (0..n)
+                .map(|t| {
+                    let (taken, finished) = snap.taken[t];
+                    assert!(
+                        results[t].len() >= taken,
+                        "restore of a snapshot not on this execution's path"
+                    );
+                    results[t].len() != taken || self.futures[t].is_none() != finished
+                })
+                .collect()
+        };
+        for t in (0..n).filter(|&t| moved[t]) {
+            self.futures[t] = None;
         }
         *self.shared.world.borrow_mut() = world;
         for (dst, src) in [
@@ -806,26 +915,36 @@ impl<W: 'static> Execution<W> {
                 d.copy_from_slice(s);
             }
         }
+        for (d, s) in self.pbits.iter_mut().zip(&snap.pbits) {
+            d.copy_from_slice(s);
+        }
+        self.pbits_attempt.copy_from_slice(&snap.pbits_attempt);
+        if !moved.contains(&true) {
+            return;
+        }
         {
             let mut results = self.shared.results.borrow_mut();
-            for (t, &(taken, _)) in snap.taken.iter().enumerate() {
-                assert!(
-                    results[t].len() >= taken,
-                    "restore of a snapshot not on this execution's path"
-                );
-                results[t].truncate(taken);
+            let mut slots = self.shared.slots.borrow_mut();
+            let mut history = self.shared.history.borrow_mut();
+            let mut ff = self.shared.ffwd.borrow_mut();
+            let mut hlog = self.shared.hlog.borrow_mut();
+            let mut hpos = self.shared.hpos.borrow_mut();
+            for t in (0..n).filter(|&t| moved[t]) {
+                results[t].truncate(snap.taken[t].0);
+                hlog[t].truncate(snap.hlen[t]);
+                slots[t].pending = None;
+                slots[t].attempt = 0;
+                history[t] = [0; 2];
+                ff[t] = 0;
+                hpos[t] = 0;
             }
         }
-        for slot in self.shared.slots.borrow_mut().iter_mut() {
-            slot.pending = None;
-            slot.attempt = 0;
-        }
-        self.shared.history.borrow_mut().fill([0; 2]);
-        self.shared.ffwd.borrow_mut().fill(0);
+        let threads = threads();
+        assert_eq!(threads.len(), n, "restore with another number of threads");
         self.shared.ffwd_on.set(true);
         for (tid, (_, f)) in threads.into_iter().enumerate() {
-            if snap.taken[tid].1 {
-                continue; // finished: no future
+            if !moved[tid] || snap.taken[tid].1 {
+                continue; // where it was, or finished: no new future
             }
             self.futures[tid] = Some(f(Ctx {
                 shared: self.shared.clone(),
@@ -836,6 +955,11 @@ impl<W: 'static> Execution<W> {
                 self.shared.ffwd.borrow()[tid],
                 snap.taken[tid].0,
                 "fast-forward of thread {tid} did not use every recorded result"
+            );
+            debug_assert_eq!(
+                self.shared.hpos.borrow()[tid],
+                snap.hlen[tid],
+                "fast-forward of thread {tid} did not make every recorded history update"
             );
         }
         self.shared.ffwd_on.set(false);
@@ -857,23 +981,21 @@ impl<W: 'static> Execution<W> {
     /// behind them differ between paths that converge; these bits do not. A finished thread's
     /// bits are all zero (it has no future).
     pub fn parking_state(&self, t: Tid) -> Vec<u64> {
-        let objects = self.foreign[t].len();
-        let words = objects.div_ceil(64);
-        let mut out = vec![0u64; 2 * words];
-        if self.finished(t) {
-            return out;
-        }
-        let attempt = self.shared.slots.borrow()[t].attempt;
-        for o in 0..objects {
-            let (w, b) = (o / 64, 1u64 << (o % 64));
-            if self.foreign[t][o] != self.parked_at[t][o] {
-                out[w] |= b;
-            }
-            if self.seen[t][o] == attempt {
-                out[words + w] |= b;
-            }
-        }
+        let mut out = Vec::new();
+        self.parking_words(t, |w| out.push(w));
         out
+    }
+
+    /// [`Execution::parking_state`] word by word, without building it.
+    pub fn parking_words(&self, t: Tid, mut f: impl FnMut(u64)) {
+        let finished = self.finished(t);
+        debug_assert!(
+            finished || self.pbits_attempt[t] == self.shared.slots.borrow()[t].attempt,
+            "parking bits of thread {t} are for another attempt"
+        );
+        for &w in &self.pbits[t] {
+            f(if finished { 0 } else { w });
+        }
     }
 
     /// Runs `f` on the world (final checks, hashing).

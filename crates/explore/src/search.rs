@@ -103,6 +103,13 @@ pub struct Stats {
     /// Stateful search only: states restored from a snapshot (`StateKey::resume`) instead
     /// of replayed.
     pub restores: u64,
+    /// Stateful search only: states expanded by one safe step alone (persistent sets).
+    pub safe_steps: u64,
+    /// Stateful search only: searches started over because a step was not in the learned
+    /// independence table (the figures above are those of the last one).
+    pub reruns: u64,
+    /// Stateful search only: entries of the learned independence table.
+    pub table_entries: u64,
 }
 
 impl Stats {

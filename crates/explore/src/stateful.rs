@@ -80,6 +80,42 @@
 //! (`tests/stateful.rs`) check this against a plain visited-set search and against naive
 //! enumeration: same set of reachable states, final states and properties.
 //!
+//! # Safe steps (persistent sets from a learned independence table)
+//!
+//! Sleep sets prune transitions, not states: every state reachable in the full state space is
+//! still visited. For history-keyed models (whose states merge only when every thread saw the
+//! same results) that leaves many states that differ only by which of several independent
+//! steps were taken so far. A *persistent set* (Godefroid 1996, ch. 4) cuts them: if nothing
+//! any other thread can ever do interferes with thread `t`'s next step, taking that step
+//! alone from the state loses no maximal trace, since in any execution from the state that
+//! step is either taken later (and commutes back to the front) or never, and then the others
+//! can go the same way after it.
+//!
+//! "Anything any other thread can ever do" is not known in advance; the search learns it
+//! ([`crate::indep`]). Random walks fill a table of the access kinds each thread was seen
+//! making to each object (and the operations seen ending an execution). A step is *safe* when
+//! it is not a parked retry, was never seen ending an execution, and each of its accesses
+//! commutes with every kind the other threads were seen making to that object. At each state
+//! the first enabled thread (canonical order) with a safe step is expanded alone — the
+//! choice is a function of the state, so a revisit owes only the sleep-set part that choice
+//! left out; persistent sets combine with sleep sets and a visited set as in Godefroid ch. 6
+//! (the state spaces of history-keyed models are acyclic, so there is no ignoring problem).
+//!
+//! The table is an assumption, and the search checks it: at every state it reaches, every
+//! thread's registered operation, and every step it takes (its accesses, and whether it was
+//! fatal), must already be in the table. Anything new stops the search; it starts over with
+//! the larger table (`Stats::reruns`), which only grows, so this ends. The check is
+//! complete: if some reachable state had a registered operation outside the table, the
+//! reduced search reaches a state with one too — by induction over the (finite, acyclic)
+//! state space: from a state whose safe step is `t`'s, a sequence of table steps that reaches
+//! such an operation either contains `t`'s step (which commutes to the front) or not (then
+//! `t`'s step followed by the sequence also reaches it: `t` changes no other thread's local
+//! state, and `t`'s own registered operation is checked where it is). The verdicts, final
+//! states and properties therefore equal those without safe steps: `tests/toy.rs` compares the
+//! search with and without them against naive enumeration on random programs, and the kernel's
+//! `crates/checker/tests/stateful.rs` compares it with DPOR on every built-in scenario and
+//! matrix cell. Off with [`StatefulOptions::safe_steps`] `= false`.
+//!
 //! # Symmetry
 //!
 //! Threads that run the same code with the same parameters (n − 1 identical I/O threads, two
@@ -107,8 +143,13 @@
 //!
 //! Futures cannot be cloned. A model that can restart its threads from the resume points in
 //! its world implements [`StateKey::resume`]: the search keeps, for each open state with
-//! children left, a copy of its world, and restores the state from
-//! it in O(threads) (a new instance from the copy) — it then checks that the restored state has the original key. Otherwise
+//! children left, a copy of its world, and restores the state from it in O(threads) (a new
+//! instance from the copy) — it then checks that the restored state has the original key.
+//! A history-keyed model whose world can be copied declares [`StateKey::fast_forward`]: the
+//! search keeps a [`crate::runtime::Snapshot`] (a copy of the world and of the runtime's
+//! bookkeeping) and restores by restarting each moved thread's future and completing its
+//! steps at once with the results they returned on the path, without running step bodies
+//! ([`Execution::restore`]; threads that did not move since keep their futures). Otherwise
 //! going back re-runs the model from a fresh instance along the path (one poll per step, no OS
 //! thread switch). Depth-first order keeps restores rare: a new state is expanded on the spot;
 //! only going back up costs a restore.
@@ -131,6 +172,8 @@ use super::{
     check_limits, end_of_execution, finalize, offer, Bound, Candidate, Options, Outcome,
     PropertyReport, Stats, Strategy,
 };
+use crate::access::Access;
+use crate::indep::Seen;
 use crate::runtime::{Execution, Model, Tid};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::Hasher;
@@ -213,6 +256,9 @@ pub struct StatefulOptions {
     pub keep_keys: bool,
     /// Use the model's thread symmetry ([`StateKey::symmetry`]) if it declares any.
     pub symmetry: bool,
+    /// For history-keyed models: expand a state by one *safe step* alone where there is
+    /// one (a persistent set from the learned independence table; see "Safe steps").
+    pub safe_steps: bool,
 }
 
 impl Default for StatefulOptions {
@@ -222,6 +268,7 @@ impl Default for StatefulOptions {
             sleep_sets: true,
             keep_keys: false,
             symmetry: true,
+            safe_steps: true,
         }
     }
 }
@@ -311,6 +358,11 @@ struct SharedState<'m, M> {
     /// Global counters (for limits across workers).
     executions: AtomicU64,
     states: AtomicU64,
+    /// The learned independence table this search relies on (safe steps), if any.
+    seen: Option<Seen>,
+    /// Steps not in `seen`: the search stops and starts over with them.
+    learned: Mutex<Vec<Learned>>,
+    rerun: AtomicBool,
 }
 
 struct WorkerOut {
@@ -325,6 +377,106 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
     mut opts: Options<'_>,
     sopts: StatefulOptions,
 ) -> StatefulOutcome {
+    let start = Instant::now();
+    let mut progress = opts.progress.take();
+    if !(sopts.safe_steps && model.key_includes_history()) {
+        return search_once(model, &opts, progress, sopts, None, start).0;
+    }
+    let mut seen = seed_table(model, opts.bounds.max_depth);
+    let mut reruns = 0;
+    loop {
+        let (mut out, learned) = search_once(
+            model,
+            &opts,
+            progress.as_deref_mut(),
+            sopts,
+            Some(&seen),
+            start,
+        );
+        if learned.is_empty() || out.outcome.stopped_by.is_some() {
+            out.outcome.stats.reruns = reruns;
+            out.outcome.stats.table_entries = seen.len() as u64;
+            return out;
+        }
+        for l in &learned {
+            match l {
+                Learned::Access(t, a) => seen.insert(*t, a),
+                Learned::Fatal(t, name) => seen.insert_fatal(*t, name),
+            };
+        }
+        reruns += 1;
+        if std::env::var_os("PVMM_DEBUG_RERUN").is_some() {
+            eprintln!(
+                "rerun {reruns}: table {} entries, learned {}",
+                seen.len(),
+                learned.len()
+            );
+        }
+    }
+}
+
+/// Random walks that fill the independence table before the search (it learns the rest on
+/// the way, at the price of starting over): until 64 walks in a row add nothing, at most
+/// 4096 walks.
+fn seed_table<M: StateKey>(model: &M, max_depth: usize) -> Seen {
+    let inst = model.instance();
+    let (n, objects) = (inst.threads.len(), inst.objects);
+    let mut seen = Seen::new(n, objects);
+    let mut ex = Execution::start(inst, false);
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut quiet = 0;
+    for walk in 0..4096 {
+        if walk > 0 {
+            ex.restart(model.instance());
+        }
+        let mut new = false;
+        for _ in 0..max_depth {
+            let en = ex.enabled_mask();
+            if en == 0 {
+                break;
+            }
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let k = (rng % en.count_ones() as u64) as u32;
+            let mut m = en;
+            for _ in 0..k {
+                m &= m - 1;
+            }
+            let tid = m.trailing_zeros() as usize;
+            let rec = ex.step(tid);
+            for a in rec.accesses.as_slice() {
+                new |= seen.insert(tid, a);
+            }
+            if rec.findings.iter().any(|f| f.fatal) {
+                new |= seen.insert_fatal(tid, rec.name);
+                break;
+            }
+        }
+        quiet = if new { 0 } else { quiet + 1 };
+        if quiet == 64 {
+            break;
+        }
+    }
+    seen
+}
+
+/// Something a step did that the independence table did not hold.
+enum Learned {
+    Access(Tid, Access),
+    Fatal(Tid, &'static str),
+}
+
+/// One search with a fixed independence table (or none); returns the steps it met that the
+/// table did not hold (then its outcome is not to be used).
+fn search_once<M: StateKey + Sync>(
+    model: &M,
+    opts: &Options<'_>,
+    progress: Option<&mut (dyn FnMut(&super::Progress) + '_)>,
+    sopts: StatefulOptions,
+    seen: Option<&Seen>,
+    start: Instant,
+) -> (StatefulOutcome, Vec<Learned>) {
     let jobs = sopts.jobs.max(1);
     let shared = SharedState {
         model,
@@ -352,11 +504,13 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
         stop: AtomicBool::new(false),
         stopped_by: Mutex::new(None),
         cut: Mutex::new(None),
-        start: Instant::now(),
+        start,
         executions: AtomicU64::new(0),
         states: AtomicU64::new(0),
+        seen: seen.cloned(),
+        learned: Mutex::new(Vec::new()),
+        rerun: AtomicBool::new(false),
     };
-    let progress = opts.progress.take();
     let outs: Vec<WorkerOut> = std::thread::scope(|s| {
         let handles: Vec<_> = (1..jobs)
             .map(|_| s.spawn(|| worker(&shared, None)))
@@ -382,6 +536,7 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
         stats.steps += o.stats.steps;
         stats.transitions += o.stats.transitions;
         stats.restores += o.stats.restores;
+        stats.safe_steps += o.stats.safe_steps;
         stats.max_depth_seen = stats.max_depth_seen.max(o.stats.max_depth_seen);
         final_states.extend(o.final_states);
         for (_, c) in o.cands {
@@ -413,15 +568,69 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
     reports.sort_by(|a, b| a.property.cmp(b.property));
     let stopped_by = shared.stopped_by.lock().expect("lock").clone();
     let cut = shared.cut.lock().expect("lock").clone();
-    StatefulOutcome {
-        outcome: Outcome {
-            strategy: Strategy::Dpor,
-            stats,
-            reports,
-            stopped_by: stopped_by.or(cut),
-            final_states,
+    let learned = std::mem::take(&mut *shared.learned.lock().expect("lock"));
+    (
+        StatefulOutcome {
+            outcome: Outcome {
+                strategy: Strategy::Dpor,
+                stats,
+                reports,
+                stopped_by: stopped_by.or(cut),
+                final_states,
+            },
+            keys,
         },
-        keys,
+        learned,
+    )
+}
+
+/// Checks the step just taken against the independence table; a step it does not hold
+/// stops this search (it starts over with the step added).
+fn check_table<M>(sh: &SharedState<'_, M>, tid: Tid, rec: &crate::runtime::StepRecord) {
+    let Some(seen) = &sh.seen else { return };
+    let mut new: Vec<Learned> = rec
+        .accesses
+        .as_slice()
+        .iter()
+        .filter(|a| seen.missing(tid, a))
+        .map(|a| Learned::Access(tid, *a))
+        .collect();
+    if rec.findings.iter().any(|f| f.fatal) && !seen.seen_fatal(tid, rec.name) {
+        new.push(Learned::Fatal(tid, rec.name));
+    }
+    if !new.is_empty() {
+        sh.learned.lock().expect("lock").extend(new);
+        sh.rerun.store(true, Ordering::SeqCst);
+        sh.stop.store(true, Ordering::SeqCst);
+        let _q = sh.queue.lock().expect("queue");
+        sh.cv.notify_all();
+    }
+}
+
+/// Checks every thread's registered operation at a state the search reached against the
+/// independence table: an access it does not hold stops this search (it starts over with the
+/// access added). Checking registered operations, not only the steps taken, is what makes
+/// the table's completeness checkable (see "Safe steps": a step a safe step would skip is
+/// registered at some state the search reaches).
+fn check_registered<M: StateKey + Sync>(sh: &SharedState<'_, M>, live: &Live<M::World>) {
+    let Some(seen) = &sh.seen else { return };
+    let mut new = Vec::new();
+    for t in 0..live.ex.threads() {
+        if !live.ex.next_all(t, |a| !seen.missing(t, a)) {
+            live.ex.next_all(t, |a| {
+                if seen.missing(t, a) {
+                    new.push(Learned::Access(t, *a));
+                }
+                true
+            });
+        }
+    }
+    if !new.is_empty() {
+        sh.learned.lock().expect("lock").extend(new);
+        sh.rerun.store(true, Ordering::SeqCst);
+        sh.stop.store(true, Ordering::SeqCst);
+        let _q = sh.queue.lock().expect("queue");
+        sh.cv.notify_all();
     }
 }
 
@@ -625,9 +834,7 @@ impl<W: 'static> Live<W> {
             if tag != 0 {
                 h.write_u128(self.ex.history(t));
             }
-            for c in self.ex.parking_state(t) {
-                h.write_u64(c);
-            }
+            self.ex.parking_words(t, |c| h.write_u64(c));
             return;
         }
         for &c in &self.changed[t * self.words..(t + 1) * self.words] {
@@ -683,7 +890,7 @@ fn uncanon(set: u64, perm: &Perm) -> u64 {
 
 fn worker<M: StateKey + Sync>(
     sh: &SharedState<'_, M>,
-    mut progress: Option<&mut dyn FnMut(&super::Progress)>,
+    mut progress: Option<&mut (dyn FnMut(&super::Progress) + '_)>,
 ) -> WorkerOut {
     let model = sh.model;
     let mut stats = Stats::default();
@@ -694,14 +901,33 @@ fn worker<M: StateKey + Sync>(
     let mut states_flushed = 0u64;
     while let Some(task) = next_task(sh) {
         let mut path = task.path;
-        // Arrive at the task's state.
+        // Arrive at the task's state: replay the path to its parent state, then take the
+        // task's transition like any other (its findings are reported here, and a fatal one
+        // ends the execution: the owner handed it over without taking it).
         let mut live = Live::start(model);
-        for &t in &path {
-            live.step(t);
-            stats.steps += 1;
-        }
         let mut frames: Vec<Frame<M::World>> = Vec::new();
         let mut at_state = true;
+        if let Some((&last, parent)) = path.split_last() {
+            for &t in parent {
+                live.step(t);
+                stats.steps += 1;
+            }
+            let rec = live.step(last);
+            stats.steps += 1;
+            stats.transitions += 1;
+            check_table(sh, last, &rec);
+            if transition_ends(
+                sh,
+                &live,
+                &rec,
+                &path,
+                &mut stats,
+                &mut cands,
+                &mut final_states,
+            ) {
+                continue;
+            }
+        }
         if let Some(f) = arrive(
             sh,
             &live,
@@ -737,7 +963,7 @@ fn worker<M: StateKey + Sync>(
                         *key
                     }),
                     Some((Saved::Exec(snap), key)) => model.snapshot(&snap.world).map(|w| {
-                        live.ex.restore(snap, w, model.threads());
+                        live.ex.restore(snap, w, || model.threads());
                         *key
                     }),
                     None => None,
@@ -770,28 +996,20 @@ fn worker<M: StateKey + Sync>(
             let rec = live.step(tid);
             stats.steps += 1;
             stats.transitions += 1;
+            check_table(sh, tid, &rec);
             path.push(tid);
             stats.max_depth_seen = stats.max_depth_seen.max(path.len());
             at_state = false;
-            if !rec.findings.is_empty() {
-                for f in &rec.findings {
-                    let report = PropertyReport {
-                        property: f.property,
-                        severity: f.severity,
-                        message: f.message.clone(),
-                        steps: path.len(),
-                        preemptions: super::switch_count(&path),
-                        schedule: path.clone(),
-                        occurrences: 1,
-                    };
-                    offer(&mut cands, report, path.clone(), false);
-                }
-                if rec.findings.iter().any(|f| f.fatal) {
-                    stats.executions += 1;
-                    sh.executions.fetch_add(1, Ordering::Relaxed);
-                    final_states.insert(live.ex.with_world(|w| model.state_hash(w)) ^ 0xfa7a1);
-                    continue;
-                }
+            if transition_ends(
+                sh,
+                &live,
+                &rec,
+                &path,
+                &mut stats,
+                &mut cands,
+                &mut final_states,
+            ) {
+                continue;
             }
             if let Some(f) = arrive(
                 sh,
@@ -848,11 +1066,68 @@ fn worker<M: StateKey + Sync>(
     }
 }
 
+/// Reports the findings of the transition just taken (its path ends with it); true when one
+/// of them is fatal, which ends the execution there.
+fn transition_ends<M: StateKey + Sync>(
+    sh: &SharedState<'_, M>,
+    live: &Live<M::World>,
+    rec: &crate::runtime::StepRecord,
+    path: &[Tid],
+    stats: &mut Stats,
+    cands: &mut BTreeMap<&'static str, Candidate>,
+    final_states: &mut BTreeSet<u64>,
+) -> bool {
+    for f in &rec.findings {
+        let report = PropertyReport {
+            property: f.property,
+            severity: f.severity,
+            message: f.message.clone(),
+            steps: path.len(),
+            preemptions: super::switch_count(path),
+            schedule: path.to_vec(),
+            occurrences: 1,
+        };
+        offer(cands, report, path.to_vec(), false);
+    }
+    if rec.findings.iter().any(|f| f.fatal) {
+        stats.executions += 1;
+        sh.executions.fetch_add(1, Ordering::Relaxed);
+        final_states.insert(live.ex.with_world(|w| sh.model.state_hash(w)) ^ 0xfa7a1);
+        return true;
+    }
+    false
+}
+
 fn stop_with<M>(sh: &SharedState<'_, M>, b: Bound) {
     sh.stopped_by.lock().expect("lock").get_or_insert(b);
     sh.stop.store(true, Ordering::SeqCst);
     let _q = sh.queue.lock().expect("queue");
     sh.cv.notify_all();
+}
+
+/// The enabled thread, first in canonical order, whose next step is safe: not a parked retry
+/// and every access of it commutes with all that other threads were seen doing to the object.
+fn safe_thread<M: StateKey + Sync>(
+    sh: &SharedState<'_, M>,
+    live: &Live<M::World>,
+    enabled: u64,
+    perm: &Perm,
+) -> Option<Tid> {
+    let seen = sh.seen.as_ref()?;
+    let n = live.ex.threads();
+    let mut by_rank = [0u8; 64];
+    for t in 0..n {
+        by_rank[perm[t] as usize] = t as u8;
+    }
+    by_rank[..n].iter().map(|&t| t as Tid).find(|&t| {
+        enabled & (1 << t) != 0
+            && !live.ex.is_parked(t)
+            && live
+                .ex
+                .next_op_name(t)
+                .is_some_and(|name| !seen.seen_fatal(t, name))
+            && live.ex.next_all(t, |a| seen.commutes_with_others(t, a))
+    })
 }
 
 /// Gives the unexplored children of the shallowest open state with any to the queue.
@@ -885,6 +1160,7 @@ fn arrive<M: StateKey + Sync>(
     final_states: &mut BTreeSet<u64>,
 ) -> Option<Frame<M::World>> {
     let model = sh.model;
+    check_registered(sh, live);
     let mut canon_ = Canon::new();
     let key = live.key(model, &sh.groups, &mut canon_);
     let perm = canon_.perm;
@@ -912,6 +1188,21 @@ fn arrive<M: StateKey + Sync>(
             }
         }
     };
+    // Safe steps: a thread whose next step commutes with everything the other threads were
+    // seen doing to the objects it touches is a persistent set on its own (see "Safe
+    // steps"). Which one is a function of the state (the first in canonical order), so a
+    // revisit owes only what that choice left out.
+    let todo = match safe_thread(sh, live, enabled, &perm) {
+        Some(t) => {
+            stats.safe_steps += 1;
+            todo & (1 << t)
+        }
+        None => todo,
+    };
+    if todo == 0 && enabled != 0 {
+        stats.pruned += 1;
+        return None;
+    }
     if enabled == 0 {
         // Terminal: every thread finished, or deadlock / livelock. Reached once per key.
         stats.executions += 1;

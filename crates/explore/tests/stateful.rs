@@ -380,6 +380,7 @@ fn stateful(p: &Prog, jobs: usize, sleep_sets: bool) -> (explore::Outcome, BTree
             sleep_sets,
             keep_keys: true,
             symmetry: false,
+            safe_steps: false,
         },
     );
     (r.outcome, r.keys)

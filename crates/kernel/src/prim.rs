@@ -19,8 +19,9 @@ pub const IO_SECURE: &str = "io-on-secure-page";
 pub const ARCH1: &str = "arch1-hint";
 pub const CONFIDENTIALITY: &str = "confidentiality";
 
+#[inline]
 pub fn acc(list: &[Access]) -> Accesses {
-    list.iter().copied().collect()
+    Accesses::from_slice(list)
 }
 
 /// Reports a use-after-free if `p` is not allocated; returns whether it is.

@@ -109,7 +109,7 @@ pub struct Vma {
 }
 
 /// One address space.
-#[derive(Clone, Debug, Hash)]
+#[derive(Clone, Debug)]
 pub struct Mm {
     pub name: String,
     /// `mm_is_protected(mm)`: the mm runs a protected guest.
@@ -149,7 +149,7 @@ impl Mm {
 }
 
 /// A file with its page cache.
-#[derive(Clone, Debug, Hash)]
+#[derive(Clone, Debug)]
 pub struct File {
     pub name: String,
     /// Cache slots by index.
@@ -164,14 +164,14 @@ pub struct PipeBuf {
     pub page_cache: bool,
 }
 
-#[derive(Clone, Debug, Default, Hash)]
+#[derive(Clone, Debug, Default)]
 pub struct Pipe {
     pub name: String,
     pub bufs: Vec<PipeBuf>,
 }
 
 /// The guest's own view of its memory: what it last wrote to each guest frame.
-#[derive(Clone, Debug, Hash)]
+#[derive(Clone, Debug)]
 pub struct GuestFrame {
     pub gfn: usize,
     pub mm: MmId,
@@ -295,6 +295,37 @@ pub struct Held {
     pub generation: u32,
 }
 
+// The hashes below (the stateful search's keys) leave out what no step changes: names,
+// VMAs, the protected flags and counts, guest-frame translations (set-up constants, the same
+// in every state of one model; `tests::hash_covers_what_steps_change` checks the list).
+impl std::hash::Hash for Mm {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.ptes.hash(h);
+        self.ptl_held.hash(h);
+        self.mmap_readers.hash(h);
+        self.mmap_writer.hash(h);
+    }
+}
+
+impl std::hash::Hash for File {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.cache.hash(h);
+    }
+}
+
+impl std::hash::Hash for Pipe {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.bufs.hash(h);
+    }
+}
+
+impl std::hash::Hash for GuestFrame {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.shared.hash(h);
+        self.written.hash(h);
+    }
+}
+
 impl std::hash::Hash for World {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         self.pages.hash(h);
@@ -310,6 +341,20 @@ impl std::hash::Hash for World {
 }
 
 impl World {
+    /// What the state hash leaves out, as text: names, VMAs, the protected flags and counts,
+    /// guest-frame translations — set-up constants no step changes (tested).
+    pub fn set_up_constants(&self) -> String {
+        let mms: Vec<_> = self
+            .mms
+            .iter()
+            .map(|m| (&m.name, m.protected, m.protected_count, &m.vmas))
+            .collect();
+        let files: Vec<_> = self.files.iter().map(|f| &f.name).collect();
+        let pipes: Vec<_> = self.pipes.iter().map(|p| &p.name).collect();
+        let guest: Vec<_> = self.guest.iter().map(|g| (g.gfn, g.mm, g.vpn)).collect();
+        format!("{mms:?} {files:?} {pipes:?} {guest:?}")
+    }
+
     /// `expected_page_refs` (arch/s390/kernel/uv.c, v5.7; `expected_folio_refs` v6.10+):
     /// mapcount, +1 for a swap-cache or page-cache slot, +1 more for private data. No
     /// reference for the caller.

@@ -305,10 +305,26 @@ fn describe(
         }
     }
     let counts = match c.search {
-        Search::Stateful { .. } => format!(
-            "{} states, {} transitions, {} ends ({} revisits pruned), {} steps",
-            o.stats.states, o.stats.transitions, o.stats.executions, o.stats.pruned, o.stats.steps
-        ),
+        Search::Stateful { .. } => {
+            let mut s = format!(
+                "{} states, {} transitions, {} ends ({} revisits pruned), {} steps",
+                o.stats.states,
+                o.stats.transitions,
+                o.stats.executions,
+                o.stats.pruned,
+                o.stats.steps
+            );
+            if o.stats.table_entries > 0 {
+                s.push_str(&format!(
+                    ", {} safe steps (independence table of {} entries, {} rerun{})",
+                    o.stats.safe_steps,
+                    o.stats.table_entries,
+                    o.stats.reruns,
+                    if o.stats.reruns == 1 { "" } else { "s" }
+                ));
+            }
+            s
+        }
         Search::Stateless => format!(
             "{} executions ({} pruned), {} steps",
             o.stats.executions, o.stats.pruned, o.stats.steps

@@ -32,7 +32,7 @@ pub enum Ins {
     CasInc(u8),
 }
 
-#[derive(Hash)]
+#[derive(Clone, Hash)]
 pub struct World {
     pub vars: Vec<i64>,
     pub locks: Vec<bool>,
@@ -149,20 +149,24 @@ async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId) {
                 .await;
             }
             Ins::AwaitNonZero(v) => {
-                let acc = Accesses::new().with(Access::read(var(v)));
-                let mut first = true;
-                loop {
-                    let op = if first {
-                        Op::new("await", acc)
-                    } else {
-                        Op::new("await", acc).parked()
-                    };
-                    first = false;
-                    let x = cx.step(op, |e| e.world.vars[v as usize]).await;
-                    if x != 0 {
-                        break;
+                // A function with a loop, summarised in the history by its result (none).
+                cx.call("await_non_zero", async {
+                    let acc = Accesses::new().with(Access::read(var(v)));
+                    let mut first = true;
+                    loop {
+                        let op = if first {
+                            Op::new("await", acc)
+                        } else {
+                            Op::new("await", acc).parked()
+                        };
+                        first = false;
+                        let x = cx.step(op, |e| e.world.vars[v as usize]).await;
+                        if x != 0 {
+                            break;
+                        }
                     }
-                }
+                })
+                .await;
             }
             Ins::Fatal(v, c) => {
                 cx.step(
@@ -184,39 +188,11 @@ async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId) {
                 }
             }
             Ins::CasInc(v) => {
-                let acc = Accesses::new().with(Access::read(var(v)));
-                let mut done = false;
-                for round in 0..2 {
-                    cx.attempt_begin();
-                    let seen = cx
-                        .step(Op::new("cas-read", acc), |e| e.world.vars[v as usize])
-                        .await;
-                    let ok = cx
-                        .step(
-                            Op::new("cas", Accesses::new().with(Access::write(var(v)))),
-                            |e| {
-                                let ok = e.world.vars[v as usize] == seen;
-                                if ok {
-                                    e.world.vars[v as usize] = seen + 1;
-                                }
-                                ok
-                            },
-                        )
-                        .await;
-                    if ok {
-                        local = seen;
-                        done = true;
-                        break;
-                    }
-                    if round == 0 {
-                        cx.step(Op::new("cas-retry", acc).parked(), |_| ()).await;
-                    }
-                }
-                if !done {
-                    cx.step(Op::new("retry-bound", Accesses::new()), |e| {
-                        e.report_fatal("retry-bound", "CAS retried its bound".into())
-                    })
-                    .await;
+                // The retry loop as a function that returns the value it swapped (a path with
+                // one failed attempt and one without leave the thread in the same state).
+                let swapped = cx.call("cas_inc", cas_inc(&cx, v)).await;
+                if let Some(seen) = swapped {
+                    local = seen;
                 }
             }
         }
@@ -234,6 +210,39 @@ async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId) {
         |e| e.world.outs[e.tid] = local,
     )
     .await;
+}
+
+async fn cas_inc(cx: &Ctx<World>, v: u8) -> Option<i64> {
+    let acc = Accesses::new().with(Access::read(var(v)));
+    for round in 0..2 {
+        cx.attempt_begin();
+        let seen = cx
+            .step(Op::new("cas-read", acc), |e| e.world.vars[v as usize])
+            .await;
+        let ok = cx
+            .step(
+                Op::new("cas", Accesses::new().with(Access::write(var(v)))),
+                |e| {
+                    let ok = e.world.vars[v as usize] == seen;
+                    if ok {
+                        e.world.vars[v as usize] = seen + 1;
+                    }
+                    ok
+                },
+            )
+            .await;
+        if ok {
+            return Some(seen);
+        }
+        if round == 0 {
+            cx.step(Op::new("cas-retry", acc).parked(), |_| ()).await;
+        }
+    }
+    cx.step(Op::new("retry-bound", Accesses::new()), |e| {
+        e.report_fatal("retry-bound", "CAS retried its bound".into())
+    })
+    .await;
+    None
 }
 
 impl Model for Prog {

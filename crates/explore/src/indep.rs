@@ -1,0 +1,192 @@
+//! The learned independence table behind the stateful search's persistent sets ("safe
+//! steps", see `search::stateful`, "Safe steps").
+//!
+//! For every object and thread it holds the kinds of access the thread was seen making to
+//! the object. A step of thread `t` whose every access commutes with every kind any *other*
+//! thread was seen making to the same object is *safe*: if the table is complete (it holds
+//! everything any thread can do in any execution), no other thread can ever do anything that
+//! fails to commute with it, so taking it alone is a persistent set (Godefroid 1996, ch. 4:
+//! a set of transitions that nothing outside it can interfere with, however the others go
+//! on). The search checks completeness as it goes: every step it executes must already be in
+//! the table, and a step that is not makes it start over with the larger table
+//! ([`Seen::missing`]). The table only grows, so the search ends.
+//!
+//! A step that ends the execution (a fatal finding: `BUG()`, a retry bound) disables every
+//! other thread, whatever it touches: the table also holds, per thread, the operations seen
+//! doing that, and such an operation is never safe.
+
+use crate::access::{kinds_dependent, Access, AccessKind};
+
+/// Kinds of access seen, as a small set: one bit per kind code below 6, and the constants of
+/// stores (`Set`) in a short list.
+#[derive(Clone, Default, PartialEq, Eq, Debug)]
+struct KindSet {
+    mask: u8,
+    sets: Vec<u16>,
+}
+
+impl KindSet {
+    fn contains(&self, k: AccessKind) -> bool {
+        match k {
+            AccessKind::Set(v) => self.sets.contains(&v),
+            _ => self.mask & (1 << k.code()) != 0,
+        }
+    }
+    fn insert(&mut self, k: AccessKind) -> bool {
+        if self.contains(k) {
+            return false;
+        }
+        match k {
+            AccessKind::Set(v) => self.sets.push(v),
+            _ => self.mask |= 1 << k.code(),
+        }
+        true
+    }
+    fn union(&mut self, o: &KindSet) {
+        self.mask |= o.mask;
+        for &v in &o.sets {
+            if !self.sets.contains(&v) {
+                self.sets.push(v);
+            }
+        }
+    }
+    fn kinds(&self) -> impl Iterator<Item = AccessKind> + '_ {
+        const PLAIN: [AccessKind; 6] = [
+            AccessKind::Read,
+            AccessKind::Write,
+            AccessKind::Add,
+            AccessKind::IncUnlessZero,
+            AccessKind::Acquire,
+            AccessKind::Release,
+        ];
+        PLAIN
+            .into_iter()
+            .filter(|k| self.mask & (1 << k.code()) != 0)
+            .chain(self.sets.iter().map(|&v| AccessKind::Set(v)))
+    }
+}
+
+/// What each thread was seen doing to each object.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    threads: usize,
+    objects: usize,
+    /// `by[obj * threads + tid]`: the kinds `tid` was seen using on `obj`.
+    by: Vec<KindSet>,
+    /// `others[obj * threads + tid]`: the union over the other threads.
+    others: Vec<KindSet>,
+    /// Per thread, the operations seen ending an execution (a fatal finding): such a step
+    /// disables every other thread, so it is never safe.
+    fatal: Vec<Vec<&'static str>>,
+}
+
+impl Seen {
+    pub fn new(threads: usize, objects: usize) -> Self {
+        Seen {
+            threads,
+            objects,
+            by: vec![KindSet::default(); threads * objects],
+            others: vec![KindSet::default(); threads * objects],
+            fatal: vec![Vec::new(); threads],
+        }
+    }
+
+    /// Records that operation `name` of `tid` ended an execution; true if that was new.
+    pub fn insert_fatal(&mut self, tid: usize, name: &'static str) -> bool {
+        if self.fatal[tid].contains(&name) {
+            return false;
+        }
+        self.fatal[tid].push(name);
+        true
+    }
+
+    /// Whether operation `name` of `tid` was seen ending an execution.
+    pub fn seen_fatal(&self, tid: usize, name: &'static str) -> bool {
+        self.fatal[tid].contains(&name)
+    }
+
+    /// Number of (object, thread, kind) entries.
+    pub fn len(&self) -> usize {
+        self.by
+            .iter()
+            .map(|k| k.mask.count_ones() as usize + k.sets.len())
+            .sum::<usize>()
+            + self.fatal.iter().map(Vec::len).sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Records that `tid` made access `a`; true if that was new.
+    pub fn insert(&mut self, tid: usize, a: &Access) -> bool {
+        let o = a.obj.0 as usize;
+        assert!(o < self.objects, "object id {o} out of range");
+        if !self.by[o * self.threads + tid].insert(a.kind) {
+            return false;
+        }
+        for u in (0..self.threads).filter(|&u| u != tid) {
+            self.others[o * self.threads + u].insert(a.kind);
+        }
+        true
+    }
+
+    /// Adds everything `other` holds.
+    pub fn merge(&mut self, other: &Seen) {
+        for (a, b) in self.by.iter_mut().zip(&other.by) {
+            a.union(b);
+        }
+        for (a, b) in self.others.iter_mut().zip(&other.others) {
+            a.union(b);
+        }
+        for (t, names) in other.fatal.iter().enumerate() {
+            for &n in names {
+                self.insert_fatal(t, n);
+            }
+        }
+    }
+
+    /// Whether `tid` making access `a` is not in the table yet.
+    pub fn missing(&self, tid: usize, a: &Access) -> bool {
+        !self.by[a.obj.0 as usize * self.threads + tid].contains(a.kind)
+    }
+
+    /// Whether access `a` of thread `tid` commutes with every kind of access the other
+    /// threads were seen making to its object.
+    pub fn commutes_with_others(&self, tid: usize, a: &Access) -> bool {
+        self.others[a.obj.0 as usize * self.threads + tid]
+            .kinds()
+            .all(|k| !kinds_dependent(a.kind, k))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::ObjId;
+
+    #[test]
+    fn safe_only_against_what_others_do() {
+        let mut s = Seen::new(3, 2);
+        let (o0, o1) = (ObjId(0), ObjId(1));
+        assert!(s.insert(0, &Access::read(o0)));
+        assert!(!s.insert(0, &Access::read(o0)));
+        assert!(s.insert(1, &Access::read(o0)));
+        assert!(s.insert(1, &Access::set(o1, 1)));
+        // Reads of an object the others only read commute; a write does not.
+        assert!(s.commutes_with_others(0, &Access::read(o0)));
+        assert!(!s.commutes_with_others(0, &Access::write(o0)));
+        // A thread's own accesses do not count against it.
+        assert!(s.commutes_with_others(1, &Access::write(o1)));
+        assert!(s.commutes_with_others(0, &Access::set(o1, 1)));
+        assert!(!s.commutes_with_others(0, &Access::set(o1, 2)));
+        assert!(s.missing(2, &Access::read(o0)));
+        assert!(!s.missing(1, &Access::set(o1, 1)));
+        assert!(s.missing(1, &Access::set(o1, 2)));
+        let mut t = Seen::new(3, 2);
+        t.insert(2, &Access::add(o0));
+        s.merge(&t);
+        assert!(!s.commutes_with_others(0, &Access::read(o0)));
+        assert_eq!(s.len(), 4);
+    }
+}
