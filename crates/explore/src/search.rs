@@ -618,16 +618,7 @@ fn record_findings(
     }
     let closure = linearize(&events, &keep);
     for f in &rec.findings {
-        let report = PropertyReport {
-            property: f.property,
-            severity: f.severity,
-            message: f.message.clone(),
-            steps: closure.len(),
-            preemptions: switch_count(&closure),
-            schedule: closure.clone(),
-            occurrences: 1,
-        };
-        offer(cands, report, schedule.to_vec(), false);
+        offer(cands, report_of(f, &closure), schedule.to_vec(), false);
     }
 }
 
@@ -703,17 +694,21 @@ fn end_of_execution<M: Model>(
         final_states.insert(h ^ 0xdead);
         out.push(blocked_finding(ex));
     }
-    for f in out {
-        let report = PropertyReport {
-            property: f.property,
-            severity: f.severity,
-            message: f.message,
-            steps: schedule.len(),
-            preemptions: switch_count(schedule),
-            schedule: schedule.to_vec(),
-            occurrences: 1,
-        };
-        offer(cands, report, schedule.to_vec(), true);
+    for f in &out {
+        offer(cands, report_of(f, schedule), schedule.to_vec(), true);
+    }
+}
+
+/// The report of finding `f` met on `schedule` (one occurrence).
+fn report_of(f: &Finding, schedule: &[Tid]) -> PropertyReport {
+    PropertyReport {
+        property: f.property,
+        severity: f.severity,
+        message: f.message.clone(),
+        steps: schedule.len(),
+        preemptions: switch_count(schedule),
+        schedule: schedule.to_vec(),
+        occurrences: 1,
     }
 }
 

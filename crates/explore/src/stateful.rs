@@ -169,7 +169,7 @@
 //! same states, final states and properties are found with any number of workers (tested).
 
 use super::{
-    check_limits, end_of_execution, finalize, offer, Bound, Candidate, Options, Outcome,
+    check_limits, end_of_execution, finalize, offer, report_of, Bound, Candidate, Options, Outcome,
     PropertyReport, Stats, Strategy,
 };
 use crate::access::Access;
@@ -362,7 +362,6 @@ struct SharedState<'m, M> {
     seen: Option<Seen>,
     /// Steps not in `seen`: the search stops and starts over with them.
     learned: Mutex<Vec<Learned>>,
-    rerun: AtomicBool,
 }
 
 struct WorkerOut {
@@ -509,7 +508,6 @@ fn search_once<M: StateKey + Sync>(
         states: AtomicU64::new(0),
         seen: seen.cloned(),
         learned: Mutex::new(Vec::new()),
-        rerun: AtomicBool::new(false),
     };
     let outs: Vec<WorkerOut> = std::thread::scope(|s| {
         let handles: Vec<_> = (1..jobs)
@@ -598,13 +596,7 @@ fn check_table<M>(sh: &SharedState<'_, M>, tid: Tid, rec: &crate::runtime::StepR
     if rec.findings.iter().any(|f| f.fatal) && !seen.seen_fatal(tid, rec.name) {
         new.push(Learned::Fatal(tid, rec.name));
     }
-    if !new.is_empty() {
-        sh.learned.lock().expect("lock").extend(new);
-        sh.rerun.store(true, Ordering::SeqCst);
-        sh.stop.store(true, Ordering::SeqCst);
-        let _q = sh.queue.lock().expect("queue");
-        sh.cv.notify_all();
-    }
+    learn(sh, new);
 }
 
 /// Checks every thread's registered operation at a state the search reached against the
@@ -616,21 +608,22 @@ fn check_registered<M: StateKey + Sync>(sh: &SharedState<'_, M>, live: &Live<M::
     let Some(seen) = &sh.seen else { return };
     let mut new = Vec::new();
     for t in 0..live.ex.threads() {
-        if !live.ex.next_all(t, |a| !seen.missing(t, a)) {
-            live.ex.next_all(t, |a| {
-                if seen.missing(t, a) {
-                    new.push(Learned::Access(t, *a));
-                }
-                true
-            });
-        }
+        live.ex.next_all(t, |a| {
+            if seen.missing(t, a) {
+                new.push(Learned::Access(t, *a));
+            }
+            true
+        });
     }
+    learn(sh, new);
+}
+
+/// Hands what the table missed to the driver and stops this search (nothing if `new` is
+/// empty).
+fn learn<M>(sh: &SharedState<'_, M>, new: Vec<Learned>) {
     if !new.is_empty() {
         sh.learned.lock().expect("lock").extend(new);
-        sh.rerun.store(true, Ordering::SeqCst);
-        sh.stop.store(true, Ordering::SeqCst);
-        let _q = sh.queue.lock().expect("queue");
-        sh.cv.notify_all();
+        halt(sh);
     }
 }
 
@@ -907,19 +900,14 @@ fn worker<M: StateKey + Sync>(
         let mut live = Live::start(model);
         let mut frames: Vec<Frame<M::World>> = Vec::new();
         let mut at_state = true;
-        if let Some((&last, parent)) = path.split_last() {
+        if let Some((_, parent)) = path.split_last() {
             for &t in parent {
                 live.step(t);
                 stats.steps += 1;
             }
-            let rec = live.step(last);
-            stats.steps += 1;
-            stats.transitions += 1;
-            check_table(sh, last, &rec);
-            if transition_ends(
+            if take(
                 sh,
-                &live,
-                &rec,
+                &mut live,
                 &path,
                 &mut stats,
                 &mut cands,
@@ -993,17 +981,12 @@ fn worker<M: StateKey + Sync>(
                 }
             }
             path.truncate(depth);
-            let rec = live.step(tid);
-            stats.steps += 1;
-            stats.transitions += 1;
-            check_table(sh, tid, &rec);
             path.push(tid);
             stats.max_depth_seen = stats.max_depth_seen.max(path.len());
             at_state = false;
-            if transition_ends(
+            if take(
                 sh,
-                &live,
-                &rec,
+                &mut live,
                 &path,
                 &mut stats,
                 &mut cands,
@@ -1066,28 +1049,24 @@ fn worker<M: StateKey + Sync>(
     }
 }
 
-/// Reports the findings of the transition just taken (its path ends with it); true when one
-/// of them is fatal, which ends the execution there.
-fn transition_ends<M: StateKey + Sync>(
+/// Takes the transition `path` ends with (the live execution is at the state before it):
+/// counts it, checks it against the independence table and reports its findings; true when
+/// one of them is fatal, which ends the execution there.
+fn take<M: StateKey + Sync>(
     sh: &SharedState<'_, M>,
-    live: &Live<M::World>,
-    rec: &crate::runtime::StepRecord,
+    live: &mut Live<M::World>,
     path: &[Tid],
     stats: &mut Stats,
     cands: &mut BTreeMap<&'static str, Candidate>,
     final_states: &mut BTreeSet<u64>,
 ) -> bool {
+    let tid = *path.last().expect("a transition to take");
+    let rec = live.step(tid);
+    stats.steps += 1;
+    stats.transitions += 1;
+    check_table(sh, tid, &rec);
     for f in &rec.findings {
-        let report = PropertyReport {
-            property: f.property,
-            severity: f.severity,
-            message: f.message.clone(),
-            steps: path.len(),
-            preemptions: super::switch_count(path),
-            schedule: path.to_vec(),
-            occurrences: 1,
-        };
-        offer(cands, report, path.to_vec(), false);
+        offer(cands, report_of(f, path), path.to_vec(), false);
     }
     if rec.findings.iter().any(|f| f.fatal) {
         stats.executions += 1;
@@ -1100,6 +1079,11 @@ fn transition_ends<M: StateKey + Sync>(
 
 fn stop_with<M>(sh: &SharedState<'_, M>, b: Bound) {
     sh.stopped_by.lock().expect("lock").get_or_insert(b);
+    halt(sh);
+}
+
+/// Stops every worker (waking those waiting for a task).
+fn halt<M>(sh: &SharedState<'_, M>) {
     sh.stop.store(true, Ordering::SeqCst);
     let _q = sh.queue.lock().expect("queue");
     sh.cv.notify_all();
