@@ -151,6 +151,14 @@ impl Seen {
         !self.by[a.obj.0 as usize * self.threads + tid].contains(a.kind)
     }
 
+    /// Whether access `a` (of any thread) commutes with every kind of access thread `v` was
+    /// seen making to its object.
+    pub fn commutes_with_thread(&self, a: &Access, v: usize) -> bool {
+        self.by[a.obj.0 as usize * self.threads + v]
+            .kinds()
+            .all(|k| !kinds_dependent(a.kind, k))
+    }
+
     /// Whether access `a` of thread `tid` commutes with every kind of access the other
     /// threads were seen making to its object.
     pub fn commutes_with_others(&self, tid: usize, a: &Access) -> bool {

@@ -205,6 +205,30 @@ pub(crate) struct Shared<W> {
     hpos: RefCell<Vec<usize>>,
     /// Whether a restore is fast-forwarding threads.
     ffwd_on: Cell<bool>,
+    /// Per thread (while recording), the [`Ctx::call`]s it started, in the order they
+    /// started: a fast-forward skips a call that returned before the restored state whole
+    /// (see [`CallEnd`]).
+    clog: RefCell<Vec<Vec<Option<CallEnd>>>>,
+    /// Per thread (while recording), how many calls its present future has started.
+    cpos: RefCell<Vec<usize>>,
+}
+
+/// How a recorded [`Ctx::call`] ended: the thread's position in the logs when it returned,
+/// and what it returned. A fast-forward that meets the call again hands back the value and
+/// moves the thread to that position without polling the function (its steps and nested
+/// calls are passed over, and its effects on the world are in the restored world). Sound
+/// under [`Ctx::call`]'s contract: the function's only output to its caller is the value —
+/// and the thread's attempt counter, which is restored too.
+struct CallEnd {
+    /// Step results the thread had recorded.
+    results: usize,
+    /// History-log entries (the last one is the call's own summary).
+    hlog: usize,
+    /// Calls the thread had started (this one's nested calls included).
+    calls: usize,
+    /// The thread's retry-loop attempt generation.
+    attempt: u32,
+    value: Box<dyn Any>,
 }
 
 /// Two lanes of a history chain mixed with `name` and the hash of a value.
@@ -310,11 +334,19 @@ impl<W> Ctx<W> {
     /// retry loop that went round once or twice). Sound under the module's contract as long
     /// as `f` hands nothing to the caller but `R`: no `&mut` arguments written, no shared
     /// cells (everything else it changed is in the world, which the key hashes).
-    pub fn call<R: Hash, F: Future<Output = R>>(&self, name: &'static str, f: F) -> Call<'_, W, F> {
+    ///
+    /// While a restore fast-forwards the thread, a call that returned before the restored
+    /// state is not run again: it returns the value it returned then (see [`CallEnd`]).
+    pub fn call<R, F>(&self, name: &'static str, f: F) -> Call<'_, W, F>
+    where
+        R: Hash + Clone + 'static,
+        F: Future<Output = R>,
+    {
         Call {
             ctx: self,
             name,
             saved: None,
+            idx: None,
             inner: f,
         }
     }
@@ -336,12 +368,18 @@ pin_project_lite::pin_project! {
         ctx: &'a Ctx<W>,
         name: &'static str,
         saved: Option<[u64; 2]>,
+        // Its index in the thread's call log (while recording).
+        idx: Option<usize>,
         #[pin]
         inner: F,
     }
 }
 
-impl<W, R: Hash, F: Future<Output = R>> Future for Call<'_, W, F> {
+impl<W, R, F> Future for Call<'_, W, F>
+where
+    R: Hash + Clone + 'static,
+    F: Future<Output = R>,
+{
     type Output = R;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
@@ -350,13 +388,63 @@ impl<W, R: Hash, F: Future<Output = R>> Future for Call<'_, W, F> {
         let tid = this.ctx.tid;
         // The history when the function was entered (its first poll runs its code up to
         // its first step).
-        let saved = *this
-            .saved
-            .get_or_insert_with(|| shared.history.borrow()[tid]);
+        let saved = match *this.saved {
+            Some(h) => h,
+            None => {
+                let h = shared.history.borrow()[tid];
+                *this.saved = Some(h);
+                if shared.record.get() {
+                    let idx = {
+                        let mut cpos = shared.cpos.borrow_mut();
+                        cpos[tid] += 1;
+                        cpos[tid] - 1
+                    };
+                    let mut clog = shared.clog.borrow_mut();
+                    if idx < clog[tid].len() {
+                        debug_assert!(shared.ffwd_on.get(), "a call met its log outside a restore");
+                        if let Some(end) = &clog[tid][idx] {
+                            // Returned before the restored state: skip it whole.
+                            let r: R = end
+                                .value
+                                .downcast_ref::<R>()
+                                .expect("a fast-forwarded call returned another type than recorded")
+                                .clone();
+                            shared.ffwd.borrow_mut()[tid] = end.results;
+                            shared.hpos.borrow_mut()[tid] = end.hlog;
+                            shared.cpos.borrow_mut()[tid] = end.calls;
+                            shared.slots.borrow_mut()[tid].attempt = end.attempt;
+                            shared.history.borrow_mut()[tid] =
+                                shared.hlog.borrow()[tid][end.hlog - 1];
+                            return Poll::Ready(r);
+                        }
+                    } else {
+                        clog[tid].push(None);
+                    }
+                    *this.idx = Some(idx);
+                }
+                h
+            }
+        };
         match this.inner.poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(r) => {
                 shared.update_history(tid, saved, this.name, &r);
+                if let Some(idx) = *this.idx {
+                    // Recording; a call open at the restored state returns only after the
+                    // thread stepped on from there (not while it is fast-forwarded).
+                    debug_assert!(
+                        !shared.ffwd_on.get()
+                            || shared.ffwd.borrow()[tid] == shared.results.borrow()[tid].len()
+                    );
+                    let end = CallEnd {
+                        results: shared.results.borrow()[tid].len(),
+                        hlog: shared.hlog.borrow()[tid].len(),
+                        calls: shared.cpos.borrow()[tid],
+                        attempt: shared.slots.borrow()[tid].attempt,
+                        value: Box::new(r.clone()),
+                    };
+                    shared.clog.borrow_mut()[tid][idx] = Some(end);
+                }
                 Poll::Ready(r)
             }
         }
@@ -535,11 +623,24 @@ pub struct Snapshot<W> {
     taken: Vec<(usize, bool)>,
     /// Per thread: how many history updates it had made (entries of the history log).
     hlen: Vec<usize>,
+    /// Per thread: how many calls it had started (entries of the call log).
+    clen: Vec<usize>,
 }
 
 impl<W: 'static> Execution<W> {
     /// Starts an instance: every thread runs up to its first visible operation.
     pub fn start(inst: Instance<W>, tracing: bool) -> Self {
+        Self::start_with(inst, tracing, false)
+    }
+
+    /// Starts an instance that records every step's result and call (also on later
+    /// [`Execution::restart`]s), so that [`Execution::snapshot`] can be restored by
+    /// fast-forwarding fresh thread futures.
+    pub fn start_recording(inst: Instance<W>) -> Self {
+        Self::start_with(inst, false, true)
+    }
+
+    fn start_with(inst: Instance<W>, tracing: bool, record: bool) -> Self {
         let n = inst.threads.len();
         let shared = Rc::new(Shared {
             world: RefCell::new(inst.world),
@@ -558,12 +659,14 @@ impl<W: 'static> Execution<W> {
             note: RefCell::new(String::new()),
             current: Cell::new(0),
             history: RefCell::new(vec![[0; 2]; n]),
-            record: Cell::new(false),
+            record: Cell::new(record),
             results: RefCell::new((0..n).map(|_| Vec::new()).collect()),
             ffwd: RefCell::new(vec![0; n]),
             hlog: RefCell::new((0..n).map(|_| Vec::new()).collect()),
             hpos: RefCell::new(vec![0; n]),
             ffwd_on: Cell::new(false),
+            clog: RefCell::new((0..n).map(|_| Vec::new()).collect()),
+            cpos: RefCell::new(vec![0; n]),
         });
         let mut names = Vec::with_capacity(n);
         let mut futures = Vec::with_capacity(n);
@@ -639,6 +742,10 @@ impl<W: 'static> Execution<W> {
         for r in self.shared.hlog.borrow_mut().iter_mut() {
             r.clear();
         }
+        for r in self.shared.clog.borrow_mut().iter_mut() {
+            r.clear();
+        }
+        self.shared.cpos.borrow_mut().fill(0);
         for (tid, (name, f)) in inst.threads.into_iter().enumerate() {
             self.names[tid] = name;
             self.futures[tid] = Some(f(Ctx {
@@ -838,18 +945,8 @@ impl<W: 'static> Execution<W> {
         ((a as u128) << 64) | b as u128
     }
 
-    /// Records every step's result from now on, so that [`Execution::snapshot`] can be
-    /// restored by fast-forwarding fresh thread futures. Call it on a fresh execution.
-    pub fn record_results(&mut self) {
-        assert!(
-            self.shared.results.borrow().iter().all(Vec::is_empty),
-            "record_results on an execution that already stepped"
-        );
-        self.shared.record.set(true);
-    }
-
     /// A copy of the present state (`world`: a copy of the world, which the caller makes)
-    /// that [`Execution::restore`] brings back. Needs [`Execution::record_results`].
+    /// that [`Execution::restore`] brings back. Needs [`Execution::start_recording`].
     pub fn snapshot(&self, world: W) -> Snapshot<W> {
         debug_assert!(
             self.shared.record.get(),
@@ -867,6 +964,7 @@ impl<W: 'static> Execution<W> {
                 .map(|t| (results[t].len(), self.finished(t)))
                 .collect(),
             hlen: self.shared.hlog.borrow().iter().map(Vec::len).collect(),
+            clen: self.shared.cpos.borrow().clone(),
         }
     }
 
@@ -929,9 +1027,20 @@ impl<W: 'static> Execution<W> {
             let mut ff = self.shared.ffwd.borrow_mut();
             let mut hlog = self.shared.hlog.borrow_mut();
             let mut hpos = self.shared.hpos.borrow_mut();
+            let mut clog = self.shared.clog.borrow_mut();
+            let mut cpos = self.shared.cpos.borrow_mut();
             for t in (0..n).filter(|&t| moved[t]) {
                 results[t].truncate(snap.taken[t].0);
                 hlog[t].truncate(snap.hlen[t]);
+                // Calls started after the state are gone; calls open at it (they returned
+                // after more steps) are open again.
+                clog[t].truncate(snap.clen[t]);
+                for c in clog[t].iter_mut() {
+                    if c.as_ref().is_some_and(|e| e.results > snap.taken[t].0) {
+                        *c = None;
+                    }
+                }
+                cpos[t] = 0;
                 slots[t].pending = None;
                 slots[t].attempt = 0;
                 history[t] = [0; 2];
@@ -960,6 +1069,11 @@ impl<W: 'static> Execution<W> {
                 self.shared.hpos.borrow()[tid],
                 snap.hlen[tid],
                 "fast-forward of thread {tid} did not make every recorded history update"
+            );
+            debug_assert_eq!(
+                self.shared.cpos.borrow()[tid],
+                snap.clen[tid],
+                "fast-forward of thread {tid} did not start every recorded call"
             );
         }
         self.shared.ffwd_on.set(false);

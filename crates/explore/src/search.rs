@@ -103,7 +103,8 @@ pub struct Stats {
     /// Stateful search only: states restored from a snapshot (`StateKey::resume`) instead
     /// of replayed.
     pub restores: u64,
-    /// Stateful search only: states expanded by one safe step alone (persistent sets).
+    /// Stateful search only: states expanded by a persistent set smaller than their enabled
+    /// threads (one safe step alone, or a closure of threads: see `stateful`, "Safe steps").
     pub safe_steps: u64,
     /// Stateful search only: searches started over because a step was not in the learned
     /// independence table (the figures above are those of the last one).

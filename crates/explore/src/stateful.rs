@@ -95,11 +95,15 @@
 //! ([`crate::indep`]). Random walks fill a table of the access kinds each thread was seen
 //! making to each object (and the operations seen ending an execution). A step is *safe* when
 //! it is not a parked retry, was never seen ending an execution, and each of its accesses
-//! commutes with every kind the other threads were seen making to that object. At each state
-//! the first enabled thread (canonical order) with a safe step is expanded alone — the
-//! choice is a function of the state, so a revisit owes only the sleep-set part that choice
-//! left out; persistent sets combine with sleep sets and a visited set as in Godefroid ch. 6
-//! (the state spaces of history-keyed models are acyclic, so there is no ignoring problem).
+//! commutes with every kind the other (unfinished) threads were seen making to that object;
+//! such a thread is expanded alone. More generally a set of enabled threads whose next steps
+//! are such steps, and commute with everything the threads *outside* the set were seen doing,
+//! is persistent; the search takes the smallest closure of one thread under "may interfere"
+//! (`safe_set`), first in canonical order among equals, when it is smaller than the enabled
+//! threads. The choice is a function of the state, so a revisit owes only the sleep-set part
+//! that choice left out; persistent sets combine with sleep sets and a visited set as in
+//! Godefroid ch. 6 (the state spaces of history-keyed models are acyclic, so there is no
+//! ignoring problem).
 //!
 //! The table is an assumption, and the search checks it: at every state it reaches, every
 //! thread's registered operation, and every step it takes (its accesses, and whether it was
@@ -107,10 +111,11 @@
 //! the larger table (`Stats::reruns`), which only grows, so this ends. The check is
 //! complete: if some reachable state had a registered operation outside the table, the
 //! reduced search reaches a state with one too — by induction over the (finite, acyclic)
-//! state space: from a state whose safe step is `t`'s, a sequence of table steps that reaches
-//! such an operation either contains `t`'s step (which commutes to the front) or not (then
-//! `t`'s step followed by the sequence also reaches it: `t` changes no other thread's local
-//! state, and `t`'s own registered operation is checked where it is). The verdicts, final
+//! state space: from a state expanded by the set `T`, a sequence of table steps that reaches
+//! such an operation either contains a step of `T` (the first one commutes to the front: the
+//! steps before it are of threads outside `T`) or not (then any step of `T` followed by the
+//! sequence also reaches it: it changes no other thread's local state, and the registered
+//! operations of `T`'s threads, which the sequence does not move, are checked where they are). The verdicts, final
 //! states and properties therefore equal those without safe steps: `tests/toy.rs` compares the
 //! search with and without them against naive enumeration on random programs, and the kernel's
 //! `crates/checker/tests/stateful.rs` compares it with DPOR on every built-in scenario and
@@ -256,8 +261,10 @@ pub struct StatefulOptions {
     pub keep_keys: bool,
     /// Use the model's thread symmetry ([`StateKey::symmetry`]) if it declares any.
     pub symmetry: bool,
-    /// For history-keyed models: expand a state by one *safe step* alone where there is
-    /// one (a persistent set from the learned independence table; see "Safe steps").
+    /// For history-keyed models: expand a state by a persistent set of its enabled threads
+    /// (one *safe step* alone, or the smallest closure of threads that may interfere only
+    /// with each other) where there is one smaller than all, from the learned independence
+    /// table (see "Safe steps").
     pub safe_steps: bool,
 }
 
@@ -378,19 +385,21 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
 ) -> StatefulOutcome {
     let start = Instant::now();
     let mut progress = opts.progress.take();
+    let mut visited: Vec<Shard> = (0..SHARDS).map(|_| Shard::default()).collect();
     if !(sopts.safe_steps && model.key_includes_history()) {
-        return search_once(model, &opts, progress, sopts, None, start).0;
+        return search_once(model, &opts, progress, sopts, None, start, visited).0;
     }
     let mut seen = seed_table(model, opts.bounds.max_depth);
     let mut reruns = 0;
     loop {
-        let (mut out, learned) = search_once(
+        let (mut out, learned, used) = search_once(
             model,
             &opts,
             progress.as_deref_mut(),
             sopts,
             Some(&seen),
             start,
+            visited,
         );
         if learned.is_empty() || out.outcome.stopped_by.is_some() {
             out.outcome.stats.reruns = reruns;
@@ -406,10 +415,18 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
         reruns += 1;
         if std::env::var_os("PVMM_DEBUG_RERUN").is_some() {
             eprintln!(
-                "rerun {reruns}: table {} entries, learned {}",
+                "rerun {reruns} at {:.3} s: table {} entries, learned {}, {} states dropped",
+                start.elapsed().as_secs_f64(),
                 seen.len(),
-                learned.len()
+                learned.len(),
+                out.outcome.stats.states
             );
+        }
+        // The next search starts from an empty visited set, in the tables this one grew
+        // (clearing keeps their capacity: no regrowing, no fresh pages to fault in).
+        visited = used;
+        for shard in &visited {
+            shard.lock().expect("shard").clear();
         }
     }
 }
@@ -475,7 +492,8 @@ fn search_once<M: StateKey + Sync>(
     sopts: StatefulOptions,
     seen: Option<&Seen>,
     start: Instant,
-) -> (StatefulOutcome, Vec<Learned>) {
+    visited: Vec<Shard>,
+) -> (StatefulOutcome, Vec<Learned>, Vec<Shard>) {
     let jobs = sopts.jobs.max(1);
     let shared = SharedState {
         model,
@@ -493,7 +511,7 @@ fn search_once<M: StateKey + Sync>(
         bounds: opts.bounds.clone(),
         sleep_sets: sopts.sleep_sets,
         jobs,
-        visited: (0..SHARDS).map(|_| Shard::default()).collect(),
+        visited,
         queue: Mutex::new(VecDeque::from([Task {
             path: Vec::new(),
             sleep: 0,
@@ -579,6 +597,7 @@ fn search_once<M: StateKey + Sync>(
             keys,
         },
         learned,
+        shared.visited,
     )
 }
 
@@ -683,18 +702,24 @@ struct Live<W: 'static> {
 
 impl<W: 'static> Live<W> {
     fn start<M: StateKey<World = W>>(model: &M) -> Self {
-        let mut live = Self::from_instance(model.instance(), None);
+        let mut live = Self::from_instance(model.instance(), None, model.fast_forward());
         live.by_runtime = model.key_includes_history();
-        if model.fast_forward() {
-            live.ex.record_results();
-        }
         live
     }
 
-    /// Starts from an instance; `changed` carries the parking bits of a resumed state.
-    fn from_instance(inst: crate::runtime::Instance<W>, changed: Option<&[u64]>) -> Self {
+    /// Starts from an instance; `changed` carries the parking bits of a resumed state;
+    /// `record`: record results and calls for fast-forward restores.
+    fn from_instance(
+        inst: crate::runtime::Instance<W>,
+        changed: Option<&[u64]>,
+        record: bool,
+    ) -> Self {
         let words = inst.objects.div_ceil(64).max(1);
-        let ex = Execution::start(inst, false);
+        let ex = if record {
+            Execution::start_recording(inst)
+        } else {
+            Execution::start(inst, false)
+        };
         let n = ex.threads();
         assert!(n <= 64, "at most 64 model threads");
         Live {
@@ -1089,29 +1114,73 @@ fn halt<M>(sh: &SharedState<'_, M>) {
     sh.cv.notify_all();
 }
 
-/// The enabled thread, first in canonical order, whose next step is safe: not a parked retry
-/// and every access of it commutes with all that other threads were seen doing to the object.
-fn safe_thread<M: StateKey + Sync>(
+/// The persistent set the state is expanded by, as a thread mask (see "Safe steps"), if one
+/// smaller than the enabled threads exists: for each enabled thread in canonical order, the
+/// closure of `{t}` under "may interfere" — a thread `v` outside the set joins it when some
+/// access of a member's next step fails to commute with a kind `v` was seen making to that
+/// object. The closure is persistent when every member is enabled, not a parked retry and
+/// not seen ending an execution (then nothing the threads outside it can ever do interferes
+/// with a member's next step: Godefroid 1996, Def. 4.1, thread-based as in his Alg. 4.3).
+/// Finished threads have no future and never join. The smallest closure wins (the first in
+/// canonical order among equals), so the choice is a function of the state.
+fn safe_set<M: StateKey + Sync>(
     sh: &SharedState<'_, M>,
     live: &Live<M::World>,
     enabled: u64,
     perm: &Perm,
-) -> Option<Tid> {
+) -> Option<u64> {
     let seen = sh.seen.as_ref()?;
     let n = live.ex.threads();
     let mut by_rank = [0u8; 64];
     for t in 0..n {
         by_rank[perm[t] as usize] = t as u8;
     }
-    by_rank[..n].iter().map(|&t| t as Tid).find(|&t| {
+    let member = |t: Tid| {
         enabled & (1 << t) != 0
             && !live.ex.is_parked(t)
             && live
                 .ex
                 .next_op_name(t)
                 .is_some_and(|name| !seen.seen_fatal(t, name))
-            && live.ex.next_all(t, |a| seen.commutes_with_others(t, a))
-    })
+    };
+    let live_threads = (0..n)
+        .filter(|&t| !live.ex.finished(t))
+        .fold(0u64, |m, t| m | (1 << t));
+    let mut best: Option<u64> = None;
+    'seed: for &t in &by_rank[..n] {
+        let t = t as Tid;
+        if !member(t) {
+            continue;
+        }
+        let mut set = 1u64 << t;
+        let mut todo = set;
+        while todo != 0 {
+            let x = todo.trailing_zeros() as Tid;
+            todo &= todo - 1;
+            let mut outside = live_threads & !set;
+            while outside != 0 {
+                let v = outside.trailing_zeros() as Tid;
+                outside &= outside - 1;
+                if !live.ex.next_all(x, |a| seen.commutes_with_thread(a, v)) {
+                    if !member(v) {
+                        continue 'seed;
+                    }
+                    set |= 1 << v;
+                    todo |= 1 << v;
+                }
+            }
+        }
+        if set == enabled {
+            continue;
+        }
+        if best.is_none_or(|b| set.count_ones() < b.count_ones()) {
+            best = Some(set);
+            if set.count_ones() == 1 {
+                break;
+            }
+        }
+    }
+    best
 }
 
 /// Gives the unexplored children of the shallowest open state with any to the queue.
@@ -1172,14 +1241,13 @@ fn arrive<M: StateKey + Sync>(
             }
         }
     };
-    // Safe steps: a thread whose next step commutes with everything the other threads were
-    // seen doing to the objects it touches is a persistent set on its own (see "Safe
-    // steps"). Which one is a function of the state (the first in canonical order), so a
-    // revisit owes only what that choice left out.
-    let todo = match safe_thread(sh, live, enabled, &perm) {
-        Some(t) => {
+    // Safe steps: a set of threads whose next steps commute with everything the threads
+    // outside it were seen doing is persistent (see "Safe steps"). Which one is a function
+    // of the state (`safe_set`), so a revisit owes only what that choice left out.
+    let todo = match safe_set(sh, live, enabled, &perm) {
+        Some(set) => {
             stats.safe_steps += 1;
-            todo & (1 << t)
+            todo & set
         }
         None => todo,
     };

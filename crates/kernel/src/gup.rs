@@ -21,7 +21,7 @@ pub enum Foll {
 }
 
 /// What `follow_page_pte` returned.
-#[derive(Hash)]
+#[derive(Clone, Hash)]
 pub enum Follow {
     Page(PageId),
     /// NULL: not present, or FOLL_WRITE on a read-only PTE — the caller faults it in.

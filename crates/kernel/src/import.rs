@@ -82,9 +82,9 @@ impl Cx {
                         }
                     };
                     self.mmap_read_unlock(mm).await;
-                    match self.after_import(gfn, rc, page, false, &mut drained).await {
+                    match self.after_import(gfn, rc, page, false, drained).await {
                         Some(rc) => return rc,
-                        None => continue,
+                        None => drained = true,
                     }
                 }
             })
@@ -135,26 +135,25 @@ impl Cx {
                         self.pte_unlock(mm, vpn).await;
                     }
                     self.mmap_read_unlock(mm).await;
-                    match self
-                        .after_import(gfn, rc, page, referenced, &mut drained)
-                        .await
-                    {
+                    match self.after_import(gfn, rc, page, referenced, drained).await {
                         Some(rc) => return rc,
-                        None => continue,
+                        None => drained = true,
                     }
                 }
             })
             .await
     }
 
-    /// The common tail of the v5.7 and v6.4 drivers.
+    /// The common tail of the v5.7 and v6.4 drivers: the driver's return value, or `None`
+    /// for `goto again` after the first `-EBUSY` (`lru_add_drain()` done; the caller sets
+    /// `drained`: a [`explore::Ctx::call`] hands its caller nothing but its value).
     async fn after_import(
         &self,
         gfn: usize,
         rc: i32,
         page: Option<PageId>,
         referenced: bool,
-        drained: &mut bool,
+        drained: bool,
     ) -> Option<i32> {
         self.ctx
             .call("after_import", async move {
@@ -169,8 +168,7 @@ impl Cx {
                         Some(EAGAIN)
                     }
                     EBUSY => {
-                        if !*drained {
-                            *drained = true;
+                        if !drained {
                             self.lru_add_drain().await;
                             return None;
                         }
