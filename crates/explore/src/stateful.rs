@@ -970,12 +970,22 @@ fn worker<M: StateKey + Sync>(
             }
             if !at_state {
                 let top = frames.last_mut().expect("top frame");
+                let last = top.next == top.children.len();
                 let restored = match &top.snapshot {
                     Some((Saved::Resume(w, changed), key)) => model.resume(w).map(|inst| {
                         live.restart(inst, Some(changed));
                         *key
                     }),
-                    Some((Saved::Exec(snap), key)) => model.snapshot(&snap.world).map(|w| {
+                    // The last child: the snapshot is not needed again, its world is moved
+                    // in instead of copied.
+                    Some((Saved::Exec(_), _)) if last => match top.snapshot.take() {
+                        Some((Saved::Exec(snap), key)) => {
+                            live.ex.restore_owned(snap, || model.threads());
+                            Some(key)
+                        }
+                        _ => unreachable!("matched above"),
+                    },
+                    Some((Saved::Exec(snap), key)) => model.snapshot(snap.world()).map(|w| {
                         live.ex.restore(snap, w, || model.threads());
                         *key
                     }),
