@@ -1,0 +1,160 @@
+//! Fast-forward restores ([`explore::Execution::restore`]) at the level of one execution: a
+//! `Ctx::call` that returned before the restored state is skipped whole (its function is not
+//! polled again), a call that was open there runs again from its start, and either way the
+//! thread reaches the same point with the same history, attempt and registered operation as
+//! the execution that took the path.
+
+use explore::{Access, Accesses, Ctx, Execution, Instance, ObjId, Op, ThreadFn};
+use std::cell::Cell;
+use std::rc::Rc;
+
+#[derive(Clone)]
+struct World {
+    x: i64,
+}
+
+fn acc(o: u32, write: bool) -> Accesses {
+    Accesses::from_slice(&[if write {
+        Access::write(ObjId(o))
+    } else {
+        Access::read(ObjId(o))
+    }])
+}
+
+async fn read(cx: &Ctx<World>) -> i64 {
+    cx.step(Op::new("read", acc(0, false)), |e| e.world.x).await
+}
+
+async fn add(cx: &Ctx<World>, d: i64) {
+    cx.step(Op::new("add", acc(0, true)), move |e| e.world.x += d)
+        .await
+}
+
+/// Thread 0: `inner` (a call: two reads and an attempt, returns their sum), then `outer` (a
+/// call around two adds), then a read. `polls` counts the polls of `inner`'s function.
+fn thread0(polls: Rc<Cell<u32>>) -> ThreadFn<World> {
+    Box::new(move |cx: Ctx<World>| {
+        Box::pin(async move {
+            let p = polls.clone();
+            let s = cx
+                .call("inner", async {
+                    p.set(p.get() + 1);
+                    cx.attempt_begin();
+                    let a = read(&cx).await;
+                    p.set(p.get() + 1);
+                    let b = read(&cx).await;
+                    p.set(p.get() + 1);
+                    a + b
+                })
+                .await;
+            cx.call("outer", async {
+                add(&cx, s + 1).await;
+                add(&cx, 1).await;
+            })
+            .await;
+            read(&cx).await;
+        })
+    })
+}
+
+fn thread1() -> ThreadFn<World> {
+    Box::new(|cx: Ctx<World>| {
+        Box::pin(async move {
+            add(&cx, 10).await;
+            add(&cx, 10).await;
+        })
+    })
+}
+
+fn threads(polls: &Rc<Cell<u32>>) -> Vec<(String, ThreadFn<World>)> {
+    vec![
+        ("t0".to_string(), thread0(polls.clone())),
+        ("t1".to_string(), thread1()),
+    ]
+}
+
+fn instance(polls: &Rc<Cell<u32>>) -> Instance<World> {
+    Instance {
+        world: World { x: 1 },
+        objects: 1,
+        threads: threads(polls),
+    }
+}
+
+/// What a state looks like from outside: histories, registered operations, the world.
+fn look(ex: &Execution<World>) -> (Vec<u128>, Vec<Option<&'static str>>, i64) {
+    (
+        (0..ex.threads()).map(|t| ex.history(t)).collect(),
+        (0..ex.threads()).map(|t| ex.next_op_name(t)).collect(),
+        ex.with_world(|w| w.x),
+    )
+}
+
+/// Replays `path` on a fresh recording execution; returns it and `inner`'s poll count.
+fn replayed(path: &[usize]) -> (Execution<World>, u32) {
+    let polls = Rc::new(Cell::new(0));
+    let mut ex = Execution::start_recording(instance(&polls));
+    for &t in path {
+        ex.step(t);
+    }
+    let n = polls.get();
+    (ex, n)
+}
+
+#[test]
+fn a_call_that_returned_is_skipped_and_an_open_one_runs_again() {
+    // Thread 0 steps 0: inner's first poll; after 1 read: inner open; after 2 reads: inner
+    // returned; after 3 (one add): outer open; after 4: outer returned.
+    let mut checked = 0;
+    for snap_at in 0..=4usize {
+        for more in 1..=3usize {
+            // Snapshot after thread 0 took `snap_at` steps (thread 1 one step in between),
+            // go on with both threads, restore, compare with a replay of the prefix.
+            let mut prefix: Vec<usize> = vec![0; snap_at];
+            prefix.insert(snap_at.min(1), 1);
+            let polls = Rc::new(Cell::new(0));
+            let mut ex = Execution::start_recording(instance(&polls));
+            for &t in &prefix {
+                ex.step(t);
+            }
+            let snap = ex.snapshot(ex.with_world(World::clone));
+            let at_snapshot = look(&ex);
+            for _ in 0..more {
+                let Some(t) = (0..2).find(|&t| ex.enabled(t)) else {
+                    break;
+                };
+                ex.step(t);
+            }
+            assert_ne!(look(&ex), at_snapshot, "the execution moved on");
+            let before = polls.get();
+            let world = snap.world().clone();
+            ex.restore(&snap, world, || threads(&polls));
+            let (again, _) = replayed(&prefix);
+            assert_eq!(look(&ex), look(&again), "snapshot after {prefix:?}");
+            assert_eq!(look(&ex), at_snapshot);
+            // `inner` returned after thread 0's second step: then the restore does not poll
+            // its function at all; before, it runs again up to where the thread stood.
+            let repolled = polls.get() - before;
+            if snap_at >= 2 {
+                assert_eq!(
+                    repolled, 0,
+                    "inner returned before the snapshot, yet was polled"
+                );
+            } else {
+                assert_eq!(repolled, 1 + snap_at as u32, "inner open at the snapshot");
+            }
+            // And the restored execution goes on like the replayed one, to the end.
+            let mut a = ex;
+            let mut b = again;
+            while let Some(t) = (0..2).find(|&t| a.enabled(t)) {
+                assert!(b.enabled(t));
+                a.step(t);
+                b.step(t);
+                assert_eq!(look(&a), look(&b));
+            }
+            assert!(a.all_finished() && b.all_finished());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 15);
+}
