@@ -35,41 +35,55 @@ impl Cx {
                     return;
                 };
                 for _ in 0..MAX_RETRIES {
-                    self.ctx.attempt_begin();
-                    let pte = self.read_pte(mm, vpn, "dat: host pte").await;
-                    let page = pte
-                        .page
-                        .filter(|_| pte.present && !pte.invalid && (write.is_none() || pte.write));
-                    let Some(p) = page else {
-                        // A host DAT fault for the guest: gmap_fault, then re-enter SIE.
-                        if self.gmap_fault(gfn, write.is_some()).await != 0 {
-                            self.sigsegv("gmap_fault failed").await;
-                            return;
-                        }
-                        continue;
-                    };
-                    match self.guest_touch(mm, vpn, p, gfn, write).await {
-                        Touch::Done => return,
-                        Touch::Retry => continue,
-                        Touch::NonSecure => {}
-                    }
-                    let rc = {
-                        let _g = self.ctx.enter("do_non_secure_storage_access");
-                        let _h = self.ctx.enter("gmap_convert_to_secure");
-                        self.gmap_make_secure(gfn, UvCmd::ConvertToSecure).await
-                    };
-                    if rc == EINVAL {
-                        self.sigsegv(
-                            "do_non_secure_storage_access: gmap_convert_to_secure returned -EINVAL",
-                        )
+                    // One entry into SIE, as a call: it hands the loop only whether the
+                    // access is over (so a finished attempt is summarised by that, and a
+                    // restore passes over it whole).
+                    let over = self
+                        .ctx
+                        .call("sie_entry", async move {
+                            self.ctx.attempt_begin();
+                            let pte = self.read_pte(mm, vpn, "dat: host pte").await;
+                            let page = pte.page.filter(|_| {
+                                pte.present && !pte.invalid && (write.is_none() || pte.write)
+                            });
+                            let Some(p) = page else {
+                                // A host DAT fault for the guest: gmap_fault, then re-enter SIE.
+                                if self.gmap_fault(gfn, write.is_some()).await != 0 {
+                                    self.sigsegv("gmap_fault failed").await;
+                                    return true;
+                                }
+                                return false;
+                            };
+                            match self.guest_touch(mm, vpn, p, gfn, write).await {
+                                Touch::Done => return true,
+                                Touch::Retry => return false,
+                                Touch::NonSecure => {}
+                            }
+                            let rc = {
+                                let _g = self.ctx.enter("do_non_secure_storage_access");
+                                let _h = self.ctx.enter("gmap_convert_to_secure");
+                                self.gmap_make_secure(gfn, UvCmd::ConvertToSecure).await
+                            };
+                            if rc == EINVAL {
+                                self.sigsegv(
+                                    "do_non_secure_storage_access: gmap_convert_to_secure \
+                                     returned -EINVAL",
+                                )
+                                .await;
+                                return true;
+                            }
+                            if rc != 0 {
+                                // The guest re-executes the instruction and faults again; a
+                                // retry can only succeed once the page could be frozen (weak
+                                // fairness: the retries that must fail in between change
+                                // nothing and are not unrolled).
+                                self.park_until_importable(p, mm, vpn).await;
+                            }
+                            false
+                        })
                         .await;
+                    if over {
                         return;
-                    }
-                    if rc != 0 {
-                        // The guest re-executes the instruction and faults again; a retry can only
-                        // succeed once the page could be frozen (weak fairness: the retries that must
-                        // fail in between change nothing and are not unrolled).
-                        self.park_until_importable(p, mm, vpn).await;
                     }
                 }
                 self.retry_bound("guest re-fault loop (PGM 0x3e)").await;

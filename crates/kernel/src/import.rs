@@ -63,26 +63,31 @@ impl Cx {
             .call("import_v57", async move {
                 let mut drained = false;
                 loop {
-                    self.mmap_read_lock(mm).await;
-                    let page = self.follow_page_nogup(mm, vpn, true).await;
-                    let rc = match page {
-                        None => ENXIO,
-                        Some(p) => {
-                            self.lock_page(p).await;
-                            if self.cfg.import_holds_ptl {
-                                self.pte_lock(mm, vpn).await;
+                    // One pass from `again:`, as a call (it hands back only the driver's
+                    // result or `goto again`).
+                    let pass = self.ctx.call("gmap_make_secure_pass", async move {
+                        self.mmap_read_lock(mm).await;
+                        let page = self.follow_page_nogup(mm, vpn, true).await;
+                        let rc = match page {
+                            None => ENXIO,
+                            Some(p) => {
+                                self.lock_page(p).await;
+                                if self.cfg.import_holds_ptl {
+                                    self.pte_lock(mm, vpn).await;
+                                }
+                                self.export_before_import(mm, p).await;
+                                let rc = self.make_secure_pte(mm, vpn, p, gfn, cmd).await;
+                                if self.cfg.import_holds_ptl {
+                                    self.pte_unlock(mm, vpn).await;
+                                }
+                                self.unlock_page(p).await;
+                                rc
                             }
-                            self.export_before_import(mm, p).await;
-                            let rc = self.make_secure_pte(mm, vpn, p, gfn, cmd).await;
-                            if self.cfg.import_holds_ptl {
-                                self.pte_unlock(mm, vpn).await;
-                            }
-                            self.unlock_page(p).await;
-                            rc
-                        }
-                    };
-                    self.mmap_read_unlock(mm).await;
-                    match self.after_import(gfn, rc, page, false, drained).await {
+                        };
+                        self.mmap_read_unlock(mm).await;
+                        self.after_import(gfn, rc, page, false, drained).await
+                    });
+                    match pass.await {
                         Some(rc) => return rc,
                         None => drained = true,
                     }
@@ -109,33 +114,37 @@ impl Cx {
             .call("import_v64", async move {
                 let mut drained = false;
                 loop {
-                    self.mmap_read_lock(mm).await;
-                    if self.cfg.import_holds_ptl {
-                        self.pte_lock(mm, vpn).await;
-                    }
-                    let pte = self.read_pte(mm, vpn, "ptep_get").await;
-                    let mut page = None;
-                    let mut referenced = false;
-                    let rc = match pte
-                        .page
-                        .filter(|_| pte.present && !pte.invalid && pte.write)
-                    {
-                        None => ENXIO,
-                        Some(p) => {
-                            page = Some(p);
-                            let rc = self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await;
-                            if rc == EAGAIN && ref_on_eagain {
-                                self.get_page(p).await;
-                                referenced = true;
-                            }
-                            rc
+                    // One pass from `again:`, as a call (see `import_v57`).
+                    let pass = self.ctx.call("gmap_make_secure_pass", async move {
+                        self.mmap_read_lock(mm).await;
+                        if self.cfg.import_holds_ptl {
+                            self.pte_lock(mm, vpn).await;
                         }
-                    };
-                    if self.cfg.import_holds_ptl {
-                        self.pte_unlock(mm, vpn).await;
-                    }
-                    self.mmap_read_unlock(mm).await;
-                    match self.after_import(gfn, rc, page, referenced, drained).await {
+                        let pte = self.read_pte(mm, vpn, "ptep_get").await;
+                        let mut page = None;
+                        let mut referenced = false;
+                        let rc = match pte
+                            .page
+                            .filter(|_| pte.present && !pte.invalid && pte.write)
+                        {
+                            None => ENXIO,
+                            Some(p) => {
+                                page = Some(p);
+                                let rc = self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await;
+                                if rc == EAGAIN && ref_on_eagain {
+                                    self.get_page(p).await;
+                                    referenced = true;
+                                }
+                                rc
+                            }
+                        };
+                        if self.cfg.import_holds_ptl {
+                            self.pte_unlock(mm, vpn).await;
+                        }
+                        self.mmap_read_unlock(mm).await;
+                        self.after_import(gfn, rc, page, referenced, drained).await
+                    });
+                    match pass.await {
                         Some(rc) => return rc,
                         None => drained = true,
                     }
