@@ -73,8 +73,6 @@ pub struct Seen {
     objects: usize,
     /// `by[obj * threads + tid]`: the kinds `tid` was seen using on `obj`.
     by: Vec<KindSet>,
-    /// `others[obj * threads + tid]`: the union over the other threads.
-    others: Vec<KindSet>,
     /// Per thread, the operations seen ending an execution (a fatal finding): such a step
     /// disables every other thread, so it is never safe.
     fatal: Vec<Vec<&'static str>>,
@@ -86,7 +84,6 @@ impl Seen {
             threads,
             objects,
             by: vec![KindSet::default(); threads * objects],
-            others: vec![KindSet::default(); threads * objects],
             fatal: vec![Vec::new(); threads],
         }
     }
@@ -122,21 +119,12 @@ impl Seen {
     pub fn insert(&mut self, tid: usize, a: &Access) -> bool {
         let o = a.obj.0 as usize;
         assert!(o < self.objects, "object id {o} out of range");
-        if !self.by[o * self.threads + tid].insert(a.kind) {
-            return false;
-        }
-        for u in (0..self.threads).filter(|&u| u != tid) {
-            self.others[o * self.threads + u].insert(a.kind);
-        }
-        true
+        self.by[o * self.threads + tid].insert(a.kind)
     }
 
     /// Adds everything `other` holds.
     pub fn merge(&mut self, other: &Seen) {
         for (a, b) in self.by.iter_mut().zip(&other.by) {
-            a.union(b);
-        }
-        for (a, b) in self.others.iter_mut().zip(&other.others) {
             a.union(b);
         }
         for (t, names) in other.fatal.iter().enumerate() {
@@ -158,20 +146,20 @@ impl Seen {
             .kinds()
             .all(|k| !kinds_dependent(a.kind, k))
     }
-
-    /// Whether access `a` of thread `tid` commutes with every kind of access the other
-    /// threads were seen making to its object.
-    pub fn commutes_with_others(&self, tid: usize, a: &Access) -> bool {
-        self.others[a.obj.0 as usize * self.threads + tid]
-            .kinds()
-            .all(|k| !kinds_dependent(a.kind, k))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::access::ObjId;
+
+    /// Whether `tid`'s access `a` commutes with everything the other threads were seen doing
+    /// (what makes a step safe alone).
+    fn commutes_with_others(s: &Seen, tid: usize, a: &Access) -> bool {
+        (0..s.threads)
+            .filter(|&v| v != tid)
+            .all(|v| s.commutes_with_thread(a, v))
+    }
 
     #[test]
     fn safe_only_against_what_others_do() {
@@ -182,19 +170,19 @@ mod tests {
         assert!(s.insert(1, &Access::read(o0)));
         assert!(s.insert(1, &Access::set(o1, 1)));
         // Reads of an object the others only read commute; a write does not.
-        assert!(s.commutes_with_others(0, &Access::read(o0)));
-        assert!(!s.commutes_with_others(0, &Access::write(o0)));
+        assert!(commutes_with_others(&s, 0, &Access::read(o0)));
+        assert!(!commutes_with_others(&s, 0, &Access::write(o0)));
         // A thread's own accesses do not count against it.
-        assert!(s.commutes_with_others(1, &Access::write(o1)));
-        assert!(s.commutes_with_others(0, &Access::set(o1, 1)));
-        assert!(!s.commutes_with_others(0, &Access::set(o1, 2)));
+        assert!(commutes_with_others(&s, 1, &Access::write(o1)));
+        assert!(commutes_with_others(&s, 0, &Access::set(o1, 1)));
+        assert!(!commutes_with_others(&s, 0, &Access::set(o1, 2)));
         assert!(s.missing(2, &Access::read(o0)));
         assert!(!s.missing(1, &Access::set(o1, 1)));
         assert!(s.missing(1, &Access::set(o1, 2)));
         let mut t = Seen::new(3, 2);
         t.insert(2, &Access::add(o0));
         s.merge(&t);
-        assert!(!s.commutes_with_others(0, &Access::read(o0)));
+        assert!(!commutes_with_others(&s, 0, &Access::read(o0)));
         assert_eq!(s.len(), 4);
     }
 }

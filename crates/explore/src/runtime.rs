@@ -638,9 +638,6 @@ impl<W> Snapshot<W> {
     fn clen(&self, t: Tid) -> usize {
         self.counts[3 * self.threads() + t]
     }
-}
-
-impl<W> Snapshot<W> {
     /// The world as it was.
     pub fn world(&self) -> &W {
         self.world
