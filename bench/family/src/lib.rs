@@ -215,15 +215,27 @@ async fn io_thread(cx: Ctx<World>, k: usize, bug: bool, mut round: u8, mut pc: u
 impl Family {
     /// An instance at `world`'s resume points; `named`: with thread names (the search's
     /// restores do not show them, and skip formatting them).
-    fn instance_at(&self, world: World, named: bool) -> Instance<World> {
+    /// `need`: the threads the caller will start (a bit set); the others get a function that
+    /// captures nothing (no allocation) and is never called.
+    fn instance_at(&self, world: World, named: bool, need: u64) -> Instance<World> {
         let mut threads: Vec<(String, explore::ThreadFn<World>)> = Vec::with_capacity(self.n);
         let pc0 = world.pc[0];
         let name = |s: String| if named { s } else { String::new() };
+        let unused =
+            || -> explore::ThreadFn<World> { Box::new(|_| Box::pin(std::future::ready(()))) };
         threads.push((
             name("importer".into()),
-            Box::new(move |cx| Box::pin(importer(cx, pc0))),
+            if need & 1 != 0 {
+                Box::new(move |cx| Box::pin(importer(cx, pc0)))
+            } else {
+                unused()
+            },
         ));
         for i in 1..self.n {
+            if need & (1 << i) == 0 {
+                threads.push((String::new(), unused()));
+                continue;
+            }
             let (k, bug) = (self.k, self.bug);
             let (r, pc) = (world.round[i], world.pc[i]);
             threads.push((
@@ -259,6 +271,7 @@ impl Model for Family {
                 round: [0; MAX_THREADS],
             },
             true,
+            u64::MAX,
         )
     }
     fn at_end(&self, w: &World, out: &mut Vec<Finding>) {
@@ -283,7 +296,10 @@ impl StateKey for Family {
         w.hash(h);
     }
     fn resume(&self, w: &World) -> Option<Instance<World>> {
-        Some(self.instance_at(w.clone(), false))
+        Some(self.instance_at(w.clone(), false, u64::MAX))
+    }
+    fn resume_some(&self, w: &World, need: u64) -> Option<Instance<World>> {
+        Some(self.instance_at(w.clone(), false, need))
     }
     fn snapshot(&self, w: &World) -> Option<World> {
         Some(w.clone())

@@ -571,6 +571,11 @@ pub trait Model {
     fn threads(&self) -> Vec<(String, ThreadFn<Self::World>)> {
         self.instance().threads
     }
+    /// Thread `tid`'s function alone (what a restore restarts for a thread that moved; the
+    /// default builds them all and keeps one).
+    fn thread(&self, tid: Tid) -> ThreadFn<Self::World> {
+        self.threads().swap_remove(tid).1
+    }
     /// Checks on the final state of an execution in which every thread finished.
     fn at_end(&self, world: &Self::World, out: &mut Vec<Finding>);
     /// A hash of the final state (used to compare searches).
@@ -606,6 +611,12 @@ pub struct Execution<W> {
     pbits: Vec<Vec<u64>>,
     /// The attempt each thread's "seen in this attempt" bits in `pbits` are for.
     pbits_attempt: Vec<u32>,
+    /// Per thread, a stamp of its position: a fresh one whenever its future moves on (a step)
+    /// or is replaced, so that two equal stamps mean the same future at the same point
+    /// ([`Execution::resume_moved`]).
+    marks: Vec<u64>,
+    /// The last stamp handed out.
+    last_mark: u64,
 }
 
 /// A copy of an execution's state that [`Execution::restore`] brings back without replaying
@@ -705,6 +716,8 @@ impl<W: 'static> Execution<W> {
             seen: vec![vec![0; inst.objects]; n],
             pbits: vec![vec![0; 2 * inst.objects.div_ceil(64)]; n],
             pbits_attempt: vec![0; n],
+            marks: (1..=n as u64).collect(),
+            last_mark: n as u64,
         };
         for tid in 0..n {
             ex.poll(tid);
@@ -788,6 +801,90 @@ impl<W: 'static> Execution<W> {
         for tid in 0..n {
             self.poll(tid);
             self.recompute_pbits(tid);
+            self.remark(tid);
+        }
+    }
+
+    /// Hands thread `t` a fresh position stamp.
+    fn remark(&mut self, t: Tid) {
+        self.last_mark += 1;
+        self.marks[t] = self.last_mark;
+    }
+
+    /// Each thread's position stamp: equal stamps, now and when they were read, mean the
+    /// thread's future did not move in between (see [`Execution::resume_moved`]).
+    pub fn marks(&self) -> &[u64] {
+        &self.marks
+    }
+
+    /// The threads (a bit set) whose position stamps differ from `marks`: they moved since
+    /// `marks` was read.
+    pub fn moved_since(&self, marks: &[u64]) -> u64 {
+        (0..self.futures.len())
+            .filter(|&t| self.marks[t] != marks[t])
+            .fold(0, |m, t| m | (1 << t))
+    }
+
+    /// [`Execution::restart`] from an instance whose threads start at the points they were at
+    /// when `marks` was read ([`Execution::marks`]) on this execution's path — a stateful
+    /// search's restore of a model that keeps its threads' resume points in its world. A
+    /// thread whose stamp is still the one in `marks` took no step since: it keeps its future
+    /// and its registered operation (the instance's function for it is dropped unused); the
+    /// others restart from the instance, as in `restart`. The runtime's parking counters
+    /// (what [`Guard::Changed`] steps are judged by in a replayed execution) are left as they
+    /// were: they describe no path of a resumed execution (nor do `restart`'s zeroes), and a
+    /// search that resumes judges parked steps by bits of its own. Not for recording
+    /// executions (their logs follow the futures).
+    pub fn resume_moved(&mut self, inst: Instance<W>, marks: &[u64]) {
+        let n = self.futures.len();
+        assert_eq!(
+            inst.threads.len(),
+            n,
+            "resume with another number of threads"
+        );
+        assert_eq!(marks.len(), n, "resume with another number of stamps");
+        assert!(
+            !self.shared.record.get() && !self.shared.tracing,
+            "resume_moved of a recording or traced execution"
+        );
+        let keep = !self.moved_since(marks);
+        // Drop the moved futures first: their frame guards reach into `shared`.
+        for t in (0..n).filter(|&t| keep & (1 << t) == 0) {
+            self.futures[t] = None;
+        }
+        *self.shared.world.borrow_mut() = inst.world;
+        for (t, slot) in self.shared.slots.borrow_mut().iter_mut().enumerate() {
+            if keep & (1 << t) == 0 {
+                slot.pending = None;
+                slot.frames.clear();
+                slot.attempt = 0;
+            }
+        }
+        self.shared.findings.borrow_mut().clear();
+        self.shared.note.borrow_mut().clear();
+        self.shared.current.set(0);
+        {
+            let mut history = self.shared.history.borrow_mut();
+            for t in (0..n).filter(|&t| keep & (1 << t) == 0) {
+                history[t] = [0; 2];
+            }
+        }
+        assert_eq!(
+            self.foreign.first().map_or(0, Vec::len),
+            inst.objects,
+            "resume with another number of objects"
+        );
+        for (tid, (name, f)) in inst.threads.into_iter().enumerate() {
+            if keep & (1 << tid) != 0 {
+                continue;
+            }
+            self.names[tid] = name;
+            self.futures[tid] = Some(f(Ctx {
+                shared: self.shared.clone(),
+                tid,
+            }));
+            self.poll(tid);
+            self.marks[tid] = marks[tid];
         }
     }
 
@@ -910,6 +1007,7 @@ impl<W: 'static> Execution<W> {
         self.shared.note.borrow_mut().clear();
         self.shared.slots.borrow_mut()[tid].stepping = pending.name;
         let finished = self.poll(tid);
+        self.remark(tid);
         let parked = matches!(pending.guard, Guard::Changed);
         let attempt = self.shared.slots.borrow()[tid].attempt;
         if attempt != self.pbits_attempt[tid] {
@@ -1000,9 +1098,9 @@ impl<W: 'static> Execution<W> {
 
     /// Brings back the state of `snap`, taken earlier on the path this execution followed
     /// since: the world (`world`: a copy of [`Snapshot::world`]) and the runtime's
-    /// bookkeeping are copied back, and each unfinished
-    /// thread restarts from `threads` (the model's thread functions, as in
-    /// [`Model::instance`]) and is fast-forwarded: its steps up to the snapshot complete at
+    /// bookkeeping are copied back, and each unfinished thread that moved since restarts
+    /// from `thread(tid)` (the model's function for it, as in [`Model::instance`]; see
+    /// [`Model::thread`]) and is fast-forwarded: its steps up to the snapshot complete at
     /// once with the values they returned then, without running their bodies, so its code
     /// reaches the same point with the same locals, history and attempt (module contract:
     /// a thread's code depends only on what its steps returned). Costs one poll per thread
@@ -1011,7 +1109,7 @@ impl<W: 'static> Execution<W> {
         &mut self,
         snap: &Snapshot<W>,
         world: W,
-        threads: impl FnOnce() -> Vec<(String, ThreadFn<W>)>,
+        mut thread: impl FnMut(Tid) -> ThreadFn<W>,
     ) {
         assert!(!self.shared.tracing, "restore of a traced execution");
         let n = self.futures.len();
@@ -1084,13 +1182,15 @@ impl<W: 'static> Execution<W> {
                 hpos[t] = 0;
             }
         }
-        let threads = threads();
-        assert_eq!(threads.len(), n, "restore with another number of threads");
         self.shared.ffwd_on.set(true);
-        for (tid, (_, f)) in threads.into_iter().enumerate() {
-            if !moved[tid] || snap.taken(tid).1 {
-                continue; // where it was, or finished: no new future
+        for t in (0..n).filter(|&t| moved[t]) {
+            self.remark(t);
+        }
+        for tid in (0..n).filter(|&t| moved[t]) {
+            if snap.taken(tid).1 {
+                continue; // finished there: no new future
             }
+            let f = thread(tid);
             self.futures[tid] = Some(f(Ctx {
                 shared: self.shared.clone(),
                 tid,
@@ -1116,13 +1216,9 @@ impl<W: 'static> Execution<W> {
     }
 
     /// [`Execution::restore`] of a snapshot that is not needed again: its world is moved in.
-    pub fn restore_owned(
-        &mut self,
-        mut snap: Snapshot<W>,
-        threads: impl FnOnce() -> Vec<(String, ThreadFn<W>)>,
-    ) {
+    pub fn restore_owned(&mut self, mut snap: Snapshot<W>, thread: impl FnMut(Tid) -> ThreadFn<W>) {
         let world = snap.world.take().expect("a snapshot restored twice");
-        self.restore(&snap, world, threads);
+        self.restore(&snap, world, thread);
     }
 
     /// A path-independent summary of thread `t`'s part of the bookkeeping behind

@@ -201,6 +201,19 @@ pub trait StateKey: Model {
         None
     }
 
+    /// [`StateKey::resume`] when only the threads in the bit set `need` will be started: the
+    /// search keeps the futures of the others (they did not move since the state) and drops
+    /// their functions uncalled, so a model may hand any function for them — one that
+    /// captures nothing costs no allocation. The default builds them all.
+    fn resume_some(
+        &self,
+        world: &Self::World,
+        need: u64,
+    ) -> Option<crate::runtime::Instance<Self::World>> {
+        let _ = need;
+        self.resume(world)
+    }
+
     /// A copy of `world` for [`StateKey::resume`] to restore later (default: the world of the
     /// instance `resume` makes; override with a plain clone when the world is `Clone`).
     fn snapshot(&self, world: &Self::World) -> Option<Self::World> {
@@ -682,8 +695,9 @@ struct Frame<W> {
 
 /// How a frame's state is restored without replaying its path.
 enum Saved<W> {
-    /// [`StateKey::resume`]: a copy of the world (resume points in it) and the parking bits.
-    Resume(W, Vec<u64>),
+    /// [`StateKey::resume`]: a copy of the world (resume points in it), the parking bits and
+    /// the threads' position stamps (threads that did not move since keep their futures).
+    Resume(W, Vec<u64>, Box<[u64]>),
     /// [`StateKey::fast_forward`]: the execution's snapshot.
     Exec(crate::runtime::Snapshot<W>),
 }
@@ -739,6 +753,13 @@ impl<W: 'static> Live<W> {
             Some(c) => self.changed.copy_from_slice(c),
             None => self.changed.fill(0),
         }
+    }
+
+    /// Restores a resumed state: threads that moved since `marks` restart from `inst`
+    /// ([`Execution::resume_moved`]); `changed`: the state's parking bits.
+    fn resume_moved(&mut self, inst: crate::runtime::Instance<W>, changed: &[u64], marks: &[u64]) {
+        self.ex.resume_moved(inst, marks);
+        self.changed.copy_from_slice(changed);
     }
 
     /// Whether `t` can step. A parked retry is judged by the bits kept here (not by the
@@ -811,15 +832,21 @@ impl<W: 'static> Live<W> {
                 for t in (0..n).filter(|&t| grouped & (1 << t) == 0) {
                     self.hash_runtime_part(model, t, &mut h);
                 }
-                let mut locals = [(0u128, 0 as Tid); 64];
+                // Groups of up to 8 threads (all the families here) rank on the stack.
+                let (mut small, mut big) = ([(0u128, 0 as Tid); 8], Vec::new());
                 for g in groups {
+                    let locals: &mut [(u128, Tid)] = if g.len() <= small.len() {
+                        &mut small[..g.len()]
+                    } else {
+                        big.resize(g.len(), (0, 0));
+                        &mut big
+                    };
                     for (i, &t) in g.iter().enumerate() {
                         let mut a = Hasher128::new(0x4528_21e6_38d0_1377, 0xbe54_66cf_34e9_0c6c);
                         model.hash_thread(w, t, &mut a);
                         self.hash_runtime_part(model, t, &mut a);
                         locals[i] = (a.finish128(), t);
                     }
-                    let locals = &mut locals[..g.len()];
                     // Ties are threads in identical local states: any order among them is
                     // an automorphism of the state.
                     locals.sort_unstable();
@@ -972,21 +999,24 @@ fn worker<M: StateKey + Sync>(
                 let top = frames.last_mut().expect("top frame");
                 let last = top.next == top.children.len();
                 let restored = match &top.snapshot {
-                    Some((Saved::Resume(w, changed), key)) => model.resume(w).map(|inst| {
-                        live.restart(inst, Some(changed));
-                        *key
-                    }),
+                    Some((Saved::Resume(w, changed, marks), key)) => {
+                        let need = live.ex.moved_since(marks);
+                        model.resume_some(w, need).map(|inst| {
+                            live.resume_moved(inst, changed, marks);
+                            *key
+                        })
+                    }
                     // The last child: the snapshot is not needed again, its world is moved
                     // in instead of copied.
                     Some((Saved::Exec(_), _)) if last => match top.snapshot.take() {
                         Some((Saved::Exec(snap), key)) => {
-                            live.ex.restore_owned(snap, || model.threads());
+                            live.ex.restore_owned(snap, |t| model.thread(t));
                             Some(key)
                         }
                         _ => unreachable!("matched above"),
                     },
                     Some((Saved::Exec(snap), key)) => model.snapshot(snap.world()).map(|w| {
-                        live.ex.restore(snap, w, || model.threads());
+                        live.ex.restore(snap, w, |t| model.thread(t));
                         *key
                     }),
                     None => None,
@@ -1316,7 +1346,10 @@ fn arrive<M: StateKey + Sync>(
             if model.fast_forward() {
                 (Saved::Exec(live.ex.snapshot(w)), key)
             } else {
-                (Saved::Resume(w, live.changed.clone()), key)
+                (
+                    Saved::Resume(w, live.changed.clone(), live.ex.marks().into()),
+                    key,
+                )
             }
         })
     } else {

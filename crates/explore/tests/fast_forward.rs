@@ -128,7 +128,7 @@ fn a_call_that_returned_is_skipped_and_an_open_one_runs_again() {
             assert_ne!(look(&ex), at_snapshot, "the execution moved on");
             let before = polls.get();
             let world = snap.world().clone();
-            ex.restore(&snap, world, || threads(&polls));
+            ex.restore(&snap, world, |t| threads(&polls).swap_remove(t).1);
             let (again, _) = replayed(&prefix);
             assert_eq!(look(&ex), look(&again), "snapshot after {prefix:?}");
             assert_eq!(look(&ex), at_snapshot);

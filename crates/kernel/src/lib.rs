@@ -63,19 +63,19 @@ impl explore::Model for KernelModel {
     }
 
     fn threads(&self) -> Vec<(String, explore::ThreadFn<World>)> {
-        self.threads
-            .iter()
-            .map(|(name, ops)| {
-                let ops = ops.clone();
-                let f: explore::ThreadFn<World> = Box::new(move |ctx| {
-                    Box::pin(async move {
-                        let cx = Cx::new(ctx);
-                        actor::run(&cx, &ops).await;
-                    })
-                });
-                (name.clone(), f)
-            })
+        (0..self.threads.len())
+            .map(|t| (self.threads[t].0.clone(), self.thread(t)))
             .collect()
+    }
+
+    fn thread(&self, tid: explore::Tid) -> explore::ThreadFn<World> {
+        let ops = self.threads[tid].1.clone();
+        Box::new(move |ctx| {
+            Box::pin(async move {
+                let cx = Cx::new(ctx);
+                actor::run(&cx, &ops).await;
+            })
+        })
     }
 
     /// Reference balance: every live page's refcount equals what its mappings, cache slot,
