@@ -108,7 +108,7 @@ impl Cx {
             .step(Op::new("uv_convert_from_secure", a), move |e| {
                 live(e, p, "uv_convert_from_secure");
                 let w = &mut *e.world;
-                let was = w.uv[p].state.clone();
+                let was = w.uv[p].state;
                 let rc = uv::export(&w.keys, &mut w.uv[p], &mut w.pages[p].data);
                 e.note(|| format!("UVC export P{p}: {was:?} -> NonSecure (encrypted)"));
                 rc

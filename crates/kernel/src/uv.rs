@@ -17,7 +17,7 @@ use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
 
 /// The UV's view of one frame.
-#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Default, Hash, PartialEq, Eq)]
 pub enum UvState {
     /// Host-accessible.
     #[default]
@@ -29,7 +29,7 @@ pub enum UvState {
 }
 
 /// Integrity data the UV keeps for an exported page.
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Hash, PartialEq, Eq)]
 pub struct Sealed {
     pub guest: u32,
     pub gfn: usize,
@@ -37,7 +37,7 @@ pub struct Sealed {
     pub tag: [u8; 16],
 }
 
-#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Default, Hash, PartialEq, Eq)]
 pub struct UvFrame {
     pub state: UvState,
     /// The guest shared this frame (Set-Shared-Access): pin-shared succeeds.

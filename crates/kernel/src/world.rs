@@ -22,7 +22,7 @@ pub const GUP_PIN_COUNTING_BIAS: i32 = 1024;
 pub const PTRS_PER_PTE: usize = 256;
 
 /// `struct page` of one frame.
-#[derive(Clone, Debug, Hash)]
+#[derive(Copy, Clone, Debug)]
 pub struct Page {
     /// `_refcount`. 0 means free *or frozen* (see `free`).
     pub refcount: i32,
@@ -171,7 +171,7 @@ pub struct Pipe {
 }
 
 /// The guest's own view of its memory: what it last wrote to each guest frame.
-#[derive(Clone, Debug)]
+#[derive(Copy, Clone, Debug)]
 pub struct GuestFrame {
     pub gfn: usize,
     pub mm: MmId,
@@ -295,9 +295,46 @@ pub struct Held {
     pub generation: u32,
 }
 
+/// Every field, packed into few words (a key hashes each page of the world): the counts two
+/// to a word, the flags one bit each with the presence of the two optional fields, then those
+/// fields when present and the content. Which words follow is decided by the flag word, so
+/// two different pages feed different word sequences (tested below).
+impl std::hash::Hash for Page {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let pair = |a: i32, b: i32| u64::from(a as u32) | (u64::from(b as u32) << 32);
+        h.write_u64(pair(self.refcount, self.mapcount));
+        h.write_u64(pair(self.generation as i32, self.extra));
+        let flags = [
+            self.free,
+            self.writeback,
+            self.arch1,
+            self.dirty,
+            self.uptodate,
+            self.swapcache,
+            self.private,
+            self.locked_by.is_some(),
+            self.mapping.is_some(),
+        ]
+        .iter()
+        .enumerate()
+        .fold(0u64, |m, (i, &b)| m | (u64::from(b) << i));
+        h.write_u64(flags);
+        if let Some(t) = self.locked_by {
+            h.write_u64(t as u64);
+        }
+        if let Some((f, i)) = self.mapping {
+            h.write_u64(f as u64);
+            h.write_u64(i as u64);
+        }
+        for w in self.data.chunks_exact(8) {
+            h.write_u64(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        }
+    }
+}
+
 // The hashes below (the stateful search's keys) leave out what no step changes: names,
 // VMAs, the protected flags and counts, guest-frame translations (set-up constants, the same
-// in every state of one model; `tests::hash_covers_what_steps_change` checks the list).
+// in every state of one model; crates/checker/tests/world_constants.rs checks the list).
 impl std::hash::Hash for Mm {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         self.ptes.hash(h);
@@ -389,5 +426,59 @@ impl World {
         };
         self.uv[p] = UvFrame::default();
         Some(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::Hash;
+
+    fn key(p: &Page) -> u128 {
+        let mut h = explore::hash::Hasher128::new(1, 2);
+        p.hash(&mut h);
+        h.finish128()
+    }
+
+    /// Pages that differ in any one field, or in two fields whose words could be confused
+    /// (an optional field present or not), hash apart.
+    #[test]
+    fn page_hash_tells_every_field_apart() {
+        let base = Page::new();
+        let mut pages = vec![base];
+        let mut vary = |f: &dyn Fn(&mut Page)| {
+            let mut p = base;
+            f(&mut p);
+            pages.push(p);
+        };
+        vary(&|p| p.refcount = 1);
+        vary(&|p| p.refcount = -1);
+        vary(&|p| p.mapcount = 1);
+        vary(&|p| p.free = false);
+        vary(&|p| p.generation = 1);
+        vary(&|p| p.locked_by = Some(0));
+        vary(&|p| p.locked_by = Some(1));
+        vary(&|p| p.writeback = true);
+        vary(&|p| p.arch1 = true);
+        vary(&|p| p.dirty = true);
+        vary(&|p| p.uptodate = false);
+        vary(&|p| p.mapping = Some((0, 0)));
+        vary(&|p| p.mapping = Some((0, 1)));
+        vary(&|p| p.mapping = Some((1, 0)));
+        vary(&|p| p.swapcache = true);
+        vary(&|p| p.private = true);
+        vary(&|p| p.extra = 1);
+        vary(&|p| p.extra = -1);
+        vary(&|p| p.data[0] = 1);
+        vary(&|p| p.data[PAGE_BYTES - 1] = 1);
+        // A lock holder's word where a mapping's first word would be, and the reverse.
+        vary(&|p| {
+            p.locked_by = Some(0);
+            p.mapping = Some((0, 0));
+        });
+        vary(&|p| p.refcount = i32::MIN);
+        vary(&|p| p.generation = u32::MAX);
+        let keys: std::collections::HashSet<u128> = pages.iter().map(key).collect();
+        assert_eq!(keys.len(), pages.len(), "two different pages hashed alike");
     }
 }
