@@ -748,26 +748,7 @@ impl<W: 'static> Execution<W> {
     /// objects), reusing its allocations — what a stateful search's restore costs: the new
     /// thread futures and one poll each. Equivalent to `Execution::start(inst, tracing)`.
     pub fn restart(&mut self, inst: Instance<W>) {
-        let n = self.futures.len();
-        assert_eq!(
-            inst.threads.len(),
-            n,
-            "restart with another number of threads"
-        );
-        // Drop the old futures first: their frame guards reach into `shared`.
-        for f in self.futures.iter_mut() {
-            *f = None;
-        }
-        *self.shared.world.borrow_mut() = inst.world;
-        for slot in self.shared.slots.borrow_mut().iter_mut() {
-            slot.pending = None;
-            slot.frames.clear();
-            slot.attempt = 0;
-        }
-        self.shared.findings.borrow_mut().clear();
-        self.shared.note.borrow_mut().clear();
-        self.shared.current.set(0);
-        self.shared.history.borrow_mut().fill([0; 2]);
+        let objects = self.replace_threads(inst, 0);
         for r in self.shared.results.borrow_mut().iter_mut() {
             r.clear();
         }
@@ -778,31 +759,62 @@ impl<W: 'static> Execution<W> {
             r.clear();
         }
         self.shared.cpos.borrow_mut().fill(0);
-        for (tid, (name, f)) in inst.threads.into_iter().enumerate() {
-            self.names[tid] = name;
-            self.futures[tid] = Some(f(Ctx {
-                shared: self.shared.clone(),
-                tid,
-            }));
-        }
         for v in self
             .foreign
             .iter_mut()
             .chain(self.parked_at.iter_mut())
             .chain(self.seen.iter_mut())
         {
-            assert_eq!(
-                v.len(),
-                inst.objects,
-                "restart with another number of objects"
-            );
+            assert_eq!(v.len(), objects, "restart with another number of objects");
             v.fill(0);
         }
-        for tid in 0..n {
+        for tid in 0..self.futures.len() {
             self.poll(tid);
             self.recompute_pbits(tid);
             self.remark(tid);
         }
+    }
+
+    /// What [`Execution::restart`] and [`Execution::resume_moved`] share: the world comes
+    /// from `inst`; each thread outside the bit set `keep` loses its future, registered
+    /// operation, call frames, attempt and history, and gets a new future from `inst`, not
+    /// yet polled (the others' functions are dropped uncalled). Returns `inst.objects`.
+    fn replace_threads(&mut self, inst: Instance<W>, keep: u64) -> usize {
+        let n = self.futures.len();
+        assert_eq!(
+            inst.threads.len(),
+            n,
+            "restart or resume with another number of threads"
+        );
+        let moved = |t: Tid| keep & (1 << t) == 0;
+        // Drop the old futures first: their frame guards reach into `shared`.
+        for t in (0..n).filter(|&t| moved(t)) {
+            self.futures[t] = None;
+        }
+        *self.shared.world.borrow_mut() = inst.world;
+        {
+            let mut slots = self.shared.slots.borrow_mut();
+            let mut history = self.shared.history.borrow_mut();
+            for t in (0..n).filter(|&t| moved(t)) {
+                slots[t].pending = None;
+                slots[t].frames.clear();
+                slots[t].attempt = 0;
+                history[t] = [0; 2];
+            }
+        }
+        self.shared.findings.borrow_mut().clear();
+        self.shared.note.borrow_mut().clear();
+        self.shared.current.set(0);
+        for (tid, (name, f)) in inst.threads.into_iter().enumerate() {
+            if moved(tid) {
+                self.names[tid] = name;
+                self.futures[tid] = Some(f(Ctx {
+                    shared: self.shared.clone(),
+                    tid,
+                }));
+            }
+        }
+        inst.objects
     }
 
     /// Hands thread `t` a fresh position stamp.
@@ -837,52 +849,19 @@ impl<W: 'static> Execution<W> {
     /// executions (their logs follow the futures).
     pub fn resume_moved(&mut self, inst: Instance<W>, marks: &[u64]) {
         let n = self.futures.len();
-        assert_eq!(
-            inst.threads.len(),
-            n,
-            "resume with another number of threads"
-        );
         assert_eq!(marks.len(), n, "resume with another number of stamps");
         assert!(
             !self.shared.record.get() && !self.shared.tracing,
             "resume_moved of a recording or traced execution"
         );
-        let keep = !self.moved_since(marks);
-        // Drop the moved futures first: their frame guards reach into `shared`.
-        for t in (0..n).filter(|&t| keep & (1 << t) == 0) {
-            self.futures[t] = None;
-        }
-        *self.shared.world.borrow_mut() = inst.world;
-        for (t, slot) in self.shared.slots.borrow_mut().iter_mut().enumerate() {
-            if keep & (1 << t) == 0 {
-                slot.pending = None;
-                slot.frames.clear();
-                slot.attempt = 0;
-            }
-        }
-        self.shared.findings.borrow_mut().clear();
-        self.shared.note.borrow_mut().clear();
-        self.shared.current.set(0);
-        {
-            let mut history = self.shared.history.borrow_mut();
-            for t in (0..n).filter(|&t| keep & (1 << t) == 0) {
-                history[t] = [0; 2];
-            }
-        }
+        let moved = self.moved_since(marks);
+        let objects = self.replace_threads(inst, !moved);
         assert_eq!(
             self.foreign.first().map_or(0, Vec::len),
-            inst.objects,
+            objects,
             "resume with another number of objects"
         );
-        for (tid, (name, f)) in inst.threads.into_iter().enumerate() {
-            if keep & (1 << tid) != 0 {
-                continue;
-            }
-            self.names[tid] = name;
-            self.futures[tid] = Some(f(Ctx {
-                shared: self.shared.clone(),
-                tid,
-            }));
+        for tid in (0..n).filter(|&t| moved & (1 << t) != 0) {
             self.poll(tid);
             self.marks[tid] = marks[tid];
         }
@@ -1183,10 +1162,8 @@ impl<W: 'static> Execution<W> {
             }
         }
         self.shared.ffwd_on.set(true);
-        for t in (0..n).filter(|&t| moved[t]) {
-            self.remark(t);
-        }
         for tid in (0..n).filter(|&t| moved[t]) {
+            self.remark(tid);
             if snap.taken(tid).1 {
                 continue; // finished there: no new future
             }
