@@ -25,6 +25,7 @@
 //! world, which the model hashes itself.
 
 use crate::access::{AccessKind, Accesses};
+use smallbox::{smallbox, space::S4, SmallBox};
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -193,7 +194,7 @@ pub(crate) struct Shared<W> {
     /// ([`Execution::snapshot`]).
     record: Cell<bool>,
     /// Per thread, the value each of its steps returned so far, in order (while recording).
-    results: RefCell<Vec<Vec<Box<dyn Any>>>>,
+    results: RefCell<Vec<Vec<Value>>>,
     /// While restoring: per thread, how many recorded results its fresh future has been
     /// handed back (its steps complete at once, without running their bodies).
     ffwd: RefCell<Vec<usize>>,
@@ -228,8 +229,13 @@ struct CallEnd {
     calls: usize,
     /// The thread's retry-loop attempt generation.
     attempt: u32,
-    value: Box<dyn Any>,
+    value: Value,
 }
+
+/// A recorded step result or call value, of the type its step or call returns: stored inline
+/// up to four words (every result of the kernel model), on the heap beyond, so that recording
+/// costs no allocation per step.
+type Value = SmallBox<dyn Any, S4>;
 
 /// Two lanes of a history chain mixed with `name` and the hash of a value.
 fn mix(h: &mut [u64; 2], name: &'static str, value: [u64; 2]) {
@@ -441,7 +447,7 @@ where
                         hlog: shared.hlog.borrow()[tid].len(),
                         calls: shared.cpos.borrow()[tid],
                         attempt: shared.slots.borrow()[tid].attempt,
-                        value: Box::new(r.clone()),
+                        value: smallbox!(r.clone()),
                     };
                     shared.clog.borrow_mut()[tid][idx] = Some(end);
                 }
@@ -544,7 +550,7 @@ where
         let base = shared.history.borrow()[tid];
         shared.update_history(tid, base, name, &r);
         if shared.record.get() {
-            shared.results.borrow_mut()[tid].push(Box::new(r.clone()));
+            shared.results.borrow_mut()[tid].push(smallbox!(r.clone()));
         }
         Poll::Ready(r)
     }
@@ -1084,12 +1090,14 @@ impl<W: 'static> Execution<W> {
     /// reaches the same point with the same locals, history and attempt (module contract:
     /// a thread's code depends only on what its steps returned). Costs one poll per thread
     /// and no step bodies.
+    ///
+    /// Returns the world the execution had (for the caller to recycle).
     pub fn restore(
         &mut self,
         snap: &Snapshot<W>,
         world: W,
         mut thread: impl FnMut(Tid) -> ThreadFn<W>,
-    ) {
+    ) -> W {
         assert!(!self.shared.tracing, "restore of a traced execution");
         let n = self.futures.len();
         // A thread that took no step since the snapshot is where it was then (its future,
@@ -1110,7 +1118,7 @@ impl<W: 'static> Execution<W> {
         for t in (0..n).filter(|&t| moved[t]) {
             self.futures[t] = None;
         }
-        *self.shared.world.borrow_mut() = world;
+        let old = std::mem::replace(&mut *self.shared.world.borrow_mut(), world);
         let mut src: &[u32] = &snap.counters;
         for row in self
             .foreign
@@ -1131,7 +1139,7 @@ impl<W: 'static> Execution<W> {
             src = rest;
         }
         if !moved.contains(&true) {
-            return;
+            return old;
         }
         {
             let mut results = self.shared.results.borrow_mut();
@@ -1190,12 +1198,18 @@ impl<W: 'static> Execution<W> {
             );
         }
         self.shared.ffwd_on.set(false);
+        old
     }
 
     /// [`Execution::restore`] of a snapshot that is not needed again: its world is moved in.
-    pub fn restore_owned(&mut self, mut snap: Snapshot<W>, thread: impl FnMut(Tid) -> ThreadFn<W>) {
+    /// Returns the world the execution had.
+    pub fn restore_owned(
+        &mut self,
+        mut snap: Snapshot<W>,
+        thread: impl FnMut(Tid) -> ThreadFn<W>,
+    ) -> W {
         let world = snap.world.take().expect("a snapshot restored twice");
-        self.restore(&snap, world, thread);
+        self.restore(&snap, world, thread)
     }
 
     /// A path-independent summary of thread `t`'s part of the bookkeeping behind

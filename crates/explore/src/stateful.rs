@@ -154,7 +154,10 @@
 //! search keeps a [`crate::runtime::Snapshot`] (a copy of the world and of the runtime's
 //! bookkeeping) and restores by restarting each moved thread's future and completing its
 //! steps at once with the results they returned on the path, without running step bodies
-//! ([`Execution::restore`]; threads that did not move since keep their futures). Otherwise
+//! ([`Execution::restore`]; threads that did not move since keep their futures). The worlds
+//! of snapshots no longer needed are kept, and later snapshots are copied into them
+//! ([`StateKey::snapshot_into`]): the copy of the world allocates nothing (the runtime's
+//! bookkeeping in a snapshot still takes three small allocations). Otherwise
 //! going back re-runs the model from a fresh instance along the path (one poll per step, no OS
 //! thread switch). Depth-first order keeps restores rare: a new state is expanded on the spot;
 //! only going back up costs a restore.
@@ -180,6 +183,7 @@ use super::{
 use crate::access::Access;
 use crate::indep::Seen;
 use crate::runtime::{Execution, Model, Tid};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -218,6 +222,20 @@ pub trait StateKey: Model {
     /// instance `resume` makes; override with a plain clone when the world is `Clone`).
     fn snapshot(&self, world: &Self::World) -> Option<Self::World> {
         self.resume(world).map(|i| i.world)
+    }
+
+    /// [`StateKey::snapshot`] into `into`, the world of an earlier snapshot that the search no
+    /// longer needs; false (and `into` as it was) when the model keeps no snapshots. The
+    /// default makes a new snapshot; a model whose world is `Clone` overrides it with
+    /// `into.clone_from(world)`, which copies into the allocations `into` already has.
+    fn snapshot_into(&self, world: &Self::World, into: &mut Self::World) -> bool {
+        match self.snapshot(world) {
+            Some(w) => {
+                *into = w;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Whether the key includes each thread's history ([`Execution::history`]) — for models
@@ -712,7 +730,13 @@ struct Live<W: 'static> {
     /// start: parked steps are judged, and keyed, by the runtime's own bookkeeping
     /// ([`Execution::parking_state`]), which also follows attempts and `retry_when`.
     by_runtime: bool,
+    /// Worlds of snapshots the search no longer needs, for the next ones to be copied into
+    /// ([`StateKey::snapshot_into`]): a snapshot then costs no allocation.
+    spare: RefCell<Vec<W>>,
 }
+
+/// How many spare worlds a worker keeps.
+const SPARE_WORLDS: usize = 64;
 
 impl<W: 'static> Live<W> {
     fn start<M: StateKey<World = W>>(model: &M) -> Self {
@@ -741,6 +765,25 @@ impl<W: 'static> Live<W> {
             changed: changed.map_or_else(|| vec![0; n * words], <[u64]>::to_vec),
             words,
             by_runtime: false,
+            spare: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// A snapshot copy of `world` ([`StateKey::snapshot`]), copied into a spare world if
+    /// there is one.
+    fn copy_world<M: StateKey<World = W>>(&self, model: &M, world: &W) -> Option<W> {
+        let spare = self.spare.borrow_mut().pop();
+        match spare {
+            Some(mut into) => model.snapshot_into(world, &mut into).then_some(into),
+            None => model.snapshot(world),
+        }
+    }
+
+    /// Keeps a world no longer needed for a later [`Live::copy_world`].
+    fn recycle(&self, world: W) {
+        let mut spare = self.spare.borrow_mut();
+        if spare.len() < SPARE_WORLDS {
+            spare.push(world);
         }
     }
 
@@ -1010,15 +1053,19 @@ fn worker<M: StateKey + Sync>(
                     // in instead of copied.
                     Some((Saved::Exec(_), _)) if last => match top.snapshot.take() {
                         Some((Saved::Exec(snap), key)) => {
-                            live.ex.restore_owned(snap, |t| model.thread(t));
+                            let old = live.ex.restore_owned(snap, |t| model.thread(t));
+                            live.recycle(old);
                             Some(key)
                         }
                         _ => unreachable!("matched above"),
                     },
-                    Some((Saved::Exec(snap), key)) => model.snapshot(snap.world()).map(|w| {
-                        live.ex.restore(snap, w, |t| model.thread(t));
-                        *key
-                    }),
+                    Some((Saved::Exec(snap), key)) => {
+                        live.copy_world(model, snap.world()).map(|w| {
+                            let old = live.ex.restore(snap, w, |t| model.thread(t));
+                            live.recycle(old);
+                            *key
+                        })
+                    }
                     None => None,
                 };
                 if let Some(key) = restored {
@@ -1342,7 +1389,7 @@ fn arrive<M: StateKey + Sync>(
         acc |= 1 << t;
     }
     let snapshot = if children.len() > 1 {
-        live.ex.with_world(|w| model.snapshot(w)).map(|w| {
+        live.ex.with_world(|w| live.copy_world(model, w)).map(|w| {
             if model.fast_forward() {
                 (Saved::Exec(live.ex.snapshot(w)), key)
             } else {

@@ -144,6 +144,13 @@ impl explore::search::StateKey for KernelModel {
         Some(world.clone())
     }
 
+    /// Into the allocations of a recycled snapshot (`World::clone_from`, tested in
+    /// crates/checker/tests/world_clone.rs).
+    fn snapshot_into(&self, world: &World, into: &mut World) -> bool {
+        into.clone_from(world);
+        true
+    }
+
     /// Step results are plain values (`Clone`), and a step body hands its thread nothing
     /// else (see above): a fresh thread fed its recorded results reaches the same point.
     fn fast_forward(&self) -> bool {

@@ -109,7 +109,7 @@ pub struct Vma {
 }
 
 /// One address space.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Mm {
     pub name: String,
     /// `mm_is_protected(mm)`: the mm runs a protected guest.
@@ -149,7 +149,7 @@ impl Mm {
 }
 
 /// A file with its page cache.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct File {
     pub name: String,
     /// Cache slots by index.
@@ -164,7 +164,7 @@ pub struct PipeBuf {
     pub page_cache: bool,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Pipe {
     pub name: String,
     pub bufs: Vec<PipeBuf>,
@@ -265,7 +265,7 @@ impl Objs {
 }
 
 /// The whole shared state.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct World {
     pub cfg: Arc<Kernel>,
     pub objs: Arc<Objs>,
@@ -329,6 +329,153 @@ impl std::hash::Hash for Page {
         for w in self.data.chunks_exact(8) {
             h.write_u64(u64::from_le_bytes(w.try_into().expect("8 bytes")));
         }
+    }
+}
+
+// `Clone` by hand for the world and the parts of it that own memory: `clone_from` copies into
+// the allocations the target already has (a stateful search copies the world into recycled
+// snapshots), which the derived `clone_from` (a fresh `clone`) would not. Each destructures
+// its source whole, so a new field is a compile error here until it is copied.
+
+impl Clone for Mm {
+    fn clone(&self) -> Self {
+        let Mm {
+            name,
+            protected,
+            protected_count,
+            vmas,
+            ptes,
+            ptl_held,
+            mmap_readers,
+            mmap_writer,
+        } = self;
+        Mm {
+            name: name.clone(),
+            protected: *protected,
+            protected_count: *protected_count,
+            vmas: vmas.clone(),
+            ptes: ptes.clone(),
+            ptl_held: ptl_held.clone(),
+            mmap_readers: *mmap_readers,
+            mmap_writer: *mmap_writer,
+        }
+    }
+    fn clone_from(&mut self, source: &Self) {
+        let Mm {
+            name,
+            protected,
+            protected_count,
+            vmas,
+            ptes,
+            ptl_held,
+            mmap_readers,
+            mmap_writer,
+        } = source;
+        self.name.clone_from(name);
+        self.protected = *protected;
+        self.protected_count = *protected_count;
+        self.vmas.clone_from(vmas);
+        self.ptes.clone_from(ptes);
+        self.ptl_held.clone_from(ptl_held);
+        self.mmap_readers = *mmap_readers;
+        self.mmap_writer = *mmap_writer;
+    }
+}
+
+impl Clone for File {
+    fn clone(&self) -> Self {
+        let File { name, cache } = self;
+        File {
+            name: name.clone(),
+            cache: cache.clone(),
+        }
+    }
+    fn clone_from(&mut self, source: &Self) {
+        let File { name, cache } = source;
+        self.name.clone_from(name);
+        self.cache.clone_from(cache);
+    }
+}
+
+impl Clone for Pipe {
+    fn clone(&self) -> Self {
+        let Pipe { name, bufs } = self;
+        Pipe {
+            name: name.clone(),
+            bufs: bufs.clone(),
+        }
+    }
+    fn clone_from(&mut self, source: &Self) {
+        let Pipe { name, bufs } = source;
+        self.name.clone_from(name);
+        self.bufs.clone_from(bufs);
+    }
+}
+
+impl Clone for World {
+    fn clone(&self) -> Self {
+        let World {
+            cfg,
+            objs,
+            keys,
+            pages,
+            uv,
+            mms,
+            files,
+            pipes,
+            lru_batch,
+            uv_busy,
+            guest,
+            held,
+        } = self;
+        World {
+            cfg: cfg.clone(),
+            objs: objs.clone(),
+            keys: keys.clone(),
+            pages: pages.clone(),
+            uv: uv.clone(),
+            mms: mms.clone(),
+            files: files.clone(),
+            pipes: pipes.clone(),
+            lru_batch: lru_batch.clone(),
+            uv_busy: *uv_busy,
+            guest: guest.clone(),
+            held: held.clone(),
+        }
+    }
+    fn clone_from(&mut self, source: &Self) {
+        let World {
+            cfg,
+            objs,
+            keys,
+            pages,
+            uv,
+            mms,
+            files,
+            pipes,
+            lru_batch,
+            uv_busy,
+            guest,
+            held,
+        } = source;
+        if !Arc::ptr_eq(&self.cfg, cfg) {
+            self.cfg = cfg.clone();
+        }
+        if !Arc::ptr_eq(&self.objs, objs) {
+            self.objs = objs.clone();
+        }
+        if !Arc::ptr_eq(&self.keys, keys) {
+            self.keys = keys.clone();
+        }
+        self.pages.clone_from(pages);
+        self.uv.clone_from(uv);
+        self.mms.clone_from(mms);
+        self.files.clone_from(files);
+        self.pipes.clone_from(pipes);
+        self.lru_batch.clone_from(lru_batch);
+        self.uv_busy = *uv_busy;
+        self.guest.clone_from(guest);
+        self.held.clone_from(held);
     }
 }
 
