@@ -233,8 +233,8 @@ struct CallEnd {
 }
 
 /// A recorded step result or call value, of the type its step or call returns: stored inline
-/// up to four words (every result of the kernel model), on the heap beyond, so that recording
-/// costs no allocation per step.
+/// up to four words, on the heap beyond, so that recording a small result (a count, a flag, a
+/// PTE, a 32-byte page) costs no allocation.
 type Value = SmallBox<dyn Any, S4>;
 
 /// Two lanes of a history chain mixed with `name` and the hash of a value.

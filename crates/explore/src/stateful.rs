@@ -156,8 +156,9 @@
 //! steps at once with the results they returned on the path, without running step bodies
 //! ([`Execution::restore`]; threads that did not move since keep their futures). The worlds
 //! of snapshots no longer needed are kept, and later snapshots are copied into them
-//! ([`StateKey::snapshot_into`]): the copy of the world allocates nothing (the runtime's
-//! bookkeeping in a snapshot still takes three small allocations). Otherwise
+//! ([`StateKey::snapshot_into`]): once the spare worlds have grown to the sizes the search
+//! meets, the copy of the world allocates nothing (the runtime's bookkeeping in a snapshot
+//! still takes three small allocations). Otherwise
 //! going back re-runs the model from a fresh instance along the path (one poll per step, no OS
 //! thread switch). Depth-first order keeps restores rare: a new state is expanded on the spot;
 //! only going back up costs a restore.
@@ -731,7 +732,7 @@ struct Live<W: 'static> {
     /// ([`Execution::parking_state`]), which also follows attempts and `retry_when`.
     by_runtime: bool,
     /// Worlds of snapshots the search no longer needs, for the next ones to be copied into
-    /// ([`StateKey::snapshot_into`]): a snapshot then costs no allocation.
+    /// ([`StateKey::snapshot_into`]): the world's copy then reuses their allocations.
     spare: RefCell<Vec<W>>,
 }
 
