@@ -332,152 +332,51 @@ impl std::hash::Hash for Page {
     }
 }
 
-// `Clone` by hand for the world and the parts of it that own memory: `clone_from` copies into
-// the allocations the target already has (a stateful search copies the world into recycled
-// snapshots), which the derived `clone_from` (a fresh `clone`) would not. Each destructures
-// its source whole, so a new field is a compile error here until it is copied.
-
-impl Clone for Mm {
-    fn clone(&self) -> Self {
-        let Mm {
-            name,
-            protected,
-            protected_count,
-            vmas,
-            ptes,
-            ptl_held,
-            mmap_readers,
-            mmap_writer,
-        } = self;
-        Mm {
-            name: name.clone(),
-            protected: *protected,
-            protected_count: *protected_count,
-            vmas: vmas.clone(),
-            ptes: ptes.clone(),
-            ptl_held: ptl_held.clone(),
-            mmap_readers: *mmap_readers,
-            mmap_writer: *mmap_writer,
+// `Clone` by hand for the world and the parts of it that own memory: `clone_from` copies each
+// field with its own `clone_from`, into the allocations the target already has (a stateful
+// search copies the world into recycled snapshots), which the derived `clone_from` (a fresh
+// `clone`) would not. Both methods name every field (a struct literal, a destructuring without
+// `..`), so a new field is a compile error here until it is listed.
+macro_rules! clone_reusing {
+    ($ty:ident { $($f:ident),* $(,)? }) => {
+        impl Clone for $ty {
+            fn clone(&self) -> Self {
+                $ty { $($f: self.$f.clone()),* }
+            }
+            fn clone_from(&mut self, source: &Self) {
+                let $ty { $($f),* } = source;
+                $(self.$f.clone_from($f);)*
+            }
         }
-    }
-    fn clone_from(&mut self, source: &Self) {
-        let Mm {
-            name,
-            protected,
-            protected_count,
-            vmas,
-            ptes,
-            ptl_held,
-            mmap_readers,
-            mmap_writer,
-        } = source;
-        self.name.clone_from(name);
-        self.protected = *protected;
-        self.protected_count = *protected_count;
-        self.vmas.clone_from(vmas);
-        self.ptes.clone_from(ptes);
-        self.ptl_held.clone_from(ptl_held);
-        self.mmap_readers = *mmap_readers;
-        self.mmap_writer = *mmap_writer;
-    }
+    };
 }
 
-impl Clone for File {
-    fn clone(&self) -> Self {
-        let File { name, cache } = self;
-        File {
-            name: name.clone(),
-            cache: cache.clone(),
-        }
-    }
-    fn clone_from(&mut self, source: &Self) {
-        let File { name, cache } = source;
-        self.name.clone_from(name);
-        self.cache.clone_from(cache);
-    }
-}
-
-impl Clone for Pipe {
-    fn clone(&self) -> Self {
-        let Pipe { name, bufs } = self;
-        Pipe {
-            name: name.clone(),
-            bufs: bufs.clone(),
-        }
-    }
-    fn clone_from(&mut self, source: &Self) {
-        let Pipe { name, bufs } = source;
-        self.name.clone_from(name);
-        self.bufs.clone_from(bufs);
-    }
-}
-
-impl Clone for World {
-    fn clone(&self) -> Self {
-        let World {
-            cfg,
-            objs,
-            keys,
-            pages,
-            uv,
-            mms,
-            files,
-            pipes,
-            lru_batch,
-            uv_busy,
-            guest,
-            held,
-        } = self;
-        World {
-            cfg: cfg.clone(),
-            objs: objs.clone(),
-            keys: keys.clone(),
-            pages: pages.clone(),
-            uv: uv.clone(),
-            mms: mms.clone(),
-            files: files.clone(),
-            pipes: pipes.clone(),
-            lru_batch: lru_batch.clone(),
-            uv_busy: *uv_busy,
-            guest: guest.clone(),
-            held: held.clone(),
-        }
-    }
-    fn clone_from(&mut self, source: &Self) {
-        let World {
-            cfg,
-            objs,
-            keys,
-            pages,
-            uv,
-            mms,
-            files,
-            pipes,
-            lru_batch,
-            uv_busy,
-            guest,
-            held,
-        } = source;
-        if !Arc::ptr_eq(&self.cfg, cfg) {
-            self.cfg = cfg.clone();
-        }
-        if !Arc::ptr_eq(&self.objs, objs) {
-            self.objs = objs.clone();
-        }
-        if !Arc::ptr_eq(&self.keys, keys) {
-            self.keys = keys.clone();
-        }
-        self.pages.clone_from(pages);
-        self.uv.clone_from(uv);
-        self.mms.clone_from(mms);
-        self.files.clone_from(files);
-        self.pipes.clone_from(pipes);
-        self.lru_batch.clone_from(lru_batch);
-        self.uv_busy = *uv_busy;
-        self.guest.clone_from(guest);
-        self.held.clone_from(held);
-    }
-}
+clone_reusing!(Mm {
+    name,
+    protected,
+    protected_count,
+    vmas,
+    ptes,
+    ptl_held,
+    mmap_readers,
+    mmap_writer,
+});
+clone_reusing!(File { name, cache });
+clone_reusing!(Pipe { name, bufs });
+clone_reusing!(World {
+    cfg,
+    objs,
+    keys,
+    pages,
+    uv,
+    mms,
+    files,
+    pipes,
+    lru_batch,
+    uv_busy,
+    guest,
+    held,
+});
 
 // The hashes below (the stateful search's keys) leave out what no step changes: names,
 // VMAs, the protected flags and counts, guest-frame translations (set-up constants, the same
