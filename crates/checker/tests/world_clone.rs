@@ -31,18 +31,9 @@ fn clone_from_into_an_older_world_equals_the_world() {
                 for _ in 0..4 {
                     let mut ex = Execution::start(model.instance(), false);
                     for _ in 0..200 {
-                        let en = ex.enabled_mask();
-                        if en == 0 {
+                        let Some(rec) = ex.step_random(&mut rng) else {
                             break;
-                        }
-                        rng ^= rng << 13;
-                        rng ^= rng >> 7;
-                        rng ^= rng << 17;
-                        let mut m = en;
-                        for _ in 0..(rng % u64::from(en.count_ones())) {
-                            m &= m - 1;
-                        }
-                        let rec = ex.step(m.trailing_zeros() as usize);
+                        };
                         ex.with_world(|w| {
                             let picks = [
                                 (!older.is_empty()).then(|| (rng as usize / 7) % older.len()),

@@ -31,18 +31,9 @@ fn what_the_state_hash_leaves_out_never_changes() {
                 for _ in 0..20 {
                     let mut ex = Execution::start(model.instance(), false);
                     for _ in 0..400 {
-                        let en = ex.enabled_mask();
-                        if en == 0 {
+                        let Some(rec) = ex.step_random(&mut rng) else {
                             break;
-                        }
-                        rng ^= rng << 13;
-                        rng ^= rng >> 7;
-                        rng ^= rng << 17;
-                        let mut m = en;
-                        for _ in 0..(rng % u64::from(en.count_ones())) {
-                            m &= m - 1;
-                        }
-                        let rec = ex.step(m.trailing_zeros() as usize);
+                        };
                         steps += 1;
                         let now = ex.with_world(|w| w.set_up_constants());
                         assert_eq!(

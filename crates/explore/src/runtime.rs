@@ -981,6 +981,23 @@ impl<W: 'static> Execution<W> {
             .fold(0u64, |m, t| m | (1 << t))
     }
 
+    /// One step of a random walk: steps a thread picked among the enabled ones with the
+    /// xorshift state `rng` (advanced here); `None` when no thread is enabled.
+    pub fn step_random(&mut self, rng: &mut u64) -> Option<StepRecord> {
+        let en = self.enabled_mask();
+        if en == 0 {
+            return None;
+        }
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        let mut m = en;
+        for _ in 0..(*rng % u64::from(en.count_ones())) {
+            m &= m - 1;
+        }
+        Some(self.step(m.trailing_zeros() as usize))
+    }
+
     /// Runs the thread's registered operation and its local code up to its next one.
     /// The caller must only step an enabled thread.
     pub fn step(&mut self, tid: Tid) -> StepRecord {

@@ -479,20 +479,10 @@ fn seed_table<M: StateKey>(model: &M, max_depth: usize) -> Seen {
         }
         let mut new = false;
         for _ in 0..max_depth {
-            let en = ex.enabled_mask();
-            if en == 0 {
+            let Some(rec) = ex.step_random(&mut rng) else {
                 break;
-            }
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let k = (rng % en.count_ones() as u64) as u32;
-            let mut m = en;
-            for _ in 0..k {
-                m &= m - 1;
-            }
-            let tid = m.trailing_zeros() as usize;
-            let rec = ex.step(tid);
+            };
+            let tid = rec.tid;
             for a in rec.accesses.as_slice() {
                 new |= seen.insert(tid, a);
             }
