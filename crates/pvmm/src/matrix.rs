@@ -20,9 +20,9 @@ pub struct MatrixArgs {
     /// Write a self-contained HTML page here.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
-    /// Stop each cell after this many executions (deterministic; the cell is then
-    /// incomplete unless it found a violation).
-    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    /// Stop DPOR after this many executions per cell (deterministic); the stateful search
+    /// then finishes the cell (incomplete only if it does not finish either).
+    #[arg(long, value_name = "N", default_value_t = 2_000)]
     max_executions: u64,
     /// Safety limit per cell in seconds (time-dependent: prefer --max-executions).
     #[arg(long, value_name = "SECS", default_value_t = 600)]
@@ -149,6 +149,7 @@ pub fn json_doc(cells: &[matrix::Cell], presets: &[&str], code: u8) -> report::j
                 executions: c.executions,
                 elapsed_secs: c.secs,
                 stopped_by: c.stopped_by.clone(),
+                stateful_states: c.stateful_states,
                 schedules: c
                     .schedules
                     .iter()

@@ -220,6 +220,20 @@ fn matrix_json_validates() {
     assert!(!cells.is_empty());
     assert!(cells.iter().all(|c| c["preset"] == "v5.7"));
     assert!(cells.iter().any(|c| c["verdict"] == "violation"));
+    // Cells DPOR's bound stops (user-access on v5.7 needs far more than 2,000 executions)
+    // are finished by the stateful search: no bound left, the states counted.
+    let finished: Vec<_> = cells
+        .iter()
+        .filter(|c| !c["stateful_states"].is_null())
+        .collect();
+    assert!(
+        finished.iter().any(|c| c["row"] == "user-access"),
+        "{finished:?}"
+    );
+    for c in finished {
+        assert!(c["stateful_states"].as_u64().is_some_and(|s| s > 0), "{c}");
+        assert!(c["stopped_by"].is_null(), "{c}");
+    }
 }
 
 #[test]

@@ -78,9 +78,13 @@ pub struct MatrixCell {
     pub observations: Vec<String>,
     pub executions: u64,
     pub elapsed_secs: f64,
-    /// The bound that stopped the search; null: exhaustive.
+    /// The bound that stopped the cell; null: exhaustive.
     pub stopped_by: Option<String>,
-    /// Shortest trace per violation.
+    /// States of the stateful search that finished the cell after DPOR's executions stopped
+    /// at their bound; null: DPOR alone.
+    pub stateful_states: Option<u64>,
+    /// A trace per violation (DPOR's shortest, or the stateful search's for a property only
+    /// it reached).
     pub schedules: Vec<PropertySchedule>,
 }
 
