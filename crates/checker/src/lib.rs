@@ -49,7 +49,17 @@ pub enum Search {
     /// explored once. Reported traces replay but are not necessarily the shortest; the
     /// strategy is ignored, and a preemption bound is not supported.
     Stateful { jobs: usize },
+    /// DPOR (stateless, with sleep sets) for at most `budget` executions; when they do not
+    /// finish the check, the stateful search (one job) finishes it from the start, within
+    /// what is left of the time limit. Properties DPOR's executions reached keep DPOR's trace
+    /// unless the stateful search's is shorter; the others get the stateful search's. A
+    /// preemption bound or the scenario's own execution bound makes this plain DPOR.
+    Auto { budget: u64 },
 }
+
+/// The DPOR executions a default check (`pvmm check`, the matrix) runs before the stateful
+/// search takes over ([`Search::Auto`]).
+pub const DPOR_BUDGET: u64 = 2_000;
 
 impl std::fmt::Display for Search {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -60,6 +70,7 @@ impl std::fmt::Display for Search {
                 "stateful ({jobs} job{})",
                 if *jobs == 1 { "" } else { "s" }
             ),
+            Search::Auto { budget } => write!(f, "stateless ({budget} executions), then stateful"),
         }
     }
 }
@@ -73,6 +84,32 @@ pub struct Check {
     pub verdict: Verdict,
     /// The search that produced the outcome.
     pub search: Search,
+    /// [`Search::Auto`] when DPOR's budget did not finish the check: what the stateful
+    /// search after it did. The outcome then merges both searches: DPOR's executions, the
+    /// stateful search's states, bound and properties.
+    pub completion: Option<Completion>,
+}
+
+/// The stateful search that finished a [`Search::Auto`] check.
+#[derive(Clone, Debug)]
+pub struct Completion {
+    pub stats: explore::Stats,
+    /// Properties whose reported trace is the stateful search's (not necessarily the
+    /// shortest): DPOR's executions did not reach them, or reached them by a longer trace.
+    pub traced: Vec<&'static str>,
+}
+
+impl Check {
+    /// Whether property `p`'s reported trace comes from a stateful search.
+    pub fn stateful_trace(&self, p: &str) -> bool {
+        match self.search {
+            Search::Stateful { .. } => true,
+            _ => self
+                .completion
+                .as_ref()
+                .is_some_and(|c| c.traced.contains(&p)),
+        }
+    }
 }
 
 impl Check {
@@ -124,6 +161,25 @@ pub fn check(sc: &Scenario, preset: &str, opts: RunOptions<'_>) -> Result<Check,
     let kernel = sc.kernel(preset, &opts.overrides)?;
     let model = sc.model(kernel.clone());
     let bounds = opts.bounds.unwrap_or_else(|| sc.bounds.clone());
+    let mut completion = None;
+    let stateful = |bounds: explore::Bounds,
+                    progress: Option<&mut dyn FnMut(&Progress)>,
+                    jobs: usize|
+     -> Result<Outcome, String> {
+        if bounds.max_preemptions.is_some() {
+            return Err("the stateful search does not support a preemption bound".into());
+        }
+        debug_assert!(model.key_includes_history());
+        Ok(explore_stateful_parallel(
+            &model,
+            Options {
+                strategy: Strategy::Dpor,
+                bounds,
+                progress,
+            },
+            jobs.max(1),
+        ))
+    };
     let outcome = match opts.search {
         Search::Stateless => explore(
             &model,
@@ -133,20 +189,41 @@ pub fn check(sc: &Scenario, preset: &str, opts: RunOptions<'_>) -> Result<Check,
                 progress: opts.progress,
             },
         ),
-        Search::Stateful { jobs } => {
-            if bounds.max_preemptions.is_some() {
-                return Err("the stateful search does not support a preemption bound".into());
-            }
-            debug_assert!(model.key_includes_history());
-            explore_stateful_parallel(
+        Search::Stateful { jobs } => stateful(bounds, opts.progress, jobs)?,
+        Search::Auto { budget } => {
+            let plain = bounds.max_preemptions.is_some() || bounds.max_executions.is_some();
+            let mut progress = opts.progress;
+            let dpor = explore(
                 &model,
                 Options {
                     strategy: Strategy::Dpor,
-                    bounds,
-                    progress: opts.progress,
+                    bounds: explore::Bounds {
+                        max_executions: bounds.max_executions.or(Some(budget)),
+                        ..bounds.clone()
+                    },
+                    progress: progress
+                        .as_mut()
+                        .map(|p| &mut **p as &mut dyn FnMut(&Progress)),
                 },
-                jobs.max(1),
-            )
+            );
+            if plain || dpor.stopped_by != Some(Bound::MaxExecutions(budget)) {
+                dpor
+            } else {
+                let left = bounds.max_time.map(|t| {
+                    t.saturating_sub(std::time::Duration::from_secs_f64(dpor.stats.elapsed_secs))
+                });
+                let st = stateful(
+                    explore::Bounds {
+                        max_time: left,
+                        ..bounds
+                    },
+                    progress,
+                    1,
+                )?;
+                let (merged, c) = complete(dpor, st);
+                completion = Some(c);
+                merged
+            }
         }
     };
     let verdict = verdict_of(&outcome);
@@ -157,7 +234,49 @@ pub fn check(sc: &Scenario, preset: &str, opts: RunOptions<'_>) -> Result<Check,
         outcome,
         verdict,
         search: opts.search,
+        completion,
     })
+}
+
+/// Merges a bounded DPOR outcome with the stateful search that finished its check: the
+/// stateful search's bound and states, both searches' steps and time, DPOR's executions,
+/// and per property the shorter of the two traces (DPOR's on a tie).
+fn complete(mut dpor: Outcome, st: Outcome) -> (Outcome, Completion) {
+    let mut traced = Vec::new();
+    for r in st.reports {
+        match dpor.reports.iter_mut().find(|d| d.property == r.property) {
+            Some(d) if d.steps <= r.steps => {}
+            Some(d) => {
+                traced.push(r.property);
+                *d = r;
+            }
+            None => {
+                traced.push(r.property);
+                dpor.reports.push(r);
+            }
+        }
+    }
+    dpor.reports.sort_by(|a, b| a.property.cmp(b.property));
+    dpor.stopped_by = st.stopped_by;
+    dpor.final_states.extend(st.final_states);
+    let (d, s) = (&mut dpor.stats, &st.stats);
+    d.steps += s.steps;
+    d.elapsed_secs += s.elapsed_secs;
+    d.max_depth_seen = d.max_depth_seen.max(s.max_depth_seen);
+    d.states = s.states;
+    d.transitions = s.transitions;
+    d.visited_mib = s.visited_mib;
+    d.restores = s.restores;
+    d.safe_steps = s.safe_steps;
+    d.reruns = s.reruns;
+    d.table_entries = s.table_entries;
+    (
+        dpor,
+        Completion {
+            stats: st.stats,
+            traced,
+        },
+    )
 }
 
 /// Verdict of an outcome: a violation wins; otherwise exhaustive → verified; a search that

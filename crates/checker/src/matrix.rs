@@ -20,7 +20,7 @@ pub const HEADER: &str = "# The matrix: every I/O path × every kernel preset\n\
 /// limit and the depth bound only.
 pub fn default_bounds() -> explore::Bounds {
     explore::Bounds {
-        max_executions: Some(2_000),
+        max_executions: Some(crate::DPOR_BUDGET),
         max_time: Some(std::time::Duration::from_secs(600)),
         ..explore::Bounds::default()
     }
@@ -157,7 +157,7 @@ pub struct Cell {
     /// stopped at their bound (`None`: DPOR's executions alone).
     pub stateful_states: Option<u64>,
     /// A trace per violation, (property, schedule), by property: the shortest of DPOR's
-    /// executions, or the stateful search's for a property only that search reached.
+    /// executions, or the stateful search's where that is shorter or DPOR has none.
     pub schedules: Vec<(String, String)>,
 }
 
@@ -186,13 +186,21 @@ pub fn row_scenario(path: &Path_, via: Via, presets: &[&str]) -> Scenario {
 }
 
 /// Computes one cell.
+/// `bounds.max_executions` is DPOR's budget ([`Search::Auto`]): a cell DPOR does not finish
+/// within it is finished by the stateful search (crates/checker/tests/stateful.rs checks the
+/// stateful search against DPOR on every cell).
 pub fn cell(path: &Path_, via: Via, preset: &str, bounds: explore::Bounds) -> Cell {
     let sc = row_scenario(path, via, &[preset]);
+    let budget = bounds.max_executions.unwrap_or(crate::DPOR_BUDGET);
     let c = check(
         &sc,
         preset,
         RunOptions {
-            bounds: Some(bounds.clone()),
+            search: Search::Auto { budget },
+            bounds: Some(explore::Bounds {
+                max_executions: None,
+                ..bounds
+            }),
             ..RunOptions::default()
         },
     )
@@ -207,58 +215,21 @@ pub fn cell(path: &Path_, via: Via, preset: &str, bounds: explore::Bounds) -> Ce
         executions: c.outcome.stats.executions,
         secs: c.outcome.stats.elapsed_secs,
         stopped_by: c.outcome.stopped_by.as_ref().map(|b| b.to_string()),
-        stateful_states: None,
+        stateful_states: c.completion.as_ref().map(|s| s.stats.states),
         schedules: Vec::new(),
     };
-    add_reports(&mut cell, &c);
-    if c.outcome.stopped_by.is_some() {
-        // DPOR stopped at its bound: the properties it found are a subset of the cell's. The
-        // stateful search finishes the cell (crates/checker/tests/stateful.rs checks it
-        // against DPOR on every cell); its traces are kept only for the properties DPOR's
-        // executions did not reach.
-        let st = check(
-            &sc,
-            preset,
-            RunOptions {
-                search: Search::Stateful { jobs: 1 },
-                bounds: Some(explore::Bounds {
-                    max_executions: None,
-                    ..bounds
-                }),
-                ..RunOptions::default()
-            },
-        )
-        .expect("matrix presets exist");
-        cell.secs += st.outcome.stats.elapsed_secs;
-        if st.outcome.exhaustive() {
-            add_reports(&mut cell, &st);
-            cell.verdict = st.verdict;
-            cell.stopped_by = None;
-            cell.stateful_states = Some(st.outcome.stats.states);
-        } else if let (Some(d), Some(b)) = (&cell.stopped_by, &st.outcome.stopped_by) {
-            cell.stopped_by = Some(format!("{d}; the stateful search: {b}"));
-        }
-    }
-    cell.violations.sort();
-    cell.observations.sort();
-    cell.schedules.sort();
-    cell
-}
-
-/// Adds a check's findings to a cell: properties not listed yet, with their schedules.
-fn add_reports(cell: &mut Cell, c: &crate::Check) {
     for r in &c.outcome.reports {
         let p = r.property.to_string();
         match r.severity {
-            Severity::Violation if !cell.violations.contains(&p) => {
+            Severity::Violation => {
                 cell.schedules
                     .push((p.clone(), format_schedule(&r.schedule)));
                 cell.violations.push(p);
             }
-            Severity::Observation if !cell.observations.contains(&p) => cell.observations.push(p),
-            _ => {}
+            Severity::Observation => cell.observations.push(p),
         }
     }
+    cell
 }
 
 /// Computes every cell, `jobs` at a time. `progress` is called after each cell.

@@ -415,3 +415,67 @@ fn sleep_sets_visit_every_state_a_plain_visited_set_search_visits() {
         );
     }
 }
+
+/// `Search::Auto` (the default of `pvmm check` and the matrix): where DPOR finishes within
+/// its budget the result is DPOR's, unchanged; where it does not, the stateful search
+/// finishes the check with the stateful search's verdict and properties, and every trace it
+/// reports (DPOR's or the stateful search's) replays to its property.
+#[test]
+fn auto_is_dpor_within_its_budget_and_the_stateful_search_beyond() {
+    let auto = |sc: &Scenario, preset: &str| {
+        check(
+            sc,
+            preset,
+            RunOptions {
+                search: Search::Auto {
+                    budget: checker::DPOR_BUDGET,
+                },
+                ..RunOptions::default()
+            },
+        )
+        .expect("check runs")
+    };
+    // Within the budget: DPOR's result.
+    let sc = load(&root().join("scenarios/d3-sendfile.toml")).expect("scenario");
+    let a = auto(&sc, "v5.7");
+    let d = check(&sc, "v5.7", RunOptions::default()).expect("check runs");
+    assert!(d.outcome.exhaustive() && d.outcome.stats.executions < checker::DPOR_BUDGET);
+    assert!(a.completion.is_none());
+    assert_eq!(a.outcome.stats.executions, d.outcome.stats.executions);
+    assert_eq!(props(&a), props(&d));
+    let sched = |c: &checker::Check| -> Vec<Vec<usize>> {
+        c.outcome
+            .reports
+            .iter()
+            .map(|r| r.schedule.clone())
+            .collect()
+    };
+    assert_eq!(sched(&a), sched(&d));
+    // Beyond it: the 3-thread sendfile, which DPOR does not finish in minutes.
+    let sc = load(&root().join("bench/scenarios/d3-sendfile-3t.toml")).expect("scenario");
+    for preset in &sc.presets {
+        let a = auto(&sc, preset);
+        let st = stateful(&sc, preset, 1);
+        let done = a
+            .completion
+            .as_ref()
+            .expect("the stateful search finished it");
+        assert!(a.outcome.exhaustive(), "{preset}");
+        assert_eq!(
+            a.outcome.stats.executions + a.outcome.stats.pruned,
+            checker::DPOR_BUDGET
+        );
+        assert_eq!(done.stats.states, st.outcome.stats.states, "{preset}");
+        assert_eq!(a.verdict, st.verdict, "{preset}");
+        assert_eq!(props(&a), props(&st), "{preset}");
+        for r in &a.outcome.reports {
+            let from_st = st.outcome.reports.iter().find(|s| s.property == r.property);
+            assert!(
+                from_st.is_some_and(|s| r.steps <= s.steps),
+                "{preset} {}",
+                r.property
+            );
+        }
+        assert_violations_replay(&sc, preset, &a);
+    }
+}

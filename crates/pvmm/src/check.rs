@@ -42,8 +42,14 @@ pub fn run(a: CheckArgs) -> u8 {
             return bad("--jobs: at least 1");
         }
         Search::Stateful { jobs: a.jobs }
-    } else {
+    } else if a.naive || a.stateless {
         Search::Stateless
+    } else {
+        // With --max-executions, --max-preemptions or a scenario's own execution bound
+        // this is plain DPOR (see `Search::Auto`).
+        Search::Auto {
+            budget: checker::DPOR_BUDGET,
+        }
     };
     let mut scenarios = Vec::new();
     for f in &files {
@@ -81,12 +87,13 @@ pub fn run(a: CheckArgs) -> u8 {
                 "kernel",
                 "verdict",
                 "expected",
-                if a.stateful { "states" } else { "executions" },
+                if a.stateful { "states" } else { "explored" },
                 "time"
             ))
         );
     }
     let mut worst = EXIT_OK;
+    let mut finished_stateful = false;
     let mut details = Vec::new();
     let mut results = Vec::new();
     let mut sections = Vec::new();
@@ -157,10 +164,13 @@ pub fn run(a: CheckArgs) -> u8 {
                     c.preset,
                     st.verdict(&c.verdict.to_string(), 11),
                     if expected == "NO" { st.red(&exp) } else { exp },
-                    if a.stateful {
-                        c.outcome.stats.states
-                    } else {
-                        c.outcome.stats.executions
+                    match (&c.completion, a.stateful) {
+                        (Some(done), _) => {
+                            finished_stateful = true;
+                            format!("{} st", done.stats.states)
+                        }
+                        (None, true) => c.outcome.stats.states.to_string(),
+                        (None, false) => c.outcome.stats.executions.to_string(),
                     },
                     c.outcome.stats.elapsed_secs,
                     props.join(" ")
@@ -174,6 +184,12 @@ pub fn run(a: CheckArgs) -> u8 {
                 sections.push(report::check_section(sc, &c, &bounds, &traced));
             }
         }
+    }
+    if text && finished_stateful {
+        println!(
+            "\n`st`: states of the stateful search that finished a check DPOR's first {} executions did not (--stateless: DPOR to the end)",
+            checker::DPOR_BUDGET
+        );
     }
     if text {
         for d in details.into_iter().filter(|d| !d.is_empty()) {
@@ -276,10 +292,10 @@ fn describe(
         return String::new();
     }
     let o = &c.outcome;
-    let stateful = matches!(c.search, Search::Stateful { .. });
     let mut s = String::new();
     for t in traced {
         let r = t.report;
+        let stateful = c.stateful_trace(r.property);
         let head = match r.severity {
             Severity::Violation => st.red("VIOLATION"),
             Severity::Observation => st.yellow("observation"),
@@ -290,6 +306,8 @@ fn describe(
             r.message,
             if stateful {
                 "trace (stateful search: not necessarily the shortest)"
+            } else if c.completion.is_some() {
+                "shortest trace of DPOR's executions"
             } else {
                 "shortest trace"
             },
@@ -304,49 +322,71 @@ fn describe(
             s.push_str(&format!("  trace file: {f}  (pvmm replay {f})\n"));
         }
     }
-    let counts = match c.search {
-        Search::Stateful { .. } => {
-            let mut s = format!(
-                "{} states, {} transitions, {} ends ({} revisits pruned), {} steps",
-                o.stats.states,
-                o.stats.transitions,
-                o.stats.executions,
-                o.stats.pruned,
-                o.stats.steps
-            );
-            if o.stats.table_entries > 0 {
-                s.push_str(&format!(
-                    ", {} safe steps (independence table of {} entries, {} rerun{})",
-                    o.stats.safe_steps,
-                    o.stats.table_entries,
-                    o.stats.reruns,
-                    if o.stats.reruns == 1 { "" } else { "s" }
-                ));
-            }
-            s
+    let stateful_counts = |st: &explore::Stats| {
+        let mut s = format!(
+            "{} states, {} transitions, {} ends ({} revisits pruned), {} steps",
+            st.states, st.transitions, st.executions, st.pruned, st.steps
+        );
+        if st.table_entries > 0 {
+            s.push_str(&format!(
+                ", {} safe steps (independence table of {} entries, {} rerun{})",
+                st.safe_steps,
+                st.table_entries,
+                st.reruns,
+                if st.reruns == 1 { "" } else { "s" }
+            ));
         }
-        Search::Stateless => format!(
-            "{} executions ({} pruned), {} steps",
-            o.stats.executions, o.stats.pruned, o.stats.steps
-        ),
+        s
     };
-    let rate = match c.search {
-        Search::Stateful { .. } if o.stats.elapsed_secs > 0.0 => format!(
-            "{:.0} transitions/s",
-            o.stats.transitions as f64 / o.stats.elapsed_secs
-        ),
-        Search::Stateful { .. } => "0 transitions/s".to_string(),
-        Search::Stateless => format!("{:.0} exec/s", o.stats.executions_per_sec()),
+    let transitions_rate = |st: &explore::Stats| {
+        if st.elapsed_secs > 0.0 {
+            format!(
+                "{:.0} transitions/s",
+                st.transitions as f64 / st.elapsed_secs
+            )
+        } else {
+            "0 transitions/s".to_string()
+        }
     };
-    let method = match (c.search, o.strategy) {
-        (Search::Stateful { jobs }, _) => format!(
-            "stateful search (visited states: world, thread histories, retry bookkeeping; sleep sets; {jobs} job{}); traces not necessarily the shortest",
+    let stateful_method = |jobs: usize| {
+        format!(
+            "stateful search (visited states: world, thread histories, retry bookkeeping; sleep sets; {jobs} job{}); its traces not necessarily the shortest",
             if jobs == 1 { "" } else { "s" }
+        )
+    };
+    let (counts, rate, method) = match (c.search, &c.completion) {
+        (Search::Stateful { jobs }, _) => (
+            stateful_counts(&o.stats),
+            transitions_rate(&o.stats),
+            stateful_method(jobs),
         ),
-        (Search::Stateless, Strategy::Dpor) => "DPOR with sleep sets".to_string(),
-        (Search::Stateless, Strategy::Naive) => "naive enumeration".to_string(),
-        #[allow(unreachable_patterns)]
-        _ => "search".to_string(),
+        (Search::Auto { budget }, Some(done)) => {
+            let dpor_secs = (o.stats.elapsed_secs - done.stats.elapsed_secs).max(0.0);
+            (
+                format!(
+                    "DPOR {} executions ({} pruned) in {dpor_secs:.2}s, then {}",
+                    o.stats.executions,
+                    o.stats.pruned,
+                    stateful_counts(&done.stats)
+                ),
+                transitions_rate(&done.stats),
+                format!(
+                    "DPOR with sleep sets for {budget} executions, then the {}",
+                    stateful_method(1)
+                ),
+            )
+        }
+        _ => (
+            format!(
+                "{} executions ({} pruned), {} steps",
+                o.stats.executions, o.stats.pruned, o.stats.steps
+            ),
+            format!("{:.0} exec/s", o.stats.executions_per_sec()),
+            match o.strategy {
+                Strategy::Naive => "naive enumeration".to_string(),
+                _ => "DPOR with sleep sets".to_string(),
+            },
+        ),
     };
     let head = format!(
         "== {} on {}: {} — {counts}, {:.2}s, {rate}, {}\n   checked: {SEMANTICS}; {method}\n   bounds: max depth {} steps per execution{}\n",

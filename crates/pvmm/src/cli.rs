@@ -36,7 +36,12 @@ pub enum Cmd {
   pvmm check scenarios/d2-direct-io-foll-pin.toml --set hook_on_foll_pin=false
   pvmm check --all --format json > verdicts.json                    (schema: docs/json-schema/)
   pvmm check scenarios/d4-reference-then-import.toml --max-time 10  (incomplete if the bound stops it)
-  pvmm check bench/scenarios/d3-sendfile-3t.toml --kernel v5.7+splice-patch --stateful --jobs 2")]
+  pvmm check bench/scenarios/d3-sendfile-3t.toml --kernel v5.7+splice-patch --stateful --jobs 2
+  pvmm check scenarios/d3-sendfile.toml --stateless                 (DPOR to the end: the shortest traces)
+
+By default a check runs DPOR with sleep sets; if 2,000 executions do not finish it, the stateful
+search finishes it (its states are shown as `N st`). --max-executions, --max-preemptions, --naive,
+--stateless and --stateful each choose one search alone.")]
     Check(CheckArgs),
     /// Replay one interleaving with its full trace, from a schedule or a trace file.
     #[command(after_help = "Examples:
@@ -109,6 +114,11 @@ pub struct CheckArgs {
     /// Explore every interleaving without reduction (slow; for cross-checking).
     #[arg(long, conflicts_with = "stateful")]
     pub naive: bool,
+    /// DPOR alone, to the end: no stateful search after DPOR's first 2,000 executions (by
+    /// default a check that DPOR does not finish within them is finished by the stateful
+    /// search). Every trace is then the shortest of all executions, at the price of time.
+    #[arg(long, conflicts_with_all = ["stateful", "naive"])]
+    pub stateless: bool,
     /// Stateful search: remember visited states (world, each thread's history of results,
     /// retry-loop bookkeeping) and explore each once, with sleep sets. Finishes scenarios
     /// whose interleavings mostly reach the same states; traces replay but are not

@@ -148,6 +148,61 @@ fn check_json_validates_for_verified_violation_and_incomplete() {
 }
 
 #[test]
+fn a_check_dpor_does_not_finish_is_finished_by_the_stateful_search() {
+    // DPOR does not finish the 3-thread sendfile in minutes: by default its first 2,000
+    // executions are followed by the stateful search, in text and in JSON.
+    let d = tmpdir("auto");
+    let td = d.join("t");
+    let td = td.to_str().expect("utf8");
+    let args = [
+        "check",
+        "bench/scenarios/d3-sendfile-3t.toml",
+        "--trace-dir",
+        td,
+    ];
+    let o = pvmm(&[&args[..], &["--format", "json"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let doc = valid_doc(&o);
+    let rs = doc["results"].as_array().expect("results");
+    assert_eq!(rs.len(), 2);
+    for r in rs {
+        assert_eq!(r["search"], "stateless, then stateful", "{r}");
+        assert!(r["stopped_by"].is_null(), "{r}");
+        assert!(r["stats"]["states"].as_u64().is_some_and(|s| s > 0), "{r}");
+    }
+    assert_eq!(rs[0]["verdict"], "violation");
+    assert_eq!(rs[0]["findings"][0]["property"], "io-on-secure-page");
+    assert_eq!(rs[1]["verdict"], "verified");
+    let o = pvmm(&args);
+    assert!(text(&o).contains(" st "), "{}", text(&o));
+    assert!(
+        text(&o).contains("then the stateful search"),
+        "{}",
+        text(&o)
+    );
+    // --stateless: DPOR alone (here stopped by its bound: incomplete, not verified).
+    let o = pvmm(
+        &[
+            &args[..],
+            &[
+                "--kernel",
+                "v5.7+splice-patch",
+                "--stateless",
+                "--max-executions",
+                "100",
+            ],
+            &["--format", "json"],
+        ]
+        .concat(),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let r = &valid_doc(&o)["results"][0];
+    assert_eq!(r["search"], "stateless", "{r}");
+    assert_eq!(r["verdict"], "incomplete", "{r}");
+    assert_eq!(r["stopped_by"], "max-executions=100", "{r}");
+}
+
+#[test]
 fn replay_list_and_explain_json_validate() {
     let o = pvmm(&[
         "replay",

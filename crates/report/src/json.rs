@@ -115,6 +115,9 @@ pub struct CheckResult {
     /// Whether the verdict (and the violated properties) match `expected`.
     pub as_expected: Option<bool>,
     pub strategy: explore::Strategy,
+    /// `stateless`, or `stateless, then stateful` when DPOR's first executions did not finish
+    /// the check and the stateful search did the rest (`stats.states`, `stats.transitions`).
+    pub search: String,
     pub stats: StatsOut,
     pub bounds: BoundsOut,
     /// The bound that stopped or cut the search; null: exhaustive.

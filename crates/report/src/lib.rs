@@ -186,6 +186,7 @@ pub fn summary_card(c: &Check, bounds: &explore::Bounds) -> Vec<(String, String)
         (
             "equivalence classes".to_string(),
             match o.strategy {
+                _ if c.completion.is_some() => "n/a (DPOR did not finish)".to_string(),
                 // Sleep sets: no two explored complete executions are equivalent.
                 explore::Strategy::Dpor => s.executions.to_string(),
                 explore::Strategy::Naive => "n/a (naive)".to_string(),
@@ -199,6 +200,17 @@ pub fn summary_card(c: &Check, bounds: &explore::Bounds) -> Vec<(String, String)
             o.final_states.len().to_string(),
         ),
         ("time".to_string(), format!("{:.2}s", s.elapsed_secs)),
+    ];
+    if let Some(done) = &c.completion {
+        v.push((
+            "finished by the stateful search".to_string(),
+            format!(
+                "{} states, {} transitions, {:.2}s (DPOR's executions did not finish the check)",
+                done.stats.states, done.stats.transitions, done.stats.elapsed_secs
+            ),
+        ));
+    }
+    v.extend([
         (
             "rate".to_string(),
             format!("{:.0} exec/s", s.executions_per_sec()),
@@ -209,7 +221,7 @@ pub fn summary_card(c: &Check, bounds: &explore::Bounds) -> Vec<(String, String)
         ),
         ("bounds".to_string(), bounds_text(bounds)),
         ("search".to_string(), checker::bound_text(&o.stopped_by)),
-    ];
+    ]);
     if c.verdict == Verdict::Verified {
         v.push((
             "verified".to_string(),
@@ -270,7 +282,8 @@ pub fn check_section(
             r.severity,
             &r.message,
             &schedule,
-            Some((r.steps, r.preemptions, r.occurrences)),
+            // A stateful search's trace is not necessarily the shortest: none claimed.
+            (!c.stateful_trace(r.property)).then_some((r.steps, r.preemptions, r.occurrences)),
             cmd,
         ));
     }
@@ -305,6 +318,12 @@ pub fn check_result(
         }),
         as_expected: c.matches(sc),
         strategy: o.strategy,
+        search: match (&c.completion, c.search) {
+            (Some(_), _) => "stateless, then stateful",
+            (None, checker::Search::Stateful { .. }) => "stateful",
+            (None, _) => "stateless",
+        }
+        .to_string(),
         stats: json::StatsOut {
             executions: o.stats.executions,
             pruned: o.stats.pruned,
