@@ -91,6 +91,18 @@ fn tty_columns() -> Option<usize> {
 pub fn line(label: &str, bounds: &explore::Bounds, p: &explore::Progress) -> String {
     let s = p.stats;
     // The check's name goes last: a narrow terminal cuts it first.
+    if s.states > 0 {
+        // The stateful search (alone, or finishing what DPOR's executions did not).
+        let rate = if s.elapsed_secs > 0.0 {
+            s.states as f64 / s.elapsed_secs
+        } else {
+            0.0
+        };
+        return format!(
+            "  stateful search: {} states, {rate:.0}/s, depth {}, {:.1}s — {label}",
+            s.states, p.depth, s.elapsed_secs
+        );
+    }
     format!(
         "  {} executions, {:.0}/s, depth {}, {:.1}s, {} — {label}",
         s.executions,
@@ -184,6 +196,24 @@ mod tests {
             l.contains(
                 "500 executions, 100/s, depth 26, 5.0s, stops at max-time=8s in 3s — d3 v5.7"
             ),
+            "{l}"
+        );
+        // The stateful search's progress counts states.
+        let st = explore::Stats {
+            states: 4000,
+            elapsed_secs: 2.0,
+            ..explore::Stats::default()
+        };
+        let l = line(
+            "d3 v5.7",
+            &b,
+            &explore::Progress {
+                stats: &st,
+                depth: 40,
+            },
+        );
+        assert!(
+            l.contains("stateful search: 4000 states, 2000/s, depth 40, 2.0s — d3 v5.7"),
             "{l}"
         );
     }
