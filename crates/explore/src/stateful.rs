@@ -439,6 +439,12 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
             return out;
         }
         for l in &learned {
+            if std::env::var_os("PVMM_DEBUG_RERUN").is_some() {
+                match l {
+                    Learned::Access(t, a) => eprintln!("  learned: thread {t} {a:?}"),
+                    Learned::Fatal(t, n) => eprintln!("  learned: thread {t} fatal {n}"),
+                }
+            }
             match l {
                 Learned::Access(t, a) => seen.insert(*t, a),
                 Learned::Fatal(t, name) => seen.insert_fatal(*t, name),
@@ -465,23 +471,78 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
 
 /// Random walks that fill the independence table before the search (it learns the rest on
 /// the way, at the price of starting over): until 64 walks in a row add nothing, at most
-/// 4096 walks.
+/// 4096 walks. Every other walk is uniform (each step a random enabled thread); the others
+/// follow random thread priorities with a few random change points (PCT: Burckhardt et al.,
+/// ASPLOS 2010), which lets one thread run far ahead of the others — schedules a uniform walk
+/// almost never takes, and where the accesses of rare paths (a failed import, a retry after
+/// another thread finished) show. Any walk is sound: the table only has to hold what the
+/// reduced search meets, and the search checks that.
 fn seed_table<M: StateKey>(model: &M, max_depth: usize) -> Seen {
     let inst = model.instance();
     let (n, objects) = (inst.threads.len(), inst.objects);
     let mut seen = Seen::new(n, objects);
     let mut ex = Execution::start(inst, false);
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
     let mut quiet = 0;
-    for walk in 0..4096 {
+    let (mut walks, mut steps) = (0u64, 0u64);
+    // The length of the last uniform walk: where the change points of the next walk fall.
+    let mut span = 64u64;
+    for walk in 0..4096u64 {
+        walks += 1;
         if walk > 0 {
             ex.restart(model.instance());
         }
+        let pct = walk % 2 == 1;
+        // Priorities: a random order of the threads (higher runs first).
+        let mut prio: Vec<i64> = (1..=n as i64).collect();
+        for i in (1..n).rev() {
+            prio.swap(i, (next() % (i as u64 + 1)) as usize);
+        }
+        let mut changes: Vec<u64> = (0..walk / 2 % 4).map(|_| next() % span.max(1)).collect();
+        changes.sort_unstable();
+        let mut low = 0i64;
+        let (mut last, mut run) = (usize::MAX, 0u32);
         let mut new = false;
+        let mut depth = 0u64;
         for _ in 0..max_depth {
-            let Some(rec) = ex.step_random(&mut rng) else {
-                break;
+            let rec = if pct {
+                let en = ex.enabled_mask();
+                if en == 0 {
+                    break;
+                }
+                let top = (0..n)
+                    .filter(|&t| en & (1 << t) != 0)
+                    .max_by_key(|&t| prio[t])
+                    .expect("an enabled thread");
+                // A change point, or a thread that keeps spinning: it drops below all.
+                let spinning = top == last && run >= 64;
+                if changes.first() == Some(&depth) || spinning {
+                    changes.retain(|&c| c != depth);
+                    prio[top] = low;
+                    low -= 1;
+                }
+                let top = (0..n)
+                    .filter(|&t| en & (1 << t) != 0)
+                    .max_by_key(|&t| prio[t])
+                    .expect("an enabled thread");
+                run = if top == last { run + 1 } else { 0 };
+                last = top;
+                ex.step(top)
+            } else {
+                let mut r = next();
+                match ex.step_random(&mut r) {
+                    Some(rec) => rec,
+                    None => break,
+                }
             };
+            depth += 1;
+            steps += 1;
             let tid = rec.tid;
             for a in rec.accesses.as_slice() {
                 new |= seen.insert(tid, a);
@@ -491,10 +552,16 @@ fn seed_table<M: StateKey>(model: &M, max_depth: usize) -> Seen {
                 break;
             }
         }
+        if !pct {
+            span = depth;
+        }
         quiet = if new { 0 } else { quiet + 1 };
         if quiet == 64 {
             break;
         }
+    }
+    if std::env::var_os("PVMM_DEBUG_RERUN").is_some() {
+        eprintln!("seed: {walks} walks, {steps} steps, {} entries", seen.len());
     }
     seen
 }
@@ -1292,11 +1359,11 @@ fn arrive<M: StateKey + Sync>(
 ) -> Option<Frame<M::World>> {
     let model = sh.model;
     check_registered(sh, live);
+    let enabled = live.enabled_mask();
+    let sleep = if sh.sleep_sets { sleep & enabled } else { 0 };
     let mut canon_ = Canon::new();
     let key = live.key(model, &sh.groups, &mut canon_);
     let perm = canon_.perm;
-    let enabled = live.enabled_mask();
-    let sleep = if sh.sleep_sets { sleep & enabled } else { 0 };
     let shard = (key as usize) % SHARDS;
     let (todo, base) = {
         let mut m = sh.visited[shard].lock().expect("shard");
