@@ -118,6 +118,18 @@ impl<W> Op<W> {
     }
 }
 
+impl<W> Clone for Pending<W> {
+    fn clone(&self) -> Self {
+        Pending {
+            name: self.name,
+            accesses: self.accesses,
+            guard: self.guard,
+            retry: self.retry,
+            frames: self.frames.clone(),
+        }
+    }
+}
+
 pub(crate) struct Pending<W> {
     pub name: &'static str,
     pub accesses: Accesses,
@@ -605,6 +617,10 @@ pub struct StepRecord {
 pub struct Execution<W> {
     shared: Rc<Shared<W>>,
     futures: Vec<Option<Pin<Box<dyn Future<Output = ()>>>>>,
+    /// Threads a restore brought back without a future yet (see [`Execution::restore`]):
+    /// the function to start it from, fast-forwarded when the thread is next stepped. Its
+    /// registered operation, attempt and history are already the restored ones.
+    lazy: Vec<Option<ThreadFn<W>>>,
     pub names: Vec<String>,
     /// Writes to each object by threads other than the indexed one: `foreign[t][o]`.
     foreign: Vec<Vec<u32>>,
@@ -638,12 +654,18 @@ pub struct Snapshot<W> {
     /// Per thread, in four runs of `threads`: how many steps it had taken (its recorded
     /// results); whether it had finished (0/1); how many history updates it had made
     /// (entries of the history log); how many calls it had started (entries of the call log).
+    /// Then a fifth run: its attempt.
     counts: Box<[usize]>,
+    /// Per thread, its registered operation (restored without running the thread).
+    pending: Box<[Option<Pending<W>>]>,
 }
 
 impl<W> Snapshot<W> {
     fn threads(&self) -> usize {
-        self.counts.len() / 4
+        self.counts.len() / 5
+    }
+    fn attempt(&self, t: Tid) -> u32 {
+        self.counts[4 * self.threads() + t] as u32
     }
     /// Steps thread `t` had taken, and whether it had finished.
     fn taken(&self, t: Tid) -> (usize, bool) {
@@ -716,6 +738,7 @@ impl<W: 'static> Execution<W> {
         let mut ex = Execution {
             shared,
             futures,
+            lazy: (0..n).map(|_| None).collect(),
             names,
             foreign: vec![vec![0; inst.objects]; n],
             parked_at: vec![vec![0; inst.objects]; n],
@@ -796,6 +819,7 @@ impl<W: 'static> Execution<W> {
         // Drop the old futures first: their frame guards reach into `shared`.
         for t in (0..n).filter(|&t| moved(t)) {
             self.futures[t] = None;
+            self.lazy[t] = None;
         }
         *self.shared.world.borrow_mut() = inst.world;
         {
@@ -902,11 +926,11 @@ impl<W: 'static> Execution<W> {
 
     /// Whether the thread has finished.
     pub fn finished(&self, tid: Tid) -> bool {
-        self.futures[tid].is_none()
+        self.futures[tid].is_none() && self.lazy[tid].is_none()
     }
 
     pub fn all_finished(&self) -> bool {
-        self.futures.iter().all(Option::is_none)
+        (0..self.futures.len()).all(|t| self.finished(t))
     }
 
     /// The accesses of the thread's next operation, if it has one.
@@ -1001,6 +1025,9 @@ impl<W: 'static> Execution<W> {
     /// Runs the thread's registered operation and its local code up to its next one.
     /// The caller must only step an enabled thread.
     pub fn step(&mut self, tid: Tid) -> StepRecord {
+        if self.lazy[tid].is_some() {
+            self.materialize(tid);
+        }
         let pending = self.shared.slots.borrow_mut()[tid]
             .pending
             .take()
@@ -1085,16 +1112,19 @@ impl<W: 'static> Execution<W> {
         }
         let hlog = self.shared.hlog.borrow();
         let cpos = self.shared.cpos.borrow();
-        let mut counts = Vec::with_capacity(4 * n);
+        let slots = self.shared.slots.borrow();
+        let mut counts = Vec::with_capacity(5 * n);
         counts.extend(results.iter().map(Vec::len));
         counts.extend((0..n).map(|t| usize::from(self.finished(t))));
         counts.extend(hlog.iter().map(Vec::len));
         counts.extend_from_slice(&cpos);
+        counts.extend(slots.iter().map(|s| s.attempt as usize));
         Snapshot {
             world: Some(world),
             counters: counters.into_boxed_slice(),
             pbits: pbits.into_boxed_slice(),
             counts: counts.into_boxed_slice(),
+            pending: slots.iter().map(|s| s.pending.clone()).collect(),
         }
     }
 
@@ -1102,11 +1132,13 @@ impl<W: 'static> Execution<W> {
     /// since: the world (`world`: a copy of [`Snapshot::world`]) and the runtime's
     /// bookkeeping are copied back, and each unfinished thread that moved since restarts
     /// from `thread(tid)` (the model's function for it, as in [`Model::instance`]; see
-    /// [`Model::thread`]) and is fast-forwarded: its steps up to the snapshot complete at
-    /// once with the values they returned then, without running their bodies, so its code
-    /// reaches the same point with the same locals, history and attempt (module contract:
-    /// a thread's code depends only on what its steps returned). Costs one poll per thread
-    /// and no step bodies.
+    /// [`Model::thread`]): its registered operation, attempt and history are set from the
+    /// snapshot at once, and its future is started when it is next stepped, fast-forwarded
+    /// there (`materialize`: its steps up to the snapshot complete at once with the values
+    /// they returned then, without running their bodies, so its code reaches the same point
+    /// with the same locals, history and attempt — module contract: a thread's code depends
+    /// only on what its steps returned). Runs no thread code; a moved thread costs one poll
+    /// when (if) it is stepped, no step bodies.
     ///
     /// Returns the world the execution had (for the caller to recycle).
     pub fn restore(
@@ -1128,12 +1160,13 @@ impl<W: 'static> Execution<W> {
                         results[t].len() >= taken,
                         "restore of a snapshot not on this execution's path"
                     );
-                    results[t].len() != taken || self.futures[t].is_none() != finished
+                    results[t].len() != taken || self.finished(t) != finished
                 })
                 .collect()
         };
         for t in (0..n).filter(|&t| moved[t]) {
             self.futures[t] = None;
+            self.lazy[t] = None;
         }
         let old = std::mem::replace(&mut *self.shared.world.borrow_mut(), world);
         let mut src: &[u32] = &snap.counters;
@@ -1178,44 +1211,91 @@ impl<W: 'static> Execution<W> {
                         *c = None;
                     }
                 }
-                cpos[t] = 0;
-                slots[t].pending = None;
-                slots[t].attempt = 0;
-                history[t] = [0; 2];
+                // The thread is back at the snapshot's point without running it: its
+                // registered operation, attempt and history are the snapshot's; its future
+                // is made when it is next stepped (`materialize`).
+                cpos[t] = snap.clen(t);
+                slots[t].pending = snap.pending[t].clone();
+                slots[t].attempt = snap.attempt(t);
+                history[t] = hlog[t].last().copied().unwrap_or([0; 2]);
                 ff[t] = 0;
                 hpos[t] = 0;
             }
         }
-        self.shared.ffwd_on.set(true);
         for tid in (0..n).filter(|&t| moved[t]) {
             self.remark(tid);
-            if snap.taken(tid).1 {
-                continue; // finished there: no new future
+            if !snap.taken(tid).1 {
+                self.lazy[tid] = Some(thread(tid));
             }
-            let f = thread(tid);
-            self.futures[tid] = Some(f(Ctx {
-                shared: self.shared.clone(),
-                tid,
-            }));
-            self.poll(tid);
-            debug_assert_eq!(
-                self.shared.ffwd.borrow()[tid],
-                snap.taken(tid).0,
-                "fast-forward of thread {tid} did not use every recorded result"
-            );
-            debug_assert_eq!(
-                self.shared.hpos.borrow()[tid],
-                snap.hlen(tid),
-                "fast-forward of thread {tid} did not make every recorded history update"
-            );
-            debug_assert_eq!(
-                self.shared.cpos.borrow()[tid],
-                snap.clen(tid),
-                "fast-forward of thread {tid} did not start every recorded call"
-            );
         }
-        self.shared.ffwd_on.set(false);
         old
+    }
+
+    /// Starts now the futures a restore left to be started when their threads are stepped
+    /// (what a restore cost before it left them: one poll per moved thread).
+    pub fn materialize_all(&mut self) {
+        for t in 0..self.lazy.len() {
+            if self.lazy[t].is_some() {
+                self.materialize(t);
+            }
+        }
+    }
+
+    /// Starts the future of a thread a restore brought back (see [`Execution::restore`]) and
+    /// fast-forwards it: its steps up to the restored point complete at once with the values
+    /// they returned then, without running their bodies, so its code reaches the same point
+    /// with the same locals, history and attempt (module contract: a thread's code depends
+    /// only on what its steps returned). One poll, no step bodies. Done only when the thread
+    /// is stepped: a search often goes back again before that (the state after another
+    /// thread's step was visited already), and then the poll is saved.
+    fn materialize(&mut self, tid: Tid) {
+        let f = self.lazy[tid].take().expect("a thread to materialize");
+        let (name, attempt, history) = {
+            let slots = self.shared.slots.borrow();
+            let p = slots[tid].pending.as_ref().map(|p| p.name);
+            (p, slots[tid].attempt, self.shared.history.borrow()[tid])
+        };
+        {
+            let mut slots = self.shared.slots.borrow_mut();
+            slots[tid].pending = None;
+            slots[tid].attempt = 0;
+            self.shared.history.borrow_mut()[tid] = [0; 2];
+            self.shared.cpos.borrow_mut()[tid] = 0;
+            self.shared.ffwd.borrow_mut()[tid] = 0;
+            self.shared.hpos.borrow_mut()[tid] = 0;
+        }
+        self.futures[tid] = Some(f(Ctx {
+            shared: self.shared.clone(),
+            tid,
+        }));
+        self.shared.ffwd_on.set(true);
+        self.poll(tid);
+        self.shared.ffwd_on.set(false);
+        assert_eq!(
+            self.shared.slots.borrow()[tid]
+                .pending
+                .as_ref()
+                .map(|p| p.name),
+            name,
+            "fast-forward of thread {tid} reached another operation than the restored one"
+        );
+        debug_assert_eq!(self.shared.slots.borrow()[tid].attempt, attempt);
+        debug_assert_eq!(self.shared.history.borrow()[tid], history);
+        debug_assert_eq!(
+            self.shared.ffwd.borrow()[tid],
+            self.shared.results.borrow()[tid].len(),
+            "fast-forward of thread {tid} did not use every recorded result"
+        );
+        debug_assert_eq!(
+            self.shared.hpos.borrow()[tid],
+            self.shared.hlog.borrow()[tid].len(),
+            "fast-forward of thread {tid} did not make every recorded history update"
+        );
+        debug_assert_eq!(
+            self.shared.cpos.borrow()[tid],
+            self.shared.clog.borrow()[tid].len(),
+            "fast-forward of thread {tid} did not start every recorded call"
+        );
     }
 
     /// [`Execution::restore`] of a snapshot that is not needed again: its world is moved in.

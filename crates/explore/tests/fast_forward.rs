@@ -129,6 +129,16 @@ fn a_call_that_returned_is_skipped_and_an_open_one_runs_again() {
             let before = polls.get();
             let world = snap.world().clone();
             ex.restore(&snap, world, |t| threads(&polls).swap_remove(t).1);
+            // The restore itself runs no thread code: a moved thread's future is started
+            // (and fast-forwarded) when it is next stepped.
+            assert_eq!(polls.get(), before, "the restore polled a thread");
+            let at_restore = look(&ex);
+            ex.materialize_all();
+            assert_eq!(
+                look(&ex),
+                at_restore,
+                "starting the futures changed the state"
+            );
             let (again, _) = replayed(&prefix);
             assert_eq!(look(&ex), look(&again), "snapshot after {prefix:?}");
             assert_eq!(look(&ex), at_snapshot);
