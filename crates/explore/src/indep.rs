@@ -15,7 +15,9 @@
 //! other thread, whatever it touches: the table also holds, per thread, the operations seen
 //! doing that, and such an operation is never safe.
 
-use crate::access::{kinds_dependent, Access, AccessKind};
+#[cfg(test)]
+use crate::access::kinds_dependent;
+use crate::access::{Access, AccessKind};
 
 /// Kinds of access seen, as a small set: one bit per kind code below 6, and the constants of
 /// stores (`Set`) in a short list.
@@ -50,6 +52,7 @@ impl KindSet {
             }
         }
     }
+    #[cfg(test)]
     fn kinds(&self) -> impl Iterator<Item = AccessKind> + '_ {
         const PLAIN: [AccessKind; 6] = [
             AccessKind::Read,
@@ -141,12 +144,56 @@ impl Seen {
 
     /// Whether access `a` (of any thread) commutes with every kind of access thread `v` was
     /// seen making to its object.
+    ///
+    /// By bit masks: a store of a constant commutes only with stores of the same constant; a
+    /// plain kind never with a store, and with the plain kinds outside its [`PLAIN_DEPENDENT`]
+    /// mask (the same relation as [`kinds_dependent`](crate::access::kinds_dependent), tested).
     pub fn commutes_with_thread(&self, a: &Access, v: usize) -> bool {
+        let ks = &self.by[a.obj.0 as usize * self.threads + v];
+        match a.kind {
+            AccessKind::Set(x) => ks.mask == 0 && ks.sets.iter().all(|&y| y == x),
+            k => ks.sets.is_empty() && ks.mask & PLAIN_DEPENDENT[k.code() as usize] == 0,
+        }
+    }
+
+    /// [`Seen::commutes_with_thread`] by its definition, kind by kind (for the test).
+    #[cfg(test)]
+    fn commutes_with_thread_slow(&self, a: &Access, v: usize) -> bool {
         self.by[a.obj.0 as usize * self.threads + v]
             .kinds()
             .all(|k| !kinds_dependent(a.kind, k))
     }
 }
+
+/// For each plain kind (by [`AccessKind::code`]), the plain kinds it does not commute with,
+/// one bit per code ([`kinds_dependent`](crate::access::kinds_dependent)).
+const PLAIN_DEPENDENT: [u8; 6] = {
+    use AccessKind::*;
+    const PLAIN: [AccessKind; 6] = [Read, Write, Add, IncUnlessZero, Acquire, Release];
+    let mut out = [0u8; 6];
+    let mut i = 0;
+    while i < 6 {
+        let mut j = 0;
+        while j < 6 {
+            // `kinds_dependent` on two plain kinds, spelled out for a const context.
+            let commute = matches!(
+                (PLAIN[i], PLAIN[j]),
+                (Read, Read)
+                    | (Add, Add)
+                    | (IncUnlessZero, IncUnlessZero)
+                    | (Release, Acquire)
+                    | (Acquire, Release)
+                    | (Release, Release)
+            );
+            if !commute {
+                out[i] |= 1 << j;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+};
 
 #[cfg(test)]
 mod tests {
@@ -159,6 +206,42 @@ mod tests {
         (0..s.threads)
             .filter(|&v| v != tid)
             .all(|v| s.commutes_with_thread(a, v))
+    }
+
+    /// The mask version of `commutes_with_thread` against the definition, on every
+    /// combination of a kind and a small set of kinds (plain ones and two store constants).
+    #[test]
+    fn commutes_by_masks_as_by_kinds() {
+        let kinds = [
+            AccessKind::Read,
+            AccessKind::Write,
+            AccessKind::Add,
+            AccessKind::IncUnlessZero,
+            AccessKind::Acquire,
+            AccessKind::Release,
+            AccessKind::Set(0),
+            AccessKind::Set(1),
+        ];
+        let o = ObjId(0);
+        let mut checked = 0;
+        for subset in 0u32..(1 << kinds.len()) {
+            let mut s = Seen::new(2, 1);
+            for (i, &k) in kinds.iter().enumerate() {
+                if subset & (1 << i) != 0 {
+                    s.insert(1, &Access { obj: o, kind: k });
+                }
+            }
+            for &k in &kinds {
+                let a = Access { obj: o, kind: k };
+                assert_eq!(
+                    s.commutes_with_thread(&a, 1),
+                    s.commutes_with_thread_slow(&a, 1),
+                    "{k:?} against the kinds of subset {subset:#b}"
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 256 * 8);
     }
 
     #[test]

@@ -716,10 +716,22 @@ fn check_table<M>(sh: &SharedState<'_, M>, tid: Tid, rec: &crate::runtime::StepR
 /// access added). Checking registered operations, not only the steps taken, is what makes
 /// the table's completeness checkable (see "Safe steps": a step a safe step would skip is
 /// registered at some state the search reaches).
-fn check_registered<M: StateKey + Sync>(sh: &SharedState<'_, M>, live: &Live<M::World>) {
+///
+/// Only the thread that took the last step (`last`; every thread at the initial state) has a
+/// new registered operation: the others' are those of the parent state, checked when the
+/// search arrived there (a restore brings back a state it arrived at before).
+fn check_registered<M: StateKey + Sync>(
+    sh: &SharedState<'_, M>,
+    live: &Live<M::World>,
+    last: Option<Tid>,
+) {
     let Some(seen) = &sh.seen else { return };
     let mut new = Vec::new();
-    for t in 0..live.ex.threads() {
+    let threads = match last {
+        Some(t) => t..t + 1,
+        None => 0..live.ex.threads(),
+    };
+    for t in threads {
         live.ex.next_all(t, |a| {
             if seen.missing(t, a) {
                 new.push(Learned::Access(t, *a));
@@ -1362,7 +1374,7 @@ fn arrive<M: StateKey + Sync>(
     final_states: &mut BTreeSet<u64>,
 ) -> Option<Frame<M::World>> {
     let model = sh.model;
-    check_registered(sh, live);
+    check_registered(sh, live, path.last().copied());
     let enabled = live.enabled_mask();
     let sleep = if sh.sleep_sets { sleep & enabled } else { 0 };
     let mut canon_ = Canon::new();
