@@ -646,7 +646,8 @@ pub struct Execution<W> {
 pub struct Snapshot<W> {
     /// The world as it was (`None` once [`Execution::restore_owned`] moved it out).
     world: Option<W>,
-    /// The parking bookkeeping, flat (three allocations per snapshot, not four per thread):
+    /// The parking bookkeeping, flat (four allocations per snapshot with `pending`, not four
+    /// per thread):
     /// `foreign`, `parked_at` and `seen` row by row, then `pbits_attempt`.
     counters: Box<[u32]>,
     /// `pbits`, row by row.
@@ -1277,21 +1278,30 @@ impl<W: 'static> Execution<W> {
                 .as_ref()
                 .map(|p| p.name),
             name,
-            "fast-forward of thread {tid} reached another operation than the restored one"
+            "fast-forward of thread {tid} reached another operation than the restored one \
+             (thread code that depends on something besides what its steps returned?)"
         );
-        debug_assert_eq!(self.shared.slots.borrow()[tid].attempt, attempt);
-        debug_assert_eq!(self.shared.history.borrow()[tid], history);
-        debug_assert_eq!(
+        assert_eq!(
+            self.shared.slots.borrow()[tid].attempt,
+            attempt,
+            "fast-forward of thread {tid} reached another attempt than the restored one"
+        );
+        assert_eq!(
+            self.shared.history.borrow()[tid],
+            history,
+            "fast-forward of thread {tid} reached another history than the restored one"
+        );
+        assert_eq!(
             self.shared.ffwd.borrow()[tid],
             self.shared.results.borrow()[tid].len(),
             "fast-forward of thread {tid} did not use every recorded result"
         );
-        debug_assert_eq!(
+        assert_eq!(
             self.shared.hpos.borrow()[tid],
             self.shared.hlog.borrow()[tid].len(),
             "fast-forward of thread {tid} did not make every recorded history update"
         );
-        debug_assert_eq!(
+        assert_eq!(
             self.shared.cpos.borrow()[tid],
             self.shared.clog.borrow()[tid].len(),
             "fast-forward of thread {tid} did not start every recorded call"

@@ -162,7 +162,7 @@
 //! of snapshots no longer needed are kept, and later snapshots are copied into them
 //! ([`StateKey::snapshot_into`]): once the spare worlds have grown to the sizes the search
 //! meets, the copy of the world allocates nothing (the runtime's bookkeeping in a snapshot
-//! still takes three small allocations). Otherwise
+//! still takes four small allocations). Otherwise
 //! going back re-runs the model from a fresh instance along the path (one poll per step, no OS
 //! thread switch). Depth-first order keeps restores rare: a new state is expanded on the spot;
 //! only going back up costs a restore.
@@ -1144,15 +1144,17 @@ fn worker<M: StateKey + Sync>(
                 };
                 if let Some(key) = restored {
                     stats.restores += 1;
-                    // The model's `resume` is checked on the first restores (and always in
-                    // debug builds): a wrong one shows at once, without a key per restore.
+                    // The model's `resume` (or its world copy, for a fast-forward restore)
+                    // is checked on the first restores (and always in debug builds): a wrong
+                    // one shows at once, without a key per restore. A fast-forwarded thread's
+                    // own state is checked when it is started again (`Execution::materialize`
+                    // asserts it reaches the restored operation, attempt and history).
                     if stats.restores <= 4096 || cfg!(debug_assertions) {
                         let again = live.key(model, &sh.groups, &mut Canon::new());
                         assert_eq!(
                             again, key,
                             "the restore did not bring back the state it was given \
-                             (StateKey::resume, or a step body that hands its thread \
-                             something besides its result)"
+                             (StateKey::resume or StateKey::snapshot_into)"
                         );
                     }
                     if top.next == top.children.len() {

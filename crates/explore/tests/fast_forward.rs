@@ -168,3 +168,79 @@ fn a_call_that_returned_is_skipped_and_an_open_one_runs_again() {
     }
     assert_eq!(checked, 15);
 }
+
+/// Restores through threads that were not started again yet: a snapshot taken while a
+/// restored thread still waits for its first step (and another one already stepped), and a
+/// restore of an older snapshot while threads wait so. Every interleaving of the two threads,
+/// every pair of cut points: each restored state looks like a replay of its prefix, and goes
+/// on like it to the end.
+#[test]
+fn snapshots_and_restores_of_threads_not_started_again() {
+    // Every schedule of thread 0's five steps and thread 1's two.
+    let mut schedules = Vec::new();
+    for a in 0..7 {
+        for b in a + 1..7 {
+            schedules.push(
+                (0..7)
+                    .map(|i| usize::from(i == a || i == b))
+                    .collect::<Vec<_>>(),
+            );
+        }
+    }
+    let goes_on_like_a_replay = |ex: &mut Execution<World>, s: &[usize], from: usize| {
+        let (mut b, _) = replayed(&s[..from]);
+        assert_eq!(look(ex), look(&b), "restored at {:?}", &s[..from]);
+        for &t in &s[from..] {
+            assert!(ex.enabled(t) && b.enabled(t), "{s:?}: thread {t} enabled");
+            ex.step(t);
+            b.step(t);
+            assert_eq!(look(ex), look(&b), "{s:?}");
+        }
+        assert!(ex.all_finished() && b.all_finished());
+    };
+    let mut checked = 0;
+    for s in &schedules {
+        for i in 0..=s.len() {
+            for j in i..=s.len() {
+                let polls = Rc::new(Cell::new(0));
+                let restore =
+                    |ex: &mut Execution<World>, snap: &explore::runtime::Snapshot<World>| {
+                        let before = polls.get();
+                        ex.restore(snap, snap.world().clone(), |t| {
+                            threads(&polls).swap_remove(t).1
+                        });
+                        assert_eq!(polls.get(), before, "the restore polled a thread");
+                    };
+                let mut ex = Execution::start_recording(instance(&polls));
+                for &t in &s[..i] {
+                    ex.step(t);
+                }
+                let snap_i = ex.snapshot(ex.with_world(World::clone));
+                for &t in &s[i..j] {
+                    ex.step(t);
+                }
+                let snap_j = ex.snapshot(ex.with_world(World::clone));
+                for &t in &s[j..] {
+                    ex.step(t);
+                }
+                // Back to j: both threads moved since (unless j is the end), none started.
+                restore(&mut ex, &snap_j);
+                // One step starts one thread again; the other (if it moved) still waits.
+                let k = (j + 1).min(s.len());
+                if j < s.len() {
+                    ex.step(s[j]);
+                }
+                let snap_k = ex.snapshot(ex.with_world(World::clone));
+                // Back to the older i with a thread still waiting, then on to the end.
+                restore(&mut ex, &snap_i);
+                goes_on_like_a_replay(&mut ex, s, i);
+                // And to k, snapshotted while a thread waited.
+                restore(&mut ex, &snap_k);
+                goes_on_like_a_replay(&mut ex, s, k);
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(schedules.len(), 21);
+    assert_eq!(checked, 21 * 36);
+}
