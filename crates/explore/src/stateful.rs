@@ -999,8 +999,11 @@ impl<W: 'static> Live<W> {
             self.ex.parking_words(t, |c| h.write_u64(c));
             return;
         }
-        for &c in &self.changed[t * self.words..(t + 1) * self.words] {
-            h.write_u64(c);
+        // A finished thread never steps again: its "written since" bits decide nothing.
+        if tag != 0 {
+            for &c in &self.changed[t * self.words..(t + 1) * self.words] {
+                h.write_u64(c);
+            }
         }
     }
 }
