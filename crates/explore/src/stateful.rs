@@ -23,7 +23,8 @@
 //!   between paths that converge, so the key holds instead, per thread and object, the single
 //!   bit "written by another thread since this thread's last parked step on it" — exactly
 //!   what enabledness reads, and it evolves deterministically with the steps (a write sets the
-//!   bit of every other thread, a parked step clears the stepping thread's bits).
+//!   bit of every other thread, a parked step clears the stepping thread's bits). A finished
+//!   thread's bits are left out: it never steps again, so they decide nothing.
 //!
 //! Two paths that reach equal keys therefore have equal futures (same enabled steps, same
 //! findings, same final states): exploring from one of them is enough. Keys are 128-bit
