@@ -30,9 +30,6 @@ pub fn run(a: CheckArgs) -> u8 {
         return bad(e);
     }
     let search = if a.stateful {
-        if a.format == Format::Json || a.report.is_some() {
-            return bad("--stateful: text output only (the JSON schema and the HTML report describe stateless searches)");
-        }
         if a.max_preemptions.is_some() {
             return bad(
                 "--stateful: no preemption bound (--max-preemptions) in the stateful search",

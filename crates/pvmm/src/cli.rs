@@ -122,7 +122,7 @@ pub struct CheckArgs {
     /// Stateful search: remember visited states (world, each thread's history of results,
     /// retry-loop bookkeeping) and explore each once, with sleep sets. Finishes scenarios
     /// whose interleavings mostly reach the same states; traces replay but are not
-    /// necessarily the shortest. Text output only; no --max-preemptions.
+    /// necessarily the shortest. No --max-preemptions.
     #[arg(long)]
     pub stateful: bool,
     /// Worker threads of the stateful search.

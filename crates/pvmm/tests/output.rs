@@ -203,6 +203,43 @@ fn a_check_dpor_does_not_finish_is_finished_by_the_stateful_search() {
 }
 
 #[test]
+fn a_stateful_check_writes_json_and_a_report() {
+    // --stateful alone: the JSON says so and carries the states; the report's card too, and
+    // it does not call the stateful search's end states equivalence classes.
+    let d = tmpdir("stateful-out");
+    let html = d.join("r.html");
+    let td = d.join("t");
+    let args = [
+        "check",
+        "scenarios/d3-sendfile.toml",
+        "--kernel",
+        "v5.7",
+        "--stateful",
+        "--trace-dir",
+        td.to_str().expect("utf8"),
+    ];
+    // The scenario expects the violation: exit 0.
+    let o = pvmm(&[&args[..], &["--format", "json"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = &valid_doc(&o)["results"][0];
+    assert_eq!(r["search"], "stateful", "{r}");
+    assert_eq!(r["verdict"], "violation", "{r}");
+    assert_eq!(r["as_expected"], true, "{r}");
+    assert_eq!(r["findings"][0]["property"], "io-on-secure-page", "{r}");
+    let states = r["stats"]["states"].as_u64().expect("states");
+    assert!(states > 0, "{r}");
+    let o = pvmm(&[&args[..], &["--report", html.to_str().expect("utf8")]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let page = std::fs::read_to_string(&html).expect("report written");
+    assert!(
+        page.contains(&format!("{states} states")),
+        "states on the card"
+    );
+    assert!(page.contains("n/a (stateful search)"), "no classes claimed");
+    assert!(page.contains("not necessarily the shortest"));
+}
+
+#[test]
 fn replay_list_and_explain_json_validate() {
     let o = pvmm(&[
         "replay",

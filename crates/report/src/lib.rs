@@ -187,6 +187,10 @@ pub fn summary_card(c: &Check, bounds: &explore::Bounds) -> Vec<(String, String)
             "equivalence classes".to_string(),
             match o.strategy {
                 _ if c.completion.is_some() => "n/a (DPOR did not finish)".to_string(),
+                // Its "executions" are the end states it reached, each once.
+                _ if matches!(c.search, checker::Search::Stateful { .. }) => {
+                    "n/a (stateful search)".to_string()
+                }
                 // Sleep sets: no two explored complete executions are equivalent.
                 explore::Strategy::Dpor => s.executions.to_string(),
                 explore::Strategy::Naive => "n/a (naive)".to_string(),
@@ -201,6 +205,18 @@ pub fn summary_card(c: &Check, bounds: &explore::Bounds) -> Vec<(String, String)
         ),
         ("time".to_string(), format!("{:.2}s", s.elapsed_secs)),
     ];
+    if let checker::Search::Stateful { jobs } = c.search {
+        v.push((
+            "stateful search".to_string(),
+            format!(
+                "{} states, {} transitions ({jobs} job{}); executions: end states reached; \
+                 traces not necessarily the shortest",
+                s.states,
+                s.transitions,
+                if jobs == 1 { "" } else { "s" }
+            ),
+        ));
+    }
     if let Some(done) = &c.completion {
         v.push((
             "finished by the stateful search".to_string(),
