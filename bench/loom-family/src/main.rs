@@ -85,7 +85,11 @@ fn main() {
     let n: usize = args[0].parse().expect("N");
     let k: usize = args[1].parse().expect("K");
     let bug = args.iter().any(|a| a == "--bug");
-    assert!(n <= loom::MAX_THREADS, "loom runs at most {} threads", loom::MAX_THREADS);
+    assert!(
+        n <= loom::MAX_THREADS,
+        "loom runs at most {} threads",
+        loom::MAX_THREADS
+    );
     let case = format!("F({n},{k}){}", if bug { "-bug" } else { "" });
     let start = Instant::now();
     let last = std::sync::Mutex::new(Instant::now());
@@ -101,7 +105,10 @@ fn main() {
                 let mut l = last.lock().unwrap();
                 if l.elapsed().as_secs_f64() >= 1.0 {
                     *l = Instant::now();
-                    eprintln!("progress executions={e} secs={:.1}", start.elapsed().as_secs_f64());
+                    eprintln!(
+                        "progress executions={e} secs={:.1}",
+                        start.elapsed().as_secs_f64()
+                    );
                 }
             }
             let page = Arc::new(Page {
@@ -119,7 +126,11 @@ fn main() {
             for h in hs {
                 h.join().unwrap();
             }
-            assert_eq!(*page.refcount.lock().unwrap(), EXPECTED, "reference-balance");
+            assert_eq!(
+                *page.refcount.lock().unwrap(),
+                EXPECTED,
+                "reference-balance"
+            );
         });
     });
     let secs = start.elapsed().as_secs_f64();

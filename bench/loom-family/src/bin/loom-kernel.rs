@@ -447,7 +447,10 @@ impl K {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: loom-kernel d1 v5.7|v5.15 [--debug-vm] [--two-threads] | loom-kernel d3 v5.7|v5.7+splice-patch [--debug-vm] [--two-threads]";
-    let (case, preset) = match (args.first().map(String::as_str), args.get(1).map(String::as_str)) {
+    let (case, preset) = match (
+        args.first().map(String::as_str),
+        args.get(1).map(String::as_str),
+    ) {
         (Some("d1"), Some(p @ ("v5.7" | "v5.15"))) => (Case::D1, p.to_string()),
         (Some("d3"), Some(p @ ("v5.7" | "v5.7+splice-patch"))) => (Case::D3, p.to_string()),
         _ => {
@@ -456,7 +459,11 @@ fn main() {
         }
     };
     let debug_vm = args.iter().any(|a| a == "--debug-vm");
-    let threads = if args.iter().any(|a| a == "--two-threads") { 2 } else { 3 };
+    let threads = if args.iter().any(|a| a == "--two-threads") {
+        2
+    } else {
+        3
+    };
     let name = match (case, threads) {
         (Case::D1, 3) => format!("d1-second-mapping-3t [{preset}]"),
         (Case::D1, _) => format!("d1-second-mapping-foll-get [{preset}]"),
@@ -493,7 +500,10 @@ fn main() {
                 add_unless_zero: p2 == "v5.15",
                 splice_hook: p2 == "v5.7+splice-patch",
                 debug_vm,
-                page: Mutex::new(Page { refcount: e, ..Page::default() }),
+                page: Mutex::new(Page {
+                    refcount: e,
+                    ..Page::default()
+                }),
                 pte_qemu: AtomicUsize::new(P0_RW),
                 pte_mm2: AtomicUsize::new(P0_RW),
                 slot: AtomicUsize::new(1),
@@ -503,7 +513,12 @@ fn main() {
                 ptl_qemu: Mutex::new(()),
                 ptl_mm2: Mutex::new(()),
                 pipe: Mutex::new(0),
-                nop: [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)],
+                nop: [
+                    AtomicUsize::new(0),
+                    AtomicUsize::new(0),
+                    AtomicUsize::new(0),
+                    AtomicUsize::new(0),
+                ],
                 stopped: StdBool::new(false),
             });
             // pvmm thread T0 (a vCPU) runs on loom's main thread; T1 and T2 are spawned.
@@ -531,7 +546,12 @@ fn main() {
         });
     });
     let secs = start.elapsed().as_secs_f64();
-    let mut props: Vec<String> = FOUND.lock().unwrap().iter().map(|s| s.to_string()).collect();
+    let mut props: Vec<String> = FOUND
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let exhaustive = result.is_ok();
     if let Err(e) = &result {
         let msg = e
@@ -547,7 +567,11 @@ fn main() {
             format!("panic: {msg}")
         });
     }
-    let verdict = if !props.is_empty() { "violation" } else { "verified" };
+    let verdict = if !props.is_empty() {
+        "violation"
+    } else {
+        "verified"
+    };
     println!(
         "{{\"tool\":\"loom\",\"case\":\"{name}\",\"verdict\":\"{verdict}\",\"exhaustive\":{exhaustive},\"executions\":{},\"secs\":{secs},\"properties\":{}}}",
         EXECUTIONS.load(SeqCst),
@@ -556,6 +580,9 @@ fn main() {
 }
 
 fn serde_like(v: &[String]) -> String {
-    let items: Vec<String> = v.iter().map(|s| format!("\"{}\"", s.replace('"', "'"))).collect();
+    let items: Vec<String> = v
+        .iter()
+        .map(|s| format!("\"{}\"", s.replace('"', "'")))
+        .collect();
     format!("[{}]", items.join(","))
 }
