@@ -111,7 +111,7 @@ impl AccessKind {
 ///   co-enabledness argument they are independent; two releases likewise. Races between two
 ///   acquisitions are still seen directly, which is what the search must reverse.
 /// * everything else is dependent.
-pub fn kinds_dependent(a: AccessKind, b: AccessKind) -> bool {
+pub const fn kinds_dependent(a: AccessKind, b: AccessKind) -> bool {
     use AccessKind::*;
     match (a, b) {
         (Set(x), Set(y)) => x != y,

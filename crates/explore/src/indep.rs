@@ -15,9 +15,7 @@
 //! other thread, whatever it touches: the table also holds, per thread, the operations seen
 //! doing that, and such an operation is never safe.
 
-#[cfg(test)]
-use crate::access::kinds_dependent;
-use crate::access::{Access, AccessKind};
+use crate::access::{kinds_dependent, Access, AccessKind};
 
 /// Kinds of access seen, as a small set: one bit per kind code below 6, and the constants of
 /// stores (`Set`) in a short list.
@@ -54,14 +52,6 @@ impl KindSet {
     }
     #[cfg(test)]
     fn kinds(&self) -> impl Iterator<Item = AccessKind> + '_ {
-        const PLAIN: [AccessKind; 6] = [
-            AccessKind::Read,
-            AccessKind::Write,
-            AccessKind::Add,
-            AccessKind::IncUnlessZero,
-            AccessKind::Acquire,
-            AccessKind::Release,
-        ];
         PLAIN
             .into_iter()
             .filter(|k| self.mask & (1 << k.code()) != 0)
@@ -147,7 +137,7 @@ impl Seen {
     ///
     /// By bit masks: a store of a constant commutes only with stores of the same constant; a
     /// plain kind never with a store, and with the plain kinds outside its [`PLAIN_DEPENDENT`]
-    /// mask (the same relation as [`kinds_dependent`](crate::access::kinds_dependent), tested).
+    /// mask (the same relation as [`kinds_dependent`], tested).
     pub fn commutes_with_thread(&self, a: &Access, v: usize) -> bool {
         let ks = &self.by[a.obj.0 as usize * self.threads + v];
         match a.kind {
@@ -165,27 +155,25 @@ impl Seen {
     }
 }
 
+/// The kinds other than stores of a constant, in the order of [`AccessKind::code`].
+const PLAIN: [AccessKind; 6] = [
+    AccessKind::Read,
+    AccessKind::Write,
+    AccessKind::Add,
+    AccessKind::IncUnlessZero,
+    AccessKind::Acquire,
+    AccessKind::Release,
+];
+
 /// For each plain kind (by [`AccessKind::code`]), the plain kinds it does not commute with,
-/// one bit per code ([`kinds_dependent`](crate::access::kinds_dependent)).
+/// one bit per code ([`kinds_dependent`]).
 const PLAIN_DEPENDENT: [u8; 6] = {
-    use AccessKind::*;
-    const PLAIN: [AccessKind; 6] = [Read, Write, Add, IncUnlessZero, Acquire, Release];
     let mut out = [0u8; 6];
     let mut i = 0;
     while i < 6 {
         let mut j = 0;
         while j < 6 {
-            // `kinds_dependent` on two plain kinds, spelled out for a const context.
-            let commute = matches!(
-                (PLAIN[i], PLAIN[j]),
-                (Read, Read)
-                    | (Add, Add)
-                    | (IncUnlessZero, IncUnlessZero)
-                    | (Release, Acquire)
-                    | (Acquire, Release)
-                    | (Release, Release)
-            );
-            if !commute {
+            if kinds_dependent(PLAIN[i], PLAIN[j]) {
                 out[i] |= 1 << j;
             }
             j += 1;
@@ -212,16 +200,8 @@ mod tests {
     /// combination of a kind and a small set of kinds (plain ones and two store constants).
     #[test]
     fn commutes_by_masks_as_by_kinds() {
-        let kinds = [
-            AccessKind::Read,
-            AccessKind::Write,
-            AccessKind::Add,
-            AccessKind::IncUnlessZero,
-            AccessKind::Acquire,
-            AccessKind::Release,
-            AccessKind::Set(0),
-            AccessKind::Set(1),
-        ];
+        let mut kinds = PLAIN.to_vec();
+        kinds.extend([AccessKind::Set(0), AccessKind::Set(1)]);
         let o = ObjId(0);
         let mut checked = 0;
         for subset in 0u32..(1 << kinds.len()) {

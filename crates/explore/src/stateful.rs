@@ -521,21 +521,21 @@ fn seed_table<M: StateKey>(model: &M, max_depth: usize) -> Seen {
                 if en == 0 {
                     break;
                 }
-                let top = (0..n)
-                    .filter(|&t| en & (1 << t) != 0)
-                    .max_by_key(|&t| prio[t])
-                    .expect("an enabled thread");
+                let first = |prio: &[i64]| {
+                    (0..n)
+                        .filter(|&t| en & (1 << t) != 0)
+                        .max_by_key(|&t| prio[t])
+                        .expect("an enabled thread")
+                };
+                let mut top = first(&prio);
                 // A change point, or a thread that keeps spinning: it drops below all.
                 let spinning = top == last && run >= 64;
                 if changes.first() == Some(&depth) || spinning {
                     changes.retain(|&c| c != depth);
                     prio[top] = low;
                     low -= 1;
+                    top = first(&prio);
                 }
-                let top = (0..n)
-                    .filter(|&t| en & (1 << t) != 0)
-                    .max_by_key(|&t| prio[t])
-                    .expect("an enabled thread");
                 run = if top == last { run + 1 } else { 0 };
                 last = top;
                 ex.step(top)
