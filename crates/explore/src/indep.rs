@@ -14,6 +14,11 @@
 //! A step that ends the execution (a fatal finding: `BUG()`, a retry bound) disables every
 //! other thread, whatever it touches: the table also holds, per thread, the operations seen
 //! doing that, and such an operation is never safe.
+//!
+//! Last, per thread, the objects its parked retries ([`crate::Guard::Changed`]) were seen
+//! registered on: the stateful search keeps a thread's parking bits in its key only for
+//! those objects (see `search::stateful`, "Parking bits of objects nobody waits on"), and
+//! checks the same way that every parked retry it meets is on objects the table holds.
 
 use crate::access::{kinds_dependent, Access, AccessKind};
 
@@ -69,6 +74,11 @@ pub struct Seen {
     /// Per thread, the operations seen ending an execution (a fatal finding): such a step
     /// disables every other thread, so it is never safe.
     fatal: Vec<Vec<&'static str>>,
+    /// Per thread, `words` words: bit `o` set when a parked retry of the thread was seen
+    /// registered on object `o`.
+    parked: Vec<u64>,
+    /// Words per thread in `parked`: `objects.div_ceil(64)`.
+    words: usize,
 }
 
 impl Seen {
@@ -78,7 +88,30 @@ impl Seen {
             objects,
             by: vec![KindSet::default(); threads * objects],
             fatal: vec![Vec::new(); threads],
+            parked: vec![0; threads * objects.div_ceil(64)],
+            words: objects.div_ceil(64),
         }
+    }
+
+    /// Records that a parked retry of `tid` was registered on object `obj`; true if that
+    /// was new.
+    pub fn insert_parked(&mut self, tid: usize, obj: usize) -> bool {
+        assert!(obj < self.objects, "object id {obj} out of range");
+        let (w, b) = (tid * self.words + obj / 64, 1u64 << (obj % 64));
+        let new = self.parked[w] & b == 0;
+        self.parked[w] |= b;
+        new
+    }
+
+    /// Whether a parked retry of `tid` was seen registered on object `obj`.
+    pub fn parks_on(&self, tid: usize, obj: usize) -> bool {
+        self.parked[tid * self.words + obj / 64] & (1 << (obj % 64)) != 0
+    }
+
+    /// The objects parked retries of `tid` were seen registered on, one bit per object
+    /// (`objects.div_ceil(64)` words).
+    pub fn parked_mask(&self, tid: usize) -> &[u64] {
+        &self.parked[tid * self.words..(tid + 1) * self.words]
     }
 
     /// Records that operation `name` of `tid` ended an execution; true if that was new.
@@ -102,6 +135,11 @@ impl Seen {
             .map(|k| k.mask.count_ones() as usize + k.sets.len())
             .sum::<usize>()
             + self.fatal.iter().map(Vec::len).sum::<usize>()
+            + self
+                .parked
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -124,6 +162,9 @@ impl Seen {
             for &n in names {
                 self.insert_fatal(t, n);
             }
+        }
+        for (a, b) in self.parked.iter_mut().zip(&other.parked) {
+            *a |= b;
         }
     }
 
@@ -247,5 +288,23 @@ mod tests {
         s.merge(&t);
         assert!(!commutes_with_others(&s, 0, &Access::read(o0)));
         assert_eq!(s.len(), 4);
+    }
+
+    #[test]
+    fn parked_objects_per_thread() {
+        let mut s = Seen::new(2, 70);
+        assert!(!s.parks_on(0, 3));
+        assert!(s.insert_parked(0, 3));
+        assert!(!s.insert_parked(0, 3));
+        assert!(s.insert_parked(1, 66));
+        assert!(s.parks_on(0, 3) && !s.parks_on(1, 3));
+        assert!(s.parks_on(1, 66) && !s.parks_on(0, 66));
+        assert_eq!(s.parked_mask(0), &[1 << 3, 0]);
+        assert_eq!(s.parked_mask(1), &[0, 1 << 2]);
+        assert_eq!(s.len(), 2);
+        let mut t = Seen::new(2, 70);
+        t.insert_parked(0, 65);
+        s.merge(&t);
+        assert_eq!(s.parked_mask(0), &[1 << 3, 1 << 1]);
     }
 }

@@ -975,6 +975,15 @@ impl<W: 'static> Execution<W> {
         Some(pa.accesses.dependent(&pb.accesses))
     }
 
+    /// Whether the thread's next operation waits for a write ([`Guard::Changed`]): its
+    /// enabledness reads the thread's parking bits of the objects it accesses.
+    pub fn waits_for_change(&self, tid: Tid) -> bool {
+        self.shared.slots.borrow()[tid]
+            .pending
+            .as_ref()
+            .is_some_and(|p| matches!(p.guard, Guard::Changed))
+    }
+
     /// Whether the thread's next operation is a parked retry loop.
     pub fn is_parked(&self, tid: Tid) -> bool {
         self.shared.slots.borrow()[tid]

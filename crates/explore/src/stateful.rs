@@ -122,6 +122,32 @@
 //! `crates/checker/tests/stateful.rs` compares it with DPOR on every built-in scenario and
 //! matrix cell. Off with [`StatefulOptions::safe_steps`] `= false`.
 //!
+//! ## Parking bits of objects nobody waits on
+//!
+//! The parking summary has two bits per thread and object, but a thread's bits of object
+//! `o` decide only the enabledness of its parked retries ([`crate::Guard::Changed`]) that
+//! access `o`; `retry_when` waits and plain steps never read them. Kept for every object,
+//! they split states that no thread can tell apart: a vCPU that read the refcount in its
+//! import attempt before or after the other vCPU's unfreeze is in two states, though it
+//! never parks on the refcount (its waits are `retry_when` predicates). So with the learned
+//! table (history-keyed models with safe steps), the key holds a thread's bits only for the
+//! objects the table saw its parked retries registered on (or any member's of its symmetry
+//! group); the search checks that every parked retry it meets registered is on objects
+//! the table holds — a miss makes it start over, like a missing access.
+//!
+//! Sound: the bits of one object evolve by the accesses to that object alone (and the
+//! thread's `attempt_begin`), so the bits the key keeps evolve deterministically by
+//! themselves. Take two states with equal keys, `s` explored and `s'` pruned. Along any
+//! sequence of steps from `s'`, up to the first registration of a parked retry on an
+//! object outside its thread's mask, every step's enabledness reads only the world, the
+//! registered operations and bits inside the masks — equal at `s` and, step by step, along
+//! the same sequence from `s`: the sequence runs from `s` alike, with the same results. So
+//! a miss reachable from a pruned state is reachable from an explored one and the search
+//! meets it (the completeness argument of "Safe steps" covers the rest), and with no miss
+//! reachable, the states the key merges have the same futures. `tests/parking_key.rs`
+//! has two paths that meet in states told apart only by such a bit, with a seeded table and
+//! with one learned from nothing (`StatefulOptions::seed_table = false`).
+//!
 //! # Symmetry
 //!
 //! Threads that run the same code with the same parameters (n − 1 identical I/O threads, two
@@ -294,7 +320,11 @@ pub struct StatefulOptions {
     /// Use sleep sets (partial-order reduction of transitions); `false` explores every
     /// transition of every reachable state (the reference the tests compare against).
     pub sleep_sets: bool,
-    /// Keep the keys of all visited states in the outcome (for tests).
+    /// Keep the keys of all visited states in the outcome (for tests). Where the search keys
+    /// states by fewer parking bits than all (history-keyed models with safe steps: see
+    /// "Parking bits of objects nobody waits on"), the keys kept are the full ones, with
+    /// every bit, of every state it arrived at, so that they compare with a search without
+    /// safe steps.
     pub keep_keys: bool,
     /// Use the model's thread symmetry ([`StateKey::symmetry`]) if it declares any.
     pub symmetry: bool,
@@ -303,6 +333,10 @@ pub struct StatefulOptions {
     /// with each other) where there is one smaller than all, from the learned independence
     /// table (see "Safe steps").
     pub safe_steps: bool,
+    /// With `safe_steps`: fill the independence table by random walks before the search
+    /// (see [`seed_table`]); `false` starts from an empty table, so that the search learns
+    /// every entry by starting over (tests of the table's checks).
+    pub seed_table: bool,
 }
 
 impl Default for StatefulOptions {
@@ -313,6 +347,7 @@ impl Default for StatefulOptions {
             keep_keys: false,
             symmetry: true,
             safe_steps: true,
+            seed_table: true,
         }
     }
 }
@@ -406,6 +441,14 @@ struct SharedState<'m, M> {
     seen: Option<Seen>,
     /// Steps not in `seen`: the search stops and starts over with them.
     learned: Mutex<Vec<Learned>>,
+    /// With `seen` (history-keyed models): per thread, the objects whose parking bits the
+    /// key holds, `words` words each — the objects the table saw the thread's parked retries
+    /// registered on, or any member's of its symmetry group (see "Parking bits of objects
+    /// nobody waits on").
+    park_masks: Option<Vec<u64>>,
+    /// With `keep_keys` and `park_masks`: the full keys of the states arrived at.
+    full_keys: Mutex<BTreeSet<u128>>,
+    keep_keys: bool,
 }
 
 struct WorkerOut {
@@ -426,7 +469,12 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
     if !(sopts.safe_steps && model.key_includes_history()) {
         return search_once(model, &opts, progress, sopts, None, start, visited).0;
     }
-    let mut seen = seed_table(model, opts.bounds.max_depth);
+    let mut seen = if sopts.seed_table {
+        seed_table(model, opts.bounds.max_depth)
+    } else {
+        let inst = model.instance();
+        Seen::new(inst.threads.len(), inst.objects)
+    };
     let mut reruns = 0;
     loop {
         let (mut out, learned, used) = search_once(
@@ -448,11 +496,13 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
                 match l {
                     Learned::Access(t, a) => eprintln!("  learned: thread {t} {a:?}"),
                     Learned::Fatal(t, n) => eprintln!("  learned: thread {t} fatal {n}"),
+                    Learned::Parked(t, o) => eprintln!("  learned: thread {t} parks on {o}"),
                 }
             }
             match l {
                 Learned::Access(t, a) => seen.insert(*t, a),
                 Learned::Fatal(t, name) => seen.insert_fatal(*t, name),
+                Learned::Parked(t, o) => seen.insert_parked(*t, *o),
             };
         }
         reruns += 1;
@@ -514,6 +564,9 @@ fn seed_table<M: StateKey>(model: &M, max_depth: usize) -> Seen {
         let mut low = 0i64;
         let (mut last, mut run) = (usize::MAX, 0u32);
         let mut new = false;
+        for t in 0..n {
+            new |= note_parked(&mut seen, &ex, t);
+        }
         let mut depth = 0u64;
         for _ in 0..max_depth {
             let rec = if pct {
@@ -552,6 +605,7 @@ fn seed_table<M: StateKey>(model: &M, max_depth: usize) -> Seen {
             for a in rec.accesses.as_slice() {
                 new |= seen.insert(tid, a);
             }
+            new |= note_parked(&mut seen, &ex, tid);
             if rec.findings.iter().any(|f| f.fatal) {
                 new |= seen.insert_fatal(tid, rec.name);
                 break;
@@ -571,10 +625,47 @@ fn seed_table<M: StateKey>(model: &M, max_depth: usize) -> Seen {
     seen
 }
 
+/// Records the objects of thread `tid`'s registered operation if it waits for a write
+/// ([`crate::Guard::Changed`]); true if any was new.
+fn note_parked<W: 'static>(seen: &mut Seen, ex: &Execution<W>, tid: Tid) -> bool {
+    let mut new = false;
+    if ex.waits_for_change(tid) {
+        ex.next_all(tid, |a| {
+            new |= seen.insert_parked(tid, a.obj.0 as usize);
+            true
+        });
+    }
+    new
+}
+
 /// Something a step did that the independence table did not hold.
 enum Learned {
     Access(Tid, Access),
     Fatal(Tid, &'static str),
+    /// A parked retry of the thread registered on the object.
+    Parked(Tid, usize),
+}
+
+/// [`SharedState::park_masks`] from the table: each thread's parked objects, or-ed over its
+/// symmetry group (members run the same code; the union keeps their local keys comparable).
+fn park_masks(seen: &Seen, groups: &[Vec<Tid>], threads: usize) -> Vec<u64> {
+    let words = seen.parked_mask(0).len();
+    let mut out = Vec::with_capacity(threads * words);
+    for t in 0..threads {
+        out.extend_from_slice(seen.parked_mask(t));
+    }
+    for g in groups {
+        let mut union = vec![0u64; words];
+        for &t in g {
+            for (u, m) in union.iter_mut().zip(seen.parked_mask(t)) {
+                *u |= m;
+            }
+        }
+        for &t in g {
+            out[t * words..(t + 1) * words].copy_from_slice(&union);
+        }
+    }
+    out
 }
 
 /// One search with a fixed independence table (or none); returns the steps it met that the
@@ -589,19 +680,19 @@ fn search_once<M: StateKey + Sync>(
     visited: Vec<Shard>,
 ) -> (StatefulOutcome, Vec<Learned>, Vec<Shard>) {
     let jobs = sopts.jobs.max(1);
+    let groups = if sopts.symmetry {
+        let mut g = model.symmetry();
+        for m in &mut g {
+            m.sort_unstable();
+            m.dedup();
+        }
+        g.retain(|m| m.len() > 1);
+        g
+    } else {
+        Vec::new()
+    };
     let shared = SharedState {
         model,
-        groups: if sopts.symmetry {
-            let mut g = model.symmetry();
-            for m in &mut g {
-                m.sort_unstable();
-                m.dedup();
-            }
-            g.retain(|m| m.len() > 1);
-            g
-        } else {
-            Vec::new()
-        },
         bounds: opts.bounds.clone(),
         sleep_sets: sopts.sleep_sets,
         jobs,
@@ -620,6 +711,10 @@ fn search_once<M: StateKey + Sync>(
         states: AtomicU64::new(0),
         seen: seen.cloned(),
         learned: Mutex::new(Vec::new()),
+        park_masks: seen.map(|seen| park_masks(seen, &groups, model.instance().threads.len())),
+        groups,
+        full_keys: Mutex::new(BTreeSet::new()),
+        keep_keys: sopts.keep_keys,
     };
     let outs: Vec<WorkerOut> = std::thread::scope(|s| {
         let handles: Vec<_> = (1..jobs)
@@ -666,9 +761,12 @@ fn search_once<M: StateKey + Sync>(
         let m = shard.lock().expect("shard");
         entries += m.len();
         bytes += m.capacity() * (std::mem::size_of::<(u128, u64)>() + 1);
-        if sopts.keep_keys {
+        if sopts.keep_keys && shared.park_masks.is_none() {
             keys.extend(m.keys().copied());
         }
+    }
+    if sopts.keep_keys && shared.park_masks.is_some() {
+        keys = std::mem::take(&mut *shared.full_keys.lock().expect("keys"));
     }
     stats.states = entries as u64;
     stats.visited_mib = bytes as f64 / (1024.0 * 1024.0);
@@ -733,9 +831,13 @@ fn check_registered<M: StateKey + Sync>(
         None => 0..live.ex.threads(),
     };
     for t in threads {
+        let waits = live.ex.waits_for_change(t);
         live.ex.next_all(t, |a| {
             if seen.missing(t, a) {
                 new.push(Learned::Access(t, *a));
+            }
+            if waits && !seen.parks_on(t, a.obj.0 as usize) {
+                new.push(Learned::Parked(t, a.obj.0 as usize));
             }
             true
         });
@@ -926,7 +1028,13 @@ impl<W: 'static> Live<W> {
 
     /// The state's key and, for sleep sets, the canonical position of each thread: the
     /// identity without symmetry; with it, members of a group are ranked by their local state.
-    fn key<M: StateKey<World = W>>(&self, model: &M, groups: &[Vec<Tid>], c: &mut Canon) -> u128 {
+    fn key<M: StateKey<World = W>>(
+        &self,
+        model: &M,
+        groups: &[Vec<Tid>],
+        park: Option<&[u64]>,
+        c: &mut Canon,
+    ) -> u128 {
         let n = self.ex.threads();
         let mut h = Hasher128::new(0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344);
         for t in 0..64 {
@@ -936,7 +1044,7 @@ impl<W: 'static> Live<W> {
         if groups.is_empty() {
             self.ex.with_world(|w| model.hash_state(w, &mut h));
             for t in 0..n {
-                self.hash_runtime_part(model, t, &mut h);
+                self.hash_runtime_part(model, t, park, &mut h);
             }
         } else {
             let mut grouped = 0u64;
@@ -948,7 +1056,7 @@ impl<W: 'static> Live<W> {
             self.ex.with_world(|w| {
                 model.hash_shared(w, &mut h);
                 for t in (0..n).filter(|&t| grouped & (1 << t) == 0) {
-                    self.hash_runtime_part(model, t, &mut h);
+                    self.hash_runtime_part(model, t, park, &mut h);
                 }
                 // Groups of up to 8 threads (all the families here) rank on the stack.
                 let (mut small, mut big) = ([(0u128, 0 as Tid); 8], Vec::new());
@@ -962,7 +1070,7 @@ impl<W: 'static> Live<W> {
                     for (i, &t) in g.iter().enumerate() {
                         let mut a = Hasher128::new(0x4528_21e6_38d0_1377, 0xbe54_66cf_34e9_0c6c);
                         model.hash_thread(w, t, &mut a);
-                        self.hash_runtime_part(model, t, &mut a);
+                        self.hash_runtime_part(model, t, park, &mut a);
                         locals[i] = (a.finish128(), t);
                     }
                     // Ties are threads in identical local states: any order among them is
@@ -983,7 +1091,13 @@ impl<W: 'static> Live<W> {
 
     /// The explorer's and runtime's part of thread `t`'s state: whether it finished and its
     /// registered operation, its parking bits, and (if the model asks) its history.
-    fn hash_runtime_part<M: StateKey<World = W>, H: Hasher>(&self, model: &M, t: Tid, h: &mut H) {
+    fn hash_runtime_part<M: StateKey<World = W>, H: Hasher>(
+        &self,
+        model: &M,
+        t: Tid,
+        park: Option<&[u64]>,
+        h: &mut H,
+    ) {
         let tag = match self.ex.next_op_name(t) {
             None => 0u64,
             Some(name) => name.as_ptr() as u64 ^ ((name.len() as u64) << 48) ^ 1,
@@ -997,7 +1111,19 @@ impl<W: 'static> Live<W> {
             if tag != 0 {
                 h.write_u128(self.ex.history(t));
             }
-            self.ex.parking_words(t, |c| h.write_u64(c));
+            match park {
+                // Only the bits of the objects the thread's parked retries wait on.
+                Some(masks) => {
+                    let words = masks.len() / self.ex.threads();
+                    let mask = &masks[t * words..(t + 1) * words];
+                    let mut i = 0;
+                    self.ex.parking_words(t, |c| {
+                        h.write_u64(c & mask[i % words]);
+                        i += 1;
+                    });
+                }
+                None => self.ex.parking_words(t, |c| h.write_u64(c)),
+            }
             return;
         }
         // A finished thread never steps again: its "written since" bits decide nothing.
@@ -1154,7 +1280,12 @@ fn worker<M: StateKey + Sync>(
                     // own state is checked when it is started again (`Execution::materialize`
                     // asserts it reaches the restored operation, attempt and history).
                     if stats.restores <= 4096 || cfg!(debug_assertions) {
-                        let again = live.key(model, &sh.groups, &mut Canon::new());
+                        let again = live.key(
+                            model,
+                            &sh.groups,
+                            sh.park_masks.as_deref(),
+                            &mut Canon::new(),
+                        );
                         assert_eq!(
                             again, key,
                             "the restore did not bring back the state it was given \
@@ -1384,8 +1515,12 @@ fn arrive<M: StateKey + Sync>(
     let enabled = live.enabled_mask();
     let sleep = if sh.sleep_sets { sleep & enabled } else { 0 };
     let mut canon_ = Canon::new();
-    let key = live.key(model, &sh.groups, &mut canon_);
+    let key = live.key(model, &sh.groups, sh.park_masks.as_deref(), &mut canon_);
     let perm = canon_.perm;
+    if sh.keep_keys && sh.park_masks.is_some() {
+        let full = live.key(model, &sh.groups, None, &mut Canon::new());
+        sh.full_keys.lock().expect("keys").insert(full);
+    }
     let shard = (key as usize) % SHARDS;
     let (todo, base) = {
         let mut m = sh.visited[shard].lock().expect("shard");

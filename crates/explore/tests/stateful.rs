@@ -381,6 +381,7 @@ fn stateful(p: &Prog, jobs: usize, sleep_sets: bool) -> (explore::Outcome, BTree
             keep_keys: true,
             symmetry: false,
             safe_steps: false,
+            seed_table: true,
         },
     );
     (r.outcome, r.keys)
