@@ -4,21 +4,26 @@
  *   spin -a d3-sendfile.pml                     # preset v5.7
  *   spin -a -DSPLICE_CONFIRM_HOOK d3-sendfile.pml   # preset v5.7+splice-patch
  *   (-DDEBUG_VM: the switch debug_vm=true; -DTWO_THREADS: without vcpu2, i.e.
- *   scenarios/d3-sendfile.toml, a smaller cross-check)
+ *   scenarios/d3-sendfile.toml, a smaller cross-check; -DFOUR_THREADS: with a third vCPU
+ *   vcpu3 storing 0x77 = vcpu[2], i.e. bench/scenarios/d3-sendfile-4t.toml, where pvmm's
+ *   sendfile thread is T1 and vcpu3 T3)
  *
  * pvmm threads: T0 vcpu (stores 0x5a) = vcpu[0], T1 sendfile, T2 vcpu2 (stores 0x33) =
  * vcpu[1]. The guest file has one page P0, mapped (present, writable) in QEMU's protected mm
  * and in the page cache: expected_page_refs = 2. */
 
 #define E 2
-#ifdef TWO_THREADS
+#if defined(TWO_THREADS)
 #define NVCPU 1
+#elif defined(FOUR_THREADS)
+#define NVCPU 3
 #else
 #define NVCPU 2
 #endif
 #define NT (NVCPU + 1)
 #define VAL0 90    /* 0x5a */
 #define VAL1 51    /* 0x33 */
+#define VAL2 119   /* 0x77 */
 
 /* find_get_page's retry loop parks until another thread wrote P0's refcount since its
  * failed page_ref_add_unless (pvmm: Guard::Changed; runtime.rs `foreign` / `parked_at`):
@@ -30,9 +35,14 @@ bool rcw_sf = false;
 /* pvmm: livelock when every unfinished thread waits in a retry loop (vcpu: the wait until
  * an import could succeed; sendfile: find_get_page's park). At a state where nothing can
  * move, a vCPU at `again` has finished (it would be enabled otherwise). */
-#ifdef TWO_THREADS
+#if defined(TWO_THREADS)
 #define WAITS_ONLY_IN_RETRY \
 	((vcpu[0]@retry_wait || vcpu[0]@again) && (sendfile[1]@after_add || sendfile[1]@end_done))
+#elif defined(FOUR_THREADS)
+#define WAITS_ONLY_IN_RETRY \
+	((vcpu[0]@retry_wait || vcpu[0]@again) && (vcpu[1]@retry_wait || vcpu[1]@again) \
+	 && (vcpu[2]@retry_wait || vcpu[2]@again) \
+	 && (sendfile[3]@after_add || sendfile[3]@end_done))
 #else
 #define WAITS_ONLY_IN_RETRY \
 	((vcpu[0]@retry_wait || vcpu[0]@again) && (vcpu[1]@retry_wait || vcpu[1]@again) \

@@ -11,8 +11,9 @@
  * `end_` label (no -end- transition).
  *
  * The including file defines: E (expected_page_refs of P0: mapcount + page-cache slot),
- * NT (threads), NVCPU, VAL0 and VAL1 (what each vCPU stores), and REF_WRITTEN (what a write
- * to P0's refcount does to the find_get_page retry loop's wake-up bit, or nothing).
+ * NT (threads), NVCPU, VAL0 and VAL1 (what each vCPU stores; VAL2 too with a third vCPU),
+ * and REF_WRITTEN (what a write to P0's refcount does to the find_get_page retry loop's
+ * wake-up bit, or nothing).
  *
  * Properties are assertions on hidden (never stored, always 0) variables named after pvmm's
  * property, so that pan's message names it ("assertion violated use_after_free"). pan runs
@@ -95,10 +96,14 @@ bool stopped = false;     /* a fatal finding ended the execution (pvmm: retry-bo
 
 /* The vCPU (guest.rs: guest_access; import.rs: gmap_make_secure → import_v57 →
  * make_secure_pte → secure_core; after_import). pvmm thread ids: see the including file. */
+#ifndef VAL2
+#define VAL2 VAL1 /* (no third vCPU) */
+#endif
+
 active [NVCPU] proctype vcpu()
 {
 	byte me = _pid + 1;                       /* PG_locked / PTE-lock holder id */
-	byte val = (_pid == 0 -> VAL0 : VAL1);
+	byte val = (_pid == 0 -> VAL0 : (_pid == 1 -> VAL1 : VAL2));
 	byte it = 0;                              /* guest_access: rounds of its retry loop */
 	byte r;                                   /* what the last step returned */
 	bool drained;                             /* import_v57: lru_add_drain done once */

@@ -133,6 +133,10 @@ fn stateful_search_agrees_with_dpor_and_its_violations_replay() {
     );
     let (mut compared, mut partial, mut replayed, mut final_compared) = (0, 0, 0, 0);
     for (sc, budget) in &scs {
+        if sc.name.ends_with("-4t") {
+            // The 4-thread variant (10⁵–10⁶ states): measured in bench/, too long here.
+            continue;
+        }
         let three_threads = sc.name.ends_with("-3t");
         let ps = if three_threads {
             sc.presets.clone()

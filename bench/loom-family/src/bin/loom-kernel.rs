@@ -6,12 +6,13 @@
 //!
 //! ```text
 //! loom-kernel d1 v5.7|v5.15 [--debug-vm] [--two-threads]
-//! loom-kernel d3 v5.7|v5.7+splice-patch [--debug-vm] [--two-threads]
+//! loom-kernel d3 v5.7|v5.7+splice-patch [--debug-vm] [--two-threads|--four-threads]
 //! ```
 //!
 //! `--debug-vm`: the switch debug_vm=true (VM_BUG_ON live). `--two-threads`: without the
 //! third thread (mm2-gup2, vcpu2), i.e. `scenarios/d1-second-mapping-foll-get.toml` and
-//! `scenarios/d3-sendfile.toml`: a smaller cross-check that loom can finish.
+//! `scenarios/d3-sendfile.toml`: a smaller cross-check that loom can finish. `--four-threads`
+//! (D3 only): with a third vCPU, vcpu3 storing 0x77 (`bench/scenarios/d3-sendfile-4t.toml`).
 //!
 //! One loom operation per pvmm step (`Ctx::step`). The guest page's state (refcount, holders,
 //! flags, the Ultravisor's view, the content) is one value behind a loom `Mutex`: a step is
@@ -446,7 +447,7 @@ impl K {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: loom-kernel d1 v5.7|v5.15 [--debug-vm] [--two-threads] | loom-kernel d3 v5.7|v5.7+splice-patch [--debug-vm] [--two-threads]";
+    let usage = "usage: loom-kernel d1 v5.7|v5.15 [--debug-vm] [--two-threads] | loom-kernel d3 v5.7|v5.7+splice-patch [--debug-vm] [--two-threads|--four-threads]";
     let (case, preset) = match (
         args.first().map(String::as_str),
         args.get(1).map(String::as_str),
@@ -459,15 +460,28 @@ fn main() {
         }
     };
     let debug_vm = args.iter().any(|a| a == "--debug-vm");
-    let threads = if args.iter().any(|a| a == "--two-threads") {
-        2
-    } else {
-        3
+    let (two, four) = (
+        args.iter().any(|a| a == "--two-threads"),
+        args.iter().any(|a| a == "--four-threads"),
+    );
+    let threads = match (two, four) {
+        (true, true) => {
+            eprintln!("--two-threads and --four-threads exclude each other\n{usage}");
+            std::process::exit(2);
+        }
+        (_, true) if case == Case::D1 => {
+            eprintln!("--four-threads is for d3 only\n{usage}");
+            std::process::exit(2);
+        }
+        (true, _) => 2,
+        (_, true) => 4,
+        _ => 3,
     };
     let name = match (case, threads) {
         (Case::D1, 3) => format!("d1-second-mapping-3t [{preset}]"),
         (Case::D1, _) => format!("d1-second-mapping-foll-get [{preset}]"),
         (Case::D3, 3) => format!("d3-sendfile-3t [{preset}]"),
+        (Case::D3, 4) => format!("d3-sendfile-4t [{preset}]"),
         (Case::D3, _) => format!("d3-sendfile [{preset}]"),
     };
     let start = Instant::now();
@@ -521,14 +535,15 @@ fn main() {
                 ],
                 stopped: StdBool::new(false),
             });
-            // pvmm thread T0 (a vCPU) runs on loom's main thread; T1 and T2 are spawned.
+            // pvmm thread T0 (a vCPU) runs on loom's main thread; T1 (and T2, T3) are spawned.
             let hs: Vec<_> = (1..threads)
                 .map(|t| {
                     let k = k.clone();
                     loom::thread::spawn(move || match k.case {
                         Case::D1 => k.gup(t),
                         Case::D3 if t == 1 => k.sendfile(t),
-                        Case::D3 => k.vcpu(t, 0x33),
+                        Case::D3 if t == 2 => k.vcpu(t, 0x33),
+                        Case::D3 => k.vcpu(t, 0x77),
                     })
                 })
                 .collect();
