@@ -145,7 +145,7 @@ fn stateful_search_agrees_with_dpor_and_its_violations_replay() {
         };
         for preset in &ps {
             if three_threads && sc.name.starts_with("d3") && preset.contains("splice-patch") {
-                // ~10⁶ states: measured in bench/, too long for the test suite.
+                // Too long for the test suite (a debug build): measured in bench/.
                 continue;
             }
             let dpor = check(

@@ -128,7 +128,8 @@ impl Seen {
         self.fatal[tid].contains(&name)
     }
 
-    /// Number of (object, thread, kind) entries.
+    /// Number of entries: (object, thread, kind) accesses, fatal operations and (thread,
+    /// object) parked retries.
     pub fn len(&self) -> usize {
         self.by
             .iter()

@@ -53,7 +53,9 @@
 //!   ([`Execution::parking_state`]): per object, "written by another thread since this
 //!   thread's baseline" and "already observed in the current attempt" — the two bits that
 //!   decide [`crate::Guard::Changed`] with attempts, whose counters differ between converging
-//!   paths while the bits evolve deterministically with the steps. Enabledness is then the
+//!   paths while the bits evolve deterministically with the steps (with the learned table of
+//!   "Safe steps", only the bits of objects the thread's parked retries wait on: see "Parking
+//!   bits of objects nobody waits on"). Enabledness is then the
 //!   runtime's own ([`Execution::enabled`], which also evaluates `retry_when` predicates on the
 //!   world); the search restores such states by replay, so the runtime's counters are exact.
 //!
@@ -127,9 +129,10 @@
 //! The parking summary has two bits per thread and object, but a thread's bits of object
 //! `o` decide only the enabledness of its parked retries ([`crate::Guard::Changed`]) that
 //! access `o`; `retry_when` waits and plain steps never read them. Kept for every object,
-//! they split states that no thread can tell apart: a vCPU that read the refcount in its
-//! import attempt before or after the other vCPU's unfreeze is in two states, though it
-//! never parks on the refcount (its waits are `retry_when` predicates). So with the learned
+//! they split states that no thread can tell apart: in the sendfile scenarios a vCPU that
+//! read the refcount in its import attempt before or after the other vCPU's unfreeze is in
+//! two states, though on that path it never parks (its wait is a `retry_when` predicate;
+//! only the sendfile thread's `find_get_page` parks). So with the learned
 //! table (history-keyed models with safe steps), the key holds a thread's bits only for the
 //! objects the table saw its parked retries registered on (or any member's of its symmetry
 //! group); the search checks that every parked retry it meets registered is on objects
@@ -331,12 +334,17 @@ pub struct StatefulOptions {
     /// For history-keyed models: expand a state by a persistent set of its enabled threads
     /// (one *safe step* alone, or the smallest closure of threads that may interfere only
     /// with each other) where there is one smaller than all, from the learned independence
-    /// table (see "Safe steps").
+    /// table (see "Safe steps"). The key's parking bits are cut to the objects parked retries
+    /// wait on only with the table ("Parking bits of objects nobody waits on"): `false` turns
+    /// both off.
     pub safe_steps: bool,
     /// With `safe_steps`: fill the independence table by random walks before the search
-    /// (see [`seed_table`]); `false` starts from an empty table, so that the search learns
+    /// (see "Safe steps"); `false` starts from an empty table, so that the search learns
     /// every entry by starting over (tests of the table's checks).
     pub seed_table: bool,
+    /// Key every thread's parking bits of every object, as without the table (for tests
+    /// and measurements of "Parking bits of objects nobody waits on").
+    pub all_parking_bits: bool,
 }
 
 impl Default for StatefulOptions {
@@ -348,6 +356,7 @@ impl Default for StatefulOptions {
             symmetry: true,
             safe_steps: true,
             seed_table: true,
+            all_parking_bits: false,
         }
     }
 }
@@ -477,7 +486,7 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
     };
     let mut reruns = 0;
     loop {
-        let (mut out, learned, used) = search_once(
+        let (mut out, learned, used, limited) = search_once(
             model,
             &opts,
             progress.as_deref_mut(),
@@ -486,7 +495,10 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
             start,
             visited,
         );
-        if learned.is_empty() || out.outcome.stopped_by.is_some() {
+        // A search halted to learn starts over, even if it had cut states at the depth
+        // bound (its outcome would name that bound but miss what the halt left out); one a
+        // limit stopped (time, states, executions) is incomplete either way and ends here.
+        if learned.is_empty() || limited {
             out.outcome.stats.reruns = reruns;
             out.outcome.stats.table_entries = seen.len() as u64;
             return out;
@@ -648,8 +660,8 @@ enum Learned {
 
 /// [`SharedState::park_masks`] from the table: each thread's parked objects, or-ed over its
 /// symmetry group (members run the same code; the union keeps their local keys comparable).
-fn park_masks(seen: &Seen, groups: &[Vec<Tid>], threads: usize) -> Vec<u64> {
-    let words = seen.parked_mask(0).len();
+fn park_masks(seen: &Seen, groups: &[Vec<Tid>], threads: usize, objects: usize) -> Vec<u64> {
+    let words = objects.div_ceil(64);
     let mut out = Vec::with_capacity(threads * words);
     for t in 0..threads {
         out.extend_from_slice(seen.parked_mask(t));
@@ -662,14 +674,17 @@ fn park_masks(seen: &Seen, groups: &[Vec<Tid>], threads: usize) -> Vec<u64> {
             }
         }
         for &t in g {
-            out[t * words..(t + 1) * words].copy_from_slice(&union);
+            for (o, u) in out[t * words..(t + 1) * words].iter_mut().zip(&union) {
+                *o |= u;
+            }
         }
     }
     out
 }
 
 /// One search with a fixed independence table (or none); returns the steps it met that the
-/// table did not hold (then its outcome is not to be used).
+/// table did not hold (then its outcome is not to be used), the visited set's tables, and
+/// whether a limit stopped it (the depth bound's cuts do not count).
 fn search_once<M: StateKey + Sync>(
     model: &M,
     opts: &Options<'_>,
@@ -678,7 +693,7 @@ fn search_once<M: StateKey + Sync>(
     seen: Option<&Seen>,
     start: Instant,
     visited: Vec<Shard>,
-) -> (StatefulOutcome, Vec<Learned>, Vec<Shard>) {
+) -> (StatefulOutcome, Vec<Learned>, Vec<Shard>, bool) {
     let jobs = sopts.jobs.max(1);
     let groups = if sopts.symmetry {
         let mut g = model.symmetry();
@@ -711,7 +726,10 @@ fn search_once<M: StateKey + Sync>(
         states: AtomicU64::new(0),
         seen: seen.cloned(),
         learned: Mutex::new(Vec::new()),
-        park_masks: seen.map(|seen| park_masks(seen, &groups, model.instance().threads.len())),
+        park_masks: seen.filter(|_| !sopts.all_parking_bits).map(|seen| {
+            let inst = model.instance();
+            park_masks(seen, &groups, inst.threads.len(), inst.objects)
+        }),
         groups,
         full_keys: Mutex::new(BTreeSet::new()),
         keep_keys: sopts.keep_keys,
@@ -777,6 +795,7 @@ fn search_once<M: StateKey + Sync>(
     let stopped_by = shared.stopped_by.lock().expect("lock").clone();
     let cut = shared.cut.lock().expect("lock").clone();
     let learned = std::mem::take(&mut *shared.learned.lock().expect("lock"));
+    let limited = stopped_by.is_some();
     (
         StatefulOutcome {
             outcome: Outcome {
@@ -790,6 +809,7 @@ fn search_once<M: StateKey + Sync>(
         },
         learned,
         shared.visited,
+        limited,
     )
 }
 
@@ -811,8 +831,9 @@ fn check_table<M>(sh: &SharedState<'_, M>, tid: Tid, rec: &crate::runtime::StepR
 }
 
 /// Checks every thread's registered operation at a state the search reached against the
-/// independence table: an access it does not hold stops this search (it starts over with the
-/// access added). Checking registered operations, not only the steps taken, is what makes
+/// independence table: an access it does not hold, or a parked retry on an object outside
+/// the thread's parking mask (see "Parking bits of objects nobody waits on"), stops this
+/// search (it starts over with the access or the object added). Checking registered operations, not only the steps taken, is what makes
 /// the table's completeness checkable (see "Safe steps": a step a safe step would skip is
 /// registered at some state the search reaches).
 ///
@@ -830,14 +851,18 @@ fn check_registered<M: StateKey + Sync>(
         Some(t) => t..t + 1,
         None => 0..live.ex.threads(),
     };
+    let masks = sh.park_masks.as_deref();
+    let words = masks.map_or(0, |m| m.len() / live.ex.threads().max(1));
     for t in threads {
         let waits = live.ex.waits_for_change(t);
         live.ex.next_all(t, |a| {
             if seen.missing(t, a) {
                 new.push(Learned::Access(t, *a));
             }
-            if waits && !seen.parks_on(t, a.obj.0 as usize) {
-                new.push(Learned::Parked(t, a.obj.0 as usize));
+            // Against the mask the key uses (the thread's group's union).
+            let o = a.obj.0 as usize;
+            if waits && masks.is_some_and(|m| m[t * words + o / 64] & (1 << (o % 64)) == 0) {
+                new.push(Learned::Parked(t, o));
             }
             true
         });

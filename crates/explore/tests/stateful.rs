@@ -382,6 +382,7 @@ fn stateful(p: &Prog, jobs: usize, sleep_sets: bool) -> (explore::Outcome, BTree
             symmetry: false,
             safe_steps: false,
             seed_table: true,
+            all_parking_bits: false,
         },
     );
     (r.outcome, r.keys)
