@@ -682,6 +682,12 @@ fn park_masks(seen: &Seen, groups: &[Vec<Tid>], threads: usize, objects: usize) 
     out
 }
 
+/// Thread `t`'s part of [`SharedState::park_masks`] (of a model with `threads` threads).
+fn thread_mask(masks: &[u64], threads: usize, t: Tid) -> &[u64] {
+    let words = masks.len() / threads;
+    &masks[t * words..(t + 1) * words]
+}
+
 /// One search with a fixed independence table (or none); returns the steps it met that the
 /// table did not hold (then its outcome is not to be used), the visited set's tables, and
 /// whether a limit stopped it (the depth bound's cuts do not count).
@@ -851,17 +857,20 @@ fn check_registered<M: StateKey + Sync>(
         Some(t) => t..t + 1,
         None => 0..live.ex.threads(),
     };
-    let masks = sh.park_masks.as_deref();
-    let words = masks.map_or(0, |m| m.len() / live.ex.threads().max(1));
+    let n = live.ex.threads();
     for t in threads {
-        let waits = live.ex.waits_for_change(t);
+        // Against the mask the key uses (the thread's group's union).
+        let mask = sh
+            .park_masks
+            .as_deref()
+            .filter(|_| live.ex.waits_for_change(t))
+            .map(|m| thread_mask(m, n, t));
         live.ex.next_all(t, |a| {
             if seen.missing(t, a) {
                 new.push(Learned::Access(t, *a));
             }
-            // Against the mask the key uses (the thread's group's union).
             let o = a.obj.0 as usize;
-            if waits && masks.is_some_and(|m| m[t * words + o / 64] & (1 << (o % 64)) == 0) {
+            if mask.is_some_and(|m| m[o / 64] & (1 << (o % 64)) == 0) {
                 new.push(Learned::Parked(t, o));
             }
             true
@@ -1139,8 +1148,8 @@ impl<W: 'static> Live<W> {
             match park {
                 // Only the bits of the objects the thread's parked retries wait on.
                 Some(masks) => {
-                    let words = masks.len() / self.ex.threads();
-                    let mask = &masks[t * words..(t + 1) * words];
+                    let mask = thread_mask(masks, self.ex.threads(), t);
+                    let words = mask.len();
                     let mut i = 0;
                     self.ex.parking_words(t, |c| {
                         h.write_u64(c & mask[i % words]);

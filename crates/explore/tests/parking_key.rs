@@ -17,10 +17,48 @@ use std::hash::{Hash, Hasher};
 
 #[derive(Clone, Hash)]
 struct World {
-    /// Object 0: written once by the bumper.
+    /// Object 0.
     x: u8,
-    /// Object 1: written by the waiter when its wait ended.
+    /// Object 1.
     y: u8,
+}
+
+/// A thread's name and its code.
+type Thread = (&'static str, fn() -> ThreadFn<World>);
+
+/// A history-keyed model of two threads over [`World`].
+struct Two {
+    threads: [Thread; 2],
+}
+
+impl Model for Two {
+    type World = World;
+    fn instance(&self) -> Instance<World> {
+        Instance {
+            world: World { x: 0, y: 0 },
+            objects: 2,
+            threads: self
+                .threads
+                .iter()
+                .map(|&(name, f)| (name.to_string(), f()))
+                .collect(),
+        }
+    }
+    fn at_end(&self, _: &World, _: &mut Vec<Finding>) {}
+    fn state_hash(&self, w: &World) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        w.hash(&mut h);
+        h.finish()
+    }
+}
+
+impl StateKey for Two {
+    fn hash_state<H: Hasher>(&self, w: &World, h: &mut H) {
+        w.hash(h);
+    }
+    fn key_includes_history(&self) -> bool {
+        true
+    }
 }
 
 /// Thread 0 (the waiter): an attempt reads `x` (the step returns nothing: the thread's
@@ -29,7 +67,9 @@ struct World {
 /// read, the wait ends; if before, the waiter waits forever (a livelock). Both orders meet in
 /// the same world, with the same histories and registered operations: only the waiter's
 /// "written since" bit of `x` tells them apart.
-struct WaitForWrite;
+const WAIT_FOR_WRITE: Two = Two {
+    threads: [("waiter", waiter), ("bumper", bumper)],
+};
 
 fn waiter() -> ThreadFn<World> {
     Box::new(|cx: Ctx<World>| {
@@ -53,35 +93,6 @@ fn bumper() -> ThreadFn<World> {
     })
 }
 
-impl Model for WaitForWrite {
-    type World = World;
-    fn instance(&self) -> Instance<World> {
-        Instance {
-            world: World { x: 0, y: 0 },
-            objects: 2,
-            threads: vec![
-                ("waiter".to_string(), waiter()),
-                ("bumper".to_string(), bumper()),
-            ],
-        }
-    }
-    fn at_end(&self, _: &World, _: &mut Vec<Finding>) {}
-    fn state_hash(&self, w: &World) -> u64 {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        w.hash(&mut h);
-        h.finish()
-    }
-}
-
-impl StateKey for WaitForWrite {
-    fn hash_state<H: Hasher>(&self, w: &World, h: &mut H) {
-        w.hash(h);
-    }
-    fn key_includes_history(&self) -> bool {
-        true
-    }
-}
-
 fn props(o: &explore::Outcome) -> BTreeSet<&'static str> {
     o.reports.iter().map(|r| r.property).collect()
 }
@@ -90,7 +101,7 @@ fn props(o: &explore::Outcome) -> BTreeSet<&'static str> {
 fn a_bit_that_decides_a_wait_stays_in_the_key() {
     let run = |safe_steps: bool, seed_table: bool| {
         explore_stateful_with(
-            &WaitForWrite,
+            &WAIT_FOR_WRITE,
             Options::default(),
             StatefulOptions {
                 safe_steps,
@@ -120,10 +131,12 @@ fn a_bit_that_decides_a_wait_stays_in_the_key() {
 }
 
 /// Thread 0 reads `x` in an attempt (learning nothing it keeps: the step returns nothing),
-/// then reads `w`; thread 1 writes `x`, then `w`. Nobody parks: whether thread 1's write came
+/// then reads `y`; thread 1 writes `x`, then `y`. Nobody parks: whether thread 1's write came
 /// before or after thread 0's read shows only in thread 0's parking bit of `x`, which no
 /// step of it ever looks at.
-struct NobodyWaits;
+const NOBODY_WAITS: Two = Two {
+    threads: [("reader", reader), ("writer", writer)],
+};
 
 fn reader() -> ThreadFn<World> {
     Box::new(|cx: Ctx<World>| {
@@ -131,8 +144,8 @@ fn reader() -> ThreadFn<World> {
             cx.attempt_begin();
             let x = Accesses::from_slice(&[Access::read(ObjId(0))]);
             cx.step(Op::new("look", x), |_| ()).await;
-            let w = Accesses::from_slice(&[Access::read(ObjId(1))]);
-            cx.step(Op::new("look-w", w), |e| e.world.y).await;
+            let y = Accesses::from_slice(&[Access::read(ObjId(1))]);
+            cx.step(Op::new("look-y", y), |e| e.world.y).await;
         })
     })
 }
@@ -142,44 +155,17 @@ fn writer() -> ThreadFn<World> {
         Box::pin(async move {
             let x = Accesses::from_slice(&[Access::write(ObjId(0))]);
             cx.step(Op::new("bump", x), |e| e.world.x = 1).await;
-            let w = Accesses::from_slice(&[Access::write(ObjId(1))]);
-            cx.step(Op::new("bump-w", w), |e| e.world.y = 1).await;
+            let y = Accesses::from_slice(&[Access::write(ObjId(1))]);
+            cx.step(Op::new("bump-y", y), |e| e.world.y = 1).await;
         })
     })
-}
-
-impl Model for NobodyWaits {
-    type World = World;
-    fn instance(&self) -> Instance<World> {
-        Instance {
-            world: World { x: 0, y: 0 },
-            objects: 2,
-            threads: vec![
-                ("reader".to_string(), reader()),
-                ("writer".to_string(), writer()),
-            ],
-        }
-    }
-    fn at_end(&self, _: &World, _: &mut Vec<Finding>) {}
-    fn state_hash(&self, w: &World) -> u64 {
-        WaitForWrite.state_hash(w)
-    }
-}
-
-impl StateKey for NobodyWaits {
-    fn hash_state<H: Hasher>(&self, w: &World, h: &mut H) {
-        w.hash(h);
-    }
-    fn key_includes_history(&self) -> bool {
-        true
-    }
 }
 
 #[test]
 fn a_bit_nobody_waits_on_merges_states() {
     let run = |all_parking_bits: bool| {
         explore_stateful_with(
-            &NobodyWaits,
+            &NOBODY_WAITS,
             Options::default(),
             StatefulOptions {
                 all_parking_bits,
@@ -252,7 +238,7 @@ fn a_table_learned_from_nothing_gives_the_naive_results() {
 fn a_search_halted_to_learn_after_a_depth_cut_starts_over() {
     let run = |seed_table: bool| {
         explore_stateful_with(
-            &WaitForWrite,
+            &WAIT_FOR_WRITE,
             Options {
                 bounds: explore::Bounds {
                     max_depth: 1,
