@@ -12,7 +12,10 @@
 //! bodies, so that the whole state can be hashed ([`explore::StateKey`]).
 
 use explore::search::StateKey;
-use explore::{Access, Accesses, Ctx, Finding, Instance, Model, ObjId, Op, Severity};
+use explore::{
+    machine, Access, Accesses, Ctx, Finding, Instance, Machine, Model, ObjId, Op, Severity,
+    StepEnv, ThreadFuture,
+};
 use std::hash::{Hash, Hasher};
 
 pub const LOCK: ObjId = ObjId(0);
@@ -62,191 +65,165 @@ fn lock_free(w: &World, _: u64) -> bool {
     !w.lock
 }
 
-/// The importer, from resume point `pc` (0 at the start).
-async fn importer(cx: Ctx<World>, mut pc: u8) {
-    loop {
-        pc = match pc {
-            0 => {
-                cx.step(
-                    Op::new("pte-lock", Accesses::new().with(Access::acquire(LOCK)))
-                        .when(lock_free, 0),
-                    |e| {
-                        e.world.lock = true;
-                        e.world.pc[e.tid] = I_LOCKED;
-                        I_LOCKED
-                    },
-                )
-                .await
-            }
-            I_LOCKED => {
-                cx.step(
-                    Op::new("page_ref_freeze", Accesses::new().with(Access::write(RC))),
-                    |e| {
-                        let ok = e.world.rc == EXPECTED;
-                        if ok {
-                            e.world.rc = 0;
-                        }
-                        e.world.pc[e.tid] = if ok { I_FROZEN } else { I_FAILED };
-                        e.world.pc[e.tid]
-                    },
-                )
-                .await
-            }
-            I_FROZEN => {
-                cx.step(
-                    Op::new("make-secure", Accesses::new().with(Access::write(SECURE))),
-                    |e| {
-                        e.world.secure = true;
-                        e.world.pc[e.tid] = I_SECURE;
-                        I_SECURE
-                    },
-                )
-                .await
-            }
-            I_SECURE => {
-                cx.step(
-                    Op::new("page_ref_unfreeze", Accesses::new().with(Access::write(RC))),
-                    |e| {
-                        e.world.rc = EXPECTED;
-                        e.world.pc[e.tid] = I_UNFROZEN;
-                        I_UNFROZEN
-                    },
-                )
-                .await
-            }
-            I_FAILED | I_UNFROZEN => {
-                cx.step(
-                    Op::new("pte-unlock", Accesses::new().with(Access::release(LOCK))),
-                    |e| {
-                        e.world.lock = false;
-                        e.world.pc[e.tid] = DONE;
-                        DONE
-                    },
-                )
-                .await
-            }
-            _ => return,
-        };
+/// A step of a family thread: what its resume point in the world says it does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Next {
+    PteLock,
+    Freeze,
+    MakeSecure,
+    Unfreeze,
+    PteUnlock,
+    TryGet,
+    WaitUnfrozen,
+    Hook,
+    Io,
+    Put,
+}
+
+impl Family {
+    /// Thread `tid`'s next step at its resume point in `w` (`None`: it has finished).
+    fn next(&self, w: &World, tid: usize) -> Option<Next> {
+        let pc = w.pc[tid];
+        if tid == 0 {
+            return match pc {
+                0 => Some(Next::PteLock),
+                I_LOCKED => Some(Next::Freeze),
+                I_FROZEN => Some(Next::MakeSecure),
+                I_SECURE => Some(Next::Unfreeze),
+                I_FAILED | I_UNFROZEN => Some(Next::PteUnlock),
+                _ => None,
+            };
+        }
+        // A round starts at the beginning, after a put, and (buggy variant) after the I/O.
+        let round_start = pc == 0 || pc == T_PUT || (self.bug && pc == T_DID_IO);
+        if round_start && w.round[tid] as usize == self.k {
+            return None;
+        }
+        Some(if round_start && !self.bug || pc == T_WAITED {
+            Next::TryGet
+        } else if pc == T_RETRY {
+            Next::WaitUnfrozen
+        } else if round_start || pc == T_GOT {
+            Next::Hook
+        } else if pc == T_HOOKED {
+            Next::Io
+        } else {
+            debug_assert_eq!(pc, T_DID_IO);
+            Next::Put
+        })
     }
 }
 
-/// An I/O thread, from resume point (`round`, `pc`) ((0, 0) at the start). Written as a state
-/// machine over its resume points so that the search can restart it from any of them.
-async fn io_thread(cx: Ctx<World>, k: usize, bug: bool, mut round: u8, mut pc: u8) {
-    loop {
-        let round_start = pc == 0 || pc == T_PUT || (bug && pc == T_DID_IO);
-        if round_start && round as usize == k {
-            return;
-        }
-        (round, pc) = if round_start && !bug || pc == T_WAITED {
+/// One family thread (the importer is thread 0, the I/O threads the others), written as a
+/// state machine over its resume point (`pc`, `round`) in the world: see
+/// [`explore::Machine`].
+#[derive(Clone, Copy)]
+struct Thread(Family);
+
+impl Machine<World> for Thread {
+    fn op(&self, w: &World, tid: usize) -> Option<Op<World>> {
+        let one = |a| Accesses::new().with(a);
+        Some(match self.0.next(w, tid)? {
+            Next::PteLock => Op::new("pte-lock", one(Access::acquire(LOCK))).when(lock_free, 0),
+            Next::Freeze => Op::new("page_ref_freeze", one(Access::write(RC))),
+            Next::MakeSecure => Op::new("make-secure", one(Access::write(SECURE))),
+            Next::Unfreeze => Op::new("page_ref_unfreeze", one(Access::write(RC))),
+            Next::PteUnlock => Op::new("pte-unlock", one(Access::release(LOCK))),
             // try_get_page: an atomic add-unless-frozen.
-            cx.step(
-                Op::new(
-                    "try_get_page",
-                    Accesses::new().with(Access::inc_unless_zero(RC)),
-                ),
-                move |e| {
-                    let ok = e.world.rc != 0;
-                    if ok {
-                        e.world.rc += 1;
-                    }
-                    e.world.pc[e.tid] = if ok { T_GOT } else { T_RETRY };
-                    (round, e.world.pc[e.tid])
-                },
-            )
-            .await
-        } else if pc == T_RETRY {
-            // After a failure, spin on reads of the count until it is no longer frozen; parked
-            // until it changes (weak fairness).
-            cx.step(
-                Op::new("wait-unfrozen", Accesses::new().with(Access::read(RC))).parked(),
-                move |e| {
-                    let frozen = e.world.rc == 0;
-                    e.world.pc[e.tid] = if frozen { T_RETRY } else { T_WAITED };
-                    (round, e.world.pc[e.tid])
-                },
-            )
-            .await
-        } else if round_start || pc == T_GOT {
-            cx.step(
-                Op::new(
-                    "arch_make_page_accessible",
-                    Accesses::new().with(Access::set(SECURE, 0)),
-                ),
-                move |e| {
-                    if e.world.secure {
-                        e.world.secure = false; // export
-                    }
-                    e.world.pc[e.tid] = T_HOOKED;
-                    (round, T_HOOKED)
-                },
-            )
-            .await
-        } else if pc == T_HOOKED {
-            cx.step(
-                Op::new("io", Accesses::new().with(Access::read(SECURE))),
-                move |e| {
-                    if e.world.secure {
-                        e.report_fatal("io-on-secure-page", "I/O on a secure page".into());
-                    }
-                    e.world.pc[e.tid] = T_DID_IO;
-                    let r = if bug { round + 1 } else { round }; // without put, the round ends here
-                    e.world.round[e.tid] = r;
-                    (r, T_DID_IO)
-                },
-            )
-            .await
-        } else {
-            debug_assert_eq!(pc, T_DID_IO);
-            cx.step(
-                Op::new("put_page", Accesses::new().with(Access::add(RC))),
-                move |e| {
-                    e.world.rc -= 1;
-                    e.world.pc[e.tid] = T_PUT;
-                    e.world.round[e.tid] = round + 1; // the round ends here
-                    (round + 1, T_PUT)
-                },
-            )
-            .await
+            Next::TryGet => Op::new("try_get_page", one(Access::inc_unless_zero(RC))),
+            // After a failure, spin on reads of the count until it is no longer frozen;
+            // parked until it changes (weak fairness).
+            Next::WaitUnfrozen => Op::new("wait-unfrozen", one(Access::read(RC))).parked(),
+            Next::Hook => Op::new("arch_make_page_accessible", one(Access::set(SECURE, 0))),
+            Next::Io => Op::new("io", one(Access::read(SECURE))),
+            Next::Put => Op::new("put_page", one(Access::add(RC))),
+        })
+    }
+
+    fn run(&self, e: &mut StepEnv<'_, World>) {
+        let tid = e.tid;
+        let next = self
+            .0
+            .next(e.world, tid)
+            .expect("a step of a finished thread");
+        let mut on_secure = false;
+        let w = &mut *e.world;
+        w.pc[tid] = match next {
+            Next::PteLock => {
+                w.lock = true;
+                I_LOCKED
+            }
+            Next::Freeze => {
+                if w.rc == EXPECTED {
+                    w.rc = 0;
+                    I_FROZEN
+                } else {
+                    I_FAILED
+                }
+            }
+            Next::MakeSecure => {
+                w.secure = true;
+                I_SECURE
+            }
+            Next::Unfreeze => {
+                w.rc = EXPECTED;
+                I_UNFROZEN
+            }
+            Next::PteUnlock => {
+                w.lock = false;
+                DONE
+            }
+            Next::TryGet => {
+                if w.rc != 0 {
+                    w.rc += 1;
+                    T_GOT
+                } else {
+                    T_RETRY
+                }
+            }
+            Next::WaitUnfrozen => {
+                if w.rc == 0 {
+                    T_RETRY
+                } else {
+                    T_WAITED
+                }
+            }
+            Next::Hook => {
+                w.secure = false; // export
+                T_HOOKED
+            }
+            Next::Io => {
+                on_secure = w.secure;
+                if self.0.bug {
+                    w.round[tid] += 1; // without put, the round ends here
+                }
+                T_DID_IO
+            }
+            Next::Put => {
+                w.rc -= 1;
+                w.round[tid] += 1; // the round ends here
+                T_PUT
+            }
         };
+        if on_secure {
+            e.report_fatal("io-on-secure-page", "I/O on a secure page".into());
+        }
     }
 }
 
 impl Family {
-    /// An instance at `world`'s resume points; `named`: with thread names (the search's
-    /// restores do not show them, and skip formatting them).
-    /// `need`: the threads the caller will start (a bit set); the others get a function that
-    /// captures nothing (no allocation) and is never called.
-    fn instance_at(&self, world: World, named: bool, need: u64) -> Instance<World> {
-        let mut threads: Vec<(String, explore::ThreadFn<World>)> = Vec::with_capacity(self.n);
-        let pc0 = world.pc[0];
-        let name = |s: String| if named { s } else { String::new() };
-        let unused =
-            || -> explore::ThreadFn<World> { Box::new(|_| Box::pin(std::future::ready(()))) };
-        threads.push((
-            name("importer".into()),
-            if need & 1 != 0 {
-                Box::new(move |cx| Box::pin(importer(cx, pc0)))
-            } else {
-                unused()
-            },
-        ));
-        for i in 1..self.n {
-            if need & (1 << i) == 0 {
-                threads.push((String::new(), unused()));
-                continue;
-            }
-            let (k, bug) = (self.k, self.bug);
-            let (r, pc) = (world.round[i], world.pc[i]);
-            threads.push((
-                if named {
-                    format!("io{i}")
+    /// An instance at `world`'s resume points.
+    fn instance_at(&self, world: World) -> Instance<World> {
+        let threads = (0..self.n)
+            .map(|tid| {
+                let name = if tid == 0 {
+                    "importer".to_string()
                 } else {
-                    String::new()
-                },
-                Box::new(move |cx| Box::pin(io_thread(cx, k, bug, r, pc))),
-            ));
-        }
+                    format!("io{tid}")
+                };
+                (name, machine(Thread(*self)))
+            })
+            .collect();
         Instance {
             world,
             objects: 3,
@@ -262,17 +239,13 @@ impl Model for Family {
             (2..=MAX_THREADS).contains(&self.n),
             "F(n, k) needs 2 ≤ n ≤ {MAX_THREADS}"
         );
-        self.instance_at(
-            World {
-                lock: false,
-                rc: EXPECTED,
-                secure: false,
-                pc: [0; MAX_THREADS],
-                round: [0; MAX_THREADS],
-            },
-            true,
-            u64::MAX,
-        )
+        self.instance_at(World {
+            lock: false,
+            rc: EXPECTED,
+            secure: false,
+            pc: [0; MAX_THREADS],
+            round: [0; MAX_THREADS],
+        })
     }
     fn at_end(&self, w: &World, out: &mut Vec<Finding>) {
         if w.rc != EXPECTED {
@@ -296,10 +269,15 @@ impl StateKey for Family {
         w.hash(h);
     }
     fn resume(&self, w: &World) -> Option<Instance<World>> {
-        Some(self.instance_at(w.clone(), false, u64::MAX))
+        Some(self.instance_at(w.clone()))
     }
-    fn resume_some(&self, w: &World, need: u64) -> Option<Instance<World>> {
-        Some(self.instance_at(w.clone(), false, need))
+    fn resume_thread(&self, _: &World, _: explore::Tid, cx: Ctx<World>) -> ThreadFuture {
+        // The thread's whole state is in the world.
+        machine(Thread(*self))(cx)
+    }
+    fn snapshot_into(&self, w: &World, into: &mut World) -> bool {
+        into.clone_from(w);
+        true
     }
     fn snapshot(&self, w: &World) -> Option<World> {
         Some(w.clone())

@@ -18,7 +18,8 @@ pub use replay::{
     format_schedule, parse_schedule, replay, Divergence, Replay, TraceFinding, TraceStep,
 };
 pub use runtime::{
-    Ctx, Execution, Finding, Frame, Guard, Instance, Model, Op, Severity, StepEnv, ThreadFn, Tid,
+    machine, Ctx, Execution, Finding, Frame, Guard, Instance, Machine, Model, Op, Severity,
+    StepEnv, ThreadFn, ThreadFuture, Tid,
 };
 pub use search::{
     explore, peak_rss_mib, rss_mib, Bound, Bounds, Options, Outcome, Progress, PropertyReport,

@@ -189,6 +189,8 @@ struct ThreadSlot<W> {
     attempt: u32,
     /// Name of the operation whose body runs (set by [`Execution::step`]).
     stepping: &'static str,
+    /// The registered operation is a [`Machine`] thread's (see [`Execution::resume_moved`]).
+    machine: bool,
 }
 
 pub(crate) struct Shared<W> {
@@ -218,6 +220,10 @@ pub(crate) struct Shared<W> {
     hpos: RefCell<Vec<usize>>,
     /// Whether a restore is fast-forwarding threads.
     ffwd_on: Cell<bool>,
+    /// Whether the thread histories are kept (see [`Execution::set_lean`]).
+    history_on: Cell<bool>,
+    /// While a restore rewinds [`Machine`] threads: they register anew from the world.
+    rewind: Cell<bool>,
     /// Per thread (while recording), the [`Ctx::call`]s it started, in the order they
     /// started: a fast-forward skips a call that returned before the restored state whole
     /// (see [`CallEnd`]).
@@ -267,6 +273,9 @@ impl<W> Shared<W> {
     /// through updates it already made on the path, the value they had then (the same
     /// chain: the contract makes the thread's code take the same updates in the same order).
     fn update_history<R: Hash>(&self, tid: Tid, base: [u64; 2], name: &'static str, r: &R) {
+        if !self.history_on.get() {
+            return;
+        }
         if self.ffwd_on.get() {
             let mut pos = self.hpos.borrow_mut();
             if let Some(&h) = self.hlog.borrow()[tid].get(pos[tid]) {
@@ -522,20 +531,7 @@ where
                     return Poll::Ready(r);
                 }
             }
-            let mut slots = shared.slots.borrow_mut();
-            let slot = &mut slots[this.ctx.tid];
-            let frames = if shared.tracing {
-                slot.frames.clone()
-            } else {
-                Vec::new()
-            };
-            slot.pending = Some(Pending {
-                name: op.name,
-                accesses: op.accesses,
-                guard: op.guard,
-                retry: op.retry,
-                frames,
-            });
+            shared.register(tid, op, false);
             return Poll::Pending;
         }
         debug_assert_eq!(shared.current.get(), this.ctx.tid);
@@ -543,24 +539,7 @@ where
             .body
             .take()
             .expect("a model step was polled after it completed");
-        let mut world = shared.world.borrow_mut();
-        let mut findings = shared.findings.borrow_mut();
-        let mut note = shared.note.borrow_mut();
-        let mut env = StepEnv {
-            world: &mut *world,
-            tid: this.ctx.tid,
-            findings: &mut findings,
-            note: if shared.tracing {
-                Some(&mut note)
-            } else {
-                None
-            },
-        };
-        let r = body(&mut env);
-        drop((world, findings, note));
-        let name = shared.slots.borrow()[tid].stepping;
-        let base = shared.history.borrow()[tid];
-        shared.update_history(tid, base, name, &r);
+        let r = shared.run_body(tid, body);
         if shared.record.get() {
             shared.results.borrow_mut()[tid].push(smallbox!(r.clone()));
         }
@@ -568,8 +547,122 @@ where
     }
 }
 
+impl<W> Shared<W> {
+    /// Registers `op` as thread `tid`'s next operation; `machine`: registered by a
+    /// [`Machine`] thread (which a restore can rewind instead of restarting).
+    fn register(&self, tid: Tid, op: Op<W>, machine: bool) {
+        let mut slots = self.slots.borrow_mut();
+        let slot = &mut slots[tid];
+        let frames = if self.tracing {
+            slot.frames.clone()
+        } else {
+            Vec::new()
+        };
+        slot.pending = Some(Pending {
+            name: op.name,
+            accesses: op.accesses,
+            guard: op.guard,
+            retry: op.retry,
+            frames,
+        });
+        slot.machine = machine;
+    }
+
+    /// Runs the body of thread `tid`'s operation being stepped on the world, and chains its
+    /// result into the thread's history.
+    fn run_body<R: Hash>(&self, tid: Tid, body: impl FnOnce(&mut StepEnv<'_, W>) -> R) -> R {
+        let mut world = self.world.borrow_mut();
+        let mut findings = self.findings.borrow_mut();
+        let mut note = self.note.borrow_mut();
+        let mut env = StepEnv {
+            world: &mut *world,
+            tid,
+            findings: &mut findings,
+            note: if self.tracing { Some(&mut note) } else { None },
+        };
+        let r = body(&mut env);
+        drop((world, findings, note));
+        let name = self.slots.borrow()[tid].stepping;
+        let base = self.history.borrow()[tid];
+        self.update_history(tid, base, name, &r);
+        r
+    }
+}
+
+/// A model thread written as a state machine over a resume point that it keeps in the world
+/// (a label and the few locals it needs, written by its own steps' bodies): what it does
+/// next is a function of the world alone. Started with [`machine`]. Such a thread holds no
+/// state of its own, so a restore that brings the world back *rewinds* it where it is — it
+/// registers the operation the restored world gives — instead of dropping and restarting a
+/// future ([`Execution::resume_moved`]), and a step is one call of each method, with no
+/// `async` state machine in between. For models whose threads keep their state in `async`
+/// locals, write `async fn`s instead (the kernel model does).
+pub trait Machine<W>: Unpin + 'static {
+    /// The operation thread `tid` registers at the resume point `world` holds for it, or
+    /// `None` when it has finished.
+    fn op(&self, world: &W, tid: Tid) -> Option<Op<W>>;
+    /// Runs the body of the operation `op` returned (the thread's resume point in
+    /// `env.world` is the same: only its own steps move it).
+    fn run(&self, env: &mut StepEnv<'_, W>);
+}
+
+/// A thread that runs `m` (see [`Machine`]).
+pub fn machine<W: 'static, M: Machine<W>>(m: M) -> ThreadFn<W> {
+    Box::new(move |cx| {
+        Box::pin(MachineThread {
+            cx,
+            m,
+            granted: false,
+        })
+    })
+}
+
+/// The future of a [`Machine`] thread.
+struct MachineThread<W, M> {
+    cx: Ctx<W>,
+    m: M,
+    /// It registered an operation, and a poll now means that it was granted.
+    granted: bool,
+}
+
+impl<W: 'static, M: Machine<W> + Unpin> Future for MachineThread<W, M> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let shared = &this.cx.shared;
+        let tid = this.cx.tid;
+        assert!(
+            !shared.record.get(),
+            "machine threads keep their state in the world: restore them with \
+             StateKey::resume, not by fast-forward (Execution::start_recording)"
+        );
+        if shared.rewind.get() {
+            // A restore brought the world back: register what it gives.
+            this.granted = false;
+        }
+        if this.granted {
+            debug_assert_eq!(shared.current.get(), tid);
+            shared.run_body(tid, |e| this.m.run(e));
+            this.granted = false;
+        }
+        let op = this.m.op(&shared.world.borrow(), tid);
+        match op {
+            None => Poll::Ready(()),
+            Some(op) => {
+                shared.register(tid, op, true);
+                this.granted = true;
+                Poll::Pending
+            }
+        }
+    }
+}
+
 /// A model thread before it starts.
-pub type ThreadFn<W> = Box<dyn FnOnce(Ctx<W>) -> Pin<Box<dyn Future<Output = ()>>>>;
+pub type ThreadFn<W> = Box<dyn FnOnce(Ctx<W>) -> ThreadFuture>;
+
+/// A started model thread.
+pub type ThreadFuture = Pin<Box<dyn Future<Output = ()>>>;
 
 /// One fresh instance of a scenario: the world and its threads.
 pub struct Instance<W> {
@@ -616,7 +709,7 @@ pub struct StepRecord {
 /// One execution in progress.
 pub struct Execution<W> {
     shared: Rc<Shared<W>>,
-    futures: Vec<Option<Pin<Box<dyn Future<Output = ()>>>>>,
+    futures: Vec<Option<ThreadFuture>>,
     /// Threads a restore brought back without a future yet (see [`Execution::restore`]):
     /// the function to start it from, fast-forwarded when the thread is next stepped. Its
     /// registered operation, attempt and history are already the restored ones.
@@ -639,6 +732,8 @@ pub struct Execution<W> {
     marks: Vec<u64>,
     /// The last stamp handed out.
     last_mark: u64,
+    /// Whether the counters behind [`Guard::Changed`] are kept (see [`Execution::set_lean`]).
+    parking_on: bool,
 }
 
 /// A copy of an execution's state that [`Execution::restore`] brings back without replaying
@@ -710,6 +805,7 @@ impl<W: 'static> Execution<W> {
                         frames: Vec::new(),
                         attempt: 0,
                         stepping: "",
+                        machine: false,
                     })
                     .collect(),
             ),
@@ -724,6 +820,8 @@ impl<W: 'static> Execution<W> {
             hlog: RefCell::new((0..n).map(|_| Vec::new()).collect()),
             hpos: RefCell::new(vec![0; n]),
             ffwd_on: Cell::new(false),
+            history_on: Cell::new(true),
+            rewind: Cell::new(false),
             clog: RefCell::new((0..n).map(|_| Vec::new()).collect()),
             cpos: RefCell::new(vec![0; n]),
         });
@@ -748,12 +846,29 @@ impl<W: 'static> Execution<W> {
             pbits_attempt: vec![0; n],
             marks: (1..=n as u64).collect(),
             last_mark: n as u64,
+            parking_on: true,
         };
         for tid in 0..n {
             ex.poll(tid);
             ex.recompute_pbits(tid);
         }
         ex
+    }
+
+    /// Stops keeping what a search that keys states by resume points in the world does not
+    /// read: the thread histories ([`Execution::history`] stays at zero) and the counters
+    /// behind [`Guard::Changed`] (such a search judges parked steps by bits of its own, as
+    /// the stateful search does for models without [`crate::search::StateKey::key_includes_history`]).
+    /// Each step then costs neither the hash of its result nor the parking bookkeeping.
+    /// Afterwards [`Execution::enabled`] must not be asked about a parked step (it panics),
+    /// and the execution cannot record ([`Execution::snapshot`] needs both).
+    pub fn set_lean(&mut self) {
+        assert!(
+            !self.shared.record.get(),
+            "a recording execution keeps its histories"
+        );
+        self.shared.history_on.set(false);
+        self.parking_on = false;
     }
 
     /// Recomputes thread `t`'s parking bits from the counters.
@@ -778,7 +893,7 @@ impl<W: 'static> Execution<W> {
     /// objects), reusing its allocations — what a stateful search's restore costs: the new
     /// thread futures and one poll each. Equivalent to `Execution::start(inst, tracing)`.
     pub fn restart(&mut self, inst: Instance<W>) {
-        let objects = self.replace_threads(inst, 0);
+        let objects = self.replace_threads(inst);
         for r in self.shared.results.borrow_mut().iter_mut() {
             r.clear();
         }
@@ -805,28 +920,22 @@ impl<W: 'static> Execution<W> {
         }
     }
 
-    /// What [`Execution::restart`] and [`Execution::resume_moved`] share: the world comes
-    /// from `inst`; each thread outside the bit set `keep` loses its future, registered
-    /// operation, call frames, attempt and history, and gets a new future from `inst`, not
-    /// yet polled (the others' functions are dropped uncalled). Returns `inst.objects`.
-    fn replace_threads(&mut self, inst: Instance<W>, keep: u64) -> usize {
+    /// What [`Execution::restart`] and [`Execution::resume_moved`] share: each thread in the
+    /// bit set `moved` loses its future, registered operation, call frames, attempt and
+    /// history (its new future is the caller's to make); the last step's findings and note
+    /// are cleared.
+    fn drop_threads(&mut self, moved: u64) {
         let n = self.futures.len();
-        assert_eq!(
-            inst.threads.len(),
-            n,
-            "restart or resume with another number of threads"
-        );
-        let moved = |t: Tid| keep & (1 << t) == 0;
+        let moved = (0..n).filter(move |&t| moved & (1 << t) != 0);
         // Drop the old futures first: their frame guards reach into `shared`.
-        for t in (0..n).filter(|&t| moved(t)) {
+        for t in moved.clone() {
             self.futures[t] = None;
             self.lazy[t] = None;
         }
-        *self.shared.world.borrow_mut() = inst.world;
         {
             let mut slots = self.shared.slots.borrow_mut();
             let mut history = self.shared.history.borrow_mut();
-            for t in (0..n).filter(|&t| moved(t)) {
+            for t in moved {
                 slots[t].pending = None;
                 slots[t].frames.clear();
                 slots[t].attempt = 0;
@@ -836,14 +945,30 @@ impl<W: 'static> Execution<W> {
         self.shared.findings.borrow_mut().clear();
         self.shared.note.borrow_mut().clear();
         self.shared.current.set(0);
+    }
+
+    /// A model thread's handle for thread `tid` of this execution.
+    fn ctx(&self, tid: Tid) -> Ctx<W> {
+        Ctx {
+            shared: self.shared.clone(),
+            tid,
+        }
+    }
+
+    /// Every thread restarts from `inst` (its world and new futures, not yet polled).
+    /// Returns `inst.objects`.
+    fn replace_threads(&mut self, inst: Instance<W>) -> usize {
+        let n = self.futures.len();
+        assert_eq!(
+            inst.threads.len(),
+            n,
+            "restart with another number of threads"
+        );
+        self.drop_threads(if n == 64 { u64::MAX } else { (1 << n) - 1 });
+        *self.shared.world.borrow_mut() = inst.world;
         for (tid, (name, f)) in inst.threads.into_iter().enumerate() {
-            if moved(tid) {
-                self.names[tid] = name;
-                self.futures[tid] = Some(f(Ctx {
-                    shared: self.shared.clone(),
-                    tid,
-                }));
-            }
+            self.names[tid] = name;
+            self.futures[tid] = Some(f(self.ctx(tid)));
         }
         inst.objects
     }
@@ -868,17 +993,26 @@ impl<W: 'static> Execution<W> {
             .fold(0, |m, t| m | (1 << t))
     }
 
-    /// [`Execution::restart`] from an instance whose threads start at the points they were at
-    /// when `marks` was read ([`Execution::marks`]) on this execution's path — a stateful
-    /// search's restore of a model that keeps its threads' resume points in its world. A
-    /// thread whose stamp is still the one in `marks` took no step since: it keeps its future
-    /// and its registered operation (the instance's function for it is dropped unused); the
-    /// others restart from the instance, as in `restart`. The runtime's parking counters
-    /// (what [`Guard::Changed`] steps are judged by in a replayed execution) are left as they
+    /// Brings back a state this execution passed through when `marks` was read
+    /// ([`Execution::marks`]) — a stateful search's restore of a model that keeps its
+    /// threads' resume points in its world. `set_world` writes that state's world (kept by
+    /// the caller) over the present one; a thread whose stamp is still the one in `marks`
+    /// took no step since: it keeps its future and its registered operation; each of the
+    /// others gets a new future from `start(world, tid, ctx)` — the thread restarted at the
+    /// resume point the restored world records for it — polled up to its first operation.
+    /// A [`Machine`] thread that has not finished is not restarted but rewound: its future
+    /// registers the operation the restored world gives (no allocation, no call of `start`).
+    /// No allocation but the new futures. The runtime's parking counters (what
+    /// [`Guard::Changed`] steps are judged by in a replayed execution) are left as they
     /// were: they describe no path of a resumed execution (nor do `restart`'s zeroes), and a
     /// search that resumes judges parked steps by bits of its own. Not for recording
     /// executions (their logs follow the futures).
-    pub fn resume_moved(&mut self, inst: Instance<W>, marks: &[u64]) {
+    pub fn resume_moved(
+        &mut self,
+        marks: &[u64],
+        set_world: impl FnOnce(&mut W),
+        mut start: impl FnMut(&W, Tid, Ctx<W>) -> ThreadFuture,
+    ) {
         let n = self.futures.len();
         assert_eq!(marks.len(), n, "resume with another number of stamps");
         assert!(
@@ -886,13 +1020,31 @@ impl<W: 'static> Execution<W> {
             "resume_moved of a recording or traced execution"
         );
         let moved = self.moved_since(marks);
-        let objects = self.replace_threads(inst, !moved);
-        assert_eq!(
-            self.foreign.first().map_or(0, Vec::len),
-            objects,
-            "resume with another number of objects"
-        );
-        for tid in (0..n).filter(|&t| moved & (1 << t) != 0) {
+        // Machine threads that have not finished are rewound in place; the others restart.
+        let rewound = {
+            let slots = self.shared.slots.borrow();
+            (0..n)
+                .filter(|&t| moved & (1 << t) != 0 && slots[t].machine && self.futures[t].is_some())
+                .fold(0u64, |m, t| m | (1 << t))
+        };
+        self.drop_threads(moved & !rewound);
+        set_world(&mut self.shared.world.borrow_mut());
+        self.shared.rewind.set(true);
+        let mut rest = rewound;
+        while rest != 0 {
+            let tid = rest.trailing_zeros() as Tid;
+            rest &= rest - 1;
+            self.shared.slots.borrow_mut()[tid].pending = None;
+            self.poll(tid);
+            self.marks[tid] = marks[tid];
+        }
+        self.shared.rewind.set(false);
+        let mut rest = moved & !rewound;
+        while rest != 0 {
+            let tid = rest.trailing_zeros() as Tid;
+            rest &= rest - 1;
+            let fut = start(&self.shared.world.borrow(), tid, self.ctx(tid));
+            self.futures[tid] = Some(fut);
             self.poll(tid);
             self.marks[tid] = marks[tid];
         }
@@ -998,21 +1150,80 @@ impl<W: 'static> Execution<W> {
         let Some(p) = slots[tid].pending.as_ref() else {
             return false;
         };
+        self.guard_holds(tid, p, &self.shared.world.borrow())
+    }
+
+    /// Whether thread `tid`'s registered operation `p` may run on `world`.
+    fn guard_holds(&self, tid: Tid, p: &Pending<W>, world: &W) -> bool {
         match p.guard {
             Guard::Always => true,
-            Guard::When(f, arg) => f(&self.shared.world.borrow(), arg),
-            Guard::Changed => p.accesses.as_slice().iter().any(|a| {
-                let o = a.obj.0 as usize;
-                self.foreign[tid][o] != self.parked_at[tid][o]
-            }),
+            Guard::When(f, arg) => f(world, arg),
+            Guard::Changed => {
+                assert!(
+                    self.parking_on,
+                    "a lean execution keeps no parking counters (Execution::set_lean)"
+                );
+                p.accesses.as_slice().iter().any(|a| {
+                    let o = a.obj.0 as usize;
+                    self.foreign[tid][o] != self.parked_at[tid][o]
+                })
+            }
         }
+    }
+
+    /// The threads (a bit set) whose registered operation satisfies `f(tid, op, world)`.
+    fn mask_where(&self, mut f: impl FnMut(Tid, &Pending<W>, &W) -> bool) -> u64 {
+        let slots = self.shared.slots.borrow();
+        let world = self.shared.world.borrow();
+        let mut m = 0u64;
+        for (t, s) in slots.iter().enumerate() {
+            if let Some(p) = &s.pending {
+                if f(t, p, &world) {
+                    m |= 1 << t;
+                }
+            }
+        }
+        m
     }
 
     /// Bit mask of the enabled threads (at most 64 threads).
     pub fn enabled_mask(&self) -> u64 {
-        (0..self.threads())
-            .filter(|&t| self.enabled(t))
-            .fold(0u64, |m, t| m | (1 << t))
+        self.mask_where(|t, p, w| self.guard_holds(t, p, w))
+    }
+
+    /// [`Execution::enabled_mask`] with parked retries ([`Op::parked`], [`Op::retry_when`])
+    /// judged by `parked(tid, accesses)` instead of by their guards — for a search that keeps
+    /// parking bits of its own (see [`Execution::set_lean`]).
+    pub fn enabled_mask_parked_by(&self, mut parked: impl FnMut(Tid, &Accesses) -> bool) -> u64 {
+        self.mask_where(|t, p, w| {
+            if p.retry {
+                parked(t, &p.accesses)
+            } else {
+                self.guard_holds(t, p, w)
+            }
+        })
+    }
+
+    /// The threads in the bit set `set` whose registered operations are independent of thread
+    /// `t`'s ([`Execution::next_dependent`] false); none if `t` has finished.
+    pub fn independent_of(&self, t: Tid, set: u64) -> u64 {
+        let slots = self.shared.slots.borrow();
+        let Some(pt) = slots[t].pending.as_ref() else {
+            return 0;
+        };
+        let (mut rest, mut out) = (set, 0u64);
+        while rest != 0 {
+            let q = rest.trailing_zeros() as Tid;
+            rest &= rest - 1;
+            if slots[q]
+                .pending
+                .as_ref()
+                .is_some_and(|pq| !pt.accesses.dependent(&pq.accesses))
+            {
+                out |= 1 << q;
+            }
+        }
+        out
     }
 
     /// One step of a random walk: steps a thread picked among the enabled ones with the
@@ -1047,6 +1258,23 @@ impl<W: 'static> Execution<W> {
         self.shared.slots.borrow_mut()[tid].stepping = pending.name;
         let finished = self.poll(tid);
         self.remark(tid);
+        if self.parking_on {
+            self.count_parking(tid, &pending);
+        }
+        StepRecord {
+            tid,
+            name: pending.name,
+            accesses: pending.accesses,
+            findings: std::mem::take(&mut *self.shared.findings.borrow_mut()),
+            frames: pending.frames,
+            note: std::mem::take(&mut *self.shared.note.borrow_mut()),
+            finished,
+        }
+    }
+
+    /// The parking bookkeeping of thread `tid`'s step `pending` (just taken): the counters
+    /// and bits behind [`Guard::Changed`] (see [`Execution::parking_state`]).
+    fn count_parking(&mut self, tid: Tid, pending: &Pending<W>) {
         let parked = matches!(pending.guard, Guard::Changed);
         let attempt = self.shared.slots.borrow()[tid].attempt;
         if attempt != self.pbits_attempt[tid] {
@@ -1078,15 +1306,6 @@ impl<W: 'static> Execution<W> {
                 self.parked_at[tid][o] = self.foreign[tid][o];
                 self.pbits[tid][w] &= !b;
             }
-        }
-        StepRecord {
-            tid,
-            name: pending.name,
-            accesses: pending.accesses,
-            findings: std::mem::take(&mut *self.shared.findings.borrow_mut()),
-            frames: pending.frames,
-            note: std::mem::take(&mut *self.shared.note.borrow_mut()),
-            finished,
         }
     }
 
@@ -1274,10 +1493,7 @@ impl<W: 'static> Execution<W> {
             self.shared.ffwd.borrow_mut()[tid] = 0;
             self.shared.hpos.borrow_mut()[tid] = 0;
         }
-        self.futures[tid] = Some(f(Ctx {
-            shared: self.shared.clone(),
-            tid,
-        }));
+        self.futures[tid] = Some(f(self.ctx(tid)));
         self.shared.ffwd_on.set(true);
         self.poll(tid);
         self.shared.ffwd_on.set(false);

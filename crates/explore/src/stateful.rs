@@ -178,8 +178,14 @@
 //!
 //! Futures cannot be cloned. A model that can restart its threads from the resume points in
 //! its world implements [`StateKey::resume`]: the search keeps, for each open state with
-//! children left, a copy of its world, and restores the state from it in O(threads) (a new
-//! instance from the copy) — it then checks that the restored state has the original key.
+//! children left, a copy of its world (and, on a stack that grows and shrinks with the path,
+//! its parking bits and the threads' position stamps: no allocation per state), and restores
+//! the state from it in O(threads): the world is copied back in place, a thread that did not
+//! move since keeps its future, a thread written as a [`crate::Machine`] is rewound (it
+//! registers the operation the restored world gives), and any other thread restarts at its
+//! resume point ([`StateKey::resume_thread`]). The search checks that the restored state has
+//! the original key on the first 256 restores and one in 64 after them (every one in debug
+//! builds).
 //! A history-keyed model whose world can be copied declares [`StateKey::fast_forward`]: the
 //! search keeps a [`crate::runtime::Snapshot`] (a copy of the world and of the runtime's
 //! bookkeeping, with each thread's registered operation) and restores by restarting each
@@ -240,17 +246,21 @@ pub trait StateKey: Model {
         None
     }
 
-    /// [`StateKey::resume`] when only the threads in the bit set `need` will be started: the
-    /// search keeps the futures of the others (they did not move since the state) and drops
-    /// their functions uncalled, so a model may hand any function for them — one that
-    /// captures nothing costs no allocation. The default builds them all.
-    fn resume_some(
+    /// With [`StateKey::resume`]: thread `tid` restarted at the resume point `world` records
+    /// for it, as a future on `cx` — what a restore starts for each thread that moved since
+    /// the state (the others keep their futures), after copying the state's world in place
+    /// ([`StateKey::snapshot_into`]). The default takes the thread from the instance
+    /// `resume` makes; a model overrides it to build the one future alone.
+    fn resume_thread(
         &self,
         world: &Self::World,
-        need: u64,
-    ) -> Option<crate::runtime::Instance<Self::World>> {
-        let _ = need;
-        self.resume(world)
+        tid: Tid,
+        cx: crate::runtime::Ctx<Self::World>,
+    ) -> crate::runtime::ThreadFuture {
+        let mut inst = self
+            .resume(world)
+            .expect("resume_thread of a model without StateKey::resume");
+        (inst.threads.swap_remove(tid).1)(cx)
     }
 
     /// A copy of `world` for [`StateKey::resume`] to restore later (default: the world of the
@@ -460,6 +470,8 @@ struct SharedState<'m, M> {
     keep_keys: bool,
 }
 
+/// What a worker found: its counters, the best trace of each property, the final states.
+#[derive(Default)]
 struct WorkerOut {
     stats: Stats,
     cands: BTreeMap<&'static str, Candidate>,
@@ -915,18 +927,41 @@ fn next_task<M>(sh: &SharedState<'_, M>) -> Option<Task> {
 struct Frame<W> {
     /// Path length at this state.
     depth: usize,
-    /// Children still to explore: thread and the sleep set of the child.
-    children: Vec<(Tid, u64)>,
+    /// Its children (thread, and the sleep set of the child) are `Stack::kids[kids..kids +
+    /// len]`; those from `next` on are still to explore.
+    kids: usize,
+    len: usize,
     next: usize,
+    /// Where this frame's words start in `Stack::words` (a [`Saved::Resume`]'s parking bits
+    /// and position stamps).
+    words: usize,
     /// A copy of this state to restore it from, with its key (for the check).
     snapshot: Option<(Saved<W>, u128)>,
 }
 
+/// What the open frames of a worker's path keep besides themselves, in two stacks that grow
+/// and shrink with the path (frames are pushed and popped in order): no allocation per
+/// state once they have grown to the search's depth.
+#[derive(Default)]
+struct Stack {
+    kids: Vec<(Tid, u64)>,
+    words: Vec<u64>,
+}
+
+impl Stack {
+    /// Drops what the frame popped kept.
+    fn pop<W>(&mut self, f: &Frame<W>) {
+        self.kids.truncate(f.kids);
+        self.words.truncate(f.words);
+    }
+}
+
 /// How a frame's state is restored without replaying its path.
 enum Saved<W> {
-    /// [`StateKey::resume`]: a copy of the world (resume points in it), the parking bits and
-    /// the threads' position stamps (threads that did not move since keep their futures).
-    Resume(W, Vec<u64>, Box<[u64]>),
+    /// [`StateKey::resume`]: a copy of the world (resume points in it); the parking bits and
+    /// the threads' position stamps (threads that did not move since keep their futures)
+    /// follow each other in the frame's words.
+    Resume(W),
     /// [`StateKey::fast_forward`]: the execution's snapshot.
     Exec(crate::runtime::Snapshot<W>),
 }
@@ -953,6 +988,11 @@ impl<W: 'static> Live<W> {
     fn start<M: StateKey<World = W>>(model: &M) -> Self {
         let mut live = Self::from_instance(model.instance(), None, model.fast_forward());
         live.by_runtime = model.key_includes_history();
+        if !live.by_runtime && !model.fast_forward() {
+            // Keyed by the world's resume points, parked steps judged by `changed`: the
+            // runtime's histories and parking counters would be read by nobody.
+            live.ex.set_lean();
+        }
         live
     }
 
@@ -1009,33 +1049,36 @@ impl<W: 'static> Live<W> {
         }
     }
 
-    /// Restores a resumed state: threads that moved since `marks` restart from `inst`
-    /// ([`Execution::resume_moved`]); `changed`: the state's parking bits.
-    fn resume_moved(&mut self, inst: crate::runtime::Instance<W>, changed: &[u64], marks: &[u64]) {
-        self.ex.resume_moved(inst, marks);
+    /// Restores a resumed state from its world `saved` and `words` (its parking bits, then
+    /// the threads' position stamps): the world is copied in place, threads that moved since
+    /// restart at their resume points ([`Execution::resume_moved`], [`StateKey::resume_thread`]).
+    fn resume_moved<M: StateKey<World = W>>(&mut self, model: &M, saved: &W, words: &[u64]) {
+        let (changed, marks) = words.split_at(self.changed.len());
+        self.ex.resume_moved(
+            &marks[..self.ex.threads()],
+            |w| {
+                let copied = model.snapshot_into(saved, w);
+                assert!(copied, "StateKey::snapshot_into of a model that resumes");
+            },
+            |w, t, cx| model.resume_thread(w, t, cx),
+        );
         self.changed.copy_from_slice(changed);
     }
 
-    /// Whether `t` can step. A parked retry is judged by the bits kept here (not by the
-    /// runtime's counters, which start from zero in a resumed execution); they follow the
-    /// runtime's rule exactly, so in a replayed execution both agree.
-    fn enabled(&self, t: Tid) -> bool {
-        if self.ex.is_parked(t) && !self.by_runtime {
-            self.ex.next_accesses(t).is_some_and(|acc| {
-                acc.as_slice().iter().any(|a| {
-                    let o = a.obj.0 as usize;
-                    self.changed[t * self.words + o / 64] & (1 << (o % 64)) != 0
-                })
-            })
-        } else {
-            self.ex.enabled(t)
-        }
-    }
-
+    /// The threads that can step. Without the runtime's bookkeeping (`by_runtime` false), a
+    /// parked retry is judged by the bits kept here (not by the runtime's counters, which a
+    /// lean or resumed execution does not keep); they follow the runtime's rule exactly, so
+    /// in a replayed execution both agree.
     fn enabled_mask(&self) -> u64 {
-        (0..self.ex.threads())
-            .filter(|&t| self.enabled(t))
-            .fold(0u64, |m, t| m | (1 << t))
+        if self.by_runtime {
+            return self.ex.enabled_mask();
+        }
+        self.ex.enabled_mask_parked_by(|t, acc| {
+            acc.as_slice().iter().any(|a| {
+                let o = a.obj.0 as usize;
+                self.changed[t * self.words + o / 64] & (1 << (o % 64)) != 0
+            })
+        })
     }
 
     /// Steps `tid`, keeping the "written since" bits in step with the runtime's rule: a
@@ -1071,7 +1114,8 @@ impl<W: 'static> Live<W> {
     ) -> u128 {
         let n = self.ex.threads();
         let mut h = Hasher128::new(0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344);
-        for t in 0..64 {
+        c.n = n;
+        for t in 0..n {
             c.perm[t] = t as u8;
             c.tie[t] = t as u8;
         }
@@ -1093,28 +1137,41 @@ impl<W: 'static> Live<W> {
                     self.hash_runtime_part(model, t, park, &mut h);
                 }
                 // Groups of up to 8 threads (all the families here) rank on the stack.
-                let (mut small, mut big) = ([(0u128, 0 as Tid); 8], Vec::new());
+                let (mut keys8, mut tids8) = ([0u128; 8], [0 as Tid; 8]);
+                let (mut keys_big, mut tids_big) = (Vec::new(), Vec::new());
                 for g in groups {
-                    let locals: &mut [(u128, Tid)] = if g.len() <= small.len() {
-                        &mut small[..g.len()]
+                    let m = g.len();
+                    let (keys, tids): (&mut [u128], &mut [Tid]) = if m <= keys8.len() {
+                        (&mut keys8[..m], &mut tids8[..m])
                     } else {
-                        big.resize(g.len(), (0, 0));
-                        &mut big
+                        keys_big.resize(m, 0);
+                        tids_big.resize(m, 0);
+                        (&mut keys_big, &mut tids_big)
                     };
+                    // Each member's local key, inserted in order (members with equal keys
+                    // stay in group order).
                     for (i, &t) in g.iter().enumerate() {
                         let mut a = Hasher128::new(0x4528_21e6_38d0_1377, 0xbe54_66cf_34e9_0c6c);
                         model.hash_thread(w, t, &mut a);
                         self.hash_runtime_part(model, t, park, &mut a);
-                        locals[i] = (a.finish128(), t);
+                        let l = a.finish128();
+                        let mut j = i;
+                        while j > 0 && keys[j - 1] > l {
+                            keys[j] = keys[j - 1];
+                            tids[j] = tids[j - 1];
+                            j -= 1;
+                        }
+                        keys[j] = l;
+                        tids[j] = t;
                     }
                     // Ties are threads in identical local states: any order among them is
                     // an automorphism of the state.
-                    locals.sort_unstable();
-                    for (rank, &(l, t)) in locals.iter().enumerate() {
-                        h.write_u128(l);
+                    for rank in 0..m {
+                        let t = tids[rank];
+                        h.write_u128(keys[rank]);
                         c.perm[t] = g[rank] as u8;
-                        if rank > 0 && locals[rank - 1].0 == l {
-                            c.tie[t] = c.tie[locals[rank - 1].1];
+                        if rank > 0 && keys[rank - 1] == keys[rank] {
+                            c.tie[t] = c.tie[tids[rank - 1]];
                         }
                     }
                 }
@@ -1172,7 +1229,8 @@ impl<W: 'static> Live<W> {
 /// Canonical position of each thread (see [`Live::key`]).
 type Perm = [u8; 64];
 
-/// What the key computation learns about symmetric threads.
+/// What the key computation learns about symmetric threads (entries `0..n` only: the
+/// model's threads).
 struct Canon {
     /// Canonical position of each thread.
     perm: Perm,
@@ -1180,6 +1238,8 @@ struct Canon {
     /// none): such threads are interchangeable here, and their transitions lead to states
     /// equal up to the swap.
     tie: Perm,
+    /// The number of threads.
+    n: usize,
 }
 
 impl Canon {
@@ -1187,11 +1247,12 @@ impl Canon {
         Canon {
             perm: [0; 64],
             tie: [0; 64],
+            n: 0,
         }
     }
 }
 
-/// A set of threads in canonical positions.
+/// A set of threads (below 64) in canonical positions.
 fn canon(set: u64, perm: &Perm) -> u64 {
     let (mut rest, mut out) = (set, 0u64);
     while rest != 0 {
@@ -1203,13 +1264,13 @@ fn canon(set: u64, perm: &Perm) -> u64 {
 }
 
 /// The threads whose canonical positions are in `set`.
-fn uncanon(set: u64, perm: &Perm) -> u64 {
+fn uncanon(set: u64, c: &Canon) -> u64 {
     if set == 0 {
         return 0;
     }
     let mut inv = [0u8; 64];
-    for (t, &c) in perm.iter().enumerate() {
-        inv[c as usize] = t as u8;
+    for (t, &p) in c.perm[..c.n].iter().enumerate() {
+        inv[p as usize] = t as u8;
     }
     canon(set, &inv)
 }
@@ -1219,12 +1280,11 @@ fn worker<M: StateKey + Sync>(
     mut progress: Option<&mut (dyn FnMut(&super::Progress) + '_)>,
 ) -> WorkerOut {
     let model = sh.model;
-    let mut stats = Stats::default();
-    let mut cands: BTreeMap<&'static str, Candidate> = BTreeMap::new();
-    let mut final_states = BTreeSet::new();
+    let mut out = WorkerOut::default();
     let mut last_progress = Instant::now();
     let mut checks = 0u32;
     let mut states_flushed = 0u64;
+    let mut stack = Stack::default();
     while let Some(task) = next_task(sh) {
         let mut path = task.path;
         // Arrive at the task's state: replay the path to its parent state, then take the
@@ -1232,60 +1292,47 @@ fn worker<M: StateKey + Sync>(
         // ends the execution: the owner handed it over without taking it).
         let mut live = Live::start(model);
         let mut frames: Vec<Frame<M::World>> = Vec::new();
+        stack.kids.clear();
+        stack.words.clear();
         let mut at_state = true;
         if let Some((_, parent)) = path.split_last() {
             for &t in parent {
                 live.step(t);
-                stats.steps += 1;
+                out.stats.steps += 1;
             }
-            if take(
-                sh,
-                &mut live,
-                &path,
-                &mut stats,
-                &mut cands,
-                &mut final_states,
-            ) {
+            if take(sh, &mut live, &path, &mut out) {
                 continue;
             }
         }
-        if let Some(f) = arrive(
-            sh,
-            &live,
-            &path,
-            task.sleep,
-            &mut stats,
-            &mut cands,
-            &mut final_states,
-        ) {
+        if let Some(f) = arrive(sh, &live, &path, task.sleep, &mut stack, &mut out) {
             frames.push(f);
         }
         while let Some(top) = frames.last_mut() {
             if sh.stop.load(Ordering::Relaxed) {
                 break;
             }
-            if top.next == top.children.len() {
-                frames.pop();
+            if top.next == top.len {
+                stack.pop(top);
+                if let Some((Saved::Resume(w), _)) = frames.pop().and_then(|f| f.snapshot) {
+                    live.recycle(w);
+                }
                 at_state = false;
                 continue;
             }
-            let (tid, sleep) = top.children[top.next];
+            let (tid, sleep) = stack.kids[top.kids + top.next];
             top.next += 1;
             let depth = top.depth;
             // Hand work over to idle workers.
             if sh.jobs > 1 && sh.idle.load(Ordering::Relaxed) > 0 {
-                share(sh, &mut frames, &path);
+                share(sh, &mut frames, &stack, &path);
             }
             if !at_state {
                 let top = frames.last_mut().expect("top frame");
-                let last = top.next == top.children.len();
+                let last = top.next == top.len;
                 let restored = match &top.snapshot {
-                    Some((Saved::Resume(w, changed, marks), key)) => {
-                        let need = live.ex.moved_since(marks);
-                        model.resume_some(w, need).map(|inst| {
-                            live.resume_moved(inst, changed, marks);
-                            *key
-                        })
+                    Some((Saved::Resume(w), key)) => {
+                        live.resume_moved(model, w, &stack.words[top.words..]);
+                        Some(*key)
                     }
                     // The last child: the snapshot is not needed again, its world is moved
                     // in instead of copied.
@@ -1307,13 +1354,18 @@ fn worker<M: StateKey + Sync>(
                     None => None,
                 };
                 if let Some(key) = restored {
-                    stats.restores += 1;
+                    out.stats.restores += 1;
                     // The model's `resume` (or its world copy, for a fast-forward restore)
-                    // is checked on the first restores (and always in debug builds): a wrong
-                    // one shows at once, without a key per restore. A fast-forwarded thread's
+                    // is checked on the first 256 restores and one in 64 after them (and on
+                    // every one in debug builds, as the tests run): a wrong one shows at
+                    // once, without a key per restore (a key costs as much as the rest of a
+                    // resume-point restore). A fast-forwarded thread's
                     // own state is checked when it is started again (`Execution::materialize`
                     // asserts it reaches the restored operation, attempt and history).
-                    if stats.restores <= 4096 || cfg!(debug_assertions) {
+                    if out.stats.restores <= 256
+                        || out.stats.restores.is_multiple_of(64)
+                        || cfg!(debug_assertions)
+                    {
                         let again = live.key(
                             model,
                             &sh.groups,
@@ -1326,40 +1378,27 @@ fn worker<M: StateKey + Sync>(
                              (StateKey::resume or StateKey::snapshot_into)"
                         );
                     }
-                    if top.next == top.children.len() {
-                        top.snapshot = None;
+                    if top.next == top.len {
+                        if let Some((Saved::Resume(w), _)) = top.snapshot.take() {
+                            live.recycle(w);
+                        }
                     }
                 } else {
                     live.restart(model.instance(), None);
                     for &t in &path[..depth] {
                         live.step(t);
-                        stats.steps += 1;
+                        out.stats.steps += 1;
                     }
                 }
             }
             path.truncate(depth);
             path.push(tid);
-            stats.max_depth_seen = stats.max_depth_seen.max(path.len());
+            out.stats.max_depth_seen = out.stats.max_depth_seen.max(path.len());
             at_state = false;
-            if take(
-                sh,
-                &mut live,
-                &path,
-                &mut stats,
-                &mut cands,
-                &mut final_states,
-            ) {
+            if take(sh, &mut live, &path, &mut out) {
                 continue;
             }
-            if let Some(f) = arrive(
-                sh,
-                &live,
-                &path,
-                sleep,
-                &mut stats,
-                &mut cands,
-                &mut final_states,
-            ) {
+            if let Some(f) = arrive(sh, &live, &path, sleep, &mut stack, &mut out) {
                 frames.push(f);
                 at_state = true;
             }
@@ -1367,11 +1406,11 @@ fn worker<M: StateKey + Sync>(
             if checks.is_multiple_of(256) {
                 // Shared counters are written rarely: every write moves their cache line.
                 sh.states
-                    .fetch_add(stats.states - states_flushed, Ordering::Relaxed);
-                states_flushed = stats.states;
+                    .fetch_add(out.stats.states - states_flushed, Ordering::Relaxed);
+                states_flushed = out.stats.states;
                 let global = Stats {
                     executions: sh.executions.load(Ordering::Relaxed),
-                    steps: stats.steps * sh.jobs as u64,
+                    steps: out.stats.steps * sh.jobs as u64,
                     ..Stats::default()
                 };
                 if let Some(limit) = check_limits(&sh.bounds, &global, sh.start) {
@@ -1387,7 +1426,7 @@ fn worker<M: StateKey + Sync>(
                 if let Some(cb) = progress.as_deref_mut() {
                     if last_progress.elapsed() >= Duration::from_millis(100) {
                         last_progress = Instant::now();
-                        let mut shown = stats.clone();
+                        let mut shown = out.stats.clone();
                         shown.elapsed_secs = sh.start.elapsed().as_secs_f64();
                         shown.states = sh.states.load(Ordering::Relaxed);
                         cb(&super::Progress {
@@ -1399,11 +1438,7 @@ fn worker<M: StateKey + Sync>(
             }
         }
     }
-    WorkerOut {
-        stats,
-        cands,
-        final_states,
-    }
+    out
 }
 
 /// Takes the transition `path` ends with (the live execution is at the state before it):
@@ -1413,10 +1448,13 @@ fn take<M: StateKey + Sync>(
     sh: &SharedState<'_, M>,
     live: &mut Live<M::World>,
     path: &[Tid],
-    stats: &mut Stats,
-    cands: &mut BTreeMap<&'static str, Candidate>,
-    final_states: &mut BTreeSet<u64>,
+    out: &mut WorkerOut,
 ) -> bool {
+    let WorkerOut {
+        stats,
+        cands,
+        final_states,
+    } = out;
     let tid = *path.last().expect("a transition to take");
     let rec = live.step(tid);
     stats.steps += 1;
@@ -1516,20 +1554,20 @@ fn safe_set<M: StateKey + Sync>(
 }
 
 /// Gives the unexplored children of the shallowest open state with any to the queue.
-fn share<M, W>(sh: &SharedState<'_, M>, frames: &mut [Frame<W>], path: &[Tid]) {
-    let Some(f) = frames.iter_mut().find(|f| f.next < f.children.len()) else {
+fn share<M, W>(sh: &SharedState<'_, M>, frames: &mut [Frame<W>], stack: &Stack, path: &[Tid]) {
+    let Some(f) = frames.iter_mut().find(|f| f.next < f.len) else {
         return;
     };
     let mut q = sh.queue.lock().expect("queue");
     if !q.is_empty() {
         return;
     }
-    for &(t, sleep) in &f.children[f.next..] {
+    for &(t, sleep) in &stack.kids[f.kids + f.next..f.kids + f.len] {
         let mut p = path[..f.depth].to_vec();
         p.push(t);
         q.push_back(Task { path: p, sleep });
     }
-    f.next = f.children.len();
+    f.next = f.len;
     sh.cv.notify_all();
 }
 
@@ -1540,14 +1578,16 @@ fn arrive<M: StateKey + Sync>(
     live: &Live<M::World>,
     path: &[Tid],
     sleep: u64,
-    stats: &mut Stats,
-    cands: &mut BTreeMap<&'static str, Candidate>,
-    final_states: &mut BTreeSet<u64>,
+    stack: &mut Stack,
+    out: &mut WorkerOut,
 ) -> Option<Frame<M::World>> {
+    let WorkerOut {
+        stats,
+        cands,
+        final_states,
+    } = out;
     let model = sh.model;
     check_registered(sh, live, path.last().copied());
-    let enabled = live.enabled_mask();
-    let sleep = if sh.sleep_sets { sleep & enabled } else { 0 };
     let mut canon_ = Canon::new();
     let key = live.key(model, &sh.groups, sh.park_masks.as_deref(), &mut canon_);
     let perm = canon_.perm;
@@ -1556,24 +1596,33 @@ fn arrive<M: StateKey + Sync>(
         sh.full_keys.lock().expect("keys").insert(full);
     }
     let shard = (key as usize) % SHARDS;
-    let (todo, base) = {
+    let sleep = if sh.sleep_sets { sleep } else { 0 };
+    // The enabled threads are computed only for a state that is new or owed transitions:
+    // a revisit's stored sleep set is within the state's enabled threads (it was stored
+    // masked by them, and equal keys have equal enabled threads, up to the symmetry's
+    // permutation), so masking the sleep set by them first changes nothing there.
+    let (enabled, todo, base) = {
         let mut m = sh.visited[shard].lock().expect("shard");
         match m.get_mut(&key) {
             None => {
+                let enabled = live.enabled_mask();
+                let sleep = sleep & enabled;
                 m.insert(key, canon(sleep, &perm));
                 stats.states += 1; // this worker's; added to `sh.states` now and then
-                (enabled & !sleep, sleep)
+                (enabled, enabled & !sleep, sleep)
             }
             Some(old) => {
                 // Stored in canonical positions (the same state may be reached with its
                 // symmetric threads permuted).
-                let owed = uncanon(*old & !canon(sleep, &perm), &perm) & enabled;
+                let owed = uncanon(*old & !canon(sleep, &perm), &canon_);
                 if owed == 0 {
                     stats.pruned += 1;
                     return None;
                 }
                 *old &= canon(sleep, &perm);
-                (owed, sleep & uncanon(*old, &perm))
+                let enabled = live.enabled_mask();
+                debug_assert_eq!(owed & !enabled, 0, "a stored sleep set beyond the enabled");
+                (enabled, owed, sleep & uncanon(*old, &canon_))
             }
         }
     };
@@ -1608,7 +1657,7 @@ fn arrive<M: StateKey + Sync>(
     }
     let n = live.ex.threads();
     let mut acc = base;
-    let mut children = Vec::with_capacity(todo.count_ones() as usize);
+    let kids = stack.kids.len();
     // Prefer the thread that just ran (fewer context switches in reported traces).
     let prev = path.last().copied();
     let first = prev.filter(|&p| todo & (1 << p) != 0);
@@ -1627,25 +1676,23 @@ fn arrive<M: StateKey + Sync>(
         }
         classes_done |= 1 << class;
         let child_sleep = if sh.sleep_sets {
-            (0..n)
-                .filter(|&q| acc & (1 << q) != 0)
-                .filter(|&q| live.ex.next_dependent(t, q) == Some(false))
-                .fold(0u64, |s, q| s | (1 << q))
+            live.ex.independent_of(t, acc)
         } else {
             0
         };
-        children.push((t, child_sleep));
+        stack.kids.push((t, child_sleep));
         acc |= 1 << t;
     }
-    let snapshot = if children.len() > 1 {
+    let len = stack.kids.len() - kids;
+    let words = stack.words.len();
+    let snapshot = if len > 1 {
         live.ex.with_world(|w| live.copy_world(model, w)).map(|w| {
             if model.fast_forward() {
                 (Saved::Exec(live.ex.snapshot(w)), key)
             } else {
-                (
-                    Saved::Resume(w, live.changed.clone(), live.ex.marks().into()),
-                    key,
-                )
+                stack.words.extend_from_slice(&live.changed);
+                stack.words.extend_from_slice(live.ex.marks());
+                (Saved::Resume(w), key)
             }
         })
     } else {
@@ -1653,8 +1700,10 @@ fn arrive<M: StateKey + Sync>(
     };
     Some(Frame {
         depth: path.len(),
-        children,
+        kids,
+        len,
         next: 0,
+        words,
         snapshot,
     })
 }
