@@ -65,6 +65,10 @@ fn lock_free(w: &World, _: u64) -> bool {
     !w.lock
 }
 
+fn unfrozen(w: &World, _: u64) -> bool {
+    w.rc != 0
+}
+
 /// A step of a family thread: what its resume point in the world says it does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Next {
@@ -131,9 +135,12 @@ impl Machine<World> for Thread {
             Next::PteUnlock => Op::new("pte-unlock", one(Access::release(LOCK))),
             // try_get_page: an atomic add-unless-frozen.
             Next::TryGet => Op::new("try_get_page", one(Access::inc_unless_zero(RC))),
-            // After a failure, spin on reads of the count until it is no longer frozen;
-            // parked until it changes (weak fairness).
-            Next::WaitUnfrozen => Op::new("wait-unfrozen", one(Access::read(RC))).parked(),
+            // After a failure, spin on reads of the count until it is no longer frozen: the
+            // reads that see it frozen change nothing, so the step waits until it is not
+            // (weak fairness), as SPIN's `(refcount != 0)` does.
+            Next::WaitUnfrozen => {
+                Op::new("wait-unfrozen", one(Access::read(RC))).retry_when(unfrozen, 0)
+            }
             Next::Hook => Op::new("arch_make_page_accessible", one(Access::set(SECURE, 0))),
             Next::Io => Op::new("io", one(Access::read(SECURE))),
             Next::Put => Op::new("put_page", one(Access::add(RC))),
@@ -182,11 +189,8 @@ impl Machine<World> for Thread {
                 }
             }
             Next::WaitUnfrozen => {
-                if w.rc == 0 {
-                    T_RETRY
-                } else {
-                    T_WAITED
-                }
+                debug_assert_ne!(w.rc, 0, "wait-unfrozen runs once the count is not frozen");
+                T_WAITED
             }
             Next::Hook => {
                 w.secure = false; // export

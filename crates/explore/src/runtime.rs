@@ -1191,12 +1191,12 @@ impl<W: 'static> Execution<W> {
         self.mask_where(|t, p, w| self.guard_holds(t, p, w))
     }
 
-    /// [`Execution::enabled_mask`] with parked retries ([`Op::parked`], [`Op::retry_when`])
-    /// judged by `parked(tid, accesses)` instead of by their guards — for a search that keeps
-    /// parking bits of its own (see [`Execution::set_lean`]).
+    /// [`Execution::enabled_mask`] with the steps that wait for a write ([`Op::parked`])
+    /// judged by `parked(tid, accesses)` instead of by the runtime's counters — for a search
+    /// that keeps parking bits of its own (see [`Execution::set_lean`]).
     pub fn enabled_mask_parked_by(&self, mut parked: impl FnMut(Tid, &Accesses) -> bool) -> u64 {
         self.mask_where(|t, p, w| {
-            if p.retry {
+            if matches!(p.guard, Guard::Changed) {
                 parked(t, &p.accesses)
             } else {
                 self.guard_holds(t, p, w)

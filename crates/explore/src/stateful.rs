@@ -31,9 +31,9 @@
 //! (two independently seeded hashes); a collision would wrongly prune, with probability about
 //! `states² / 2¹²⁹` — below 10⁻²⁵ for 10⁸ states.
 //!
-//! These bits follow the runtime's rule for [`crate::Op::parked`] steps of models that use
-//! neither [`crate::Ctx::attempt_begin`] nor [`crate::Op::retry_when`]; a model that does must
-//! be history-keyed (below).
+//! These bits follow the runtime's rule for [`crate::Op::parked`] steps of models that do not
+//! use [`crate::Ctx::attempt_begin`]; a model that does must be history-keyed (below). A
+//! [`crate::Op::retry_when`] wait needs no bits: its predicate reads the world.
 //!
 //! ## History-keyed models (threads that keep their state in `async` locals)
 //!
@@ -324,6 +324,7 @@ pub trait StateKey: Model {
 }
 
 pub use crate::hash::Hasher128;
+use crate::hash::Packer;
 
 /// Options of the stateful search beyond [`Options`].
 #[derive(Copy, Clone, Debug)]
@@ -490,13 +491,16 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
     if !(sopts.safe_steps && model.key_includes_history()) {
         return search_once(model, &opts, progress, sopts, None, start, visited).0;
     }
-    let mut seen = if sopts.seed_table {
-        seed_table(model, opts.bounds.max_depth)
-    } else {
+    let mut seeder = Seeder::new();
+    let mut seen = {
         let inst = model.instance();
         Seen::new(inst.threads.len(), inst.objects)
     };
+    if sopts.seed_table {
+        seeder.walk(model, opts.bounds.max_depth, &mut seen, QUIET_FIRST);
+    }
     let mut reruns = 0;
+    let mut seeded_more = false;
     loop {
         let (mut out, learned, used, limited) = search_once(
             model,
@@ -539,6 +543,13 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
                 out.outcome.stats.states
             );
         }
+        // A search that got far before it missed is a large one, where each start over
+        // costs more than walks do: walk on (from where the first walks stopped) until
+        // QUIET_MORE walks in a row add nothing.
+        if sopts.seed_table && !seeded_more && out.outcome.stats.states >= SEED_MORE_AFTER {
+            seeded_more = true;
+            seeder.walk(model, opts.bounds.max_depth, &mut seen, QUIET_MORE);
+        }
         // The next search starts from an empty visited set, in the tables this one grew
         // (clearing keeps their capacity: no regrowing, no fresh pages to fault in).
         visited = used;
@@ -548,105 +559,140 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
     }
 }
 
-/// Random walks that fill the independence table before the search (it learns the rest on
-/// the way, at the price of starting over): until 64 walks in a row add nothing, at most
-/// 4096 walks. Every other walk is uniform (each step a random enabled thread); the others
-/// follow random thread priorities with a few random change points (PCT: Burckhardt et al.,
-/// ASPLOS 2010), which lets one thread run far ahead of the others — schedules a uniform walk
-/// almost never takes, and where the accesses of rare paths (a failed import, a retry after
-/// another thread finished) show. Any walk is sound: the table only has to hold what the
-/// reduced search meets, and the search checks that.
-fn seed_table<M: StateKey>(model: &M, max_depth: usize) -> Seen {
-    let inst = model.instance();
-    let (n, objects) = (inst.threads.len(), inst.objects);
-    let mut seen = Seen::new(n, objects);
-    let mut ex = Execution::start(inst, false);
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
-    let mut quiet = 0;
-    let (mut walks, mut steps) = (0u64, 0u64);
-    // The length of the last uniform walk: where the change points of the next walk fall.
-    let mut span = 64u64;
-    for walk in 0..4096u64 {
-        walks += 1;
-        if walk > 0 {
-            ex.restart(model.instance());
+/// Walks in a row that add nothing to the independence table before the search stops
+/// seeding it: few, so that a small search does not pay more for its table than for itself
+/// (the search learns what the walks missed, at the price of starting over).
+const QUIET_FIRST: u32 = 32;
+/// A search that starts over after arriving at this many states is a large one: the walks
+/// go on until [`QUIET_MORE`] of them in a row add nothing, so that it starts over less (on
+/// `bench/scenarios/d3-sendfile-4t.toml` with the splice patch: after the third start over,
+/// at 5,272 states, 45 walks become 240, and the fourth, at 79,045 states, is not needed).
+const SEED_MORE_AFTER: u64 = 2_000;
+const QUIET_MORE: u32 = 128;
+/// Most walks in all.
+const MAX_WALKS: u64 = 4096;
+
+/// Random walks that fill the independence table (it learns the rest on the way, at the
+/// price of starting over), in rounds: each round walks until a number of walks in a row
+/// add nothing, or [`MAX_WALKS`] in all. Every other walk is uniform (each step a random
+/// enabled thread); the others follow random thread priorities with a few random change
+/// points (PCT: Burckhardt et al., ASPLOS 2010), which lets one thread run far ahead of the
+/// others — schedules a uniform walk almost never takes, and where the accesses of rare paths
+/// (a failed import, a retry after another thread finished) show. Any walk is sound: the
+/// table only has to hold what the reduced search meets, and the search checks that. A later
+/// round goes on from where the previous one stopped (the same random sequence, continued).
+struct Seeder {
+    rng: u64,
+    walks: u64,
+    steps: u64,
+    /// The length of the last uniform walk: where the change points of the next walk fall.
+    span: u64,
+}
+
+impl Seeder {
+    fn new() -> Self {
+        Seeder {
+            rng: 0x9e37_79b9_7f4a_7c15,
+            walks: 0,
+            steps: 0,
+            span: 64,
         }
-        let pct = walk % 2 == 1;
-        // Priorities: a random order of the threads (higher runs first).
-        let mut prio: Vec<i64> = (1..=n as i64).collect();
-        for i in (1..n).rev() {
-            prio.swap(i, (next() % (i as u64 + 1)) as usize);
-        }
-        let mut changes: Vec<u64> = (0..walk / 2 % 4).map(|_| next() % span.max(1)).collect();
-        changes.sort_unstable();
-        let mut low = 0i64;
-        let (mut last, mut run) = (usize::MAX, 0u32);
-        let mut new = false;
-        for t in 0..n {
-            new |= note_parked(&mut seen, &ex, t);
-        }
-        let mut depth = 0u64;
-        for _ in 0..max_depth {
-            let rec = if pct {
-                let en = ex.enabled_mask();
-                if en == 0 {
+    }
+
+    fn next(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    /// Walks until `quiet` walks in a row add nothing to `seen`.
+    fn walk<M: StateKey>(&mut self, model: &M, max_depth: usize, seen: &mut Seen, quiet: u32) {
+        let inst = model.instance();
+        let n = inst.threads.len();
+        let mut ex = Execution::start(inst, false);
+        let mut fresh = true;
+        let mut still = 0;
+        while self.walks < MAX_WALKS && still < quiet {
+            let walk = self.walks;
+            self.walks += 1;
+            if !fresh {
+                ex.restart(model.instance());
+            }
+            fresh = false;
+            let pct = walk % 2 == 1;
+            // Priorities: a random order of the threads (higher runs first).
+            let mut prio: Vec<i64> = (1..=n as i64).collect();
+            for i in (1..n).rev() {
+                prio.swap(i, (self.next() % (i as u64 + 1)) as usize);
+            }
+            let span = self.span.max(1);
+            let mut changes: Vec<u64> = (0..walk / 2 % 4).map(|_| self.next() % span).collect();
+            changes.sort_unstable();
+            let mut low = 0i64;
+            let (mut last, mut run) = (usize::MAX, 0u32);
+            let mut new = false;
+            for t in 0..n {
+                new |= note_parked(seen, &ex, t);
+            }
+            let mut depth = 0u64;
+            for _ in 0..max_depth {
+                let rec = if pct {
+                    let en = ex.enabled_mask();
+                    if en == 0 {
+                        break;
+                    }
+                    let first = |prio: &[i64]| {
+                        (0..n)
+                            .filter(|&t| en & (1 << t) != 0)
+                            .max_by_key(|&t| prio[t])
+                            .expect("an enabled thread")
+                    };
+                    let mut top = first(&prio);
+                    // A change point, or a thread that keeps spinning: it drops below all.
+                    let spinning = top == last && run >= 64;
+                    if changes.first() == Some(&depth) || spinning {
+                        changes.retain(|&c| c != depth);
+                        prio[top] = low;
+                        low -= 1;
+                        top = first(&prio);
+                    }
+                    run = if top == last { run + 1 } else { 0 };
+                    last = top;
+                    ex.step(top)
+                } else {
+                    let mut r = self.next();
+                    match ex.step_random(&mut r) {
+                        Some(rec) => rec,
+                        None => break,
+                    }
+                };
+                depth += 1;
+                self.steps += 1;
+                let tid = rec.tid;
+                for a in rec.accesses.as_slice() {
+                    new |= seen.insert(tid, a);
+                }
+                new |= note_parked(seen, &ex, tid);
+                if rec.findings.iter().any(|f| f.fatal) {
+                    new |= seen.insert_fatal(tid, rec.name);
                     break;
                 }
-                let first = |prio: &[i64]| {
-                    (0..n)
-                        .filter(|&t| en & (1 << t) != 0)
-                        .max_by_key(|&t| prio[t])
-                        .expect("an enabled thread")
-                };
-                let mut top = first(&prio);
-                // A change point, or a thread that keeps spinning: it drops below all.
-                let spinning = top == last && run >= 64;
-                if changes.first() == Some(&depth) || spinning {
-                    changes.retain(|&c| c != depth);
-                    prio[top] = low;
-                    low -= 1;
-                    top = first(&prio);
-                }
-                run = if top == last { run + 1 } else { 0 };
-                last = top;
-                ex.step(top)
-            } else {
-                let mut r = next();
-                match ex.step_random(&mut r) {
-                    Some(rec) => rec,
-                    None => break,
-                }
-            };
-            depth += 1;
-            steps += 1;
-            let tid = rec.tid;
-            for a in rec.accesses.as_slice() {
-                new |= seen.insert(tid, a);
             }
-            new |= note_parked(&mut seen, &ex, tid);
-            if rec.findings.iter().any(|f| f.fatal) {
-                new |= seen.insert_fatal(tid, rec.name);
-                break;
+            if !pct {
+                self.span = depth;
             }
+            still = if new { 0 } else { still + 1 };
         }
-        if !pct {
-            span = depth;
-        }
-        quiet = if new { 0 } else { quiet + 1 };
-        if quiet == 64 {
-            break;
+        if std::env::var_os("PVMM_DEBUG_RERUN").is_some() {
+            eprintln!(
+                "seed: {} walks, {} steps, {} entries",
+                self.walks,
+                self.steps,
+                seen.len()
+            );
         }
     }
-    if std::env::var_os("PVMM_DEBUG_RERUN").is_some() {
-        eprintln!("seed: {walks} walks, {steps} steps, {} entries", seen.len());
-    }
-    seen
 }
 
 /// Records the objects of thread `tid`'s registered operation if it waits for a write
@@ -972,6 +1018,8 @@ struct Live<W: 'static> {
     /// Per thread, per object: written since the thread last accessed it.
     changed: Vec<u64>,
     words: usize,
+    /// The model's objects (`words` 64-bit words of bits each).
+    objects: usize,
     /// A history-keyed model ([`StateKey::key_includes_history`]), always replayed from its
     /// start: parked steps are judged, and keyed, by the runtime's own bookkeeping
     /// ([`Execution::parking_state`]), which also follows attempts and `retry_when`.
@@ -1003,7 +1051,8 @@ impl<W: 'static> Live<W> {
         changed: Option<&[u64]>,
         record: bool,
     ) -> Self {
-        let words = inst.objects.div_ceil(64).max(1);
+        let objects = inst.objects;
+        let words = objects.div_ceil(64).max(1);
         let ex = if record {
             Execution::start_recording(inst)
         } else {
@@ -1015,6 +1064,7 @@ impl<W: 'static> Live<W> {
             ex,
             changed: changed.map_or_else(|| vec![0; n * words], <[u64]>::to_vec),
             words,
+            objects,
             by_runtime: false,
             spare: RefCell::new(Vec::new()),
         }
@@ -1085,7 +1135,7 @@ impl<W: 'static> Live<W> {
     /// write sets the bit of every other thread; a parked step clears the stepping thread's
     /// bits of the objects it reads.
     fn step(&mut self, tid: Tid) -> crate::runtime::StepRecord {
-        let parked = self.ex.is_parked(tid);
+        let parked = self.ex.waits_for_change(tid);
         let rec = self.ex.step(tid);
         let n = self.ex.threads();
         for a in rec.accesses.as_slice() {
@@ -1151,7 +1201,8 @@ impl<W: 'static> Live<W> {
                     // Each member's local key, inserted in order (members with equal keys
                     // stay in group order).
                     for (i, &t) in g.iter().enumerate() {
-                        let mut a = Hasher128::new(0x4528_21e6_38d0_1377, 0xbe54_66cf_34e9_0c6c);
+                        // Exact when short (a resume point and a few bits), else hashed.
+                        let mut a = Packer::new();
                         model.hash_thread(w, t, &mut a);
                         self.hash_runtime_part(model, t, park, &mut a);
                         let l = a.finish128();
@@ -1189,11 +1240,16 @@ impl<W: 'static> Live<W> {
         park: Option<&[u64]>,
         h: &mut H,
     ) {
+        // The registered operation's name, as 32 bits of its address and length (a cross-check
+        // of what the rest of the key determines; 0: finished).
         let tag = match self.ex.next_op_name(t) {
-            None => 0u64,
-            Some(name) => name.as_ptr() as u64 ^ ((name.len() as u64) << 48) ^ 1,
+            None => 0u32,
+            Some(name) => {
+                let x = name.as_ptr() as u64 ^ ((name.len() as u64) << 40);
+                (x ^ (x >> 32)) as u32 | 1
+            }
         };
-        h.write_u64(tag);
+        h.write_u32(tag);
         if model.key_includes_history() {
             debug_assert!(self.by_runtime, "history-keyed models restore by replay");
             // History-keyed: what the thread's code did so far, and the runtime's summary of
@@ -1219,8 +1275,13 @@ impl<W: 'static> Live<W> {
         }
         // A finished thread never steps again: its "written since" bits decide nothing.
         if tag != 0 {
-            for &c in &self.changed[t * self.words..(t + 1) * self.words] {
-                h.write_u64(c);
+            let bits = &self.changed[t * self.words..(t + 1) * self.words];
+            match self.objects {
+                // As many bytes as there are objects to a word (the others are always 0).
+                0..=8 => h.write_u8(bits[0] as u8),
+                9..=16 => h.write_u16(bits[0] as u16),
+                17..=32 => h.write_u32(bits[0] as u32),
+                _ => bits.iter().for_each(|&c| h.write_u64(c)),
             }
         }
     }

@@ -23,6 +23,8 @@ enum Ins {
     TryLock(u8),
     Check(u8, i8),
     AwaitNonZero(u8),
+    /// A retry loop on `v != 0` stated by its predicate ([`Op::retry_when`]), then a read.
+    WaitNonZero(u8),
 }
 
 #[derive(Hash, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,6 +57,10 @@ struct Prog {
 
 fn lock_free(w: &World, l: u64) -> bool {
     !w.locks[l as usize]
+}
+
+fn nonzero(w: &World, v: u64) -> bool {
+    w.vars[v as usize] != 0
 }
 
 async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId, start: Th) {
@@ -178,6 +184,20 @@ async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId, start: 
                                 );
                             }
                             let t = next(th);
+                            e.world.th[e.tid] = t;
+                            t
+                        },
+                    )
+                    .await;
+            }
+            Ins::WaitNonZero(v) => {
+                let acc = Accesses::new().with(Access::read(var(v)));
+                th = cx
+                    .step(
+                        Op::new("wait", acc).retry_when(nonzero, v as u64),
+                        move |e| {
+                            let mut t = next(th);
+                            t.local = e.world.vars[v as usize];
                             e.world.th[e.tid] = t;
                             t
                         },
@@ -344,7 +364,7 @@ fn random_prog(seed: u64, max_threads: u64, max_len: u64) -> Prog {
                     let v = r.below(nvars as u64) as u8;
                     let l = r.below(nlocks as u64) as u8;
                     let c = r.below(3) as i8 - 1;
-                    match r.below(9) {
+                    match r.below(10) {
                         0 | 1 => Ins::Read(v),
                         2 => Ins::Write(v, c),
                         3 => Ins::Add(v, c),
@@ -352,7 +372,8 @@ fn random_prog(seed: u64, max_threads: u64, max_len: u64) -> Prog {
                         5 => Ins::Unlock(l),
                         6 => Ins::TryLock(l),
                         7 => Ins::Check(v, c),
-                        _ => Ins::AwaitNonZero(v),
+                        8 => Ins::AwaitNonZero(v),
+                        _ => Ins::WaitNonZero(v),
                     }
                 })
                 .collect()
