@@ -1533,15 +1533,16 @@ impl<W: 'static> Execution<W> {
         );
     }
 
-    /// [`Execution::restore`] of a snapshot that is not needed again: its world is moved in.
-    /// Returns the world the execution had.
+    /// [`Execution::restore`] of a snapshot that is not needed again: its world is moved in
+    /// (the snapshot keeps the rest, and cannot be restored again). Returns the world the
+    /// execution had.
     pub fn restore_owned(
         &mut self,
-        mut snap: Snapshot<W>,
+        snap: &mut Snapshot<W>,
         thread: impl FnMut(Tid) -> ThreadFn<W>,
     ) -> W {
         let world = snap.world.take().expect("a snapshot restored twice");
-        self.restore(&snap, world, thread)
+        self.restore(snap, world, thread)
     }
 
     /// A path-independent summary of thread `t`'s part of the bookkeeping behind

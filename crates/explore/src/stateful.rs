@@ -970,7 +970,7 @@ fn next_task<M>(sh: &SharedState<'_, M>) -> Option<Task> {
 }
 
 /// One open state on a worker's path.
-struct Frame<W> {
+struct Frame {
     /// Path length at this state.
     depth: usize,
     /// Its children (thread, and the sleep set of the child) are `Stack::kids[kids..kids +
@@ -981,24 +981,41 @@ struct Frame<W> {
     /// Where this frame's words start in `Stack::words` (a [`Saved::Resume`]'s parking bits
     /// and position stamps).
     words: usize,
-    /// A copy of this state to restore it from, with its key (for the check).
-    snapshot: Option<(Saved<W>, u128)>,
 }
 
-/// What the open frames of a worker's path keep besides themselves, in two stacks that grow
-/// and shrink with the path (frames are pushed and popped in order): no allocation per
-/// state once they have grown to the search's depth.
-#[derive(Default)]
-struct Stack {
+/// What the open frames of a worker's path keep besides themselves, in stacks that grow and
+/// shrink with the path (frames are pushed and popped in order): no allocation per state
+/// once they have grown to the search's depth, and a frame itself is a few words (its
+/// snapshot, with a copy of the world in it, is written once in place and never moved).
+struct Stack<W> {
     kids: Vec<(Tid, u64)>,
     words: Vec<u64>,
+    /// Per frame, a copy of its state to restore it from, with its key (for the check).
+    saved: Vec<Option<(Saved<W>, u128)>>,
 }
 
-impl Stack {
-    /// Drops what the frame popped kept.
-    fn pop<W>(&mut self, f: &Frame<W>) {
+impl<W> Stack<W> {
+    fn new() -> Self {
+        Stack {
+            kids: Vec::new(),
+            words: Vec::new(),
+            saved: Vec::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.kids.clear();
+        self.words.clear();
+        self.saved.clear();
+    }
+
+    /// Drops what the frame popped kept; a resume snapshot's world goes to `live`'s spares.
+    fn pop(&mut self, f: &Frame, live: &Live<W>) {
         self.kids.truncate(f.kids);
         self.words.truncate(f.words);
+        if let Some(Some((Saved::Resume(w), _))) = self.saved.pop() {
+            live.recycle(w);
+        }
     }
 }
 
@@ -1345,16 +1362,15 @@ fn worker<M: StateKey + Sync>(
     let mut last_progress = Instant::now();
     let mut checks = 0u32;
     let mut states_flushed = 0u64;
-    let mut stack = Stack::default();
+    let mut stack = Stack::new();
     while let Some(task) = next_task(sh) {
         let mut path = task.path;
         // Arrive at the task's state: replay the path to its parent state, then take the
         // task's transition like any other (its findings are reported here, and a fatal one
         // ends the execution: the owner handed it over without taking it).
         let mut live = Live::start(model);
-        let mut frames: Vec<Frame<M::World>> = Vec::new();
-        stack.kids.clear();
-        stack.words.clear();
+        let mut frames: Vec<Frame> = Vec::new();
+        stack.clear();
         let mut at_state = true;
         if let Some((_, parent)) = path.split_last() {
             for &t in parent {
@@ -1373,10 +1389,8 @@ fn worker<M: StateKey + Sync>(
                 break;
             }
             if top.next == top.len {
-                stack.pop(top);
-                if let Some((Saved::Resume(w), _)) = frames.pop().and_then(|f| f.snapshot) {
-                    live.recycle(w);
-                }
+                stack.pop(top, &live);
+                frames.pop();
                 at_state = false;
                 continue;
             }
@@ -1390,21 +1404,19 @@ fn worker<M: StateKey + Sync>(
             if !at_state {
                 let top = frames.last_mut().expect("top frame");
                 let last = top.next == top.len;
-                let restored = match &top.snapshot {
+                let saved = stack.saved.last_mut().expect("a frame's snapshot slot");
+                let restored = match saved {
                     Some((Saved::Resume(w), key)) => {
                         live.resume_moved(model, w, &stack.words[top.words..]);
                         Some(*key)
                     }
                     // The last child: the snapshot is not needed again, its world is moved
                     // in instead of copied.
-                    Some((Saved::Exec(_), _)) if last => match top.snapshot.take() {
-                        Some((Saved::Exec(snap), key)) => {
-                            let old = live.ex.restore_owned(snap, |t| model.thread(t));
-                            live.recycle(old);
-                            Some(key)
-                        }
-                        _ => unreachable!("matched above"),
-                    },
+                    Some((Saved::Exec(snap), key)) if last => {
+                        let old = live.ex.restore_owned(snap, |t| model.thread(t));
+                        live.recycle(old);
+                        Some(*key)
+                    }
                     Some((Saved::Exec(snap), key)) => {
                         live.copy_world(model, snap.world()).map(|w| {
                             let old = live.ex.restore(snap, w, |t| model.thread(t));
@@ -1440,7 +1452,7 @@ fn worker<M: StateKey + Sync>(
                         );
                     }
                     if top.next == top.len {
-                        if let Some((Saved::Resume(w), _)) = top.snapshot.take() {
+                        if let Some((Saved::Resume(w), _)) = saved.take() {
                             live.recycle(w);
                         }
                     }
@@ -1615,7 +1627,7 @@ fn safe_set<M: StateKey + Sync>(
 }
 
 /// Gives the unexplored children of the shallowest open state with any to the queue.
-fn share<M, W>(sh: &SharedState<'_, M>, frames: &mut [Frame<W>], stack: &Stack, path: &[Tid]) {
+fn share<M, W>(sh: &SharedState<'_, M>, frames: &mut [Frame], stack: &Stack<W>, path: &[Tid]) {
     let Some(f) = frames.iter_mut().find(|f| f.next < f.len) else {
         return;
     };
@@ -1639,9 +1651,9 @@ fn arrive<M: StateKey + Sync>(
     live: &Live<M::World>,
     path: &[Tid],
     sleep: u64,
-    stack: &mut Stack,
+    stack: &mut Stack<M::World>,
     out: &mut WorkerOut,
-) -> Option<Frame<M::World>> {
+) -> Option<Frame> {
     let WorkerOut {
         stats,
         cands,
@@ -1759,12 +1771,12 @@ fn arrive<M: StateKey + Sync>(
     } else {
         None
     };
+    stack.saved.push(snapshot);
     Some(Frame {
         depth: path.len(),
         kids,
         len,
         next: 0,
         words,
-        snapshot,
     })
 }
