@@ -491,11 +491,7 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
     if !(sopts.safe_steps && model.key_includes_history()) {
         return search_once(model, &opts, progress, sopts, None, start, visited).0;
     }
-    let mut seeder = Seeder::new();
-    let mut seen = {
-        let inst = model.instance();
-        Seen::new(inst.threads.len(), inst.objects)
-    };
+    let (mut seeder, mut seen) = Seeder::new(model);
     if sopts.seed_table {
         seeder.walk(model, opts.bounds.max_depth, &mut seen, QUIET_FIRST);
     }
@@ -543,12 +539,17 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
                 out.outcome.stats.states
             );
         }
-        // A search that got far before it missed is a large one, where each start over
-        // costs more than walks do: walk on (from where the first walks stopped) until
-        // QUIET_MORE walks in a row add nothing.
-        if sopts.seed_table && !seeded_more && out.outcome.stats.states >= SEED_MORE_AFTER {
-            seeded_more = true;
-            seeder.walk(model, opts.bounds.max_depth, &mut seen, QUIET_MORE);
+        // What one thread missed, the others running the same code usually miss next: walk
+        // on (from where the walks stopped) before starting over, a little after a small
+        // search, and, once, much longer after a large one, where each start over costs more
+        // than walks do.
+        if sopts.seed_table {
+            if out.outcome.stats.states < SEED_MORE_AFTER {
+                seeder.walk(model, opts.bounds.max_depth, &mut seen, QUIET_AGAIN);
+            } else if !seeded_more {
+                seeded_more = true;
+                seeder.walk(model, opts.bounds.max_depth, &mut seen, QUIET_MORE);
+            }
         }
         // The next search starts from an empty visited set, in the tables this one grew
         // (clearing keeps their capacity: no regrowing, no fresh pages to fault in).
@@ -561,12 +562,17 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
 
 /// Walks in a row that add nothing to the independence table before the search stops
 /// seeding it: few, so that a small search does not pay more for its table than for itself
-/// (the search learns what the walks missed, at the price of starting over).
-const QUIET_FIRST: u32 = 32;
+/// (the search learns what the walks missed, at the price of starting over). Measured by
+/// callgrind on the 3-thread D1 cases: 64 (the earlier figure) 22.6 M and 12.3 M
+/// instructions, 32: 16.6 M and 10.0 M, 8 (with [`QUIET_AGAIN`]): 16.1 M and 8.5 M; the
+/// 3-thread D3 cases cost about the same with all three.
+const QUIET_FIRST: u32 = 8;
+/// After a small search started over: walks until this many in a row add nothing.
+const QUIET_AGAIN: u32 = 16;
 /// A search that starts over after arriving at this many states is a large one: the walks
 /// go on until [`QUIET_MORE`] of them in a row add nothing, so that it starts over less (on
 /// `bench/scenarios/d3-sendfile-4t.toml` with the splice patch: after the third start over,
-/// at 5,272 states, 45 walks become 240, and the fourth, at 79,045 states, is not needed).
+/// at 5,272 states, 53 walks become 240, and a fourth, at 79,045 states, is not needed).
 const SEED_MORE_AFTER: u64 = 2_000;
 const QUIET_MORE: u32 = 128;
 /// Most walks in all.
@@ -581,59 +587,71 @@ const MAX_WALKS: u64 = 4096;
 /// (a failed import, a retry after another thread finished) show. Any walk is sound: the
 /// table only has to hold what the reduced search meets, and the search checks that. A later
 /// round goes on from where the previous one stopped (the same random sequence, continued).
-struct Seeder {
+struct Seeder<W: 'static> {
     rng: u64,
     walks: u64,
     steps: u64,
     /// The length of the last uniform walk: where the change points of the next walk fall.
     span: u64,
+    /// The execution the walks run in (restarted for each), and whether it is fresh.
+    ex: Execution<W>,
+    fresh: bool,
 }
 
-impl Seeder {
-    fn new() -> Self {
-        Seeder {
+impl<W: 'static> Seeder<W> {
+    /// A seeder, and an empty table for the model's threads and objects.
+    fn new<M: StateKey<World = W>>(model: &M) -> (Self, Seen) {
+        let inst = model.instance();
+        let seen = Seen::new(inst.threads.len(), inst.objects);
+        let seeder = Seeder {
             rng: 0x9e37_79b9_7f4a_7c15,
             walks: 0,
             steps: 0,
             span: 64,
-        }
-    }
-
-    fn next(&mut self) -> u64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        self.rng
+            ex: Execution::start(inst, false),
+            fresh: true,
+        };
+        (seeder, seen)
     }
 
     /// Walks until `quiet` walks in a row add nothing to `seen`.
-    fn walk<M: StateKey>(&mut self, model: &M, max_depth: usize, seen: &mut Seen, quiet: u32) {
-        let inst = model.instance();
-        let n = inst.threads.len();
-        let mut ex = Execution::start(inst, false);
-        let mut fresh = true;
+    fn walk<M: StateKey<World = W>>(
+        &mut self,
+        model: &M,
+        max_depth: usize,
+        seen: &mut Seen,
+        quiet: u32,
+    ) {
+        let n = self.ex.threads();
         let mut still = 0;
         while self.walks < MAX_WALKS && still < quiet {
             let walk = self.walks;
             self.walks += 1;
-            if !fresh {
-                ex.restart(model.instance());
+            if !self.fresh {
+                self.ex.restart(model.instance());
             }
-            fresh = false;
+            self.fresh = false;
+            let (ex, rng) = (&mut self.ex, &mut self.rng);
+            let mut next = || {
+                *rng ^= *rng << 13;
+                *rng ^= *rng >> 7;
+                *rng ^= *rng << 17;
+                *rng
+            };
             let pct = walk % 2 == 1;
             // Priorities: a random order of the threads (higher runs first).
             let mut prio: Vec<i64> = (1..=n as i64).collect();
             for i in (1..n).rev() {
-                prio.swap(i, (self.next() % (i as u64 + 1)) as usize);
+                prio.swap(i, (next() % (i as u64 + 1)) as usize);
             }
             let span = self.span.max(1);
-            let mut changes: Vec<u64> = (0..walk / 2 % 4).map(|_| self.next() % span).collect();
+            let mut changes: Vec<u64> = (0..walk / 2 % 4).map(|_| next() % span).collect();
             changes.sort_unstable();
             let mut low = 0i64;
             let (mut last, mut run) = (usize::MAX, 0u32);
             let mut new = false;
             for t in 0..n {
-                new |= note_parked(seen, &ex, t);
+                new |= note_parked(seen, ex, t);
             }
             let mut depth = 0u64;
             for _ in 0..max_depth {
@@ -661,7 +679,7 @@ impl Seeder {
                     last = top;
                     ex.step(top)
                 } else {
-                    let mut r = self.next();
+                    let mut r = next();
                     match ex.step_random(&mut r) {
                         Some(rec) => rec,
                         None => break,
@@ -673,7 +691,7 @@ impl Seeder {
                 for a in rec.accesses.as_slice() {
                     new |= seen.insert(tid, a);
                 }
-                new |= note_parked(seen, &ex, tid);
+                new |= note_parked(seen, ex, tid);
                 if rec.findings.iter().any(|f| f.fatal) {
                     new |= seen.insert_fatal(tid, rec.name);
                     break;
@@ -791,8 +809,8 @@ fn search_once<M: StateKey + Sync>(
         seen: seen.cloned(),
         learned: Mutex::new(Vec::new()),
         park_masks: seen.filter(|_| !sopts.all_parking_bits).map(|seen| {
-            let inst = model.instance();
-            park_masks(seen, &groups, inst.threads.len(), inst.objects)
+            let (threads, objects) = seen.shape();
+            park_masks(seen, &groups, threads, objects)
         }),
         groups,
         full_keys: Mutex::new(BTreeSet::new()),
