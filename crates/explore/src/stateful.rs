@@ -184,7 +184,7 @@
 //! move since keeps its future, a thread written as a [`crate::Machine`] is rewound (it
 //! registers the operation the restored world gives), and any other thread restarts at its
 //! resume point ([`StateKey::resume_thread`]). The search checks that the restored state has
-//! the original key on the first 256 restores and one in 64 after them (every one in debug
+//! the original key on the first 64 restores and one in 64 after them (every one in debug
 //! builds).
 //! A history-keyed model whose world can be copied declares [`StateKey::fast_forward`]: the
 //! search keeps a [`crate::runtime::Snapshot`] (a copy of the world and of the runtime's
@@ -1447,13 +1447,13 @@ fn worker<M: StateKey + Sync>(
                 if let Some(key) = restored {
                     out.stats.restores += 1;
                     // The model's `resume` (or its world copy, for a fast-forward restore)
-                    // is checked on the first 256 restores and one in 64 after them (and on
+                    // is checked on the first 64 restores and one in 64 after them (and on
                     // every one in debug builds, as the tests run): a wrong one shows at
                     // once, without a key per restore (a key costs as much as the rest of a
                     // resume-point restore). A fast-forwarded thread's
                     // own state is checked when it is started again (`Execution::materialize`
                     // asserts it reaches the restored operation, attempt and history).
-                    if out.stats.restores <= 256
+                    if out.stats.restores <= 64
                         || out.stats.restores.is_multiple_of(64)
                         || cfg!(debug_assertions)
                     {
