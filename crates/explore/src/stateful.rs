@@ -532,7 +532,7 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
         reruns += 1;
         if std::env::var_os("PVMM_DEBUG_RERUN").is_some() {
             eprintln!(
-                "rerun {reruns} at {:.3} s: table {} entries, learned {}, {} states dropped",
+                "rerun {reruns} at {:.6} s: table {} entries, learned {}, {} states dropped",
                 start.elapsed().as_secs_f64(),
                 seen.len(),
                 learned.len(),
@@ -622,6 +622,7 @@ impl<W: 'static> Seeder<W> {
         seen: &mut Seen,
         quiet: u32,
     ) {
+        let round_start = Instant::now();
         let n = self.ex.threads();
         let mut still = 0;
         while self.walks < MAX_WALKS && still < quiet {
@@ -704,10 +705,11 @@ impl<W: 'static> Seeder<W> {
         }
         if std::env::var_os("PVMM_DEBUG_RERUN").is_some() {
             eprintln!(
-                "seed: {} walks, {} steps, {} entries",
+                "seed: {} walks, {} steps, {} entries ({:.6} s in this round)",
                 self.walks,
                 self.steps,
-                seen.len()
+                seen.len(),
+                round_start.elapsed().as_secs_f64()
             );
         }
     }
