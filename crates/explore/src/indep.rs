@@ -93,13 +93,13 @@ impl Seen {
         }
     }
 
-    /// Records that a parked retry of `tid` was registered on object `obj`; true if that
-    /// was new.
     /// The model's threads and objects the table is for.
     pub fn shape(&self) -> (usize, usize) {
         (self.threads, self.objects)
     }
 
+    /// Records that a parked retry of `tid` was registered on object `obj`; true if that
+    /// was new.
     pub fn insert_parked(&mut self, tid: usize, obj: usize) -> bool {
         assert!(obj < self.objects, "object id {obj} out of range");
         let (w, b) = (tid * self.words + obj / 64, 1u64 << (obj % 64));

@@ -591,7 +591,11 @@ impl<W> Shared<W> {
 
 /// A model thread written as a state machine over a resume point that it keeps in the world
 /// (a label and the few locals it needs, written by its own steps' bodies): what it does
-/// next is a function of the world alone. Started with [`machine`]. Such a thread holds no
+/// next is a function of that resume point alone. `op` must not read what other threads
+/// write: the runtime holds a thread's registered operation until the thread steps, and a
+/// rewind registers it again from the restored world, so an `op` that read shared state could
+/// register something else at the same state (the key records only a tag of the operation's
+/// name, not its accesses or guard). Started with [`machine`]. Such a thread holds no
 /// state of its own, so a restore that brings the world back *rewinds* it where it is — it
 /// registers the operation the restored world gives — instead of dropping and restarting a
 /// future ([`Execution::resume_moved`]), and a step is one call of each method, with no

@@ -203,9 +203,10 @@
 //! thread switch). Depth-first order keeps restores rare: a new state is expanded on the spot;
 //! only going back up costs a restore.
 //!
-//! Parked retries are judged by the search's own "written since" bits (below), not by the
-//! runtime's counters, which a restored execution starts from zero; the bits follow the
-//! runtime's rule, so both agree on a replayed execution.
+//! Parked retries are judged by the search's own "written since" bits (see "Parking bits of
+//! objects nobody waits on" above), not by the runtime's counters, which a lean execution
+//! does not keep ([`crate::runtime::Execution::set_lean`]) and a restore does not bring
+//! back; the bits follow the runtime's rule, so both agree on a replayed execution.
 //!
 //! # Several cores
 //!
@@ -239,8 +240,10 @@ pub trait StateKey: Model {
     /// Optional, for cheap backtracking: an instance whose world is a copy of `world` (a state
     /// the search reached) and whose threads start at the resume points recorded in it. With
     /// it the search restores a state in O(threads) instead of replaying its path; the search
-    /// checks that the restored state has the key of the original (and panics otherwise: the
-    /// model's `resume` is wrong). `None` (the default): restore by replay.
+    /// checks that the restored state has the key of the original and panics otherwise (the
+    /// model's `resume` is wrong) — on every restore in debug builds (and so in the tests), on
+    /// the first 64 and then one in 64 in release builds (a self-check: nothing else reads
+    /// that key). `None` (the default): restore by replay.
     fn resume(&self, world: &Self::World) -> Option<crate::runtime::Instance<Self::World>> {
         let _ = world;
         None
@@ -1006,7 +1009,8 @@ struct Frame {
 /// What the open frames of a worker's path keep besides themselves, in stacks that grow and
 /// shrink with the path (frames are pushed and popped in order): no allocation per state
 /// once they have grown to the search's depth, and a frame itself is a few words (its
-/// snapshot, with a copy of the world in it, is written once in place and never moved).
+/// snapshot, with a copy of the world in it, is written once in place; `saved` moves the
+/// snapshots only when it grows).
 struct Stack<W> {
     kids: Vec<(Tid, u64)>,
     words: Vec<u64>,
@@ -1177,6 +1181,14 @@ impl<W: 'static> Live<W> {
         let n = self.ex.threads();
         for a in rec.accesses.as_slice() {
             let o = a.obj.0 as usize;
+            // The bits of objects at or past the declared count are not in the key: a model
+            // that declares too few objects would be judged by bits the key leaves out.
+            assert!(
+                o < self.objects,
+                "{}: object id {o} at or past the model's {} declared objects",
+                rec.name,
+                self.objects
+            );
             let (w, b) = (o / 64, 1u64 << (o % 64));
             if a.kind != crate::access::AccessKind::Read {
                 for t in (0..n).filter(|&t| t != tid) {
