@@ -84,219 +84,28 @@ fn nonzero(w: &World, v: u64) -> bool {
     w.vars[v as usize] != 0
 }
 
-async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId, start: Th) {
-    let mut th = start;
-    if th.pc == DONE {
-        return;
-    }
-    let var = |v: u8| ObjId(v as u32);
-    while (th.pc as usize) < code.len() {
-        let pc = th.pc;
-        let next = |mut t: Th| {
-            t.pc = pc + 1;
-            t.waiting = false;
-            t
-        };
-        match code[pc as usize] {
-            Ins::Read(v) => {
-                th = cx
-                    .step(
-                        Op::new(names::READ, Accesses::new().with(Access::read(var(v)))),
-                        move |e| {
-                            let mut t = next(th);
-                            t.local = e.world.vars[v as usize];
-                            e.world.th[e.tid] = t;
-                            t
-                        },
-                    )
-                    .await;
-            }
-            Ins::Write(v, c) => {
-                th = cx
-                    .step(
-                        Op::new(names::WRITE, Accesses::new().with(Access::write(var(v)))),
-                        move |e| {
-                            e.world.vars[v as usize] = th.local + c as i64;
-                            let t = next(th);
-                            e.world.th[e.tid] = t;
-                            t
-                        },
-                    )
-                    .await;
-            }
-            Ins::Add(v, c) => {
-                th = cx
-                    .step(
-                        Op::new(names::ADD, Accesses::new().with(Access::add(var(v)))),
-                        move |e| {
-                            e.world.vars[v as usize] += c as i64;
-                            let t = next(th);
-                            e.world.th[e.tid] = t;
-                            t
-                        },
-                    )
-                    .await;
-            }
-            Ins::Lock(l) | Ins::TryLock(l) if th.held & (1 << l) != 0 => {
-                // Local-only: skip (no step). The resume point is rewritten at the next step.
-                th.pc += 1;
-            }
-            Ins::Lock(l) => {
-                let o = ObjId(lock_base + l as u32);
-                th = cx
-                    .step(
-                        Op::new(names::LOCK, Accesses::new().with(Access::acquire(o)))
-                            .when(lock_free, l as u64),
-                        move |e| {
-                            e.world.locks[l as usize] = true;
-                            let mut t = next(th);
-                            t.held |= 1 << l;
-                            e.world.th[e.tid] = t;
-                            t
-                        },
-                    )
-                    .await;
-            }
-            Ins::Unlock(l) if th.held & (1 << l) == 0 => th.pc += 1,
-            Ins::Unlock(l) => {
-                let o = ObjId(lock_base + l as u32);
-                th = cx
-                    .step(
-                        Op::new(names::UNLOCK, Accesses::new().with(Access::release(o))),
-                        move |e| {
-                            e.world.locks[l as usize] = false;
-                            let mut t = next(th);
-                            t.held &= !(1 << l);
-                            e.world.th[e.tid] = t;
-                            t
-                        },
-                    )
-                    .await;
-            }
-            Ins::TryLock(l) => {
-                let o = ObjId(lock_base + l as u32);
-                th = cx
-                    .step(
-                        Op::new(names::TRYLOCK, Accesses::new().with(Access::write(o))),
-                        move |e| {
-                            let free = !e.world.locks[l as usize];
-                            let mut t = next(th);
-                            if free {
-                                e.world.locks[l as usize] = true;
-                                t.held |= 1 << l;
-                            }
-                            t.local = free as i64;
-                            e.world.th[e.tid] = t;
-                            t
-                        },
-                    )
-                    .await;
-            }
-            Ins::Check(v, c) => {
-                th = cx
-                    .step(
-                        Op::new(names::CHECK, Accesses::new().with(Access::read(var(v)))),
-                        move |e| {
-                            if e.world.vars[v as usize] == c as i64 {
-                                e.report(
-                                    "bad-value",
-                                    Severity::Violation,
-                                    format!("var {v} == {c}"),
-                                );
-                            }
-                            let t = next(th);
-                            e.world.th[e.tid] = t;
-                            t
-                        },
-                    )
-                    .await;
-            }
-            Ins::WaitNonZero(v) => {
-                let acc = Accesses::new().with(Access::read(var(v)));
-                th = cx
-                    .step(
-                        Op::new(names::WAIT, acc).retry_when(nonzero, v as u64),
-                        move |e| {
-                            let mut t = next(th);
-                            t.local = e.world.vars[v as usize];
-                            e.world.th[e.tid] = t;
-                            t
-                        },
-                    )
-                    .await;
-            }
-            Ins::AwaitNonZero(v) => {
-                let acc = Accesses::new().with(Access::read(var(v)));
-                let op = if th.waiting {
-                    Op::new(names::AWAIT, acc).parked()
-                } else {
-                    Op::new(names::AWAIT, acc)
-                };
-                th = cx
-                    .step(op, move |e| {
-                        let x = e.world.vars[v as usize];
-                        let t = if x != 0 {
-                            next(th)
-                        } else {
-                            Th {
-                                waiting: true,
-                                ..th
-                            }
-                        };
-                        e.world.th[e.tid] = t;
-                        t
-                    })
-                    .await;
-            }
-        }
-    }
-    for l in 0..8u8 {
-        if th.held & (1 << l) != 0 {
-            let o = ObjId(lock_base + l as u32);
-            th = cx
-                .step(
-                    Op::new(names::UNLOCK, Accesses::new().with(Access::release(o))),
-                    move |e| {
-                        e.world.locks[l as usize] = false;
-                        let mut t = th;
-                        t.held &= !(1 << l);
-                        t.pc = 100 + l;
-                        e.world.th[e.tid] = t;
-                        t
-                    },
-                )
-                .await;
-        }
-    }
-    cx.step(
-        Op::new(names::OUT, Accesses::new().with(Access::write(out))),
-        move |e| {
-            e.world.outs[e.tid] = th.local;
-            e.world.th[e.tid] = Th { pc: DONE, ..th };
-        },
-    )
-    .await;
-}
-
-/// Where a thread whose resume point is `th` stands, local-only instructions skipped (as
-/// `run` skips them, without a step and without writing the resume point).
+/// Where a thread whose resume point is `th` stands: local-only instructions (locking a lock
+/// it holds, unlocking one it does not) are passed over without a step and without writing
+/// the resume point; after the last instruction it releases the locks it still holds, then
+/// writes its output.
+#[derive(Clone, Copy)]
 enum Next {
     Ins(Ins, Th),
-    /// The release of a lock still held after the last instruction.
     Unlock(u8, Th),
     Out(Th),
     Done,
 }
 
-/// `run` as a state machine over the resume point `th[tid]` (see [`Machine`]): the same
-/// operations with the same accesses, guards and bodies.
-struct ProgMachine {
+/// A thread's code and the objects it names; the operations and step bodies of both kinds of
+/// thread (`run` and [`ProgMachine`]), which differ only in how the runtime holds them.
+#[derive(Clone)]
+struct Code {
     code: Vec<Ins>,
     lock_base: u32,
     out: ObjId,
 }
 
-impl ProgMachine {
+impl Code {
     fn next(&self, mut th: Th) -> Next {
         if th.pc == DONE {
             return Next::Done;
@@ -314,14 +123,13 @@ impl ProgMachine {
             None => Next::Out(th),
         }
     }
-}
 
-impl Machine<World> for ProgMachine {
-    fn op(&self, w: &World, tid: Tid) -> Option<Op<World>> {
+    /// The operation at `next`, `None` when the thread has finished.
+    fn op(&self, next: Next) -> Option<Op<World>> {
         let var = |v: u8| ObjId(v as u32);
         let lock = |l: u8| ObjId(self.lock_base + l as u32);
         let one = |a: Access| Accesses::new().with(a);
-        Some(match self.next(w.th[tid]) {
+        Some(match next {
             Next::Done => return None,
             Next::Ins(ins, th) => {
                 match ins {
@@ -350,45 +158,47 @@ impl Machine<World> for ProgMachine {
         })
     }
 
-    fn run(&self, e: &mut StepEnv<'_, World>) {
+    /// The body of the operation at `next`: its effect on the world, and the new resume
+    /// point, which it writes to the world and returns.
+    fn run(&self, next: Next, e: &mut StepEnv<'_, World>) -> Th {
         let tid = e.tid;
-        let next = |t: Th| Th {
+        let after = |t: Th| Th {
             pc: t.pc + 1,
             waiting: false,
             ..t
         };
-        let t = match self.next(e.world.th[tid]) {
+        let t = match next {
             Next::Done => unreachable!("a finished thread does not step"),
             Next::Ins(ins, th) => match ins {
                 Ins::Read(v) | Ins::WaitNonZero(v) => Th {
                     local: e.world.vars[v as usize],
-                    ..next(th)
+                    ..after(th)
                 },
                 Ins::Write(v, c) => {
                     e.world.vars[v as usize] = th.local + c as i64;
-                    next(th)
+                    after(th)
                 }
                 Ins::Add(v, c) => {
                     e.world.vars[v as usize] += c as i64;
-                    next(th)
+                    after(th)
                 }
                 Ins::Lock(l) => {
                     e.world.locks[l as usize] = true;
                     Th {
                         held: th.held | 1 << l,
-                        ..next(th)
+                        ..after(th)
                     }
                 }
                 Ins::Unlock(l) => {
                     e.world.locks[l as usize] = false;
                     Th {
                         held: th.held & !(1 << l),
-                        ..next(th)
+                        ..after(th)
                     }
                 }
                 Ins::TryLock(l) => {
                     let free = !e.world.locks[l as usize];
-                    let mut t = next(th);
+                    let mut t = after(th);
                     if free {
                         e.world.locks[l as usize] = true;
                         t.held |= 1 << l;
@@ -400,9 +210,9 @@ impl Machine<World> for ProgMachine {
                     if e.world.vars[v as usize] == c as i64 {
                         e.report("bad-value", Severity::Violation, format!("var {v} == {c}"));
                     }
-                    next(th)
+                    after(th)
                 }
-                Ins::AwaitNonZero(v) if e.world.vars[v as usize] != 0 => next(th),
+                Ins::AwaitNonZero(v) if e.world.vars[v as usize] != 0 => after(th),
                 Ins::AwaitNonZero(_) => Th {
                     waiting: true,
                     ..th
@@ -422,6 +232,33 @@ impl Machine<World> for ProgMachine {
             }
         };
         e.world.th[tid] = t;
+        t
+    }
+}
+
+/// The thread as `async` code: its resume point also kept in a local, which each step's
+/// result updates (what the runtime restarts and replays, or starts at the resume point a
+/// restored world holds).
+async fn run(cx: Ctx<World>, code: Code, start: Th) {
+    let mut th = start;
+    loop {
+        let next = code.next(th);
+        let Some(op) = code.op(next) else { return };
+        th = cx.step(op, |e| code.run(next, e)).await;
+    }
+}
+
+/// The thread as a [`Machine`]: everything read from the resume point in the world.
+struct ProgMachine(Code);
+
+impl Machine<World> for ProgMachine {
+    fn op(&self, w: &World, tid: Tid) -> Option<Op<World>> {
+        self.0.op(self.0.next(w.th[tid]))
+    }
+
+    fn run(&self, e: &mut StepEnv<'_, World>) {
+        let next = self.0.next(e.world.th[e.tid]);
+        self.0.run(next, e);
     }
 }
 
@@ -441,14 +278,15 @@ impl Prog {
                     let code = code.clone();
                     let out = ObjId((self.nvars + self.nlocks + t) as u32);
                     let st = starts[t];
+                    let code = Code {
+                        code,
+                        lock_base,
+                        out,
+                    };
                     let f: explore::ThreadFn<World> = if self.machine {
-                        explore::machine(ProgMachine {
-                            code,
-                            lock_base,
-                            out,
-                        })
+                        explore::machine(ProgMachine(code))
                     } else {
-                        Box::new(move |cx| Box::pin(run(cx, code, lock_base, out, st)))
+                        Box::new(move |cx| Box::pin(run(cx, code, st)))
                     };
                     (format!("T{t}"), f)
                 })
@@ -610,25 +448,22 @@ fn stateful_equals_plain_visited_set_and_naive_on_random_programs() {
             red_keys, plain_keys,
             "every reachable state is visited: {ctx}"
         );
+        // Restored by `resume` instead of by replay: async threads, then the same program
+        // as machines (rewound in place).
         let mut pr = p;
         pr.resumable = true;
-        let (res, res_keys) = stateful(&pr, 1, true);
-        assert_eq!(res_keys, red_keys, "restoring by resume = by replay: {ctx}");
-        assert_eq!(res.final_states, red.final_states, "{ctx}");
-        assert_eq!(props(&res), props(&red), "{ctx}");
-        assert_eq!(
-            res.stats.steps, res.stats.transitions,
-            "no replay with resume: {ctx}"
-        );
-        pr.machine = true;
-        let (mac, mac_keys) = stateful(&pr, 1, true);
-        assert_eq!(mac_keys, res_keys, "machine threads = async threads: {ctx}");
-        assert_eq!(mac.final_states, red.final_states, "{ctx}");
-        assert_eq!(props(&mac), props(&red), "{ctx}");
-        assert_eq!(
-            mac.stats.steps, mac.stats.transitions,
-            "no replay with machines: {ctx}"
-        );
+        for machine in [false, true] {
+            pr.machine = machine;
+            let what = if machine { "machines" } else { "async threads" };
+            let (res, res_keys) = stateful(&pr, 1, true);
+            assert_eq!(res_keys, red_keys, "{what} restored = replayed: {ctx}");
+            assert_eq!(res.final_states, red.final_states, "{what}: {ctx}");
+            assert_eq!(props(&res), props(&red), "{what}: {ctx}");
+            assert_eq!(
+                res.stats.steps, res.stats.transitions,
+                "no replay with {what}: {ctx}"
+            );
+        }
         with_sleep += red.stats.transitions;
         plain_tr += plain.stats.transitions;
     }
