@@ -596,9 +596,8 @@ struct Seeder<W: 'static> {
     steps: u64,
     /// The length of the last uniform walk: where the change points of the next walk fall.
     span: u64,
-    /// The execution the walks run in (restarted for each), and whether it is fresh.
+    /// The execution the walks run in (fresh for the first, restarted for each after it).
     ex: Execution<W>,
-    fresh: bool,
 }
 
 impl<W: 'static> Seeder<W> {
@@ -612,7 +611,6 @@ impl<W: 'static> Seeder<W> {
             steps: 0,
             span: 64,
             ex: Execution::start(inst, false),
-            fresh: true,
         };
         (seeder, seen)
     }
@@ -631,10 +629,9 @@ impl<W: 'static> Seeder<W> {
         while self.walks < MAX_WALKS && still < quiet {
             let walk = self.walks;
             self.walks += 1;
-            if !self.fresh {
+            if walk > 0 {
                 self.ex.restart(model.instance());
             }
-            self.fresh = false;
             let (ex, rng) = (&mut self.ex, &mut self.rng);
             let mut next = || {
                 *rng ^= *rng << 13;
