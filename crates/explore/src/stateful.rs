@@ -210,10 +210,11 @@
 //!
 //! # Several cores
 //!
-//! Workers share the visited set (sharded, one lock per shard) and a queue of tasks; a task is
+//! Workers share the visited set (one table, slots claimed by compare-and-swap: see
+//! `visited.rs`) and a queue of tasks; a task is
 //! "arrive at the state reached by this path, with this sleep set". A worker that sees idle
 //! workers and an empty queue hands over the unexplored children of its shallowest open state.
-//! The store-and-compare of sleep sets is atomic per state (under its shard lock), so the
+//! The store-and-compare of sleep sets is atomic per state (one `fetch_and`), so the
 //! argument above does not depend on which worker gets where first: every state is expanded
 //! by every transition not in the intersection of the sleep sets it was reached with. The
 //! same states, final states and properties are found with any number of workers (tested).
@@ -225,8 +226,12 @@ use super::{
 use crate::access::Access;
 use crate::indep::Seen;
 use crate::runtime::{Execution, Model, Tid};
+use visited::{Handle, Visit, Visited};
+
+#[path = "visited.rs"]
+mod visited;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -403,39 +408,6 @@ pub fn explore_stateful_parallel<M: StateKey + Sync>(
     .outcome
 }
 
-const SHARDS: usize = 64;
-
-/// The keys are already hashes: the visited set uses their low bits as they are.
-#[derive(Default, Clone, Copy)]
-struct KeyHasher(u64);
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | b as u64;
-        }
-    }
-    fn write_u128(&mut self, i: u128) {
-        self.0 = (i >> 6) as u64; // the low 6 bits chose the shard
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-type Visited = HashMap<u128, u64, std::hash::BuildHasherDefault<KeyHasher>>;
-
-/// One shard of the visited set, alone on its cache lines: every insert writes the lock and
-/// the table header, and two workers writing neighbouring shards would otherwise share a line.
-#[repr(align(128))]
-#[derive(Default)]
-struct Shard(Mutex<Visited>);
-
-impl std::ops::Deref for Shard {
-    type Target = Mutex<Visited>;
-    fn deref(&self) -> &Mutex<Visited> {
-        &self.0
-    }
-}
-
 struct Task {
     path: Vec<Tid>,
     sleep: u64,
@@ -448,7 +420,7 @@ struct SharedState<'m, M> {
     bounds: super::Bounds,
     sleep_sets: bool,
     jobs: usize,
-    visited: Vec<Shard>,
+    visited: Visited,
     queue: Mutex<VecDeque<Task>>,
     cv: Condvar,
     /// Workers waiting for a task.
@@ -490,7 +462,7 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
 ) -> StatefulOutcome {
     let start = Instant::now();
     let mut progress = opts.progress.take();
-    let mut visited: Vec<Shard> = (0..SHARDS).map(|_| Shard::default()).collect();
+    let mut visited = Visited::new(sopts.jobs);
     if !(sopts.safe_steps && model.key_includes_history()) {
         return search_once(model, &opts, progress, sopts, None, start, visited).0;
     }
@@ -557,9 +529,7 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
         // The next search starts from an empty visited set, in the tables this one grew
         // (clearing keeps their capacity: no regrowing, no fresh pages to fault in).
         visited = used;
-        for shard in &visited {
-            shard.lock().expect("shard").clear();
-        }
+        visited.reset(sopts.jobs);
     }
 }
 
@@ -776,8 +746,8 @@ fn search_once<M: StateKey + Sync>(
     sopts: StatefulOptions,
     seen: Option<&Seen>,
     start: Instant,
-    visited: Vec<Shard>,
-) -> (StatefulOutcome, Vec<Learned>, Vec<Shard>, bool) {
+    visited: Visited,
+) -> (StatefulOutcome, Vec<Learned>, Visited, bool) {
     let jobs = sopts.jobs.max(1);
     let groups = if sopts.symmetry {
         let mut g = model.symmetry();
@@ -820,9 +790,12 @@ fn search_once<M: StateKey + Sync>(
     };
     let outs: Vec<WorkerOut> = std::thread::scope(|s| {
         let handles: Vec<_> = (1..jobs)
-            .map(|_| s.spawn(|| worker(&shared, None)))
+            .map(|me| {
+                let shared = &shared;
+                s.spawn(move || worker(shared, me, None))
+            })
             .collect();
-        let mut outs = vec![worker(&shared, progress)];
+        let mut outs = vec![worker(&shared, 0, progress)];
         for h in handles {
             outs.push(h.join().expect("worker panicked"));
         }
@@ -857,15 +830,10 @@ fn search_once<M: StateKey + Sync>(
         }
     }
     let mut keys = BTreeSet::new();
-    let mut entries = 0usize;
-    let mut bytes = 0usize;
-    for shard in &shared.visited {
-        let m = shard.lock().expect("shard");
-        entries += m.len();
-        bytes += m.capacity() * (std::mem::size_of::<(u128, u64)>() + 1);
-        if sopts.keep_keys && shared.park_masks.is_none() {
-            keys.extend(m.keys().copied());
-        }
+    let entries = shared.visited.len();
+    let bytes = shared.visited.bytes();
+    if sopts.keep_keys && shared.park_masks.is_none() {
+        keys.extend(shared.visited.keys());
     }
     if sopts.keep_keys && shared.park_masks.is_some() {
         keys = std::mem::take(&mut *shared.full_keys.lock().expect("keys"));
@@ -1384,6 +1352,7 @@ fn uncanon(set: u64, c: &Canon) -> u64 {
 
 fn worker<M: StateKey + Sync>(
     sh: &SharedState<'_, M>,
+    me: usize,
     mut progress: Option<&mut (dyn FnMut(&super::Progress) + '_)>,
 ) -> WorkerOut {
     let model = sh.model;
@@ -1391,7 +1360,9 @@ fn worker<M: StateKey + Sync>(
     let mut last_progress = Instant::now();
     let mut checks = 0u32;
     let mut states_flushed = 0u64;
+    let mut rss = super::RssGauge::default();
     let mut stack = Stack::new();
+    let mut vis = sh.visited.handle(me);
     while let Some(task) = next_task(sh) {
         let mut path = task.path;
         // Arrive at the task's state: replay the path to its parent state, then take the
@@ -1410,7 +1381,7 @@ fn worker<M: StateKey + Sync>(
                 continue;
             }
         }
-        if let Some(f) = arrive(sh, &live, &path, task.sleep, &mut stack, &mut out) {
+        if let Some(f) = arrive(sh, &mut vis, &live, &path, task.sleep, &mut stack, &mut out) {
             frames.push(f);
         }
         while let Some(top) = frames.last_mut() {
@@ -1500,7 +1471,7 @@ fn worker<M: StateKey + Sync>(
             if take(sh, &mut live, &path, &mut out) {
                 continue;
             }
-            if let Some(f) = arrive(sh, &live, &path, sleep, &mut stack, &mut out) {
+            if let Some(f) = arrive(sh, &mut vis, &live, &path, sleep, &mut stack, &mut out) {
                 frames.push(f);
                 at_state = true;
             }
@@ -1515,15 +1486,9 @@ fn worker<M: StateKey + Sync>(
                     steps: out.stats.steps * sh.jobs as u64,
                     ..Stats::default()
                 };
-                if let Some(limit) = check_limits(&sh.bounds, &global, sh.start) {
+                if let Some(limit) = check_limits(&sh.bounds, &global, sh.start, &mut rss) {
                     stop_with(sh, limit);
                     break;
-                }
-                if let Some(m) = sh.bounds.max_memory_mib {
-                    if super::rss_mib().is_some_and(|r| r >= m) {
-                        stop_with(sh, Bound::MaxMemoryMib(m));
-                        break;
-                    }
                 }
                 if let Some(cb) = progress.as_deref_mut() {
                     if last_progress.elapsed() >= Duration::from_millis(100) {
@@ -1677,6 +1642,7 @@ fn share<M, W>(sh: &SharedState<'_, M>, frames: &mut [Frame], stack: &Stack<W>, 
 /// returns the frame of transitions to explore from it (if any).
 fn arrive<M: StateKey + Sync>(
     sh: &SharedState<'_, M>,
+    vis: &mut Handle<'_>,
     live: &Live<M::World>,
     path: &[Tid],
     sleep: u64,
@@ -1697,35 +1663,34 @@ fn arrive<M: StateKey + Sync>(
         let full = live.key(model, &sh.groups, None, &mut Canon::new());
         sh.full_keys.lock().expect("keys").insert(full);
     }
-    let shard = (key as usize) % SHARDS;
     let sleep = if sh.sleep_sets { sleep } else { 0 };
     // The enabled threads are computed only for a state that is new or owed transitions:
     // a revisit's stored sleep set is within the state's enabled threads (it was stored
     // masked by them, and equal keys have equal enabled threads, up to the symmetry's
     // permutation), so masking the sleep set by them first changes nothing there.
-    let (enabled, todo, base) = {
-        let mut m = sh.visited[shard].lock().expect("shard");
-        match m.get_mut(&key) {
-            None => {
-                let enabled = live.enabled_mask();
-                let sleep = sleep & enabled;
-                m.insert(key, canon(sleep, &perm));
-                stats.states += 1; // this worker's; added to `sh.states` now and then
-                (enabled, enabled & !sleep, sleep)
+    let csleep = canon(sleep, &perm);
+    let mut new_enabled = 0;
+    let mut init = || {
+        new_enabled = live.enabled_mask();
+        canon(sleep & new_enabled, &perm)
+    };
+    let (enabled, todo, base) = match vis.visit(key, csleep, &mut init) {
+        Visit::New => {
+            stats.states += 1; // this worker's; added to `sh.states` now and then
+            let sleep = sleep & new_enabled;
+            (new_enabled, new_enabled & !sleep, sleep)
+        }
+        Visit::Seen(old) => {
+            // Stored in canonical positions (the same state may be reached with its
+            // symmetric threads permuted).
+            let owed = uncanon(old & !csleep, &canon_);
+            if owed == 0 {
+                stats.pruned += 1;
+                return None;
             }
-            Some(old) => {
-                // Stored in canonical positions (the same state may be reached with its
-                // symmetric threads permuted).
-                let owed = uncanon(*old & !canon(sleep, &perm), &canon_);
-                if owed == 0 {
-                    stats.pruned += 1;
-                    return None;
-                }
-                *old &= canon(sleep, &perm);
-                let enabled = live.enabled_mask();
-                debug_assert_eq!(owed & !enabled, 0, "a stored sleep set beyond the enabled");
-                (enabled, owed, sleep & uncanon(*old, &canon_))
-            }
+            let enabled = live.enabled_mask();
+            debug_assert_eq!(owed & !enabled, 0, "a stored sleep set beyond the enabled");
+            (enabled, owed, sleep & uncanon(old & csleep, &canon_))
         }
     };
     // Safe steps: a set of threads whose next steps commute with everything the threads

@@ -281,3 +281,55 @@ fn fast_forward_restores_equal_replay_and_naive() {
         "safe steps were hardly used: {safe}, {fewer}"
     );
 }
+
+/// A memory limit the process is already over stops both searches, which then name it as
+/// the bound that made them incomplete; a limit it is far from changes nothing. (The
+/// resident set is read at most every 10 ms per thread, so a stopped search has taken a
+/// few steps first.)
+#[test]
+fn memory_limit_stops_the_search_and_is_named() {
+    use explore::search::{explore_stateful_with, StatefulOptions};
+    use explore::{Bound, Bounds};
+    use Ins::*;
+    // Three threads writing one variable four times each: 34,650 executions (every
+    // interleaving is its own class), hundreds of states.
+    let p = Prog {
+        nvars: 1,
+        nlocks: 0,
+        threads: (0..3)
+            .map(|t| (0..4).map(|i| Write(0, (t * 8 + i) as i8)).collect())
+            .collect(),
+    };
+    let limited = |mib| Options {
+        bounds: Bounds {
+            max_memory_mib: Some(mib),
+            ..Bounds::default()
+        },
+        ..Options::default()
+    };
+    for jobs in [1, 2] {
+        let sopts = StatefulOptions {
+            jobs,
+            ..StatefulOptions::default()
+        };
+        let stopped = explore_stateful_with(&p, limited(1), sopts).outcome;
+        assert_eq!(
+            stopped.stopped_by,
+            Some(Bound::MaxMemoryMib(1)),
+            "jobs {jobs}"
+        );
+        let full = explore_stateful_with(&p, limited(1 << 30), sopts).outcome;
+        assert_eq!(full.stopped_by, None, "jobs {jobs}");
+        assert!(
+            stopped.stats.states < full.stats.states,
+            "jobs {jobs}: {} of {} states",
+            stopped.stats.states,
+            full.stats.states
+        );
+    }
+    let stopped = explore(&p, limited(1));
+    assert_eq!(stopped.stopped_by, Some(Bound::MaxMemoryMib(1)));
+    let full = explore(&p, limited(1 << 30));
+    assert_eq!(full.stopped_by, None);
+    assert!(stopped.stats.executions < full.stats.executions);
+}

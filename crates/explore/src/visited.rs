@@ -1,0 +1,308 @@
+//! The visited set of the stateful search: the 128-bit keys of the states arrived at, each
+//! with the sleep set it was last stored with, shared by all workers.
+//!
+//! One open-addressing table with linear probing. A slot is three words: the key's high
+//! and low words and the sleep set. A worker claims an empty slot by a compare-and-swap of
+//! the high word, then stores the sleep set and, last, the low word; a worker that meets a
+//! claimed slot with its key's high word waits for the low word before it compares (a few
+//! instructions: the claimer stores it next). A word that is zero in a key is stored as 1
+//! (zero marks a free slot or a low word not yet stored): two keys that differ only there
+//! are taken for one, with a chance of 2^-64 per key, far below the chance that two states
+//! share a 128-bit key at all. A sleep set already stored is narrowed by one `fetch_and`, so
+//! the store-and-compare of a state's sleep set is atomic, as the search needs ("Several
+//! cores" in the module above).
+//!
+//! Why not a locked map per shard, as before: every arrival took a shard's lock and wrote
+//! its table's header (length, room left), and with the keys spread at random about half of
+//! those cache lines were last written by the other core, whatever the number of shards.
+//! Here an arrival writes only its own slot's line (and its worker's gate, below), which the
+//! other core has almost never touched; a lookup reads one line where the map read two (its
+//! control bytes and its bucket). Measured in the note of issue 5.
+//!
+//! Growth: the table doubles when its entries would pass [`MAX_LOAD`] of its slots. Workers
+//! count their own inserts and add them to a shared count every [`FLUSH`] inserts (a shared
+//! counter written on every insert would bring back the shared line). A worker holds its
+//! own gate (a lock no other worker takes, except to grow) while it looks up or inserts; to
+//! grow, a worker takes every gate, in order, moves the entries into a table twice the size
+//! and publishes it; each worker picks the new table up at its next arrival (a generation
+//! number says when). So no worker writes to a table being moved. The count lags the table
+//! by at most [`FLUSH`] inserts per worker, and the smallest table has room for that.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Inserts a worker makes before it adds them to the shared count.
+const FLUSH: usize = 256;
+/// Largest share of slots in use, as a fraction (numerator, denominator) before the table
+/// doubles: linear probing's misses (every new state is one) probe about 4 slots at 5/8.
+const MAX_LOAD: (usize, usize) = (5, 8);
+/// Slots in the smallest table (more with many workers: see [`Visited::new`]).
+const MIN_SLOTS: usize = 1 << 12;
+
+#[derive(Default)]
+struct Slot {
+    hi: AtomicU64,
+    lo: AtomicU64,
+    sleep: AtomicU64,
+}
+
+struct Table {
+    slots: Box<[Slot]>,
+}
+
+impl Table {
+    fn new(len: usize) -> Table {
+        debug_assert!(len.is_power_of_two());
+        Table {
+            slots: (0..len).map(|_| Slot::default()).collect(),
+        }
+    }
+
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// The slot holding (hi, lo), or the free slot where it goes, from the start of its
+    /// probe sequence; claims a free slot for it (storing the sleep set `init` gives) unless
+    /// another worker claims it first. Ok: inserted; Err: the slot that holds the key.
+    fn visit(&self, hi: u64, lo: u64, init: &mut dyn FnMut() -> u64) -> Result<(), &Slot> {
+        let mask = self.mask();
+        let mut i = lo as usize & mask;
+        for _ in 0..=mask {
+            let s = &self.slots[i];
+            let mut h = s.hi.load(Ordering::Acquire);
+            if h == 0 {
+                match s
+                    .hi
+                    .compare_exchange(0, hi, Ordering::AcqRel, Ordering::Acquire)
+                {
+                    Ok(_) => {
+                        s.sleep.store(init(), Ordering::Relaxed);
+                        s.lo.store(lo, Ordering::Release);
+                        return Ok(());
+                    }
+                    Err(now) => h = now,
+                }
+            }
+            if h == hi && wait_lo(s) == lo {
+                return Err(s);
+            }
+            i = (i + 1) & mask;
+        }
+        panic!(
+            "the visited set has no free slot among {} (it grows long before that)",
+            mask + 1
+        );
+    }
+
+    /// Moves an entry in (the table is not shared yet).
+    fn put(&mut self, hi: u64, lo: u64, sleep: u64) {
+        let mask = self.mask();
+        let mut i = lo as usize & mask;
+        while *self.slots[i].hi.get_mut() != 0 {
+            i = (i + 1) & mask;
+        }
+        let s = &mut self.slots[i];
+        *s.hi.get_mut() = hi;
+        *s.lo.get_mut() = lo;
+        *s.sleep.get_mut() = sleep;
+    }
+}
+
+/// The low word of a claimed slot, once its claimer has stored it.
+fn wait_lo(s: &Slot) -> u64 {
+    let mut spins = 0u32;
+    loop {
+        let l = s.lo.load(Ordering::Acquire);
+        if l != 0 {
+            return l;
+        }
+        spins += 1;
+        if spins < 1024 {
+            std::hint::spin_loop();
+        } else {
+            // The claimer was descheduled between its two stores (more workers than cores).
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// A key as the two words the table stores (zero words stored as 1: see the module doc).
+fn words(key: u128) -> (u64, u64) {
+    (((key >> 64) as u64).max(1), (key as u64).max(1))
+}
+
+/// A worker's gate, alone on its cache lines.
+#[repr(align(128))]
+#[derive(Default)]
+struct Gate(Mutex<()>);
+
+#[repr(align(128))]
+#[derive(Default)]
+struct Padded<T>(T);
+
+/// The shared visited set (see the module documentation).
+pub(super) struct Visited {
+    current: Mutex<Arc<Table>>,
+    /// Bumped each time the table grows.
+    generation: Padded<AtomicU64>,
+    /// Entries inserted, as far as the workers have told.
+    flushed: Padded<AtomicUsize>,
+    gates: Box<[Gate]>,
+}
+
+/// What a search arrival found.
+pub(super) enum Visit {
+    /// The key is new: it was stored with the sleep set the `init` closure gave.
+    New,
+    /// The key was there with sleep set `.0`; it is now narrowed to `.0 & sleep`.
+    Seen(u64),
+}
+
+impl Visited {
+    /// An empty set for `jobs` workers.
+    pub(super) fn new(jobs: usize) -> Visited {
+        let jobs = jobs.max(1);
+        Visited {
+            current: Mutex::new(Arc::new(Table::new(Self::min_slots(jobs)))),
+            generation: Padded::default(),
+            flushed: Padded::default(),
+            gates: (0..jobs).map(|_| Gate::default()).collect(),
+        }
+    }
+
+    /// Room for every worker's uncounted inserts even when the count says the table is just
+    /// below its largest load: (5/8 + 1/8) of the slots.
+    fn min_slots(jobs: usize) -> usize {
+        (8 * jobs * FLUSH).next_power_of_two().max(MIN_SLOTS)
+    }
+
+    /// Empties the set for a new search by `jobs` workers, keeping its table (no regrowing,
+    /// no fresh pages to fault in) if it is large enough for them.
+    pub(super) fn reset(&mut self, jobs: usize) {
+        let jobs = jobs.max(1);
+        let current = self.current.get_mut().expect("visited set");
+        match Arc::get_mut(current) {
+            Some(t) if t.slots.len() >= Self::min_slots(jobs) => {
+                for s in t.slots.iter_mut() {
+                    *s = Slot::default();
+                }
+            }
+            _ => *current = Arc::new(Table::new(Self::min_slots(jobs))),
+        }
+        *self.flushed.0.get_mut() = 0;
+        self.gates = (0..jobs).map(|_| Gate::default()).collect();
+    }
+
+    /// Worker `me`'s handle on the set.
+    pub(super) fn handle(&self, me: usize) -> Handle<'_> {
+        assert!(me < self.gates.len(), "worker {me} of {}", self.gates.len());
+        Handle {
+            vis: self,
+            me,
+            table: self.current.lock().expect("visited set").clone(),
+            generation: self.generation.0.load(Ordering::Acquire),
+            unflushed: 0,
+        }
+    }
+
+    fn table(&self) -> Arc<Table> {
+        self.current.lock().expect("visited set").clone()
+    }
+
+    /// The entries (after the search: no worker inserting).
+    pub(super) fn len(&self) -> usize {
+        let t = self.table();
+        t.slots
+            .iter()
+            .filter(|s| s.hi.load(Ordering::Relaxed) != 0)
+            .count()
+    }
+
+    /// The bytes the table takes.
+    pub(super) fn bytes(&self) -> usize {
+        self.table().slots.len() * std::mem::size_of::<Slot>()
+    }
+
+    /// The keys stored (after the search), as the table holds them.
+    pub(super) fn keys(&self) -> impl Iterator<Item = u128> {
+        let t = self.table();
+        (0..t.slots.len()).filter_map(move |i| {
+            let s = &t.slots[i];
+            let hi = s.hi.load(Ordering::Relaxed);
+            (hi != 0).then(|| ((hi as u128) << 64) | s.lo.load(Ordering::Relaxed) as u128)
+        })
+    }
+
+    /// Doubles the table `of` (the caller's, which its count found full), unless another
+    /// worker already did. The caller holds no gate.
+    fn grow(&self, of: &Arc<Table>) {
+        let _gates: Vec<_> = self
+            .gates
+            .iter()
+            .map(|g| g.0.lock().expect("gate"))
+            .collect();
+        let mut current = self.current.lock().expect("visited set");
+        if !Arc::ptr_eq(&current, of) {
+            return; // grown by another worker meanwhile
+        }
+        let mut bigger = Table::new(current.slots.len() * 2);
+        for s in current.slots.iter() {
+            let hi = s.hi.load(Ordering::Relaxed);
+            if hi != 0 {
+                bigger.put(
+                    hi,
+                    s.lo.load(Ordering::Relaxed),
+                    s.sleep.load(Ordering::Relaxed),
+                );
+            }
+        }
+        *current = Arc::new(bigger);
+        self.generation.0.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// A worker's access to the visited set.
+pub(super) struct Handle<'v> {
+    vis: &'v Visited,
+    me: usize,
+    table: Arc<Table>,
+    generation: u64,
+    unflushed: usize,
+}
+
+impl Handle<'_> {
+    /// Arrives at `key` with sleep set `sleep`: stores it with the sleep set `init` gives
+    /// if it is new, otherwise narrows its stored sleep set to the intersection with `sleep`
+    /// and returns the one stored before.
+    pub(super) fn visit(&mut self, key: u128, sleep: u64, init: &mut dyn FnMut() -> u64) -> Visit {
+        let (hi, lo) = words(key);
+        let found = {
+            let _gate = self.vis.gates[self.me].0.lock().expect("gate");
+            let generation = self.vis.generation.0.load(Ordering::Acquire);
+            if generation != self.generation {
+                self.table = self.vis.table();
+                self.generation = generation;
+            }
+            match self.table.visit(hi, lo, init) {
+                Ok(()) => None,
+                Err(slot) => Some(slot.sleep.fetch_and(sleep, Ordering::AcqRel)),
+            }
+        };
+        match found {
+            Some(old) => Visit::Seen(old),
+            None => {
+                self.unflushed += 1;
+                if self.unflushed == FLUSH {
+                    self.unflushed = 0;
+                    let n = self.vis.flushed.0.fetch_add(FLUSH, Ordering::Relaxed) + FLUSH;
+                    let room = self.table.slots.len() * MAX_LOAD.0 / MAX_LOAD.1;
+                    if n + self.vis.gates.len() * FLUSH > room {
+                        self.vis.grow(&self.table);
+                    }
+                }
+                Visit::New
+            }
+        }
+    }
+}
