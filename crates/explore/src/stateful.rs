@@ -226,16 +226,16 @@ use super::{
 use crate::access::Access;
 use crate::indep::Seen;
 use crate::runtime::{Execution, Model, Tid};
-use visited::{Handle, Visit, Visited};
-
-#[path = "visited.rs"]
-mod visited;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
+use visited::{Handle, Visit, Visited};
+
+#[path = "visited.rs"]
+mod visited;
 
 /// A model whose whole state can be hashed: see the module documentation for the contract.
 pub trait StateKey: Model {
@@ -526,8 +526,8 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
                 seeder.walk(model, opts.bounds.max_depth, &mut seen, QUIET_MORE);
             }
         }
-        // The next search starts from an empty visited set, in the tables this one grew
-        // (clearing keeps their capacity: no regrowing, no fresh pages to fault in).
+        // The next search starts from an empty visited set, in the table this one grew
+        // (clearing keeps its size: no regrowing, no fresh pages to fault in).
         visited = used;
         visited.reset(sopts.jobs);
     }
