@@ -429,9 +429,8 @@ struct SharedState<'m, M> {
     stopped_by: Mutex<Option<Bound>>,
     cut: Mutex<Option<Bound>>,
     start: Instant,
-    /// Global counters (for limits across workers).
+    /// Executions of all workers (for the limits; the visited set counts the states).
     executions: AtomicU64,
-    states: AtomicU64,
     /// The learned independence table this search relies on (safe steps), if any.
     seen: Option<Seen>,
     /// Steps not in `seen`: the search stops and starts over with them.
@@ -777,7 +776,6 @@ fn search_once<M: StateKey + Sync>(
         cut: Mutex::new(None),
         start,
         executions: AtomicU64::new(0),
-        states: AtomicU64::new(0),
         seen: seen.cloned(),
         learned: Mutex::new(Vec::new()),
         park_masks: seen.filter(|_| !sopts.all_parking_bits).map(|seen| {
@@ -1359,7 +1357,6 @@ fn worker<M: StateKey + Sync>(
     let mut out = WorkerOut::default();
     let mut last_progress = Instant::now();
     let mut checks = 0u32;
-    let mut states_flushed = 0u64;
     let mut rss = super::RssGauge::default();
     let mut stack = Stack::new();
     let mut vis = sh.visited.handle(me);
@@ -1477,10 +1474,6 @@ fn worker<M: StateKey + Sync>(
             }
             checks = checks.wrapping_add(1);
             if checks.is_multiple_of(256) {
-                // Shared counters are written rarely: every write moves their cache line.
-                sh.states
-                    .fetch_add(out.stats.states - states_flushed, Ordering::Relaxed);
-                states_flushed = out.stats.states;
                 let global = Stats {
                     executions: sh.executions.load(Ordering::Relaxed),
                     steps: out.stats.steps * sh.jobs as u64,
@@ -1495,7 +1488,7 @@ fn worker<M: StateKey + Sync>(
                         last_progress = Instant::now();
                         let mut shown = out.stats.clone();
                         shown.elapsed_secs = sh.start.elapsed().as_secs_f64();
-                        shown.states = sh.states.load(Ordering::Relaxed);
+                        shown.states = vis.states();
                         cb(&super::Progress {
                             stats: &shown,
                             depth: path.len(),
@@ -1676,7 +1669,7 @@ fn arrive<M: StateKey + Sync>(
     };
     let (enabled, todo, base) = match vis.visit(key, csleep, &mut init) {
         Visit::New => {
-            stats.states += 1; // this worker's; added to `sh.states` now and then
+            stats.states += 1; // this worker's
             let sleep = sleep & new_enabled;
             (new_enabled, new_enabled & !sleep, sleep)
         }

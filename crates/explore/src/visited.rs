@@ -138,11 +138,7 @@ fn words(key: u128) -> (u64, u64) {
     (((key >> 64) as u64).max(1), (key as u64).max(1))
 }
 
-/// A worker's gate, alone on its cache lines.
-#[repr(align(128))]
-#[derive(Default)]
-struct Gate(Mutex<()>);
-
+/// A value alone on its cache lines (a worker's gate, a shared counter).
 #[repr(align(128))]
 #[derive(Default)]
 struct Padded<T>(T);
@@ -154,7 +150,8 @@ pub(super) struct Visited {
     generation: Padded<AtomicU64>,
     /// Entries inserted, as far as the workers have told.
     flushed: Padded<AtomicUsize>,
-    gates: Box<[Gate]>,
+    /// Each worker's gate.
+    gates: Box<[Padded<Mutex<()>>]>,
 }
 
 /// What a search arrival found.
@@ -173,7 +170,7 @@ impl Visited {
             current: Mutex::new(Arc::new(Table::new(MIN_SLOTS))),
             generation: Padded::default(),
             flushed: Padded::default(),
-            gates: (0..jobs).map(|_| Gate::default()).collect(),
+            gates: (0..jobs).map(|_| Padded::default()).collect(),
         }
     }
 
@@ -191,7 +188,7 @@ impl Visited {
             None => *current = Arc::new(Table::new(MIN_SLOTS)),
         }
         *self.flushed.0.get_mut() = 0;
-        self.gates = (0..jobs).map(|_| Gate::default()).collect();
+        self.gates = (0..jobs).map(|_| Padded::default()).collect();
     }
 
     /// Worker `me`'s handle on the set.
@@ -272,6 +269,12 @@ pub(super) struct Handle<'v> {
 }
 
 impl Handle<'_> {
+    /// The states inserted so far: all workers' counted inserts and this one's uncounted
+    /// ones (exact with one worker; for the progress line).
+    pub(super) fn states(&self) -> u64 {
+        (self.vis.flushed.0.load(Ordering::Relaxed) + self.unflushed) as u64
+    }
+
     /// Arrives at `key` with sleep set `sleep`: stores it with the sleep set `init` gives
     /// if it is new, otherwise narrows its stored sleep set to the intersection with `sleep`
     /// and returns the one stored before.

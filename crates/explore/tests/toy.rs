@@ -283,9 +283,9 @@ fn fast_forward_restores_equal_replay_and_naive() {
 }
 
 /// A memory limit the process is already over stops both searches, which then name it as
-/// the bound that made them incomplete; a limit it is far from changes nothing. (The
-/// resident set is read at most every 10 ms per thread, so a stopped search has taken a
-/// few steps first.)
+/// the bound that made them incomplete; a limit it is far from changes nothing. (A search
+/// reads the resident set on its first look — every 256 arrivals in the stateful search,
+/// every step in DPOR — so a stopped search has taken a few steps first.)
 #[test]
 fn memory_limit_stops_the_search_and_is_named() {
     use explore::search::{explore_stateful_with, StatefulOptions};
