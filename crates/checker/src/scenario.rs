@@ -972,9 +972,6 @@ impl Scenario {
             guest,
             held: vec![Vec::new(); s.threads.len()],
         };
-        KernelModel {
-            world,
-            threads: s.threads.clone(),
-        }
+        KernelModel::new(world, s.threads.clone())
     }
 }

@@ -483,3 +483,103 @@ fn auto_is_dpor_within_its_budget_and_the_stateful_search_beyond() {
         assert_violations_replay(&sc, preset, &a);
     }
 }
+
+/// Symmetry reduction on the kernel model: threads with equal operations form a group
+/// (`KernelModel::new`), and the stateful search keys states up to a permutation of its
+/// members (the world without their identities, `World::hash_except_members`, and each
+/// member's own part, `World::hash_member`: held references, page lock, PTE locks). On every
+/// scenario with such threads — the fixtures in `tests/symmetric` (GUP pins with the hook,
+/// writebacks, vCPUs) and the benchmark's second-mapping case — under its presets and the
+/// extra ones, the search with symmetry finds the properties, verdict and final states (the
+/// model's final-state hash is itself symmetric) of the search without it, with one and two
+/// workers, in no more states (fewer in all), and its violations replay.
+#[test]
+fn symmetry_reduction_keeps_properties_verdicts_and_final_states() {
+    use explore::search::{explore_stateful_with, StatefulOptions};
+    let mut scs = load_all(&root().join("crates/checker/tests/symmetric"));
+    scs.extend(load_all(&root().join("scenarios")));
+    scs.extend(load_all(&root().join("crates/checker/tests/naive")));
+    scs.extend(load_all(&root().join("bench/scenarios")));
+    let (mut compared, mut with_sym, mut without) = (0, 0u64, 0u64);
+    for sc in &scs {
+        if sc.name.ends_with("-4t") {
+            continue;
+        }
+        for preset in &presets(sc) {
+            let kernel = sc.kernel(preset, &[]).expect("preset");
+            let model = sc.model(kernel.clone());
+            if model.groups().is_empty() {
+                continue;
+            }
+            let run = |symmetry: bool, jobs: usize| {
+                explore_stateful_with(
+                    &model,
+                    explore::Options {
+                        bounds: sc.bounds.clone(),
+                        ..explore::Options::default()
+                    },
+                    StatefulOptions {
+                        symmetry,
+                        jobs,
+                        ..StatefulOptions::default()
+                    },
+                )
+                .outcome
+            };
+            let plain = run(false, 1);
+            assert!(plain.exhaustive(), "{} on {preset}", sc.name);
+            let names = |o: &explore::Outcome| -> BTreeSet<(&str, Severity)> {
+                o.reports.iter().map(|r| (r.property, r.severity)).collect()
+            };
+            let fatal =
+                |o: &explore::Outcome| o.reports.iter().any(|r| FATAL.contains(&r.property));
+            for jobs in [1, 2] {
+                let sym = run(true, jobs);
+                assert!(sym.exhaustive(), "{} on {preset}", sc.name);
+                assert_eq!(
+                    names(&sym),
+                    names(&plain),
+                    "{} on {preset}, {jobs} jobs",
+                    sc.name
+                );
+                if !fatal(&sym) && !fatal(&plain) {
+                    assert_eq!(
+                        sym.final_states, plain.final_states,
+                        "{} on {preset}, {jobs} jobs",
+                        sc.name
+                    );
+                }
+                for r in sym.violations() {
+                    let rep = replay(&model, &r.schedule);
+                    assert!(
+                        rep.diverged.is_none(),
+                        "{} on {preset}: {}",
+                        sc.name,
+                        r.property
+                    );
+                }
+                if jobs == 1 {
+                    assert!(
+                        sym.stats.states <= plain.stats.states,
+                        "{} on {preset}",
+                        sc.name
+                    );
+                    with_sym += sym.stats.states;
+                    without += plain.stats.states;
+                }
+            }
+            compared += 1;
+        }
+    }
+    eprintln!(
+        "symmetry: {compared} scenario/preset pairs, {with_sym} states with it, {without} without"
+    );
+    assert!(
+        compared >= 30,
+        "only {compared} pairs with a symmetry group"
+    );
+    assert!(
+        with_sym < without,
+        "{with_sym} states with symmetry, {without} without"
+    );
+}

@@ -174,6 +174,42 @@ impl Seen {
         }
     }
 
+    /// Gives every member of each group (threads declared interchangeable:
+    /// `search::StateKey::symmetry`) everything any member was seen doing: what one member
+    /// did in some reachable state, each other member does in the state with the two
+    /// swapped. A symmetric table makes the search's choice of safe steps the same, up to
+    /// the permutation, in states equal up to one (see `search::stateful`, "Symmetry").
+    /// True if anything was added.
+    pub fn symmetrize(&mut self, groups: &[Vec<usize>]) -> bool {
+        let before = self.len();
+        for g in groups {
+            for o in 0..self.objects {
+                let mut all = KindSet::default();
+                for &t in g {
+                    all.union(&self.by[o * self.threads + t]);
+                }
+                for &t in g {
+                    self.by[o * self.threads + t].union(&all);
+                }
+            }
+            let names: Vec<&'static str> = g.iter().flat_map(|&t| self.fatal[t].clone()).collect();
+            for &t in g {
+                for &n in &names {
+                    self.insert_fatal(t, n);
+                }
+            }
+            for w in 0..self.words {
+                let all = g
+                    .iter()
+                    .fold(0, |m, &t| m | self.parked[t * self.words + w]);
+                for &t in g {
+                    self.parked[t * self.words + w] = all;
+                }
+            }
+        }
+        self.len() != before
+    }
+
     /// Whether `tid` making access `a` is not in the table yet.
     pub fn missing(&self, tid: usize, a: &Access) -> bool {
         !self.by[a.obj.0 as usize * self.threads + tid].contains(a.kind)
@@ -312,5 +348,39 @@ mod tests {
         t.insert_parked(0, 65);
         s.merge(&t);
         assert_eq!(s.parked_mask(0), &[1 << 3, 1 << 1]);
+    }
+
+    /// Symmetrizing gives each member of a group the union of the members' entries
+    /// (accesses, fatal operations, parked objects), leaves threads outside the groups as
+    /// they were, says whether it added anything, and is then a fixed point.
+    #[test]
+    fn symmetrize_unions_each_group() {
+        let a = |o: u32, kind: AccessKind| Access {
+            obj: ObjId(o),
+            kind,
+        };
+        let mut s = Seen::new(4, 70);
+        s.insert(0, &a(1, AccessKind::Read));
+        s.insert(1, &a(1, AccessKind::Set(7)));
+        s.insert(2, &a(3, AccessKind::Write));
+        s.insert(3, &a(5, AccessKind::Read));
+        s.insert_fatal(2, "bug");
+        s.insert_parked(0, 69);
+        let before = s.clone();
+        assert!(s.symmetrize(&[vec![0, 2], vec![1]]));
+        for t in [0, 2] {
+            assert!(!s.missing(t, &a(1, AccessKind::Read)));
+            assert!(!s.missing(t, &a(3, AccessKind::Write)));
+            assert!(s.missing(t, &a(1, AccessKind::Set(7))));
+            assert!(s.seen_fatal(t, "bug"));
+            assert!(s.parks_on(t, 69));
+        }
+        for t in [1, 3] {
+            // Object 1 of 4 threads: entries 4..8.
+            assert_eq!(s.by[4 + t], before.by[4 + t]);
+            assert!(!s.seen_fatal(t, "bug") && !s.parks_on(t, 69));
+        }
+        assert_eq!(s.len(), before.len() + 4);
+        assert!(!s.symmetrize(&[vec![0, 2], vec![1]]));
     }
 }

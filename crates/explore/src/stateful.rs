@@ -174,6 +174,24 @@
 //! properties and final states (up to permuting the group) equal those of the search without
 //! symmetry, with one and two workers, and that every violation's schedule replays.
 //!
+//! A history-keyed model's members' local keys hold their histories (equal when the members
+//! did the same steps and saw the same results). With safe steps, two more things make the
+//! combination sound. The choice of a persistent set must map with the state: at a state
+//! and at its image under a permutation, the images of one set (else a revisit, which owes
+//! only what the choice at the first visit left out, could miss transitions of the set the
+//! other choice would take). `safe_set` tries threads in canonical order, and the table it
+//! reads is made the same for every member of a group (`Seen::symmetrize`: whatever one
+//! member was seen doing, the others do in the state with the two swapped). And the table's
+//! completeness check ("Safe steps") runs on the states the search reaches, which are now
+//! one per class of symmetric states: a step outside the table that only the image of a
+//! reached state would register is missing for one member exactly when it is missing for
+//! the member it maps to, since their entries are equal, so the check still meets it. (The
+//! table is symmetrized object by object: members must not have objects of their own that
+//! other threads touch.) `tests/toy.rs` compares this configuration with naive enumeration on
+//! random history-keyed programs with a group of identical threads; the kernel's
+//! `crates/checker/tests/stateful.rs` compares it with the search without symmetry on every
+//! scenario with identical threads.
+//!
 //! # Restoring a state
 //!
 //! Futures cannot be cloned. A model that can restart its threads from the resume points in
@@ -471,7 +489,10 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
     }
     let mut reruns = 0;
     let mut seeded_more = false;
+    let groups = groups_of(model, sopts);
     loop {
+        // Members of a symmetry group get one another's entries (see `Seen::symmetrize`).
+        seen.symmetrize(&groups);
         let (mut out, learned, used, limited) = search_once(
             model,
             &opts,
@@ -735,6 +756,20 @@ fn thread_mask(masks: &[u64], threads: usize, t: Tid) -> &[u64] {
     &masks[t * words..(t + 1) * words]
 }
 
+/// The model's symmetry groups of two or more threads, if the search uses symmetry.
+fn groups_of<M: StateKey>(model: &M, sopts: StatefulOptions) -> Vec<Vec<Tid>> {
+    if !sopts.symmetry {
+        return Vec::new();
+    }
+    let mut g = model.symmetry();
+    for m in &mut g {
+        m.sort_unstable();
+        m.dedup();
+    }
+    g.retain(|m| m.len() > 1);
+    g
+}
+
 /// One search with a fixed independence table (or none); returns the steps it met that the
 /// table did not hold (then its outcome is not to be used), the visited set's tables, and
 /// whether a limit stopped it (the depth bound's cuts do not count).
@@ -748,17 +783,7 @@ fn search_once<M: StateKey + Sync>(
     visited: Visited,
 ) -> (StatefulOutcome, Vec<Learned>, Visited, bool) {
     let jobs = sopts.jobs.max(1);
-    let groups = if sopts.symmetry {
-        let mut g = model.symmetry();
-        for m in &mut g {
-            m.sort_unstable();
-            m.dedup();
-        }
-        g.retain(|m| m.len() > 1);
-        g
-    } else {
-        Vec::new()
-    };
+    let groups = groups_of(model, sopts);
     let shared = SharedState {
         model,
         bounds: opts.bounds.clone(),

@@ -49,6 +49,44 @@ pub const REFERENCE_BALANCE: &str = "reference-balance";
 pub struct KernelModel {
     pub world: World,
     pub threads: Vec<(String, Vec<actor::ThreadOp>)>,
+    /// Threads with the same operations, two or more to a group (see
+    /// [`KernelModel::new`]), and all their members as a bit mask.
+    groups: Vec<Vec<explore::Tid>>,
+    members: u64,
+}
+
+impl KernelModel {
+    /// The model of `threads` running on `world`. Threads whose operations are equal are
+    /// interchangeable: the model's code never reads a thread's id except to find its own
+    /// entries (its held references, the page lock and PTE locks it holds: all in the world,
+    /// see [`World::hash_member`]), its properties do not name threads, and nothing of the
+    /// set-up differs between them. They form a symmetry group for the stateful search
+    /// (`explore::search::StateKey::symmetry`), which then keys states up to a permutation
+    /// of each group's members.
+    pub fn new(world: World, threads: Vec<(String, Vec<actor::ThreadOp>)>) -> Self {
+        let mut groups: Vec<Vec<explore::Tid>> = Vec::new();
+        for (t, (_, ops)) in threads.iter().enumerate() {
+            match groups.iter_mut().find(|g| threads[g[0]].1 == *ops) {
+                Some(g) => g.push(t),
+                None => groups.push(vec![t]),
+            }
+        }
+        // Thread ids in a mask: groups only among the first 64 threads (the explorer's
+        // limit anyway).
+        groups.retain(|g| g.len() > 1 && g.iter().all(|&t| t < 64));
+        let members = groups.iter().flatten().fold(0u64, |m, &t| m | (1 << t));
+        KernelModel {
+            world,
+            threads,
+            groups,
+            members,
+        }
+    }
+
+    /// The symmetry groups (see [`KernelModel::new`]).
+    pub fn groups(&self) -> &[Vec<explore::Tid>] {
+        &self.groups
+    }
 }
 
 impl explore::Model for KernelModel {
@@ -111,9 +149,27 @@ impl explore::Model for KernelModel {
         }
     }
 
+    /// Up to a permutation of each symmetry group's members (so that the final states of a
+    /// search with symmetry reduction compare with those of one without).
     fn state_hash(&self, w: &World) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        w.hash(&mut h);
+        if self.groups.is_empty() {
+            w.hash(&mut h);
+            return h.finish();
+        }
+        w.hash_except_members(self.members, &mut h);
+        for g in &self.groups {
+            let mut parts: Vec<u64> = g
+                .iter()
+                .map(|&t| {
+                    let mut p = std::collections::hash_map::DefaultHasher::new();
+                    w.hash_member(t, &mut p);
+                    p.finish()
+                })
+                .collect();
+            parts.sort_unstable();
+            parts.hash(&mut h);
+        }
         h.finish()
     }
 }
@@ -155,5 +211,18 @@ impl explore::search::StateKey for KernelModel {
     /// else (see above): a fresh thread fed its recorded results reaches the same point.
     fn fast_forward(&self) -> bool {
         true
+    }
+
+    /// Threads with equal operations ([`KernelModel::new`]).
+    fn symmetry(&self) -> Vec<Vec<explore::Tid>> {
+        self.groups.clone()
+    }
+
+    fn hash_shared<H: Hasher>(&self, world: &World, h: &mut H) {
+        world.hash_except_members(self.members, h);
+    }
+
+    fn hash_thread<H: Hasher>(&self, world: &World, tid: explore::Tid, h: &mut H) {
+        world.hash_member(tid, h);
     }
 }

@@ -301,6 +301,14 @@ pub struct Held {
 /// two different pages feed different word sequences (tested below).
 impl std::hash::Hash for Page {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.hash_with(h, |t| t as u64);
+    }
+}
+
+impl Page {
+    /// [`Hash`](std::hash::Hash) with the thread holding `PG_locked` written as `who(tid)`
+    /// (the symmetric key writes one word for every member of a symmetry group).
+    fn hash_with<H: std::hash::Hasher>(&self, h: &mut H, who: impl Fn(usize) -> u64) {
         let pair = |a: i32, b: i32| u64::from(a as u32) | (u64::from(b as u32) << 32);
         h.write_u64(pair(self.refcount, self.mapcount));
         h.write_u64(pair(self.generation as i32, self.extra));
@@ -320,7 +328,7 @@ impl std::hash::Hash for Page {
         .fold(0u64, |m, (i, &b)| m | (u64::from(b) << i));
         h.write_u64(flags);
         if let Some(t) = self.locked_by {
-            h.write_u64(t as u64);
+            h.write_u64(who(t));
         }
         if let Some((f, i)) = self.mapping {
             h.write_u64(f as u64);
@@ -423,7 +431,73 @@ impl std::hash::Hash for World {
     }
 }
 
+/// Written in place of a thread id that belongs to a symmetry group (no thread has this id).
+const MEMBER: u64 = u64::MAX;
+
 impl World {
+    /// The world's [`Hash`](std::hash::Hash) without the identity of the threads in
+    /// `members` (a bit mask): a page locked by one of them, or a PTE lock held by one, is
+    /// written as held by "a member", and their held references are left out. With
+    /// [`World::hash_member`] of each member it determines the world up to a permutation of
+    /// the members (the stateful search's symmetry reduction: `explore::search::StateKey`).
+    pub fn hash_except_members<H: std::hash::Hasher>(&self, members: u64, h: &mut H) {
+        use std::hash::Hash;
+        let who = |t: usize| {
+            if t < 64 && members & (1 << t) != 0 {
+                MEMBER
+            } else {
+                t as u64
+            }
+        };
+        h.write_usize(self.pages.len());
+        for pg in &self.pages {
+            pg.hash_with(h, who);
+        }
+        self.uv.hash(h);
+        h.write_usize(self.mms.len());
+        for m in &self.mms {
+            m.ptes.hash(h);
+            h.write_usize(m.ptl_held.len());
+            for &(table, t) in &m.ptl_held {
+                h.write_u64(table as u64);
+                h.write_u64(who(t));
+            }
+            m.mmap_readers.hash(h);
+            m.mmap_writer.hash(h);
+        }
+        self.files.hash(h);
+        self.pipes.hash(h);
+        self.lru_batch.hash(h);
+        self.uv_busy.hash(h);
+        self.guest.hash(h);
+        for (t, held) in self.held.iter().enumerate() {
+            if who(t) != MEMBER {
+                held.hash(h);
+            }
+        }
+    }
+
+    /// Thread `tid`'s own part of the world, what [`World::hash_except_members`] leaves out
+    /// of it: the references it holds, the pages it has locked, the PTE locks it holds.
+    pub fn hash_member<H: std::hash::Hasher>(&self, tid: usize, h: &mut H) {
+        use std::hash::Hash;
+        self.held[tid].hash(h);
+        for (p, pg) in self.pages.iter().enumerate() {
+            if pg.locked_by == Some(tid) {
+                h.write_u64(p as u64);
+            }
+        }
+        h.write_u64(MEMBER);
+        for (mm, m) in self.mms.iter().enumerate() {
+            for &(table, t) in &m.ptl_held {
+                if t == tid {
+                    h.write_u64(mm as u64);
+                    h.write_u64(table as u64);
+                }
+            }
+        }
+    }
+
     /// What the state hash leaves out, as text: names, VMAs, the protected flags and counts,
     /// guest-frame translations — set-up constants no step changes (tested).
     pub fn set_up_constants(&self) -> String {
