@@ -563,11 +563,14 @@ fn check_limits(b: &Bounds, stats: &Stats, start: Instant, rss: &mut RssGauge) -
     None
 }
 
-/// Reads this process's resident set for a memory limit: on the first look, then at most
+/// Reads this process's resident set for a memory limit: on the 16th look, then at most
 /// every 10 ms (the time is looked at on every 64th look: the depth-first search looks on
-/// every step). A read of `/proc` costs tens of microseconds; read every 256 arrivals of a
-/// stateful search it took a tenth of the search's time (0.7 s of 7.9 s on F(11,2), all of
-/// it system time). Ten milliseconds of search grow the resident set by a few MiB at most.
+/// every step, the stateful search every 256 arrivals, so its first read comes after 4,096).
+/// A read of `/proc` costs tens of microseconds; read every 256 arrivals of a stateful search
+/// it took a tenth of the search's time (0.7 s of 7.9 s on F(11,2), all of it system time),
+/// and one read on the first look took 5% of a search of a thousand states (60 µs of 1.3 ms
+/// on `bench/scenarios/d1-second-mapping-3t.toml`, v5.7, which restarts once: two reads).
+/// Ten milliseconds or 4,096 arrivals of search grow the resident set by a few MiB at most.
 /// One per search loop (each worker has its own).
 #[derive(Default)]
 pub(crate) struct RssGauge {
@@ -576,10 +579,14 @@ pub(crate) struct RssGauge {
 }
 
 impl RssGauge {
+    /// Looks before the first read.
+    const FIRST: u32 = 16;
+
     /// Whether the resident set has reached `limit` MiB (as of the last read).
     fn reached(&mut self, limit: u64) -> bool {
         self.looks = self.looks.wrapping_add(1);
         let now = match self.last {
+            None if self.looks < Self::FIRST => return false,
             None => Instant::now(),
             Some(_) if !self.looks.is_multiple_of(64) => return false,
             Some(last) => {

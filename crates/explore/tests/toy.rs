@@ -284,20 +284,21 @@ fn fast_forward_restores_equal_replay_and_naive() {
 
 /// A memory limit the process is already over stops both searches, which then name it as
 /// the bound that made them incomplete; a limit it is far from changes nothing. (A search
-/// reads the resident set on its first look — every 256 arrivals in the stateful search,
-/// every step in DPOR — so a stopped search has taken a few steps first.)
+/// reads the resident set on its 16th look — after 4,096 arrivals in the stateful search,
+/// 16 steps in DPOR — so a stopped search has gone that far first, and the stateful search
+/// is tried on a program with more states than that.)
 #[test]
 fn memory_limit_stops_the_search_and_is_named() {
     use explore::search::{explore_stateful_with, StatefulOptions};
     use explore::{Bound, Bounds};
     use Ins::*;
-    // Three threads writing one variable four times each: 34,650 executions (every
-    // interleaving is its own class), hundreds of states.
-    let p = Prog {
+    // `threads` threads writing one variable four times each, each write its own value:
+    // every interleaving is its own class.
+    let writers = |threads: i8| Prog {
         nvars: 1,
         nlocks: 0,
-        threads: (0..3)
-            .map(|t| (0..4).map(|i| Write(0, (t * 8 + i) as i8)).collect())
+        threads: (0..threads)
+            .map(|t| (0..4).map(|i| Write(0, t * 8 + i)).collect())
             .collect(),
     };
     let limited = |mib| Options {
@@ -307,26 +308,29 @@ fn memory_limit_stops_the_search_and_is_named() {
         },
         ..Options::default()
     };
+    let big = writers(5);
     for jobs in [1, 2] {
         let sopts = StatefulOptions {
             jobs,
             ..StatefulOptions::default()
         };
-        let stopped = explore_stateful_with(&p, limited(1), sopts).outcome;
+        let stopped = explore_stateful_with(&big, limited(1), sopts).outcome;
         assert_eq!(
             stopped.stopped_by,
             Some(Bound::MaxMemoryMib(1)),
             "jobs {jobs}"
         );
-        let full = explore_stateful_with(&p, limited(1 << 30), sopts).outcome;
+        let full = explore_stateful_with(&big, limited(1 << 30), sopts).outcome;
         assert_eq!(full.stopped_by, None, "jobs {jobs}");
         assert!(
-            stopped.stats.states < full.stats.states,
+            full.stats.states > 3 * 4096 && stopped.stats.states < full.stats.states,
             "jobs {jobs}: {} of {} states",
             stopped.stats.states,
             full.stats.states
         );
     }
+    // Three writers for DPOR: 34,650 executions.
+    let p = writers(3);
     let stopped = explore(&p, limited(1));
     assert_eq!(stopped.stopped_by, Some(Bound::MaxMemoryMib(1)));
     let full = explore(&p, limited(1 << 30));
