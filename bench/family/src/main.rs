@@ -163,7 +163,19 @@ fn main() {
                 other => panic!("unknown mode {other} (scenario: dpor or stateful)"),
             };
             let jobs = if mode == "stateful" { jobs } else { 1 };
-            println!("{}", report(&case, &mode, jobs, &o));
+            let mut line = report(&case, &mode, jobs, &o);
+            // The stateful search keys states up to a permutation of each group of threads
+            // with equal operations (`KernelModel::new`); DPOR does not use them.
+            if mode == "stateful" {
+                let groups: Vec<Vec<&str>> = model
+                    .groups()
+                    .iter()
+                    .map(|g| g.iter().map(|&t| model.threads[t].0.as_str()).collect())
+                    .collect();
+                line["symmetry"] = json!(!groups.is_empty());
+                line["groups"] = json!(groups);
+            }
+            println!("{line}");
         }
         _ => {
             eprintln!("usage: pvmm-bench family N K [--bug] [--mode stateful|dpor|naive] [--symmetry] [--jobs J] [--limit S]\n       pvmm-bench classes N K [--bug] [--limit S]\n       pvmm-bench scenario FILE PRESET [--mode dpor|stateful] [--jobs J] [--limit S] [--classes]");
