@@ -77,6 +77,22 @@ fn stateful(sc: &Scenario, preset: &str, jobs: usize) -> checker::Check {
     .expect("stateful search runs")
 }
 
+/// The stateful search of `model` (of scenario `sc`, within its bounds) with `sopts`.
+fn stateful_with(
+    sc: &Scenario,
+    model: &kernel::KernelModel,
+    sopts: explore::search::StatefulOptions,
+) -> explore::search::StatefulOutcome {
+    explore::search::explore_stateful_with(
+        model,
+        explore::Options {
+            bounds: sc.bounds.clone(),
+            ..explore::Options::default()
+        },
+        sopts,
+    )
+}
+
 /// Every violation the search reports replays, along its schedule, to that property: at the
 /// schedule's last step, or in the end-of-execution check right after it.
 fn assert_violations_replay(sc: &Scenario, preset: &str, c: &checker::Check) {
@@ -362,7 +378,7 @@ fn stateful_search_agrees_with_dpor_on_the_matrix() {
 fn sleep_sets_visit_every_state_a_plain_visited_set_search_visits() {
     // With history keys, independent steps in either order must reach one key (same world,
     // same results, same parking summary): then sleep sets lose no state.
-    use explore::search::{explore_stateful_with, StatefulOptions};
+    use explore::search::StatefulOptions;
     let cases = [
         ("scenarios/d4-reference-then-import.toml", "v5.7"),
         ("scenarios/d1-second-mapping-foll-pin.toml", "v5.15"),
@@ -380,12 +396,9 @@ fn sleep_sets_visit_every_state_a_plain_visited_set_search_visits() {
         let sc = load(&root().join(f)).expect("loads");
         let model = sc.model(sc.kernel(preset, &[]).expect("preset"));
         let run = |sleep_sets: bool, safe_steps: bool| {
-            explore_stateful_with(
+            stateful_with(
+                &sc,
                 &model,
-                explore::Options {
-                    bounds: sc.bounds.clone(),
-                    ..explore::Options::default()
-                },
                 StatefulOptions {
                     sleep_sets,
                     keep_keys: true,
@@ -495,7 +508,7 @@ fn auto_is_dpor_within_its_budget_and_the_stateful_search_beyond() {
 /// workers, in no more states (fewer in all), and its violations replay.
 #[test]
 fn symmetry_reduction_keeps_properties_verdicts_and_final_states() {
-    use explore::search::{explore_stateful_with, StatefulOptions};
+    use explore::search::StatefulOptions;
     let mut scs = load_all(&root().join("crates/checker/tests/symmetric"));
     scs.extend(load_all(&root().join("scenarios")));
     scs.extend(load_all(&root().join("crates/checker/tests/naive")));
@@ -512,12 +525,9 @@ fn symmetry_reduction_keeps_properties_verdicts_and_final_states() {
                 continue;
             }
             let run = |symmetry: bool, jobs: usize| {
-                explore_stateful_with(
+                stateful_with(
+                    sc,
                     &model,
-                    explore::Options {
-                        bounds: sc.bounds.clone(),
-                        ..explore::Options::default()
-                    },
                     StatefulOptions {
                         symmetry,
                         jobs,

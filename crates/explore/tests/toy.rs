@@ -167,25 +167,47 @@ fn reduced_equals_naive_on_random_programs_with_fatal_findings_and_attempts() {
     );
 }
 
-/// [`Prog`] restored by fast-forward ([`explore::Execution::restore`]) instead of replay.
-struct Ff<'a>(&'a Prog);
+/// [`Prog`] restored by fast-forward ([`explore::Execution::restore`]) instead of replay,
+/// and, when `group` is not empty, with those threads (which run the same code) declared a
+/// symmetry group: the history-keyed search with safe steps and symmetry reduction (the
+/// kernel model's configuration when a scenario has identical threads).
+struct Ff<'a> {
+    p: &'a Prog,
+    group: Vec<usize>,
+}
 
 impl explore::Model for Ff<'_> {
     type World = common::prog::World;
     fn instance(&self) -> explore::Instance<Self::World> {
-        self.0.instance()
+        self.p.instance()
     }
     fn at_end(&self, w: &Self::World, out: &mut Vec<explore::Finding>) {
-        self.0.at_end(w, out)
+        self.p.at_end(w, out)
     }
+    /// Up to a permutation of the group (as the search with symmetry sees final states).
     fn state_hash(&self, w: &Self::World) -> u64 {
-        self.0.state_hash(w)
+        use std::hash::{Hash, Hasher};
+        if self.group.is_empty() {
+            return self.p.state_hash(w);
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let (mut group, mut rest) = (Vec::new(), Vec::new());
+        for (t, &o) in w.outs.iter().enumerate() {
+            if self.group.contains(&t) {
+                group.push(o);
+            } else {
+                rest.push(o);
+            }
+        }
+        group.sort_unstable();
+        (&w.vars, &w.locks, rest, group).hash(&mut h);
+        h.finish()
     }
 }
 
 impl explore::search::StateKey for Ff<'_> {
     fn hash_state<H: std::hash::Hasher>(&self, w: &Self::World, h: &mut H) {
-        self.0.hash_state(w, h)
+        self.p.hash_state(w, h)
     }
     fn key_includes_history(&self) -> bool {
         true
@@ -195,6 +217,22 @@ impl explore::search::StateKey for Ff<'_> {
     }
     fn fast_forward(&self) -> bool {
         true
+    }
+    fn symmetry(&self) -> Vec<Vec<explore::Tid>> {
+        [self.group.clone()]
+            .into_iter()
+            .filter(|g| !g.is_empty())
+            .collect()
+    }
+    fn hash_shared<H: std::hash::Hasher>(&self, w: &Self::World, h: &mut H) {
+        use std::hash::Hash;
+        (&w.vars, &w.locks).hash(h);
+        for t in (0..w.outs.len()).filter(|t| !self.group.contains(t)) {
+            w.outs[t].hash(h);
+        }
+    }
+    fn hash_thread<H: std::hash::Hasher>(&self, w: &Self::World, t: explore::Tid, h: &mut H) {
+        h.write_i64(w.outs[t]);
     }
 }
 
@@ -241,7 +279,10 @@ fn fast_forward_restores_equal_replay_and_naive() {
         reruns += by_replay.outcome.stats.reruns;
         for jobs in [1, 2] {
             let ff = explore_stateful_with(
-                &Ff(&p),
+                &Ff {
+                    p: &p,
+                    group: Vec::new(),
+                },
                 Options::default(),
                 StatefulOptions {
                     jobs,
@@ -338,71 +379,6 @@ fn memory_limit_stops_the_search_and_is_named() {
     assert!(stopped.stats.executions < full.stats.executions);
 }
 
-/// [`Prog`] whose first `copies` threads run the same code, declared a symmetry group: the
-/// history-keyed search with safe steps and symmetry reduction (the kernel model's
-/// configuration when a scenario has identical threads).
-struct Sym {
-    p: Prog,
-    group: Vec<usize>,
-}
-
-impl Sym {
-    fn hash_group(&self, w: &common::prog::World) -> Vec<i64> {
-        let mut g: Vec<i64> = self.group.iter().map(|&t| w.outs[t]).collect();
-        g.sort_unstable();
-        g
-    }
-}
-
-impl explore::Model for Sym {
-    type World = common::prog::World;
-    fn instance(&self) -> explore::Instance<Self::World> {
-        self.p.instance()
-    }
-    fn at_end(&self, w: &Self::World, out: &mut Vec<explore::Finding>) {
-        self.p.at_end(w, out)
-    }
-    /// Up to a permutation of the group (as the search with symmetry sees final states).
-    fn state_hash(&self, w: &Self::World) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        let rest: Vec<i64> = (0..w.outs.len())
-            .filter(|t| !self.group.contains(t))
-            .map(|t| w.outs[t])
-            .collect();
-        (&w.vars, &w.locks, rest, self.hash_group(w)).hash(&mut h);
-        h.finish()
-    }
-}
-
-impl explore::search::StateKey for Sym {
-    fn hash_state<H: std::hash::Hasher>(&self, w: &Self::World, h: &mut H) {
-        self.p.hash_state(w, h)
-    }
-    fn key_includes_history(&self) -> bool {
-        true
-    }
-    fn snapshot(&self, w: &Self::World) -> Option<Self::World> {
-        Some(w.clone())
-    }
-    fn fast_forward(&self) -> bool {
-        true
-    }
-    fn symmetry(&self) -> Vec<Vec<explore::Tid>> {
-        vec![self.group.clone()]
-    }
-    fn hash_shared<H: std::hash::Hasher>(&self, w: &Self::World, h: &mut H) {
-        use std::hash::Hash;
-        (&w.vars, &w.locks).hash(h);
-        for t in (0..w.outs.len()).filter(|t| !self.group.contains(t)) {
-            w.outs[t].hash(h);
-        }
-    }
-    fn hash_thread<H: std::hash::Hasher>(&self, w: &Self::World, t: explore::Tid, h: &mut H) {
-        h.write_i64(w.outs[t]);
-    }
-}
-
 /// Symmetry reduction on a history-keyed model with safe steps (persistent sets from the
 /// learned table, which `Seen::symmetrize` makes the same for every member of a group): on
 /// random programs whose first 2–3 threads run the same code, the search finds the
@@ -429,8 +405,8 @@ fn symmetry_with_history_keys_and_safe_steps_equals_naive() {
                 p.threads.push(code.clone());
             }
         }
-        let m = Sym {
-            p,
+        let m = Ff {
+            p: &p,
             group: (0..copies).collect(),
         };
         let Some(n) = naive_within(&m, 20_000) else {
