@@ -125,6 +125,21 @@ impl Table {
     }
 }
 
+/// The entries (high word, low word, sleep set) of the claimed slots among `slots` (of a
+/// table no worker inserts into meanwhile).
+fn entries(slots: &[Slot]) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+    slots.iter().filter_map(|s| {
+        let hi = s.hi.load(Ordering::Relaxed);
+        (hi != 0).then(|| {
+            (
+                hi,
+                s.lo.load(Ordering::Relaxed),
+                s.sleep.load(Ordering::Relaxed),
+            )
+        })
+    })
+}
+
 /// The low word of a claimed slot, once its claimer has stored it.
 fn wait_lo(s: &Slot) -> u64 {
     let mut spins = 0u32;
@@ -264,29 +279,16 @@ impl Visited {
             std::thread::scope(|s| {
                 for share in shares {
                     s.spawn(move || {
-                        for slot in share {
-                            let hi = slot.hi.load(Ordering::Relaxed);
-                            if hi != 0 {
-                                let sleep = slot.sleep.load(Ordering::Relaxed);
-                                let moved =
-                                    bigger
-                                        .visit(hi, slot.lo.load(Ordering::Relaxed), &mut || sleep);
-                                assert!(moved.is_ok(), "a key twice in the visited set");
-                            }
+                        for (hi, lo, sleep) in entries(share) {
+                            let moved = bigger.visit(hi, lo, &mut || sleep);
+                            assert!(moved.is_ok(), "a key twice in the visited set");
                         }
                     });
                 }
             });
         } else {
-            for s in current.slots.iter() {
-                let hi = s.hi.load(Ordering::Relaxed);
-                if hi != 0 {
-                    bigger.put(
-                        hi,
-                        s.lo.load(Ordering::Relaxed),
-                        s.sleep.load(Ordering::Relaxed),
-                    );
-                }
+            for (hi, lo, sleep) in entries(&current.slots) {
+                bigger.put(hi, lo, sleep);
             }
         }
         *current = Arc::new(bigger);

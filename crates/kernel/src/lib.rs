@@ -152,11 +152,8 @@ impl explore::Model for KernelModel {
     /// Up to a permutation of each symmetry group's members (so that the final states of a
     /// search with symmetry reduction compare with those of one without).
     fn state_hash(&self, w: &World) -> u64 {
+        // Without groups, `members` is 0 and this is the world's `Hash`.
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        if self.groups.is_empty() {
-            w.hash(&mut h);
-            return h.finish();
-        }
         w.hash_except_members(self.members, &mut h);
         for g in &self.groups {
             let mut parts: Vec<u64> = g

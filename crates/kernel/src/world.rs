@@ -391,8 +391,21 @@ clone_reusing!(World {
 // in every state of one model; crates/checker/tests/world_constants.rs checks the list).
 impl std::hash::Hash for Mm {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.hash_with(h, |t| t as u64);
+    }
+}
+
+impl Mm {
+    /// [`Hash`](std::hash::Hash) with the thread holding each PTE lock written as
+    /// `who(tid)` (as [`Page`]'s lock holder).
+    fn hash_with<H: std::hash::Hasher>(&self, h: &mut H, who: impl Fn(usize) -> u64) {
+        use std::hash::Hash;
         self.ptes.hash(h);
-        self.ptl_held.hash(h);
+        h.write_usize(self.ptl_held.len());
+        for &(table, t) in &self.ptl_held {
+            h.write_usize(table);
+            h.write_u64(who(t));
+        }
         self.mmap_readers.hash(h);
         self.mmap_writer.hash(h);
     }
@@ -449,14 +462,7 @@ impl World {
         self.uv.hash(h);
         h.write_usize(self.mms.len());
         for m in &self.mms {
-            m.ptes.hash(h);
-            h.write_usize(m.ptl_held.len());
-            for &(table, t) in &m.ptl_held {
-                h.write_u64(table as u64);
-                h.write_u64(who(t));
-            }
-            m.mmap_readers.hash(h);
-            m.mmap_writer.hash(h);
+            m.hash_with(h, who);
         }
         self.files.hash(h);
         self.pipes.hash(h);
