@@ -78,34 +78,24 @@ pub fn run(a: MatrixArgs) -> u8 {
     if show {
         eprint!("\r\x1b[K");
     }
-    let measured = format!(
-        "\nMeasured: {} cells in {:.1} s with --jobs {} on {} CPUs.\n",
-        cells.len(),
-        start.elapsed().as_secs_f64(),
-        a.jobs,
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    );
-    let md = format!(
-        "{}{measured}",
-        matrix::markdown(&cells, &presets, matrix::HEADER)
-    );
-    if a.format == crate::cli::Format::Text {
-        print!("{md}");
-    }
+    // Timings stay out of the documents (they differ between runs and machines, and the
+    // committed docs/matrix.md is compared with a fresh one by a test): they are in the
+    // summary line only.
+    let summary = summary_line(&cells, start.elapsed().as_secs_f64(), a.jobs);
+    let md = matrix::markdown(&cells, &presets);
+    let mut written = Vec::new();
     if let Some(out) = &a.out {
-        if let Err(e) = std::fs::write(out, &md) {
-            eprintln!("error: {}: {e}", out.display());
-            return 2;
+        if let Err(e) = crate::common::write_file(out, &md) {
+            return crate::common::bad(e);
         }
+        written.push(out.display().to_string());
     }
     if let Some(out) = &a.html {
-        let page = matrix::html(&cells, &presets, &format!("{}{measured}", matrix::HEADER));
-        if let Err(e) = std::fs::write(out, page) {
-            eprintln!("error: {}: {e}", out.display());
-            return 2;
+        let page = matrix::html(&cells, &presets, &format!("# {}\n\n{}\n", matrix::TITLE, matrix::INTRO));
+        if let Err(e) = crate::common::write_file(out, &page) {
+            return crate::common::bad(e);
         }
+        written.push(out.display().to_string());
     }
     let code = if cells
         .iter()
@@ -115,6 +105,16 @@ pub fn run(a: MatrixArgs) -> u8 {
     } else {
         0
     };
+    match a.format {
+        // The document on stdout only when no file was asked for; the summary always, on
+        // stdout after written files, on stderr after the document (stdout is the document).
+        crate::cli::Format::Text if written.is_empty() => {
+            print!("{md}");
+            eprintln!("{summary}");
+        }
+        crate::cli::Format::Text => println!("{}: {summary}", written.join(", ")),
+        crate::cli::Format::Json => eprintln!("{summary}"),
+    }
     if a.format == crate::cli::Format::Json {
         print!(
             "{}",
@@ -122,6 +122,21 @@ pub fn run(a: MatrixArgs) -> u8 {
         );
     }
     code
+}
+
+/// One line: how many cells, by verdict, and how long they took on this machine.
+fn summary_line(cells: &[matrix::Cell], secs: f64, jobs: usize) -> String {
+    let count = |v: checker::Verdict| cells.iter().filter(|c| c.verdict == v).count();
+    format!(
+        "{} cells: {} verified, {} violation, {} incomplete; {secs:.1} s with --jobs {jobs} on {} CPUs",
+        cells.len(),
+        count(checker::Verdict::Verified),
+        count(checker::Verdict::Violation),
+        count(checker::Verdict::Incomplete),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    )
 }
 
 /// The matrix as one JSON document (`kind: matrix`).
