@@ -293,6 +293,7 @@ fn html_page(r: &Replayed, title: &str, property: Option<&str>, input: &std::pat
         card,
         violations: vec![v],
         observations: Vec::new(),
+        notes: Vec::new(),
     };
     report::html::page(
         &format!("pvmm replay: {title}"),

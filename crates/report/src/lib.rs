@@ -7,12 +7,14 @@
 //!   cards for verified checks.
 //! * [`json`]: the versioned JSON output model (`--format json`); its schema is
 //!   `docs/json-schema/pvmm-output.v1.schema.json`.
+//! * [`matrix`]: the matrix as an HTML page, with a page per violating cell.
 //! * [`state`]: the per-step page state, by replaying a schedule on the model.
 //!
 //! This crate only renders: it never decides a verdict.
 
 pub mod html;
 pub mod json;
+pub mod matrix;
 pub mod state;
 pub mod svg;
 
@@ -154,7 +156,6 @@ pub fn violation_view(
         }),
         marked_step: m.as_ref().and_then(|m| m.step),
         svg: d.render(),
-        labels_svg: d.render_labels(),
         steps: json::steps(r),
         end_findings: r
             .end_findings
@@ -311,6 +312,7 @@ pub fn check_section(
         card: summary_card(c, bounds),
         violations,
         observations,
+        notes: Vec::new(),
     }
 }
 
