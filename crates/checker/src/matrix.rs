@@ -4,7 +4,8 @@
 //! the vCPU whose touch imports that page, in the importer's own mm and — where the path can
 //! reach the page through another process — through a second mapping of the guest's backing
 //! file. Each (path, preset) cell is an exhaustive check; its scenario is built from the text
-//! below and parsed like any scenario file.
+//! below and parsed like any scenario file. The Markdown document is rendered here; the HTML
+//! page, with a rendered trace per violating cell, by `report::matrix`.
 
 use crate::scenario::{parse, Scenario};
 use crate::{check, RunOptions, Search, Verdict};
@@ -275,7 +276,8 @@ pub fn compute(
         .collect()
 }
 
-fn short(p: &str) -> &str {
+/// The abbreviation of a property in the matrix's cells.
+pub fn short(p: &str) -> &str {
     match p {
         "io-on-secure-page" => "io",
         "use-after-free" => "uaf",
@@ -307,7 +309,9 @@ fn cell_text(c: &Cell, anchor: bool) -> String {
     v
 }
 
-fn anchor_of(c: &Cell) -> String {
+/// The cell's anchor in docs/matrix.md (and the name of its trace page next to the HTML
+/// matrix).
+pub fn anchor_of(c: &Cell) -> String {
     format!("{}-{}", c.via, c.preset)
         .to_lowercase()
         .replace([' ', '(', ')', '.', '+'], "-")
@@ -377,89 +381,6 @@ pub fn markdown(cells: &[Cell], presets: &[&str]) -> String {
         }
     }
     m
-}
-
-/// The matrix as a self-contained HTML page.
-pub fn html(cells: &[Cell], presets: &[&str], header: &str) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
-    let mut h = String::new();
-    h.push_str(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>pvmm matrix</title><style>",
-    );
-    h.push_str("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 5px;text-align:center}td.path{text-align:left;font-family:monospace}.ok{background:#d9f2d9}.bad{background:#f8d0d0}.inc{background:#fff2cc}small{color:#555}");
-    h.push_str("</style></head><body>");
-    let _ = write!(h, "<pre>{}</pre><table><tr><th>path</th>", esc(header));
-    for p in presets {
-        let _ = write!(h, "<th>{}</th>", esc(p));
-    }
-    h.push_str("</tr>");
-    for (path, via) in rows() {
-        let rn = row_name(path, via);
-        let _ = write!(
-            h,
-            "<tr><td class=\"path\" title=\"{}\">{}</td>",
-            esc(path.kernel),
-            esc(&rn)
-        );
-        for p in presets {
-            let c = cells
-                .iter()
-                .find(|c| c.via == rn && c.preset == *p)
-                .expect("cell computed");
-            let (class, text) = match c.verdict {
-                Verdict::Verified => ("ok", "✓".to_string()),
-                Verdict::Incomplete => ("inc", "…".to_string()),
-                Verdict::Violation => (
-                    "bad",
-                    format!(
-                        "<a href=\"#{}\">✗ {}</a>",
-                        anchor_of(c),
-                        esc(&c
-                            .violations
-                            .iter()
-                            .map(|s| short(s))
-                            .collect::<Vec<_>>()
-                            .join(" "))
-                    ),
-                ),
-            };
-            let states = c
-                .stateful_states
-                .map(|st| format!(" + {st} st"))
-                .unwrap_or_default();
-            let _ = write!(
-                h,
-                "<td class=\"{class}\">{text}<br><small>{} ex{states}, {:.2}s</small></td>",
-                c.executions, c.secs
-            );
-        }
-        h.push_str("</tr>");
-    }
-    h.push_str("</table><h2>Violations</h2>");
-    for c in cells.iter().filter(|c| c.verdict == Verdict::Violation) {
-        let _ = write!(
-            h,
-            "<h3 id=\"{}\">{} on {}</h3><ul>",
-            anchor_of(c),
-            esc(&c.via),
-            esc(&c.preset)
-        );
-        for (prop, sched) in &c.schedules {
-            let _ = write!(
-                h,
-                "<li><code>{}</code>: schedule <code>{}</code></li>",
-                esc(prop),
-                esc(sched)
-            );
-        }
-        h.push_str("</ul>");
-    }
-    h.push_str("</body></html>\n");
-    h
 }
 
 /// Looks a row up by its name.

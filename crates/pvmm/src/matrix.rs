@@ -91,11 +91,32 @@ pub fn run(a: MatrixArgs) -> u8 {
         written.push(out.display().to_string());
     }
     if let Some(out) = &a.html {
-        let page = matrix::html(&cells, &presets, &format!("# {}\n\n{}\n", matrix::TITLE, matrix::INTRO));
-        if let Err(e) = crate::common::write_file(out, &page) {
-            return crate::common::bad(e);
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "matrix.html".to_string());
+        let dir = out.parent().unwrap_or(std::path::Path::new(""));
+        // Trace pages of an earlier run whose cells are no longer violations would be
+        // stale: remove the pages (nothing else) of that directory first.
+        if let Ok(old) = std::fs::read_dir(dir.join(report::matrix::traces_dir(&name))) {
+            for e in old.flatten() {
+                if e.path().extension().is_some_and(|x| x == "html") && e.path().is_file() {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
         }
-        written.push(out.display().to_string());
+        let pages = report::matrix::pages(&cells, &presets, &name);
+        for p in &pages {
+            if let Err(e) = crate::common::write_file(&dir.join(&p.path), &p.text) {
+                return crate::common::bad(e);
+            }
+        }
+        written.push(format!(
+            "{} (and {} trace pages in {})",
+            out.display(),
+            pages.len() - 1,
+            dir.join(report::matrix::traces_dir(&name)).display()
+        ));
     }
     let code = if cells
         .iter()
