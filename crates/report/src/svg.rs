@@ -115,6 +115,11 @@ pub fn wrap_label(s: &str, n: usize) -> Vec<String> {
     lines
 }
 
+/// The lines an operation's box shows (its name, wrapped to the box).
+pub fn op_label_lines(op: &str) -> Vec<String> {
+    wrap_label(op, chars_in(STEP_W - 4.0, SMALL_CHAR_W))
+}
+
 /// How many characters fit in `width` pixels at `cw` pixels per character.
 fn chars_in(width: f64, cw: f64) -> usize {
     ((width - 6.0) / cw).floor().max(1.0) as usize
@@ -304,12 +309,7 @@ impl Diagram<'_> {
             }
             rows[s.depth] = rows[s.depth].max(s.lines.len() as f64 * LINE_H + 4.0);
         }
-        let op_w = STEP_W - 4.0;
-        let op_lines: Vec<Vec<String>> = r
-            .steps
-            .iter()
-            .map(|s| wrap_label(s.op, chars_in(op_w, SMALL_CHAR_W)))
-            .collect();
+        let op_lines: Vec<Vec<String>> = r.steps.iter().map(|s| op_label_lines(s.op)).collect();
         let op_h: Vec<f64> = op_lines
             .iter()
             .map(|l| (l.len() as f64 * OP_LINE_H + 6.0).max(MIN_OP_H))
