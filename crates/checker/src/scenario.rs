@@ -25,7 +25,12 @@ pub struct ScenarioError {
 }
 
 impl fmt::Display for ScenarioError {
+    /// `FILE:LINE:COL: MESSAGE`, or `FILE: MESSAGE` when there is no position (line 0: the
+    /// file could not be read).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return write!(f, "{}: {}", self.file.display(), self.message);
+        }
         write!(
             f,
             "{}:{}:{}: {}",

@@ -61,8 +61,10 @@ pub fn check_presets(kernels: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// Prints an error (`FILE:LINE:COL: error: …` or `error: …`, see `audit::cli::error_line`)
+/// and returns the bad-input exit code.
 pub fn bad(msg: impl std::fmt::Display) -> u8 {
-    eprintln!("error: {msg}");
+    eprintln!("{}", audit::cli::error_line(&msg.to_string()));
     EXIT_BAD_INPUT
 }
 

@@ -45,11 +45,10 @@ pub fn run(a: MatrixArgs) -> u8 {
         match all.iter().find(|p| **p == k.as_str()) {
             Some(p) => presets.push(*p),
             None => {
-                eprintln!(
-                    "error: --kernel {k}: unknown kernel preset (known: {})",
+                return crate::common::bad(format!(
+                    "--kernel {k}: unknown kernel preset (known: {})",
                     all.join(", ")
-                );
-                return 2;
+                ));
             }
         }
     }
@@ -202,17 +201,15 @@ pub fn json_doc(cells: &[matrix::Cell], presets: &[&str], code: u8) -> report::j
 
 fn replay(r: &[String], presets: &[&str], bounds: explore::Bounds) -> u8 {
     let Some((path, via)) = matrix::find_row(&r[0]) else {
-        eprintln!("error: --replay: no row `{}` (see the table)", r[0]);
-        return 2;
+        return crate::common::bad(format!("--replay: no row `{}` (see the table)", r[0]));
     };
     if !presets.contains(&r[1].as_str()) {
-        eprintln!("error: --replay: unknown preset `{}`", r[1]);
-        return 2;
+        return crate::common::bad(format!("--replay: unknown preset `{}`", r[1]));
     }
     let c = matrix::cell(path, via, &r[1], bounds);
     let Some((_, sched)) = c.schedules.iter().find(|(p, _)| *p == r[2]) else {
-        eprintln!(
-            "error: --replay: {} on {} has no violation `{}` (it has: {})",
+        return crate::common::bad(format!(
+            "--replay: {} on {} has no violation `{}` (it has: {})",
             r[0],
             r[1],
             r[2],
@@ -221,23 +218,20 @@ fn replay(r: &[String], presets: &[&str], bounds: explore::Bounds) -> u8 {
             } else {
                 c.violations.join(", ")
             }
-        );
-        return 2;
+        ));
     };
     let sc = matrix::row_scenario(path, via, &[r[1].as_str()]);
     println!("{}", matrix::scenario_text(path, via, &[r[1].as_str()]));
     let k = match sc.kernel(&r[1], &[]) {
         Ok(k) => k,
         Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
+            return crate::common::bad(e);
         }
     };
     let schedule = match explore::parse_schedule(sched) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
+            return crate::common::bad(e);
         }
     };
     let rep = explore::replay(&sc.model(k), &schedule);
