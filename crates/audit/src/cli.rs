@@ -147,32 +147,6 @@ fn split_position(msg: &str) -> Option<(&str, u64, u64, &str)> {
     Some((file, line, col, &msg[i + 2..]))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::error_line;
-
-    #[test]
-    fn errors_have_one_form() {
-        assert_eq!(
-            error_line("scenarios/x.toml:5:15: field `op`: unknown"),
-            "scenarios/x.toml:5:15: error: field `op`: unknown"
-        );
-        assert_eq!(
-            error_line("scenarios/x.toml:0:0: cannot read: No such file"),
-            "error: scenarios/x.toml: cannot read: No such file"
-        );
-        assert_eq!(
-            error_line("--kernel v9: unknown kernel preset"),
-            "error: --kernel v9: unknown kernel preset"
-        );
-        assert_eq!(error_line("--set a=1:2:3: x"), "error: --set a=1:2:3: x");
-        assert_eq!(
-            error_line("/tmp/a b/t.json:1:1: not a pvmm trace file"),
-            "/tmp/a b/t.json:1:1: error: not a pvmm trace file"
-        );
-    }
-}
-
 fn run_inner(args: &AuditArgs) -> Result<i32, String> {
     let (rules, rules_text) = match &args.rules {
         Some(p) => {
@@ -271,4 +245,30 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_line;
+
+    #[test]
+    fn errors_have_one_form() {
+        assert_eq!(
+            error_line("scenarios/x.toml:5:15: field `op`: unknown"),
+            "scenarios/x.toml:5:15: error: field `op`: unknown"
+        );
+        assert_eq!(
+            error_line("scenarios/x.toml:0:0: cannot read: No such file"),
+            "error: scenarios/x.toml: cannot read: No such file"
+        );
+        assert_eq!(
+            error_line("--kernel v9: unknown kernel preset"),
+            "error: --kernel v9: unknown kernel preset"
+        );
+        assert_eq!(error_line("--set a=1:2:3: x"), "error: --set a=1:2:3: x");
+        assert_eq!(
+            error_line("/tmp/a b/t.json:1:1: not a pvmm trace file"),
+            "/tmp/a b/t.json:1:1: error: not a pvmm trace file"
+        );
+    }
 }
