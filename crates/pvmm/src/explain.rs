@@ -250,7 +250,7 @@ pub fn run(a: ExplainArgs) -> u8 {
     if let Err(e) = check_presets(&a.common.kernels) {
         return bad(e);
     }
-    let sc = match checker::load(&a.scenario) {
+    let sc = match load_scenario(&a.scenario) {
         Ok(s) => s,
         Err(e) => return bad(e),
     };

@@ -12,7 +12,7 @@ pub fn run(a: ListArgs) -> u8 {
     };
     let scenarios: Vec<ListScenario> = files
         .iter()
-        .map(|f| match checker::load(f) {
+        .map(|f| match load_scenario(f) {
             Ok(s) => ListScenario {
                 name: s.name.clone(),
                 path: f.display().to_string(),
@@ -55,7 +55,11 @@ pub fn run(a: ListArgs) -> u8 {
         print!("{}", json::to_string(&doc));
         return EXIT_OK;
     }
-    println!("scenarios ({}):", dir.display());
+    if is_builtin_dir(&dir) {
+        println!("scenarios (built in; no ./scenarios here):");
+    } else {
+        println!("scenarios ({}):", dir.display());
+    }
     for s in &scenarios {
         match &s.error {
             None => println!(

@@ -37,7 +37,7 @@ pub fn run(a: ReplayArgs) -> u8 {
             .scenario
             .clone()
             .unwrap_or_else(|| PathBuf::from(&tf.scenario_path));
-        let sc = match checker::load(&path) {
+        let sc = match load_scenario(&path) {
             Ok(s) => s,
             Err(e) => return bad(e),
         };
@@ -70,7 +70,7 @@ pub fn run(a: ReplayArgs) -> u8 {
             Ok(s) => s,
             Err(e) => return bad(format!("--schedule: {e}")),
         };
-        let sc = match checker::load(&a.input) {
+        let sc = match load_scenario(&a.input) {
             Ok(s) => s,
             Err(e) => return bad(e),
         };

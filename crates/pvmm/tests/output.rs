@@ -673,3 +673,64 @@ fn every_command_prints_errors_in_one_form() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn the_binary_checks_its_built_in_scenarios_from_any_directory() {
+    // An installed pvmm (cargo install, a release archive) has no repository around it: in a
+    // directory without ./scenarios, `scenarios/NAME.toml` is the scenario built into the
+    // binary, and `check --all` checks all of them.
+    let d = tmpdir("elsewhere");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pvmm"))
+            .args(args)
+            .current_dir(&d)
+            .env_remove("PVMM_SCENARIOS")
+            .stdin(Stdio::null())
+            .output()
+            .expect("pvmm runs")
+    };
+    let o = run(&["check", "--all", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc = valid_doc(&o);
+    let mut names: Vec<String> = std::fs::read_dir(repo().join("scenarios"))
+        .expect("scenarios")
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .trim_end_matches(".toml")
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    let mut checked: Vec<String> = doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["scenario"].as_str().expect("name").to_string())
+        .collect();
+    checked.dedup();
+    assert_eq!(checked, names, "every scenario of the repository, built in");
+    // Its trace files replay from there too.
+    let o = run(&["check", "scenarios/d3-sendfile.toml", "--kernel", "v5.7"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(&[
+        "replay",
+        "target/pvmm-traces/d3-sendfile.v5.7.io-on-secure-page.json",
+    ]);
+    assert!(
+        text(&o).contains("identical to the recorded trace; io-on-secure-page reproduced"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&["list"]);
+    assert!(
+        text(&o).contains("built in") && text(&o).contains("d3-sendfile"),
+        "{}",
+        text(&o)
+    );
+    // A name that is not built in is still an error.
+    let o = run(&["check", "scenarios/no-such.toml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let _ = std::fs::remove_dir_all(&d);
+}
