@@ -63,7 +63,7 @@ search finishes it (its states are shown as `N st`). --max-executions, --max-pre
     Explain(ExplainArgs),
     /// Every I/O path against every kernel preset: a table of verdicts computed by the checker.
     #[command(after_help = "Examples:
-  pvmm matrix --jobs 2 --out docs/matrix.md --html docs/matrix.html
+  pvmm matrix --jobs 2 --out docs/matrix.md --html target/matrix/matrix.html
   pvmm matrix --kernel v5.7 --kernel v6.15
   pvmm matrix --replay sendfile v5.7 io-on-secure-page
   pvmm matrix --kernel v5.7 --format json > matrix.json")]

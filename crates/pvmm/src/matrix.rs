@@ -14,10 +14,12 @@ pub struct MatrixArgs {
     /// Cells checked in parallel.
     #[arg(long, default_value_t = 2)]
     jobs: usize,
-    /// Write the Markdown table here (the repository keeps docs/matrix.md).
+    /// Write the Markdown document here instead of stdout (the repository keeps
+    /// docs/matrix.md); stdout then gets one summary line.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// Write a self-contained HTML page here.
+    /// Write the matrix as an HTML page here, and next to it (STEM.traces/) a page per
+    /// violating cell with its shortest trace drawn.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
     /// Stop DPOR after this many executions per cell (deterministic); the stateful search
