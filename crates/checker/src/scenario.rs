@@ -530,11 +530,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
 }
 
 pub fn preset_names() -> String {
-    config::PRESETS
-        .iter()
-        .map(|p| p.0)
-        .collect::<Vec<_>>()
-        .join(", ")
+    kernel::vocab::presets::names()
 }
 
 fn resolve_op(

@@ -32,16 +32,16 @@ impl Cx {
                 };
                 match self.cfg.import_flow {
                     ImportFlow::FollowPageLockPage => self.import_v57(mm, vpn, gfn, cmd).await,
-                    ImportFlow::PteLockTrylock { ref_on_eagain } => {
-                        self.import_v64(mm, vpn, gfn, cmd, ref_on_eagain).await
-                    }
+                    ImportFlow::PteLockTrylock => self.import_v64(mm, vpn, gfn, cmd, false).await,
+                    ImportFlow::PteLockTrylockRef => self.import_v64(mm, vpn, gfn, cmd, true).await,
                     ImportFlow::GfnToPage => self.import_v614(mm, vpn, gfn, cmd).await,
                     ImportFlow::MakeHvaSecure => {
                         let _g = self.ctx.enter("make_hva_secure");
                         self.import_v615(mm, vpn, gfn, cmd).await
                     }
-                    ImportFlow::NewGmap { ptl_trylock } => {
+                    ImportFlow::NewGmap | ImportFlow::NewGmapTrylock => {
                         let _g = self.ctx.enter("kvm_s390_pv_make_secure");
+                        let ptl_trylock = self.cfg.import_flow == ImportFlow::NewGmapTrylock;
                         self.import_2026(mm, vpn, gfn, cmd, ptl_trylock).await
                     }
                 }

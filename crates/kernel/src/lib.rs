@@ -16,6 +16,7 @@ pub mod import;
 pub mod prim;
 pub mod splice;
 pub mod uv;
+pub mod vocab;
 pub mod world;
 pub mod writeback;
 pub mod zap;

@@ -9,31 +9,9 @@ use kernel::config::Kernel;
 use kernel::World;
 use report::json::{self, ExplainDoc, ExplainOp, ExplainPreset, ExplainSwitch, ExplainThread};
 
-/// The value of a switch in a configuration, as `--set` writes it (read from
-/// `Kernel::describe`, enum values in kebab case).
+/// The value of a switch in a configuration, as `--set` writes it.
 fn value(k: &Kernel, switch: &str) -> String {
-    k.describe()
-        .split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(n, _)| *n == switch)
-        .map(|(_, v)| kebab(v))
-        .unwrap_or_else(|| "?".into())
-}
-
-/// `CheckThenAdd` → `check-then-add`; `true` stays `true`.
-fn kebab(v: &str) -> String {
-    let mut o = String::new();
-    for (i, c) in v.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                o.push('-');
-            }
-            o.push(c.to_ascii_lowercase());
-        } else {
-            o.push(c);
-        }
-    }
-    o
+    k.get(switch).unwrap_or("?").to_string()
 }
 
 const IMPORT_SWITCHES: &[(&str, &str)] = &[

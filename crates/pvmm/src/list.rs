@@ -39,16 +39,21 @@ pub fn run(a: ListArgs) -> u8 {
             scenarios,
             presets: kernel::config::PRESETS
                 .iter()
-                .map(|(n, t)| NameText {
-                    name: n.to_string(),
-                    text: t.to_string(),
+                .map(|p| NameText {
+                    name: p.name.to_string(),
+                    text: p.doc.to_string(),
                 })
                 .collect(),
             switches: kernel::config::SWITCHES
                 .iter()
-                .map(|(n, t)| NameText {
-                    name: n.to_string(),
-                    text: t.to_string(),
+                .map(|s| NameText {
+                    name: s.name().to_string(),
+                    text: s
+                        .values()
+                        .iter()
+                        .map(|v| v.name)
+                        .collect::<Vec<_>>()
+                        .join(" | "),
                 })
                 .collect(),
         };
@@ -68,12 +73,13 @@ pub fn run(a: ListArgs) -> u8 {
         }
     }
     println!("\nkernel presets:");
-    for (p, d) in kernel::config::PRESETS {
-        println!("  {p:<20} {d}");
+    for p in kernel::config::PRESETS {
+        println!("  {:<20} {}", p.name, p.doc);
     }
     println!("\nswitches (--set SWITCH=VALUE, or [set] in a scenario):");
-    for (s, v) in kernel::config::SWITCHES {
-        println!("  {s:<32} {v}");
+    for s in kernel::config::SWITCHES {
+        let v: Vec<&str> = s.values().iter().map(|v| v.name).collect();
+        println!("  {:<32} {}", s.name(), v.join(" | "));
     }
     EXIT_OK
 }

@@ -39,7 +39,7 @@ pub struct MatrixArgs {
 }
 
 pub fn run(a: MatrixArgs) -> u8 {
-    let all: Vec<&str> = kernel::config::PRESETS.iter().map(|p| p.0).collect();
+    let all: Vec<&str> = kernel::config::PRESETS.iter().map(|p| p.name).collect();
     let mut presets: Vec<&str> = Vec::new();
     for k in &a.kernels {
         match all.iter().find(|p| **p == k.as_str()) {
