@@ -3,11 +3,12 @@
 
 use crate::config::{KernelFault, UserFault};
 use crate::gup::MAX_FAULT_RETRIES as MAX_RETRIES;
-use crate::prim::{acc, check_host_read, live, BUG};
+use crate::prim::{acc, check_host_read, live};
 use crate::uv::UvState;
+use crate::vocab::properties::{self as prop, report, report_fatal};
 use crate::world::{MmId, PageId, PagePart as PP, PAGE_BYTES};
 use crate::Cx;
-use explore::{Access, Op, Severity};
+use explore::{Access, Op};
 
 impl Cx {
     /// The kernel touches `p` (`copy_to_user`, a memcpy of a page-cache page): on a secure
@@ -55,16 +56,14 @@ impl Cx {
             if !ok {
                 if self.cfg.kernel_fault == KernelFault::ExportAlways {
                     self.observe(
-                        "copy-fault",
+                        prop::COPY_FAULT,
                         format!("do_secure_storage_access: export of P{p} failed; the exception fix-up fails the copy"),
                     )
                     .await;
                 } else {
                     self.ctx
                         .step(Op::new("BUG", explore::Accesses::new()), move |e| {
-                            e.report_fatal(
-                                BUG,
-                                format!(
+                            report_fatal(e, prop::BUG, format!(
                                     "BUG() in do_secure_storage_access: the hook failed on P{p}"
                                 ),
                             );
@@ -202,11 +201,7 @@ impl Cx {
             .step(
                 Op::new("force_sig(SIGSEGV)", explore::Accesses::new()),
                 move |e| {
-                    e.report(
-                        crate::guest::GUEST_KILLED,
-                        Severity::Violation,
-                        format!("SIGSEGV: {why}"),
-                    );
+                    report(e, prop::GUEST_KILLED, format!("SIGSEGV: {why}"));
                 },
             )
             .await

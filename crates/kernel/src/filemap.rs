@@ -1,7 +1,8 @@
 //! The page cache (mm/filemap.c) and the per-CPU LRU batches (mm/swap.c).
 
-use crate::gup::{MAX_RETRIES, RETRY_BOUND};
+use crate::gup::MAX_RETRIES;
 use crate::prim::{acc, live};
+use crate::vocab::properties::{self as prop, report_fatal};
 use crate::world::{FileId, PageId, PagePart as PP};
 use crate::Cx;
 use explore::{Access, Accesses, Op};
@@ -169,8 +170,9 @@ impl Cx {
     pub async fn retry_bound(&self, site: &'static str) {
         self.ctx
             .step(Op::new("retry-bound", Accesses::new()), move |e| {
-                e.report_fatal(
-                    RETRY_BOUND,
+                report_fatal(
+                    e,
+                    prop::RETRY_BOUND,
                     format!(
                         "{site}: retried its bound of times without success (possible livelock)"
                     ),

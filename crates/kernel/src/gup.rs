@@ -6,12 +6,10 @@
 use crate::config::{FastPinGrab, SlowGrab};
 use crate::hook::{EFAULT, ENOMEM};
 use crate::prim::{acc, live};
+use crate::vocab::properties::{self as prop, report, Prop};
 use crate::world::{MmId, PageId, PagePart as PP, Pte, GUP_PIN_COUNTING_BIAS};
 use crate::Cx;
-use explore::{Access, Op, Severity};
-
-pub const GUP_ENOMEM: &str = "gup-enomem";
-pub const RETRY_BOUND: &str = "retry-bound";
+use explore::{Access, Op};
 
 /// FOLL_GET or FOLL_PIN.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -78,7 +76,7 @@ impl Cx {
         self.mmap_read_unlock(mm).await;
         if let Err(e) = res {
             if e == ENOMEM {
-                self.observe(GUP_ENOMEM, "follow_page_pte: the grab failed on a frozen count; __get_user_pages returns -ENOMEM".into()).await;
+                self.observe(prop::GUP_ENOMEM, "follow_page_pte: the grab failed on a frozen count; __get_user_pages returns -ENOMEM".into()).await;
             }
         }
         res
@@ -367,10 +365,10 @@ impl Cx {
     }
 
     /// Reports an observation (not a violation) as its own step-free note.
-    pub async fn observe(&self, property: &'static str, message: String) {
+    pub async fn observe(&self, property: Prop, message: String) {
         self.ctx
             .step(Op::new("observe", explore::Accesses::new()), move |e| {
-                e.report(property, Severity::Observation, message);
+                report(e, property, message);
             })
             .await
     }

@@ -2,11 +2,10 @@
 
 use crate::prim::{acc, holds_ref, live};
 use crate::uv::{self, UvRc};
+use crate::vocab::properties::{self as prop, report};
 use crate::world::{PageId, PagePart as PP};
 use crate::Cx;
-use explore::{Access, Op, Severity};
-
-pub const HOOK_PRECONDITION: &str = "hook-precondition";
+use explore::{Access, Op};
 
 /// errno values the model passes around (negated, as in the kernel).
 pub const EINVAL: i32 = -22;
@@ -42,10 +41,7 @@ impl Cx {
                 let w = &*e.world;
                 let tid = e.tid;
                 if w.pages[p].locked_by != Some(tid) && !holds_ref(w, tid, p) {
-                    e.report(
-                        HOOK_PRECONDITION,
-                        Severity::Violation,
-                        format!("arch_make_page_accessible(P{p}) called without the page lock and without a reference"),
+                    report(e, prop::HOOK_PRECONDITION, format!("arch_make_page_accessible(P{p}) called without the page lock and without a reference"),
                     );
                 }
                 let set = e.world.pages[p].arch1;

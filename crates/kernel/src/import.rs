@@ -6,13 +6,12 @@
 use crate::config::ImportFlow;
 use crate::gup::Foll;
 use crate::hook::{EAGAIN, EBUSY, EFAULT, EINVAL, ENXIO};
-use crate::prim::{acc, check_arch1, live, BUG};
+use crate::prim::{acc, check_arch1, live};
 use crate::uv::{self, UvRc};
+use crate::vocab::properties::{self as prop, report};
 use crate::world::{MmId, PageId, PagePart as PP};
 use crate::Cx;
-use explore::{Access, Op, Severity};
-
-pub const LOCK_OUT: &str = "lock-out";
+use explore::{Access, Op};
 
 /// Which UVC the import issues.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -502,10 +501,7 @@ impl Cx {
                 if c != 0 {
                     e.note(|| format!("P{p} refcount {c} -> {n}: {c} reference(s) taken while frozen are erased"));
                     if debug_vm {
-                        e.report(
-                            BUG,
-                            Severity::Violation,
-                            format!("VM_BUG_ON_PAGE in page_ref_unfreeze: P{p} count {c} != 0"),
+                        report(e, prop::BUG, format!("VM_BUG_ON_PAGE in page_ref_unfreeze: P{p} count {c} != 0"),
                         );
                     }
                 } else {
@@ -563,10 +559,7 @@ impl Cx {
                         } else {
                             format!("{others} extra reference(s) are held")
                         };
-                        e.report(
-                            LOCK_OUT,
-                            Severity::Violation,
-                            format!("P{p} became secure while {why}: the I/O marker did not lock the import out"),
+                        report(e, prop::LOCK_OUT, format!("P{p} became secure while {why}: the I/O marker did not lock the import out"),
                         );
                     }
                     check_arch1(e, p);

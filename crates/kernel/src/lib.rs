@@ -24,7 +24,7 @@ pub mod zap;
 pub use config::Kernel;
 pub use world::World;
 
-use explore::{Finding, Instance, Severity};
+use explore::{Finding, Instance};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use world::Objs;
@@ -42,8 +42,6 @@ impl Cx {
         Cx { ctx, cfg, objs }
     }
 }
-
-pub const REFERENCE_BALANCE: &str = "reference-balance";
 
 /// A scenario instance ready to explore: the initial world and the threads' operations.
 #[derive(Clone)]
@@ -133,10 +131,9 @@ impl explore::Model for KernelModel {
                 } else {
                     format!("{} reference(s) leaked", pg.refcount - want)
                 };
-                out.push(Finding {
-                    property: REFERENCE_BALANCE,
-                    severity: Severity::Violation,
-                    message: format!(
+                out.push(vocab::properties::finding(
+                    vocab::properties::REFERENCE_BALANCE,
+                    format!(
                         "at the end P{p} has refcount {} but {} are accounted for (mapcount {}, cache {}, holders {}): {what}",
                         pg.refcount,
                         want,
@@ -144,8 +141,7 @@ impl explore::Model for KernelModel {
                         u8::from(pg.mapping.is_some()),
                         pg.extra
                     ),
-                    fatal: false,
-                });
+                ));
             }
         }
     }

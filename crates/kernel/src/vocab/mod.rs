@@ -5,9 +5,11 @@
 //! legend, the JSON schema's enums and the documents — reads these declarations.
 
 pub mod presets;
+pub mod properties;
 pub mod release;
 pub mod switches;
 
 pub use presets::{preset, PresetSpec, PRESETS};
+pub use properties::{Prop, PropertySpec, PROPERTIES};
 pub use release::{Evidence, Release, ReleaseError};
 pub use switches::{AnySwitch, Kernel, SwitchError, SWITCHES};
