@@ -6,6 +6,7 @@
 //! step, what it touches, and the `explore` crate does the rest.
 
 pub mod actor;
+pub mod build;
 pub mod config;
 pub mod fault;
 pub mod filemap;
@@ -47,7 +48,7 @@ impl Cx {
 #[derive(Clone)]
 pub struct KernelModel {
     pub world: World,
-    pub threads: Vec<(String, Vec<actor::ThreadOp>)>,
+    pub threads: Vec<(String, Vec<vocab::OpCall>)>,
     /// Threads with the same operations, two or more to a group (see
     /// [`KernelModel::new`]), and all their members as a bit mask.
     groups: Vec<Vec<explore::Tid>>,
@@ -62,7 +63,7 @@ impl KernelModel {
     /// set-up differs between them. They form a symmetry group for the stateful search
     /// (`explore::search::StateKey::symmetry`), which then keys states up to a permutation
     /// of each group's members.
-    pub fn new(world: World, threads: Vec<(String, Vec<actor::ThreadOp>)>) -> Self {
+    pub fn new(world: World, threads: Vec<(String, Vec<vocab::OpCall>)>) -> Self {
         let mut groups: Vec<Vec<explore::Tid>> = Vec::new();
         for (t, (_, ops)) in threads.iter().enumerate() {
             match groups.iter_mut().find(|g| threads[g[0]].1 == *ops) {

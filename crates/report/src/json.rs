@@ -341,6 +341,9 @@ pub struct ExplainSwitch {
     pub effect: String,
     /// `[preset, value]` pairs.
     pub values: Vec<(String, String)>,
+    /// `[value, meaning]` of each value the presets have (the path each takes), from the
+    /// switch's declaration.
+    pub meanings: Vec<(String, String)>,
 }
 
 /// Serialises a document, pretty-printed, with a final newline.

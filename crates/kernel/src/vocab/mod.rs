@@ -4,11 +4,13 @@
 //! else — the scenario parser, `pvmm list` and `pvmm explain`, the reports, the matrix
 //! legend, the JSON schema's enums and the documents — reads these declarations.
 
+pub mod ops;
 pub mod presets;
 pub mod properties;
 pub mod release;
 pub mod switches;
 
+pub use ops::{OpCall, OpSpec, ThreadOp, OPS};
 pub use presets::{preset, PresetSpec, PRESETS};
 pub use properties::{Prop, PropertySpec, PROPERTIES};
 pub use release::{Evidence, Release, ReleaseError};
