@@ -247,7 +247,8 @@ impl Builder {
                         op: Some(i),
                         field: "op",
                         message: format!(
-                            "`{}` {}, but the thread holds none here (an op that acquires one — gup, find-get-page — must come first)",
+                            "`{}` {}, but the thread holds none here \
+                             (an op that acquires one — gup, find-get-page — must come first)",
                             spec.name,
                             spec.batch.describe()
                         ),

@@ -3,10 +3,10 @@
 //! `gmap_convert_to_secure` → `gmap_make_secure`), then re-enters the guest, which touches the
 //! page again. Also the unpack loop (`kvm_s390_pv_unpack`).
 
-use crate::gup::MAX_RETRIES;
 use crate::hook::{EAGAIN, EINVAL};
 use crate::import::UvCmd;
 use crate::prim::{acc, live};
+use crate::retry::MAX_RETRIES;
 use crate::uv::UvState;
 use crate::vocab::properties::{self as prop, report};
 use crate::world::{PagePart as PP, PAGE_BYTES};

@@ -6,7 +6,8 @@
 use crate::config::{FastPinGrab, SlowGrab};
 use crate::hook::{EFAULT, ENOMEM};
 use crate::prim::{acc, live};
-use crate::vocab::properties::{self as prop, report, Prop};
+use crate::retry::MAX_RETRIES;
+use crate::vocab::properties as prop;
 use crate::world::{MmId, PageId, PagePart as PP, Pte, GUP_PIN_COUNTING_BIAS};
 use crate::Cx;
 use explore::{Access, Op};
@@ -27,15 +28,6 @@ pub enum Follow {
     Err(i32),
 }
 
-/// How many times a retry loop may go round (each round having seen a change) before it is
-/// reported as a possible livelock.
-pub const MAX_RETRIES: usize = 8;
-
-/// Re-executions of a host instruction that keeps hitting 0x3d (the handler exported the page
-/// and the guest imported it again before the retry): past this the ping-pong is reported as
-/// a possible livelock (`retry-bound`).
-pub const MAX_FAULT_RETRIES: usize = 3;
-
 impl Cx {
     /// `__get_user_pages` for one page: mmap lock (read), `follow_page_mask` →
     /// `follow_page_pte`; NULL → `faultin_page` (`handle_mm_fault`) and retry. Returns the
@@ -49,38 +41,44 @@ impl Cx {
     ) -> Result<PageId, i32> {
         self.ctx
             .call("get_user_pages", async move {
-        let _f = self.ctx.enter(match foll {
-            Foll::Get => "get_user_pages",
-            Foll::Pin => "pin_user_pages",
-        });
-        self.mmap_read_lock(mm).await;
-        let mut res = Err(EFAULT);
-        for _ in 0..MAX_RETRIES {
-            match self.follow_page_pte(mm, vpn, foll, write).await {
-                Follow::Page(p) => {
-                    res = Ok(p);
-                    break;
-                }
-                Follow::Err(e) => {
-                    res = Err(e);
-                    break;
-                }
-                Follow::NoPage => {
-                    if self.handle_mm_fault(mm, vpn, write).await != 0 {
-                        res = Err(EFAULT);
-                        break;
+                let _f = self.ctx.enter(match foll {
+                    Foll::Get => "get_user_pages",
+                    Foll::Pin => "pin_user_pages",
+                });
+                self.mmap_read_lock(mm).await;
+                let mut res = Err(EFAULT);
+                for _ in 0..MAX_RETRIES {
+                    match self.follow_page_pte(mm, vpn, foll, write).await {
+                        Follow::Page(p) => {
+                            res = Ok(p);
+                            break;
+                        }
+                        Follow::Err(e) => {
+                            res = Err(e);
+                            break;
+                        }
+                        Follow::NoPage => {
+                            if self.handle_mm_fault(mm, vpn, write).await != 0 {
+                                res = Err(EFAULT);
+                                break;
+                            }
+                        }
                     }
                 }
-            }
-        }
-        self.mmap_read_unlock(mm).await;
-        if let Err(e) = res {
-            if e == ENOMEM {
-                self.observe(prop::GUP_ENOMEM, "follow_page_pte: the grab failed on a frozen count; __get_user_pages returns -ENOMEM".into()).await;
-            }
-        }
-        res
-    })
+                self.mmap_read_unlock(mm).await;
+                if let Err(e) = res {
+                    if e == ENOMEM {
+                        self.observe(
+                            prop::GUP_ENOMEM,
+                            "follow_page_pte: the grab failed on a frozen count; \
+                     __get_user_pages returns -ENOMEM"
+                                .into(),
+                        )
+                        .await;
+                    }
+                }
+                res
+            })
             .await
     }
 
@@ -360,15 +358,6 @@ impl Cx {
                     pte.write = true;
                     e.world.mms[mm].set_pte(vpn, pte);
                 }
-            })
-            .await
-    }
-
-    /// Reports an observation (not a violation) as its own step-free note.
-    pub async fn observe(&self, property: Prop, message: String) {
-        self.ctx
-            .step(Op::new("observe", explore::Accesses::new()), move |e| {
-                report(e, property, message);
             })
             .await
     }

@@ -15,6 +15,7 @@ pub mod gup;
 pub mod hook;
 pub mod import;
 pub mod prim;
+pub mod retry;
 pub mod splice;
 pub mod uv;
 pub mod vocab;
@@ -135,7 +136,8 @@ impl explore::Model for KernelModel {
                 out.push(vocab::properties::finding(
                     vocab::properties::REFERENCE_BALANCE,
                     format!(
-                        "at the end P{p} has refcount {} but {} are accounted for (mapcount {}, cache {}, holders {}): {what}",
+                        "at the end P{p} has refcount {} but {} are accounted for \
+                         (mapcount {}, cache {}, holders {}): {what}",
                         pg.refcount,
                         want,
                         pg.mapcount,

@@ -129,7 +129,13 @@ impl Cx {
                     {
                         let h = e.world.held[tid].remove(i);
                         if h.generation != e.world.pages[p].generation {
-                            report(e, prop::USE_AFTER_FREE, format!("{name} on P{p}: the reference was taken on an earlier life of this frame"),
+                            report(
+                                e,
+                                prop::USE_AFTER_FREE,
+                                format!(
+                                    "{name} on P{p}: \
+                                 the reference was taken on an earlier life of this frame"
+                                ),
                             );
                         }
                     }
@@ -150,7 +156,12 @@ impl Cx {
                     // the reference-balance check sees the damage.
                     e.note(|| format!("P{p}: put on a zero (frozen or free) count"));
                     if debug_vm {
-                        report(e, prop::BUG, format!("VM_BUG_ON_PAGE in {name}: P{p} refcount {before} before the put"),
+                        report(
+                            e,
+                            prop::BUG,
+                            format!(
+                                "VM_BUG_ON_PAGE in {name}: P{p} refcount {before} before the put"
+                            ),
                         );
                     }
                 } else if after == 0 {
@@ -423,8 +434,12 @@ impl Cx {
                 }
                 match e.world.uv[p].state {
                     UvState::Secure { guest, gfn } => {
-                        report(e, prop::IO_SECURE, format!(
-                                "{what}: device I/O on P{p}, which is secure (guest {guest}, gfn {gfn}): the I/O fails"
+                        report(
+                            e,
+                            prop::IO_SECURE,
+                            format!(
+                                "{what}: device I/O on P{p}, which is secure \
+                                 (guest {guest}, gfn {gfn}): the I/O fails"
                             ),
                         );
                     }
@@ -459,6 +474,15 @@ impl Cx {
                 held_push(e, p, false);
                 e.note(|| format!("allocated P{p}"));
                 Some(p)
+            })
+            .await
+    }
+
+    /// Reports an observation (not a violation) as a step of its own that touches nothing.
+    pub async fn observe(&self, property: prop::Prop, message: String) {
+        self.ctx
+            .step(Op::new("observe", Accesses::new()), move |e| {
+                report(e, property, message);
             })
             .await
     }

@@ -21,8 +21,8 @@ impl Cx {
                 self.lock_page(p).await;
                 self.test_set_page_writeback(p).await;
                 self.unlock_page(p).await;
-                // The caller's lookup reference is dropped once the I/O is submitted; the page stays
-                // because truncation and reclaim wait for PG_writeback.
+                // The caller's lookup reference is dropped once the I/O is submitted; the
+                // page stays because truncation and reclaim wait for PG_writeback.
                 self.put_page(p).await;
                 {
                     let _g = self.ctx.enter("submit_bio");

@@ -265,7 +265,9 @@ impl FieldType for GupFlags {
             return Err("name FOLL_GET or FOLL_PIN".into());
         }
         if kinds == Self::FOLL_GET | Self::FOLL_PIN {
-            return Err("FOLL_GET and FOLL_PIN are mutually exclusive (mm/gup.c: pin_user_pages rejects FOLL_GET, 6.1.192)".into());
+            return Err("FOLL_GET and FOLL_PIN are mutually exclusive \
+                 (mm/gup.c: pin_user_pages rejects FOLL_GET, 6.1.192)"
+                .into());
         }
         Ok(f)
     }
@@ -291,7 +293,8 @@ pub fn parse_frames(text: &str) -> Result<Frames, String> {
             && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
             return Err(format!(
-                "`{f}` is not a kernel function name (write identifiers separated by `>`, e.g. \"io_uring_register > io_sqe_buffer_register\")"
+                "`{f}` is not a kernel function name (write identifiers separated by `>`, \
+                 e.g. \"io_uring_register > io_sqe_buffer_register\")"
             ));
         }
         out.push(intern(f));
@@ -339,7 +342,9 @@ macro_rules! ops {
             $v:ident {
                 name: $name:literal,
                 doc: $doc:literal,
-                fields: [ $( $f:ident : $t:ty = ($kind:expr, $presence:expr, $fdoc:literal) ),* $(,)? ],
+                fields: [ $(
+                    $f:ident : $t:ty = ($kind:expr, $presence:expr, $fdoc:literal)
+                ),* $(,)? ],
                 calls: $calls:literal,
                 cites: $cites:expr,
                 switches: $switches:expr,

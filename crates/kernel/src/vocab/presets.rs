@@ -42,6 +42,7 @@ const fn release(name: &'static str, r: Release, doc: &'static str) -> PresetSpe
 }
 
 /// The named presets, oldest first.
+#[rustfmt::skip] // a table: one release preset a line
 pub const PRESETS: &[PresetSpec] = &[
     release("v5.7", Release::v(5, 7), "f28d43636d6f hooks, 214d9bbcd3a6 import: follow_page + lock_page (no ref), uv_call loops while busy; try_get_page WARNs, two-step grab"),
     PresetSpec {

@@ -42,7 +42,10 @@ impl Prop {
 }
 
 macro_rules! properties {
-    ( $( $(#[doc = $doc:literal])* $handle:ident = $id:expr, $abbrev:literal, $sev:ident, $meaning:literal, $checked:literal; )+ ) => {
+    ( $(
+        $(#[doc = $doc:literal])*
+        $handle:ident = $id:expr, $abbrev:literal, $sev:ident, $meaning:literal, $checked:literal;
+    )+ ) => {
         properties!(@handles 0u8; $( $(#[doc = $doc])* $handle, )+);
 
         /// Every property, in declaration order.
@@ -96,7 +99,7 @@ properties! {
         "the explorer: every unfinished thread parked in a retry nothing can change (weak fairness)";
     RETRY_BOUND = "retry-bound", "retry", Violation,
         "a retry loop must end within its bound",
-        "filemap.rs: retry_bound (a loop that went round its bound, each time after a change)";
+        "retry.rs: retry_bound (a loop that went round its bound, each time after a change)";
     GUEST_KILLED = "guest-killed", "killed", Violation,
         "the VMM must not get SIGSEGV",
         "fault.rs: sigsegv (guest.rs: -EINVAL from the import, gmap_fault failing; the 0x3d user handler)";
@@ -185,7 +188,8 @@ mod tests {
                 for needle in [".report(", ".report_fatal(", "Finding {", "Severity::"] {
                     assert!(
                         !line.contains(needle),
-                        "{}:{}: `{needle}` outside vocab/properties.rs: report through a declared property (vocab::properties::report)",
+                        "{}:{}: `{needle}` outside vocab/properties.rs: \
+                         report through a declared property (vocab::properties::report)",
                         p.display(),
                         i + 1
                     );
