@@ -154,7 +154,7 @@ struct RawBounds {
 struct RawExpect {
     verdict: Spanned<String>,
     #[serde(default)]
-    properties: Vec<String>,
+    properties: Vec<Spanned<String>>,
 }
 
 /// The verdict a scenario expects under one preset.
@@ -292,7 +292,33 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 ))
             }
         };
-        let mut properties = r.properties.clone();
+        let mut properties = Vec::new();
+        for p in &r.properties {
+            let spec = kernel::vocab::properties::by_id(p.get_ref()).ok_or_else(|| {
+                cx.err(
+                    p.span(),
+                    format!(
+                        "field `properties`: `{}` is not a property (known: {})",
+                        p.get_ref(),
+                        kernel::vocab::PROPERTIES
+                            .iter()
+                            .map(|p| p.id)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
+            if spec.severity != explore::Severity::Violation {
+                return Err(cx.err(
+                    p.span(),
+                    format!(
+                        "field `properties`: `{}` is an observation; `properties` lists the violated properties",
+                        spec.id
+                    ),
+                ));
+            }
+            properties.push(p.get_ref().clone());
+        }
         properties.sort();
         expect.insert(
             preset.clone(),

@@ -191,3 +191,20 @@ fn set_up_names_are_unique() {
     assert!(e.message.contains("already defined"), "{e}");
     assert_eq!(e.line, 25, "at the second [[pipe]]: {e}");
 }
+
+/// Expected properties are declared violations.
+#[test]
+fn expected_properties_are_declared_violations() {
+    for (prop, word) in [
+        ("use-after-fre", "is not a property"),
+        ("gup-enomem", "is an observation"),
+    ] {
+        let text = format!(
+            "{}\n[expect.\"v5.7\"]\nverdict = \"violation\"\nproperties = [\"{prop}\"]\n",
+            scenario(r#"{ op = "lru-drain" }"#)
+        );
+        let e = parse(Path::new("ops.toml"), &text).expect_err(prop);
+        assert!(e.message.contains(word) && e.message.contains(prop), "{e}");
+        assert_eq!(e.line, OPS_LINE + 4, "{e}");
+    }
+}

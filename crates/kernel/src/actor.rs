@@ -41,11 +41,14 @@ pub async fn run(cx: &Cx, ops: &[OpCall]) {
             } => {
                 let pin = flags.pin();
                 let write = write || flags.write();
+                let longterm = flags.longterm();
                 let foll = if pin { Foll::Pin } else { Foll::Get };
                 let r = if fast {
-                    cx.get_user_pages_fast(mm, vpn, foll, write).await
+                    cx.get_user_pages_fast_flags(mm, vpn, foll, write, longterm)
+                        .await
                 } else {
-                    cx.get_user_pages(mm, vpn, foll, write).await
+                    cx.get_user_pages_flags(mm, vpn, foll, write, longterm)
+                        .await
                 };
                 match r {
                     Ok(page) => held.push(Holding { page, pin }),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 #[derive(Args)]
 pub struct MatrixArgs {
     /// Presets (columns); default: all.
-    #[arg(long = "kernel", value_name = "PRESET")]
+    #[arg(long = "kernel", value_name = "PRESET", value_parser = crate::cli::Declared(crate::cli::preset_names), hide_possible_values = true)]
     kernels: Vec<String>,
     /// Cells checked in parallel.
     #[arg(long, default_value_t = 2)]

@@ -4,6 +4,7 @@
 //! else — the scenario parser, `pvmm list` and `pvmm explain`, the reports, the matrix
 //! legend, the JSON schema's enums and the documents — reads these declarations.
 
+pub mod docs;
 pub mod ops;
 pub mod presets;
 pub mod properties;

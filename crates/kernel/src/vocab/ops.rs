@@ -248,6 +248,11 @@ pub const GUP_FLAGS: &[FlagSpec] = &[
         doc: "a pin of GUP_PIN_COUNTING_BIAS, with the hook (pin_user_pages*)",
     },
     FlagSpec {
+        name: "FOLL_LONGTERM",
+        bit: GupFlags::FOLL_LONGTERM,
+        doc: "a long-term pin (with FOLL_PIN): __gup_longterm_locked, check_and_migrate_movable_pages",
+    },
+    FlagSpec {
         name: "FOLL_WRITE",
         bit: GupFlags::FOLL_WRITE,
         doc: "the caller will write: the PTE must be writable (same as `write = true`)",
@@ -263,6 +268,14 @@ impl FieldType for GupFlags {
         let kinds = bits & (Self::FOLL_GET | Self::FOLL_PIN);
         if kinds == 0 {
             return Err("name FOLL_GET or FOLL_PIN".into());
+        }
+        if f.longterm() && !f.pin() {
+            return Err(
+                "FOLL_LONGTERM needs FOLL_PIN (get_user_pages rejects it: mm/gup.c: \
+                 is_valid_gup_flags, 6.1.192; the FOLL_GET long-term pins of older releases \
+                 are not modelled)"
+                    .into(),
+            );
         }
         if kinds == Self::FOLL_GET | Self::FOLL_PIN {
             return Err("FOLL_GET and FOLL_PIN are mutually exclusive \
@@ -504,6 +517,10 @@ const GUP_SWITCHES: &[(&str, &str)] = &[
         "hook_on_foll_pin",
         "follow_page_pte / gup_pte_range call the hook for FOLL_PIN",
     ),
+    (
+        "longterm_file_write_denied",
+        "FOLL_LONGTERM | FOLL_WRITE on a shared file mapping fails with -EFAULT",
+    ),
 ];
 
 const SPLICE_CONFIRM: (&str, &str) = (
@@ -551,17 +568,21 @@ ops! {
         fields: [
             mm: usize = (Kind::Mm, REQ, "the address space"),
             vpn: usize = (Kind::Vpn, REQ, "the virtual page"),
-            flags: GupFlags = (Kind::Flags(GUP_FLAGS), REQ, "FOLL_GET or FOLL_PIN, and FOLL_WRITE"),
+            flags: GupFlags = (Kind::Flags(GUP_FLAGS), REQ, "FOLL_GET or FOLL_PIN; FOLL_LONGTERM (with FOLL_PIN), FOLL_WRITE"),
             fast: bool = (Kind::Bool, dflt_bool(false), "get_user_pages_fast / pin_user_pages_fast (falls back to the slow path)"),
             write: bool = (Kind::Bool, dflt_bool(false), "FOLL_WRITE: the PTE must be writable"),
         ],
-        calls: "get_user_pages | pin_user_pages (fast: gup_pte_range > try_grab_compound_head > PTE re-check, falling back to) > __get_user_pages > follow_page_pte > try_grab_page (FOLL_PIN: > arch_make_page_accessible) (not present or not writable: handle_mm_fault, retry)",
+        calls: "get_user_pages | pin_user_pages (fast: gup_pte_range > try_grab_compound_head > PTE re-check, falling back to) (FOLL_LONGTERM: > __gup_longterm_locked) > __get_user_pages (FOLL_LONGTERM|FOLL_WRITE: check_vma_flags) > follow_page_pte > try_grab_page (FOLL_PIN: > arch_make_page_accessible) (not present or not writable: handle_mm_fault, retry) (FOLL_LONGTERM: > check_and_migrate_movable_pages)",
         cites: &[
             "mm/gup.c: __get_user_pages, v5.7",
             "mm/gup.c: follow_page_pte, v5.7",
             "mm/gup.c: try_grab_page, v5.7",
             "mm/gup.c: gup_pte_range, v5.7",
             "mm/memory.c: handle_mm_fault, v5.7",
+            "mm/gup.c: __gup_longterm_locked, 6.1.192",
+            "mm/gup.c: check_and_migrate_movable_pages, 6.1.192",
+            "mm/gup.c: writable_file_mapping_allowed, 6.12.118",
+            "mm/gup.c: gup_fast_folio_allowed, 6.12.118",
         ],
         switches: GUP_SWITCHES,
         batch: Batch::Acquires,

@@ -61,11 +61,11 @@ pub const PRESETS: &[PresetSpec] = &[
     release("v6.0", Release::v(6, 0), "72b1daff2671 export before import with more than one protected VM"),
     release("v6.1", Release::v(6, 1), "mainline v6.1: as v6.0 (import still follow_page + lock_page)"),
     release("v6.4", Release::v(6, 4), "c148dc8e2fa4: PTE lock first, pte_write, folio_trylock; -EAGAIN waits on writeback without a reference"),
-    release("v6.5", Release::v(6, 5), "a7e689dd1c06: block direct I/O pins (FOLL_PIN)"),
+    release("v6.5", Release::v(6, 5), "a7e689dd1c06: block direct I/O pins (FOLL_PIN); 8ac268436e6d: no long-term pin for write of a shared file mapping"),
     release("v6.11", Release::v(6, 11), "3f29f6537f54: folio_get under the PTE lock before the writeback wait"),
     release("v6.12", Release::v(6, 12), "2024 folio conversion: kernel 0x3d uses folio_try_get; user 0x3d uses folio_walk"),
     release("v6.13", Release::v(6, 13), "05066cafa925: 0x3e handling moves into KVM (same logic)"),
-    release("v6.14", Release::v(6, 14), "5cbe24350b7d: gfn_to_page, no PTE lock; freeze at expected+1; writeback -> -EBUSY"),
+    release("v6.14", Release::v(6, 14), "5cbe24350b7d: gfn_to_page, no PTE lock; freeze at expected+1; writeback -> -EBUSY (issue 26: only in v6.14-rc1..rc7)"),
     release("v6.15", Release::v(6, 15), "d8dfda5af0be: make_hva_secure under folio_walk (PTE lock), wiggle/split"),
     PresetSpec {
         name: "2026",

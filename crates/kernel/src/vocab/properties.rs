@@ -24,7 +24,8 @@ pub struct PropertySpec {
     pub abbrev: &'static str,
     /// What must hold, in one sentence (the reports quote it).
     pub meaning: &'static str,
-    /// Violation, or an observation that is reported but is no violation.
+    /// Violation, or an observation that is reported but is no violation (its meaning then
+    /// says what happened rather than what must hold).
     pub severity: Severity,
     /// Where it is checked: the model function (file) or the explorer.
     pub checked: &'static str,
@@ -111,11 +112,15 @@ properties! {
         "guest.rs: guest_touch (a guest load)";
     /// An observation: GUP failed on a frozen count.
     GUP_ENOMEM = "gup-enomem", "gup-enomem", Observation,
-        "a GUP that returns -ENOMEM on a frozen count is reported, not a violation",
+        "a GUP returned -ENOMEM: its grab met a frozen count",
         "gup.rs: get_user_pages";
+    /// An observation: GUP refused the pin (a long-term pin for write of a file mapping).
+    GUP_REFUSED = "gup-refused", "gup-refused", Observation,
+        "the kernel refused a GUP (check_vma_flags: -EFAULT)",
+        "gup.rs: get_user_pages_flags (FOLL_LONGTERM | FOLL_WRITE, longterm_file_write_denied)";
     /// An observation: the 2026-03 fix-up failed a kernel copy.
     COPY_FAULT = "copy-fault", "copy-fault", Observation,
-        "a kernel copy failed by the 0x3d handler's exception fix-up is reported, not a violation",
+        "the 0x3d handler's exception fix-up failed a kernel copy",
         "fault.rs: kernel_access (kernel_fault = export-always)";
 }
 

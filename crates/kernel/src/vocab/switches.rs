@@ -509,6 +509,19 @@ switches! {
                 Evidence::Source("6.12.118 arch/s390/mm/fault.c: folio_walk_start(…, 0); commit and first release as the preset says")),
         ],
     },
+    longterm_file_write_denied: bool {
+        doc: "GUP refuses FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE on a file mapping that needs dirty tracking (`check_vma_flags` → `writable_file_mapping_allowed`; fast path: `gup_fast_folio_allowed`).",
+        values: &[
+            ValueSpec::new("false", "a long-term pin for write of a shared file page is taken like any pin"),
+            ValueSpec::new("true", "check_vma_flags returns -EFAULT; the fast path drops its grab and falls back to it"),
+        ],
+        history: [
+            (V5_7, false, None,
+                Evidence::Source("6.1.192 mm/gup.c: check_vma_flags has no such check")),
+            (Release::v(6, 5), true, Some("8ac268436e6d"),
+                Evidence::Mail("v8 posted 2023-05-02 (search id 26598511134), with a6e79df92e4a for the fast path; the mainline ids from a later mail (id 61903191210); v6.5 as the merge window after the posting, tag containment not checked; 6.12.118 mm/gup.c read")),
+        ],
+    },
     dio_pins: bool {
         doc: "Block direct I/O takes FOLL_PIN references (`iov_iter_extract_pages`); before, FOLL_GET through `iov_iter_get_pages`.",
         values: &[
