@@ -171,8 +171,8 @@ mod tests {
         assert_eq!(GUP_ENOMEM.spec().severity, Severity::Observation);
     }
 
-    /// Model code reports only through the handles: no `.report(`, `.report_fatal(` or
-    /// `Finding {` outside this module.
+    /// Model code reports only through the handles: no `.report(`, `.report_fatal(`,
+    /// `Finding {` or a severity written by hand outside the vocabulary.
     #[test]
     fn nothing_reports_around_the_declared_properties() {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -185,7 +185,10 @@ mod tests {
                 }
                 continue;
             }
-            if p.extension().is_none_or(|x| x != "rs") || p.ends_with("vocab/properties.rs") {
+            // The vocabulary itself (this module, and docs.rs listing severities) is exempt.
+            if p.extension().is_none_or(|x| x != "rs")
+                || p.parent().is_some_and(|d| d.ends_with("vocab"))
+            {
                 continue;
             }
             let text = std::fs::read_to_string(&p).expect("readable");
@@ -193,7 +196,7 @@ mod tests {
                 for needle in [".report(", ".report_fatal(", "Finding {", "Severity::"] {
                     assert!(
                         !line.contains(needle),
-                        "{}:{}: `{needle}` outside vocab/properties.rs: \
+                        "{}:{}: `{needle}` outside the vocabulary: \
                          report through a declared property (vocab::properties::report)",
                         p.display(),
                         i + 1
