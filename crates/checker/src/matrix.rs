@@ -276,21 +276,19 @@ pub fn compute(
         .collect()
 }
 
-/// The abbreviation of a property in the matrix's cells.
+/// The matrix's abbreviation of a property (declared with it).
 pub fn short(p: &str) -> &str {
-    match p {
-        "io-on-secure-page" => "io",
-        "use-after-free" => "uaf",
-        "reference-balance" => "ref",
-        "lock-out" => "lockout",
-        "arch1-hint" => "arch1",
-        "hook-precondition" => "hookpre",
-        "guest-killed" => "killed",
-        "guest-integrity" => "integrity",
-        "confidentiality" => "conf",
-        "retry-bound" => "retry",
-        other => other,
-    }
+    kernel::vocab::properties::by_id(p).map_or(p, |s| s.abbrev)
+}
+
+/// The legend of the abbreviations, from the property declarations.
+pub fn legend() -> String {
+    let parts: Vec<String> = kernel::vocab::PROPERTIES
+        .iter()
+        .filter(|p| p.abbrev != p.id)
+        .map(|p| format!("{} = {}", p.abbrev, p.id))
+        .collect();
+    format!("Abbreviations: {}.", parts.join(", "))
 }
 
 fn cell_text(c: &Cell, anchor: bool) -> String {
@@ -344,7 +342,7 @@ pub fn markdown(cells: &[Cell], presets: &[&str]) -> String {
         m.push('\n');
     }
     m.push_str("\n✓ verified (exhaustive) · ✗ violation (properties, linked to the trace) · … incomplete\n");
-    m.push_str("\nAbbreviations: io = io-on-secure-page, uaf = use-after-free, ref = reference-balance, lockout = lock-out, arch1 = arch1-hint, killed = guest-killed, integrity = guest-integrity, conf = confidentiality, retry = retry-bound.\n");
+    let _ = writeln!(m, "\n{}", legend());
     m.push_str("\n## Paths\n\n| path | what | kernel functions | executions per preset |\n|---|---|---|---|\n");
     for (path, via) in rows() {
         let rn = row_name(path, via);

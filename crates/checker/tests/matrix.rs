@@ -11,7 +11,7 @@ use std::path::Path;
 
 #[test]
 fn matrix_is_up_to_date_and_every_violation_replays() {
-    let presets: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
+    let presets: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
     let cells = matrix::compute(&presets, matrix::default_bounds(), 2, &|_, _| {});
     assert!(rows().len() >= 20 && presets.len() >= 12);
     assert_eq!(cells.len(), rows().len() * presets.len());

@@ -21,6 +21,12 @@ pub use runtime::{
     machine, Ctx, Execution, Finding, Frame, Guard, Instance, Machine, Model, Op, Severity,
     StepEnv, ThreadFn, ThreadFuture, Tid,
 };
+/// The property the explorer reports when every unfinished thread is blocked.
+pub const DEADLOCK: &str = "deadlock";
+/// The property the explorer reports when every unfinished thread is parked in a retry
+/// that nothing left can change (weak fairness).
+pub const LIVELOCK: &str = "livelock";
+
 pub use search::{
     explore, peak_rss_mib, rss_mib, Bound, Bounds, Options, Outcome, Progress, PropertyReport,
     Stats, Strategy,

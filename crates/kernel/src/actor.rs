@@ -2,111 +2,15 @@
 //! system call, a device completion, a guest access) run as model code.
 
 use crate::gup::Foll;
-use crate::world::{FileId, MmId, PageId, PipeId};
+use crate::vocab::ops::OpCall;
+use crate::world::PageId;
 use crate::Cx;
 
-/// One operation of a scenario thread.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ThreadOp {
-    /// The guest touches guest frame `gfn` (a store of `write` when given): SIE, PGM 0x3e,
-    /// import, retry.
-    GuestAccess {
-        gfn: usize,
-        write: Option<u8>,
-    },
-    /// `KVM_PV_UNPACK` of one guest frame.
-    Unpack {
-        gfn: usize,
-    },
-    /// GUP of one user page: FOLL_GET or FOLL_PIN, slow (`get_user_pages`) or fast
-    /// (`get_user_pages_fast`). On success the thread holds the page.
-    Gup {
-        mm: MmId,
-        vpn: usize,
-        pin: bool,
-        fast: bool,
-        write: bool,
-    },
-    /// Device I/O on the page the thread holds most recently (`to_device`: the device reads).
-    Dma {
-        to_device: bool,
-    },
-    /// `put_page` / `unpin_user_page` of the page the thread holds most recently.
-    Put,
-    /// `arch_make_page_accessible` on the page the thread holds most recently.
-    Hook,
-    /// `find_get_page`: the thread holds the page-cache page.
-    FindGetPage {
-        file: FileId,
-        index: usize,
-    },
-    SpliceRead {
-        file: FileId,
-        index: usize,
-        pipe: PipeId,
-    },
-    SpliceToSocket {
-        pipe: PipeId,
-    },
-    Sendfile {
-        file: FileId,
-        index: usize,
-        pipe: PipeId,
-    },
-    Tee {
-        from: PipeId,
-        to: PipeId,
-    },
-    PipeRelease {
-        pipe: PipeId,
-    },
-    /// Write back one dirty page-cache page.
-    Writeback {
-        file: FileId,
-        index: usize,
-    },
-    /// `read()` of a page-cache page into a user buffer: the kernel copies from it
-    /// (`find_get_page`, CPU access with the 0x3d KERNEL_FAULT fix-up, `put_page`).
-    KernelRead {
-        file: FileId,
-        index: usize,
-    },
-    /// A user load or store through `mm`'s page table (USER_FAULT fix-up).
-    UserAccess {
-        mm: MmId,
-        vpn: usize,
-        write: bool,
-    },
-    /// MADV_DONTNEED of one page.
-    Zap {
-        mm: MmId,
-        vpn: usize,
-    },
-    /// Block direct I/O on a user page (`bio_iov_iter_get_pages`): FOLL_GET through
-    /// `iov_iter_get_pages` before v6.5, FOLL_PIN through `iov_iter_extract_pages` after;
-    /// the device writes memory (`read()` from disk) or reads it; then put or unpin.
-    DirectIo {
-        mm: MmId,
-        vpn: usize,
-        to_memory: bool,
-    },
-    /// MSG_ZEROCOPY send of a user page (`skb_zerocopy_iter_stream` → `iov_iter_get_pages2`,
-    /// FOLL_GET, no hook, still in 6.12): the NIC reads the page, then the skb is freed.
-    ZerocopySend {
-        mm: MmId,
-        vpn: usize,
-    },
-    /// The Ultravisor answers the next `count` calls with "busy" (condition code 2).
-    UvBusy {
-        count: u32,
-    },
-    /// `mark_page_accessed` queues the page-cache page on the per-CPU LRU batch.
-    LruAdd {
-        file: FileId,
-        index: usize,
-    },
-    LruDrain,
-}
+pub use crate::vocab::ops::ThreadOp;
+
+/// Why an op that uses or releases a batch finds one: [`crate::build::Builder::thread`]
+/// rejects a thread whose op would not.
+const HELD: &str = "Builder::thread checked that a batch is held";
 
 /// A page the thread holds, and how it got it.
 #[derive(Copy, Clone, Debug)]
@@ -115,11 +19,15 @@ struct Holding {
     pin: bool,
 }
 
-/// Runs a thread's operations in order.
-pub async fn run(cx: &Cx, ops: &[ThreadOp]) {
+/// Runs a thread's operations in order, each under the caller frames its scenario wrote.
+/// The thread's batches of references: an op that uses or releases one finds it (the
+/// builder checked that every such op follows an acquiring one, and an acquisition that
+/// fails ends the thread).
+pub async fn run(cx: &Cx, ops: &[OpCall]) {
     let mut held: Vec<Holding> = Vec::new();
-    for op in ops {
-        match *op {
+    for call in ops {
+        let _frames: Vec<_> = call.frames.iter().map(|f| cx.ctx.enter(f)).collect();
+        match call.op {
             ThreadOp::GuestAccess { gfn, write } => cx.guest_access(gfn, write).await,
             ThreadOp::Unpack { gfn } => {
                 cx.unpack(gfn).await;
@@ -127,15 +35,20 @@ pub async fn run(cx: &Cx, ops: &[ThreadOp]) {
             ThreadOp::Gup {
                 mm,
                 vpn,
-                pin,
+                flags,
                 fast,
                 write,
             } => {
+                let pin = flags.pin();
+                let write = write || flags.write();
+                let longterm = flags.longterm();
                 let foll = if pin { Foll::Pin } else { Foll::Get };
                 let r = if fast {
-                    cx.get_user_pages_fast(mm, vpn, foll, write).await
+                    cx.get_user_pages_fast_flags(mm, vpn, foll, write, longterm)
+                        .await
                 } else {
-                    cx.get_user_pages(mm, vpn, foll, write).await
+                    cx.get_user_pages_flags(mm, vpn, foll, write, longterm)
+                        .await
                 };
                 match r {
                     Ok(page) => held.push(Holding { page, pin }),
@@ -144,29 +57,26 @@ pub async fn run(cx: &Cx, ops: &[ThreadOp]) {
                 }
             }
             ThreadOp::Dma { to_device } => {
-                if let Some(h) = held.last() {
-                    let _f = cx.ctx.enter("device");
-                    cx.dma(
-                        h.page,
-                        to_device,
-                        if to_device { "dma_read" } else { "dma_write" },
-                    )
-                    .await;
+                let h = held.last().expect(HELD);
+                let _f = cx.ctx.enter("device");
+                cx.dma(
+                    h.page,
+                    to_device,
+                    if to_device { "dma_read" } else { "dma_write" },
+                )
+                .await;
+            }
+            ThreadOp::Put {} => {
+                let h = held.pop().expect(HELD);
+                if h.pin {
+                    cx.unpin_user_page(h.page).await;
+                } else {
+                    cx.put_page(h.page).await;
                 }
             }
-            ThreadOp::Put => {
-                if let Some(h) = held.pop() {
-                    if h.pin {
-                        cx.unpin_user_page(h.page).await;
-                    } else {
-                        cx.put_page(h.page).await;
-                    }
-                }
-            }
-            ThreadOp::Hook => {
-                if let Some(h) = held.last() {
-                    cx.arch_make_page_accessible(h.page).await;
-                }
+            ThreadOp::Hook {} => {
+                let h = held.last().expect(HELD);
+                cx.arch_make_page_accessible(h.page).await;
             }
             ThreadOp::FindGetPage { file, index } => match cx.find_get_page(file, index).await {
                 Some(page) => held.push(Holding { page, pin: false }),
@@ -196,7 +106,7 @@ pub async fn run(cx: &Cx, ops: &[ThreadOp]) {
                     cx.put_page(p).await;
                 }
             }
-            ThreadOp::LruDrain => cx.lru_add_drain().await,
+            ThreadOp::LruDrain {} => cx.lru_add_drain().await,
             ThreadOp::DirectIo { mm, vpn, to_memory } => {
                 let _f = cx.ctx.enter("bio_iov_iter_get_pages");
                 let foll = if cx.cfg.dio_pins {

@@ -6,12 +6,11 @@
 use crate::config::{FastPinGrab, SlowGrab};
 use crate::hook::{EFAULT, ENOMEM};
 use crate::prim::{acc, live};
+use crate::retry::MAX_RETRIES;
+use crate::vocab::properties as prop;
 use crate::world::{MmId, PageId, PagePart as PP, Pte, GUP_PIN_COUNTING_BIAS};
 use crate::Cx;
-use explore::{Access, Op, Severity};
-
-pub const GUP_ENOMEM: &str = "gup-enomem";
-pub const RETRY_BOUND: &str = "retry-bound";
+use explore::{Access, Op};
 
 /// FOLL_GET or FOLL_PIN.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -29,15 +28,6 @@ pub enum Follow {
     Err(i32),
 }
 
-/// How many times a retry loop may go round (each round having seen a change) before it is
-/// reported as a possible livelock.
-pub const MAX_RETRIES: usize = 8;
-
-/// Re-executions of a host instruction that keeps hitting 0x3d (the handler exported the page
-/// and the guest imported it again before the retry): past this the ping-pong is reported as
-/// a possible livelock (`retry-bound`).
-pub const MAX_FAULT_RETRIES: usize = 3;
-
 impl Cx {
     /// `__get_user_pages` for one page: mmap lock (read), `follow_page_mask` →
     /// `follow_page_pte`; NULL → `faultin_page` (`handle_mm_fault`) and retry. Returns the
@@ -49,40 +39,81 @@ impl Cx {
         foll: Foll,
         write: bool,
     ) -> Result<PageId, i32> {
+        self.get_user_pages_flags(mm, vpn, foll, write, false).await
+    }
+
+    /// [`Self::get_user_pages`], long-term (FOLL_PIN | FOLL_LONGTERM) when `longterm`:
+    /// `__gup_longterm_locked` (mm/gup.c, 6.1.192 and 6.12.118) pins through
+    /// `__get_user_pages_locked`, whose `check_vma_flags` refuses a long-term pin for write of
+    /// a file mapping that needs dirty tracking (`writable_file_mapping_allowed`, from
+    /// 8ac268436e6d: switch `longterm_file_write_denied`) with -EFAULT, then runs
+    /// `check_and_migrate_movable_pages`, which migrates the pinned pages that are not
+    /// long-term pinnable (ZONE_MOVABLE, CMA, device-coherent memory) and pins again.
+    /// Abstraction: the model's frames are ordinary kernel memory, all long-term pinnable,
+    /// so that check collects nothing and the pin stays (`collect_longterm_unpinnable_pages`
+    /// returns 0); the model's files are on a file system that writes back (not shmem), so
+    /// a shared writable file mapping needs dirty tracking (`vma_needs_dirty_tracking`).
+    pub async fn get_user_pages_flags(
+        &self,
+        mm: MmId,
+        vpn: usize,
+        foll: Foll,
+        write: bool,
+        longterm: bool,
+    ) -> Result<PageId, i32> {
         self.ctx
             .call("get_user_pages", async move {
-        let _f = self.ctx.enter(match foll {
-            Foll::Get => "get_user_pages",
-            Foll::Pin => "pin_user_pages",
-        });
-        self.mmap_read_lock(mm).await;
-        let mut res = Err(EFAULT);
-        for _ in 0..MAX_RETRIES {
-            match self.follow_page_pte(mm, vpn, foll, write).await {
-                Follow::Page(p) => {
-                    res = Ok(p);
-                    break;
+                let _f = self.ctx.enter(match foll {
+                    Foll::Get => "get_user_pages",
+                    Foll::Pin => "pin_user_pages",
+                });
+                let _l = longterm.then(|| self.ctx.enter("__gup_longterm_locked"));
+                self.mmap_read_lock(mm).await;
+                if longterm && write && !self.writable_file_mapping_allowed(mm, vpn) {
+                    self.mmap_read_unlock(mm).await;
+                    let _g = self.ctx.enter("check_vma_flags");
+                    self.observe(
+                        prop::GUP_REFUSED,
+                        "check_vma_flags: FOLL_LONGTERM | FOLL_WRITE on a file mapping that \
+                         needs dirty tracking (writable_file_mapping_allowed): -EFAULT"
+                            .into(),
+                    )
+                    .await;
+                    return Err(EFAULT);
                 }
-                Follow::Err(e) => {
-                    res = Err(e);
-                    break;
-                }
-                Follow::NoPage => {
-                    if self.handle_mm_fault(mm, vpn, write).await != 0 {
-                        res = Err(EFAULT);
-                        break;
+                let mut res = Err(EFAULT);
+                for _ in 0..MAX_RETRIES {
+                    match self.follow_page_pte(mm, vpn, foll, write).await {
+                        Follow::Page(p) => {
+                            res = Ok(p);
+                            break;
+                        }
+                        Follow::Err(e) => {
+                            res = Err(e);
+                            break;
+                        }
+                        Follow::NoPage => {
+                            if self.handle_mm_fault(mm, vpn, write).await != 0 {
+                                res = Err(EFAULT);
+                                break;
+                            }
+                        }
                     }
                 }
-            }
-        }
-        self.mmap_read_unlock(mm).await;
-        if let Err(e) = res {
-            if e == ENOMEM {
-                self.observe(GUP_ENOMEM, "follow_page_pte: the grab failed on a frozen count; __get_user_pages returns -ENOMEM".into()).await;
-            }
-        }
-        res
-    })
+                self.mmap_read_unlock(mm).await;
+                if let Err(e) = res {
+                    if e == ENOMEM {
+                        self.observe(
+                            prop::GUP_ENOMEM,
+                            "follow_page_pte: the grab failed on a frozen count; \
+                     __get_user_pages returns -ENOMEM"
+                                .into(),
+                        )
+                        .await;
+                    }
+                }
+                res
+            })
             .await
     }
 
@@ -177,30 +208,59 @@ impl Cx {
         foll: Foll,
         write: bool,
     ) -> Result<PageId, i32> {
+        self.get_user_pages_fast_flags(mm, vpn, foll, write, false)
+            .await
+    }
+
+    /// [`Self::get_user_pages_fast`], long-term when `longterm`: the fast walk, then
+    /// `__gup_longterm_unlocked` → `__gup_longterm_locked` ([`Self::get_user_pages_flags`]).
+    pub async fn get_user_pages_fast_flags(
+        &self,
+        mm: MmId,
+        vpn: usize,
+        foll: Foll,
+        write: bool,
+        longterm: bool,
+    ) -> Result<PageId, i32> {
         self.ctx
             .call("get_user_pages_fast", async move {
                 let _f = self.ctx.enter(match foll {
                     Foll::Get => "get_user_pages_fast",
                     Foll::Pin => "pin_user_pages_fast",
                 });
-                if let Some(p) = self.gup_pte_range(mm, vpn, foll, write).await {
+                if let Some(p) = self.gup_pte_range(mm, vpn, foll, write, longterm).await {
                     return Ok(p);
                 }
-                self.get_user_pages(mm, vpn, foll, write).await
+                self.get_user_pages_flags(mm, vpn, foll, write, longterm)
+                    .await
             })
             .await
     }
 
+    /// `writable_file_mapping_allowed` (mm/gup.c, 6.12.118; 8ac268436e6d): a long-term pin
+    /// for write is refused on a shared, writable file mapping (the model's files need dirty
+    /// tracking: they write back). Reads the VMA, a set-up constant.
+    fn writable_file_mapping_allowed(&self, mm: MmId, vpn: usize) -> bool {
+        if !self.cfg.longterm_file_write_denied {
+            return true;
+        }
+        let vma = self.ctx.with_const(|w| w.mms[mm].vma(vpn).cloned());
+        !vma.is_some_and(|v| v.file.is_some() && v.shared && v.writable)
+    }
+
     /// `gup_pte_range` (mm/gup.c, v5.7): read the PTE locklessly; speculative grab
     /// (`try_grab_compound_head`: add-unless-zero, silent on a frozen count); re-read the PTE
-    /// and drop the grab if it changed; FOLL_PIN: the hook, failure → unpin. Returns None
-    /// where the walk stops (the caller falls back to the slow path).
+    /// and drop the grab if it changed; a long-term pin for write: `gup_fast_folio_allowed`
+    /// (6.12.118; a6e79df92e4a) reads the folio's mapping and refuses a file page (drop the
+    /// grab, fall back); FOLL_PIN: the hook, failure → unpin. Returns None where the walk
+    /// stops (the caller falls back to the slow path).
     pub async fn gup_pte_range(
         &self,
         mm: MmId,
         vpn: usize,
         foll: Foll,
         write: bool,
+        longterm: bool,
     ) -> Option<PageId> {
         self.ctx
             .call("gup_pte_range", async move {
@@ -232,6 +292,28 @@ impl Cx {
                 if again != pte {
                     self.put_compound_head(p, foll).await;
                     return None;
+                }
+                if longterm && write && self.cfg.longterm_file_write_denied {
+                    let a = acc(&[
+                        Access::read(self.objs.page(p, PP::Meta)),
+                        Access::read(self.objs.page(p, PP::Life)),
+                    ]);
+                    let file_page = self
+                        .ctx
+                        .step(Op::new("gup_fast_folio_allowed", a), move |e| {
+                            live(e, p, "gup_fast_folio_allowed");
+                            let m = e.world.pages[p].mapping;
+                            e.note(|| match m {
+                                Some(_) => format!("P{p} is a file page: not allowed"),
+                                None => format!("P{p} is anonymous: allowed"),
+                            });
+                            m.is_some()
+                        })
+                        .await;
+                    if file_page {
+                        self.put_compound_head(p, foll).await;
+                        return None;
+                    }
                 }
                 if foll == Foll::Pin
                     && self.cfg.hook_on_foll_pin
@@ -362,15 +444,6 @@ impl Cx {
                     pte.write = true;
                     e.world.mms[mm].set_pte(vpn, pte);
                 }
-            })
-            .await
-    }
-
-    /// Reports an observation (not a violation) as its own step-free note.
-    pub async fn observe(&self, property: &'static str, message: String) {
-        self.ctx
-            .step(Op::new("observe", explore::Accesses::new()), move |e| {
-                e.report(property, Severity::Observation, message);
             })
             .await
     }

@@ -2,11 +2,10 @@
 
 use crate::prim::{acc, holds_ref, live};
 use crate::uv::{self, UvRc};
+use crate::vocab::properties::{self as prop, report};
 use crate::world::{PageId, PagePart as PP};
 use crate::Cx;
-use explore::{Access, Op, Severity};
-
-pub const HOOK_PRECONDITION: &str = "hook-precondition";
+use explore::{Access, Op};
 
 /// errno values the model passes around (negated, as in the kernel).
 pub const EINVAL: i32 = -22;
@@ -30,42 +29,48 @@ impl Cx {
     pub async fn arch_make_page_accessible(&self, p: PageId) -> i32 {
         self.ctx
             .call("arch_make_page_accessible", async move {
-        let _f = self.ctx.enter("arch_make_page_accessible");
-        let a = acc(&[
-            Access::read(self.objs.page(p, PP::Arch1)),
-            Access::read(self.objs.page(p, PP::Life)),
-        ]);
-        let set = self
-            .ctx
-            .step(Op::new("test_bit(PG_arch_1)", a), move |e| {
-                live(e, p, "arch_make_page_accessible");
-                let w = &*e.world;
-                let tid = e.tid;
-                if w.pages[p].locked_by != Some(tid) && !holds_ref(w, tid, p) {
-                    e.report(
-                        HOOK_PRECONDITION,
-                        Severity::Violation,
-                        format!("arch_make_page_accessible(P{p}) called without the page lock and without a reference"),
-                    );
+                let _f = self.ctx.enter("arch_make_page_accessible");
+                let a = acc(&[
+                    Access::read(self.objs.page(p, PP::Arch1)),
+                    Access::read(self.objs.page(p, PP::Life)),
+                ]);
+                let set = self
+                    .ctx
+                    .step(Op::new("test_bit(PG_arch_1)", a), move |e| {
+                        live(e, p, "arch_make_page_accessible");
+                        let w = &*e.world;
+                        let tid = e.tid;
+                        if w.pages[p].locked_by != Some(tid) && !holds_ref(w, tid, p) {
+                            report(
+                                e,
+                                prop::HOOK_PRECONDITION,
+                                format!(
+                                    "arch_make_page_accessible(P{p}) called \
+                         without the page lock and without a reference"
+                                ),
+                            );
+                        }
+                        let set = e.world.pages[p].arch1;
+                        e.note(|| {
+                            let what = if set { "set" } else { "clear: fast path" };
+                            format!("P{p} PG_arch_1 {what}")
+                        });
+                        set
+                    })
+                    .await;
+                if !set {
+                    return 0;
                 }
-                let set = e.world.pages[p].arch1;
-                e.note(|| format!("P{p} PG_arch_1 {}", if set { "set" } else { "clear: fast path" }));
-                set
+                if self.uv_pin_shared(p).await == UvRc::Ok {
+                    self.set_arch1(p, false).await;
+                    return 0;
+                }
+                if self.uv_convert_from_secure(p).await == UvRc::Ok {
+                    self.set_arch1(p, false).await;
+                    return 0;
+                }
+                EINVAL
             })
-            .await;
-        if !set {
-            return 0;
-        }
-        if self.uv_pin_shared(p).await == UvRc::Ok {
-            self.set_arch1(p, false).await;
-            return 0;
-        }
-        if self.uv_convert_from_secure(p).await == UvRc::Ok {
-            self.set_arch1(p, false).await;
-            return 0;
-        }
-        EINVAL
-    })
             .await
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 #[derive(Args)]
 pub struct MatrixArgs {
     /// Presets (columns); default: all.
-    #[arg(long = "kernel", value_name = "PRESET")]
+    #[arg(long = "kernel", value_name = "PRESET", value_parser = crate::cli::Declared(crate::cli::preset_names), hide_possible_values = true)]
     kernels: Vec<String>,
     /// Cells checked in parallel.
     #[arg(long, default_value_t = 2)]
@@ -41,7 +41,7 @@ pub struct MatrixArgs {
 }
 
 pub fn run(a: MatrixArgs) -> u8 {
-    let all: Vec<&str> = kernel::config::PRESETS.iter().map(|p| p.0).collect();
+    let all: Vec<&str> = kernel::config::PRESETS.iter().map(|p| p.name).collect();
     let mut presets: Vec<&str> = Vec::new();
     for k in &a.kernels {
         match all.iter().find(|p| **p == k.as_str()) {

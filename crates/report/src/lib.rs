@@ -24,25 +24,9 @@ use kernel::KernelModel;
 
 /// What each property means, in one clause (for explanations).
 pub fn property_text(p: &str) -> &'static str {
-    match p {
-        "io-on-secure-page" => "a device must never touch a secure page",
-        "use-after-free" => "nothing may touch a freed page",
-        "warn" => "no WARN_ON_ONCE may be reached",
-        "bug" => "no BUG or VM_BUG_ON may be reached",
-        "reference-balance" => {
-            "at the end every refcount equals what mappings, cache slots and holders account for"
-        }
-        "lock-out" => "an import must not complete while an I/O marker is held",
-        "arch1-hint" => "a secure page keeps PG_arch_1",
-        "hook-precondition" => "the hook needs the page lock or a reference",
-        "deadlock" => "no thread may wait forever",
-        "livelock" => "a retry loop must be able to make progress",
-        "retry-bound" => "a retry loop must end within its bound",
-        "guest-killed" => "the VMM must not get SIGSEGV",
-        "confidentiality" => "the host must never read a guest page's plaintext",
-        "guest-integrity" => "the guest must read back what it wrote",
-        _ => "the property must hold",
-    }
+    kernel::vocab::properties::by_id(p)
+        .map(|s| s.meaning)
+        .unwrap_or("the property must hold")
 }
 
 /// The step at which `property` is found in `r`, and the one sentence that explains it.
