@@ -12,7 +12,7 @@ use explore::search::{explore_stateful_with, StatefulOptions};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use explore::{explore, Bounds, Options, Outcome, Strategy};
-use pvmm_bench::Family;
+use family::Family;
 use serde_json::json;
 use std::time::Duration;
 
