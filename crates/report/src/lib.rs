@@ -11,6 +11,8 @@
 //!
 //! This crate only renders: it never decides a verdict.
 
+#![forbid(unsafe_code)]
+
 pub mod html;
 pub mod json;
 pub mod state;
