@@ -60,7 +60,9 @@ pub(super) fn source_findings(
                         continue;
                     }
                     let why = format!(
-                        "{}() takes the reference without the accessibility hook, and no function on the chain calls {} or a hook-covered callee on every path before the page reaches {}()",
+                        "{}() takes the reference without the accessibility hook, and no \
+                         function on the chain calls {} or a hook-covered callee on every \
+                         path before the page reaches {}()",
                         chain[0].callee,
                         ix.rules.hooks.direct.join("/"),
                         chain.last().map(|h| h.callee.as_str()).unwrap_or("")
@@ -171,15 +173,21 @@ fn carrier_findings(
         }
         let why = if check_hops.is_empty() {
             format!(
-                "ops table {ops} has no .{} (or it was not found): nothing makes the page accessible before a consumer uses it",
+                "ops table {ops} has no .{} (or it was not found): nothing makes the page \
+                 accessible before a consumer uses it",
                 carrier.check_op
             )
         } else {
             format!(
-                "the {} holds the page under ops {ops}; every consumer calls .{} before use, and {} does not call {}",
+                "the {} holds the page under ops {ops}; every consumer calls .{} before use, \
+                 and {} does not call {}",
                 carrier.what,
                 carrier.check_op,
-                check_hops.iter().map(|h| h.func.as_str()).collect::<Vec<_>>().join(", "),
+                check_hops
+                    .iter()
+                    .map(|h| h.func.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 ix.rules.hooks.direct.join("/")
             )
         };

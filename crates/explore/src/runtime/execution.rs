@@ -120,7 +120,8 @@ impl<W: 'static> Execution<W> {
     /// Stops keeping what a search that keys states by resume points in the world does not
     /// read: the thread histories ([`Execution::history`] stays at zero) and the counters
     /// behind [`Guard::Changed`] (such a search judges parked steps by bits of its own, as
-    /// the stateful search does for models without [`crate::search::StateKey::key_includes_history`]).
+    /// the stateful search does for models without
+    /// [`crate::search::StateKey::key_includes_history`]).
     /// Each step then costs neither the hash of its result nor the parking bookkeeping.
     /// Afterwards [`Execution::enabled`] must not be asked about a parked step (it panics),
     /// and the execution cannot record ([`Execution::snapshot`] needs both).
@@ -510,7 +511,8 @@ impl<W: 'static> Execution<W> {
                 property: "livelock",
                 severity: Severity::Violation,
                 message: format!(
-                    "retry loop can never make progress (weak fairness assumed: a retry waits for a change to what it read): {}",
+                    "retry loop can never make progress (weak fairness assumed: a retry waits \
+                     for a change to what it read): {}",
                     parts.join("; ")
                 ),
                 fatal: false,

@@ -16,7 +16,8 @@ pub(super) struct ThreadSlot<W> {
     pub(super) attempt: u32,
     /// Name of the operation whose body runs (set by [`super::Execution::step`]).
     pub(super) stepping: &'static str,
-    /// The registered operation is a [`super::Machine`] thread's (see [`super::Execution::resume_moved`]).
+    /// The registered operation is a [`super::Machine`] thread's (see
+    /// [`super::Execution::resume_moved`]).
     pub(super) machine: bool,
 }
 

@@ -59,17 +59,18 @@ pub trait StateKey: Model {
         }
     }
 
-    /// Whether the key includes each thread's history ([`Execution::history`](crate::runtime::Execution::history)) — for models
-    /// whose threads keep local state in `async` locals instead of resume points in the world.
-    /// Such models restore by replay (`resume` returns `None`).
+    /// Whether the key includes each thread's history ([`crate::Execution::history`]) — for
+    /// models whose threads keep local state in `async` locals instead of resume points in the
+    /// world. Such models have no `resume` (it returns `None`): they restore by fast-forward
+    /// ([`StateKey::fast_forward`]) or by replay.
     fn key_includes_history(&self) -> bool {
         false
     }
 
     /// For history-keyed models whose world can be copied ([`StateKey::snapshot`] returns a
     /// clone): restore a state by fast-forwarding fresh thread futures through the results
-    /// their steps returned on the path ([`Execution::restore`](crate::runtime::Execution::restore): no step bodies run) instead
-    /// of replaying the path. Requires step results that are `Clone` (as [`crate::Ctx::step`]
+    /// their steps returned on the path ([`crate::Execution::restore`]: no step bodies run)
+    /// instead of replaying the path. Requires step results that are `Clone` (as [`crate::Ctx::step`]
     /// asks). Default: `false` (replay).
     fn fast_forward(&self) -> bool {
         false
