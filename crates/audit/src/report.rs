@@ -125,7 +125,8 @@ pub fn header(r: &Report) -> String {
     let _ = writeln!(o, "pvmm audit: {}", r.tree);
     let _ = writeln!(
         o,
-        "  scan: {} C files ({:.0} MB), {} name the rules, {} parsed ({} widened in {} rounds, {} callees without a definition), {} summaries from cache",
+        "  scan: {} C files ({:.0} MB), {} name the rules, {} parsed ({} widened in {} rounds, \
+         {} callees without a definition), {} summaries from cache",
         s.files_total,
         s.bytes_total as f64 / 1e6,
         s.files_matched,
@@ -151,7 +152,8 @@ pub fn header(r: &Report) -> String {
     );
     let _ = writeln!(
         o,
-        "  coverage: files parsed without error {}/{} ({}); functions {}/{} ({}); functions on reported chains {}/{} ({})",
+        "  coverage: files parsed without error {}/{} ({}); functions {}/{} ({}); functions on \
+         reported chains {}/{} ({})",
         c.files_clean,
         c.files_parsed,
         pct(c.files_clean, c.files_parsed),
@@ -250,7 +252,8 @@ pub fn text(r: &Report) -> String {
     }
     let _ = writeln!(
         o,
-        "\nGUP call sites (get_user_pages*, pin_user_pages*, iov_iter_get_pages*, iov_iter_extract_pages): {} — {}",
+        "\nGUP call sites (get_user_pages*, pin_user_pages*, iov_iter_get_pages*, \
+         iov_iter_extract_pages): {} — {}",
         r.sites.len(),
         counts
             .iter()

@@ -6,10 +6,15 @@
 //! every interleaving up to that equivalence ([`Strategy::Dpor`]) or every interleaving
 //! outright ([`Strategy::Naive`]); [`replay()`] re-runs one schedule with a full trace.
 
+#![deny(missing_docs)]
+// The one exception, the visited set's zeroed table, is allowed where it is
+// (`search::stateful::visited`).
+#![deny(unsafe_code)]
+
 pub mod access;
 pub mod hash;
-pub mod indep;
 pub mod replay;
+mod rng;
 pub mod runtime;
 pub mod search;
 

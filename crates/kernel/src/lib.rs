@@ -5,6 +5,8 @@
 //! The model knows nothing of how interleavings are chosen: it declares, for every visible
 //! step, what it touches, and the `explore` crate does the rest.
 
+#![forbid(unsafe_code)]
+
 pub mod actor;
 pub mod build;
 pub mod config;

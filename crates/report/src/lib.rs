@@ -12,6 +12,8 @@
 //!
 //! This crate only renders: it never decides a verdict.
 
+#![forbid(unsafe_code)]
+
 pub mod html;
 pub mod json;
 pub mod matrix;
