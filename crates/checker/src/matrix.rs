@@ -67,6 +67,33 @@ pub struct Path_ {
     pub second_read_only: bool,
 }
 
+/// A row whose guest differs from the default one frame the vCPU stores into: more frames
+/// (backed by consecutive pages of the file, or anonymous pages, at vpn 0, 1, …), each
+/// holding a part of an encrypted boot image, and the vCPU's own operations.
+pub struct RowSetup {
+    pub id: &'static str,
+    pub frames: usize,
+    /// The frames hold an unpack image (of bytes 0x41, 0x42, …).
+    pub image: bool,
+    /// The vCPU's operations, in place of the store into frame 0.
+    pub vcpu: &'static str,
+}
+
+/// The rows with their own set-up (the others: one frame, the vCPU stores into it).
+pub const SETUPS: &[RowSetup] = &[RowSetup {
+    id: "unpack-image",
+    frames: 2,
+    image: true,
+    // QEMU's vCPU thread handles the guest's diag 308 subcode 10 with KVM_PV_UNPACK (the
+    // guest runs no other vCPU meanwhile), then the guest runs and reads its image.
+    vcpu: r#"{ op = "unpack", gfn = 0, pages = 2, frame = "s390_pv_unpack > kvm_s390_handle_pv" }, { op = "guest-access", gfn = 0 }, { op = "guest-access", gfn = 1 }"#,
+}];
+
+/// The set-up of `path` ([`SETUPS`]).
+pub fn setup(path: &Path_) -> Option<&'static RowSetup> {
+    SETUPS.iter().find(|s| s.id == path.id)
+}
+
 const BOTH: &[Via] = &[Via::Own, Via::Second];
 const OWN: &[Via] = &[Via::Own];
 const SECOND: &[Via] = &[Via::Second];
@@ -95,6 +122,7 @@ pub const PATHS: &[Path_] = &[
     Path_ { id: "uv-busy", title: "the UV answers busy during the import", kernel: "arch/s390/kernel/uv.c: uv_call loops | __uv_call → -EAGAIN (f0a1a0615a6f)", backing: Backing::File, ops: r#"{ op = "uv-busy", count = 2 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "round-trip", title: "guest data across export and re-import (host read in between)", kernel: "arch_make_page_accessible > uv_convert_from_secure (encrypt); gmap_make_secure > UVC import (decrypt, verify)", backing: Backing::File, ops: r#"{ op = "kernel-read", file = "guest.img", index = 0 }"#, vcpu_extra: r#", { op = "guest-access", gfn = 0 }"#, variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "host-write-exported", title: "a host write to the exported page (integrity check)", kernel: "user store after export; UVC import fails its integrity check → -EINVAL → SIGSEGV", backing: Backing::File, ops: r#"{ op = "user-access", mm = "{mm}", vpn = 0, write = true }"#, vcpu_extra: r#", { op = "guest-access", gfn = 0 }"#, variants: SECOND, shared: false, second_read_only: false },
+    Path_ { id: "unpack-image", title: "KVM_PV_UNPACK of a 2-page image while the backing file is written back, then the guest reads it", kernel: "arch/s390/kvm/pv.c: kvm_s390_pv_unpack > unpack_one > gmap_make_secure (per release; -ENXIO faulted in by unpack_one from v6.14-rc1); mm/page-writeback.c: __test_set_page_writeback > arch_make_page_accessible", backing: Backing::File, ops: r#"{ op = "writeback", file = "guest.img", index = 1 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
 ];
 
 /// The scenario text of one path and variant.
@@ -103,6 +131,8 @@ pub fn scenario_text(path: &Path_, via: Via, presets: &[&str]) -> String {
         Via::Own => "qemu",
         Via::Second => "mm2",
     };
+    let su = setup(path);
+    let frames = su.map_or(1, |s| s.frames);
     let mut t = String::new();
     let _ = writeln!(t, "description = {:?}", path.title);
     let _ = writeln!(
@@ -114,29 +144,53 @@ pub fn scenario_text(path: &Path_, via: Via, presets: &[&str]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    t.push_str("\n[[file]]\nname = \"guest.img\"\npages = 1\n");
+    let _ = writeln!(t, "\n[[file]]\nname = \"guest.img\"\npages = {frames}");
     t.push_str("\n[[mm]]\nname = \"qemu\"\nprotected = true\n\n[[mm]]\nname = \"mm2\"\n");
-    match path.backing {
-        Backing::File => {
-            t.push_str("\n[[map]]\nmm = \"qemu\"\nvpn = 0\nfile = \"guest.img\"\nindex = 0\n");
+    for i in 0..frames {
+        match path.backing {
+            Backing::File => {
+                let _ = writeln!(
+                    t,
+                    "\n[[map]]\nmm = \"qemu\"\nvpn = {i}\nfile = \"guest.img\"\nindex = {i}"
+                );
+            }
+            Backing::Anon => {
+                let _ = writeln!(t, "\n[[map]]\nmm = \"qemu\"\nvpn = {i}\nanon = true");
+            }
         }
-        Backing::Anon => t.push_str("\n[[map]]\nmm = \"qemu\"\nvpn = 0\nanon = true\n"),
     }
-    t.push_str("\n[[map]]\nmm = \"mm2\"\nvpn = 0\nfile = \"guest.img\"\nindex = 0\n");
-    if path.second_read_only {
-        t.push_str("writable = false\n");
+    for i in 0..frames {
+        let _ = writeln!(
+            t,
+            "\n[[map]]\nmm = \"mm2\"\nvpn = {i}\nfile = \"guest.img\"\nindex = {i}"
+        );
+        if path.second_read_only {
+            t.push_str("writable = false\n");
+        }
     }
-    let _ = writeln!(
-        t,
-        "\n[[guest]]\ngfn = 0\nmm = \"qemu\"\nvpn = 0\nshared = {}",
-        path.shared
-    );
+    for i in 0..frames {
+        let _ = writeln!(
+            t,
+            "\n[[guest]]\ngfn = {i}\nmm = \"qemu\"\nvpn = {i}\nshared = {}",
+            path.shared
+        );
+        if su.is_some_and(|s| s.image) {
+            let _ = writeln!(t, "image = true\ndata = {:#x}", 0x41 + i);
+        }
+    }
     t.push_str("\n[[pipe]]\nname = \"p\"\n\n[[pipe]]\nname = \"q\"\n");
-    let _ = writeln!(
-        t,
-        "\n[[thread]]\nname = \"vcpu\"\nops = [{{ op = \"guest-access\", gfn = 0, write = 0x5a }}{}]",
-        path.vcpu_extra
-    );
+    match su {
+        Some(s) => {
+            let _ = writeln!(t, "\n[[thread]]\nname = \"vcpu\"\nops = [{}]", s.vcpu);
+        }
+        None => {
+            let _ = writeln!(
+                t,
+                "\n[[thread]]\nname = \"vcpu\"\nops = [{{ op = \"guest-access\", gfn = 0, write = 0x5a }}{}]",
+                path.vcpu_extra
+            );
+        }
+    }
     let _ = writeln!(
         t,
         "\n[[thread]]\nname = \"host\"\nops = [{}]",
