@@ -60,6 +60,7 @@ pub fn pipe_io(op: &ThreadOp) -> (Option<PipeId>, Option<PipeId>) {
         ThreadOp::SpliceToSocket { pipe } => (None, Some(pipe)),
         ThreadOp::Sendfile { pipe, .. } => (Some(pipe), None),
         ThreadOp::Tee { from, to } => (Some(to), Some(from)),
+        ThreadOp::Vmsplice { pipe, .. } => (Some(pipe), None),
         _ => (None, None),
     }
 }
@@ -114,6 +115,8 @@ struct MmSpec {
 #[derive(Clone, Debug, Default)]
 pub struct Builder {
     files: Vec<(String, usize)>,
+    /// The files that are shmem (memfd), by id.
+    shmem: Vec<FileId>,
     mms: Vec<MmSpec>,
     maps: Vec<MapSpec>,
     guest: Vec<GuestSpec>,
@@ -150,6 +153,15 @@ impl Builder {
         self.files.push((name.to_string(), pages));
         self.frames_fit()?;
         Ok(self.files.len() - 1)
+    }
+
+    /// A memfd: a shmem file whose pages `0..pages` are in its page cache at the start
+    /// (QEMU's memory-backend-memfd). Unlike [`Builder::file`]'s files it does not write
+    /// back: a shared writable mapping of it needs no dirty tracking.
+    pub fn memfd(&mut self, name: &str, pages: usize) -> Result<FileId, BuildError> {
+        let f = self.file(name, pages)?;
+        self.shmem.push(f);
+        Ok(f)
     }
 
     /// An address space; `protected_vms` defaults to 1 for a protected mm, else 0.
@@ -455,6 +467,7 @@ impl Builder {
                 .collect(),
             lru_batch: Vec::new(),
             uv_busy: 0,
+            uv_export_fail: 0,
             guest,
             kvm: crate::world::KvmMmu::default(),
             held: vec![Vec::new(); self.threads.len()],
@@ -508,6 +521,7 @@ impl Builder {
             files.push(File {
                 name: name.clone(),
                 cache,
+                shmem: self.shmem.contains(&fi),
             });
         }
         let mut next_anon = pages.len();
@@ -653,6 +667,14 @@ impl Builder {
         let import_lock = lru + 3;
         let kvm_mmu = lru + 4;
         let guest_base = lru + 5;
+        let guest_end = guest_base + self.guest.len() as u32;
+        // After every other object, so that models without it keep their numbering.
+        let fails = self
+            .threads
+            .iter()
+            .flat_map(|(_, ops)| ops)
+            .any(|c| matches!(c.op, ThreadOp::UvExportFails { .. }));
+        let uv_fail = fails.then_some(guest_end);
         Objs {
             per_page,
             page_base,
@@ -667,7 +689,8 @@ impl Builder {
             import_lock,
             kvm_mmu,
             guest_base,
-            total: guest_base as usize + self.guest.len(),
+            uv_fail,
+            total: uv_fail.map_or(guest_end, |f| f + 1) as usize,
             pte_index,
             ptl_index,
             slot_index,

@@ -15,6 +15,7 @@ pub mod filemap;
 pub mod gmap;
 pub mod guest;
 pub mod gup;
+pub mod gup_callers;
 pub mod hook;
 pub mod import;
 pub mod prim;
