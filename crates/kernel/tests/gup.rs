@@ -7,9 +7,9 @@
 use explore::runtime::StepRecord;
 use explore::{explore, Bounds, Execution, Model, Options, Outcome, Severity};
 use kernel::build::{Backing, Builder, GuestSpec, MapSpec};
-use kernel::vocab::presets::resolve;
 use kernel::uv::UvState;
 use kernel::vocab::ops::{GupFlags, OpCall, ThreadOp};
+use kernel::vocab::presets::resolve;
 use kernel::world::{GUP_PIN_COUNTING_BIAS, PTRS_PER_PTE};
 use kernel::{Kernel, KernelModel, World};
 

@@ -194,14 +194,27 @@ fn at_end(m: &KernelModel, w: &World) -> Vec<Finding> {
 #[test]
 fn unpack_secures_every_page_of_the_image_in_every_era() {
     for name in [
-        "v5.7", "v5.16", "v6.1.192", "v6.4", "v6.11", "debian-6.12.118", "v6.14-rc1", "v6.14",
-        "v6.16", "v7.0", "v7.1",
+        "v5.7",
+        "v5.16",
+        "v6.1.192",
+        "v6.4",
+        "v6.11",
+        "debian-6.12.118",
+        "v6.14-rc1",
+        "v6.14",
+        "v6.16",
+        "v7.0",
+        "v7.1",
     ] {
         let m = model(
             file_guest(2, true),
             vec![(
                 "vcpu",
-                ops(vec![ThreadOp::Unpack { gfn: 0, pages: 2 }, load(0), load(1)]),
+                ops(vec![
+                    ThreadOp::Unpack { gfn: 0, pages: 2 },
+                    load(0),
+                    load(1),
+                ]),
             )],
             kernel(name),
         );
@@ -211,11 +224,7 @@ fn unpack_secures_every_page_of_the_image_in_every_era() {
         assert_eq!(findings(&steps), Vec::<&str>::new(), "{name}");
         let w = ex.with_world(|w| w.clone());
         for (gfn, byte) in [(0, 0x41u8), (1, 0x42)] {
-            assert_eq!(
-                w.uv[gfn].state,
-                UvState::Secure { guest: 0, gfn },
-                "{name}"
-            );
+            assert_eq!(w.uv[gfn].state, UvState::Secure { guest: 0, gfn }, "{name}");
             assert_eq!(w.pages[gfn].data, [byte; PAGE_BYTES], "{name}: decrypted");
         }
         assert_eq!(
@@ -251,7 +260,10 @@ fn a_failed_gfn_to_page_reports_the_page_unpacked() {
     let steps = run_alone_in(&mut ex, 1);
     assert!(ex.finished(1), "the unpack ends while the page is frozen");
     assert!(called(&steps, "gfn_to_page"));
-    assert!(findings(&steps).contains(&"warn"), "the grab on a frozen count");
+    assert!(
+        findings(&steps).contains(&"warn"),
+        "the grab on a frozen count"
+    );
     assert!(!called(&steps, "uv_call(unpack)"), "no UVC for it");
     let w = ex.with_world(|w| w.clone());
     assert_eq!(w.guest[0].expect.map(|x| x.by), Some(ExpectBy::Unpack));
@@ -296,7 +308,10 @@ fn a_held_reference_makes_the_unpack_retry_not_fail() {
                 || called(&steps, "kvm_s390_wiggle_split_folio"),
             "{name}"
         );
-        assert!(!ex.finished(1), "{name}: the unpack waits, it does not stop");
+        assert!(
+            !ex.finished(1),
+            "{name}: the unpack waits, it does not stop"
+        );
         run_alone_in(&mut ex, 0);
         let steps = run_alone_in(&mut ex, 1);
         assert!(ex.finished(1), "{name}");
@@ -419,7 +434,11 @@ fn the_0x3e_handler_write_faults_on_enxio() {
 #[test]
 fn splice_from_an_empty_pipe_waits_for_its_writer() {
     let reader = || ops(vec![ThreadOp::SpliceToSocket { pipe: 0 }]);
-    let m = model(file_guest(1, false), vec![("to-socket", reader())], kernel("v5.7"));
+    let m = model(
+        file_guest(1, false),
+        vec![("to-socket", reader())],
+        kernel("v5.7"),
+    );
     let mut ex = Execution::start(m.instance(), true);
     let steps = run_alone_in(&mut ex, 0);
     assert!(ex.finished(0), "no writer: 0 bytes, at once");
