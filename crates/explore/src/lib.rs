@@ -22,6 +22,6 @@ pub use runtime::{
     StepEnv, ThreadFn, ThreadFuture, Tid,
 };
 pub use search::{
-    explore, peak_rss_mib, rss_mib, Bound, Bounds, Options, Outcome, Progress, PropertyReport,
-    Stats, Strategy,
+    explore, memory_mib, peak_rss_mib, rss_mib, Bound, Bounds, MemoryMib, Options, Outcome,
+    Progress, PropertyReport, Stats, Strategy,
 };

@@ -38,7 +38,9 @@ use std::task::{Context, Poll, Waker};
 pub type Tid = usize;
 
 /// How bad a finding is.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth showing, not a property violation (e.g. a GUP that returned -ENOMEM).

@@ -25,10 +25,12 @@ pub use stateful::{
 use crate::access::Accesses;
 use crate::runtime::{Execution, Finding, Model, Severity, StepRecord, Tid};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How to explore.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
     Dpor,
@@ -44,8 +46,15 @@ pub struct Bounds {
     pub max_time: Option<Duration>,
     /// Resident memory of the process, in MiB.
     pub max_memory_mib: Option<u64>,
+    /// Address space (virtual size) of the process, in MiB: what `RLIMIT_AS` limits. Past
+    /// that limit an allocation fails and the process aborts, so a search must stop before.
+    pub max_address_space_mib: Option<u64>,
     /// Preemptions (switches away from a thread that could go on) in one execution.
     pub max_preemptions: Option<u32>,
+    /// Set from outside (e.g. by a SIGINT handler) to stop the search at its next step
+    /// boundary; the outcome is then stopped by [`Bound::Interrupted`].
+    #[serde(skip)]
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Bounds {
@@ -55,20 +64,42 @@ impl Default for Bounds {
             max_executions: None,
             max_time: None,
             max_memory_mib: None,
+            max_address_space_mib: None,
             max_preemptions: None,
+            interrupt: None,
         }
     }
 }
 
 /// Which bound stopped (or cut) the search.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Bound {
     MaxDepth(usize),
     MaxExecutions(u64),
     MaxTime(u64),
     MaxMemoryMib(u64),
+    /// The address space limit (MiB), or, where none was set, the address space at which
+    /// the allocator refused a block the search needed.
+    MaxAddressSpaceMib(u64),
     MaxPreemptions(u32),
+    /// [`Bounds::interrupt`] was set (SIGINT, SIGTERM).
+    Interrupted,
+}
+
+impl Bound {
+    /// The kind of bound, one word: `depth`, `executions`, `time`, `memory`, `preemptions`
+    /// or `interrupted` (as in `incomplete (memory)`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Bound::MaxDepth(_) => "depth",
+            Bound::MaxExecutions(_) => "executions",
+            Bound::MaxTime(_) => "time",
+            Bound::MaxMemoryMib(_) | Bound::MaxAddressSpaceMib(_) => "memory",
+            Bound::MaxPreemptions(_) => "preemptions",
+            Bound::Interrupted => "interrupted",
+        }
+    }
 }
 
 impl std::fmt::Display for Bound {
@@ -77,14 +108,16 @@ impl std::fmt::Display for Bound {
             Bound::MaxDepth(n) => write!(f, "max-depth={n} steps per execution"),
             Bound::MaxExecutions(n) => write!(f, "max-executions={n}"),
             Bound::MaxTime(s) => write!(f, "max-time={s}s"),
-            Bound::MaxMemoryMib(m) => write!(f, "max-memory={m}MiB"),
+            Bound::MaxMemoryMib(m) => write!(f, "max-memory={m}MiB (resident)"),
+            Bound::MaxAddressSpaceMib(m) => write!(f, "max-memory={m}MiB (address space)"),
             Bound::MaxPreemptions(p) => write!(f, "max-preemptions={p}"),
+            Bound::Interrupted => f.write_str("interrupted (SIGINT/SIGTERM)"),
         }
     }
 }
 
 /// Search statistics.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
     /// Executions that reached an end (all finished, deadlock, fatal finding, or a cut).
     pub executions: u64,
@@ -167,6 +200,9 @@ impl Outcome {
 pub struct Progress<'a> {
     pub stats: &'a Stats,
     pub depth: usize,
+    /// The violated properties found so far, sorted (by the stateful search's first worker
+    /// alone when it runs several).
+    pub found: &'a [&'static str],
 }
 
 /// Search options.
@@ -356,9 +392,11 @@ pub fn explore<M: Model>(model: &M, mut opts: Options<'_>) -> Outcome {
             if last_progress.elapsed() >= Duration::from_millis(100) {
                 last_progress = Instant::now();
                 stats.elapsed_secs = start.elapsed().as_secs_f64();
+                let found = violated(&cands_map);
                 cb(&Progress {
                     stats: &stats,
                     depth: stack.len(),
+                    found: &found,
                 });
             }
         }
@@ -406,6 +444,15 @@ pub fn explore<M: Model>(model: &M, mut opts: Options<'_>) -> Outcome {
         stopped_by: stopped_by.or(cut),
         final_states,
     }
+}
+
+/// The violated properties among the candidates, sorted (for progress).
+fn violated(cands: &BTreeMap<&'static str, Candidate>) -> Vec<&'static str> {
+    cands
+        .values()
+        .filter(|c| c.report.severity == Severity::Violation)
+        .map(|c| c.report.property)
+        .collect()
 }
 
 fn bits(mask: u64) -> impl Iterator<Item = usize> {
@@ -545,6 +592,12 @@ fn race_analysis(stack: &mut [Node], nthreads: usize) {
 }
 
 fn check_limits(b: &Bounds, stats: &Stats, start: Instant, rss: &mut RssGauge) -> Option<Bound> {
+    if b.interrupt
+        .as_ref()
+        .is_some_and(|i| i.load(Ordering::Relaxed))
+    {
+        return Some(Bound::Interrupted);
+    }
     if let Some(m) = b.max_executions {
         if stats.executions + stats.pruned >= m {
             return Some(Bound::MaxExecutions(m));
@@ -555,23 +608,23 @@ fn check_limits(b: &Bounds, stats: &Stats, start: Instant, rss: &mut RssGauge) -
             return Some(Bound::MaxTime(t.as_secs()));
         }
     }
-    if let Some(m) = b.max_memory_mib {
-        if rss.reached(m) {
-            return Some(Bound::MaxMemoryMib(m));
-        }
+    if b.max_memory_mib.is_some() || b.max_address_space_mib.is_some() {
+        return rss.reached(b);
     }
     None
 }
 
-/// Reads this process's resident set for a memory limit: on the 16th look, then at most
-/// every 10 ms (the time is looked at on every 64th look: the depth-first search looks on
-/// every step, the stateful search every 256 arrivals, so its first read comes after 4,096).
-/// A read of `/proc` costs tens of microseconds; read every 256 arrivals of a stateful search
-/// it took a tenth of the search's time (0.7 s of 7.9 s on F(11,2), all of it system time),
-/// and one read on the first look took 5% of a search of a thousand states (60 µs of 1.3 ms
-/// on `bench/scenarios/d1-second-mapping-3t.toml`, v5.7, which restarts once: two reads).
-/// Ten milliseconds or 4,096 arrivals of search grow the resident set by a few MiB at most.
-/// One per search loop (each worker has its own).
+/// Reads this process's memory (`/proc/self/statm`) for the memory limits: on the 16th look,
+/// then at most every 10 ms (the time is looked at on every 64th look: the depth-first
+/// search looks on every step, the stateful search every 256 arrivals, so its first read
+/// comes after 4,096). A read of `/proc` costs tens of microseconds; read every 256 arrivals
+/// of a stateful search it took a tenth of the search's time (0.7 s of 7.9 s on F(11,2), all
+/// of it system time), and one read on the first look took 5% of a search of a thousand
+/// states (60 µs of 1.3 ms on `bench/scenarios/d1-second-mapping-3t.toml`, v5.7, which
+/// restarts once: two reads). Ten milliseconds or 4,096 arrivals of search grow the process
+/// by a few MiB at most; the one large block a search allocates at once, the stateful
+/// search's visited table when it doubles, is checked against the limits before it is
+/// allocated (`visited::Visited::grow`). One gauge per search loop (each worker has its own).
 #[derive(Default)]
 pub(crate) struct RssGauge {
     last: Option<Instant>,
@@ -582,31 +635,69 @@ impl RssGauge {
     /// Looks before the first read.
     const FIRST: u32 = 16;
 
-    /// Whether the resident set has reached `limit` MiB (as of the last read).
-    fn reached(&mut self, limit: u64) -> bool {
+    /// The memory bound of `b` the process has reached (as of the last read), if any.
+    fn reached(&mut self, b: &Bounds) -> Option<Bound> {
         self.looks = self.looks.wrapping_add(1);
         let now = match self.last {
-            None if self.looks < Self::FIRST => return false,
+            None if self.looks < Self::FIRST => return None,
             None => Instant::now(),
-            Some(_) if !self.looks.is_multiple_of(64) => return false,
+            Some(_) if !self.looks.is_multiple_of(64) => return None,
             Some(last) => {
                 let now = Instant::now();
                 if now.duration_since(last) < Duration::from_millis(10) {
-                    return false;
+                    return None;
                 }
                 now
             }
         };
         self.last = Some(now);
-        rss_mib().is_some_and(|r| r >= limit)
+        memory_bound(b, 0)
     }
+}
+
+/// The memory bound of `b` that the process would pass with `more` bytes allocated on top of
+/// what it has now (or has passed already), if any.
+pub(crate) fn memory_bound(b: &Bounds, more: u64) -> Option<Bound> {
+    let m = memory_mib()?;
+    let more = more.div_ceil(1024 * 1024);
+    if let Some(limit) = b.max_address_space_mib {
+        if m.size + more >= limit {
+            return Some(Bound::MaxAddressSpaceMib(limit));
+        }
+    }
+    if let Some(limit) = b.max_memory_mib {
+        if m.resident + more >= limit {
+            return Some(Bound::MaxMemoryMib(limit));
+        }
+    }
+    None
+}
+
+/// This process's memory in MiB (Linux).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryMib {
+    /// Address space (`VmSize`): what `RLIMIT_AS` limits.
+    pub size: u64,
+    /// Resident set (`VmRSS`): what the machine's memory and a cgroup limit.
+    pub resident: u64,
+}
+
+/// This process's address space and resident set in MiB (Linux), if they can be read.
+pub fn memory_mib() -> Option<MemoryMib> {
+    let s = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let mut f = s.split_whitespace().map(|x| x.parse::<u64>().ok());
+    let size = f.next()??;
+    let resident = f.next()??;
+    let mib = |pages: u64| pages * 4096 / (1024 * 1024);
+    Some(MemoryMib {
+        size: mib(size),
+        resident: mib(resident),
+    })
 }
 
 /// Resident set size of this process in MiB (Linux), if it can be read.
 pub fn rss_mib() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096 / (1024 * 1024))
+    memory_mib().map(|m| m.resident)
 }
 
 /// Peak resident set size of this process in MiB (Linux), if it can be read.

@@ -480,6 +480,7 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
     let start = Instant::now();
     let mut progress = opts.progress.take();
     let mut visited = Visited::new(sopts.jobs);
+    visited.set_limits(&opts.bounds);
     if !(sopts.safe_steps && model.key_includes_history()) {
         return search_once(model, &opts, progress, sopts, None, start, visited).0;
     }
@@ -1497,6 +1498,10 @@ fn worker<M: StateKey + Sync>(
                 frames.push(f);
                 at_state = true;
             }
+            if let Some(limit) = sh.visited.refused() {
+                stop_with(sh, limit);
+                break;
+            }
             checks = checks.wrapping_add(1);
             if checks.is_multiple_of(256) {
                 let global = Stats {
@@ -1514,9 +1519,11 @@ fn worker<M: StateKey + Sync>(
                         let mut shown = out.stats.clone();
                         shown.elapsed_secs = sh.start.elapsed().as_secs_f64();
                         shown.states = vis.states();
+                        let found = super::violated(&out.cands);
                         cb(&super::Progress {
                             stats: &shown,
                             depth: path.len(),
+                            found: &found,
                         });
                     }
                 }

@@ -2,9 +2,11 @@
 //! crates (`explore`, `kernel`, `checker`; `report` renders, `audit` audits kernel trees).
 
 mod check;
+mod checkpoint;
 mod cli;
 mod common;
 mod explain;
+mod interrupt;
 mod list;
 mod matrix;
 mod progress;
