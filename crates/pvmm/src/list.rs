@@ -2,6 +2,7 @@
 
 use crate::cli::{Format, ListArgs};
 use crate::common::*;
+use checker::text::escape;
 use report::json::{self, ListDoc, ListScenario, NameText};
 
 pub fn run(a: ListArgs) -> u8 {
@@ -55,16 +56,16 @@ pub fn run(a: ListArgs) -> u8 {
         print!("{}", json::to_string(&doc));
         return EXIT_OK;
     }
-    println!("scenarios ({}):", dir.display());
+    println!("scenarios ({}):", escape(&dir.display().to_string()));
     for s in &scenarios {
         match &s.error {
             None => println!(
                 "  {:<34} [{}] {}",
-                s.name,
+                escape(&s.name),
                 s.presets.join(", "),
-                s.description.lines().next().unwrap_or("")
+                escape(s.description.lines().next().unwrap_or(""))
             ),
-            Some(e) => println!("  {e}"),
+            Some(e) => println!("  {}", escape(e)),
         }
     }
     println!("\nkernel presets:");
