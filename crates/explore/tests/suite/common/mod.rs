@@ -5,7 +5,7 @@
 
 /// The benchmark's own model file (its crate is outside the workspace), so that the tests
 /// measure exactly what the benchmark measures.
-#[path = "../../../../bench/family/src/lib.rs"]
+#[path = "../../../../../bench/family/src/lib.rs"]
 pub mod family;
 pub mod prog;
 
