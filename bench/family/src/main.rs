@@ -12,7 +12,7 @@ use explore::search::{explore_stateful_with, StatefulOptions};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use explore::{explore, Bounds, Options, Outcome, Strategy};
-use pvmm_bench::Family;
+use family::Family;
 use serde_json::json;
 use std::time::Duration;
 
@@ -142,7 +142,7 @@ fn main() {
             }
             let mode = opt(&args, "--mode").unwrap_or_else(|| "dpor".into());
             let o = match mode.as_str() {
-                // The kernel model keys states by thread histories (see explore's stateful.rs).
+                // The kernel model keys states by thread histories (see explore's search/stateful/mod.rs).
                 "stateful" => explore::search::explore_stateful_parallel(
                     &model,
                     Options {

@@ -58,9 +58,9 @@ struct Suppress {
 
 fn load_baseline(p: &Path) -> Result<HashMap<String, String>, String> {
     let text = std::fs::read_to_string(p)
-        .map_err(|e| format!("cannot read baseline {}: {e}", p.display()))?;
-    let b: Baseline =
-        toml::from_str(&text).map_err(|e| format!("baseline {}: {e}", p.display()))?;
+        .map_err(|e| format!("{}: cannot read the baseline: {e}", p.display()))?;
+    let b: Baseline = toml::from_str(&text)
+        .map_err(|e| crate::rules::toml_error(&p.display().to_string(), &text, &e))?;
     let mut m = HashMap::new();
     for s in b.suppress {
         if s.reason.trim().is_empty() {
@@ -114,10 +114,37 @@ pub fn run(args: &AuditArgs) -> i32 {
     match run_inner(args) {
         Ok(code) => code,
         Err(msg) => {
-            eprintln!("pvmm audit: error: {msg}");
+            eprintln!("{}", error_line(&msg));
             2
         }
     }
+}
+
+/// An error as every pvmm command prints it: `FILE:LINE:COL: error: MESSAGE` when the message
+/// starts with a position in a file (the form editors and CI annotators jump to), else
+/// `error: MESSAGE`. A position `FILE:0:0:` (no line: the file could not be read) is not a
+/// position. The `pvmm` binary prints its other commands' errors with this function too.
+pub fn error_line(msg: &str) -> String {
+    match split_position(msg) {
+        Some((file, line, col, rest)) if line > 0 => {
+            format!("{file}:{line}:{col}: error: {rest}")
+        }
+        Some((file, _, _, rest)) => format!("error: {file}: {rest}"),
+        None => format!("error: {msg}"),
+    }
+}
+
+/// `FILE:LINE:COL: REST` → its parts; None when `msg` does not start with a position (the
+/// position ends at the first `": "`; an option such as `--set a=1:2:3: …` is not a file).
+fn split_position(msg: &str) -> Option<(&str, u64, u64, &str)> {
+    let i = msg.find(": ")?;
+    let mut parts = msg[..i].rsplitn(3, ':');
+    let col = parts.next()?.parse().ok()?;
+    let line = parts.next()?.parse().ok()?;
+    let file = parts
+        .next()
+        .filter(|f| !f.is_empty() && !f.starts_with('-'))?;
+    Some((file, line, col, &msg[i + 2..]))
 }
 
 fn run_inner(args: &AuditArgs) -> Result<i32, String> {
@@ -159,11 +186,13 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
         let new = audit_one(&args.tree, &rules, &rules_text, cache.as_deref(), &baseline)?;
         match &args.base {
             None => {
+                let code = if new.findings.is_empty() { 0 } else { 1 };
                 match args.format {
                     Format::Text => print!("{}", report::text(&new)),
                     Format::Json => println!(
                         "{}",
-                        serde_json::to_string_pretty(&new).map_err(|e| e.to_string())?
+                        serde_json::to_string_pretty(&report::Document::new("audit", &new, code))
+                            .map_err(|e| e.to_string())?
                     ),
                     Format::Sarif => println!(
                         "{}",
@@ -171,16 +200,22 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
                             .map_err(|e| e.to_string())?
                     ),
                 }
-                Ok(if new.findings.is_empty() { 0 } else { 1 })
+                Ok(code)
             }
             Some(b) => {
                 let base = audit_one(b, &rules, &rules_text, cache.as_deref(), &baseline)?;
                 let d = report::diff(base, new);
+                let code = if d.appeared.is_empty() { 0 } else { 1 };
                 match args.format {
                     Format::Text => print!("{}", report::diff_text(&d)),
                     Format::Json => println!(
                         "{}",
-                        serde_json::to_string_pretty(&d).map_err(|e| e.to_string())?
+                        serde_json::to_string_pretty(&report::Document::new(
+                            "audit-diff",
+                            &d,
+                            code
+                        ))
+                        .map_err(|e| e.to_string())?
                     ),
                     Format::Sarif => {
                         // SARIF has no notion of "disappeared": report the new findings, with
@@ -206,8 +241,34 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
                         );
                     }
                 }
-                Ok(if d.appeared.is_empty() { 0 } else { 1 })
+                Ok(code)
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_line;
+
+    #[test]
+    fn errors_have_one_form() {
+        assert_eq!(
+            error_line("scenarios/x.toml:5:15: field `op`: unknown"),
+            "scenarios/x.toml:5:15: error: field `op`: unknown"
+        );
+        assert_eq!(
+            error_line("scenarios/x.toml:0:0: cannot read: No such file"),
+            "error: scenarios/x.toml: cannot read: No such file"
+        );
+        assert_eq!(
+            error_line("--kernel v9: unknown kernel preset"),
+            "error: --kernel v9: unknown kernel preset"
+        );
+        assert_eq!(error_line("--set a=1:2:3: x"), "error: --set a=1:2:3: x");
+        assert_eq!(
+            error_line("/tmp/a b/t.json:1:1: not a pvmm trace file"),
+            "/tmp/a b/t.json:1:1: error: not a pvmm trace file"
+        );
+    }
 }

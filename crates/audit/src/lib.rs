@@ -6,6 +6,8 @@
 //! `extract` (per-file summaries) → `analysis` (index, ops tables, interprocedural summaries to a
 //! fixed point, findings) → `report` (text, JSON, SARIF). Rules are data: `rules/audit.toml`.
 
+#![forbid(unsafe_code)]
+
 pub mod analysis;
 pub mod cli;
 pub mod extract;

@@ -7,6 +7,41 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+/// The `$schema` of pvmm's JSON documents (the same as `report::json::SCHEMA_ID`: the audit
+/// crate does not depend on the renderer; pvmm's tests check that the two agree and validate
+/// the audit's JSON against docs/json-schema).
+pub const JSON_SCHEMA_ID: &str = "https://pvmm.invalid/json-schema/pvmm-output.v1.schema.json";
+/// Major version of pvmm's JSON output (`report::json::FORMAT`).
+pub const JSON_FORMAT: u32 = 1;
+
+/// One `--format json` document: the envelope every pvmm command's JSON has (`$schema`,
+/// `format`, `kind`, `pvmm_version`), the body's fields, and the exit code.
+#[derive(Debug, Serialize)]
+pub struct Document<'a, T: Serialize> {
+    #[serde(rename = "$schema")]
+    pub schema: &'static str,
+    pub format: u32,
+    /// `audit` (one tree) or `audit-diff` (two trees).
+    pub kind: &'static str,
+    pub pvmm_version: &'static str,
+    #[serde(flatten)]
+    pub body: &'a T,
+    pub exit_code: i32,
+}
+
+impl<'a, T: Serialize> Document<'a, T> {
+    pub fn new(kind: &'static str, body: &'a T, exit_code: i32) -> Self {
+        Document {
+            schema: JSON_SCHEMA_ID,
+            format: JSON_FORMAT,
+            kind,
+            pvmm_version: env!("CARGO_PKG_VERSION"),
+            body,
+            exit_code,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub tree: String,
@@ -90,7 +125,8 @@ pub fn header(r: &Report) -> String {
     let _ = writeln!(o, "pvmm audit: {}", r.tree);
     let _ = writeln!(
         o,
-        "  scan: {} C files ({:.0} MB), {} name the rules, {} parsed ({} widened in {} rounds, {} callees without a definition), {} summaries from cache",
+        "  scan: {} C files ({:.0} MB), {} name the rules, {} parsed ({} widened in {} rounds, \
+         {} callees without a definition), {} summaries from cache",
         s.files_total,
         s.bytes_total as f64 / 1e6,
         s.files_matched,
@@ -116,7 +152,8 @@ pub fn header(r: &Report) -> String {
     );
     let _ = writeln!(
         o,
-        "  coverage: files parsed without error {}/{} ({}); functions {}/{} ({}); functions on reported chains {}/{} ({})",
+        "  coverage: files parsed without error {}/{} ({}); functions {}/{} ({}); functions on \
+         reported chains {}/{} ({})",
         c.files_clean,
         c.files_parsed,
         pct(c.files_clean, c.files_parsed),
@@ -130,7 +167,27 @@ pub fn header(r: &Report) -> String {
     o
 }
 
-pub fn finding_text(f: &Finding, o: &mut String) {
+/// The 1-based column of `name` (a callee, `->field` or function name) on line `line` of
+/// `file` in `tree`, for `FILE:LINE:COL:` positions in the text output: the analysis keeps
+/// lines only, so the column is found again in the source; 1 when it cannot be.
+fn column(tree: &str, file: &str, line: u32, name: &str) -> usize {
+    let needle = name.trim_start_matches("->").trim_end_matches("()");
+    std::fs::read_to_string(std::path::Path::new(tree).join(file))
+        .ok()
+        .and_then(|t| {
+            let l = t.lines().nth((line as usize).checked_sub(1)?)?;
+            let at = if needle.is_empty() {
+                None
+            } else {
+                l.find(needle)
+            };
+            let at = at.unwrap_or_else(|| l.len() - l.trim_start().len());
+            Some(l[..at].chars().count() + 1)
+        })
+        .unwrap_or(1)
+}
+
+pub fn finding_text(tree: &str, f: &Finding, o: &mut String) {
     let _ = writeln!(
         o,
         "  [{}] {}  (rule {}{})",
@@ -153,10 +210,11 @@ pub fn finding_text(f: &Finding, o: &mut String) {
     for (i, h) in f.chain.iter().enumerate() {
         let _ = writeln!(
             o,
-            "      {:>2}. {}:{} {}(): {}",
-            i + 1,
+            "{}:{}:{}: {}. {}(): {}",
             h.file,
             h.line,
+            column(tree, &h.file, h.line, &h.callee),
+            i + 1,
             h.func,
             h.note
         );
@@ -179,7 +237,7 @@ pub fn text(r: &Report) -> String {
     for (sub, fs) in &groups {
         let _ = writeln!(o, "\n== {sub} ({}) ==", fs.len());
         for f in fs {
-            finding_text(f, &mut o);
+            finding_text(&r.tree, f, &mut o);
         }
     }
     if !r.suppressed.is_empty() {
@@ -194,7 +252,8 @@ pub fn text(r: &Report) -> String {
     }
     let _ = writeln!(
         o,
-        "\nGUP call sites (get_user_pages*, pin_user_pages*, iov_iter_get_pages*, iov_iter_extract_pages): {} — {}",
+        "\nGUP call sites (get_user_pages*, pin_user_pages*, iov_iter_get_pages*, \
+         iov_iter_extract_pages): {} — {}",
         r.sites.len(),
         counts
             .iter()
@@ -205,9 +264,10 @@ pub fn text(r: &Report) -> String {
     for s in &r.sites {
         let _ = writeln!(
             o,
-            "  {}:{} {}() {}{}: {}{}",
+            "{}:{}:{}: {}() {}{}: {}{}",
             s.file,
             s.line,
+            column(&r.tree, &s.file, s.line, &s.callee),
             s.func,
             s.callee,
             if s.flags.is_empty() {
@@ -243,11 +303,11 @@ pub fn diff_text(d: &Diff) -> String {
     );
     let _ = writeln!(o, "\nAppeared ({}):", d.appeared.len());
     for f in &d.appeared {
-        finding_text(f, &mut o);
+        finding_text(&d.new.tree, f, &mut o);
     }
     let _ = writeln!(o, "\nDisappeared ({}):", d.disappeared.len());
     for f in &d.disappeared {
-        finding_text(f, &mut o);
+        finding_text(&d.base.tree, f, &mut o);
     }
     let _ = writeln!(
         o,

@@ -141,10 +141,21 @@ pub struct Benign {
 pub enum RulesError {
     #[error("cannot read rules file {path}: {err}")]
     Read { path: String, err: std::io::Error },
-    #[error("rules file {path}: {err}")]
-    Parse { path: String, err: toml::de::Error },
+    /// `PATH:LINE:COL: MESSAGE` (see [`toml_error`]).
+    #[error("{0}")]
+    Parse(String),
     #[error("rules file {path}: {msg}")]
     Invalid { path: String, msg: String },
+}
+
+/// A TOML error as `PATH:LINE:COL: MESSAGE` (the message on one line).
+pub fn toml_error(path: &str, text: &str, err: &toml::de::Error) -> String {
+    let start = err.span().map(|s| s.start).unwrap_or(0).min(text.len());
+    let upto = &text[..start];
+    let line = upto.matches('\n').count() + 1;
+    let col = upto.len() - upto.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    let msg = err.message().trim().replace('\n', " ");
+    format!("{path}:{line}:{col}: {msg}")
 }
 
 impl Rules {
@@ -161,10 +172,8 @@ impl Rules {
     }
 
     pub fn parse(text: &str, path: &str) -> Result<Rules, RulesError> {
-        let r: Rules = toml::from_str(text).map_err(|err| RulesError::Parse {
-            path: path.to_string(),
-            err,
-        })?;
+        let r: Rules =
+            toml::from_str(text).map_err(|err| RulesError::Parse(toml_error(path, text, &err)))?;
         if r.hooks.direct.is_empty() {
             return Err(RulesError::Invalid {
                 path: path.to_string(),

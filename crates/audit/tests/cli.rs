@@ -77,8 +77,8 @@ fn findings_exit_1_clean_tree_exit_0() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("coverage:"), "{out}");
     assert!(out.contains("== block (1) =="), "{out}");
-    assert!(out.contains("block/dio.c:5 dio()"), "{out}");
-    assert!(out.contains("block/dio.c:6 dio()"), "{out}");
+    assert!(out.contains("block/dio.c:5:2: 1. dio()"), "{out}");
+    assert!(out.contains("block/dio.c:6:2: 2. dio()"), "{out}");
 
     let good = tree(&[("block/dio.c", FOLL_PIN_DIO)]);
     let o = run(&[p(good.path())]);

@@ -1,6 +1,8 @@
 //! `checker`: runs scenarios against kernel presets and turns the explorer's outcome into
 //! verdicts, traces in kernel terms, and replayable trace files.
 
+#![forbid(unsafe_code)]
+
 pub mod input;
 pub mod limits;
 pub mod matrix;

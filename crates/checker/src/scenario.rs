@@ -1,12 +1,9 @@
 //! Scenario files (TOML): the memory set-up, the threads, the presets, the bounds and the
 //! expected verdicts. Every error names the file, line and field.
 
-use kernel::actor::ThreadOp;
+use kernel::build::{Backing, BuildError, Builder, GuestSpec, MapSpec};
 use kernel::config::{self, Kernel};
-use kernel::uv::{self, UvFrame, UvKeys, UvState};
-use kernel::world::{
-    File, GuestFrame, Mm, Objs, Page, Pipe, Pte, Vma, World, PAGE_BYTES, PAGE_PARTS, PTRS_PER_PTE,
-};
+use kernel::vocab::ops::{self, Arg, FieldSpec, Kind, OpCall};
 use kernel::KernelModel;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -25,9 +22,10 @@ pub struct ScenarioError {
 }
 
 impl fmt::Display for ScenarioError {
+    /// `FILE:LINE:COL: MESSAGE`, or `FILE: MESSAGE` when there is no position (line 0: the
+    /// file could not be read).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
-            // The file as a whole (it could not be read).
             return write!(f, "{}: {}", self.file.display(), self.message);
         }
         write!(
@@ -51,15 +49,15 @@ struct Raw {
     #[serde(default)]
     set: BTreeMap<String, Spanned<toml::Value>>,
     #[serde(default)]
-    file: Vec<RawFile>,
+    file: Vec<Spanned<RawFile>>,
     #[serde(default)]
-    mm: Vec<RawMm>,
+    mm: Vec<Spanned<RawMm>>,
     #[serde(default)]
     map: Vec<Spanned<RawMap>>,
     #[serde(default)]
     guest: Vec<Spanned<RawGuest>>,
     #[serde(default)]
-    pipe: Vec<RawPipe>,
+    pipe: Vec<Spanned<RawPipe>>,
     thread: Spanned<Vec<RawThread>>,
     #[serde(default)]
     bounds: RawBounds,
@@ -73,6 +71,9 @@ struct RawFile {
     name: String,
     /// Pages 0..pages are in the page cache at the start.
     pages: usize,
+    /// A memfd (shmem): no writeback.
+    #[serde(default)]
+    shmem: bool,
 }
 
 #[derive(Deserialize)]
@@ -143,25 +144,9 @@ struct RawThread {
     ops: Vec<Spanned<RawOp>>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawOp {
-    op: Spanned<String>,
-    gfn: Option<usize>,
-    write: Option<toml::Value>,
-    mm: Option<Spanned<String>>,
-    vpn: Option<usize>,
-    flags: Option<Spanned<String>>,
-    fast: Option<bool>,
-    file: Option<Spanned<String>>,
-    index: Option<usize>,
-    pipe: Option<Spanned<String>>,
-    from: Option<Spanned<String>>,
-    to: Option<Spanned<String>>,
-    to_device: Option<bool>,
-    to_memory: Option<bool>,
-    count: Option<u32>,
-}
+/// One op as written: its keys (with their spans) and values. What keys an op takes comes
+/// from its declaration ([`kernel::vocab::ops::OPS`]).
+type RawOp = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -177,7 +162,7 @@ struct RawBounds {
 struct RawExpect {
     verdict: Spanned<String>,
     #[serde(default)]
-    properties: Vec<String>,
+    properties: Vec<Spanned<String>>,
 }
 
 /// The verdict a scenario expects under one preset.
@@ -200,41 +185,8 @@ pub struct Scenario {
     pub expect: BTreeMap<String, Expect>,
     /// SHA-256 of the file's bytes.
     pub hash: String,
-    source: Rc<Setup>,
-}
-
-/// The set-up, resolved, independent of the kernel preset.
-#[derive(Debug)]
-struct Setup {
-    files: Vec<(String, usize)>,
-    mms: Vec<(String, bool, u32)>,
-    maps: Vec<Map>,
-    guest: Vec<GuestSpec>,
-    pipes: Vec<String>,
-    threads: Vec<(String, Vec<ThreadOp>)>,
-}
-
-#[derive(Debug)]
-struct Map {
-    mm: usize,
-    vpn: usize,
-    /// Backing file page, or None for anonymous memory.
-    file: Option<(usize, usize)>,
-    shared: bool,
-    writable: bool,
-    present: bool,
-    pte_write: bool,
-}
-
-#[derive(Debug)]
-struct GuestSpec {
-    gfn: usize,
-    mm: usize,
-    vpn: usize,
-    secure: bool,
-    shared: bool,
-    data: Option<u8>,
-    image: bool,
+    /// The set-up and the threads, ready to build a model for any kernel.
+    builder: Rc<Builder>,
 }
 
 struct Ctx<'a> {
@@ -326,151 +278,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         overrides.push((k.clone(), val));
     }
 
-    let files: Vec<(String, usize)> = raw.file.iter().map(|f| (f.name.clone(), f.pages)).collect();
-    let mms: Vec<(String, bool, u32)> = raw
-        .mm
-        .iter()
-        .map(|m| {
-            (
-                m.name.clone(),
-                m.protected,
-                m.protected_vms.unwrap_or(u32::from(m.protected)),
-            )
-        })
-        .collect();
-    let pipes: Vec<String> = raw.pipe.iter().map(|p| p.name.clone()).collect();
-    let find = |list: &[String], s: &Spanned<String>, field: &str, what: &str| {
-        list.iter().position(|n| n == s.get_ref()).ok_or_else(|| {
-            cx.err(
-                s.span(),
-                format!(
-                    "field `{field}`: no {what} named `{}` (defined: {})",
-                    s.get_ref(),
-                    if list.is_empty() {
-                        "none".to_string()
-                    } else {
-                        list.join(", ")
-                    }
-                ),
-            )
-        })
-    };
-    let file_names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
-    let mm_names: Vec<String> = mms.iter().map(|m| m.0.clone()).collect();
-
-    let mut maps = Vec::new();
-    for m in &raw.map {
-        let r = m.get_ref();
-        let mm = find(&mm_names, &r.mm, "mm", "mm")?;
-        let file = match (&r.file, r.index, r.anon) {
-            (Some(f), Some(index), false) => {
-                let file = find(&file_names, f, "file", "file")?;
-                if index >= files[file].1 {
-                    return Err(cx.err(
-                        m.span(),
-                        format!(
-                            "field `index`: file `{}` has pages 0..{}, not {}",
-                            files[file].0, files[file].1, index
-                        ),
-                    ));
-                }
-                Some((file, index))
-            }
-            (None, None, true) => None,
-            (_, _, true) => {
-                return Err(cx.err(
-                    m.span(),
-                    "field `anon`: an anonymous mapping has no `file` or `index`",
-                ))
-            }
-            (None, _, false) => {
-                return Err(cx.err(m.span(), "field `file`: missing (or set `anon = true`)"))
-            }
-            (Some(_), None, false) => return Err(cx.err(m.span(), "field `index`: missing")),
-        };
-        if maps.iter().any(|x: &Map| x.mm == mm && x.vpn == r.vpn) {
-            return Err(cx.err(
-                m.span(),
-                format!(
-                    "field `vpn`: {} already mapped in `{}`",
-                    r.vpn, mm_names[mm]
-                ),
-            ));
-        }
-        maps.push(Map {
-            mm,
-            vpn: r.vpn,
-            file,
-            shared: r.shared,
-            writable: r.writable,
-            present: r.present,
-            pte_write: r.pte_write.unwrap_or(r.writable) && r.writable,
-        });
-    }
-    let frames = files.iter().map(|f| f.1).sum::<usize>()
-        + maps
-            .iter()
-            .filter(|m| m.file.is_none() && m.present)
-            .count()
-        + SPARE_FRAMES;
-    if frames > MAX_FRAMES {
-        return Err(cx.err(
-            0..0,
-            format!("the set-up has {frames} page frames; at most {MAX_FRAMES} are supported"),
-        ));
-    }
-    let mut guest = Vec::new();
-    for g in &raw.guest {
-        let r = g.get_ref();
-        let mm = find(&mm_names, &r.mm, "mm", "mm")?;
-        if !maps.iter().any(|m| m.mm == mm && m.vpn == r.vpn) {
-            return Err(cx.err(
-                g.span(),
-                format!("field `vpn`: guest frame {} is backed by vpn {} of `{}`, which no [[map]] maps", r.gfn, r.vpn, mm_names[mm]),
-            ));
-        }
-        if r.data.is_some() && !(r.secure || r.image) {
-            return Err(cx.err(
-                g.span(),
-                "field `data`: only a secure frame or an unpack image holds guest data",
-            ));
-        }
-        guest.push(GuestSpec {
-            gfn: r.gfn,
-            mm,
-            vpn: r.vpn,
-            secure: r.secure,
-            shared: r.shared,
-            data: r.data,
-            image: r.image,
-        });
-    }
-
-    if raw.thread.get_ref().is_empty() {
-        return Err(cx.err(
-            raw.thread.span(),
-            "field `thread`: a scenario needs at least one thread",
-        ));
-    }
-    if raw.thread.get_ref().len() > 64 {
-        return Err(cx.err(raw.thread.span(), "field `thread`: at most 64 threads"));
-    }
-    let mut threads = Vec::new();
-    for t in raw.thread.get_ref() {
-        let mut ops = Vec::new();
-        for op in &t.ops {
-            ops.push(resolve_op(
-                &cx,
-                op,
-                &file_names,
-                &mm_names,
-                &pipes,
-                &maps,
-                &guest,
-            )?);
-        }
-        threads.push((t.name.clone(), ops));
-    }
+    let builder = set_up(&cx, &raw)?;
 
     let mut expect = BTreeMap::new();
     for (preset, e) in &raw.expect {
@@ -494,7 +302,33 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 ))
             }
         };
-        let mut properties = r.properties.clone();
+        let mut properties = Vec::new();
+        for p in &r.properties {
+            let spec = kernel::vocab::properties::by_id(p.get_ref()).ok_or_else(|| {
+                cx.err(
+                    p.span(),
+                    format!(
+                        "field `properties`: `{}` is not a property (known: {})",
+                        p.get_ref(),
+                        kernel::vocab::PROPERTIES
+                            .iter()
+                            .map(|p| p.id)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
+            if spec.severity != explore::Severity::Violation {
+                return Err(cx.err(
+                    p.span(),
+                    format!(
+                        "field `properties`: `{}` is an observation; `properties` lists the violated properties",
+                        spec.id
+                    ),
+                ));
+            }
+            properties.push(p.get_ref().clone());
+        }
         properties.sort();
         expect.insert(
             preset.clone(),
@@ -525,236 +359,220 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         bounds,
         expect,
         hash,
-        source: Rc::new(Setup {
-            files,
-            mms,
-            maps,
-            guest,
-            pipes,
-            threads,
-        }),
+        builder: Rc::new(builder),
+    })
+}
+
+/// The set-up and the threads as [`Builder`] calls; every error at the table or field it
+/// concerns.
+fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
+    let mut b = Builder::new();
+    let at = |span: std::ops::Range<usize>| {
+        move |e: BuildError| cx.err(span.clone(), format!("field `{}`: {}", e.field, e.message))
+    };
+    for f in &raw.file {
+        let r = f.get_ref();
+        if r.shmem {
+            b.memfd(&r.name, r.pages).map_err(at(f.span()))?;
+        } else {
+            b.file(&r.name, r.pages).map_err(at(f.span()))?;
+        }
+    }
+    for m in &raw.mm {
+        let r = m.get_ref();
+        b.mm(&r.name, r.protected, r.protected_vms)
+            .map_err(at(m.span()))?;
+    }
+    for p in &raw.pipe {
+        b.pipe(&p.get_ref().name).map_err(at(p.span()))?;
+    }
+    let name = |b: &Builder, kind: Kind, s: &Spanned<String>, field: &str| {
+        b.resolve(kind, s.get_ref())
+            .map_err(|e| cx.err(s.span(), format!("field `{field}`: {e}")))
+    };
+    for m in &raw.map {
+        let r = m.get_ref();
+        let mm = name(&b, Kind::Mm, &r.mm, "mm")?;
+        let backing = match (&r.file, r.index, r.anon) {
+            (Some(f), Some(index), false) => Backing::File {
+                file: name(&b, Kind::File, f, "file")?,
+                index,
+            },
+            (None, None, true) => Backing::Anon,
+            (_, _, true) => {
+                return Err(cx.err(
+                    m.span(),
+                    "field `anon`: an anonymous mapping has no `file` or `index`",
+                ))
+            }
+            (None, _, false) => {
+                return Err(cx.err(m.span(), "field `file`: missing (or set `anon = true`)"))
+            }
+            (Some(_), None, false) => return Err(cx.err(m.span(), "field `index`: missing")),
+        };
+        b.map(MapSpec {
+            mm,
+            vpn: r.vpn,
+            backing,
+            shared: r.shared,
+            writable: r.writable,
+            present: r.present,
+            pte_write: r.pte_write.unwrap_or(r.writable),
+        })
+        .map_err(at(m.span()))?;
+    }
+    for g in &raw.guest {
+        let r = g.get_ref();
+        let spec = GuestSpec {
+            gfn: r.gfn,
+            mm: name(&b, Kind::Mm, &r.mm, "mm")?,
+            vpn: r.vpn,
+            secure: r.secure,
+            shared: r.shared,
+            data: r.data,
+            image: r.image,
+        };
+        b.guest(spec).map_err(at(g.span()))?;
+    }
+    if raw.thread.get_ref().is_empty() {
+        return Err(cx.err(
+            raw.thread.span(),
+            "field `thread`: a scenario needs at least one thread",
+        ));
+    }
+    for t in raw.thread.get_ref() {
+        let mut ops = Vec::new();
+        for op in &t.ops {
+            ops.push(parse_op(cx, &b, op)?);
+        }
+        b.thread(&t.name, ops).map_err(|e| {
+            let span =
+                e.op.and_then(|i| t.ops.get(i))
+                    .map_or(raw.thread.span(), |o| field_span(o, e.field));
+            cx.err(span, format!("field `{}`: {}", e.field, e.message))
+        })?;
+    }
+    Ok(b)
+}
+
+/// Where field `field` of an op is written (the op's table when it is not).
+fn field_span(op: &Spanned<RawOp>, field: &str) -> std::ops::Range<usize> {
+    op.get_ref().get(field).map_or(op.span(), |v| v.span())
+}
+
+/// One op: its declaration ([`ops::op_spec`]) says which keys it takes (and `frame`, which
+/// every op takes); each value is parsed by its field's kind, names resolved, and the op
+/// built and checked against the set-up ([`Builder::check_op`]).
+fn parse_op(cx: &Ctx, b: &Builder, op: &Spanned<RawOp>) -> Result<OpCall, ScenarioError> {
+    let t = op.get_ref();
+    let name = match t.get("op").map(|v| (v.get_ref(), v.span())) {
+        None => return Err(cx.err(op.span(), "field `op`: missing (the operation's name)")),
+        Some((toml::Value::String(s), span)) => {
+            if ops::op_spec(s).is_none() {
+                return Err(cx.err(
+                    span,
+                    format!(
+                        "field `op`: unknown operation `{s}` (known: {})",
+                        ops::op_names()
+                    ),
+                ));
+            }
+            s.as_str()
+        }
+        Some((_, span)) => return Err(cx.err(span, "field `op`: the operation's name, a string")),
+    };
+    let spec = ops::op_spec(name).expect("checked above");
+    let mut keys: Vec<(&Spanned<String>, &Spanned<toml::Value>)> = t.iter().collect();
+    keys.sort_by_key(|(k, _)| k.span().start);
+    let mut args: Vec<(&'static str, Arg)> = Vec::new();
+    let mut frames = Vec::new();
+    for (k, v) in keys {
+        match k.get_ref().as_str() {
+            "op" => {}
+            "frame" => {
+                let toml::Value::String(text) = v.get_ref() else {
+                    return Err(cx.err(v.span(), format!("op `{name}`: field `frame`: the caller frames as a string, e.g. \"io_uring_register > io_sqe_buffer_register\"")));
+                };
+                frames = ops::parse_frames(text)
+                    .map_err(|e| cx.err(v.span(), format!("op `{name}`: field `frame`: {e}")))?;
+            }
+            key => {
+                let Some(f) = spec.field(key) else {
+                    let known: Vec<&str> = spec
+                        .fields
+                        .iter()
+                        .map(|f| f.name)
+                        .chain(["frame"])
+                        .collect();
+                    return Err(cx.err(
+                        k.span(),
+                        format!(
+                            "op `{name}`: field `{key}`: `{name}` has no such field (its fields: {})",
+                            known.join(", ")
+                        ),
+                    ));
+                };
+                let a = parse_arg(b, f, v.get_ref())
+                    .map_err(|e| cx.err(v.span(), format!("op `{name}`: field `{key}`: {e}")))?;
+                args.push((f.name, a));
+            }
+        }
+    }
+    let get = |f: &str| args.iter().find(|(n, _)| *n == f).map(|(_, a)| *a);
+    let built = kernel::vocab::ThreadOp::build(name, &get)
+        .map_err(|e| cx.err(field_span(op, e.field), format!("op `{name}`: {e}")))?;
+    b.check_op(&built).map_err(|e| {
+        cx.err(
+            field_span(op, e.field),
+            format!("op `{name}`: field `{}`: {}", e.field, e.message),
+        )
+    })?;
+    Ok(OpCall { op: built, frames })
+}
+
+/// A field's value by its kind.
+fn parse_arg(b: &Builder, f: &FieldSpec, v: &toml::Value) -> Result<Arg, String> {
+    let int = |lo: i64, hi: i64, what: &str| match v {
+        toml::Value::Integer(n) if (lo..=hi).contains(n) => Ok(*n),
+        _ => Err(format!("expected {what}, not `{v}`")),
+    };
+    let max = i64::from(u32::MAX);
+    Ok(match f.kind {
+        Kind::Mm | Kind::File | Kind::Pipe => match v {
+            toml::Value::String(s) => Arg::Id(b.resolve(f.kind, s)?),
+            _ => return Err(format!("expected a name, not `{v}`")),
+        },
+        Kind::Gfn | Kind::Vpn | Kind::Index => Arg::Num(int(0, max, "a number ≥ 0")? as usize),
+        Kind::Count => Arg::Num(int(1, max, "a count ≥ 1")? as usize),
+        Kind::Byte => Arg::Byte(int(1, 255, "the byte value to store (1..=255)")? as u8),
+        Kind::Bool => match v {
+            toml::Value::Boolean(x) => Arg::Bool(*x),
+            _ => return Err(format!("expected true or false, not `{v}`")),
+        },
+        Kind::Flags(known) => {
+            let toml::Value::String(s) = v else {
+                return Err(format!(
+                    "expected flags as a string (e.g. \"FOLL_PIN|FOLL_WRITE\"), not `{v}`"
+                ));
+            };
+            let mut bits = 0;
+            for part in s.split('|').map(str::trim) {
+                let flag = known.iter().find(|k| k.name == part).ok_or_else(|| {
+                    format!(
+                        "`{part}` is not one of {}",
+                        known.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+                    )
+                })?;
+                bits |= flag.bit;
+            }
+            Arg::Flags(bits)
+        }
     })
 }
 
 pub fn preset_names() -> String {
-    config::PRESETS
-        .iter()
-        .map(|p| p.0)
-        .collect::<Vec<_>>()
-        .join(", ")
+    kernel::vocab::presets::names()
 }
-
-fn resolve_op(
-    cx: &Ctx,
-    op: &Spanned<RawOp>,
-    files: &[String],
-    mms: &[String],
-    pipes: &[String],
-    maps: &[Map],
-    guest: &[GuestSpec],
-) -> Result<ThreadOp, ScenarioError> {
-    let r = op.get_ref();
-    let name = r.op.get_ref().as_str();
-    let need = |v: Option<usize>, field: &str| {
-        v.ok_or_else(|| cx.err(op.span(), format!("op `{name}`: missing field `{field}`")))
-    };
-    let named = |v: &Option<Spanned<String>>, field: &str, list: &[String], what: &str| {
-        let s = v
-            .as_ref()
-            .ok_or_else(|| cx.err(op.span(), format!("op `{name}`: missing field `{field}`")))?;
-        list.iter().position(|n| n == s.get_ref()).ok_or_else(|| {
-            cx.err(
-                s.span(),
-                format!(
-                    "op `{name}`: field `{field}`: no {what} named `{}`",
-                    s.get_ref()
-                ),
-            )
-        })
-    };
-    let mapped = |mm: usize, vpn: usize| {
-        if maps.iter().any(|m| m.mm == mm && m.vpn == vpn) {
-            Ok(())
-        } else {
-            Err(cx.err(
-                op.span(),
-                format!(
-                    "op `{name}`: field `vpn`: `{}` has no mapping at vpn {vpn}",
-                    mms[mm]
-                ),
-            ))
-        }
-    };
-    let gfn_ok = |gfn: usize| {
-        if guest.iter().any(|g| g.gfn == gfn) {
-            Ok(gfn)
-        } else {
-            Err(cx.err(
-                op.span(),
-                format!("op `{name}`: field `gfn`: no [[guest]] frame {gfn}"),
-            ))
-        }
-    };
-    let write_bool = || match &r.write {
-        None => Ok(false),
-        Some(toml::Value::Boolean(b)) => Ok(*b),
-        Some(_) => Err(cx.err(
-            op.span(),
-            format!("op `{name}`: field `write` is true or false here"),
-        )),
-    };
-    Ok(match name {
-        "guest-access" => {
-            let gfn = gfn_ok(need(r.gfn, "gfn")?)?;
-            let write = match &r.write {
-                None => None,
-                Some(toml::Value::Integer(v)) if (1..=255).contains(v) => Some(*v as u8),
-                Some(_) => {
-                    return Err(cx.err(
-                        op.span(),
-                        "op `guest-access`: field `write` is the byte value to store (1..=255)",
-                    ))
-                }
-            };
-            ThreadOp::GuestAccess { gfn, write }
-        }
-        "unpack" => ThreadOp::Unpack {
-            gfn: gfn_ok(need(r.gfn, "gfn")?)?,
-        },
-        "gup" => {
-            let mm = named(&r.mm, "mm", mms, "mm")?;
-            let vpn = need(r.vpn, "vpn")?;
-            mapped(mm, vpn)?;
-            let flags = r.flags.as_ref().ok_or_else(|| {
-                cx.err(
-                    op.span(),
-                    "op `gup`: missing field `flags` (FOLL_GET or FOLL_PIN)",
-                )
-            })?;
-            let pin = match flags.get_ref().as_str() {
-                "FOLL_GET" => false,
-                "FOLL_PIN" => true,
-                other => {
-                    return Err(cx.err(
-                        flags.span(),
-                        format!("op `gup`: field `flags`: `{other}` is not FOLL_GET or FOLL_PIN"),
-                    ))
-                }
-            };
-            ThreadOp::Gup {
-                mm,
-                vpn,
-                pin,
-                fast: r.fast.unwrap_or(false),
-                write: write_bool()?,
-            }
-        }
-        "dma" => ThreadOp::Dma {
-            to_device: r.to_device.unwrap_or(true),
-        },
-        "put" => ThreadOp::Put,
-        "hook" => ThreadOp::Hook,
-        "find-get-page" | "splice-read" | "sendfile" | "writeback" | "kernel-read" | "lru-add" => {
-            let file = named(&r.file, "file", files, "file")?;
-            let index = need(r.index, "index")?;
-            match name {
-                "find-get-page" => ThreadOp::FindGetPage { file, index },
-                "writeback" => ThreadOp::Writeback { file, index },
-                "kernel-read" => ThreadOp::KernelRead { file, index },
-                "lru-add" => ThreadOp::LruAdd { file, index },
-                _ => {
-                    let pipe = named(&r.pipe, "pipe", pipes, "pipe")?;
-                    if name == "sendfile" {
-                        ThreadOp::Sendfile { file, index, pipe }
-                    } else {
-                        ThreadOp::SpliceRead { file, index, pipe }
-                    }
-                }
-            }
-        }
-        "splice-to-socket" => ThreadOp::SpliceToSocket {
-            pipe: named(&r.pipe, "pipe", pipes, "pipe")?,
-        },
-        "pipe-release" => ThreadOp::PipeRelease {
-            pipe: named(&r.pipe, "pipe", pipes, "pipe")?,
-        },
-        "tee" => ThreadOp::Tee {
-            from: named(&r.from, "from", pipes, "pipe")?,
-            to: named(&r.to, "to", pipes, "pipe")?,
-        },
-        "user-access" | "zap" => {
-            let mm = named(&r.mm, "mm", mms, "mm")?;
-            let vpn = need(r.vpn, "vpn")?;
-            mapped(mm, vpn)?;
-            if name == "zap" {
-                ThreadOp::Zap { mm, vpn }
-            } else {
-                ThreadOp::UserAccess {
-                    mm,
-                    vpn,
-                    write: write_bool()?,
-                }
-            }
-        }
-        "lru-drain" => ThreadOp::LruDrain,
-        "direct-io" | "zerocopy-send" => {
-            let mm = named(&r.mm, "mm", mms, "mm")?;
-            let vpn = need(r.vpn, "vpn")?;
-            mapped(mm, vpn)?;
-            if name == "direct-io" {
-                ThreadOp::DirectIo {
-                    mm,
-                    vpn,
-                    to_memory: r.to_memory.unwrap_or(true),
-                }
-            } else {
-                ThreadOp::ZerocopySend { mm, vpn }
-            }
-        }
-        "uv-busy" => ThreadOp::UvBusy {
-            count: r.count.unwrap_or(1),
-        },
-        other => {
-            return Err(cx.err(
-                r.op.span(),
-                format!(
-                    "field `op`: unknown operation `{other}` (known: {})",
-                    OPS.join(", ")
-                ),
-            ))
-        }
-    })
-}
-
-/// The operation names a scenario thread can use.
-pub const OPS: &[&str] = &[
-    "guest-access",
-    "unpack",
-    "gup",
-    "dma",
-    "put",
-    "hook",
-    "find-get-page",
-    "splice-read",
-    "splice-to-socket",
-    "sendfile",
-    "tee",
-    "pipe-release",
-    "writeback",
-    "kernel-read",
-    "user-access",
-    "zap",
-    "lru-add",
-    "lru-drain",
-    "direct-io",
-    "zerocopy-send",
-    "uv-busy",
-];
-
-/// Spare free frames the allocator can hand out during an execution.
-const SPARE_FRAMES: usize = 1;
-/// Frames a scenario may have: an allocation declares every frame's refcount and lifetime.
-const MAX_FRAMES: usize = (explore::Accesses::CAP - 1) / 2;
 
 impl Scenario {
     /// The kernel configuration for `preset` with the scenario's and the caller's overrides.
@@ -773,212 +591,21 @@ impl Scenario {
 
     /// Thread names, in order.
     pub fn thread_names(&self) -> Vec<String> {
-        self.source.threads.iter().map(|t| t.0.clone()).collect()
+        self.builder.threads().iter().map(|t| t.0.clone()).collect()
     }
 
     /// The threads' operations.
-    pub fn thread_ops(&self) -> &[(String, Vec<ThreadOp>)] {
-        &self.source.threads
+    pub fn thread_ops(&self) -> &[(String, Vec<OpCall>)] {
+        self.builder.threads()
+    }
+
+    /// The set-up (for names of mms, files and pipes).
+    pub fn builder(&self) -> &Builder {
+        &self.builder
     }
 
     /// Builds the model for one kernel configuration.
     pub fn model(&self, kernel: Kernel) -> KernelModel {
-        let s = &self.source;
-        // Pages: one per cached file page, then spare frames.
-        let mut pages: Vec<Page> = Vec::new();
-        let mut files: Vec<File> = Vec::new();
-        for (name, n) in &s.files {
-            let mut cache = Vec::new();
-            for _ in 0..*n {
-                cache.push(Some(pages.len()));
-                pages.push(Page::new());
-            }
-            files.push(File {
-                name: name.clone(),
-                cache,
-            });
-        }
-        let anon_first = pages.len();
-        let anon_count = s
-            .maps
-            .iter()
-            .filter(|m| m.file.is_none() && m.present)
-            .count();
-        let nframes = pages.len() + anon_count + SPARE_FRAMES;
-        pages.resize(nframes, Page::new());
-        for (fi, f) in files.iter().enumerate() {
-            for (idx, p) in f.cache.iter().enumerate() {
-                let p = p.expect("cache filled above");
-                let pg = &mut pages[p];
-                pg.free = false;
-                pg.refcount = 1;
-                pg.mapping = Some((fi, idx));
-            }
-        }
-        let mut mms: Vec<Mm> = s
-            .mms
-            .iter()
-            .map(|(name, protected, count)| Mm {
-                name: name.clone(),
-                protected: *protected,
-                protected_count: *count,
-                vmas: Vec::new(),
-                ptes: Vec::new(),
-                ptl_held: Vec::new(),
-                mmap_readers: 0,
-                mmap_writer: false,
-            })
-            .collect();
-        let mut next_anon = anon_first;
-        let mut map_pages: Vec<Option<usize>> = Vec::new();
-        for m in &s.maps {
-            mms[m.mm].vmas.push(Vma {
-                vpn: m.vpn,
-                file: m.file,
-                shared: m.shared,
-                writable: m.writable,
-            });
-            let p = match m.file {
-                Some((f, i)) => files[f].cache[i].expect("validated index"),
-                None if m.present => {
-                    let p = next_anon;
-                    next_anon += 1;
-                    pages[p].free = false;
-                    p
-                }
-                None => {
-                    map_pages.push(None);
-                    continue;
-                }
-            };
-            map_pages.push(Some(p));
-            if m.present {
-                mms[m.mm].set_pte(
-                    m.vpn,
-                    Pte {
-                        present: true,
-                        invalid: false,
-                        write: m.pte_write,
-                        page: Some(p),
-                    },
-                );
-                pages[p].mapcount += 1;
-                pages[p].refcount += 1;
-            }
-        }
-        let keys = UvKeys::new(1);
-        let mut uvs = vec![UvFrame::default(); nframes];
-        let mut guest = Vec::new();
-        for g in &s.guest {
-            let mi = s
-                .maps
-                .iter()
-                .position(|m| m.mm == g.mm && m.vpn == g.vpn)
-                .expect("validated guest mapping");
-            let Some(p) = map_pages[mi] else {
-                guest.push(GuestFrame {
-                    gfn: g.gfn,
-                    mm: g.mm,
-                    vpn: g.vpn,
-                    shared: g.shared,
-                    written: None,
-                });
-                continue;
-            };
-            let data = g.data.map(|v| [v; PAGE_BYTES]);
-            uvs[p].shared = g.shared;
-            if g.secure {
-                uvs[p].state = UvState::Secure {
-                    guest: 0,
-                    gfn: g.gfn,
-                };
-                pages[p].arch1 = true;
-                pages[p].data = data.unwrap_or([0; PAGE_BYTES]);
-            } else if g.image {
-                // The host placed the guest's encrypted image here for unpack: seal it.
-                let mut frame = UvFrame {
-                    state: UvState::Secure {
-                        guest: 0,
-                        gfn: g.gfn,
-                    },
-                    ..UvFrame::default()
-                };
-                let mut d = data.unwrap_or([0; PAGE_BYTES]);
-                uv::export(&keys, &mut frame, &mut d);
-                frame.shared = g.shared;
-                uvs[p] = frame;
-                pages[p].data = d;
-            }
-            guest.push(GuestFrame {
-                gfn: g.gfn,
-                mm: g.mm,
-                vpn: g.vpn,
-                shared: g.shared,
-                written: data,
-            });
-        }
-        // Object ids.
-        let per_page = PAGE_PARTS;
-        let page_base = 0u32;
-        let pte_index: Vec<(usize, usize)> = s.maps.iter().map(|m| (m.mm, m.vpn)).collect();
-        let mut ptl_index: Vec<(usize, usize)> = Vec::new();
-        for m in &s.maps {
-            let k = (m.mm, m.vpn / PTRS_PER_PTE);
-            if !ptl_index.contains(&k) {
-                ptl_index.push(k);
-            }
-        }
-        let mut slot_index = Vec::new();
-        for (fi, f) in files.iter().enumerate() {
-            for idx in 0..f.cache.len() {
-                slot_index.push((fi, idx));
-            }
-        }
-        let pte_base = page_base + (nframes * per_page) as u32;
-        let ptl_base = pte_base + pte_index.len() as u32;
-        let mmap_base = ptl_base + ptl_index.len() as u32;
-        let slot_base = mmap_base + mms.len() as u32;
-        let pipe_base = slot_base + slot_index.len() as u32;
-        let lru = pipe_base + s.pipes.len() as u32;
-        let uv_busy = lru + 1;
-        let alloc = lru + 2;
-        let objs = Objs {
-            per_page,
-            page_base,
-            pte_base,
-            ptl_base,
-            mmap_base,
-            slot_base,
-            pipe_base,
-            lru,
-            uv_busy,
-            alloc,
-            total: alloc as usize + 1,
-            pte_index,
-            ptl_index,
-            slot_index,
-        };
-        let world = World {
-            cfg: std::sync::Arc::new(kernel),
-            objs: std::sync::Arc::new(objs),
-            keys: std::sync::Arc::new(keys),
-            pages,
-            uv: uvs,
-            mms,
-            files,
-            pipes: s
-                .pipes
-                .iter()
-                .map(|n| Pipe {
-                    name: n.clone(),
-                    bufs: Vec::new(),
-                })
-                .collect(),
-            lru_batch: Vec::new(),
-            uv_busy: 0,
-            guest,
-            held: vec![Vec::new(); s.threads.len()],
-        };
-        KernelModel::new(world, s.threads.clone())
+        self.builder.model(kernel)
     }
 }

@@ -97,7 +97,14 @@ pub fn trace_file(
         format: TRACE_FORMAT,
         pvmm_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario: sc.name.clone(),
-        scenario_path: absolute(&sc.path).display().to_string(),
+        // A scenario built into the binary (no file) keeps its name, `scenarios/NAME.toml`.
+        scenario_path: if sc.path.exists() {
+            absolute(&sc.path)
+        } else {
+            sc.path.clone()
+        }
+        .display()
+        .to_string(),
         scenario_path_from_trace: None,
         scenario_sha256: sc.hash.clone(),
         preset: preset.to_string(),

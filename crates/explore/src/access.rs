@@ -38,47 +38,56 @@ pub enum AccessKind {
 /// One object touched in one way.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Access {
+    /// The object touched.
     pub obj: ObjId,
+    /// How it is touched.
     pub kind: AccessKind,
 }
 
 impl Access {
+    /// A read of `obj` ([`AccessKind::Read`]).
     pub fn read(obj: ObjId) -> Self {
         Access {
             obj,
             kind: AccessKind::Read,
         }
     }
+    /// A change of `obj`, possibly reading it first ([`AccessKind::Write`]).
     pub fn write(obj: ObjId) -> Self {
         Access {
             obj,
             kind: AccessKind::Write,
         }
     }
+    /// A blind commutative update of `obj` ([`AccessKind::Add`]).
     pub fn add(obj: ObjId) -> Self {
         Access {
             obj,
             kind: AccessKind::Add,
         }
     }
+    /// An increment of `obj` unless it is zero ([`AccessKind::IncUnlessZero`]).
     pub fn inc_unless_zero(obj: ObjId) -> Self {
         Access {
             obj,
             kind: AccessKind::IncUnlessZero,
         }
     }
+    /// A blind store of the constant `value` into `obj` ([`AccessKind::Set`]).
     pub fn set(obj: ObjId, value: u16) -> Self {
         Access {
             obj,
             kind: AccessKind::Set(value),
         }
     }
+    /// A blocking acquisition of the lock `obj` ([`AccessKind::Acquire`]).
     pub fn acquire(obj: ObjId) -> Self {
         Access {
             obj,
             kind: AccessKind::Acquire,
         }
     }
+    /// A release of the lock `obj` by its holder ([`AccessKind::Release`]).
     pub fn release(obj: ObjId) -> Self {
         Access {
             obj,
@@ -158,8 +167,11 @@ impl Default for Accesses {
 }
 
 impl Accesses {
+    /// The most accesses one operation can declare (stored inline: a step copies them
+    /// without allocating).
     pub const CAP: usize = 24;
 
+    /// No accesses.
     pub fn new() -> Self {
         Self::default()
     }
@@ -191,15 +203,18 @@ impl Accesses {
         acc
     }
 
+    /// These accesses and `a` (see [`Accesses::push`]).
     pub fn with(mut self, a: Access) -> Self {
         self.push(a);
         self
     }
 
+    /// The accesses, in the order they were declared.
     pub fn as_slice(&self) -> &[Access] {
         &self.items[..self.len as usize]
     }
 
+    /// Whether the operation touches nothing shared.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -2,6 +2,15 @@
 
 use std::hash::Hasher;
 
+/// The splitmix64 finaliser (Steele, Lea and Flood, OOPSLA 2014): every input bit affects
+/// every output bit.
+#[inline]
+pub(crate) fn avalanche(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// Two multiply–rotate lanes with different seeds, rotations and multipliers over the same
 /// input, in one pass, each finished with the splitmix64 avalanche: a 128-bit value. A byte
 /// string's last word carries its length, so that `[1] ++ [2]` and `[1, 2]` differ.
@@ -9,6 +18,8 @@ use std::hash::Hasher;
 pub struct Hasher128(u64, u64);
 
 impl Hasher128 {
+    /// A hasher whose lanes start from `seed1` and `seed2` (different seeds give independent
+    /// hashes of the same input).
     pub fn new(seed1: u64, seed2: u64) -> Self {
         Hasher128(seed1, seed2)
     }
@@ -19,12 +30,9 @@ impl Hasher128 {
     }
     /// Both lanes, finished.
     pub fn lanes(&self) -> [u64; 2] {
-        [self.0, self.1].map(|mut z| {
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        })
+        [self.0, self.1].map(avalanche)
     }
+    /// Both lanes, finished, as one 128-bit value.
     pub fn finish128(&self) -> u128 {
         let [a, b] = self.lanes();
         ((a as u128) << 64) | b as u128
@@ -88,6 +96,7 @@ pub struct Packer {
 impl Packer {
     const CAP: u32 = 15;
 
+    /// An empty key.
     pub fn new() -> Self {
         Packer {
             buf: 0,

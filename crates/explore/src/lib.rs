@@ -6,10 +6,15 @@
 //! every interleaving up to that equivalence ([`Strategy::Dpor`]) or every interleaving
 //! outright ([`Strategy::Naive`]); [`replay()`] re-runs one schedule with a full trace.
 
+#![deny(missing_docs)]
+// The one exception, the visited set's zeroed table, is allowed where it is
+// (`search::stateful::visited`).
+#![deny(unsafe_code)]
+
 pub mod access;
 pub mod hash;
-pub mod indep;
 pub mod replay;
+mod rng;
 pub mod runtime;
 pub mod search;
 
@@ -21,6 +26,12 @@ pub use runtime::{
     machine, Ctx, Execution, Finding, Frame, Guard, Instance, Machine, Model, Op, Severity,
     StepEnv, ThreadFn, ThreadFuture, Tid,
 };
+/// The property the explorer reports when every unfinished thread is blocked.
+pub const DEADLOCK: &str = "deadlock";
+/// The property the explorer reports when every unfinished thread is parked in a retry
+/// that nothing left can change (weak fairness).
+pub const LIVELOCK: &str = "livelock";
+
 pub use search::{
     explore, memory_mib, peak_rss_mib, rss_mib, Bound, Bounds, MemoryMib, Options, Outcome,
     Progress, PropertyReport, Stats, Strategy,

@@ -34,23 +34,32 @@ pub fn format_schedule(s: &[Tid]) -> String {
 /// One step of a replayed trace.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TraceStep {
+    /// The step's position in the schedule, from 1.
     pub index: usize,
+    /// The thread that stepped.
     pub tid: Tid,
+    /// Its name.
     pub thread: String,
     /// Model call stack, outermost first.
     pub frames: Vec<&'static str>,
+    /// The operation's name.
     pub op: &'static str,
     /// What changed ("refcount 2 -> 0").
     pub note: String,
+    /// The step preempted the thread before it, which could have gone on.
     pub preempted: bool,
+    /// What the step reported.
     pub findings: Vec<TraceFinding>,
 }
 
 /// A finding as shown in a trace.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TraceFinding {
+    /// The property ([`Finding::property`]).
     pub property: &'static str,
+    /// How bad it is.
     pub severity: crate::runtime::Severity,
+    /// What happened, in kernel terms.
     pub message: String,
 }
 
@@ -67,17 +76,27 @@ impl From<&Finding> for TraceFinding {
 /// Why a replay stopped before the end of its schedule.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Divergence {
+    /// The schedule names a thread the model does not have.
     NoSuchThread {
+        /// The schedule's step (from 1).
         step: usize,
+        /// The thread it names.
         tid: Tid,
     },
+    /// The schedule steps a thread that has finished.
     Finished {
+        /// The schedule's step (from 1).
         step: usize,
+        /// The thread's name.
         thread: String,
     },
+    /// The schedule steps a thread whose next operation is not enabled.
     Blocked {
+        /// The schedule's step (from 1).
         step: usize,
+        /// The thread's name.
         thread: String,
+        /// The operation it waits in.
         op: &'static str,
     },
 }
@@ -101,12 +120,16 @@ impl fmt::Display for Divergence {
 /// A replayed execution.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Replay {
+    /// The steps taken, in order.
     pub steps: Vec<TraceStep>,
+    /// Where the schedule stopped fitting the model, if it did.
     pub diverged: Option<Divergence>,
     /// Findings of the end-of-execution check or of a blocked end (when the schedule ran
     /// every thread to its end or to a block).
     pub end_findings: Vec<TraceFinding>,
+    /// The threads' names.
     pub threads: Vec<String>,
+    /// Switches away from a thread that could have gone on.
     pub preemptions: usize,
 }
 
@@ -169,13 +192,10 @@ pub fn replay<M: Model>(model: &M, schedule: &[Tid]) -> Replay {
     }
     let mut end_findings = Vec::new();
     if diverged.is_none() && !fatal && (0..ex.threads()).all(|t| !ex.enabled(t)) {
-        let mut out = Vec::new();
-        if ex.all_finished() {
-            ex.with_world(|w| model.at_end(w, &mut out));
-        } else {
-            out.push(crate::search::blocked_finding(&ex));
-        }
-        end_findings = out.iter().map(TraceFinding::from).collect();
+        end_findings = crate::runtime::end_findings(model, &ex)
+            .iter()
+            .map(TraceFinding::from)
+            .collect();
     }
     Replay {
         steps,

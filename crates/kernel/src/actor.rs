@@ -1,112 +1,16 @@
 //! What a scenario thread does: a sequence of operations, each a kernel entry point (a
 //! system call, a device completion, a guest access) run as model code.
 
-use crate::gup::Foll;
-use crate::world::{FileId, MmId, PageId, PipeId};
+use crate::gup::{Foll, GupReq};
+use crate::vocab::ops::OpCall;
+use crate::world::PageId;
 use crate::Cx;
 
-/// One operation of a scenario thread.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ThreadOp {
-    /// The guest touches guest frame `gfn` (a store of `write` when given): SIE, PGM 0x3e,
-    /// import, retry.
-    GuestAccess {
-        gfn: usize,
-        write: Option<u8>,
-    },
-    /// `KVM_PV_UNPACK` of one guest frame.
-    Unpack {
-        gfn: usize,
-    },
-    /// GUP of one user page: FOLL_GET or FOLL_PIN, slow (`get_user_pages`) or fast
-    /// (`get_user_pages_fast`). On success the thread holds the page.
-    Gup {
-        mm: MmId,
-        vpn: usize,
-        pin: bool,
-        fast: bool,
-        write: bool,
-    },
-    /// Device I/O on the page the thread holds most recently (`to_device`: the device reads).
-    Dma {
-        to_device: bool,
-    },
-    /// `put_page` / `unpin_user_page` of the page the thread holds most recently.
-    Put,
-    /// `arch_make_page_accessible` on the page the thread holds most recently.
-    Hook,
-    /// `find_get_page`: the thread holds the page-cache page.
-    FindGetPage {
-        file: FileId,
-        index: usize,
-    },
-    SpliceRead {
-        file: FileId,
-        index: usize,
-        pipe: PipeId,
-    },
-    SpliceToSocket {
-        pipe: PipeId,
-    },
-    Sendfile {
-        file: FileId,
-        index: usize,
-        pipe: PipeId,
-    },
-    Tee {
-        from: PipeId,
-        to: PipeId,
-    },
-    PipeRelease {
-        pipe: PipeId,
-    },
-    /// Write back one dirty page-cache page.
-    Writeback {
-        file: FileId,
-        index: usize,
-    },
-    /// `read()` of a page-cache page into a user buffer: the kernel copies from it
-    /// (`find_get_page`, CPU access with the 0x3d KERNEL_FAULT fix-up, `put_page`).
-    KernelRead {
-        file: FileId,
-        index: usize,
-    },
-    /// A user load or store through `mm`'s page table (USER_FAULT fix-up).
-    UserAccess {
-        mm: MmId,
-        vpn: usize,
-        write: bool,
-    },
-    /// MADV_DONTNEED of one page.
-    Zap {
-        mm: MmId,
-        vpn: usize,
-    },
-    /// Block direct I/O on a user page (`bio_iov_iter_get_pages`): FOLL_GET through
-    /// `iov_iter_get_pages` before v6.5, FOLL_PIN through `iov_iter_extract_pages` after;
-    /// the device writes memory (`read()` from disk) or reads it; then put or unpin.
-    DirectIo {
-        mm: MmId,
-        vpn: usize,
-        to_memory: bool,
-    },
-    /// MSG_ZEROCOPY send of a user page (`skb_zerocopy_iter_stream` → `iov_iter_get_pages2`,
-    /// FOLL_GET, no hook, still in 6.12): the NIC reads the page, then the skb is freed.
-    ZerocopySend {
-        mm: MmId,
-        vpn: usize,
-    },
-    /// The Ultravisor answers the next `count` calls with "busy" (condition code 2).
-    UvBusy {
-        count: u32,
-    },
-    /// `mark_page_accessed` queues the page-cache page on the per-CPU LRU batch.
-    LruAdd {
-        file: FileId,
-        index: usize,
-    },
-    LruDrain,
-}
+pub use crate::vocab::ops::ThreadOp;
+
+/// Why an op that uses or releases a batch finds one: [`crate::build::Builder::thread`]
+/// rejects a thread whose op would not.
+const HELD: &str = "Builder::thread checked that a batch is held";
 
 /// A page the thread holds, and how it got it.
 #[derive(Copy, Clone, Debug)]
@@ -115,11 +19,31 @@ struct Holding {
     pin: bool,
 }
 
-/// Runs a thread's operations in order.
-pub async fn run(cx: &Cx, ops: &[ThreadOp]) {
-    let mut held: Vec<Holding> = Vec::new();
-    for op in ops {
-        match *op {
+/// The thread's batches of references: one per acquiring op (a GUP of several pages, a
+/// page-cache lookup, a registered buffer), newest last.
+#[derive(Default)]
+struct Batches(Vec<Vec<Holding>>);
+
+impl Batches {
+    /// How many references the thread holds (what a GUP call's contract check needs to
+    /// tell the markers the call took from older ones).
+    fn held(&self) -> usize {
+        self.0.iter().map(Vec::len).sum()
+    }
+
+    fn newest(&self) -> &[Holding] {
+        self.0.last().expect(HELD)
+    }
+}
+
+/// Runs a thread's operations in order, each under the caller frames its scenario wrote.
+/// An op that uses or releases a batch finds one (the builder checked that every such op
+/// follows an acquiring one, and an acquisition that fails ends the thread).
+pub async fn run(cx: &Cx, ops: &[OpCall]) {
+    let mut batches = Batches::default();
+    for call in ops {
+        let _frames: Vec<_> = call.frames.iter().map(|f| cx.ctx.enter(f)).collect();
+        match call.op {
             ThreadOp::GuestAccess { gfn, write } => cx.guest_access(gfn, write).await,
             ThreadOp::Unpack { gfn } => {
                 cx.unpack(gfn).await;
@@ -127,25 +51,33 @@ pub async fn run(cx: &Cx, ops: &[ThreadOp]) {
             ThreadOp::Gup {
                 mm,
                 vpn,
-                pin,
+                flags,
                 fast,
                 write,
+                nr_pages,
             } => {
-                let foll = if pin { Foll::Pin } else { Foll::Get };
-                let r = if fast {
-                    cx.get_user_pages_fast(mm, vpn, foll, write).await
-                } else {
-                    cx.get_user_pages(mm, vpn, foll, write).await
+                let pin = flags.pin();
+                let req = GupReq {
+                    mm,
+                    start: vpn,
+                    nr_pages,
+                    foll: if pin { Foll::Pin } else { Foll::Get },
+                    write: write || flags.write(),
+                    longterm: flags.longterm(),
                 };
-                match r {
-                    Ok(page) => held.push(Holding { page, pin }),
-                    // The caller gives up: the I/O that needed the page does not happen.
-                    Err(_) => return,
+                let r = cx.gup(req, fast, batches.held()).await;
+                if r.ret <= 0 {
+                    // The caller gives up: the I/O that needed the pages does not happen.
+                    return;
                 }
+                let got = r.returned().iter();
+                batches
+                    .0
+                    .push(got.map(|g| Holding { page: g.page, pin }).collect());
             }
             ThreadOp::Dma { to_device } => {
-                if let Some(h) = held.last() {
-                    let _f = cx.ctx.enter("device");
+                let _f = cx.ctx.enter("device");
+                for h in batches.newest() {
                     cx.dma(
                         h.page,
                         to_device,
@@ -154,8 +86,8 @@ pub async fn run(cx: &Cx, ops: &[ThreadOp]) {
                     .await;
                 }
             }
-            ThreadOp::Put => {
-                if let Some(h) = held.pop() {
+            ThreadOp::Put {} => {
+                for h in batches.0.pop().expect(HELD) {
                     if h.pin {
                         cx.unpin_user_page(h.page).await;
                     } else {
@@ -163,13 +95,13 @@ pub async fn run(cx: &Cx, ops: &[ThreadOp]) {
                     }
                 }
             }
-            ThreadOp::Hook => {
-                if let Some(h) = held.last() {
+            ThreadOp::Hook {} => {
+                for h in batches.newest() {
                     cx.arch_make_page_accessible(h.page).await;
                 }
             }
             ThreadOp::FindGetPage { file, index } => match cx.find_get_page(file, index).await {
-                Some(page) => held.push(Holding { page, pin: false }),
+                Some(page) => batches.0.push(vec![Holding { page, pin: false }]),
                 None => return,
             },
             ThreadOp::SpliceRead { file, index, pipe } => {
@@ -196,46 +128,62 @@ pub async fn run(cx: &Cx, ops: &[ThreadOp]) {
                     cx.put_page(p).await;
                 }
             }
-            ThreadOp::LruDrain => cx.lru_add_drain().await,
-            ThreadOp::DirectIo { mm, vpn, to_memory } => {
-                let _f = cx.ctx.enter("bio_iov_iter_get_pages");
-                let foll = if cx.cfg.dio_pins {
-                    Foll::Pin
-                } else {
-                    Foll::Get
-                };
-                if let Ok(p) = cx.get_user_pages_fast(mm, vpn, foll, to_memory).await {
-                    {
-                        let _g = cx.ctx.enter("disk");
-                        cx.dma(
-                            p,
-                            !to_memory,
-                            if to_memory {
-                                "dma_write (disk read into memory)"
-                            } else {
-                                "dma_read (disk write)"
-                            },
-                        )
-                        .await;
-                    }
-                    let _g = cx.ctx.enter("bio_release_pages");
-                    cx.put_compound_head(p, foll).await;
-                }
+            ThreadOp::LruDrain {} => cx.lru_add_drain().await,
+            ThreadOp::DirectIo {
+                mm,
+                vpn,
+                to_memory,
+                nr_pages,
+            } => {
+                cx.direct_io(mm, vpn, nr_pages, to_memory, batches.held())
+                    .await
             }
-            ThreadOp::ZerocopySend { mm, vpn } => {
-                let _f = cx
-                    .ctx
-                    .enter("skb_zerocopy_iter_stream > iov_iter_get_pages2");
-                if let Ok(p) = cx.get_user_pages_fast(mm, vpn, Foll::Get, false).await {
-                    {
-                        let _g = cx.ctx.enter("NIC");
-                        cx.dma(p, true, "dma_read (NIC transmit)").await;
-                    }
-                    let _g = cx.ctx.enter("skb free");
-                    cx.put_page(p).await;
-                }
+            ThreadOp::ZerocopySend { mm, vpn, nr_pages } => {
+                cx.zerocopy_send(mm, vpn, nr_pages, batches.held()).await
             }
             ThreadOp::UvBusy { count } => cx.uv_set_busy(count).await,
+            ThreadOp::UvExportFails { count } => cx.uv_set_export_fail(count).await,
+            ThreadOp::Vmsplice {
+                mm,
+                vpn,
+                nr_pages,
+                pipe,
+            } => {
+                let _f = cx.ctx.enter("vmsplice");
+                if cx.vmsplice(mm, vpn, nr_pages, pipe, batches.held()).await <= 0 {
+                    // vmsplice failed: the program does not go on to splice the pipe.
+                    return;
+                }
+            }
+            ThreadOp::IoUringRegister { mm, vpn, nr_pages } => {
+                match cx.io_pin_pages(mm, vpn, nr_pages, batches.held()).await {
+                    Ok(pages) => batches.0.push(
+                        pages
+                            .into_iter()
+                            .map(|page| Holding { page, pin: true })
+                            .collect(),
+                    ),
+                    Err(_) => return,
+                }
+            }
+            ThreadOp::UdmabufCreate {
+                file,
+                index,
+                nr_pages,
+            } => match cx.udmabuf_create(file, index, nr_pages).await {
+                Ok(pages) => batches.0.push(
+                    pages
+                        .into_iter()
+                        .map(|(page, pin)| Holding { page, pin })
+                        .collect(),
+                ),
+                Err(_) => return,
+            },
+            ThreadOp::KvmCopy { gfn, write, atomic } => cx.kvm_copy(gfn, write, atomic).await,
+            ThreadOp::AdapterInterrupt { ind, summary } => {
+                cx.adapter_indicators_set(ind, summary, batches.held())
+                    .await
+            }
         }
     }
 }

@@ -2,12 +2,13 @@
 //! (arch/s390/mm/fault.c: `do_secure_storage_access`, PGM 0x3d). See kernel-notes §3.8.
 
 use crate::config::{KernelFault, UserFault};
-use crate::gup::MAX_FAULT_RETRIES as MAX_RETRIES;
-use crate::prim::{acc, check_host_read, live, BUG};
+use crate::prim::{acc, check_host_read, live};
+use crate::retry::MAX_FAULT_RETRIES;
 use crate::uv::UvState;
+use crate::vocab::properties::{self as prop, report, report_fatal};
 use crate::world::{MmId, PageId, PagePart as PP, PAGE_BYTES};
 use crate::Cx;
-use explore::{Access, Op, Severity};
+use explore::{Access, Op};
 
 impl Cx {
     /// The kernel touches `p` (`copy_to_user`, a memcpy of a page-cache page): on a secure
@@ -21,61 +22,65 @@ impl Cx {
     pub async fn kernel_access(&self, p: PageId, write: bool) {
         self.ctx
             .call("kernel_access", async move {
-        let _f = self.ctx.enter("copy_page");
-        for _ in 0..MAX_RETRIES {
-            self.ctx.attempt_begin();
-            if self.cpu_touch(p, write).await {
-                return;
-            }
-            let _g = self.ctx.enter("do_secure_storage_access(KERNEL_FAULT)");
-            let got = match self.cfg.kernel_fault {
-                KernelFault::TryGetPage => self.try_get_page(p, "try_get_page").await,
-                KernelFault::FolioTryGet | KernelFault::ExportAlways => {
-                    let _h = self.ctx.enter("folio_try_get");
-                    self.page_ref_add_unless_zero(p, 1, false).await
-                }
-            };
-            if !got {
-                // The handler returns; the access faults again.
-                self.park(&[self.objs.page(p, PP::Ref), self.objs.page(p, PP::Uv)])
-                    .await;
-                continue;
-            }
-            let ok = match self.cfg.kernel_fault {
-                KernelFault::ExportAlways => {
-                    let ok = self.uv_convert_from_secure(p).await == crate::uv::UvRc::Ok;
-                    if ok {
-                        self.set_arch1(p, false).await;
+                let _f = self.ctx.enter("copy_page");
+                for _ in 0..MAX_FAULT_RETRIES {
+                    self.ctx.attempt_begin();
+                    if self.cpu_touch(p, write).await {
+                        return;
                     }
-                    ok
-                }
-                _ => self.arch_make_page_accessible(p).await == 0,
-            };
-            self.put_page(p).await;
-            if !ok {
-                if self.cfg.kernel_fault == KernelFault::ExportAlways {
-                    self.observe(
-                        "copy-fault",
-                        format!("do_secure_storage_access: export of P{p} failed; the exception fix-up fails the copy"),
-                    )
-                    .await;
-                } else {
-                    self.ctx
-                        .step(Op::new("BUG", explore::Accesses::new()), move |e| {
-                            e.report_fatal(
-                                BUG,
+                    let _g = self.ctx.enter("do_secure_storage_access(KERNEL_FAULT)");
+                    let got = match self.cfg.kernel_fault {
+                        KernelFault::TryGetPage => self.try_get_page(p, "try_get_page").await,
+                        KernelFault::FolioTryGet | KernelFault::ExportAlways => {
+                            let _h = self.ctx.enter("folio_try_get");
+                            self.page_ref_add_unless_zero(p, 1, false).await
+                        }
+                    };
+                    if !got {
+                        // The handler returns; the access faults again.
+                        self.park(&[self.objs.page(p, PP::Ref), self.objs.page(p, PP::Uv)])
+                            .await;
+                        continue;
+                    }
+                    let ok = match self.cfg.kernel_fault {
+                        KernelFault::ExportAlways => {
+                            let ok = self.uv_convert_from_secure(p).await == crate::uv::UvRc::Ok;
+                            if ok {
+                                self.set_arch1(p, false).await;
+                            }
+                            ok
+                        }
+                        _ => self.arch_make_page_accessible(p).await == 0,
+                    };
+                    self.put_page(p).await;
+                    if !ok {
+                        if self.cfg.kernel_fault == KernelFault::ExportAlways {
+                            self.observe(
+                                prop::COPY_FAULT,
                                 format!(
+                                    "do_secure_storage_access: export of P{p} failed; \
+                             the exception fix-up fails the copy"
+                                ),
+                            )
+                            .await;
+                        } else {
+                            self.ctx
+                                .step(Op::new("BUG", explore::Accesses::new()), move |e| {
+                                    report_fatal(
+                                        e,
+                                        prop::BUG,
+                                        format!(
                                     "BUG() in do_secure_storage_access: the hook failed on P{p}"
                                 ),
-                            );
-                        })
-                        .await;
+                                    );
+                                })
+                                .await;
+                        }
+                        return;
+                    }
                 }
-                return;
-            }
-        }
-        self.retry_bound("do_secure_storage_access").await;
-    })
+                self.retry_bound("do_secure_storage_access").await;
+            })
             .await
     }
 
@@ -90,7 +95,7 @@ impl Cx {
         self.ctx
             .call("user_access", async move {
                 let _f = self.ctx.enter("user access");
-                for _ in 0..MAX_RETRIES {
+                for _ in 0..MAX_FAULT_RETRIES {
                     self.ctx.attempt_begin();
                     let pte = self.read_pte(mm, vpn, "tlb lookup").await;
                     let usable = pte.present && !pte.invalid && (!write || pte.write);
@@ -168,7 +173,7 @@ impl Cx {
     }
 
     /// One CPU load or store of `p`; false when the CPU raised 0x3d (secure page).
-    async fn cpu_touch(&self, p: PageId, write: bool) -> bool {
+    pub(crate) async fn cpu_touch(&self, p: PageId, write: bool) -> bool {
         let a = acc(&[
             if write {
                 Access::write(self.objs.page(p, PP::Uv))
@@ -202,11 +207,7 @@ impl Cx {
             .step(
                 Op::new("force_sig(SIGSEGV)", explore::Accesses::new()),
                 move |e| {
-                    e.report(
-                        crate::guest::GUEST_KILLED,
-                        Severity::Violation,
-                        format!("SIGSEGV: {why}"),
-                    );
+                    report(e, prop::GUEST_KILLED, format!("SIGSEGV: {why}"));
                 },
             )
             .await

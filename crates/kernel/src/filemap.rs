@@ -1,7 +1,7 @@
 //! The page cache (mm/filemap.c) and the per-CPU LRU batches (mm/swap.c).
 
-use crate::gup::{MAX_RETRIES, RETRY_BOUND};
 use crate::prim::{acc, live};
+use crate::retry::MAX_RETRIES;
 use crate::world::{FileId, PageId, PagePart as PP};
 use crate::Cx;
 use explore::{Access, Accesses, Op};
@@ -156,26 +156,5 @@ impl Cx {
             let Some(p) = p else { break };
             self.put_refs_of(p, 1, false, "release_pages", false).await;
         }
-    }
-
-    /// A retry loop that saw no progress waits for a change of what it read (weak fairness).
-    pub async fn park(&self, objs: &[explore::ObjId]) {
-        let a: Accesses = objs.iter().map(|&o| Access::read(o)).collect();
-        self.ctx.step(Op::new("retry", a).parked(), |_| ()).await
-    }
-
-    /// A retry loop went round its bound of times, each after a change: reported as a
-    /// possible livelock. The loop would go on; the execution ends here.
-    pub async fn retry_bound(&self, site: &'static str) {
-        self.ctx
-            .step(Op::new("retry-bound", Accesses::new()), move |e| {
-                e.report_fatal(
-                    RETRY_BOUND,
-                    format!(
-                        "{site}: retried its bound of times without success (possible livelock)"
-                    ),
-                );
-            })
-            .await
     }
 }

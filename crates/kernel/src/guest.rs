@@ -3,17 +3,15 @@
 //! `gmap_convert_to_secure` → `gmap_make_secure`), then re-enters the guest, which touches the
 //! page again. Also the unpack loop (`kvm_s390_pv_unpack`).
 
-use crate::gup::MAX_RETRIES;
 use crate::hook::{EAGAIN, EINVAL};
 use crate::import::UvCmd;
 use crate::prim::{acc, live};
+use crate::retry::MAX_RETRIES;
 use crate::uv::UvState;
+use crate::vocab::properties::{self as prop, report};
 use crate::world::{PagePart as PP, PAGE_BYTES};
 use crate::Cx;
-use explore::{Access, Op, Severity};
-
-pub const GUEST_KILLED: &str = "guest-killed";
-pub const GUEST_INTEGRITY: &str = "guest-integrity";
+use explore::{Access, Op};
 
 #[derive(Clone, Hash)]
 enum Touch {
@@ -151,9 +149,9 @@ impl Cx {
                             let want = w.guest[gi].written.unwrap_or([0; PAGE_BYTES]);
                             let got = w.pages[p].data;
                             if got != want {
-                                e.report(
-                                    GUEST_INTEGRITY,
-                                    Severity::Violation,
+                                report(
+                                    e,
+                                    prop::GUEST_INTEGRITY,
                                     format!(
                                         "guest read gfn {gfn} (P{p}) and did not get what it wrote"
                                     ),

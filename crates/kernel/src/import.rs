@@ -6,13 +6,12 @@
 use crate::config::ImportFlow;
 use crate::gup::Foll;
 use crate::hook::{EAGAIN, EBUSY, EFAULT, EINVAL, ENXIO};
-use crate::prim::{acc, check_arch1, live, BUG};
+use crate::prim::{acc, check_arch1, live};
 use crate::uv::{self, UvRc};
+use crate::vocab::properties::{self as prop, report};
 use crate::world::{MmId, PageId, PagePart as PP};
 use crate::Cx;
-use explore::{Access, Op, Severity};
-
-pub const LOCK_OUT: &str = "lock-out";
+use explore::{Access, Op};
 
 /// Which UVC the import issues.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -32,16 +31,16 @@ impl Cx {
                 };
                 match self.cfg.import_flow {
                     ImportFlow::FollowPageLockPage => self.import_v57(mm, vpn, gfn, cmd).await,
-                    ImportFlow::PteLockTrylock { ref_on_eagain } => {
-                        self.import_v64(mm, vpn, gfn, cmd, ref_on_eagain).await
-                    }
+                    ImportFlow::PteLockTrylock => self.import_v64(mm, vpn, gfn, cmd, false).await,
+                    ImportFlow::PteLockTrylockRef => self.import_v64(mm, vpn, gfn, cmd, true).await,
                     ImportFlow::GfnToPage => self.import_v614(mm, vpn, gfn, cmd).await,
                     ImportFlow::MakeHvaSecure => {
                         let _g = self.ctx.enter("make_hva_secure");
                         self.import_v615(mm, vpn, gfn, cmd).await
                     }
-                    ImportFlow::NewGmap { ptl_trylock } => {
+                    ImportFlow::NewGmap | ImportFlow::NewGmapTrylock => {
                         let _g = self.ctx.enter("kvm_s390_pv_make_secure");
+                        let ptl_trylock = self.cfg.import_flow == ImportFlow::NewGmapTrylock;
                         self.import_2026(mm, vpn, gfn, cmd, ptl_trylock).await
                     }
                 }
@@ -500,11 +499,16 @@ impl Cx {
                 let c = pg.refcount;
                 pg.refcount = n;
                 if c != 0 {
-                    e.note(|| format!("P{p} refcount {c} -> {n}: {c} reference(s) taken while frozen are erased"));
+                    e.note(|| {
+                        format!(
+                            "P{p} refcount {c} -> {n}: \
+                             {c} reference(s) taken while frozen are erased"
+                        )
+                    });
                     if debug_vm {
-                        e.report(
-                            BUG,
-                            Severity::Violation,
+                        report(
+                            e,
+                            prop::BUG,
                             format!("VM_BUG_ON_PAGE in page_ref_unfreeze: P{p} count {c} != 0"),
                         );
                     }
@@ -521,60 +525,65 @@ impl Cx {
     async fn uv_import(&self, mm: MmId, vpn: usize, p: PageId, gfn: usize, cmd: UvCmd) -> UvRc {
         self.ctx
             .call("uv_import", async move {
-        let a = acc(&[
-            Access::write(self.objs.page(p, PP::Uv)),
-            Access::read(self.objs.page(p, PP::Arch1)),
-            Access::read(self.objs.page(p, PP::Ref)),
-            Access::read(self.objs.page(p, PP::Writeback)),
-            Access::read(self.objs.pte(mm, vpn)),
-            Access::read(self.objs.page(p, PP::Life)),
-            Access::write(explore::ObjId(self.objs.uv_busy)),
-        ]);
-        let single = self.cfg.import_single_uv_call;
-        let name = match cmd {
-            UvCmd::ConvertToSecure => "uv_call(convert-to-secure)",
-            UvCmd::Unpack => "uv_call(unpack)",
-        };
-        let guest = self.guest_id();
-        self.ctx
-            .step(Op::new(name, a), move |e| {
-                live(e, p, name);
-                if e.world.uv_busy > 0 {
-                    e.world.uv_busy -= 1;
-                    if single {
-                        e.note(|| "UV busy (cc 2): __uv_call returns".into());
-                        return UvRc::Busy;
-                    }
-                    e.note(|| "UV busy (cc 2): uv_call repeats the call".into());
-                }
-                let w = &mut *e.world;
-                let pte = w.mms[mm].pte(vpn);
-                let mapped = pte.present && !pte.invalid && pte.page == Some(p);
-                let rc = uv::import(&w.keys, &mut w.uv[p], &mut w.pages[p].data, guest, gfn, mapped);
-                e.note(|| format!("UVC import P{p} as gfn {gfn}: {rc:?}"));
-                if rc == UvRc::Ok {
-                    let tid = e.tid;
-                    let own = e.world.held[tid].iter().filter(|h| h.page == p).count() as i32;
-                    let pg = &e.world.pages[p];
-                    let others = pg.extra - own;
-                    if others > 0 || pg.writeback {
-                        let why = if pg.writeback {
-                            "PG_writeback is set".to_string()
-                        } else {
-                            format!("{others} extra reference(s) are held")
-                        };
-                        e.report(
-                            LOCK_OUT,
-                            Severity::Violation,
-                            format!("P{p} became secure while {why}: the I/O marker did not lock the import out"),
-                        );
-                    }
-                    check_arch1(e, p);
-                }
-                rc
+                let a = acc(&[
+                    Access::write(self.objs.page(p, PP::Uv)),
+                    Access::read(self.objs.page(p, PP::Arch1)),
+                    Access::read(self.objs.page(p, PP::Ref)),
+                    Access::read(self.objs.page(p, PP::Writeback)),
+                    Access::read(self.objs.pte(mm, vpn)),
+                    Access::read(self.objs.page(p, PP::Life)),
+                    Access::write(explore::ObjId(self.objs.uv_busy)),
+                ]);
+                let single = self.cfg.import_single_uv_call;
+                let name = match cmd {
+                    UvCmd::ConvertToSecure => "uv_call(convert-to-secure)",
+                    UvCmd::Unpack => "uv_call(unpack)",
+                };
+                let guest = self.guest_id();
+                self.ctx
+                    .step(Op::new(name, a), move |e| {
+                        live(e, p, name);
+                        if e.world.uv_busy > 0 {
+                            e.world.uv_busy -= 1;
+                            if single {
+                                e.note(|| "UV busy (cc 2): __uv_call returns".into());
+                                return UvRc::Busy;
+                            }
+                            e.note(|| "UV busy (cc 2): uv_call repeats the call".into());
+                        }
+                        let w = &mut *e.world;
+                        let pte = w.mms[mm].pte(vpn);
+                        let mapped = pte.present && !pte.invalid && pte.page == Some(p);
+                        let data = &mut w.pages[p].data;
+                        let rc = uv::import(&w.keys, &mut w.uv[p], data, guest, gfn, mapped);
+                        e.note(|| format!("UVC import P{p} as gfn {gfn}: {rc:?}"));
+                        if rc == UvRc::Ok {
+                            let tid = e.tid;
+                            let own =
+                                e.world.held[tid].iter().filter(|h| h.page == p).count() as i32;
+                            let pg = &e.world.pages[p];
+                            let others = pg.extra - own;
+                            if others > 0 || pg.writeback {
+                                let why = if pg.writeback {
+                                    "PG_writeback is set".to_string()
+                                } else {
+                                    format!("{others} extra reference(s) are held")
+                                };
+                                report(
+                                    e,
+                                    prop::LOCK_OUT,
+                                    format!(
+                                        "P{p} became secure while {why}: \
+                             the I/O marker did not lock the import out"
+                                    ),
+                                );
+                            }
+                            check_arch1(e, p);
+                        }
+                        rc
+                    })
+                    .await
             })
-            .await
-    })
             .await
     }
 

@@ -5,17 +5,23 @@
 //! The model knows nothing of how interleavings are chosen: it declares, for every visible
 //! step, what it touches, and the `explore` crate does the rest.
 
+#![forbid(unsafe_code)]
+
 pub mod actor;
+pub mod build;
 pub mod config;
 pub mod fault;
 pub mod filemap;
 pub mod guest;
 pub mod gup;
+pub mod gup_callers;
 pub mod hook;
 pub mod import;
 pub mod prim;
+pub mod retry;
 pub mod splice;
 pub mod uv;
+pub mod vocab;
 pub mod world;
 pub mod writeback;
 pub mod zap;
@@ -23,7 +29,7 @@ pub mod zap;
 pub use config::Kernel;
 pub use world::World;
 
-use explore::{Finding, Instance, Severity};
+use explore::{Finding, Instance};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use world::Objs;
@@ -42,13 +48,11 @@ impl Cx {
     }
 }
 
-pub const REFERENCE_BALANCE: &str = "reference-balance";
-
 /// A scenario instance ready to explore: the initial world and the threads' operations.
 #[derive(Clone)]
 pub struct KernelModel {
     pub world: World,
-    pub threads: Vec<(String, Vec<actor::ThreadOp>)>,
+    pub threads: Vec<(String, Vec<vocab::OpCall>)>,
     /// Threads with the same operations, two or more to a group (see
     /// [`KernelModel::new`]), and all their members as a bit mask.
     groups: Vec<Vec<explore::Tid>>,
@@ -63,7 +67,7 @@ impl KernelModel {
     /// set-up differs between them. They form a symmetry group for the stateful search
     /// (`explore::search::StateKey::symmetry`), which then keys states up to a permutation
     /// of each group's members.
-    pub fn new(world: World, threads: Vec<(String, Vec<actor::ThreadOp>)>) -> Self {
+    pub fn new(world: World, threads: Vec<(String, Vec<vocab::OpCall>)>) -> Self {
         let mut groups: Vec<Vec<explore::Tid>> = Vec::new();
         for (t, (_, ops)) in threads.iter().enumerate() {
             match groups.iter_mut().find(|g| threads[g[0]].1 == *ops) {
@@ -132,19 +136,18 @@ impl explore::Model for KernelModel {
                 } else {
                     format!("{} reference(s) leaked", pg.refcount - want)
                 };
-                out.push(Finding {
-                    property: REFERENCE_BALANCE,
-                    severity: Severity::Violation,
-                    message: format!(
-                        "at the end P{p} has refcount {} but {} are accounted for (mapcount {}, cache {}, holders {}): {what}",
+                out.push(vocab::properties::finding(
+                    vocab::properties::REFERENCE_BALANCE,
+                    format!(
+                        "at the end P{p} has refcount {} but {} are accounted for \
+                         (mapcount {}, cache {}, holders {}): {what}",
                         pg.refcount,
                         want,
                         pg.mapcount,
                         u8::from(pg.mapping.is_some()),
                         pg.extra
                     ),
-                    fatal: false,
-                });
+                ));
             }
         }
     }

@@ -2,22 +2,16 @@
 //! lock, and device I/O. Each is one visible step (or two where the kernel's own code has two
 //! separate atomics) that declares the objects it touches.
 //!
-//! Property names reported here: `use-after-free`, `warn`, `bug`, `io-on-secure-page`,
-//! `arch1-hint`, `reference-balance` (at the end), `confidentiality`.
+//! Properties reported here (declared in [`crate::vocab::properties`]): `use-after-free`,
+//! `warn`, `bug`, `io-on-secure-page`, `arch1-hint`, `confidentiality`.
 
 use crate::uv::UvState;
+use crate::vocab::properties::{self as prop, report};
 use crate::world::{Held, MmId, PageId, PagePart as PP, Pte, World, PTRS_PER_PTE};
 use crate::Cx;
-use explore::{Access, Accesses, Op, Severity, StepEnv};
+use explore::{Access, Accesses, Op, StepEnv};
 
 pub type Env<'a, 'b> = StepEnv<'a, World>;
-
-pub const UAF: &str = "use-after-free";
-pub const WARN: &str = "warn";
-pub const BUG: &str = "bug";
-pub const IO_SECURE: &str = "io-on-secure-page";
-pub const ARCH1: &str = "arch1-hint";
-pub const CONFIDENTIALITY: &str = "confidentiality";
 
 #[inline]
 pub fn acc(list: &[Access]) -> Accesses {
@@ -27,9 +21,9 @@ pub fn acc(list: &[Access]) -> Accesses {
 /// Reports a use-after-free if `p` is not allocated; returns whether it is.
 pub fn live(e: &mut Env, p: PageId, what: &str) -> bool {
     if e.world.pages[p].free {
-        e.report(
-            UAF,
-            Severity::Violation,
+        report(
+            e,
+            prop::USE_AFTER_FREE,
             format!("{what} on P{p}, which was freed"),
         );
         false
@@ -40,11 +34,7 @@ pub fn live(e: &mut Env, p: PageId, what: &str) -> bool {
 
 /// `WARN_ON_ONCE` reached in a modelled kernel function.
 pub fn warn(e: &mut Env, site: &'static str, why: String) {
-    e.report(
-        WARN,
-        Severity::Violation,
-        format!("WARN_ON_ONCE in {site}: {why}"),
-    );
+    report(e, prop::WARN, format!("WARN_ON_ONCE in {site}: {why}"));
 }
 
 fn held_push(e: &mut Env, p: PageId, pin: bool) {
@@ -139,10 +129,13 @@ impl Cx {
                     {
                         let h = e.world.held[tid].remove(i);
                         if h.generation != e.world.pages[p].generation {
-                            e.report(
-                                UAF,
-                                Severity::Violation,
-                                format!("{name} on P{p}: the reference was taken on an earlier life of this frame"),
+                            report(
+                                e,
+                                prop::USE_AFTER_FREE,
+                                format!(
+                                    "{name} on P{p}: \
+                                 the reference was taken on an earlier life of this frame"
+                                ),
                             );
                         }
                     }
@@ -163,10 +156,12 @@ impl Cx {
                     // the reference-balance check sees the damage.
                     e.note(|| format!("P{p}: put on a zero (frozen or free) count"));
                     if debug_vm {
-                        e.report(
-                            BUG,
-                            Severity::Violation,
-                            format!("VM_BUG_ON_PAGE in {name}: P{p} refcount {before} before the put"),
+                        report(
+                            e,
+                            prop::BUG,
+                            format!(
+                                "VM_BUG_ON_PAGE in {name}: P{p} refcount {before} before the put"
+                            ),
                         );
                     }
                 } else if after == 0 {
@@ -439,11 +434,12 @@ impl Cx {
                 }
                 match e.world.uv[p].state {
                     UvState::Secure { guest, gfn } => {
-                        e.report(
-                            IO_SECURE,
-                            Severity::Violation,
+                        report(
+                            e,
+                            prop::IO_SECURE,
                             format!(
-                                "{what}: device I/O on P{p}, which is secure (guest {guest}, gfn {gfn}): the I/O fails"
+                                "{what}: device I/O on P{p}, which is secure \
+                                 (guest {guest}, gfn {gfn}): the I/O fails"
                             ),
                         );
                     }
@@ -478,6 +474,15 @@ impl Cx {
                 held_push(e, p, false);
                 e.note(|| format!("allocated P{p}"));
                 Some(p)
+            })
+            .await
+    }
+
+    /// Reports an observation (not a violation) as a step of its own that touches nothing.
+    pub async fn observe(&self, property: prop::Prop, message: String) {
+        self.ctx
+            .step(Op::new("observe", Accesses::new()), move |e| {
+                report(e, property, message);
             })
             .await
     }
@@ -572,9 +577,9 @@ pub fn free_page(e: &mut Env, p: PageId, by: &str) {
     let pg = &e.world.pages[p];
     if pg.mapcount > 0 || pg.mapping.is_some() {
         let (m, c) = (pg.mapcount, pg.mapping.is_some());
-        e.report(
-            UAF,
-            Severity::Violation,
+        report(
+            e,
+            prop::USE_AFTER_FREE,
             format!(
                 "{by} freed P{p} while it is still {}",
                 match (m > 0, c) {
@@ -593,9 +598,9 @@ pub fn free_page(e: &mut Env, p: PageId, by: &str) {
 /// I2: a secure page carries PG_arch_1.
 pub fn check_arch1(e: &mut Env, p: PageId) {
     if matches!(e.world.uv[p].state, UvState::Secure { .. }) && !e.world.pages[p].arch1 {
-        e.report(
-            ARCH1,
-            Severity::Violation,
+        report(
+            e,
+            prop::ARCH1,
             format!("P{p} is secure but PG_arch_1 is clear: the hook's fast path will skip it"),
         );
     }
@@ -613,9 +618,9 @@ pub fn check_host_read(e: &mut Env, p: PageId, what: &str) {
     let gfn = s.gfn;
     if let Some(g) = e.world.guest.iter().find(|g| g.gfn == gfn && !g.shared) {
         if g.written == Some(data) && data != [0; crate::world::PAGE_BYTES] {
-            e.report(
-                CONFIDENTIALITY,
-                Severity::Violation,
+            report(
+                e,
+                prop::CONFIDENTIALITY,
                 format!("{what}: the host read guest frame {gfn}'s plaintext from P{p}"),
             );
         }

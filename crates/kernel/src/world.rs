@@ -154,6 +154,10 @@ pub struct File {
     pub name: String,
     /// Cache slots by index.
     pub cache: Vec<Option<PageId>>,
+    /// A shmem file (a memfd: QEMU's memory-backend-memfd): `shmem_mapping`,
+    /// `vma_is_shmem` (no writeback, so a shared writable mapping of it needs no dirty
+    /// tracking). A set-up constant.
+    pub shmem: bool,
 }
 
 /// One pipe buffer.
@@ -197,6 +201,9 @@ pub struct Objs {
     pub uv_busy: u32,
     /// The page allocator's free list (written by every free and allocation).
     pub alloc: u32,
+    /// The Ultravisor's failing Convert-From-Secure answers still to give (only when a
+    /// thread can make exports fail: `uv-export-fails`; else no export declares it).
+    pub uv_fail: Option<u32>,
     pub total: usize,
     /// (mm, vpn) → index of its PTE object.
     pub pte_index: Vec<(MmId, usize)>,
@@ -279,6 +286,9 @@ pub struct World {
     pub lru_batch: Vec<PageId>,
     /// UV calls still to be answered "busy" (cc 2), set by a firmware thread.
     pub uv_busy: u32,
+    /// Convert-From-Secure calls still to be answered with condition code 1 (an error),
+    /// set by a firmware thread (`uv-export-fails`).
+    pub uv_export_fail: u32,
     pub guest: Vec<GuestFrame>,
     /// References each model thread holds, by page (thread-private bookkeeping: only the
     /// owning thread reads or writes its entry).
@@ -307,34 +317,51 @@ impl std::hash::Hash for Page {
 
 impl Page {
     /// [`Hash`](std::hash::Hash) with the thread holding `PG_locked` written as `who(tid)`
-    /// (the symmetric key writes one word for every member of a symmetry group).
+    /// (the symmetric key writes one word for every member of a symmetry group). Every
+    /// field is named (no `..`): a new field is a compile error here until it is hashed.
     fn hash_with<H: std::hash::Hasher>(&self, h: &mut H, who: impl Fn(usize) -> u64) {
+        let Page {
+            refcount,
+            mapcount,
+            free,
+            generation,
+            locked_by,
+            writeback,
+            arch1,
+            dirty,
+            uptodate,
+            mapping,
+            swapcache,
+            private,
+            extra,
+            data,
+        } = self;
         let pair = |a: i32, b: i32| u64::from(a as u32) | (u64::from(b as u32) << 32);
-        h.write_u64(pair(self.refcount, self.mapcount));
-        h.write_u64(pair(self.generation as i32, self.extra));
+        h.write_u64(pair(*refcount, *mapcount));
+        h.write_u64(pair(*generation as i32, *extra));
         let flags = [
-            self.free,
-            self.writeback,
-            self.arch1,
-            self.dirty,
-            self.uptodate,
-            self.swapcache,
-            self.private,
-            self.locked_by.is_some(),
-            self.mapping.is_some(),
+            *free,
+            *writeback,
+            *arch1,
+            *dirty,
+            *uptodate,
+            *swapcache,
+            *private,
+            locked_by.is_some(),
+            mapping.is_some(),
         ]
         .iter()
         .enumerate()
         .fold(0u64, |m, (i, &b)| m | (u64::from(b) << i));
         h.write_u64(flags);
-        if let Some(t) = self.locked_by {
+        if let Some(t) = *locked_by {
             h.write_u64(who(t));
         }
-        if let Some((f, i)) = self.mapping {
+        if let Some((f, i)) = *mapping {
             h.write_u64(f as u64);
             h.write_u64(i as u64);
         }
-        for w in self.data.chunks_exact(8) {
+        for w in data.chunks_exact(8) {
             h.write_u64(u64::from_le_bytes(w.try_into().expect("8 bytes")));
         }
     }
@@ -369,7 +396,7 @@ clone_reusing!(Mm {
     mmap_readers,
     mmap_writer,
 });
-clone_reusing!(File { name, cache });
+clone_reusing!(File { name, cache, shmem });
 clone_reusing!(Pipe { name, bufs });
 clone_reusing!(World {
     cfg,
@@ -382,13 +409,17 @@ clone_reusing!(World {
     pipes,
     lru_batch,
     uv_busy,
+    uv_export_fail,
     guest,
     held,
 });
 
-// The hashes below (the stateful search's keys) leave out what no step changes: names,
-// VMAs, the protected flags and counts, guest-frame translations (set-up constants, the same
-// in every state of one model; crates/checker/tests/world_constants.rs checks the list).
+// The hashes below (the stateful search's keys) name every field of the struct they hash
+// (a destructuring without `..`, as `Clone` above does), so that a new field is a compile
+// error until it is hashed or left out with a reason. What they leave out is what no step
+// changes: names, VMAs, the protected flags and counts, guest-frame translations (set-up
+// constants, the same in every state of one model; crates/checker/tests/world_constants.rs
+// checks the list through `World::set_up_constants`).
 impl std::hash::Hash for Mm {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         self.hash_with(h, |t| t as u64);
@@ -400,33 +431,59 @@ impl Mm {
     /// `who(tid)` (as [`Page`]'s lock holder).
     fn hash_with<H: std::hash::Hasher>(&self, h: &mut H, who: impl Fn(usize) -> u64) {
         use std::hash::Hash;
-        self.ptes.hash(h);
-        h.write_usize(self.ptl_held.len());
-        for &(table, t) in &self.ptl_held {
+        let Mm {
+            name: _,            // a set-up constant
+            protected: _,       // a set-up constant
+            protected_count: _, // a set-up constant
+            vmas: _,            // set-up constants
+            ptes,
+            ptl_held,
+            mmap_readers,
+            mmap_writer,
+        } = self;
+        ptes.hash(h);
+        h.write_usize(ptl_held.len());
+        for &(table, t) in ptl_held {
             h.write_usize(table);
             h.write_u64(who(t));
         }
-        self.mmap_readers.hash(h);
-        self.mmap_writer.hash(h);
+        mmap_readers.hash(h);
+        mmap_writer.hash(h);
     }
 }
 
 impl std::hash::Hash for File {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        self.cache.hash(h);
+        let File {
+            name: _,  // a set-up constant
+            shmem: _, // a set-up constant
+            cache,
+        } = self;
+        cache.hash(h);
     }
 }
 
 impl std::hash::Hash for Pipe {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        self.bufs.hash(h);
+        let Pipe {
+            name: _, // a set-up constant
+            bufs,
+        } = self;
+        bufs.hash(h);
     }
 }
 
 impl std::hash::Hash for GuestFrame {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        self.shared.hash(h);
-        self.written.hash(h);
+        let GuestFrame {
+            gfn: _, // the translation: a set-up constant
+            mm: _,  // the translation: a set-up constant
+            vpn: _, // the translation: a set-up constant
+            shared,
+            written,
+        } = self;
+        shared.hash(h);
+        written.hash(h);
     }
 }
 
@@ -448,6 +505,21 @@ impl World {
     /// the members (the stateful search's symmetry reduction: `explore::search::StateKey`).
     pub fn hash_except_members<H: std::hash::Hasher>(&self, members: u64, h: &mut H) {
         use std::hash::Hash;
+        let World {
+            cfg: _,  // the configuration: the same in every state of one model
+            objs,    // the object ids: the same in every state of one model (read below)
+            keys: _, // the UV's keys: the same in every state of one model
+            pages,
+            uv,
+            mms,
+            files,
+            pipes,
+            lru_batch,
+            uv_busy,
+            uv_export_fail,
+            guest,
+            held,
+        } = self;
         let who = |t: usize| {
             if t < 64 && members & (1 << t) != 0 {
                 MEMBER
@@ -455,21 +527,27 @@ impl World {
                 t as u64
             }
         };
-        h.write_usize(self.pages.len());
-        for pg in &self.pages {
+        h.write_usize(pages.len());
+        for pg in pages {
             pg.hash_with(h, who);
         }
-        self.uv.hash(h);
-        h.write_usize(self.mms.len());
-        for m in &self.mms {
+        uv.hash(h);
+        h.write_usize(mms.len());
+        for m in mms {
             m.hash_with(h, who);
         }
-        self.files.hash(h);
-        self.pipes.hash(h);
-        self.lru_batch.hash(h);
-        self.uv_busy.hash(h);
-        self.guest.hash(h);
-        for (t, held) in self.held.iter().enumerate() {
+        files.hash(h);
+        pipes.hash(h);
+        lru_batch.hash(h);
+        uv_busy.hash(h);
+        // Only in a model that can make exports fail (a set-up constant, so every state of
+        // one model writes the same words); zero in every state of the others, whose keys
+        // stay what they were.
+        if objs.uv_fail.is_some() {
+            uv_export_fail.hash(h);
+        }
+        guest.hash(h);
+        for (t, held) in held.iter().enumerate() {
             if who(t) != MEMBER {
                 held.hash(h);
             }
@@ -505,7 +583,7 @@ impl World {
             .iter()
             .map(|m| (&m.name, m.protected, m.protected_count, &m.vmas))
             .collect();
-        let files: Vec<_> = self.files.iter().map(|f| &f.name).collect();
+        let files: Vec<_> = self.files.iter().map(|f| (&f.name, f.shmem)).collect();
         let pipes: Vec<_> = self.pipes.iter().map(|p| &p.name).collect();
         let guest: Vec<_> = self.guest.iter().map(|g| (g.gfn, g.mm, g.vpn)).collect();
         format!("{mms:?} {files:?} {pipes:?} {guest:?}")

@@ -1,9 +1,10 @@
 //! Writeback of a file page (mm/page-writeback.c). See `docs/kernel-notes.md` §5.
 
-use crate::prim::{acc, live, BUG};
+use crate::prim::{acc, live};
+use crate::vocab::properties::{self as prop, report};
 use crate::world::{FileId, PageId, PagePart as PP};
 use crate::Cx;
-use explore::{Access, Op, Severity};
+use explore::{Access, Op};
 
 impl Cx {
     /// One page written back: `lock_page`, `set_page_writeback` →
@@ -20,8 +21,8 @@ impl Cx {
                 self.lock_page(p).await;
                 self.test_set_page_writeback(p).await;
                 self.unlock_page(p).await;
-                // The caller's lookup reference is dropped once the I/O is submitted; the page stays
-                // because truncation and reclaim wait for PG_writeback.
+                // The caller's lookup reference is dropped once the I/O is submitted; the
+                // page stays because truncation and reclaim wait for PG_writeback.
                 self.put_page(p).await;
                 {
                     let _g = self.ctx.enter("submit_bio");
@@ -55,9 +56,9 @@ impl Cx {
                         .step(
                             Op::new("VM_BUG_ON_PAGE", explore::Accesses::new()),
                             move |e| {
-                                e.report(
-                                    BUG,
-                                    Severity::Violation,
+                                report(
+                                    e,
+                                    prop::BUG,
                                     format!(
                                 "VM_BUG_ON_PAGE in __test_set_page_writeback: hook failed on P{p}"
                             ),

@@ -57,7 +57,7 @@ pub fn run(a: CheckArgs) -> u8 {
     };
     let mut scenarios = Vec::new();
     for f in &files {
-        match checker::load(f) {
+        match load_scenario(f) {
             Ok(s) => scenarios.push(s),
             Err(e) => return bad(e),
         }

@@ -1,7 +1,50 @@
 //! The command line's shape (clap): subcommands, options, help texts with examples.
 
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// A value parser that takes any text (the subcommand checks it and names what is wrong)
+/// and offers the kernel model's declared names to shell completions: the presets for
+/// `--kernel`, every `SWITCH=VALUE` for `--set`.
+#[derive(Clone, Copy)]
+pub struct Declared(pub fn() -> &'static [&'static str]);
+
+impl TypedValueParser for Declared {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new((self.0)().iter().map(|v| PossibleValue::new(*v))))
+    }
+}
+
+/// The preset names (`kernel::vocab::presets`).
+pub fn preset_names() -> &'static [&'static str] {
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    NAMES.get_or_init(|| kernel::config::PRESETS.iter().map(|p| p.name).collect())
+}
+
+/// Every `SWITCH=VALUE` (`kernel::vocab::switches`), made once per process.
+fn switch_values() -> &'static [&'static str] {
+    static PAIRS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    PAIRS.get_or_init(|| {
+        kernel::config::SWITCHES
+            .iter()
+            .flat_map(|s| s.values().iter().map(move |v| (s.name(), v.name)))
+            .map(|(s, v)| &*Box::leak(format!("{s}={v}").into_boxed_str()))
+            .collect()
+    })
+}
 
 #[derive(Parser)]
 #[command(
@@ -77,7 +120,7 @@ Exit codes: 0 as expected, 1 violation or unexpected verdict, 2 bad input, 3 inc
     Explain(ExplainArgs),
     /// Every I/O path against every kernel preset: a table of verdicts computed by the checker.
     #[command(after_help = "Examples:
-  pvmm matrix --jobs 2 --out docs/matrix.md --html docs/matrix.html
+  pvmm matrix --jobs 2 --out docs/matrix.md --html target/matrix/matrix.html
   pvmm matrix --kernel v5.7 --kernel v6.15
   pvmm matrix --replay sendfile v5.7 io-on-secure-page
   pvmm matrix --kernel v5.7 --format json > matrix.json")]
@@ -107,11 +150,12 @@ pub enum Format {
 
 #[derive(Args)]
 pub struct Common {
-    /// Kernel preset(s) to check (default: the scenario's `presets`).
-    #[arg(long = "kernel", value_name = "PRESET")]
+    /// Kernel preset(s) to check (default: the scenario's `presets`; `pvmm list` shows them).
+    #[arg(long = "kernel", value_name = "PRESET", value_parser = Declared(preset_names), hide_possible_values = true)]
     pub kernels: Vec<String>,
-    /// Override a switch of the preset, e.g. --set splice_confirm_hook=true.
-    #[arg(long = "set", value_name = "SWITCH=VALUE")]
+    /// Override a switch of the preset, e.g. --set splice_confirm_hook=true (`pvmm list`
+    /// shows every switch, its values and its history).
+    #[arg(long = "set", value_name = "SWITCH=VALUE", value_parser = Declared(switch_values), hide_possible_values = true)]
     pub sets: Vec<String>,
 }
 

@@ -140,7 +140,14 @@ pub fn limits_out(
     }
 }
 
-/// The scenarios directory: $PVMM_SCENARIOS, ./scenarios, or the repository's.
+include!(concat!(env!("OUT_DIR"), "/builtin_scenarios.rs"));
+
+/// The directory the built-in scenarios stand for: `scenarios/NAME.toml` names one of them
+/// when no such file exists (see [`load_scenario`]).
+pub const BUILTIN_DIR: &str = "scenarios";
+
+/// The scenarios directory: $PVMM_SCENARIOS, or ./scenarios — which, where it does not
+/// exist, means the scenarios built into this binary (the repository's, when it was built).
 pub fn scenarios_dir(explicit: Option<&Path>) -> PathBuf {
     if let Some(d) = explicit {
         return d.to_path_buf();
@@ -148,14 +155,45 @@ pub fn scenarios_dir(explicit: Option<&Path>) -> PathBuf {
     if let Ok(d) = std::env::var("PVMM_SCENARIOS") {
         return PathBuf::from(d);
     }
-    let local = PathBuf::from("scenarios");
-    if local.is_dir() {
-        return local;
+    PathBuf::from(BUILTIN_DIR)
+}
+
+/// Whether `dir` stands for the built-in scenarios (./scenarios does not exist).
+pub fn is_builtin_dir(dir: &Path) -> bool {
+    dir == Path::new(BUILTIN_DIR) && !dir.exists()
+}
+
+/// The built-in text of `path` when no file is there and it names a built-in scenario
+/// (`scenarios/NAME.toml`, as `check --all` and trace files written from it say).
+fn builtin_text(path: &Path) -> Option<&'static str> {
+    if path.exists() || path.parent() != Some(Path::new(BUILTIN_DIR)) {
+        return None;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+    let name = path.file_name()?.to_str()?;
+    BUILTIN_SCENARIOS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+}
+
+/// Whether `path` names a built-in scenario and no file is there.
+pub fn is_builtin_scenario(path: &Path) -> bool {
+    builtin_text(path).is_some()
+}
+
+/// Reads a scenario: the file, or — where there is none — the built-in scenario of that
+/// name (`scenarios/d3-sendfile.toml` works in any directory).
+pub fn load_scenario(path: &Path) -> Result<checker::Scenario, checker::ScenarioError> {
+    match builtin_text(path) {
+        Some(text) => checker::parse(path, text),
+        None => checker::load(path),
+    }
 }
 
 pub fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    if is_builtin_dir(dir) {
+        return Ok(BUILTIN_SCENARIOS.iter().map(|(n, _)| dir.join(n)).collect());
+    }
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: cannot read scenarios directory: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -193,9 +231,10 @@ pub fn check_presets(kernels: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Prints an error (control characters of user text in it escaped) and gives exit code 2.
+/// Prints an error (`FILE:LINE:COL: error: …` or `error: …`, see `audit::cli::error_line`;
+/// control characters of user text in it escaped) and returns the bad-input exit code.
 pub fn bad(msg: impl std::fmt::Display) -> u8 {
-    eprintln!("error: {}", escape(&msg.to_string()));
+    eprintln!("{}", audit::cli::error_line(&escape(&msg.to_string())));
     EXIT_BAD_INPUT
 }
 

@@ -1,6 +1,9 @@
 //! The `pvmm` command line: parses arguments and prints; all logic lives in the library
 //! crates (`explore`, `kernel`, `checker`; `report` renders, `audit` audits kernel trees).
 
+// The one exception is `sys`, the calls into the C library.
+#![deny(unsafe_code)]
+
 mod check;
 mod checkpoint;
 mod cli;
@@ -12,6 +15,8 @@ mod matrix;
 mod progress;
 mod replay;
 mod style;
+#[allow(unsafe_code)]
+mod sys;
 
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Cmd};
@@ -23,26 +28,8 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `pvmm check --all | head` ends quietly, like other Unix tools, instead of panicking on a
-/// closed stdout: restore the default action of SIGPIPE (Rust ignores it).
-#[cfg(unix)]
-fn default_sigpipe() {
-    extern "C" {
-        fn signal(signum: i32, handler: usize) -> usize;
-    }
-    const SIGPIPE: i32 = 13;
-    const SIG_DFL: usize = 0;
-    // SAFETY: setting a signal's disposition to SIG_DFL at start-up, before any thread exists.
-    unsafe {
-        signal(SIGPIPE, SIG_DFL);
-    }
-}
-
-#[cfg(not(unix))]
-fn default_sigpipe() {}
-
 fn main() -> ExitCode {
-    default_sigpipe();
+    sys::default_sigpipe();
     let cli = Cli::parse();
     let code = match cli.cmd {
         Cmd::Check(a) => check::run(a),

@@ -14,15 +14,17 @@ use std::time::{Duration, Instant};
 #[derive(Args)]
 pub struct MatrixArgs {
     /// Presets (columns); default: all.
-    #[arg(long = "kernel", value_name = "PRESET")]
+    #[arg(long = "kernel", value_name = "PRESET", value_parser = crate::cli::Declared(crate::cli::preset_names), hide_possible_values = true)]
     kernels: Vec<String>,
     /// Cells checked in parallel (at most four per CPU).
     #[arg(long, default_value_t = 2)]
     jobs: usize,
-    /// Write the Markdown table here (the repository keeps docs/matrix.md).
+    /// Write the Markdown document here instead of stdout (the repository keeps
+    /// docs/matrix.md); stdout then gets one summary line.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// Write a self-contained HTML page here.
+    /// Write the matrix as an HTML page here, and next to it (STEM.traces/) a page per
+    /// violating cell with its shortest trace drawn.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
     /// Stop DPOR after this many executions per cell (deterministic); the stateful search
@@ -67,7 +69,7 @@ struct RunKey {
 }
 
 pub fn run(a: MatrixArgs) -> u8 {
-    let all: Vec<&str> = kernel::config::PRESETS.iter().map(|p| p.0).collect();
+    let all: Vec<&str> = kernel::config::PRESETS.iter().map(|p| p.name).collect();
     let mut presets: Vec<&str> = Vec::new();
     for k in &a.kernels {
         match all.iter().find(|p| **p == k.as_str()) {
@@ -76,7 +78,7 @@ pub fn run(a: MatrixArgs) -> u8 {
                 return bad(format!(
                     "--kernel {k}: unknown kernel preset (known: {})",
                     all.join(", ")
-                ))
+                ));
             }
         }
     }
@@ -167,34 +169,8 @@ pub fn run(a: MatrixArgs) -> u8 {
         // No document: a partial table must not replace docs/matrix.md. What was found so
         // far, and what is kept.
         report_interrupted(&cells, &not_run, saver.path(), a.format);
-    } else {
-        let measured = format!(
-            "\nMeasured: {} cells in {:.1} s with --jobs {} on {} CPUs.\n",
-            cells.len(),
-            start.elapsed().as_secs_f64(),
-            a.jobs,
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        );
-        let md = format!(
-            "{}{measured}",
-            matrix::markdown(&cells, &presets, matrix::HEADER)
-        );
-        if a.format == crate::cli::Format::Text {
-            print!("{md}");
-        }
-        if let Some(out) = &a.out {
-            if let Err(e) = write_file(out, &md) {
-                return bad(e);
-            }
-        }
-        if let Some(out) = &a.html {
-            let page = matrix::html(&cells, &presets, &format!("{}{measured}", matrix::HEADER));
-            if let Err(e) = write_file(out, &page) {
-                return bad(e);
-            }
-        }
+    } else if let Err(e) = write_documents(&a, &cells, &presets, start) {
+        return bad(e);
     }
     if a.format == crate::cli::Format::Json {
         let mut doc = json_doc(&cells, &presets, code);
@@ -210,6 +186,64 @@ pub fn run(a: MatrixArgs) -> u8 {
         print!("{}", report::json::to_string(&doc));
     }
     code
+}
+
+/// Writes the matrix's documents of a run that finished: `--out` (Markdown), `--html` (the
+/// page and its trace pages), the Markdown on stdout when no file was asked for (text), and
+/// the summary line.
+fn write_documents(
+    a: &MatrixArgs,
+    cells: &[matrix::Cell],
+    presets: &[&str],
+    start: Instant,
+) -> Result<(), String> {
+    // Timings stay out of the documents (they differ between runs and machines, and the
+    // committed docs/matrix.md is compared with a fresh one by a test): they are in the
+    // summary line only.
+    let summary = summary_line(cells, start.elapsed().as_secs_f64(), a.jobs);
+    let md = matrix::markdown(cells, presets);
+    let mut written = Vec::new();
+    if let Some(out) = &a.out {
+        write_file(out, &md)?;
+        written.push(out.display().to_string());
+    }
+    if let Some(out) = &a.html {
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "matrix.html".to_string());
+        let dir = out.parent().unwrap_or(std::path::Path::new(""));
+        // Trace pages of an earlier run whose cells are no longer violations would be
+        // stale: remove the pages (nothing else) of that directory first.
+        if let Ok(old) = std::fs::read_dir(dir.join(report::matrix::traces_dir(&name))) {
+            for e in old.flatten() {
+                if e.path().extension().is_some_and(|x| x == "html") && e.path().is_file() {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        let pages = report::matrix::pages(cells, presets, &name);
+        for p in &pages {
+            write_file(&dir.join(&p.path), &p.text)?;
+        }
+        written.push(format!(
+            "{} (and {} trace pages in {})",
+            out.display(),
+            pages.len() - 1,
+            dir.join(report::matrix::traces_dir(&name)).display()
+        ));
+    }
+    match a.format {
+        // The document on stdout only when no file was asked for; the summary always, on
+        // stdout after written files, on stderr after the document (stdout is the document).
+        crate::cli::Format::Text if written.is_empty() => {
+            print!("{md}");
+            eprintln!("{summary}");
+        }
+        crate::cli::Format::Text => println!("{}: {summary}", escape(&written.join(", "))),
+        crate::cli::Format::Json => eprintln!("{summary}"),
+    }
+    Ok(())
 }
 
 /// After an interruption: the cells finished, the violations found so far, what is kept.
@@ -259,6 +293,21 @@ fn report_interrupted(
             println!("  {} on {}: incomplete (interrupted)", c.via, c.preset);
         }
     }
+}
+
+/// One line: how many cells, by verdict, and how long they took on this machine.
+fn summary_line(cells: &[matrix::Cell], secs: f64, jobs: usize) -> String {
+    let count = |v: checker::Verdict| cells.iter().filter(|c| c.verdict == v).count();
+    format!(
+        "{} cells: {} verified, {} violation, {} incomplete; {secs:.1} s with --jobs {jobs} on {} CPUs",
+        cells.len(),
+        count(checker::Verdict::Verified),
+        count(checker::Verdict::Violation),
+        count(checker::Verdict::Incomplete),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    )
 }
 
 /// The matrix as one JSON document (`kind: matrix`).

@@ -86,38 +86,9 @@ fn terminal_width() -> usize {
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
-        .or_else(tty_columns)
+        .or_else(crate::sys::tty_columns)
         .filter(|&c: &usize| c >= 20)
         .unwrap_or(100)
-}
-
-#[cfg(target_os = "linux")]
-fn tty_columns() -> Option<usize> {
-    #[repr(C)]
-    struct WinSize {
-        row: u16,
-        col: u16,
-        xpixel: u16,
-        ypixel: u16,
-    }
-    extern "C" {
-        fn ioctl(fd: i32, request: std::ffi::c_ulong, ...) -> i32;
-    }
-    const TIOCGWINSZ: std::ffi::c_ulong = 0x5413;
-    let mut ws = WinSize {
-        row: 0,
-        col: 0,
-        xpixel: 0,
-        ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes one `struct winsize` to the pointer, which lives on this stack.
-    let rc = unsafe { ioctl(2, TIOCGWINSZ, &mut ws as *mut WinSize) };
-    (rc == 0 && ws.col > 0).then_some(ws.col as usize)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn tty_columns() -> Option<usize> {
-    None
 }
 
 /// The text of the line.

@@ -6,6 +6,7 @@ use checker::text::escape;
 use checker::trace::{self, ReplayVerdict, TraceFile};
 use explore::{parse_schedule, Replay, Severity};
 use report::json::{self, Difference, ReplayDoc, TraceFindingOut};
+use std::path::{Path, PathBuf};
 
 /// What was replayed, for the outputs.
 struct Replayed {
@@ -37,10 +38,15 @@ pub fn run(a: ReplayArgs) -> u8 {
             Some(p) => p.clone(),
             None => match trace::find_scenario(&a.input, &tf) {
                 Ok(p) => p,
+                // No such file: the scenario built into this binary that the trace names
+                // (`scenarios/NAME.toml`, written by a check of a built-in scenario).
+                Err(_) if is_builtin_scenario(Path::new(&tf.scenario_path)) => {
+                    PathBuf::from(&tf.scenario_path)
+                }
                 Err(e) => return bad(e),
             },
         };
-        let sc = match checker::load(&path) {
+        let sc = match load_scenario(&path) {
             Ok(s) => s,
             Err(e) => return bad(e),
         };
@@ -73,7 +79,7 @@ pub fn run(a: ReplayArgs) -> u8 {
             Ok(s) => s,
             Err(e) => return bad(format!("--schedule: {e}")),
         };
-        let sc = match checker::load(&a.input) {
+        let sc = match load_scenario(&a.input) {
             Ok(s) => s,
             Err(e) => return bad(e),
         };
@@ -293,6 +299,7 @@ fn html_page(r: &Replayed, title: &str, property: Option<&str>, input: &std::pat
         card,
         violations: vec![v],
         observations: Vec::new(),
+        notes: Vec::new(),
     };
     report::html::page(
         &format!("pvmm replay: {title}"),

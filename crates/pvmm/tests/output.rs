@@ -325,6 +325,8 @@ fn matrix_json_validates() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let doc = valid_doc(&o);
     assert_eq!(doc["kind"], "matrix");
+    assert_eq!(doc["$schema"], report::json::SCHEMA_ID);
+    assert_eq!(doc["pvmm_version"], env!("CARGO_PKG_VERSION"));
     let cells = doc["cells"].as_array().expect("cells");
     assert!(!cells.is_empty());
     assert!(cells.iter().all(|c| c["preset"] == "v5.7"));
@@ -615,5 +617,243 @@ fn replay_writes_a_standalone_svg_with_lanes_strip_and_mark() {
     assert!(std::fs::read_to_string(&html)
         .expect("html")
         .contains("<svg"));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A kernel-like tree with one hook-less direct I/O path (for `pvmm audit`).
+fn audit_tree(d: &Path, call: &str) -> PathBuf {
+    let t = d.join(call);
+    std::fs::create_dir_all(t.join("block")).expect("tree");
+    std::fs::create_dir_all(t.join("include/linux")).expect("tree");
+    std::fs::write(t.join("Makefile"), "# fixture\n").expect("write");
+    std::fs::write(
+        t.join("block/dio.c"),
+        format!("int dio(struct bio *bio, unsigned long addr)\n{{\n\tstruct page *pages[4];\n\t{call}(addr, 4, FOLL_WRITE, pages);\n\tbio_add_page(bio, pages[0], PAGE_SIZE, 0);\n\treturn 0;\n}}\n"),
+    )
+    .expect("write");
+    t
+}
+
+#[test]
+fn audit_json_validates_and_every_command_has_the_same_envelope() {
+    let d = tmpdir("envelope");
+    let get = audit_tree(&d, "get_user_pages_fast");
+    let pin = audit_tree(&d, "pin_user_pages_fast");
+    let o = pvmm(&[
+        "audit",
+        get.to_str().expect("utf8"),
+        "--no-cache",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let one = valid_doc(&o);
+    assert_eq!(one["kind"], "audit");
+    assert_eq!(one["exit_code"], 1);
+    assert_eq!(one["findings"][0]["chain"][0]["line"], 4);
+    // The text output names the place as FILE:LINE:COL: (the call is after one tab).
+    let o = pvmm(&["audit", get.to_str().expect("utf8"), "--no-cache"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .contains("\nblock/dio.c:4:2: 1. dio(): source get_user_pages_fast()"),
+        "{}",
+        text(&o)
+    );
+    let o = pvmm(&[
+        "audit",
+        pin.to_str().expect("utf8"),
+        "--base",
+        get.to_str().expect("utf8"),
+        "--no-cache",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let diff = valid_doc(&o);
+    assert_eq!(diff["kind"], "audit-diff");
+    assert_eq!(diff["disappeared"].as_array().map(|a| a.len()), Some(1));
+    // The schema is not vacuous for the audit either.
+    let mut broken = one.clone();
+    broken["findings"][0]["chain"] = serde_json::json!([]);
+    assert!(!validator().is_valid(&broken), "a finding needs a chain");
+    let mut broken = one.clone();
+    broken["exit_code"] = serde_json::json!(7);
+    assert!(!validator().is_valid(&broken));
+
+    // One envelope: the same four fields, with the same values but `kind`, in every
+    // command's document.
+    let docs = [
+        (
+            "check",
+            pvmm(&[
+                "check",
+                "scenarios/d1-same-mm-foll-get.toml",
+                "--kernel",
+                "v5.7",
+                "--format",
+                "json",
+                "--trace-dir",
+                d.join("t").to_str().expect("utf8"),
+            ]),
+        ),
+        (
+            "replay",
+            pvmm(&[
+                "replay",
+                "scenarios/d3-sendfile.toml",
+                "--kernel",
+                "v5.7",
+                "--schedule",
+                "0.1",
+                "--format",
+                "json",
+            ]),
+        ),
+        ("list", pvmm(&["list", "--format", "json"])),
+        (
+            "explain",
+            pvmm(&["explain", "scenarios/d3-sendfile.toml", "--format", "json"]),
+        ),
+    ];
+    let mut kinds = Vec::new();
+    for (kind, o) in &docs {
+        let doc = valid_doc(o);
+        assert_eq!(doc["kind"], *kind);
+        kinds.push(doc);
+    }
+    kinds.push(one);
+    kinds.push(diff);
+    for doc in &kinds {
+        assert_eq!(doc["$schema"], report::json::SCHEMA_ID, "{}", doc["kind"]);
+        assert_eq!(doc["format"], report::json::FORMAT, "{}", doc["kind"]);
+        assert_eq!(
+            doc["pvmm_version"],
+            env!("CARGO_PKG_VERSION"),
+            "{}",
+            doc["kind"]
+        );
+    }
+    assert_eq!(audit::report::JSON_SCHEMA_ID, report::json::SCHEMA_ID);
+    assert_eq!(audit::report::JSON_FORMAT, report::json::FORMAT);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn every_command_prints_errors_in_one_form() {
+    // `FILE:LINE:COL: error: …` where the message is about a place in a file, `error: …`
+    // otherwise; one line on stderr, exit 2.
+    let d = tmpdir("errors");
+    let bad = d.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "presets = [\"v5.7\"]\n[[thread]]\nname = \"a\"\nops = [{ op = \"gupp\" }]\n",
+    )
+    .expect("write");
+    let trace = d.join("t.json");
+    std::fs::write(&trace, "{ not json").expect("write");
+    let rules = d.join("rules.toml");
+    std::fs::write(&rules, "x = [\n").expect("write");
+    let b = bad.display().to_string();
+    let t = trace.display().to_string();
+    let r = rules.display().to_string();
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["check", &b], format!("{b}:4:")),
+        (vec!["explain", &b], format!("{b}:4:")),
+        (vec!["replay", &b, "--schedule", "0"], format!("{b}:4:")),
+        (vec!["replay", &t], format!("{t}:1:")),
+        (
+            vec!["audit", ".", "--rules", &r],
+            format!("{r}:2:1: error: "),
+        ),
+        (
+            vec!["check", "--all", "--kernel", "v9"],
+            "error: --kernel v9".to_string(),
+        ),
+        (
+            vec!["matrix", "--kernel", "v9"],
+            "error: --kernel v9".to_string(),
+        ),
+        (vec!["audit", "/no/such/tree"], "error: ".to_string()),
+        (
+            vec!["check", "/no/such.toml"],
+            "error: /no/such.toml: cannot read".to_string(),
+        ),
+    ];
+    for (args, start) in cases {
+        let o = pvmm(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            err.starts_with(&start),
+            "{args:?}: `{err}` does not start with `{start}`"
+        );
+        assert_eq!(err.matches("error: ").count(), 1, "{args:?}: {err}");
+        if start.ends_with(':') {
+            let rest = &err[start.len()..];
+            let col_end = rest.find(": error: ").expect("a column, then error:");
+            assert!(rest[..col_end].parse::<u32>().is_ok(), "{args:?}: {err}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn the_binary_checks_its_built_in_scenarios_from_any_directory() {
+    // An installed pvmm (cargo install, a release archive) has no repository around it: in a
+    // directory without ./scenarios, `scenarios/NAME.toml` is the scenario built into the
+    // binary, and `check --all` checks all of them.
+    let d = tmpdir("elsewhere");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pvmm"))
+            .args(args)
+            .current_dir(&d)
+            .env_remove("PVMM_SCENARIOS")
+            .stdin(Stdio::null())
+            .output()
+            .expect("pvmm runs")
+    };
+    let o = run(&["check", "--all", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc = valid_doc(&o);
+    let mut names: Vec<String> = std::fs::read_dir(repo().join("scenarios"))
+        .expect("scenarios")
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .trim_end_matches(".toml")
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    let mut checked: Vec<String> = doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["scenario"].as_str().expect("name").to_string())
+        .collect();
+    checked.dedup();
+    assert_eq!(checked, names, "every scenario of the repository, built in");
+    // Its trace files replay from there too.
+    let o = run(&["check", "scenarios/d3-sendfile.toml", "--kernel", "v5.7"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(&[
+        "replay",
+        "target/pvmm-traces/d3-sendfile.v5.7.io-on-secure-page.json",
+    ]);
+    assert!(
+        text(&o).contains("identical to the recorded trace; io-on-secure-page reproduced"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&["list"]);
+    assert!(
+        text(&o).contains("built in") && text(&o).contains("d3-sendfile"),
+        "{}",
+        text(&o)
+    );
+    // A name that is not built in is still an error.
+    let o = run(&["check", "scenarios/no-such.toml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let _ = std::fs::remove_dir_all(&d);
 }

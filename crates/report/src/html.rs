@@ -1,6 +1,9 @@
 //! Self-contained HTML reports: one page, inline CSS, inline SVG, a few lines of inline script
-//! (hover links between the diagram and the step table, and a self-check that records script
-//! errors in the page). No fonts, images, styles or scripts are fetched from anywhere.
+//! (hover highlights a step in both the diagram and the step table — a convenience: nothing is
+//! shown only on hover — and a self-check that records script errors in the page). No fonts,
+//! images, styles or scripts are fetched from anywhere. The diagram is as wide as the page
+//! (its timeline folded into bands, see [`crate::svg`]) and nothing scrolls: a screenshot or a
+//! print shows every step.
 
 use crate::json::StepOut;
 use crate::svg::esc;
@@ -17,8 +20,6 @@ pub struct ViolationView {
     /// The marked step (None: at the end of the execution).
     pub marked_step: Option<usize>,
     pub svg: String,
-    /// The lane-label column of the diagram (pinned while the steps scroll).
-    pub labels_svg: String,
     pub steps: Vec<StepOut>,
     pub end_findings: Vec<String>,
     pub schedule: String,
@@ -41,6 +42,8 @@ pub struct Section {
     pub violations: Vec<ViolationView>,
     /// Observations (not violations), one line each.
     pub observations: Vec<String>,
+    /// Other lines shown under the card (e.g. a matrix cell's other violations).
+    pub notes: Vec<String>,
 }
 
 const CSS: &str = r#"
@@ -66,15 +69,20 @@ section.check h2 { margin: 0 0 8px; font-size: 17px; }
 .violation h3 { margin: 0 0 6px; font-size: 15px; color: var(--bad); }
 .violation.observation h3 { color: var(--warn); }
 p.sentence { background: #fdecee; border-left: 4px solid var(--bad); padding: 8px 12px; margin: 6px 0 10px; font-size: 14px; }
-.diagram { display: flex; border: 1px solid var(--line); border-radius: 6px; background: #fff; overflow: hidden; }
-.diagram .labels { flex: none; }
-.diagram .scroller { overflow-x: auto; flex: 1 1 auto; }
-.diagram .shift { margin-left: -178px; }
-.diagram svg { display: block; }
+.diagram { border: 1px solid var(--line); border-radius: 6px; background: #fff; }
+.diagram svg { display: block; max-width: 100%; height: auto; }
 .legend { font-size: 12px; color: var(--muted); margin: 6px 0 0; display: flex; flex-wrap: wrap; gap: 16px; align-items: center; }
 .legend i { display: inline-block; width: 26px; height: 0; border-top: 2px solid; vertical-align: middle; margin-right: 4px; }
 .legend b { display: inline-block; width: 20px; height: 10px; vertical-align: middle; margin-right: 4px; border: 1px solid; }
-details { margin-top: 8px; }
+h4 { margin: 12px 0 4px; font-size: 13px; }
+@media print {
+  body { background: #fff; }
+  header.top { background: #fff; color: #000; border-bottom: 2px solid #000; }
+  header.top p { color: #333; }
+  section.check { border: none; padding: 0; }
+  .diagram { break-inside: auto; }
+  table.steps tr { break-inside: avoid; }
+}
 table.steps { border-collapse: collapse; width: 100%; font: 12px/1.35 "DejaVu Sans Mono", "Liberation Mono", monospace; }
 table.steps td, table.steps th { border-bottom: 1px solid #eaeef2; padding: 2px 6px; vertical-align: top; text-align: left; }
 table.steps tr.marked td { background: #fbd5d9; font-weight: bold; }
@@ -84,7 +92,7 @@ code { background: #eef1f4; padding: 1px 4px; border-radius: 3px; font-size: 12p
 .muted { color: var(--muted); }
 "#;
 
-const LEGEND: &str = r##"<div class="legend"><span><i style="border-color:#7b3fb5"></i>lock hand-over</span><span><i style="border-color:#1769aa;border-top-style:dashed"></i>step on a frozen refcount</span><span><b style="background:#d8ecfb;border-color:#7fb6e0"></b>refcount frozen (page_ref_freeze)</span><span><b style="background:#fff1b8;border-color:#e0c060"></b>refcount changed</span><span><b style="background:#f2b8b8;border-color:#c08080"></b>secure (UV)</span><span><b style="background:#f8d0d0;border-color:#c00000"></b>violating step</span><span style="color:#e08a00">&#9660;</span><span>preemption</span><span>flags: L:Tn PG_locked by Tn · WB PG_writeback · A1 PG_arch_1</span><span>hover a box for its call stack and what changed</span></div>"##;
+const LEGEND: &str = r##"<div class="legend"><span><i style="border-color:#7b3fb5"></i>lock hand-over</span><span><i style="border-color:#1769aa;border-top-style:dashed"></i>step on a frozen refcount</span><span><b style="background:#d8ecfb;border-color:#7fb6e0"></b>refcount frozen (page_ref_freeze)</span><span><b style="background:#fff1b8;border-color:#e0c060"></b>refcount changed</span><span><b style="background:#f2b8b8;border-color:#c08080"></b>secure (UV)</span><span><b style="background:#f8d0d0;border-color:#c00000"></b>violating step</span><span style="color:#e08a00">&#9660;</span><span>preemption</span><span>flags: L:Tn PG_locked by Tn · WB PG_writeback · A1 PG_arch_1</span><span>UV state: secure = guest-owned, a host access faults; non-secure = host-accessible</span><span>every step in full: the table under the diagram</span></div>"##;
 
 /// Catches script errors before anything else runs, and checks the page after load: the
 /// results are attributes on <html> (read by the browser test).
@@ -102,10 +110,6 @@ const BODY_SCRIPT: &str = r#"
   document.querySelectorAll('g.op[data-step], tr[data-step]').forEach(function (el) {
     el.addEventListener('mouseenter', function () { link(el.getAttribute('data-step'), true); });
     el.addEventListener('mouseleave', function () { link(el.getAttribute('data-step'), false); });
-  });
-  document.querySelectorAll('.diagram').forEach(function (d) {
-    var sc = d.querySelector('.scroller'), m = d.querySelector('g.violation-mark rect');
-    if (sc && m) { sc.scrollLeft = Math.max(0, parseFloat(m.getAttribute('x')) - 178 - sc.clientWidth * 0.7); }
   });
   var root = document.documentElement;
   root.setAttribute('data-lanes', String(document.querySelectorAll('svg.pvmm-trace g.lane').length));
@@ -170,6 +174,9 @@ pub fn page(title: &str, subtitle: &str, sections: &[Section]) -> String {
             );
         }
         o.push_str("</div>\n");
+        for n in &s.notes {
+            let _ = writeln!(o, "<p class=\"note\">{}</p>", esc(n));
+        }
         for ob in &s.observations {
             let _ = writeln!(o, "<p class=\"muted\">observation: {}</p>", esc(ob));
         }
@@ -211,13 +218,9 @@ fn violation(o: &mut String, v: &ViolationView) {
             esc(&v.replay_command)
         );
     }
-    let _ = write!(
-        o,
-        "<div class=\"diagram\"><div class=\"labels\">{}</div><div class=\"scroller\"><div class=\"shift\">{}</div></div></div>",
-        v.labels_svg, v.svg
-    );
+    let _ = write!(o, "<div class=\"diagram\">{}</div>", v.svg);
     o.push_str(LEGEND);
-    o.push_str("<details><summary>the trace as text</summary><table class=\"steps\"><tr><th>#</th><th>thread</th><th>call stack › operation</th><th>what changed</th></tr>\n");
+    o.push_str("<h4>Steps</h4><table class=\"steps\"><tr><th>#</th><th>thread</th><th>call stack › operation</th><th>what changed</th></tr>\n");
     for s in &v.steps {
         let marked = v.marked_step == Some(s.index);
         let mut op = String::new();
@@ -255,5 +258,5 @@ fn violation(o: &mut String, v: &ViolationView) {
             esc(f)
         );
     }
-    o.push_str("</table></details></div>\n");
+    o.push_str("</table></div>\n");
 }

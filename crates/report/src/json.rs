@@ -316,8 +316,10 @@ pub struct ListDoc {
     pub header: Header,
     pub scenarios_dir: String,
     pub scenarios: Vec<ListScenario>,
-    pub presets: Vec<NameText>,
-    pub switches: Vec<NameText>,
+    pub presets: Vec<ListPreset>,
+    pub switches: Vec<ListSwitch>,
+    pub ops: Vec<ListOp>,
+    pub properties: Vec<ListProperty>,
 }
 
 #[derive(Serialize, Debug, Clone)]
@@ -330,10 +332,85 @@ pub struct ListScenario {
     pub error: Option<String>,
 }
 
+/// A preset, from its declaration (`kernel::vocab::presets`).
 #[derive(Serialize, Debug, Clone)]
-pub struct NameText {
+pub struct ListPreset {
     pub name: String,
+    /// What it follows.
     pub text: String,
+    pub base_release: Option<String>,
+    pub base_preset: Option<String>,
+    pub overrides: Vec<ListOverride>,
+    /// Every switch's value, `[switch, value]`.
+    pub values: Vec<(String, String)>,
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct ListOverride {
+    pub switch: String,
+    pub value: String,
+    pub why: String,
+}
+
+/// A switch, from its declaration (`kernel::vocab::switches`).
+#[derive(Serialize, Debug, Clone)]
+pub struct ListSwitch {
+    pub name: String,
+    /// The values, `a | b`.
+    pub text: String,
+    pub doc: String,
+    pub values: Vec<ListValue>,
+    pub history: Vec<ListBoundary>,
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct ListValue {
+    pub name: String,
+    pub doc: String,
+    /// Why the value is a seeded defect.
+    pub defect: Option<String>,
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct ListBoundary {
+    pub from: String,
+    pub value: String,
+    pub commit: Option<String>,
+    pub evidence: String,
+    pub evidence_text: String,
+}
+
+/// A scenario operation, from its declaration (`kernel::vocab::ops`).
+#[derive(Serialize, Debug, Clone)]
+pub struct ListOp {
+    pub name: String,
+    pub doc: String,
+    pub fields: Vec<ListField>,
+    pub calls: String,
+    pub cites: Vec<String>,
+    /// `[switch, what it changes here]`.
+    pub switches: Vec<(String, String)>,
+    /// What it does to the thread's held references: none, acquires, uses, releases.
+    pub references: String,
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct ListField {
+    pub name: String,
+    pub kind: String,
+    pub required: bool,
+    pub default: Option<String>,
+    pub doc: String,
+}
+
+/// A property, from its declaration (`kernel::vocab::properties`).
+#[derive(Serialize, Debug, Clone)]
+pub struct ListProperty {
+    pub id: String,
+    pub abbrev: String,
+    pub meaning: String,
+    pub severity: String,
+    pub checked: String,
 }
 
 /// `pvmm explain --format json`.
@@ -378,6 +455,9 @@ pub struct ExplainSwitch {
     pub effect: String,
     /// `[preset, value]` pairs.
     pub values: Vec<(String, String)>,
+    /// `[value, meaning]` of each value the presets have (the path each takes), from the
+    /// switch's declaration.
+    pub meanings: Vec<(String, String)>,
 }
 
 /// Serialises a document, pretty-printed, with a final newline.

@@ -7,12 +7,16 @@
 //!   cards for verified checks.
 //! * [`json`]: the versioned JSON output model (`--format json`); its schema is
 //!   `docs/json-schema/pvmm-output.v1.schema.json`.
+//! * [`matrix`]: the matrix as an HTML page, with a page per violating cell.
 //! * [`state`]: the per-step page state, by replaying a schedule on the model.
 //!
 //! This crate only renders: it never decides a verdict.
 
+#![forbid(unsafe_code)]
+
 pub mod html;
 pub mod json;
+pub mod matrix;
 pub mod state;
 pub mod svg;
 
@@ -22,25 +26,9 @@ use kernel::KernelModel;
 
 /// What each property means, in one clause (for explanations).
 pub fn property_text(p: &str) -> &'static str {
-    match p {
-        "io-on-secure-page" => "a device must never touch a secure page",
-        "use-after-free" => "nothing may touch a freed page",
-        "warn" => "no WARN_ON_ONCE may be reached",
-        "bug" => "no BUG or VM_BUG_ON may be reached",
-        "reference-balance" => {
-            "at the end every refcount equals what mappings, cache slots and holders account for"
-        }
-        "lock-out" => "an import must not complete while an I/O marker is held",
-        "arch1-hint" => "a secure page keeps PG_arch_1",
-        "hook-precondition" => "the hook needs the page lock or a reference",
-        "deadlock" => "no thread may wait forever",
-        "livelock" => "a retry loop must be able to make progress",
-        "retry-bound" => "a retry loop must end within its bound",
-        "guest-killed" => "the VMM must not get SIGSEGV",
-        "confidentiality" => "the host must never read a guest page's plaintext",
-        "guest-integrity" => "the guest must read back what it wrote",
-        _ => "the property must hold",
-    }
+    kernel::vocab::properties::by_id(p)
+        .map(|s| s.meaning)
+        .unwrap_or("the property must hold")
 }
 
 /// The step at which `property` is found in `r`, and the one sentence that explains it.
@@ -154,7 +142,6 @@ pub fn violation_view(
         }),
         marked_step: m.as_ref().and_then(|m| m.step),
         svg: d.render(),
-        labels_svg: d.render_labels(),
         steps: json::steps(r),
         end_findings: r
             .end_findings
@@ -319,6 +306,7 @@ pub fn check_section(
         card: summary_card(c, bounds),
         violations,
         observations,
+        notes: Vec::new(),
     }
 }
 

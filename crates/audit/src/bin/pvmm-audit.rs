@@ -1,5 +1,7 @@
 //! Stand-alone `pvmm-audit` (same as `pvmm audit`).
 
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 
 #[derive(Parser)]

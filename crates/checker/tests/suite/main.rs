@@ -5,6 +5,7 @@
 mod checks;
 mod common;
 mod matrix;
+mod ops;
 mod reduction;
 mod stateful;
 mod world_clone;

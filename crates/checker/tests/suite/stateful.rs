@@ -330,7 +330,7 @@ fn stateful_search_agrees_with_dpor_on_the_matrix() {
     };
     let (mut compared, mut partial, mut replayed, mut final_compared) = (0, 0, 0, 0);
     for (path, via) in checker::matrix::rows() {
-        for (preset, _) in kernel::config::PRESETS {
+        for preset in kernel::config::PRESETS.iter().map(|p| p.name) {
             let sc = checker::matrix::row_scenario(path, via, &[preset]);
             let dpor = check(
                 &sc,

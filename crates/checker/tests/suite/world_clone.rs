@@ -21,7 +21,7 @@ fn clone_from_into_an_older_world_equals_the_world() {
     for dir in ["scenarios", "bench/scenarios"] {
         for file in toml_files(&root.join(dir)) {
             let Ok(sc) = load(&file) else { continue };
-            for (name, _) in kernel::config::PRESETS {
+            for name in kernel::config::PRESETS.iter().map(|p| p.name) {
                 let Some(k) = kernel::config::preset(name) else {
                     continue;
                 };

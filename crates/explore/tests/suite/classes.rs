@@ -4,11 +4,11 @@
 
 use crate::common;
 
-use common::family::Family;
 use common::naive_within;
 use common::prog::{random_prog, Ins, Mix, Prog};
 use explore::search::classes::{count_classes, count_classes_memo, count_classes_sleep};
 use explore::Model;
+use family::Family;
 
 /// Both counts of `m`'s classes; they must agree.
 fn same_count<M: Model>(m: &M, what: &str) -> u64 {

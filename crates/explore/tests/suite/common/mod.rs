@@ -1,12 +1,8 @@
-//! Models shared by the explorer's tests: small random programs ([`prog`]) and the benchmark
-//! family F(n, k) ([`family`], the same model as `bench/family`).
+//! Models shared by the explorer's tests: small random programs ([`prog`]). (The benchmark
+//! family F(n, k) is the `family` crate, which `bench/family` runs.)
 
 #![allow(dead_code)]
 
-/// The benchmark's own model file (its crate is outside the workspace), so that the tests
-/// measure exactly what the benchmark measures.
-#[path = "../../../../../bench/family/src/lib.rs"]
-pub mod family;
 pub mod prog;
 
 use explore::{explore, Bounds, Model, Options, Outcome, Strategy};

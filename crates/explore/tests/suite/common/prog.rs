@@ -59,142 +59,19 @@ fn lock_free(w: &World, l: u64) -> bool {
     !w.locks[l as usize]
 }
 
+/// A thread running `code`: its instructions, then the release of the locks it still holds,
+/// then a step that writes its local value to its output variable `out`.
 async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId) {
     let mut local: i64 = 0;
     let mut held: Vec<u8> = Vec::new();
     let _f = cx.enter("thread");
     for ins in code {
         match ins {
-            Ins::Read(v) => {
-                local = cx
-                    .step(
-                        Op::new("read", Accesses::new().with(Access::read(var(v)))),
-                        |e| e.world.vars[v as usize],
-                    )
-                    .await;
-            }
-            Ins::Write(v, c) => {
-                cx.step(
-                    Op::new("write", Accesses::new().with(Access::write(var(v)))),
-                    |e| {
-                        e.world.vars[v as usize] = local + c as i64;
-                    },
-                )
-                .await;
-            }
-            Ins::Add(v, c) => {
-                cx.step(
-                    Op::new("add", Accesses::new().with(Access::add(var(v)))),
-                    |e| {
-                        e.world.vars[v as usize] += c as i64;
-                    },
-                )
-                .await;
-            }
-            Ins::Lock(l) => {
-                if held.contains(&l) {
-                    continue;
-                }
+            Ins::Lock(l) | Ins::Unlock(l) | Ins::TryLock(l) => {
                 let o = ObjId(lock_base + l as u32);
-                cx.step(
-                    Op::new("lock", Accesses::new().with(Access::acquire(o)))
-                        .when(lock_free, l as u64),
-                    |e| e.world.locks[l as usize] = true,
-                )
-                .await;
-                held.push(l);
+                lock_ins(&cx, ins, o, &mut local, &mut held).await;
             }
-            Ins::Unlock(l) => {
-                if let Some(i) = held.iter().position(|&h| h == l) {
-                    held.remove(i);
-                    let o = ObjId(lock_base + l as u32);
-                    cx.step(
-                        Op::new("unlock", Accesses::new().with(Access::release(o))),
-                        |e| e.world.locks[l as usize] = false,
-                    )
-                    .await;
-                }
-            }
-            Ins::TryLock(l) => {
-                if held.contains(&l) {
-                    continue;
-                }
-                let o = ObjId(lock_base + l as u32);
-                let got = cx
-                    .step(
-                        Op::new("trylock", Accesses::new().with(Access::write(o))),
-                        |e| {
-                            let free = !e.world.locks[l as usize];
-                            if free {
-                                e.world.locks[l as usize] = true;
-                            }
-                            free
-                        },
-                    )
-                    .await;
-                local = got as i64;
-                if got {
-                    held.push(l);
-                }
-            }
-            Ins::Check(v, c) => {
-                cx.step(
-                    Op::new("check", Accesses::new().with(Access::read(var(v)))),
-                    |e| {
-                        if e.world.vars[v as usize] == c as i64 {
-                            e.report("bad-value", Severity::Violation, format!("var {v} == {c}"));
-                        }
-                    },
-                )
-                .await;
-            }
-            Ins::AwaitNonZero(v) => {
-                // A function with a loop, summarised in the history by its result (none).
-                cx.call("await_non_zero", async {
-                    let acc = Accesses::new().with(Access::read(var(v)));
-                    let mut first = true;
-                    loop {
-                        let op = if first {
-                            Op::new("await", acc)
-                        } else {
-                            Op::new("await", acc).parked()
-                        };
-                        first = false;
-                        let x = cx.step(op, |e| e.world.vars[v as usize]).await;
-                        if x != 0 {
-                            break;
-                        }
-                    }
-                })
-                .await;
-            }
-            Ins::Fatal(v, c) => {
-                cx.step(
-                    Op::new("assert", Accesses::new().with(Access::read(var(v)))),
-                    |e| {
-                        if e.world.vars[v as usize] == c as i64 {
-                            e.report_fatal("fatal-value", format!("var {v} == {c}"));
-                        }
-                    },
-                )
-                .await;
-            }
-            Ins::BugIfLocal(c) => {
-                if local == c as i64 {
-                    cx.step(Op::new("BUG", Accesses::new()), |e| {
-                        e.report_fatal("bug", "BUG()".into())
-                    })
-                    .await;
-                }
-            }
-            Ins::CasInc(v) => {
-                // The retry loop as a function that returns the value it swapped (a path with
-                // one failed attempt and one without leave the thread in the same state).
-                let swapped = cx.call("cas_inc", cas_inc(&cx, v)).await;
-                if let Some(seen) = swapped {
-                    local = seen;
-                }
-            }
+            _ => var_ins(&cx, ins, &mut local).await,
         }
     }
     for l in held {
@@ -210,6 +87,150 @@ async fn run(cx: Ctx<World>, code: Vec<Ins>, lock_base: u32, out: ObjId) {
         |e| e.world.outs[e.tid] = local,
     )
     .await;
+}
+
+/// An instruction on lock `o` (`Lock`, `Unlock`, `TryLock`); `held`: the locks the thread
+/// holds (a lock it holds is not taken again, one it does not hold is not released).
+async fn lock_ins(cx: &Ctx<World>, ins: Ins, o: ObjId, local: &mut i64, held: &mut Vec<u8>) {
+    match ins {
+        Ins::Lock(l) => {
+            if held.contains(&l) {
+                return;
+            }
+            cx.step(
+                Op::new("lock", Accesses::new().with(Access::acquire(o))).when(lock_free, l as u64),
+                |e| e.world.locks[l as usize] = true,
+            )
+            .await;
+            held.push(l);
+        }
+        Ins::Unlock(l) => {
+            if let Some(i) = held.iter().position(|&h| h == l) {
+                held.remove(i);
+                cx.step(
+                    Op::new("unlock", Accesses::new().with(Access::release(o))),
+                    |e| e.world.locks[l as usize] = false,
+                )
+                .await;
+            }
+        }
+        Ins::TryLock(l) => {
+            if held.contains(&l) {
+                return;
+            }
+            let got = cx
+                .step(
+                    Op::new("trylock", Accesses::new().with(Access::write(o))),
+                    |e| {
+                        let free = !e.world.locks[l as usize];
+                        if free {
+                            e.world.locks[l as usize] = true;
+                        }
+                        free
+                    },
+                )
+                .await;
+            *local = got as i64;
+            if got {
+                held.push(l);
+            }
+        }
+        _ => unreachable!("not a lock instruction: {ins:?}"),
+    }
+}
+
+/// An instruction on a variable, or on the thread's local value alone (`BugIfLocal`).
+async fn var_ins(cx: &Ctx<World>, ins: Ins, local: &mut i64) {
+    match ins {
+        Ins::Read(v) => {
+            *local = cx
+                .step(
+                    Op::new("read", Accesses::new().with(Access::read(var(v)))),
+                    |e| e.world.vars[v as usize],
+                )
+                .await;
+        }
+        Ins::Write(v, c) => {
+            let value = *local + c as i64;
+            cx.step(
+                Op::new("write", Accesses::new().with(Access::write(var(v)))),
+                |e| {
+                    e.world.vars[v as usize] = value;
+                },
+            )
+            .await;
+        }
+        Ins::Add(v, c) => {
+            cx.step(
+                Op::new("add", Accesses::new().with(Access::add(var(v)))),
+                |e| {
+                    e.world.vars[v as usize] += c as i64;
+                },
+            )
+            .await;
+        }
+        Ins::Check(v, c) => {
+            cx.step(
+                Op::new("check", Accesses::new().with(Access::read(var(v)))),
+                |e| {
+                    if e.world.vars[v as usize] == c as i64 {
+                        e.report("bad-value", Severity::Violation, format!("var {v} == {c}"));
+                    }
+                },
+            )
+            .await;
+        }
+        Ins::AwaitNonZero(v) => {
+            // A function with a loop, summarised in the history by its result (none).
+            cx.call("await_non_zero", async {
+                let acc = Accesses::new().with(Access::read(var(v)));
+                let mut first = true;
+                loop {
+                    let op = if first {
+                        Op::new("await", acc)
+                    } else {
+                        Op::new("await", acc).parked()
+                    };
+                    first = false;
+                    let x = cx.step(op, |e| e.world.vars[v as usize]).await;
+                    if x != 0 {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        Ins::Fatal(v, c) => {
+            cx.step(
+                Op::new("assert", Accesses::new().with(Access::read(var(v)))),
+                |e| {
+                    if e.world.vars[v as usize] == c as i64 {
+                        e.report_fatal("fatal-value", format!("var {v} == {c}"));
+                    }
+                },
+            )
+            .await;
+        }
+        Ins::BugIfLocal(c) => {
+            if *local == c as i64 {
+                cx.step(Op::new("BUG", Accesses::new()), |e| {
+                    e.report_fatal("bug", "BUG()".into())
+                })
+                .await;
+            }
+        }
+        Ins::CasInc(v) => {
+            // The retry loop as a function that returns the value it swapped (a path with
+            // one failed attempt and one without leave the thread in the same state).
+            let swapped = cx.call("cas_inc", cas_inc(cx, v)).await;
+            if let Some(seen) = swapped {
+                *local = seen;
+            }
+        }
+        Ins::Lock(_) | Ins::Unlock(_) | Ins::TryLock(_) => {
+            unreachable!("a lock instruction: {ins:?}")
+        }
+    }
 }
 
 async fn cas_inc(cx: &Ctx<World>, v: u8) -> Option<i64> {

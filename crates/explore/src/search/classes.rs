@@ -15,9 +15,9 @@
 //! events: hashed order-independently (128 bits), so that any linearisation gives the same key.
 //! An optimal DPOR explores exactly one execution per class: `executions ÷ classes` = 1.
 
-use super::StateKey;
+use super::{sleep_after, StateKey};
 use crate::access::Accesses;
-use crate::hash::Hasher128;
+use crate::hash::{avalanche, Hasher128};
 use crate::runtime::{Execution, Model, Tid};
 use std::collections::{HashMap, HashSet};
 use std::hash::Hasher;
@@ -39,12 +39,6 @@ pub struct ClassCount {
     pub memo_states: u64,
 }
 
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 #[derive(Clone, Copy)]
 struct Ev {
     tid: Tid,
@@ -54,10 +48,10 @@ struct Ev {
 }
 
 fn ev_id(e: &Ev) -> u64 {
-    let mut h = mix(e.tid as u64 ^ ((e.k as u64) << 8) ^ 0x9e37_79b9);
-    h = mix(h ^ e.name as u64);
+    let mut h = avalanche(e.tid as u64 ^ ((e.k as u64) << 8) ^ 0x9e37_79b9);
+    h = avalanche(h ^ e.name as u64);
     for a in e.acc.as_slice() {
-        h = mix(h ^ ((a.obj.0 as u64) << 8) ^ a.kind.code());
+        h = avalanche(h ^ ((a.obj.0 as u64) << 8) ^ a.kind.code());
     }
     h
 }
@@ -66,13 +60,13 @@ fn class_key(events: &[Ev]) -> u128 {
     let ids: Vec<u64> = events.iter().map(ev_id).collect();
     let (mut a, mut b) = (0u64, 0u64);
     for i in 0..events.len() {
-        a = a.wrapping_add(mix(ids[i] ^ 0x51));
-        b ^= mix(ids[i].rotate_left(17) ^ 0x77);
+        a = a.wrapping_add(avalanche(ids[i] ^ 0x51));
+        b ^= avalanche(ids[i].rotate_left(17) ^ 0x77);
         for j in i + 1..events.len() {
             if events[i].tid != events[j].tid && events[i].acc.dependent(&events[j].acc) {
-                let p = mix(ids[i] ^ mix(ids[j] ^ 0xabcdef));
+                let p = avalanche(ids[i] ^ avalanche(ids[j] ^ 0xabcdef));
                 a = a.wrapping_add(p);
-                b ^= mix(p ^ 0x1234_5678);
+                b ^= avalanche(p ^ 0x1234_5678);
             }
         }
     }
@@ -227,10 +221,7 @@ pub fn count_classes_sleep<M: Model>(model: &M, limit: Option<Duration>) -> Clas
             }
             let acc = top.next[t].expect("stepped thread had an operation");
             let asleep = (top.sleep | top.done) & !top.fatal & !(1 << t);
-            let sleep = (0..64)
-                .filter(|&q| asleep & (1 << q) != 0)
-                .filter(|&q| matches!(&top.next[q], Some(a) if !a.dependent(&acc)))
-                .fold(0u64, |s, q| s | (1 << q));
+            let sleep = sleep_after(asleep, &top.next, &acc);
             stack.push(snode(&ex, sleep));
         }
         if limit.is_some_and(|l| start.elapsed() >= l) {
@@ -273,7 +264,7 @@ struct MNode {
 /// The key of the state an execution is in: the model's hash of the world, and per thread its
 /// registered operation, its history if the model's key includes it, and the runtime's summary
 /// of what its parked steps wait for — what the stateful search keys states by (see
-/// `stateful.rs`): under the [`StateKey`] contract, equal keys have equal futures.
+/// [`super::stateful`]): under the [`StateKey`] contract, equal keys have equal futures.
 fn state_key<M: StateKey>(model: &M, ex: &Execution<M::World>) -> u128 {
     let mut h = Hasher128::new(0x3c6e_f372_fe94_f82b, 0xa54f_f53a_5f1d_36f1);
     ex.with_world(|w| model.hash_state(w, &mut h));
@@ -397,12 +388,7 @@ pub fn count_classes_memo<M: StateKey>(model: &M, limit: Option<Duration>) -> Cl
         }
         let acc = top.next[t].expect("stepped thread had an operation");
         let asleep = (top.sleep | top.done) & !top.fatal & !(1 << t);
-        entering = Some(
-            (0..64)
-                .filter(|&q| asleep & (1 << q) != 0)
-                .filter(|&q| matches!(&top.next[q], Some(a) if !a.dependent(&acc)))
-                .fold(0u64, |s, q| s | (1 << q)),
-        );
+        entering = Some(sleep_after(asleep, &top.next, &acc));
     }
     out.executions = out.classes;
     out.memo_states = memo.len() as u64;

@@ -1,5 +1,5 @@
 //! The learned independence table behind the stateful search's persistent sets ("safe
-//! steps", see `search::stateful`, "Safe steps").
+//! steps", see the module documentation above, "Safe steps").
 //!
 //! For every object and thread it holds the kinds of access the thread was seen making to
 //! the object. A step of thread `t` whose every access commutes with every kind any *other*
@@ -66,7 +66,7 @@ impl KindSet {
 
 /// What each thread was seen doing to each object.
 #[derive(Clone, Debug)]
-pub struct Seen {
+pub(super) struct Seen {
     threads: usize,
     objects: usize,
     /// `by[obj * threads + tid]`: the kinds `tid` was seen using on `obj`.
@@ -82,7 +82,7 @@ pub struct Seen {
 }
 
 impl Seen {
-    pub fn new(threads: usize, objects: usize) -> Self {
+    pub(super) fn new(threads: usize, objects: usize) -> Self {
         Seen {
             threads,
             objects,
@@ -94,13 +94,13 @@ impl Seen {
     }
 
     /// The model's threads and objects the table is for.
-    pub fn shape(&self) -> (usize, usize) {
+    pub(super) fn shape(&self) -> (usize, usize) {
         (self.threads, self.objects)
     }
 
     /// Records that a parked retry of `tid` was registered on object `obj`; true if that
     /// was new.
-    pub fn insert_parked(&mut self, tid: usize, obj: usize) -> bool {
+    pub(super) fn insert_parked(&mut self, tid: usize, obj: usize) -> bool {
         assert!(obj < self.objects, "object id {obj} out of range");
         let (w, b) = (tid * self.words + obj / 64, 1u64 << (obj % 64));
         let new = self.parked[w] & b == 0;
@@ -109,18 +109,19 @@ impl Seen {
     }
 
     /// Whether a parked retry of `tid` was seen registered on object `obj`.
-    pub fn parks_on(&self, tid: usize, obj: usize) -> bool {
+    #[cfg(test)]
+    fn parks_on(&self, tid: usize, obj: usize) -> bool {
         self.parked[tid * self.words + obj / 64] & (1 << (obj % 64)) != 0
     }
 
     /// The objects parked retries of `tid` were seen registered on, one bit per object
     /// (`objects.div_ceil(64)` words).
-    pub fn parked_mask(&self, tid: usize) -> &[u64] {
+    pub(super) fn parked_mask(&self, tid: usize) -> &[u64] {
         &self.parked[tid * self.words..(tid + 1) * self.words]
     }
 
     /// Records that operation `name` of `tid` ended an execution; true if that was new.
-    pub fn insert_fatal(&mut self, tid: usize, name: &'static str) -> bool {
+    pub(super) fn insert_fatal(&mut self, tid: usize, name: &'static str) -> bool {
         if self.fatal[tid].contains(&name) {
             return false;
         }
@@ -129,13 +130,13 @@ impl Seen {
     }
 
     /// Whether operation `name` of `tid` was seen ending an execution.
-    pub fn seen_fatal(&self, tid: usize, name: &'static str) -> bool {
+    pub(super) fn seen_fatal(&self, tid: usize, name: &'static str) -> bool {
         self.fatal[tid].contains(&name)
     }
 
     /// Number of entries: (object, thread, kind) accesses, fatal operations and (thread,
     /// object) parked retries.
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.by
             .iter()
             .map(|k| k.mask.count_ones() as usize + k.sets.len())
@@ -148,19 +149,16 @@ impl Seen {
                 .sum::<usize>()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Records that `tid` made access `a`; true if that was new.
-    pub fn insert(&mut self, tid: usize, a: &Access) -> bool {
+    pub(super) fn insert(&mut self, tid: usize, a: &Access) -> bool {
         let o = a.obj.0 as usize;
         assert!(o < self.objects, "object id {o} out of range");
         self.by[o * self.threads + tid].insert(a.kind)
     }
 
     /// Adds everything `other` holds.
-    pub fn merge(&mut self, other: &Seen) {
+    #[cfg(test)]
+    fn merge(&mut self, other: &Seen) {
         for (a, b) in self.by.iter_mut().zip(&other.by) {
             a.union(b);
         }
@@ -180,7 +178,7 @@ impl Seen {
     /// swapped. A symmetric table makes the search's choice of safe steps the same, up to
     /// the permutation, in states equal up to one (see `search::stateful`, "Symmetry").
     /// True if anything was added.
-    pub fn symmetrize(&mut self, groups: &[Vec<usize>]) -> bool {
+    pub(super) fn symmetrize(&mut self, groups: &[Vec<usize>]) -> bool {
         let before = self.len();
         for g in groups {
             for o in 0..self.objects {
@@ -211,7 +209,7 @@ impl Seen {
     }
 
     /// Whether `tid` making access `a` is not in the table yet.
-    pub fn missing(&self, tid: usize, a: &Access) -> bool {
+    pub(super) fn missing(&self, tid: usize, a: &Access) -> bool {
         !self.by[a.obj.0 as usize * self.threads + tid].contains(a.kind)
     }
 
@@ -221,7 +219,7 @@ impl Seen {
     /// By bit masks: a store of a constant commutes only with stores of the same constant; a
     /// plain kind never with a store, and with the plain kinds outside its [`PLAIN_DEPENDENT`]
     /// mask (the same relation as [`kinds_dependent`], tested).
-    pub fn commutes_with_thread(&self, a: &Access, v: usize) -> bool {
+    pub(super) fn commutes_with_thread(&self, a: &Access, v: usize) -> bool {
         let ks = &self.by[a.obj.0 as usize * self.threads + v];
         match a.kind {
             AccessKind::Set(x) => ks.mask == 0 && ks.sets.iter().all(|&y| y == x),

@@ -11,6 +11,8 @@
 //! Every thread keeps its resume point (`pc`, `round`) in the world, written by its step
 //! bodies, so that the whole state can be hashed ([`explore::StateKey`]).
 
+#![forbid(unsafe_code)]
+
 use explore::search::StateKey;
 use explore::{
     machine, Access, Accesses, Ctx, Finding, Instance, Machine, Model, ObjId, Op, Severity,

@@ -34,7 +34,8 @@
 //! 128 states: 0.09 ms from 1,024 slots, 0.18 ms from 4,096; and growing from 256 slots
 //! cost more than it saved (F(3,2), 408 states: 0.39 ms against 0.27 ms).
 
-use super::super::{memory_bound, memory_mib, Bound, Bounds};
+use crate::search::limits::{memory_bound, memory_mib};
+use crate::search::{Bound, Bounds};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 

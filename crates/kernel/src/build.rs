@@ -1,0 +1,623 @@
+//! World construction: a [`Builder`] collects files, mms, mappings, guest frames, pipes and
+//! threads, checks each as it is added (names, mappings, what each op names, the references
+//! each thread's ops need), and builds the [`KernelModel`] of one kernel configuration. The
+//! scenario parser only turns text into these calls; the kernel crate's tests use it
+//! directly.
+
+use crate::uv::{self, UvFrame, UvKeys, UvState};
+use crate::vocab::ops::{Arg, Batch, Kind, OpCall, ThreadOp};
+use crate::world::{
+    File, GuestFrame, Mm, Objs, Page, Pipe, Pte, Vma, World, PAGE_BYTES, PAGE_PARTS, PTRS_PER_PTE,
+};
+use crate::{Kernel, KernelModel};
+use std::fmt;
+
+pub use crate::world::{FileId, MmId, PipeId};
+
+/// Spare free frames the allocator can hand out during an execution.
+pub const SPARE_FRAMES: usize = 1;
+/// Frames a model may have: an allocation declares every frame's refcount and lifetime.
+pub const MAX_FRAMES: usize = (explore::Accesses::CAP - 1) / 2;
+/// Threads a model may have (the explorer's thread masks).
+pub const MAX_THREADS: usize = 64;
+
+/// An error adding something to a [`Builder`]: the field it concerns and what is wrong.
+/// For a thread, `op` is the index of the op concerned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildError {
+    pub op: Option<usize>,
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl BuildError {
+    fn new(field: &'static str, message: impl Into<String>) -> Self {
+        BuildError {
+            op: None,
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(i) = self.op {
+            write!(f, "op {}: ", i + 1)?;
+        }
+        write!(f, "field `{}`: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// What backs a mapped virtual page.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Backing {
+    /// A page of a file (`MAP_SHARED` unless the map says otherwise).
+    File { file: FileId, index: usize },
+    /// Anonymous memory (QEMU's default guest RAM).
+    Anon,
+}
+
+/// A `[[map]]`: a virtual page of an mm and what backs it.
+#[derive(Copy, Clone, Debug)]
+pub struct MapSpec {
+    pub mm: MmId,
+    pub vpn: usize,
+    pub backing: Backing,
+    pub shared: bool,
+    pub writable: bool,
+    /// The PTE is populated at the start.
+    pub present: bool,
+    /// The PTE is writable at the start (only if the mapping is).
+    pub pte_write: bool,
+}
+
+/// A `[[guest]]` frame: a guest frame number backed by a mapped vpn of an mm.
+#[derive(Copy, Clone, Debug)]
+pub struct GuestSpec {
+    pub gfn: usize,
+    pub mm: MmId,
+    pub vpn: usize,
+    /// Starts as a secure page of the guest.
+    pub secure: bool,
+    /// The guest shared it with the host.
+    pub shared: bool,
+    /// What the guest wrote before the start (a secure frame or an unpack image).
+    pub data: Option<u8>,
+    /// Holds an encrypted image of `data` for `KVM_PV_UNPACK`.
+    pub image: bool,
+}
+
+#[derive(Clone, Debug)]
+struct MmSpec {
+    name: String,
+    protected: bool,
+    protected_vms: u32,
+}
+
+/// The set-up of a model, independent of the kernel configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    files: Vec<(String, usize)>,
+    /// The files that are shmem (memfd), by id.
+    shmem: Vec<FileId>,
+    mms: Vec<MmSpec>,
+    maps: Vec<MapSpec>,
+    guest: Vec<GuestSpec>,
+    pipes: Vec<String>,
+    threads: Vec<(String, Vec<OpCall>)>,
+}
+
+fn defined(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+impl Builder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn unique(&self, list: &[&str], what: &str, name: &str) -> Result<(), BuildError> {
+        if list.contains(&name) {
+            return Err(BuildError::new(
+                "name",
+                format!("a {what} named `{name}` is already defined"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A file whose pages `0..pages` are in the page cache at the start.
+    pub fn file(&mut self, name: &str, pages: usize) -> Result<FileId, BuildError> {
+        self.unique(&self.file_names(), "file", name)?;
+        self.files.push((name.to_string(), pages));
+        self.frames_fit()?;
+        Ok(self.files.len() - 1)
+    }
+
+    /// A memfd: a shmem file whose pages `0..pages` are in its page cache at the start
+    /// (QEMU's memory-backend-memfd). Unlike [`Builder::file`]'s files it does not write
+    /// back: a shared writable mapping of it needs no dirty tracking.
+    pub fn memfd(&mut self, name: &str, pages: usize) -> Result<FileId, BuildError> {
+        let f = self.file(name, pages)?;
+        self.shmem.push(f);
+        Ok(f)
+    }
+
+    /// An address space; `protected_vms` defaults to 1 for a protected mm, else 0.
+    pub fn mm(
+        &mut self,
+        name: &str,
+        protected: bool,
+        protected_vms: Option<u32>,
+    ) -> Result<MmId, BuildError> {
+        self.unique(&self.mm_names(), "mm", name)?;
+        self.mms.push(MmSpec {
+            name: name.to_string(),
+            protected,
+            protected_vms: protected_vms.unwrap_or(u32::from(protected)),
+        });
+        Ok(self.mms.len() - 1)
+    }
+
+    /// A pipe.
+    pub fn pipe(&mut self, name: &str) -> Result<PipeId, BuildError> {
+        self.unique(&self.pipe_names(), "pipe", name)?;
+        self.pipes.push(name.to_string());
+        Ok(self.pipes.len() - 1)
+    }
+
+    /// A mapping (its `mm` and `file` already added).
+    pub fn map(&mut self, m: MapSpec) -> Result<(), BuildError> {
+        let mm = self
+            .mms
+            .get(m.mm)
+            .ok_or_else(|| BuildError::new("mm", format!("no mm {}", m.mm)))?;
+        if let Backing::File { file, index } = m.backing {
+            let (name, pages) = self
+                .files
+                .get(file)
+                .ok_or_else(|| BuildError::new("file", format!("no file {file}")))?;
+            if index >= *pages {
+                return Err(BuildError::new(
+                    "index",
+                    format!("file `{name}` has pages 0..{pages}, not {index}"),
+                ));
+            }
+        }
+        if self.maps.iter().any(|x| x.mm == m.mm && x.vpn == m.vpn) {
+            return Err(BuildError::new(
+                "vpn",
+                format!("{} already mapped in `{}`", m.vpn, mm.name),
+            ));
+        }
+        self.maps.push(MapSpec {
+            pte_write: m.pte_write && m.writable,
+            ..m
+        });
+        self.frames_fit()
+    }
+
+    /// A guest frame (its mapping already added).
+    pub fn guest(&mut self, g: GuestSpec) -> Result<(), BuildError> {
+        let mm = self
+            .mms
+            .get(g.mm)
+            .ok_or_else(|| BuildError::new("mm", format!("no mm {}", g.mm)))?;
+        if !self.is_mapped(g.mm, g.vpn) {
+            return Err(BuildError::new(
+                "vpn",
+                format!(
+                    "guest frame {} is backed by vpn {} of `{}`, which no [[map]] maps",
+                    g.gfn, g.vpn, mm.name
+                ),
+            ));
+        }
+        if self.guest.iter().any(|x| x.gfn == g.gfn) {
+            return Err(BuildError::new(
+                "gfn",
+                format!("guest frame {} is already defined", g.gfn),
+            ));
+        }
+        if g.data.is_some() && !(g.secure || g.image) {
+            return Err(BuildError::new(
+                "data",
+                "only a secure frame or an unpack image holds guest data",
+            ));
+        }
+        self.guest.push(g);
+        Ok(())
+    }
+
+    /// A thread and its operations: each op's fields must name what exists
+    /// ([`Builder::check_op`]), and an op that uses or releases a batch of references needs
+    /// the thread to hold one (counting every acquiring op before it as a success: one that
+    /// fails ends the thread).
+    pub fn thread(&mut self, name: &str, ops: Vec<OpCall>) -> Result<(), BuildError> {
+        if self.threads.len() >= MAX_THREADS {
+            return Err(BuildError::new(
+                "thread",
+                format!("at most {MAX_THREADS} threads"),
+            ));
+        }
+        let mut held = 0usize;
+        for (i, c) in ops.iter().enumerate() {
+            self.check_op(&c.op)
+                .map_err(|e| BuildError { op: Some(i), ..e })?;
+            let spec = c.op.spec();
+            match spec.batch {
+                Batch::Acquires => held += 1,
+                Batch::Uses | Batch::Releases if held == 0 => {
+                    return Err(BuildError {
+                        op: Some(i),
+                        field: "op",
+                        message: format!(
+                            "`{}` {}, but the thread holds none here \
+                             (an op that acquires one — gup, find-get-page — must come first)",
+                            spec.name,
+                            spec.batch.describe()
+                        ),
+                    })
+                }
+                Batch::Releases => held -= 1,
+                Batch::Uses | Batch::None => {}
+            }
+        }
+        self.threads.push((name.to_string(), ops));
+        Ok(())
+    }
+
+    /// Checks what an op's fields name: the mm, file and pipe exist, the vpn is mapped in
+    /// the op's mm, the index is a page of the op's file, the gfn is a declared guest frame.
+    pub fn check_op(&self, op: &ThreadOp) -> Result<(), BuildError> {
+        let args = op.args();
+        let arg = |k: Kind| args.iter().find(|(f, _)| f.kind == k).map(|(_, a)| *a);
+        for (f, a) in &args {
+            let n = match *a {
+                Arg::Id(n) | Arg::Num(n) => n,
+                _ => continue,
+            };
+            let err = |m: String| Err(BuildError::new(f.name, m));
+            match f.kind {
+                Kind::Mm if n >= self.mms.len() => return err(format!("no mm {n}")),
+                Kind::File if n >= self.files.len() => return err(format!("no file {n}")),
+                Kind::Pipe if n >= self.pipes.len() => return err(format!("no pipe {n}")),
+                Kind::Gfn if !self.guest.iter().any(|g| g.gfn == n) => {
+                    return err(format!("no [[guest]] frame {n}"))
+                }
+                Kind::Vpn => {
+                    if let Some(Arg::Id(mm) | Arg::Num(mm)) = arg(Kind::Mm) {
+                        if mm < self.mms.len() && !self.is_mapped(mm, n) {
+                            return err(format!(
+                                "`{}` has no mapping at vpn {n}",
+                                self.mms[mm].name
+                            ));
+                        }
+                    }
+                }
+                Kind::Index => {
+                    if let Some(Arg::Id(file) | Arg::Num(file)) = arg(Kind::File) {
+                        if let Some((name, pages)) = self.files.get(file) {
+                            if n >= *pages {
+                                return err(format!("file `{name}` has pages 0..{pages}, not {n}"));
+                            }
+                        }
+                    }
+                }
+                Kind::Count if n == 0 => return err("a count is at least 1".into()),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn is_mapped(&self, mm: MmId, vpn: usize) -> bool {
+        self.maps.iter().any(|m| m.mm == mm && m.vpn == vpn)
+    }
+
+    /// Page frames: one per cached file page, one per present anonymous mapping, spares.
+    fn frames(&self) -> usize {
+        self.files.iter().map(|f| f.1).sum::<usize>()
+            + self
+                .maps
+                .iter()
+                .filter(|m| m.backing == Backing::Anon && m.present)
+                .count()
+            + SPARE_FRAMES
+    }
+
+    fn frames_fit(&self) -> Result<(), BuildError> {
+        let n = self.frames();
+        if n > MAX_FRAMES {
+            return Err(BuildError::new(
+                "pages",
+                format!("the set-up has {n} page frames; at most {MAX_FRAMES} are supported"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn file_names(&self) -> Vec<&str> {
+        self.files.iter().map(|f| f.0.as_str()).collect()
+    }
+    pub fn mm_names(&self) -> Vec<&str> {
+        self.mms.iter().map(|m| m.name.as_str()).collect()
+    }
+    pub fn pipe_names(&self) -> Vec<&str> {
+        self.pipes.iter().map(|p| p.as_str()).collect()
+    }
+
+    /// The id of the mm, file or pipe named `name` (`kind` is `Mm`, `File` or `Pipe`), or
+    /// an error listing what is defined.
+    pub fn resolve(&self, kind: Kind, name: &str) -> Result<usize, String> {
+        let (list, what) = match kind {
+            Kind::Mm => (self.mm_names(), "mm"),
+            Kind::File => (self.file_names(), "file"),
+            Kind::Pipe => (self.pipe_names(), "pipe"),
+            other => return Err(format!("a {other:?} is not a name")),
+        };
+        list.iter()
+            .position(|n| *n == name)
+            .ok_or_else(|| format!("no {what} named `{name}` (defined: {})", defined(&list)))
+    }
+
+    /// The name of id `n` of `kind` (for texts: `explain`).
+    pub fn name_of(&self, kind: Kind, n: usize) -> Option<&str> {
+        match kind {
+            Kind::Mm => self.mms.get(n).map(|m| m.name.as_str()),
+            Kind::File => self.files.get(n).map(|f| f.0.as_str()),
+            Kind::Pipe => self.pipes.get(n).map(|p| p.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The threads, in order.
+    pub fn threads(&self) -> &[(String, Vec<OpCall>)] {
+        &self.threads
+    }
+
+    /// Whether there is at least one thread.
+    pub fn has_threads(&self) -> bool {
+        !self.threads.is_empty()
+    }
+
+    /// The model for one kernel configuration: file pages in the cache (refcount 1 each for
+    /// the cache slot), mappings (each present PTE a mapcount and a reference), anonymous
+    /// pages, guest frames (secure ones with PG_arch_1; unpack images sealed by an export),
+    /// pipes, and the object ids the explorer sees.
+    pub fn model(&self, kernel: Kernel) -> KernelModel {
+        let (pages, files, map_pages) = self.pages_and_files();
+        let mut pages = pages;
+        let nframes = pages.len();
+        let mms = self.mms_with_ptes(&mut pages, &map_pages);
+        let keys = UvKeys::new(1);
+        let mut uvs = vec![UvFrame::default(); nframes];
+        let guest = self.guest_frames(&keys, &mut pages, &mut uvs, &map_pages);
+        let objs = self.objs(nframes, &files, mms.len());
+        let world = World {
+            cfg: std::sync::Arc::new(kernel),
+            objs: std::sync::Arc::new(objs),
+            keys: std::sync::Arc::new(keys),
+            pages,
+            uv: uvs,
+            mms,
+            files,
+            pipes: self
+                .pipes
+                .iter()
+                .map(|n| Pipe {
+                    name: n.clone(),
+                    bufs: Vec::new(),
+                })
+                .collect(),
+            lru_batch: Vec::new(),
+            uv_busy: 0,
+            uv_export_fail: 0,
+            guest,
+            held: vec![Vec::new(); self.threads.len()],
+        };
+        KernelModel::new(world, self.threads.clone())
+    }
+
+    fn vma(&self, m: &MapSpec) -> Vma {
+        Vma {
+            vpn: m.vpn,
+            file: match m.backing {
+                Backing::File { file, index } => Some((file, index)),
+                Backing::Anon => None,
+            },
+            shared: m.shared,
+            writable: m.writable,
+        }
+    }
+
+    /// Pages (cached file pages first, then anonymous and spare frames), the files with
+    /// their caches, and the page each mapping maps (none for a non-present anonymous one).
+    fn pages_and_files(&self) -> (Vec<Page>, Vec<File>, Vec<Option<usize>>) {
+        let mut pages: Vec<Page> = Vec::new();
+        let mut files: Vec<File> = Vec::new();
+        for (fi, (name, n)) in self.files.iter().enumerate() {
+            let mut cache = Vec::new();
+            for idx in 0..*n {
+                cache.push(Some(pages.len()));
+                pages.push(Page {
+                    free: false,
+                    refcount: 1,
+                    mapping: Some((fi, idx)),
+                    ..Page::new()
+                });
+            }
+            files.push(File {
+                name: name.clone(),
+                cache,
+                shmem: self.shmem.contains(&fi),
+            });
+        }
+        let mut next_anon = pages.len();
+        pages.resize(self.frames(), Page::new());
+        let map_pages = self
+            .maps
+            .iter()
+            .map(|m| match m.backing {
+                Backing::File { file, index } => files[file].cache[index],
+                Backing::Anon if m.present => {
+                    let p = next_anon;
+                    next_anon += 1;
+                    pages[p].free = false;
+                    Some(p)
+                }
+                Backing::Anon => None,
+            })
+            .collect();
+        (pages, files, map_pages)
+    }
+
+    /// The mms with their VMAs (in mapping order) and the PTEs of present mappings (each a
+    /// mapcount and a reference of its page).
+    fn mms_with_ptes(&self, pages: &mut [Page], map_pages: &[Option<usize>]) -> Vec<Mm> {
+        let mut mms: Vec<Mm> = self
+            .mms
+            .iter()
+            .map(|m| Mm {
+                name: m.name.clone(),
+                protected: m.protected,
+                protected_count: m.protected_vms,
+                vmas: Vec::new(),
+                ptes: Vec::new(),
+                ptl_held: Vec::new(),
+                mmap_readers: 0,
+                mmap_writer: false,
+            })
+            .collect();
+        for (m, p) in self.maps.iter().zip(map_pages) {
+            mms[m.mm].vmas.push(self.vma(m));
+            let Some(p) = *p else { continue };
+            if m.present {
+                mms[m.mm].set_pte(
+                    m.vpn,
+                    Pte {
+                        present: true,
+                        invalid: false,
+                        write: m.pte_write,
+                        page: Some(p),
+                    },
+                );
+                pages[p].mapcount += 1;
+                pages[p].refcount += 1;
+            }
+        }
+        mms
+    }
+
+    /// The guest's frames: a secure frame is a secure page of guest 0 with PG_arch_1 and
+    /// the guest's data; an unpack image is the guest's data exported (sealed) by the UV.
+    fn guest_frames(
+        &self,
+        keys: &UvKeys,
+        pages: &mut [Page],
+        uvs: &mut [UvFrame],
+        map_pages: &[Option<usize>],
+    ) -> Vec<GuestFrame> {
+        let mut guest = Vec::new();
+        for g in &self.guest {
+            let mi = self
+                .maps
+                .iter()
+                .position(|m| m.mm == g.mm && m.vpn == g.vpn)
+                .expect("Builder::guest checked the mapping");
+            let data = map_pages[mi].and(g.data.map(|v| [v; PAGE_BYTES]));
+            if let Some(p) = map_pages[mi] {
+                uvs[p].shared = g.shared;
+                if g.secure {
+                    uvs[p].state = UvState::Secure {
+                        guest: 0,
+                        gfn: g.gfn,
+                    };
+                    pages[p].arch1 = true;
+                    pages[p].data = data.unwrap_or([0; PAGE_BYTES]);
+                } else if g.image {
+                    // The host placed the guest's encrypted image here for unpack: seal it.
+                    let mut frame = UvFrame {
+                        state: UvState::Secure {
+                            guest: 0,
+                            gfn: g.gfn,
+                        },
+                        ..UvFrame::default()
+                    };
+                    let mut d = data.unwrap_or([0; PAGE_BYTES]);
+                    uv::export(keys, &mut frame, &mut d);
+                    frame.shared = g.shared;
+                    uvs[p] = frame;
+                    pages[p].data = d;
+                }
+            }
+            guest.push(GuestFrame {
+                gfn: g.gfn,
+                mm: g.mm,
+                vpn: g.vpn,
+                shared: g.shared,
+                written: data,
+            });
+        }
+        guest
+    }
+
+    /// Object ids: the parts of every page, then PTEs, PTE locks, mmap locks, cache slots,
+    /// pipes, the LRU batch, the UV's busy state and the allocator.
+    fn objs(&self, nframes: usize, files: &[File], nmms: usize) -> Objs {
+        let per_page = PAGE_PARTS;
+        let page_base = 0u32;
+        let pte_index: Vec<(usize, usize)> = self.maps.iter().map(|m| (m.mm, m.vpn)).collect();
+        let mut ptl_index: Vec<(usize, usize)> = Vec::new();
+        for m in &self.maps {
+            let k = (m.mm, m.vpn / PTRS_PER_PTE);
+            if !ptl_index.contains(&k) {
+                ptl_index.push(k);
+            }
+        }
+        let mut slot_index = Vec::new();
+        for (fi, f) in files.iter().enumerate() {
+            for idx in 0..f.cache.len() {
+                slot_index.push((fi, idx));
+            }
+        }
+        let pte_base = page_base + (nframes * per_page) as u32;
+        let ptl_base = pte_base + pte_index.len() as u32;
+        let mmap_base = ptl_base + ptl_index.len() as u32;
+        let slot_base = mmap_base + nmms as u32;
+        let pipe_base = slot_base + slot_index.len() as u32;
+        let lru = pipe_base + self.pipes.len() as u32;
+        let uv_busy = lru + 1;
+        let alloc = lru + 2;
+        // After every other object, so that models without it keep their numbering.
+        let fails = self
+            .threads
+            .iter()
+            .flat_map(|(_, ops)| ops)
+            .any(|c| matches!(c.op, ThreadOp::UvExportFails { .. }));
+        let uv_fail = fails.then_some(alloc + 1);
+        Objs {
+            per_page,
+            page_base,
+            pte_base,
+            ptl_base,
+            mmap_base,
+            slot_base,
+            pipe_base,
+            lru,
+            uv_busy,
+            alloc,
+            uv_fail,
+            total: uv_fail.unwrap_or(alloc) as usize + 1,
+            pte_index,
+            ptl_index,
+            slot_index,
+        }
+    }
+}
