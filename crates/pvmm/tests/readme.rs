@@ -1,10 +1,10 @@
 //! The README says what the program does: every code block in README.md that shows output
 //! (a block whose first line is `$ cargo run --release -- ARGS`) is run, and the lines it
-//! shows must be what pvmm prints — in order, `...` standing for lines left out (a line ending in
-//! ` ...` for the rest of a line: a figure of this machine), times
-//! (`0.02s`) compared as times, not values. The figures the prose states (rows, presets, the
-//! DPOR budget, the preset list) are compared with the program's, and every scenario file a
-//! command names exists.
+//! shows must be what pvmm prints — in order, `...` standing for lines left out (and a line
+//! ending in ` ...` for the rest of that line: a figure of this machine, such as its memory
+//! bound), times (`0.02s`) compared as times, not values. The figures the prose states (rows,
+//! presets, the DPOR budget, the preset list) are compared with the program's, and every
+//! scenario file a command names exists.
 //!
 //! When a block is stale the failure prints the program's output to paste.
 
@@ -145,7 +145,10 @@ fn matches(expected: &[String], actual: &[String]) -> Result<(), String> {
             .take(if anchored { 1 } else { usize::MAX })
             .find(|&s| {
                 actual.len() >= s + run.len()
-                    && run.iter().zip(&actual[s..]).all(|(e, a)| line_matches(e, a))
+                    && run
+                        .iter()
+                        .zip(&actual[s..])
+                        .all(|(e, a)| line_matches(e, a))
             });
         match found {
             Some(s) => pos = s + run.len(),
@@ -263,6 +266,14 @@ fn the_matcher_rejects_what_it_should() {
     assert!(
         matches(&e(&["x", "a 0.02s c"]), &a).is_err(),
         "text after a time"
+    );
+    assert!(
+        matches(&e(&["x", "a ..."]), &a).is_ok(),
+        "the rest of a line"
+    );
+    assert!(
+        matches(&e(&["x", "b ..."]), &a).is_err(),
+        "a prefix, not a part"
     );
     assert_eq!(normalise("v5.7   726    0.02s  io"), "v5.7   726 <t>s  io");
     assert_eq!(normalise("v5.7+splice-patch"), "v5.7+splice-patch");
