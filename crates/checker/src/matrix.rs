@@ -251,7 +251,7 @@ pub fn row_scenario(path: &Path_, via: Via, presets: &[&str]) -> Scenario {
 
 /// Computes one cell.
 /// `bounds.max_executions` is DPOR's budget ([`Search::Auto`]): a cell DPOR does not finish
-/// within it is finished by the stateful search (crates/checker/tests/stateful.rs checks the
+/// within it is finished by the stateful search (crates/checker/tests/suite/stateful.rs checks the
 /// stateful search against DPOR on every cell).
 pub fn cell(path: &Path_, via: Via, preset: &str, bounds: explore::Bounds) -> Cell {
     let sc = row_scenario(path, via, &[preset]);
