@@ -210,12 +210,14 @@ impl Ctx<'_> {
 
 /// Reads and checks a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: path.to_path_buf(),
-        line: 0,
-        column: 0,
-        message: format!("cannot read: {e}"),
-    })?;
+    // A regular file of at most MAX_SCENARIO_BYTES (not /dev/zero, not a FIFO).
+    let text = crate::input::read_text(path, "scenario file", crate::input::MAX_SCENARIO_BYTES)
+        .map_err(|e| ScenarioError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: e.message,
+        })?;
     parse(path, &text)
 }
 
@@ -335,8 +337,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         max_depth: raw.bounds.max_depth.unwrap_or(d.max_depth),
         max_executions: raw.bounds.max_executions,
         max_time: raw.bounds.max_time_secs.map(std::time::Duration::from_secs),
-        max_memory_mib: Some(16 * 1024),
+        // Memory bounds come from the machine (`crate::limits`), set by the command line.
         max_preemptions: raw.bounds.max_preemptions,
+        ..d
     };
     use sha2::Digest;
     let hash = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));

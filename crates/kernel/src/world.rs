@@ -484,7 +484,7 @@ clone_reusing!(World {
 // (a destructuring without `..`, as `Clone` above does), so that a new field is a compile
 // error until it is hashed or left out with a reason. What they leave out is what no step
 // changes: names, VMAs, the protected flags and counts, guest-frame translations (set-up
-// constants, the same in every state of one model; crates/checker/tests/world_constants.rs
+// constants, the same in every state of one model; crates/checker/tests/suite/world_constants.rs
 // checks the list through `World::set_up_constants`).
 impl std::hash::Hash for Mm {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {

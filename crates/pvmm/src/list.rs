@@ -3,6 +3,7 @@
 
 use crate::cli::{Format, ListArgs};
 use crate::common::*;
+use checker::text::escape;
 use kernel::vocab::ops::{Arg, Batch, Presence, OPS};
 use kernel::vocab::presets::{preset, Base, PRESETS};
 use kernel::vocab::properties::PROPERTIES;
@@ -195,17 +196,17 @@ fn print_text(doc: &ListDoc, builtin: bool) {
     if builtin {
         println!("scenarios (built in; no ./scenarios here):");
     } else {
-        println!("scenarios ({}):", doc.scenarios_dir);
+        println!("scenarios ({}):", escape(&doc.scenarios_dir));
     }
     for s in &doc.scenarios {
         match &s.error {
             None => println!(
                 "  {:<34} [{}] {}",
-                s.name,
+                escape(&s.name),
                 s.presets.join(", "),
-                s.description.lines().next().unwrap_or("")
+                escape(s.description.lines().next().unwrap_or(""))
             ),
-            Some(e) => println!("  {e}"),
+            Some(e) => println!("  {}", escape(e)),
         }
     }
     println!("\nkernel presets (--kernel PRESET):");

@@ -11,7 +11,7 @@ fn scenario_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
 }
 
-mod common;
+use crate::common;
 use common::toml_files;
 
 fn builtin() -> Vec<Scenario> {

@@ -1,7 +1,7 @@
 //! The explorer against small hand-made and randomly generated programs: the reduced
 //! search must find exactly the final states and properties that naive enumeration finds.
 
-mod common;
+use crate::common;
 
 use common::naive_within;
 use common::prog::{random_prog, Ins, Mix, Prog};

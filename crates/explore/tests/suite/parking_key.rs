@@ -6,7 +6,7 @@
 //! an object nobody waits on, the states must merge. Last, the table's checks: learned from
 //! nothing on random programs, and after a depth cut.
 
-mod common;
+use crate::common;
 
 use common::naive_within;
 use common::prog::{random_prog, Mix};

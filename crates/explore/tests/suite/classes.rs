@@ -2,7 +2,7 @@
 //! (they must agree wherever the naive count completes), and the reduction quality of DPOR —
 //! executions explored (complete + sleep-set-blocked) ÷ classes — on small cases.
 
-mod common;
+use crate::common;
 
 use common::naive_within;
 use common::prog::{random_prog, Ins, Mix, Prog};

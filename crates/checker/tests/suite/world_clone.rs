@@ -7,7 +7,7 @@ use checker::load;
 use explore::{Execution, Model};
 use std::path::Path;
 
-mod common;
+use crate::common;
 use common::toml_files;
 
 #[test]

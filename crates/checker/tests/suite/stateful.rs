@@ -15,7 +15,7 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-mod common;
+use crate::common;
 use common::toml_files;
 
 fn load_all(dir: &Path) -> Vec<Scenario> {
