@@ -192,6 +192,26 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Where `field` is written inside the table at `span` (the value after `field =` on a
+    /// line of its own), or the table's start when it is not written there.
+    fn field_in(&self, span: std::ops::Range<usize>, field: &str) -> std::ops::Range<usize> {
+        let end = span.end.min(self.text.len());
+        let start = span.start.min(end);
+        let mut at = start;
+        for line in self.text[start..end].split_inclusive('\n') {
+            let t = line.trim_start();
+            if let Some(rest) = t.strip_prefix(field) {
+                let r = rest.trim_start();
+                if let Some(v) = r.strip_prefix('=') {
+                    let pos = at + (line.len() - v.trim_start().len());
+                    return pos..pos;
+                }
+            }
+            at += line.len();
+        }
+        span
+    }
+
     fn err(&self, span: std::ops::Range<usize>, msg: impl Into<String>) -> ScenarioError {
         let upto = &self.text[..span.start.min(self.text.len())];
         let line = upto.matches('\n').count() + 1;
@@ -425,7 +445,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
 fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
     let mut b = Builder::new();
     let at = |span: std::ops::Range<usize>| {
-        move |e: BuildError| cx.err(span.clone(), format!("field `{}`: {}", e.field, e.message))
+        move |e: BuildError| {
+            cx.err(
+                cx.field_in(span.clone(), e.field),
+                format!("field `{}`: {}", e.field, e.message),
+            )
+        }
     };
     for f in &raw.file {
         let r = f.get_ref();
@@ -518,6 +543,11 @@ fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
             let span =
                 e.op.and_then(|i| t.ops.get(i))
                     .map_or(ts.span(), |o| field_span(o, e.field));
+            let span = if e.op.is_none() {
+                cx.field_in(span, e.field)
+            } else {
+                span
+            };
             cx.err(span, format!("field `{}`: {}", e.field, e.message))
         })?;
     }
