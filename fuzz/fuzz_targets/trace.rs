@@ -5,15 +5,17 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
-use std::sync::OnceLock;
 
 const SCENARIO: &str = include_str!("../../scenarios/d1-second-mapping-foll-get.toml");
 
-fuzz_target!(|data: &[u8]| {
-    static SC: OnceLock<checker::Scenario> = OnceLock::new();
-    let sc = SC.get_or_init(|| {
-        checker::parse(Path::new("d1-second-mapping-foll-get.toml"), SCENARIO).expect("built-in")
-    });
+thread_local! {
+    static SC: checker::Scenario =
+        checker::parse(Path::new("d1-second-mapping-foll-get.toml"), SCENARIO).expect("built-in");
+}
+
+fuzz_target!(|data: &[u8]| SC.with(|sc| one(sc, data)));
+
+fn one(sc: &checker::Scenario, data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -29,4 +31,4 @@ fuzz_target!(|data: &[u8]| {
         .expect("parse_trace checked the preset and the overrides");
     let model = sc.model(kernel);
     checker::trace::replay_file(sc, &tf, &model).expect("a checked schedule replays");
-});
+}

@@ -59,6 +59,8 @@ struct Raw {
     #[serde(default)]
     pipe: Vec<Spanned<RawPipe>>,
     thread: Spanned<Vec<Spanned<RawThread>>>,
+    /// Free frames the page allocator has at the start (default `build::SPARE_FRAMES`).
+    spare_frames: Option<Spanned<usize>>,
     #[serde(default)]
     bounds: RawBounds,
     #[serde(default)]
@@ -444,6 +446,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
 /// concerns.
 fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
     let mut b = Builder::new();
+    if let Some(n) = &raw.spare_frames {
+        b.spare_frames(*n.get_ref())
+            .map_err(|e| cx.err(n.span(), format!("field `{}`: {}", e.field, e.message)))?;
+    }
     let at = |span: std::ops::Range<usize>| {
         move |e: BuildError| {
             cx.err(

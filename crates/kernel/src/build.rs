@@ -15,7 +15,8 @@ use std::fmt;
 
 pub use crate::world::{FileId, MmId, PipeId};
 
-/// Spare free frames the allocator can hand out during an execution.
+/// Spare free frames the allocator can hand out during an execution, unless the set-up says
+/// otherwise ([`Builder::spare_frames`]).
 pub const SPARE_FRAMES: usize = 1;
 /// Frames a model may have: an allocation declares every frame's refcount and lifetime.
 pub const MAX_FRAMES: usize = (explore::Accesses::CAP - 1) / 2;
@@ -121,6 +122,8 @@ pub struct Builder {
     guest: Vec<GuestSpec>,
     pipes: Vec<String>,
     threads: Vec<(String, Vec<OpCall>)>,
+    /// Free frames at the start beyond [`SPARE_FRAMES`] (what `spare_frames` adds).
+    extra_spares: usize,
 }
 
 /// Room for one more of `what` when `len` are defined ([`MAX_ITEMS`]).
@@ -176,6 +179,26 @@ impl Builder {
             ));
         }
         room(list.len(), what)
+    }
+
+    /// `n` free frames at the start (default [`SPARE_FRAMES`]): what the page allocator can
+    /// hand out before it fails. Abstraction: the real allocator has far more; a scenario
+    /// whose threads allocate more pages than this runs out of memory (the allocation fails
+    /// and its caller's error path runs).
+    pub fn spare_frames(&mut self, n: usize) -> Result<(), BuildError> {
+        if n == 0 {
+            return Err(BuildError::new(
+                "spare_frames",
+                "at least 1 (the allocator's first frame)",
+            ));
+        }
+        let before = self.extra_spares;
+        self.extra_spares = n - 1;
+        if let Err(e) = self.frames_fit() {
+            self.extra_spares = before;
+            return Err(BuildError { field: "spare_frames", ..e });
+        }
+        Ok(())
     }
 
     /// A file whose pages `0..pages` are in the page cache at the start.
@@ -484,6 +507,7 @@ impl Builder {
                     .count(),
             )
             .saturating_add(SPARE_FRAMES)
+            .saturating_add(self.extra_spares)
     }
 
     fn frames_fit(&self) -> Result<(), BuildError> {
@@ -493,13 +517,14 @@ impl Builder {
                 "pages",
                 format!(
                     "the set-up has {} page frames (cached file pages, present anonymous \
-                     pages and {SPARE_FRAMES} spare); at most {MAX_FRAMES} are supported (an \
+                     pages and {} spare); at most {MAX_FRAMES} are supported (an \
                      allocation declares every frame it may take)",
                     if n == usize::MAX {
                         "more than 2^64".to_string()
                     } else {
                         n.to_string()
-                    }
+                    },
+                    SPARE_FRAMES + self.extra_spares
                 ),
             ));
         }
