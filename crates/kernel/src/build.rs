@@ -117,6 +117,8 @@ struct MmSpec {
 #[derive(Clone, Debug, Default)]
 pub struct Builder {
     files: Vec<(String, usize)>,
+    /// The files that are shmem (memfd), by id.
+    shmem: Vec<FileId>,
     mms: Vec<MmSpec>,
     maps: Vec<MapSpec>,
     guest: Vec<GuestSpec>,
@@ -210,6 +212,15 @@ impl Builder {
             return Err(e);
         }
         Ok(self.files.len() - 1)
+    }
+
+    /// A memfd: a shmem file whose pages `0..pages` are in its page cache at the start
+    /// (QEMU's memory-backend-memfd). Unlike [`Builder::file`]'s files it does not write
+    /// back: a shared writable mapping of it needs no dirty tracking.
+    pub fn memfd(&mut self, name: &str, pages: usize) -> Result<FileId, BuildError> {
+        let f = self.file(name, pages)?;
+        self.shmem.push(f);
+        Ok(f)
     }
 
     /// An address space; `protected_vms` defaults to 1 for a protected mm, else 0.
@@ -606,6 +617,7 @@ impl Builder {
                 .collect(),
             lru_batch: Vec::new(),
             uv_busy: 0,
+            uv_export_fail: 0,
             guest,
             held: vec![Vec::new(); self.threads.len()],
         };
@@ -643,6 +655,7 @@ impl Builder {
             files.push(File {
                 name: name.clone(),
                 cache,
+                shmem: self.shmem.contains(&fi),
             });
         }
         let mut next_anon = pages.len();
@@ -781,6 +794,13 @@ impl Builder {
         let lru = pipe_base + self.pipes.len() as u32;
         let uv_busy = lru + 1;
         let alloc = lru + 2;
+        // After every other object, so that models without it keep their numbering.
+        let fails = self
+            .threads
+            .iter()
+            .flat_map(|(_, ops)| ops)
+            .any(|c| matches!(c.op, ThreadOp::UvExportFails { .. }));
+        let uv_fail = fails.then_some(alloc + 1);
         Objs {
             per_page,
             page_base,
@@ -792,7 +812,8 @@ impl Builder {
             lru,
             uv_busy,
             alloc,
-            total: alloc as usize + 1,
+            uv_fail,
+            total: uv_fail.unwrap_or(alloc) as usize + 1,
             pte_index,
             ptl_index,
             slot_index,

@@ -163,6 +163,10 @@ pub struct File {
     pub name: String,
     /// Cache slots by index.
     pub cache: Vec<Option<PageId>>,
+    /// A shmem file (a memfd: QEMU's memory-backend-memfd): `shmem_mapping`,
+    /// `vma_is_shmem` (no writeback, so a shared writable mapping of it needs no dirty
+    /// tracking). A set-up constant.
+    pub shmem: bool,
 }
 
 /// One pipe buffer.
@@ -206,6 +210,9 @@ pub struct Objs {
     pub uv_busy: u32,
     /// The page allocator's free list (written by every free and allocation).
     pub alloc: u32,
+    /// The Ultravisor's failing Convert-From-Secure answers still to give (only when a
+    /// thread can make exports fail: `uv-export-fails`; else no export declares it).
+    pub uv_fail: Option<u32>,
     pub total: usize,
     /// (mm, vpn) → index of its PTE object.
     pub pte_index: Vec<(MmId, usize)>,
@@ -293,6 +300,9 @@ pub struct World {
     pub lru_batch: Vec<PageId>,
     /// UV calls still to be answered "busy" (cc 2), set by a firmware thread.
     pub uv_busy: u32,
+    /// Convert-From-Secure calls still to be answered with condition code 1 (an error),
+    /// set by a firmware thread (`uv-export-fails`).
+    pub uv_export_fail: u32,
     pub guest: Vec<GuestFrame>,
     /// References each model thread holds, by page (thread-private bookkeeping: only the
     /// owning thread reads or writes its entry).
@@ -400,7 +410,7 @@ clone_reusing!(Mm {
     mmap_readers,
     mmap_writer,
 });
-clone_reusing!(File { name, cache });
+clone_reusing!(File { name, cache, shmem });
 clone_reusing!(Pipe { name, bufs });
 clone_reusing!(World {
     cfg,
@@ -413,6 +423,7 @@ clone_reusing!(World {
     pipes,
     lru_batch,
     uv_busy,
+    uv_export_fail,
     guest,
     held,
 });
@@ -458,7 +469,8 @@ impl Mm {
 impl std::hash::Hash for File {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let File {
-            name: _, // a set-up constant
+            name: _,  // a set-up constant
+            shmem: _, // a set-up constant
             cache,
         } = self;
         cache.hash(h);
@@ -509,7 +521,7 @@ impl World {
         use std::hash::Hash;
         let World {
             cfg: _,  // the configuration: the same in every state of one model
-            objs: _, // the object ids: the same in every state of one model
+            objs,    // the object ids: the same in every state of one model (read below)
             keys: _, // the UV's keys: the same in every state of one model
             pages,
             uv,
@@ -518,6 +530,7 @@ impl World {
             pipes,
             lru_batch,
             uv_busy,
+            uv_export_fail,
             guest,
             held,
         } = self;
@@ -541,6 +554,12 @@ impl World {
         pipes.hash(h);
         lru_batch.hash(h);
         uv_busy.hash(h);
+        // Only in a model that can make exports fail (a set-up constant, so every state of
+        // one model writes the same words); zero in every state of the others, whose keys
+        // stay what they were.
+        if objs.uv_fail.is_some() {
+            uv_export_fail.hash(h);
+        }
         guest.hash(h);
         for (t, held) in held.iter().enumerate() {
             if who(t) != MEMBER {
@@ -578,7 +597,7 @@ impl World {
             .iter()
             .map(|m| (&m.name, m.protected, m.protected_count, &m.vmas))
             .collect();
-        let files: Vec<_> = self.files.iter().map(|f| &f.name).collect();
+        let files: Vec<_> = self.files.iter().map(|f| (&f.name, f.shmem)).collect();
         let pipes: Vec<_> = self.pipes.iter().map(|p| &p.name).collect();
         let guest: Vec<_> = self.guest.iter().map(|g| (g.gfn, g.mm, g.vpn)).collect();
         format!("{mms:?} {files:?} {pipes:?} {guest:?}")

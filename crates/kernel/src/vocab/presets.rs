@@ -87,6 +87,11 @@ pub const PRESETS: &[PresetSpec] = &[
                 value: "export-always",
                 why: "\"s390/mm: Add missing secure storage access fixups for donated memory\" (2026-03)",
             },
+            Override {
+                switch: "gup_fast_hook_fail_stops",
+                value: "true",
+                why: "\"mm/gup: fix handling of errors from arch_make_folio_accessible() in follow_page_pte()\" (2025-09, v6.18 with weaker evidence): in every kernel of 2026",
+            },
         ],
     },
     PresetSpec {
