@@ -198,7 +198,10 @@ impl Builder {
         self.extra_spares = n - 1;
         if let Err(e) = self.frames_fit() {
             self.extra_spares = before;
-            return Err(BuildError { field: "spare_frames", ..e });
+            return Err(BuildError {
+                field: "spare_frames",
+                ..e
+            });
         }
         Ok(())
     }
