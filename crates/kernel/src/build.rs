@@ -128,6 +128,39 @@ pub struct Builder {
     extra_spares: usize,
 }
 
+/// An op's `nr_pages` (from `vpn`, if it has one): what the GUP functions take —
+/// `get_user_pages_fast` / `pin_user_pages_fast` have `int nr_pages` and return an `int`
+/// (mm/gup.c: get_user_pages_fast, 6.1.192 and 6.12.118), so at most `i32::MAX`; and a range
+/// that ends inside user space. Abstraction: the kernel answers a range beyond
+/// `TASK_SIZE_MAX` with -EFAULT (`internal_get_user_pages_fast`: `access_ok`, 6.1.192;
+/// `gup_fast_fallback`, 6.12.118) and one whose end wraps with 0; the model has no such check
+/// (every modelled address is a user address), so such a range is bad input.
+fn nr_pages_in_range(n: usize, vpn: Option<Arg>) -> Result<(), BuildError> {
+    let max = i32::MAX as usize;
+    if n > max {
+        return Err(BuildError::new(
+            "nr_pages",
+            format!(
+                "{n} pages; at most {max} (get_user_pages_fast and pin_user_pages_fast take an \
+                 `int nr_pages` and return an `int`)"
+            ),
+        ));
+    }
+    if let Some(Arg::Num(v)) = vpn {
+        if v.checked_add(n - 1).is_none_or(|last| last > MAX_VPN) {
+            return Err(BuildError::new(
+                "nr_pages",
+                format!(
+                    "{n} pages from vpn {v} end beyond the last user page, {MAX_VPN} (the kernel \
+                     refuses such a range with -EFAULT before any walk; the model has no such \
+                     check)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Room for one more of `what` when `len` are defined ([`MAX_ITEMS`]).
 fn room(len: usize, what: &str) -> Result<(), BuildError> {
     if len >= MAX_ITEMS {
@@ -486,6 +519,8 @@ impl Builder {
                     }
                 }
                 Kind::Count if n == 0 => return err("a count is at least 1".into()),
+                Kind::Count if f.name == "nr_pages" => nr_pages_in_range(n, arg(Kind::Vpn))
+                    .map_err(|e| BuildError { field: f.name, ..e })?,
                 _ => {}
             }
         }

@@ -690,6 +690,7 @@ fn same_mm_at(vpn: usize, gfn: usize) -> KernelModel {
         flags: GupFlags(GupFlags::FOLL_GET),
         fast: false,
         write: false,
+        nr_pages: 1,
     };
     let access = ops(vec![ThreadOp::GuestAccess {
         gfn,
