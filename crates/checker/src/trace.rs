@@ -277,9 +277,26 @@ pub fn write_trace_file(path: &Path, tf: &TraceFile) -> Result<(), String> {
 
 /// Reads a trace file (a regular file of at most [`crate::input::MAX_TRACE_BYTES`]).
 pub fn read_trace_file(path: &Path) -> Result<TraceFile, String> {
+    read_trace(path).map(|(tf, _)| tf)
+}
+
+/// [`read_trace_file`], with the file's text (for [`check_trace_against`]'s positions).
+pub fn read_trace(path: &Path) -> Result<(TraceFile, String), String> {
     let text = crate::input::read_text(path, "trace file", crate::input::MAX_TRACE_BYTES)
         .map_err(String::from)?;
-    let tf: TraceFile = serde_json::from_str(&text).map_err(|e| {
+    let tf = parse_trace(path, &text)?;
+    Ok((tf, text))
+}
+
+/// Parses and checks the text of a trace file (`path` names it in messages): the JSON, then
+/// every field against what pvmm writes and can replay — the format, a SHA-256 in hex, a
+/// known preset, switch overrides that exist, a declared violation, a schedule of thread
+/// indices below [`MAX_THREADS`](kernel::build::MAX_THREADS) and at most
+/// [`MAX_DEPTH`](kernel::build::MAX_DEPTH) long, at most as many recorded steps. Errors are
+/// `FILE:LINE:COL: field `F`: …` at the field's value. [`check_trace_against`] checks the
+/// schedule against the scenario's threads.
+pub fn parse_trace(path: &Path, text: &str) -> Result<TraceFile, String> {
+    let tf: TraceFile = serde_json::from_str(text).map_err(|e| {
         format!(
             "{}:{}:{}: not a pvmm trace file: {e}",
             path.display(),
@@ -287,11 +304,102 @@ pub fn read_trace_file(path: &Path) -> Result<TraceFile, String> {
             e.column()
         )
     })?;
+    let at = Located::new(path, text);
     if tf.format != TRACE_FORMAT {
-        return Err(format!(
-            "{}: trace format {} is not supported (this pvmm reads format {TRACE_FORMAT})",
-            path.display(),
-            tf.format
+        return Err(at.err(
+            "format",
+            format!(
+                "trace format {} is not supported (this pvmm reads format {TRACE_FORMAT})",
+                tf.format
+            ),
+        ));
+    }
+    for (field, value) in [
+        ("pvmm_version", &tf.pvmm_version),
+        ("scenario", &tf.scenario),
+        ("scenario_path", &tf.scenario_path),
+        ("preset", &tf.preset),
+        ("property", &tf.property),
+    ] {
+        if value.trim().is_empty() {
+            return Err(at.err(field, "empty".into()));
+        }
+    }
+    let sha = &tf.scenario_sha256;
+    if sha.len() != 64
+        || !sha
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(at.err(
+            "scenario_sha256",
+            format!("`{sha}` is not a SHA-256 (64 lowercase hexadecimal digits)"),
+        ));
+    }
+    let mut kernel =
+        kernel::vocab::presets::resolve(&tf.preset).map_err(|e| at.err("preset", e))?;
+    for (i, (switch, value)) in tf.overrides.iter().enumerate() {
+        kernel
+            .set(switch, value)
+            .map_err(|e| at.err_in("overrides", i, format!("{e}")))?;
+    }
+    match kernel::vocab::properties::by_id(&tf.property) {
+        Some(p) if p.severity == explore::Severity::Violation => {}
+        Some(_) => {
+            return Err(at.err(
+                "property",
+                format!(
+                    "`{}` is an observation; a trace file records a violation",
+                    tf.property
+                ),
+            ))
+        }
+        None => {
+            return Err(at.err(
+                "property",
+                format!(
+                    "`{}` is not a property (known: {})",
+                    tf.property,
+                    kernel::vocab::PROPERTIES
+                        .iter()
+                        .map(|p| p.id)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ))
+        }
+    }
+    let schedule = explore::parse_schedule(&tf.schedule).map_err(|e| at.err("schedule", e))?;
+    let max = kernel::build::MAX_DEPTH;
+    if schedule.len() > max {
+        return Err(at.err(
+            "schedule",
+            format!("{} steps; at most {max} (MAX_DEPTH)", schedule.len()),
+        ));
+    }
+    if let Some((i, t)) = schedule
+        .iter()
+        .enumerate()
+        .find(|(_, &t)| t >= kernel::build::MAX_THREADS)
+    {
+        return Err(at.err_schedule(
+            &tf.schedule,
+            i,
+            format!(
+                "element {} is thread {t}; a model has at most {} threads",
+                i + 1,
+                kernel::build::MAX_THREADS
+            ),
+        ));
+    }
+    if tf.steps.len() > schedule.len() {
+        return Err(at.err(
+            "steps",
+            format!(
+                "{} recorded steps for a schedule of {}",
+                tf.steps.len(),
+                schedule.len()
+            ),
         ));
     }
     Ok(tf)
@@ -331,4 +439,188 @@ pub fn find_scenario(trace_path: &Path, tf: &TraceFile) -> Result<PathBuf, Strin
                 .join(" and ")
         )),
     }
+}
+
+/// Checks a trace file's schedule against the scenario it replays: every thread index names
+/// one of its threads (`FILE:LINE:COL` of the element in the trace file at `path`).
+pub fn check_trace_against(
+    path: &Path,
+    text: &str,
+    tf: &TraceFile,
+    sc: &Scenario,
+) -> Result<(), String> {
+    let threads = sc.thread_names().len();
+    let schedule = explore::parse_schedule(&tf.schedule).unwrap_or_default();
+    if let Some((i, t)) = schedule.iter().enumerate().find(|(_, &t)| t >= threads) {
+        return Err(Located::new(path, text).err_schedule(
+            &tf.schedule,
+            i,
+            format!(
+                "element {} is thread {t}, but scenario `{}` has {threads} thread{} (0..{})",
+                i + 1,
+                sc.name,
+                if threads == 1 { "" } else { "s" },
+                threads.saturating_sub(1)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Positions of a trace file's top-level fields, for messages.
+struct Located<'a> {
+    path: &'a Path,
+    text: &'a str,
+    fields: Vec<(String, usize)>,
+}
+
+impl<'a> Located<'a> {
+    fn new(path: &'a Path, text: &'a str) -> Self {
+        Located {
+            path,
+            text,
+            fields: top_level_fields(text),
+        }
+    }
+
+    /// The byte offset of `field`'s value (0 when the field is not found).
+    fn offset(&self, field: &str) -> usize {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == field)
+            .map_or(0, |(_, o)| *o)
+    }
+
+    fn at(&self, offset: usize, msg: String) -> String {
+        let upto = &self.text[..offset.min(self.text.len())];
+        let line = upto.matches('\n').count() + 1;
+        let column =
+            upto.chars().count() - upto.rfind('\n').map_or(0, |i| upto[..=i].chars().count()) + 1;
+        format!("{}:{line}:{column}: {msg}", self.path.display())
+    }
+
+    fn err(&self, field: &str, msg: String) -> String {
+        self.at(self.offset(field), format!("field `{field}`: {msg}"))
+    }
+
+    /// At element `i` of the array `field`.
+    fn err_in(&self, field: &str, i: usize, msg: String) -> String {
+        let start = self.offset(field);
+        let off = element_offsets(&self.text[start..])
+            .get(i)
+            .map_or(start, |o| start + o);
+        self.at(off, format!("field `{field}`: element {}: {msg}", i + 1))
+    }
+
+    /// At element `i` (0-based) of the schedule string `schedule` (as written, no escapes).
+    fn err_schedule(&self, schedule: &str, i: usize, msg: String) -> String {
+        let start = self.offset("schedule");
+        let within: usize = schedule.split('.').take(i).map(|p| p.len() + 1).sum();
+        let quote = usize::from(self.text[start..].starts_with('"'));
+        self.at(start + quote + within, format!("field `schedule`: {msg}"))
+    }
+}
+
+/// The top-level keys of a JSON object with the byte offset of each value (the text is
+/// valid JSON: serde_json parsed it).
+fn top_level_fields(text: &str) -> Vec<(String, usize)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut i = 0;
+    let mut key: Option<String> = None;
+    let mut expect_key = false;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let start = i + 1;
+                i = skip_string(b, i);
+                if depth == 1 && expect_key {
+                    key = Some(text[start..i - 1].to_string());
+                    expect_key = false;
+                }
+                continue;
+            }
+            b'{' | b'[' => {
+                if depth == 1 {
+                    if let Some(k) = key.take() {
+                        out.push((k, i));
+                    }
+                }
+                depth += 1;
+                if depth == 1 {
+                    expect_key = true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' if depth == 1 => expect_key = true,
+            b':' if depth == 1 => {
+                let mut j = i + 1;
+                while j < b.len() && b[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                if let Some(k) = key.take() {
+                    if b.get(j) != Some(&b'{') && b.get(j) != Some(&b'[') {
+                        out.push((k, j));
+                    } else {
+                        key = Some(k);
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The byte offsets of the elements of the JSON array at the start of `text`.
+fn element_offsets(text: &str) -> Vec<usize> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut i = 0;
+    let mut want = false;
+    while i < b.len() {
+        let c = b[i];
+        if want && !c.is_ascii_whitespace() && c != b']' {
+            out.push(i);
+            want = false;
+        }
+        match c {
+            b'"' => {
+                i = skip_string(b, i);
+                continue;
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth == 1 {
+                    want = true;
+                }
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    break;
+                }
+            }
+            b',' if depth == 1 => want = true,
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The index after the JSON string that starts at `b[i]` (a `"`).
+fn skip_string(b: &[u8], mut i: usize) -> usize {
+    i += 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    i
 }

@@ -55,11 +55,17 @@ pub fn run(a: CheckArgs) -> u8 {
             budget: checker::DPOR_BUDGET,
         }
     };
+    // A file that is not a valid scenario is reported (exit 2) and the others are still
+    // checked: one bad file in a directory does not hide every other result.
     let mut scenarios = Vec::new();
+    let mut input_errors = Vec::new();
     for f in &files {
         match load_scenario(f) {
             Ok(s) => scenarios.push(s),
-            Err(e) => return bad(e),
+            Err(e) => {
+                bad(&e);
+                input_errors.push(e);
+            }
         }
     }
     let trace_dir = match &a.trace_dir {
@@ -139,7 +145,11 @@ pub fn run(a: CheckArgs) -> u8 {
             ))
         );
     }
-    let mut worst = EXIT_OK;
+    let mut worst = if input_errors.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_BAD_INPUT
+    };
     let mut finished_stateful = false;
     let mut details = Vec::new();
     let mut results = Vec::new();
@@ -370,6 +380,15 @@ pub fn run(a: CheckArgs) -> u8 {
                 .map(|(n, p)| report::json::NotRun {
                     name: n.clone(),
                     preset: p.clone(),
+                })
+                .collect(),
+            input_errors: input_errors
+                .iter()
+                .map(|e| report::json::InputError {
+                    file: e.file.display().to_string(),
+                    line: e.line,
+                    column: e.column,
+                    message: e.message.clone(),
                 })
                 .collect(),
             exit_code: worst,

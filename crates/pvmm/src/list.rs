@@ -184,12 +184,17 @@ pub fn run(a: ListArgs) -> u8 {
         ops: ops(),
         properties: properties(),
     };
+    // Every scenario is listed; one that does not parse is also an error (exit 2).
+    let mut code = EXIT_OK;
+    for e in doc.scenarios.iter().filter_map(|s| s.error.as_ref()) {
+        code = bad(e);
+    }
     if a.format == Format::Json {
         print!("{}", json::to_string(&doc));
-        return EXIT_OK;
+        return code;
     }
     print_text(&doc, is_builtin_dir(&dir));
-    EXIT_OK
+    code
 }
 
 fn print_text(doc: &ListDoc, builtin: bool) {

@@ -30,7 +30,7 @@ pub fn run(a: ReplayArgs) -> u8 {
     }
     let is_trace = a.input.extension().is_some_and(|e| e == "json");
     let r = if is_trace {
-        let tf: TraceFile = match trace::read_trace_file(&a.input) {
+        let (tf, text): (TraceFile, String) = match trace::read_trace(&a.input) {
             Ok(t) => t,
             Err(e) => return bad(e),
         };
@@ -50,6 +50,9 @@ pub fn run(a: ReplayArgs) -> u8 {
             Ok(s) => s,
             Err(e) => return bad(e),
         };
+        if let Err(e) = trace::check_trace_against(&a.input, &text, &tf, &sc) {
+            return bad(e);
+        }
         let mut ov = tf.overrides.clone();
         ov.extend(overrides);
         let k = match sc.kernel(&tf.preset, &ov) {

@@ -54,6 +54,9 @@ pub struct CheckDoc {
     pub interrupted: bool,
     /// Checks the run was asked for but did not start (after an interruption).
     pub not_run: Vec<NotRun>,
+    /// Scenario files that were not checked because they are not valid (exit code 2); the
+    /// others were.
+    pub input_errors: Vec<InputError>,
     /// The process exit code (0 as expected, 1 violation/unexpected, 2 bad input, 3 incomplete).
     pub exit_code: u8,
 }
@@ -75,6 +78,15 @@ pub struct NotRun {
     /// The scenario (check) or row (matrix).
     pub name: String,
     pub preset: String,
+}
+
+/// A file that could not be used, and where (line and column 0: the file as a whole).
+#[derive(Serialize, Debug, Clone)]
+pub struct InputError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
 }
 
 /// `pvmm matrix --format json`: every I/O path under every preset.

@@ -413,7 +413,7 @@ fn malformed_scenarios_name_file_line_and_field() {
             12,
             "kvm",
         ),
-        (GOOD.replace("index = 0", "index = 4"), 11, "index"),
+        (GOOD.replace("index = 0", "index = 4"), 15, "index"),
         (
             format!("{GOOD}\n[expect.\"v5.15\"]\nverdict = \"verified\"\n"),
             26,

@@ -93,7 +93,7 @@ fn values_are_parsed_by_their_kind_and_names_resolved() {
         ),
         (
             r#"{ op = "gup", mm = "qemu", vpn = -1, flags = "FOLL_GET" }"#,
-            "number",
+            "expected a vpn 0..=4503599627370494 (s390's last user page: TASK_SIZE_MAX is -PAGE_SIZE), not `-1`",
         ),
         (
             r#"{ op = "gup", mm = "qemu", vpn = 3, flags = "FOLL_GET" }"#,
@@ -116,7 +116,7 @@ fn values_are_parsed_by_their_kind_and_names_resolved() {
             r#"{ op = "guest-access", gfn = 5 }"#,
             "no [[guest]] frame 5",
         ),
-        (r#"{ op = "uv-busy", count = 0 }"#, "count ≥ 1"),
+        (r#"{ op = "uv-busy", count = 0 }"#, "a count 1..=4294967295, not `0`"),
         (r#"{ op = "tee", from = "p" }"#, "field `to`: missing"),
         (r#"{ gfn = 0 }"#, "field `op`: missing"),
         (r#"{ op = 7 }"#, "a string"),
@@ -189,7 +189,11 @@ fn set_up_names_are_unique() {
     );
     let e = parse(Path::new("ops.toml"), &text).expect_err("duplicate pipe");
     assert!(e.message.contains("already defined"), "{e}");
-    assert_eq!(e.line, 25, "at the second [[pipe]]: {e}");
+    assert_eq!(
+        (e.line, e.column),
+        (26, 8),
+        "at the second [[pipe]]'s name: {e}"
+    );
 }
 
 /// Expected properties are declared violations.

@@ -690,3 +690,169 @@ fn a_thread_that_releases_nothing_is_not_built() {
         .expect_err("no mm 5");
     assert_eq!((e.op, e.field), (Some(1), "mm"));
 }
+
+/// QEMU's file-backed guest frame `gfn` at `vpn` in its own mm, and a FOLL_GET GUP of the
+/// same vpn in the same mm (the GUP runs under the PTE lock the importer holds: no
+/// collision), with a second mapping in another page table of the same mm.
+fn same_mm_at(vpn: usize, gfn: usize) -> KernelModel {
+    let mut b = Builder::new();
+    let f = b.file("guest.img", 2).expect("file");
+    let qemu = b.mm("qemu", true, None).expect("mm");
+    for (v, index) in [(vpn, 0), (vpn ^ (1 << 40), 1)] {
+        b.map(MapSpec {
+            mm: qemu,
+            vpn: v,
+            backing: Backing::File { file: f, index },
+            shared: true,
+            writable: true,
+            present: true,
+            pte_write: true,
+        })
+        .expect("map");
+    }
+    b.guest(GuestSpec {
+        gfn,
+        mm: qemu,
+        vpn,
+        secure: false,
+        shared: false,
+        data: None,
+        image: false,
+    })
+    .expect("guest");
+    let g = ThreadOp::Gup {
+        mm: qemu,
+        vpn,
+        flags: GupFlags(GupFlags::FOLL_GET),
+        fast: false,
+        write: false,
+        nr_pages: 1,
+    };
+    let access = ops(vec![ThreadOp::GuestAccess {
+        gfn,
+        write: Some(0x5a),
+    }]);
+    model(
+        b,
+        vec![("vcpu", access), ("gup", ops(vec![g, ThreadOp::Put {}]))],
+        kernel("v5.7"),
+    )
+}
+
+/// Every vpn of s390 user space and every 52-bit gfn is the same to the model: nothing packs
+/// them into narrower integers (a vpn of 2^32 was once packed into 32 bits by the import's
+/// retry guard — a retry-bound violation —, and one of 2^40 into the PTE lock's guard, which
+/// stopped excluding, then panicked).
+#[test]
+fn high_vpns_and_gfns_check_as_low_ones() {
+    use kernel::build::{MAX_GFN, MAX_VPN};
+    let base = explore_all(&same_mm_at(0, 0));
+    assert!(violated(&base).is_empty(), "{:?}", violated(&base));
+    for (vpn, gfn) in [
+        (1 << 32, 1 << 32),
+        ((1 << 40) - 1, 7),
+        (1 << 40, 1 << 40),
+        (MAX_VPN, MAX_GFN),
+    ] {
+        let o = explore_all(&same_mm_at(vpn, gfn));
+        assert_eq!(
+            (violated(&o), o.stats.executions),
+            (violated(&base), base.stats.executions),
+            "vpn {vpn}, gfn {gfn}"
+        );
+    }
+}
+
+/// What the model cannot represent, or what contradicts itself, is refused by the builder
+/// with the field concerned.
+#[test]
+fn the_builder_refuses_what_the_model_cannot_represent() {
+    use kernel::build::{MAX_FRAMES, MAX_GFN, MAX_VPN};
+    let anon = |vpn, present| MapSpec {
+        mm: 0,
+        vpn,
+        backing: Backing::Anon,
+        shared: false,
+        writable: true,
+        present,
+        pte_write: true,
+    };
+    let guest = |gfn, vpn| GuestSpec {
+        gfn,
+        mm: 0,
+        vpn,
+        secure: false,
+        shared: false,
+        data: None,
+        image: false,
+    };
+    let mut b = Builder::new();
+    b.mm("qemu", true, None).expect("mm");
+    assert_eq!(
+        b.map(anon(MAX_VPN + 1, true)).expect_err("vpn").field,
+        "vpn"
+    );
+    b.map(anon(MAX_VPN, true)).expect("the last user page");
+    b.map(anon(0, false)).expect("a page not yet faulted in");
+    assert_eq!(
+        b.guest(guest(MAX_GFN + 1, 0)).expect_err("gfn").field,
+        "gfn"
+    );
+    let e = b
+        .guest(GuestSpec {
+            secure: true,
+            ..guest(1, 0)
+        })
+        .expect_err("no page to be secure");
+    assert_eq!(e.field, "secure");
+    let e = b
+        .guest(GuestSpec {
+            secure: true,
+            image: true,
+            ..guest(1, MAX_VPN)
+        })
+        .expect_err("secure and an image");
+    assert_eq!(e.field, "image");
+    b.guest(GuestSpec {
+        secure: true,
+        ..guest(MAX_GFN, MAX_VPN)
+    })
+    .expect("a secure frame");
+    let e = b.guest(guest(3, MAX_VPN)).expect_err("aliased");
+    assert_eq!(e.field, "vpn");
+    assert_eq!(b.mm("qemu", false, None).expect_err("dup").field, "name");
+    assert_eq!(b.mm("", false, None).expect_err("empty").field, "name");
+    for (protected, vms) in [(true, 0), (false, 2)] {
+        let e = b
+            .mm("x", protected, Some(vms))
+            .expect_err("protected_count");
+        assert_eq!(e.field, "protected_vms");
+    }
+    let e = b.file("huge", usize::MAX).expect_err("frames");
+    assert_eq!(e.field, "pages");
+    b.file("fits", MAX_FRAMES - 2)
+        .expect("fits with the present page and the spare");
+    let busy = |count| OpCall::from(ThreadOp::UvBusy { count });
+    b.thread("fw", vec![busy(u32::MAX)]).expect("one count");
+    let e = b.thread("fw", vec![busy(1)]).expect_err("dup thread");
+    assert_eq!(e.field, "name");
+    let e = b.thread("fw2", vec![busy(1)]).expect_err("counts together");
+    assert_eq!((e.op, e.field), (Some(0), "count"));
+    assert_eq!(b.thread("idle", vec![]).expect_err("no ops").field, "ops");
+}
+
+/// The UV's nonce keeps every bit of a 52-bit gfn (two frames 2^32 apart never share one).
+#[test]
+fn uv_exports_of_gfns_2_pow_32_apart_differ() {
+    use kernel::uv::{export, import, UvFrame, UvKeys, UvRc};
+    let keys = UvKeys::new(1);
+    let sealed = |gfn| {
+        let mut f = UvFrame::default();
+        let mut data = [0u8; PAGE_BYTES];
+        assert_eq!(import(&keys, &mut f, &mut data, 0, gfn, true), UvRc::Ok);
+        data = [0x42; PAGE_BYTES];
+        assert_eq!(export(&keys, &mut f, &mut data), UvRc::Ok);
+        data
+    };
+    assert_ne!(sealed(5), sealed(5 + (1 << 32)));
+}
