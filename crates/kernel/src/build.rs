@@ -459,9 +459,13 @@ impl Builder {
             self.check_op(&c.op)
                 .map_err(|e| BuildError { op: Some(i), ..e })?;
             if let (_, Some(p)) = pipe_io(&c.op) {
-                if ops[i + 1..]
-                    .iter()
-                    .any(|later| pipe_io(&later.op).0 == Some(p))
+                // Only an empty pipe waits: one this thread wrote into earlier has buffers
+                // (or, when another thread took them, other writers to wait for).
+                let wrote_before = ops[..i].iter().any(|e| pipe_io(&e.op).0 == Some(p));
+                if !wrote_before
+                    && ops[i + 1..]
+                        .iter()
+                        .any(|later| pipe_io(&later.op).0 == Some(p))
                 {
                     return Err(BuildError {
                         op: Some(i),
