@@ -44,6 +44,9 @@ pub struct AuditArgs {
     /// Without it such a run is incomplete: exit 3 when it has no findings.
     #[arg(long)]
     pub accept_incomplete: bool,
+    /// Print only the release and the switches inferred from the tree's code (no audit).
+    #[arg(long)]
+    pub switches: bool,
     /// Files larger than this many bytes are not read (listed as not read).
     #[arg(long, default_value_t = scan::MAX_FILE_BYTES)]
     pub max_file_size: u64,
@@ -129,6 +132,7 @@ fn audit_one(
     not_read.extend(out.not_understood.iter().cloned());
     let incomplete = !not_read.is_empty() || !out.converged;
     Ok(Report {
+        inferred: crate::infer::infer(tree),
         not_read,
         incomplete,
         tree: shown,
@@ -204,6 +208,17 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
     };
     // Check inputs before any work so a bad path fails fast with exit 2.
     scan::check_tree(&args.tree).map_err(|e| e.to_string())?;
+    if args.switches {
+        let inf = crate::infer::infer(&args.tree);
+        match args.format {
+            Format::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&inf).map_err(|e| e.to_string())?
+            ),
+            _ => print!("{}", report::inference_text(&inf)),
+        }
+        return Ok(0);
+    }
     if let Some(b) = &args.base {
         scan::check_tree(b).map_err(|e| e.to_string())?;
     }

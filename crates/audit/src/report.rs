@@ -51,6 +51,8 @@ pub struct Report {
     pub converged: bool,
     /// The rules' argument indexes checked against the tree's prototypes.
     pub rules_check: RulesCheck,
+    /// The release and the protocol switches, inferred from the tree's code.
+    pub inferred: crate::infer::Inference,
     /// Files and directories not read, and parts of parsed files not understood, with why:
     /// the run's blind spots.
     pub not_read: Vec<NotRead>,
@@ -185,6 +187,7 @@ pub fn header(r: &Report) -> String {
             ""
         }
     );
+    o.push_str(&inference_text(&r.inferred));
     let rc = &r.rules_check;
     let _ = writeln!(
         o,
@@ -313,6 +316,58 @@ pub fn text(r: &Report) -> String {
             } else {
                 format!(" {}", s.findings.join(" "))
             }
+        );
+    }
+    o
+}
+
+/// The release and the switches inferred from the code, as the header shows them.
+pub fn inference_text(inf: &crate::infer::Inference) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "  release (from {}): {}{}",
+        inf.release_evidence,
+        inf.release.as_deref().unwrap_or("unknown"),
+        inf.preset_error
+            .as_ref()
+            .map(|e| format!(" (no model values: {e})"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        o,
+        "  switches inferred from the code: {} ({} disagree with the model's values for the \
+         release, {} match no known variant; {} switches are not recognised from code)",
+        inf.switches.iter().filter(|s| s.value.is_some()).count(),
+        inf.disagreements(),
+        inf.unknown_variants(),
+        inf.not_recognised.len()
+    );
+    for s in &inf.switches {
+        let named: Vec<String> = s
+            .named_presets
+            .iter()
+            .map(|(n, v)| {
+                let same = s.value.as_deref() == Some(v.as_str());
+                format!("{n} {}", if same { "agrees" } else { v.as_str() })
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "    {} = {}{}{}  [{}]",
+            s.switch,
+            s.value.as_deref().unwrap_or(&s.status),
+            match (&s.preset, s.disagrees) {
+                (Some(p), true) => format!("  DISAGREES with the release's model value ({p})"),
+                (Some(_), false) if s.value.is_some() => "  (= model)".to_string(),
+                _ => String::new(),
+            },
+            if named.is_empty() {
+                String::new()
+            } else {
+                format!("; preset {}", named.join(", "))
+            },
+            s.evidence
         );
     }
     o
