@@ -184,6 +184,11 @@ pub async fn run(cx: &Cx, ops: &[OpCall]) {
                 cx.adapter_indicators_set(ind, summary, batches.held())
                     .await
             }
+            ThreadOp::Reclaim {
+                file,
+                index,
+                kswapd,
+            } => cx.shrink_folio(file, index, kswapd).await,
         }
     }
 }

@@ -314,6 +314,18 @@ impl Builder {
                 _ => {}
             }
         }
+        if let ThreadOp::Reclaim {
+            file, kswapd: true, ..
+        } = *op
+        {
+            if self.shmem.contains(&file) {
+                return Err(BuildError::new(
+                    "kswapd",
+                    "reclaim's write-out of a shmem folio (shmem_writepage: into the swap \
+                     cache, then swap_writepage) is not modelled",
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -457,6 +469,7 @@ impl Builder {
                 name: name.clone(),
                 cache,
                 shmem: self.shmem.contains(&fi),
+                disk: vec![None; *n],
             });
         }
         let mut next_anon = pages.len();
@@ -602,6 +615,11 @@ impl Builder {
             .flat_map(|(_, ops)| ops)
             .any(|c| matches!(c.op, ThreadOp::UvExportFails { .. }));
         let uv_fail = fails.then_some(alloc + 1);
+        let disk = self
+            .threads
+            .iter()
+            .flat_map(|(_, ops)| ops)
+            .any(|c| matches!(c.op, ThreadOp::Reclaim { kswapd: true, .. }));
         Objs {
             per_page,
             page_base,
@@ -614,6 +632,7 @@ impl Builder {
             uv_busy,
             alloc,
             uv_fail,
+            disk,
             total: uv_fail.unwrap_or(alloc) as usize + 1,
             pte_index,
             ptl_index,
