@@ -3,14 +3,14 @@
 //! path's effect is the point, the explorer (DPOR, exhaustive within a bound of executions)
 //! where an interleaving is. Each assertion is something the model could get wrong.
 
+use super::common::*;
 use explore::runtime::StepRecord;
-use explore::{explore, Bounds, Execution, Model, Options, Outcome, Severity};
+use explore::{Execution, Model};
 use kernel::build::{Backing, Builder, GuestSpec, MapSpec};
-use kernel::config::preset;
 use kernel::uv::UvState;
 use kernel::vocab::ops::{GupFlags, OpCall, ThreadOp};
 use kernel::world::{GUP_PIN_COUNTING_BIAS, PAGE_BYTES};
-use kernel::{Kernel, KernelModel, World};
+use kernel::KernelModel;
 
 /// A file page in the page cache, mapped MAP_SHARED in QEMU's protected mm (vpn 0) and in a
 /// second, unprotected mm (vpn 0); guest frame 0 is backed by QEMU's mapping; one pipe.
@@ -78,10 +78,6 @@ const FILE: usize = 0;
 const PIPE: usize = 0;
 const P0: usize = 0;
 
-fn ops(v: Vec<ThreadOp>) -> Vec<OpCall> {
-    v.into_iter().map(OpCall::from).collect()
-}
-
 fn vcpu() -> Vec<OpCall> {
     ops(vec![ThreadOp::GuestAccess {
         gfn: 0,
@@ -98,79 +94,6 @@ fn gup(mm: usize, flags: u32, fast: bool) -> ThreadOp {
         write: false,
         nr_pages: 1,
     }
-}
-
-fn kernel(name: &str) -> Kernel {
-    preset(name).unwrap_or_else(|| panic!("preset {name}"))
-}
-
-fn with(name: &str, sets: &[(&str, &str)]) -> Kernel {
-    let mut k = kernel(name);
-    for (s, v) in sets {
-        k.set(s, v).expect("switch");
-    }
-    k
-}
-
-fn model(mut b: Builder, threads: Vec<(&str, Vec<OpCall>)>, k: Kernel) -> KernelModel {
-    for (name, ops) in threads {
-        b.thread(name, ops).expect("thread builds");
-    }
-    b.model(k)
-}
-
-/// Steps thread `tid` alone until it finishes, blocks or ends the execution.
-fn run_alone(m: &KernelModel, tid: usize) -> (Vec<StepRecord>, World, bool) {
-    let mut ex = Execution::start(m.instance(), true);
-    let mut steps = Vec::new();
-    for _ in 0..2_000 {
-        if ex.finished(tid) || !ex.enabled(tid) {
-            break;
-        }
-        let r = ex.step(tid);
-        let fatal = r.findings.iter().any(|f| f.fatal);
-        steps.push(r);
-        if fatal {
-            break;
-        }
-    }
-    let finished = ex.finished(tid);
-    (steps, ex.with_world(|w| w.clone()), finished)
-}
-
-/// Every interleaving (DPOR), exhaustive within 50,000 executions.
-fn explore_all(m: &KernelModel) -> Outcome {
-    let o = explore(
-        m,
-        Options {
-            bounds: Bounds {
-                max_executions: Some(50_000),
-                ..Bounds::default()
-            },
-            ..Options::default()
-        },
-    );
-    assert!(o.exhaustive(), "bounded: {:?}", o.stopped_by);
-    o
-}
-
-fn violated(o: &Outcome) -> Vec<&'static str> {
-    o.violations().map(|r| r.property).collect()
-}
-
-fn observed(o: &Outcome) -> Vec<&'static str> {
-    o.reports
-        .iter()
-        .filter(|r| r.severity == Severity::Observation)
-        .map(|r| r.property)
-        .collect()
-}
-
-fn findings(steps: &[StepRecord]) -> Vec<&'static str> {
-    steps
-        .iter()
-        .flat_map(|s| s.findings.iter().map(|f| f.property))
-        .collect()
 }
 
 fn called(steps: &[StepRecord], function: &str) -> bool {

@@ -4,14 +4,14 @@
 //! is the point, DPOR (exhaustive within a bound) where an interleaving is. Built with the
 //! kernel crate's own [`Builder`]; each assertion is something the model could get wrong.
 
+use super::common::*;
 use explore::runtime::StepRecord;
-use explore::{explore, Bounds, Execution, Model, Options, Outcome, Severity};
+use explore::{Execution, Model};
 use kernel::build::{Backing, Builder, GuestSpec, MapSpec};
 use kernel::uv::UvState;
-use kernel::vocab::ops::{GupFlags, OpCall, ThreadOp};
-use kernel::vocab::presets::resolve;
+use kernel::vocab::ops::{GupFlags, ThreadOp};
 use kernel::world::{GUP_PIN_COUNTING_BIAS, PTRS_PER_PTE};
-use kernel::{Kernel, KernelModel, World};
+use kernel::Kernel;
 
 const QEMU: usize = 0;
 const MM2: usize = 1;
@@ -118,10 +118,6 @@ const SECURE: Frames = Frames {
     shared: false,
 };
 
-fn ops(v: Vec<ThreadOp>) -> Vec<OpCall> {
-    v.into_iter().map(OpCall::from).collect()
-}
-
 fn gup(mm: usize, vpn: usize, nr_pages: usize, flags: u32, fast: bool) -> ThreadOp {
     ThreadOp::Gup {
         mm,
@@ -131,79 +127,6 @@ fn gup(mm: usize, vpn: usize, nr_pages: usize, flags: u32, fast: bool) -> Thread
         write: false,
         nr_pages,
     }
-}
-
-fn kernel(name: &str) -> Kernel {
-    resolve(name).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn with(name: &str, sets: &[(&str, &str)]) -> Kernel {
-    let mut k = kernel(name);
-    for (s, v) in sets {
-        k.set(s, v).expect("switch");
-    }
-    k
-}
-
-fn model(mut b: Builder, threads: Vec<(&str, Vec<OpCall>)>, k: Kernel) -> KernelModel {
-    for (name, ops) in threads {
-        b.thread(name, ops).expect("thread builds");
-    }
-    b.model(k)
-}
-
-/// Steps thread `tid` alone until it finishes, blocks or ends the execution.
-fn run_alone(m: &KernelModel, tid: usize) -> (Vec<StepRecord>, World, bool) {
-    let mut ex = Execution::start(m.instance(), true);
-    let mut steps = Vec::new();
-    for _ in 0..2_000 {
-        if ex.finished(tid) || !ex.enabled(tid) {
-            break;
-        }
-        let r = ex.step(tid);
-        let fatal = r.findings.iter().any(|f| f.fatal);
-        steps.push(r);
-        if fatal {
-            break;
-        }
-    }
-    let finished = ex.finished(tid);
-    (steps, ex.with_world(|w| w.clone()), finished)
-}
-
-/// Every interleaving (DPOR), exhaustive within 50,000 executions.
-fn explore_all(m: &KernelModel) -> Outcome {
-    let o = explore(
-        m,
-        Options {
-            bounds: Bounds {
-                max_executions: Some(50_000),
-                ..Bounds::default()
-            },
-            ..Options::default()
-        },
-    );
-    assert!(o.exhaustive(), "bounded: {:?}", o.stopped_by);
-    o
-}
-
-fn violated(o: &Outcome) -> Vec<&'static str> {
-    o.violations().map(|r| r.property).collect()
-}
-
-fn observed(o: &Outcome) -> Vec<&'static str> {
-    o.reports
-        .iter()
-        .filter(|r| r.severity == Severity::Observation)
-        .map(|r| r.property)
-        .collect()
-}
-
-fn findings(steps: &[StepRecord]) -> Vec<&'static str> {
-    steps
-        .iter()
-        .flat_map(|s| s.findings.iter().map(|f| f.property))
-        .collect()
 }
 
 /// The note of the step that checked the GUP contract (the call's return and `pages[]`).

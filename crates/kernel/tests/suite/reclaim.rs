@@ -6,12 +6,13 @@
 //! [`Builder`]; threads stepped alone where one path's effect is the point, DPOR where an
 //! interleaving is. Each assertion is something the model could get wrong.
 
+use super::common::*;
 use explore::runtime::StepRecord;
 use explore::{Bounds, Execution, Model, Options, Outcome};
 use kernel::build::{Backing, Builder, GuestSpec, MapSpec};
 use kernel::config::preset;
 use kernel::uv::UvState;
-use kernel::vocab::ops::{OpCall, ThreadOp};
+use kernel::vocab::ops::ThreadOp;
 use kernel::world::PAGE_BYTES;
 use kernel::{Kernel, KernelModel, World};
 
@@ -56,27 +57,8 @@ fn reclaim(kswapd: bool) -> ThreadOp {
     }
 }
 
-fn ops(v: Vec<ThreadOp>) -> Vec<OpCall> {
-    v.into_iter().map(OpCall::from).collect()
-}
-
 fn kernel(name: &str) -> Kernel {
     preset(name).unwrap_or_else(|| panic!("preset {name}"))
-}
-
-fn with(name: &str, sets: &[(&str, &str)]) -> Kernel {
-    let mut k = kernel(name);
-    for (s, v) in sets {
-        k.set(s, v).expect("switch");
-    }
-    k
-}
-
-fn model(mut b: Builder, threads: Vec<(&str, Vec<OpCall>)>, k: Kernel) -> KernelModel {
-    for (name, ops) in threads {
-        b.thread(name, ops).expect("thread builds");
-    }
-    b.model(k)
 }
 
 /// Runs the threads one after the other, each alone to its end; the steps and the world.
@@ -94,13 +76,6 @@ fn run_in_order(m: &KernelModel) -> (Vec<StepRecord>, World) {
         assert!(ex.finished(tid), "thread {tid} did not finish");
     }
     (steps, ex.with_world(|w| w.clone()))
-}
-
-fn findings(steps: &[StepRecord]) -> Vec<&'static str> {
-    steps
-        .iter()
-        .flat_map(|s| s.findings.iter().map(|f| f.property))
-        .collect()
 }
 
 fn position(steps: &[StepRecord], name: &str) -> Option<usize> {

@@ -5,34 +5,18 @@
 //! fs/splice.c of the release named). Built with the kernel crate's own [`Builder`]; a
 //! thread stepped alone where one path's effect is the point, DPOR where an interleaving is.
 
+use super::common::*;
 use explore::runtime::StepRecord;
-use explore::{explore, Bounds, Execution, Finding, Model, Options, Outcome};
+use explore::{Execution, Finding, Model};
 use kernel::build::{Backing, Builder, GuestSpec, MapSpec};
 use kernel::uv::UvState;
-use kernel::vocab::ops::{GupFlags, OpCall, ThreadOp};
-use kernel::vocab::presets::resolve;
+use kernel::vocab::ops::{GupFlags, ThreadOp};
 use kernel::world::{ExpectBy, PAGE_BYTES};
 use kernel::{Kernel, KernelModel, World};
 
 const QEMU: usize = 0;
 const MM2: usize = 1;
 const P0: usize = 0;
-
-fn kernel(name: &str) -> Kernel {
-    resolve(name).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn with(name: &str, sets: &[(&str, &str)]) -> Kernel {
-    let mut k = kernel(name);
-    for (s, v) in sets {
-        k.set(s, v).expect("switch");
-    }
-    k
-}
-
-fn ops(v: Vec<ThreadOp>) -> Vec<OpCall> {
-    v.into_iter().map(OpCall::from).collect()
-}
 
 /// A file of `pages` pages, each mapped MAP_SHARED in QEMU's protected mm and in a second
 /// mm at vpn i, backing guest frame i; `image`: each frame holds a part of the guest's
@@ -100,13 +84,6 @@ fn anon_guest(present: bool, pte_write: bool, shared: bool) -> Builder {
     b
 }
 
-fn model(mut b: Builder, threads: Vec<(&str, Vec<OpCall>)>, k: Kernel) -> KernelModel {
-    for (name, ops) in threads {
-        b.thread(name, ops).expect("thread builds");
-    }
-    b.model(k)
-}
-
 fn store() -> ThreadOp {
     ThreadOp::GuestAccess {
         gfn: 0,
@@ -153,33 +130,6 @@ fn called(steps: &[StepRecord], function: &str) -> bool {
     steps
         .iter()
         .any(|s| s.name == function || s.frames.contains(&function))
-}
-
-fn findings(steps: &[StepRecord]) -> Vec<&'static str> {
-    steps
-        .iter()
-        .flat_map(|s| s.findings.iter().map(|f| f.property))
-        .collect()
-}
-
-/// DPOR, exhaustive within 50,000 executions.
-fn explore_all(m: &KernelModel) -> Outcome {
-    let o = explore(
-        m,
-        Options {
-            bounds: Bounds {
-                max_executions: Some(50_000),
-                ..Bounds::default()
-            },
-            ..Options::default()
-        },
-    );
-    assert!(o.exhaustive(), "bounded: {:?}", o.stopped_by);
-    o
-}
-
-fn violated(o: &Outcome) -> Vec<&'static str> {
-    o.violations().map(|r| r.property).collect()
 }
 
 fn at_end(m: &KernelModel, w: &World) -> Vec<Finding> {
