@@ -198,7 +198,9 @@ pub enum Status {
     Unexpected,
 }
 
-/// Options for one check.
+/// Options for one check. The default is what `pvmm check` and the matrix run: DPOR for
+/// [`DPOR_BUDGET`] executions, then the stateful search ([`Search::Auto`]), the scenario's
+/// bounds, no switch overridden.
 pub struct RunOptions<'a> {
     pub strategy: Strategy,
     pub search: Search,
@@ -211,7 +213,9 @@ impl Default for RunOptions<'_> {
     fn default() -> Self {
         RunOptions {
             strategy: Strategy::Dpor,
-            search: Search::Stateless,
+            search: Search::Auto {
+                budget: DPOR_BUDGET,
+            },
             bounds: None,
             overrides: Vec::new(),
             progress: None,

@@ -2,7 +2,7 @@
 //! defects and malformed input.
 
 use checker::trace::{replay_file, trace_file};
-use checker::{check, load, parse, RunOptions, Scenario, Verdict};
+use checker::{check, load, parse, RunOptions, Scenario, Search, Verdict};
 use explore::{replay, Bounds, Severity, Strategy};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -159,6 +159,7 @@ fn reduced_search_equals_naive_enumeration() {
                 preset,
                 RunOptions {
                     strategy: Strategy::Naive,
+                    search: Search::Stateless,
                     bounds: Some(limit.clone()),
                     ..RunOptions::default()
                 },
@@ -167,7 +168,16 @@ fn reduced_search_equals_naive_enumeration() {
             if !naive.outcome.exhaustive() {
                 continue; // too large to enumerate here
             }
-            let dpor = check(sc, preset, RunOptions::default()).expect("dpor runs");
+            // Plain DPOR to the end (no stateful completion): the reduction under test.
+            let dpor = check(
+                sc,
+                preset,
+                RunOptions {
+                    search: Search::Stateless,
+                    ..RunOptions::default()
+                },
+            )
+            .expect("dpor runs");
             assert!(dpor.outcome.exhaustive());
             assert_eq!(
                 dpor.outcome.final_states, naive.outcome.final_states,

@@ -166,6 +166,7 @@ fn stateful_search_agrees_with_dpor_and_its_violations_replay() {
                 sc,
                 preset,
                 RunOptions {
+                    search: Search::Stateless,
                     bounds: Some(Bounds {
                         max_executions: Some(*budget),
                         ..sc.bounds.clone()
@@ -334,6 +335,7 @@ fn stateful_search_agrees_with_dpor_on_the_matrix() {
                 &sc,
                 preset,
                 RunOptions {
+                    search: Search::Stateless,
                     bounds: Some(budget.clone()),
                     ..RunOptions::default()
                 },
@@ -453,7 +455,15 @@ fn auto_is_dpor_within_its_budget_and_the_stateful_search_beyond() {
     // Within the budget: DPOR's result.
     let sc = load(&root().join("scenarios/d3-sendfile.toml")).expect("scenario");
     let a = auto(&sc, "v5.7");
-    let d = check(&sc, "v5.7", RunOptions::default()).expect("check runs");
+    let d = check(
+        &sc,
+        "v5.7",
+        RunOptions {
+            search: Search::Stateless,
+            ..RunOptions::default()
+        },
+    )
+    .expect("check runs");
     assert!(d.outcome.exhaustive() && d.outcome.stats.executions < checker::DPOR_BUDGET);
     assert!(a.completion.is_none());
     assert_eq!(a.outcome.stats.executions, d.outcome.stats.executions);
