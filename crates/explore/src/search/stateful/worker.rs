@@ -693,7 +693,7 @@ fn save<M: StateKey + Sync>(
 ) -> Option<(Saved<M::World>, u128)> {
     live.ex.with_world(|w| live.copy_world(model, w)).map(|w| {
         if model.fast_forward() {
-            (Saved::Exec(live.ex.snapshot(w)), key)
+            (Saved::Exec(live.snapshot(w)), key)
         } else {
             stack.words.extend_from_slice(&live.changed);
             stack.words.extend_from_slice(live.ex.marks());
