@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod matrix;
+pub mod pairs;
 pub mod scenario;
 pub mod trace;
 

@@ -10,6 +10,7 @@ mod common;
 mod explain;
 mod list;
 mod matrix;
+mod pairs;
 mod progress;
 mod replay;
 mod style;
