@@ -109,7 +109,9 @@ pub fn run(a: MatrixArgs) -> u8 {
     documents(&a, &plan, &results, start)
 }
 
-/// Runs the checks (all, or a shard's into its output); `None` after a shard.
+/// Runs the checks (all, or a shard's into its output); `None` after a shard. The single
+/// rows first (every shard checks them: they are what the pairs' costs are estimated from),
+/// then the pairs (a shard's share), largest estimate first.
 fn compute(
     a: &MatrixArgs,
     plan: &Plan,
@@ -117,79 +119,84 @@ fn compute(
 ) -> Result<Option<Vec<pairs::Outcome>>, String> {
     let show = !a.quiet && std::io::stderr().is_terminal();
     let mut results: Vec<Option<pairs::Outcome>> = vec![None; plan.checks.len()];
-    let todo: Vec<usize>;
-    let journal = match &a.pairs.shard {
-        Some(s) => {
-            let (k, n) = shard::parse_shard(s)?;
+    let shard = a.pairs.shard.as_deref().map(shard::parse_shard).transpose()?;
+    let journal = match shard {
+        Some((k, n)) => {
             let out = a.out.as_ref().ok_or(
                 "--shard needs --out FILE: the shard's output (resumed from when it exists)",
             )?;
             let (j, done) = shard::Journal::open(out, plan, k, n)?;
-            let resumed = done.len();
+            if !done.is_empty() {
+                eprintln!(
+                    "shard {k}/{n}: resuming {}: {} checks done",
+                    out.display(),
+                    done.len()
+                );
+            }
             for l in done {
                 results[l.check] = Some(l.outcome);
             }
-            todo = shard::header(plan, k, n)
-                .checks
-                .into_iter()
-                .filter(|&i| results[i].is_none())
-                .collect();
-            if resumed > 0 {
-                eprintln!(
-                    "shard {k}/{n}: resuming {}: {resumed} checks done, {} to go",
-                    out.display(),
-                    todo.len()
-                );
-            }
             Some(Mutex::new(j))
         }
-        None => {
-            todo = (0..plan.checks.len()).collect();
-            None
-        }
+        None => None,
     };
     let results = Mutex::new(results);
     let error = Mutex::new(None);
-    let total = todo.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    pairs::compute(plan, &todo, a.jobs, &|i, o, secs| {
-        if let Some(j) = &journal {
-            let c = &plan.checks[i];
-            let line = shard::Line {
-                check: i,
-                unit: plan.unit_arg(c.unit),
-                preset: c.preset.clone(),
-                outcome: o.clone(),
-                secs,
-            };
-            if let Err(e) = j.lock().expect("journal").push(&line) {
-                error.lock().expect("error").get_or_insert(e);
+    let run = |todo: &[usize], what: &str| {
+        let total = todo.len();
+        done.store(0, std::sync::atomic::Ordering::SeqCst);
+        pairs::compute(plan, todo, a.jobs, &|i, o, secs| {
+            if let Some(j) = &journal {
+                let c = &plan.checks[i];
+                let line = shard::Line {
+                    check: i,
+                    unit: plan.unit_arg(c.unit),
+                    preset: c.preset.clone(),
+                    outcome: o.clone(),
+                    secs,
+                };
+                if let Err(e) = j.lock().expect("journal").push(&line) {
+                    error.lock().expect("error").get_or_insert(e);
+                }
             }
-        }
-        results.lock().expect("results")[i] = Some(o.clone());
-        let d = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        if show {
-            eprint!(
-                "\r  {d}/{total} checks, {:.0}s ",
-                start.elapsed().as_secs_f64()
-            );
-        }
-    });
+            results.lock().expect("results")[i] = Some(o.clone());
+            let d = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            if show {
+                eprint!(
+                    "\r  {what}: {d}/{total} checks, {:.0}s ",
+                    start.elapsed().as_secs_f64()
+                );
+            }
+        });
+    };
+    let not_done = |all: Vec<usize>| -> Vec<usize> {
+        let r = results.lock().expect("results");
+        all.into_iter().filter(|&i| r[i].is_none()).collect()
+    };
+    run(&not_done(plan.single_checks()), "single rows");
+    let estimates = plan.estimates(&results.lock().expect("results"));
+    let share = match shard {
+        Some((k, n)) => shard::assign(plan, n, &estimates).swap_remove(k - 1),
+        None => plan.pair_checks(),
+    };
+    let pairs_todo = plan.largest_first(&not_done(share.clone()), &estimates);
+    run(&pairs_todo, "pairs");
     if show {
         eprint!("\r\x1b[K");
     }
     if let Some(e) = error.into_inner().expect("error") {
         return Err(e);
     }
-    if let Some(s) = &a.pairs.shard {
+    if let Some((k, n)) = shard {
         eprintln!(
-            "shard {s}: {total} checks in {:.1} s with --jobs {}; {} written",
+            "shard {k}/{n}: {} single-row and {} pair checks ({} computed now) in {:.1} s with --jobs {}; {} written",
+            plan.single_checks().len(),
+            share.len(),
+            pairs_todo.len(),
             start.elapsed().as_secs_f64(),
             a.jobs,
-            a.out
-                .as_ref()
-                .map(|o| o.display().to_string())
-                .unwrap_or_default()
+            a.out.as_ref().map(|o| o.display().to_string()).unwrap_or_default()
         );
         return Ok(None);
     }

@@ -13,10 +13,11 @@
 //! budget, then the stateful search (`matrix::cell`'s search, one worker with a fixed seed,
 //! so every count is deterministic and the documents hold no time).
 //!
-//! Shards ([`Plan::shard`]) split the checks by an estimate of their cost; [`Results`]
-//! collects the checks' outcomes from one run or from the shards' outputs, and the documents
-//! are functions of the plan and the results only — a merge of the shards and one run give
-//! the same bytes.
+//! The single rows are checked first: their counts (the stateful search's states, or DPOR's
+//! executions) estimate each pair's cost — the product of its two rows' — and the pairs are
+//! checked largest first, or dealt to shards by that estimate ([`shard`]: every shard checks
+//! the single rows itself). The documents ([`doc`], and `report::pairs`) are functions of the
+//! plan and the checks' outcomes only: a merge of the shards and one run give the same bytes.
 
 pub mod doc;
 pub mod scenario;
@@ -113,8 +114,6 @@ pub struct CheckSpec {
     /// The cell that is computed (the first of its cells in plan order).
     pub unit: Unit,
     pub preset: String,
-    /// Its estimated cost (relative; deterministic: see [`shard::estimate`]).
-    pub estimate: u64,
     /// How many cells it stands for.
     pub cells: usize,
 }
@@ -187,7 +186,6 @@ impl Plan {
                 )
             })
             .collect();
-        let steps = shard::Steps::of(&rows, presets);
         let mut checks: Vec<CheckSpec> = Vec::new();
         let mut by_key: BTreeMap<(bool, String, String), usize> = BTreeMap::new();
         let mut cells = Vec::new();
@@ -201,7 +199,6 @@ impl Plan {
                 checks.push(CheckSpec {
                     unit,
                     preset: presets[p].to_string(),
-                    estimate: steps.estimate(unit, p),
                     cells: 0,
                 });
                 checks.len() - 1
@@ -426,6 +423,57 @@ impl Interaction {
     }
 }
 
+impl Plan {
+    /// The single rows' checks, in plan order.
+    pub fn single_checks(&self) -> Vec<usize> {
+        (0..self.checks.len())
+            .filter(|&i| matches!(self.checks[i].unit, Unit::Single(_)))
+            .collect()
+    }
+
+    /// The pairs' checks, in plan order.
+    pub fn pair_checks(&self) -> Vec<usize> {
+        (0..self.checks.len())
+            .filter(|&i| matches!(self.checks[i].unit, Unit::Pair(..)))
+            .collect()
+    }
+
+    /// The estimated cost of each pair check (0 for the single rows'), from the single rows'
+    /// outcomes `results` (at least those of [`Plan::single_checks`]): the product of the
+    /// two rows' sizes on the check's preset — the stateful search's states, or DPOR's
+    /// executions where DPOR finished the row. Deterministic: the counts are. On a full run of
+    /// the matrix the product's logarithm correlates with the pair's states at 0.88
+    /// (docs/pairs.md).
+    pub fn estimates(&self, results: &[Option<Outcome>]) -> Vec<u64> {
+        let size = |r: usize, p: usize| -> u64 {
+            self.cell(Unit::Single(r), p)
+                .and_then(|c| results[c.check].as_ref())
+                .map_or(1, |o| o.stateful_states.unwrap_or(o.executions).max(1))
+        };
+        self.checks
+            .iter()
+            .map(|c| match c.unit {
+                Unit::Single(_) => 0,
+                Unit::Pair(a, b) => {
+                    let p = self
+                        .presets
+                        .iter()
+                        .position(|q| *q == c.preset)
+                        .expect("a check's preset is the plan's");
+                    size(a, p).saturating_mul(size(b, p))
+                }
+            })
+            .collect()
+    }
+
+    /// `checks` ordered largest estimate first (plan order among equals).
+    pub fn largest_first(&self, checks: &[usize], estimates: &[u64]) -> Vec<usize> {
+        let mut order = checks.to_vec();
+        order.sort_by_key(|&i| (std::cmp::Reverse(estimates[i]), i));
+        order
+    }
+}
+
 /// The rows and presets of a unit, for messages.
 pub fn via_text(v: Via) -> &'static str {
     match v {
@@ -434,8 +482,8 @@ pub fn via_text(v: Via) -> &'static str {
     }
 }
 
-/// Runs `todo` (indices into the plan's checks), `jobs` at a time, the largest estimate
-/// first; `finished` is called from the worker threads with each check, its outcome and its
+/// Runs `todo` (indices into the plan's checks), `jobs` at a time, in the order given;
+/// `finished` is called from the worker threads with each check, its outcome and its
 /// seconds as it ends.
 pub fn compute(
     plan: &Plan,
@@ -443,8 +491,7 @@ pub fn compute(
     jobs: usize,
     finished: &(dyn Fn(usize, &Outcome, f64) + Sync),
 ) {
-    let mut order = todo.to_vec();
-    order.sort_by_key(|&i| (std::cmp::Reverse(plan.checks[i].estimate), i));
+    let order = todo;
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1) {

@@ -1,104 +1,37 @@
-//! Shards of the pair matrix: a deterministic split of the checks by estimated cost, the
-//! shard's output (a journal of finished checks, appended as each finishes, so that an
+//! Shards of the pair matrix: a deterministic split of the pair checks by estimated cost,
+//! the shard's output (a journal of finished checks, appended as each finishes, so that an
 //! interrupted shard resumes from what it wrote), and the merge of the outputs.
 //!
+//! Every shard first checks the single rows (the cheap two-thread cells: their counts are
+//! the estimates the pairs are dealt by, [`Plan::estimates`]), then its share of the pairs:
+//! dealt largest estimate first, each to the shard with the least estimated work so far.
 //! A shard's output is JSON Lines: a header (the plan's fingerprint, the shard `K/N`, the
 //! presets and rows), then one line per finished check (its index, its outcome, the seconds
-//! it took). Each line is written whole by one `write` and flushed to the disk before the
-//! next check's line; a line cut by a crash (no newline at its end) is dropped on resume and
-//! its check computed again. The merge reads the outputs of the shards `1/N … N/N` of one plan
-//! and hands the checks' outcomes to the documents, which depend on nothing else: the merge
-//! and one run of the whole plan write the same bytes.
+//! it took). Each line is written whole by one `write` and synced to the disk before the
+//! next check's line; a line cut by a crash (no newline at its end) is dropped on resume
+//! and its check computed again. The merge reads the outputs of the shards `1/N … N/N` of
+//! one plan — their single rows must agree (the checks are deterministic), each holds
+//! exactly its share of the pairs — and hands the checks' outcomes to the documents, which
+//! depend on nothing else: the merge and one run of the whole plan write the same bytes.
 
-use super::{Outcome, Plan, Unit};
-use explore::Execution;
+use super::{Outcome, Plan};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-/// Steps each thread takes alone in each row's single scenario, per preset: the inputs of
-/// the cost estimate.
-pub struct Steps {
-    /// `[row][preset]`: (the vCPU's steps, the host thread's steps).
-    steps: Vec<Vec<(u64, u64)>>,
-}
-
-impl Steps {
-    /// Runs each row's scenario twice per preset — the host thread first to its end, then
-    /// the vCPU; the vCPU first, then the host — and keeps the longer run of each thread.
-    pub fn of(rows: &[super::Row], presets: &[&str]) -> Steps {
-        let steps = rows
-            .iter()
-            .map(|&(path, via)| {
-                let sc = crate::matrix::row_scenario(path, via, presets);
-                presets
-                    .iter()
-                    .map(|p| {
-                        let k = sc.kernel(p, &[]).expect("matrix presets exist");
-                        let model = sc.model(k);
-                        let a = solo_steps(&model, &[1, 0]);
-                        let b = solo_steps(&model, &[0, 1]);
-                        (a[0].max(b[0]), a[1].max(b[1]))
-                    })
-                    .collect()
-            })
-            .collect();
-        Steps { steps }
-    }
-
-    /// The estimated cost of a check (relative units, deterministic). A check is DPOR's
-    /// executions — up to the budget, each as long as the threads' steps together — and,
-    /// where they do not finish, the stateful search, whose states grow with the product of
-    /// the threads' lengths. Calibrated on a full run (docs/pairs.md): the pairs' times
-    /// follow the product, the single rows' are small beside them.
-    pub fn estimate(&self, unit: Unit, preset: usize) -> u64 {
-        match unit {
-            Unit::Single(r) => {
-                let (v, h) = self.steps[r][preset];
-                (v + 1) * (h + 1)
-            }
-            Unit::Pair(a, b) => {
-                let (va, ha) = self.steps[a][preset];
-                let (vb, hb) = self.steps[b][preset];
-                (va.max(vb) + 1) * (ha + 1) * (hb + 1)
-            }
-        }
-    }
-}
-
-/// Runs the threads one after the other in `order` (each until it finishes or blocks) and
-/// counts each thread's steps.
-fn solo_steps<M: explore::Model>(model: &M, order: &[usize]) -> Vec<u64> {
-    let mut ex = Execution::start(model.instance(), false);
-    let mut steps = vec![0u64; ex.threads()];
-    // A bound on each thread's run: the model's own depth bound.
-    let bound = explore::Bounds::default().max_depth;
-    for &t in order {
-        let mut n = 0;
-        while t < ex.threads() && !ex.finished(t) && ex.enabled(t) && n < bound {
-            let rec = ex.step(t);
-            n += 1;
-            steps[t] += 1;
-            if rec.findings.iter().any(|f| f.fatal) {
-                return steps;
-            }
-        }
-    }
-    steps
-}
-
-/// Shard `k` of `n` (from 1): which checks it computes. The checks are dealt out by
-/// estimated cost, largest first, each to the shard with the least estimated work so far
-/// (ties: the lower shard; equal estimates: plan order) — the same split on every machine.
-pub fn assign(plan: &Plan, n: usize) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..plan.checks.len()).collect();
-    order.sort_by_key(|&i| (std::cmp::Reverse(plan.checks[i].estimate), i));
+/// The pair checks of each of `n` shards (indices into the plan's checks), from the
+/// estimates ([`Plan::estimates`]): largest first (plan order among equals), each to the
+/// shard with the least estimated work so far (the lower shard among equals) — the same
+/// split on every machine.
+pub fn assign(plan: &Plan, n: usize, estimates: &[u64]) -> Vec<Vec<usize>> {
+    let order = plan.largest_first(&plan.pair_checks(), estimates);
     let mut load = vec![0u128; n.max(1)];
     let mut out = vec![Vec::new(); n.max(1)];
     for i in order {
         let s = (0..load.len())
             .min_by_key(|&s| (load[s], s))
             .expect("at least one shard");
-        load[s] += u128::from(plan.checks[i].estimate);
+        // Every check costs something (a pair of rows DPOR finished at once is not free).
+        load[s] += u128::from(estimates[i].max(1));
         out[s].push(i);
     }
     out
@@ -129,8 +62,6 @@ pub struct Header {
     pub presets: Vec<String>,
     /// The rows, by name.
     pub rows: Vec<String>,
-    /// The checks this shard computes (indices into the plan's checks).
-    pub checks: Vec<usize>,
 }
 
 /// The `format` of a shard output's header.
@@ -159,7 +90,6 @@ pub fn header(plan: &Plan, k: usize, n: usize) -> Header {
         of: n,
         presets: plan.presets.clone(),
         rows: (0..plan.rows.len()).map(|r| plan.row_name(r)).collect(),
-        checks: assign(plan, n)[k - 1].clone(),
     }
 }
 
@@ -177,8 +107,9 @@ pub struct Read {
     pub valid_len: u64,
 }
 
-/// Reads a shard output. A last line without its newline (cut by a crash) is left out.
-pub fn read(path: &Path) -> Result<Read, String> {
+/// Reads a shard output of `plan`. A last line without its newline (cut by a crash) is left
+/// out.
+pub fn read(path: &Path, plan: &Plan) -> Result<Read, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let whole = text.rfind('\n').map_or(0, |i| i + 1);
     let mut lines = text[..whole].lines().enumerate();
@@ -209,12 +140,13 @@ pub fn read(path: &Path) -> Result<Read, String> {
                 e.column()
             )
         })?;
-        if !header.checks.contains(&line.check) {
+        if line.check >= plan.checks.len() {
             return Err(format!(
-                "{}:{}:1: error: field `check`: {} is not one of this shard's checks",
+                "{}:{}:1: error: field `check`: {} is not a check of this plan (it has {})",
                 path.display(),
                 i + 1,
-                line.check
+                line.check,
+                plan.checks.len()
             ));
         }
         out.push(line);
@@ -240,7 +172,7 @@ impl Journal {
         let want = header(plan, k, n);
         let mut done = Vec::new();
         let file = if path.exists() {
-            let r = read(path)?;
+            let r = read(path, plan)?;
             if r.header != want {
                 return Err(format!(
                     "{}: holds {} (shard {}/{}, plan {}); this run is shard {k}/{n} of plan {}: give another --out or remove the file",
@@ -299,14 +231,17 @@ impl Journal {
 }
 
 /// The checks' outcomes of a plan from its shards' outputs: every shard `1/N … N/N` of this
-/// plan once, every check of each shard finished.
+/// plan once, each with the single rows (equal in every shard) and exactly its share of the
+/// pairs, all finished.
 pub fn merge(plan: &Plan, files: &[PathBuf]) -> Result<Vec<Outcome>, String> {
     let want = plan.fingerprint();
     let mut results: Vec<Option<Outcome>> = vec![None; plan.checks.len()];
-    let mut seen: Vec<Option<PathBuf>> = Vec::new();
+    // Per shard: its file and the pair checks it holds.
+    let mut shards: Vec<Option<(PathBuf, Vec<usize>)>> = Vec::new();
     let mut n = None;
+    let singles = plan.single_checks();
     for f in files {
-        let r = read(f)?;
+        let r = read(f, plan)?;
         if r.header.fingerprint != want {
             return Err(format!(
                 "{}: a shard of another plan (other rows, presets, bounds or pvmm version: plan {}, this one {})",
@@ -315,61 +250,89 @@ pub fn merge(plan: &Plan, files: &[PathBuf]) -> Result<Vec<Outcome>, String> {
                 &want[..12]
             ));
         }
-        if *n.get_or_insert(r.header.of) != r.header.of {
+        let of = *n.get_or_insert(r.header.of);
+        if of != r.header.of {
             return Err(format!(
-                "{}: shard {}/{}, but another output is of {} shards",
-                f.display(),
-                r.header.shard,
-                r.header.of,
-                n.unwrap_or(0)
-            ));
-        }
-        if seen.len() < r.header.of {
-            seen.resize(r.header.of, None);
-        }
-        if let Some(other) = &seen[r.header.shard - 1] {
-            return Err(format!(
-                "{}: shard {}/{} is also {}",
-                f.display(),
-                r.header.shard,
-                r.header.of,
-                other.display()
-            ));
-        }
-        seen[r.header.shard - 1] = Some(f.clone());
-        let expected = assign(plan, r.header.of)[r.header.shard - 1].clone();
-        if expected != r.header.checks {
-            return Err(format!(
-                "{}: its header's checks are not shard {}/{}'s",
+                "{}: shard {}/{}, but another output is of {of} shards",
                 f.display(),
                 r.header.shard,
                 r.header.of
             ));
         }
-        for l in r.lines {
-            results[l.check] = Some(l.outcome);
+        if shards.len() < of {
+            shards.resize(of, None);
         }
-        let missing = expected.iter().filter(|&&i| results[i].is_none()).count();
-        if missing > 0 {
+        if let Some((other, _)) = &shards[r.header.shard - 1] {
             return Err(format!(
-                "{}: shard {}/{} has not finished: {missing} of its {} checks missing (run it again with the same --out to resume)",
+                "{}: shard {}/{} is also {}",
                 f.display(),
                 r.header.shard,
-                r.header.of,
-                expected.len()
+                of,
+                other.display()
             ));
         }
+        let mut pairs = Vec::new();
+        for l in r.lines {
+            match &results[l.check] {
+                Some(o) if *o != l.outcome => {
+                    return Err(format!(
+                        "{}: check {} ({} on {}) has another outcome than in another shard's output (not the same pvmm?)",
+                        f.display(),
+                        l.check,
+                        l.unit,
+                        l.preset
+                    ))
+                }
+                _ => results[l.check] = Some(l.outcome),
+            }
+            if !singles.contains(&l.check) {
+                pairs.push(l.check);
+            }
+        }
+        let missing = singles.iter().filter(|&&i| results[i].is_none()).count();
+        if missing > 0 {
+            return Err(format!(
+                "{}: shard {}/{of} has not finished its single rows ({missing} missing; run it again with the same --out to resume)",
+                f.display(),
+                r.header.shard
+            ));
+        }
+        shards[r.header.shard - 1] = Some((f.clone(), pairs));
     }
     let n = n.ok_or("--merge: no shard outputs given")?;
     let absent: Vec<String> = (1..=n)
-        .filter(|k| seen.get(k - 1).is_none_or(|s| s.is_none()))
+        .filter(|k| shards.get(k - 1).is_none_or(|s| s.is_none()))
         .map(|k| format!("{k}/{n}"))
         .collect();
     if !absent.is_empty() {
         return Err(format!("--merge: missing shard(s) {}", absent.join(", ")));
     }
+    let estimates = plan.estimates(&results);
+    let share = assign(plan, n, &estimates);
+    for (k, s) in shards.iter().enumerate() {
+        let (f, held) = s.as_ref().expect("every shard is there");
+        let mut held = held.clone();
+        held.sort_unstable();
+        let mut want = share[k].clone();
+        want.sort_unstable();
+        if held != want {
+            let extra = held.iter().filter(|i| !want.contains(i)).count();
+            let missing = want.iter().filter(|i| !held.contains(i)).count();
+            return Err(format!(
+                "{}: shard {}/{n} holds {} pair checks, {missing} of its share missing{}",
+                f.display(),
+                k + 1,
+                held.len(),
+                if extra > 0 {
+                    format!(" and {extra} not of its share")
+                } else {
+                    " (run it again with the same --out to resume)".to_string()
+                }
+            ));
+        }
+    }
     Ok(results
         .into_iter()
-        .map(|o| o.expect("every shard's checks are there"))
+        .map(|o| o.expect("every check is in a shard"))
         .collect())
 }

@@ -108,6 +108,23 @@ pub(super) fn record_findings<'a>(
     // before one of a later kept event's: one pass backwards, with the threads and the
     // per-object kinds of the events kept so far.
     let last = n - 1;
+    // The trace holds at least the step's own thread's steps (program order): where every
+    // finding already has a shorter trace, this one cannot be better — count the
+    // occurrences and leave the causal past uncomputed.
+    let own = event(last).0;
+    let at_least = (0..n).filter(|&j| event(j).0 == own).count();
+    if rec
+        .findings
+        .iter()
+        .all(|f| cands.get(f.property).is_some_and(|c| c.report.steps < at_least))
+    {
+        for f in &rec.findings {
+            if let Some(c) = cands.get_mut(f.property) {
+                c.report.occurrences += 1;
+            }
+        }
+        return;
+    }
     let mut keep = vec![false; n];
     let mut threads: u128 = 0;
     let mut later: Vec<Later> = Vec::new();
@@ -135,7 +152,7 @@ pub(super) fn record_findings<'a>(
     }
     let closure = linearize(n, &event, &keep);
     for f in &rec.findings {
-        offer(cands, report_of(f, &closure), schedule.to_vec(), false);
+        offer_found(cands, f, &closure, schedule, false);
     }
 }
 
@@ -248,6 +265,28 @@ pub(super) fn offer(
     }
 }
 
+/// [`offer`] of finding `f` with the trace `trace`, found on the execution `full` — the
+/// report and the copies made only when the trace is better than the one kept (otherwise
+/// only the occurrence is counted, as `offer` would).
+pub(super) fn offer_found(
+    cands: &mut BTreeMap<&'static str, Candidate>,
+    f: &Finding,
+    trace: &[Tid],
+    full: &[Tid],
+    at_end: bool,
+) {
+    if let Some(c) = cands.get_mut(f.property) {
+        let steps = trace.len();
+        if steps > c.report.steps
+            || (steps == c.report.steps && switch_count(trace) >= c.report.preemptions)
+        {
+            c.report.occurrences += 1;
+            return;
+        }
+    }
+    offer(cands, report_of(f, trace), full.to_vec(), at_end);
+}
+
 /// An execution on `schedule` reached a state with no enabled thread: records its final
 /// state (marked when threads are stuck) and offers what its end reports
 /// ([`end_findings`]).
@@ -261,7 +300,7 @@ pub(super) fn end_of_execution<M: Model>(
     let h = ex.with_world(|w| model.state_hash(w));
     final_states.insert(if ex.all_finished() { h } else { h ^ 0xdead });
     for f in &end_findings(model, ex) {
-        offer(cands, report_of(f, schedule), schedule.to_vec(), true);
+        offer_found(cands, f, schedule, schedule, true);
     }
 }
 
