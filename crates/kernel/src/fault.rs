@@ -173,7 +173,7 @@ impl Cx {
     }
 
     /// One CPU load or store of `p`; false when the CPU raised 0x3d (secure page).
-    async fn cpu_touch(&self, p: PageId, write: bool) -> bool {
+    pub(crate) async fn cpu_touch(&self, p: PageId, write: bool) -> bool {
         let a = acc(&[
             if write {
                 Access::write(self.objs.page(p, PP::Uv))
@@ -192,7 +192,7 @@ impl Cx {
                         return false;
                     }
                     if write {
-                        e.world.pages[p].data = [0xc0; PAGE_BYTES];
+                        crate::prim::host_store(e, p, [0xc0; PAGE_BYTES]);
                     } else {
                         check_host_read(e, p, "cpu load");
                     }

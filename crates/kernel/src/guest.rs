@@ -1,17 +1,20 @@
 //! The guest vCPU: it touches its memory under SIE; a touch of a non-secure page raises
 //! PGM 0x3e and the host imports the page (`do_non_secure_storage_access` →
-//! `gmap_convert_to_secure` → `gmap_make_secure`), then re-enters the guest, which touches the
-//! page again. Also the unpack loop (`kvm_s390_pv_unpack`).
+//! `gmap_convert_to_secure` → `gmap_make_secure`; from v6.13 `vcpu_post_run_handle_fault`),
+//! then re-enters the guest, which touches the page again. Also the unpack loop
+//! (`kvm_s390_pv_unpack` → `unpack_one`), per release (the import-uv fact sheet §6).
 
-use crate::hook::{EAGAIN, EINVAL};
+use crate::config::ImportFlow;
+use crate::gmap::{Callback, Faultin};
+use crate::hook::{EAGAIN, EINVAL, ENXIO};
 use crate::import::UvCmd;
 use crate::prim::{acc, live};
 use crate::retry::MAX_RETRIES;
 use crate::uv::UvState;
 use crate::vocab::properties::{self as prop, report};
-use crate::world::{PagePart as PP, PAGE_BYTES};
+use crate::world::{Expect, ExpectBy, MmId, PageId, PagePart as PP, PAGE_BYTES, PTRS_PER_PTE};
 use crate::Cx;
-use explore::{Access, Op};
+use explore::{Access, ObjId, Op};
 
 #[derive(Clone, Hash)]
 enum Touch {
@@ -70,6 +73,16 @@ impl Cx {
                                 .await;
                                 return true;
                             }
+                            if rc == ENXIO && self.cfg.enxio_write_fault {
+                                // d8dfda5af0be: fall through to the DAT-fault case with
+                                // FAULT_FLAG_WRITE, then back to the guest.
+                                let _g = self.ctx.enter("vcpu_post_run_handle_fault");
+                                if self.gmap_fault(gfn, true).await != 0 {
+                                    self.sigsegv("gmap_fault failed").await;
+                                    return true;
+                                }
+                                return false;
+                            }
                             if rc != 0 {
                                 // The guest re-executes the instruction and faults again; a
                                 // retry can only succeed once the page could be frozen (weak
@@ -99,6 +112,7 @@ impl Cx {
         gfn: usize,
         write: Option<u8>,
     ) -> Touch {
+        let gi = self.guest_index(gfn);
         let a = acc(&[
             Access::read(self.objs.pte(mm, vpn)),
             if write.is_some() {
@@ -107,6 +121,7 @@ impl Cx {
                 Access::read(self.objs.page(p, PP::Uv))
             },
             Access::read(self.objs.page(p, PP::Life)),
+            Access::write(self.objs.guest_frame(gi)),
         ]);
         self.ctx
             .step(
@@ -133,11 +148,11 @@ impl Cx {
                         }
                     }
                     let w = &mut *e.world;
-                    let gi = w
-                        .guest
-                        .iter()
-                        .position(|g| g.gfn == gfn)
-                        .expect("guest frame exists");
+                    w.guest[gi].expect = Some(Expect {
+                        page: p,
+                        generation: w.pages[p].generation,
+                        by: ExpectBy::Touch,
+                    });
                     match write {
                         Some(v) => {
                             let data = [v; PAGE_BYTES];
@@ -167,69 +182,182 @@ impl Cx {
             .await
     }
 
-    /// Waits until an import of `p` could succeed: its refcount equals `expected_page_refs`
-    /// and it is neither locked nor under writeback — or a retry can change that itself (the
-    /// page sits on the LRU batch, which the import drains; the UV answers busy, which a
-    /// retry consumes), or the PTE changed.
-    async fn park_until_importable(&self, p: usize, mm: usize, vpn: usize) {
+    /// The index of guest frame `gfn` in `World::guest` (a set-up constant; the builder
+    /// checked that every op's gfn is a declared frame).
+    fn guest_index(&self, gfn: usize) -> usize {
+        self.ctx.with_const(|w| {
+            w.guest
+                .iter()
+                .position(|g| g.gfn == gfn)
+                .expect("Builder::check_op checked the guest frame")
+        })
+    }
+
+    /// Waits until a retry of the import of page `p`, which the caller saw mapped at `vpn` of
+    /// `mm`, can do something the failed attempt could not (weak fairness: the attempts that
+    /// must fail in between change nothing and are not unrolled): the PTE no longer maps `p`
+    /// present, valid and writable (the retry faults in or looks up anew); `p` was freed; it
+    /// sits on the LRU batch and this release's import drains it on `-EBUSY`; or its
+    /// refcount is what the freeze expects and it is neither locked nor under writeback —
+    /// and, for v7.1's trylocks, neither the PTE lock nor the mmap lock (for write) is held.
+    /// A UV that answered busy is not by itself a reason: when the freeze failed first, the
+    /// retry never reaches the UV (the busy answers a retry does consume are covered by the
+    /// page being freezable).
+    async fn park_until_importable(&self, p: PageId, mm: MmId, vpn: usize) {
         let a = acc(&[
             Access::read(self.objs.page(p, PP::Ref)),
             Access::read(self.objs.page(p, PP::Meta)),
             Access::read(self.objs.page(p, PP::Writeback)),
             Access::read(self.objs.page(p, PP::Lock)),
             Access::read(self.objs.page(p, PP::Life)),
-            Access::read(explore::ObjId(self.objs.lru)),
-            Access::read(explore::ObjId(self.objs.uv_busy)),
+            Access::read(ObjId(self.objs.lru)),
             Access::read(self.objs.pte(mm, vpn)),
+            Access::read(self.objs.ptl(mm, vpn)),
+            Access::read(self.objs.mmap(mm)),
         ]);
         fn importable(w: &crate::World, arg: u64) -> bool {
-            let p = (arg & 0xffff) as usize;
-            let (mm, vpn) = (((arg >> 16) & 0xffff) as usize, (arg >> 32) as usize);
-            let pg = &w.pages[p];
+            let p = (arg & 0xffff_ffff) as usize;
+            let (mm, vpn) = w.objs.pte_index[(arg >> 32) as usize];
             let pte = w.mms[mm].pte(vpn);
-            pg.free
-                || pte.page != Some(p)
-                || w.lru_batch.contains(&p)
-                || w.uv_busy > 0
-                || (pg.refcount == w.expected_page_refs(p)
-                    && !pg.writeback
-                    && pg.locked_by.is_none())
+            let pg = &w.pages[p];
+            if pg.free || !(pte.present && !pte.invalid && pte.write && pte.page == Some(p)) {
+                return true;
+            }
+            let drains = match w.cfg.import_flow {
+                // gmap_make_secure's own -EBUSY ladder: lru_add_drain, lru_add_drain_all.
+                ImportFlow::FollowPageLockPage
+                | ImportFlow::PteLockTrylock
+                | ImportFlow::PteLockTrylockRef => true,
+                _ => w.cfg.wiggle_drains,
+            };
+            if drains && w.lru_batch.contains(&p) {
+                return true;
+            }
+            if pg.refcount != w.expected_page_refs(p) || pg.writeback || pg.locked_by.is_some() {
+                return false;
+            }
+            match w.cfg.import_flow {
+                ImportFlow::NewGmapTrylock => {
+                    let m = &w.mms[mm];
+                    m.ptl_holder(vpn / PTRS_PER_PTE).is_none() && !m.mmap_writer
+                }
+                _ => true,
+            }
         }
-        let arg = (p as u64) | ((mm as u64) << 16) | ((vpn as u64) << 32);
+        // The frame and the mapping's position in `Objs::pte_index`, 32 bits each (frames are
+        // at most `build::MAX_FRAMES`, mappings at most `build::MAX_ITEMS`): a vpn has up to
+        // 52 bits and is never packed.
+        let arg = (p as u64) | ((self.objs.pte_slot(mm, vpn) as u64) << 32);
         self.ctx
             .step(Op::new("retry", a).retry_when(importable, arg), |_| ())
             .await
     }
 
-    /// `kvm_s390_pv_unpack` for one page: `unpack_one` → `gmap_make_secure(UNPACK)`;
-    /// `-EAGAIN` → `cond_resched` and retry the same page; other error → stop.
-    pub async fn unpack(&self, gfn: usize) -> i32 {
+    /// `KVM_PV_UNPACK` of an image of `pages` pages from guest frame `gfn` on
+    /// (`kvm_s390_pv_unpack`, arch/s390/kvm/pv.c, v5.7 … newest): per page `unpack_one`;
+    /// `-EAGAIN` → `cond_resched()` (v5.7 … v6.19; the newest tree read, v7.1, checks only
+    /// `fatal_signal_pending`, which the model has no signals for) and the same page again;
+    /// any other error stops the loop and is the ioctl's result; 0 → the next page (from
+    /// here on the ioctl has told userspace this page is in place: [`ExpectBy::Unpack`]).
+    pub async fn unpack(&self, gfn: usize, pages: usize) -> i32 {
         self.ctx
             .call("unpack", async move {
                 let _f = self.ctx.enter("kvm_s390_pv_unpack");
-                let Some((mm, vpn)) = self.gmap_translate(gfn) else {
-                    return EINVAL;
-                };
-                for _ in 0..MAX_RETRIES {
-                    self.ctx.attempt_begin();
-                    let p = self.read_pte(mm, vpn, "ptep_get").await.page;
-                    let mut watch = vec![self.objs.pte(mm, vpn)];
-                    if let Some(p) = p {
-                        watch.extend([
-                            self.objs.page(p, PP::Ref),
-                            self.objs.page(p, PP::Writeback),
-                            self.objs.page(p, PP::Lock),
-                            self.objs.page(p, PP::Uv),
-                        ]);
+                for g in gfn..gfn + pages {
+                    let Some((mm, vpn)) = self.gmap_translate(g) else {
+                        return EINVAL;
+                    };
+                    let mut tries = 0;
+                    loop {
+                        self.ctx.attempt_begin();
+                        let rc = self.unpack_one(g, mm, vpn).await;
+                        if rc == EAGAIN {
+                            if tries == MAX_RETRIES {
+                                self.retry_bound("kvm_s390_pv_unpack").await;
+                                return EAGAIN;
+                            }
+                            tries += 1;
+                            let _g = self.ctx.enter(match self.cfg.import_flow {
+                                ImportFlow::NewGmap | ImportFlow::NewGmapTrylock => {
+                                    "fatal_signal_pending"
+                                }
+                                _ => "cond_resched",
+                            });
+                            let pte = self.read_pte(mm, vpn, "ptep_get").await;
+                            if let Some(p) = pte.page.filter(|_| pte.present) {
+                                self.park_until_importable(p, mm, vpn).await;
+                            }
+                            continue;
+                        }
+                        if rc != 0 {
+                            return rc;
+                        }
+                        self.unpack_one_done(g, mm, vpn).await;
+                        break;
                     }
-                    let rc = self.gmap_make_secure(gfn, UvCmd::Unpack).await;
-                    if rc != EAGAIN {
-                        return rc;
-                    }
-                    self.park(&watch).await;
                 }
-                self.retry_bound("kvm_s390_pv_unpack").await;
-                EAGAIN
+                0
+            })
+            .await
+    }
+
+    /// `unpack_one` (arch/s390/kvm/pv.c): the import with the Unpack UVC; from 5cbe24350b7d
+    /// the import returns `-ENXIO` for a page that is not mapped writable and `unpack_one`
+    /// faults it in itself — `fixup_user_fault(FAULT_FLAG_WRITE)` and `__gmap_link` under the
+    /// mmap lock (v6.14-rc1 … v6.19), `kvm_s390_faultin_gfn_simple(…, write)` (v7.0 on) —
+    /// and returns `-EAGAIN` when that worked, its error otherwise.
+    async fn unpack_one(&self, gfn: usize, mm: MmId, vpn: usize) -> i32 {
+        self.ctx
+            .call("unpack_one", async move {
+                let _f = self.ctx.enter("unpack_one");
+                let rc = self.gmap_make_secure(gfn, UvCmd::Unpack).await;
+                if rc != ENXIO || self.import_faults_in_itself() {
+                    return rc;
+                }
+                match self.cfg.import_flow {
+                    ImportFlow::NewGmap | ImportFlow::NewGmapTrylock => {
+                        let _g = self.ctx.enter("kvm_s390_faultin_gfn_simple");
+                        match self.kvm_s390_faultin_gfn(mm, vpn, Callback::None).await {
+                            Faultin::Done { .. } => EAGAIN,
+                            Faultin::Failed(e) => e,
+                        }
+                    }
+                    _ => {
+                        let _g = self.ctx.enter("fixup_user_fault");
+                        self.mmap_read_lock(mm).await;
+                        let rc = self.handle_mm_fault(mm, vpn, true).await;
+                        self.mmap_read_unlock(mm).await;
+                        if rc == 0 {
+                            EAGAIN
+                        } else {
+                            rc
+                        }
+                    }
+                }
+            })
+            .await
+    }
+
+    /// The unpack goes past guest frame `gfn`: from now on the ioctl reports it in place, in
+    /// the page the host maps there now (what the import-completeness check compares at the
+    /// end). Reads the PTE and the allocator (the page's generation).
+    async fn unpack_one_done(&self, gfn: usize, mm: MmId, vpn: usize) {
+        let gi = self.guest_index(gfn);
+        let a = acc(&[
+            Access::read(self.objs.pte(mm, vpn)),
+            Access::read(ObjId(self.objs.alloc)),
+            Access::write(self.objs.guest_frame(gi)),
+        ]);
+        self.ctx
+            .step(Op::new("unpack_one: 0", a), move |e| {
+                let w = &mut *e.world;
+                let pte = w.mms[mm].pte(vpn);
+                w.guest[gi].expect = pte.page.filter(|_| pte.present).map(|p| Expect {
+                    page: p,
+                    generation: w.pages[p].generation,
+                    by: ExpectBy::Unpack,
+                });
+                e.note(|| format!("gfn {gfn} unpacked: the ioctl moves on"));
             })
             .await
     }

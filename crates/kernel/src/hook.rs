@@ -15,6 +15,7 @@ pub const ENXIO: i32 = -6;
 pub const EFAULT: i32 = -14;
 pub const ENOMEM: i32 = -12;
 pub const EIO: i32 = -5;
+pub const EOPNOTSUPP: i32 = -95;
 
 impl Cx {
     /// `arch_make_page_accessible` (arch/s390/kernel/uv.c, v5.7 f28d43636d6f … v6.11;
@@ -101,18 +102,49 @@ impl Cx {
             .await
     }
 
+    /// The firmware answers the next `count` Convert-From-Secure calls with condition code
+    /// 1 (`uv-export-fails`).
+    pub async fn uv_set_export_fail(&self, count: u32) {
+        let obj = self
+            .objs
+            .uv_fail
+            .expect("Builder::objs gives the object to a model with uv-export-fails");
+        let a = acc(&[Access::write(explore::ObjId(obj))]);
+        self.ctx
+            .step(Op::new("ultravisor export fails", a), move |e| {
+                e.world.uv_export_fail += count;
+                e.note(|| format!("the UV answers the next {count} export(s) with cc 1"));
+            })
+            .await
+    }
+
     /// `uv_convert_from_secure` (export): UVC Convert-From-Secure. The UV encrypts the page.
     /// Does not touch PG_arch_1 (v5.7); the `_owned_` variant clears it (v5.16+).
+    ///
+    /// In a model with `uv-export-fails`, the call first reads the firmware's failing
+    /// answers: one left → condition code 1, nothing changes (the kernel's `-EINVAL`). That
+    /// hook is the smallest one the GUP hook-failure scenarios need (issue 26 item 3 models
+    /// the UV's failures in general); it covers the exports of this function — the hook,
+    /// the 0x3d kernel branch's export, the export before import — not the inline export at
+    /// PTE clear (`zap.rs`).
     pub async fn uv_convert_from_secure(&self, p: PageId) -> UvRc {
-        let a = acc(&[
+        let mut a = acc(&[
             Access::write(self.objs.page(p, PP::Uv)),
             Access::read(self.objs.page(p, PP::Arch1)),
             Access::read(self.objs.page(p, PP::Life)),
         ]);
+        if let Some(obj) = self.objs.uv_fail {
+            a.push(Access::write(explore::ObjId(obj)));
+        }
         self.ctx
             .step(Op::new("uv_convert_from_secure", a), move |e| {
                 live(e, p, "uv_convert_from_secure");
                 let w = &mut *e.world;
+                if w.uv_export_fail > 0 {
+                    w.uv_export_fail -= 1;
+                    e.note(|| format!("UVC export P{p}: condition code 1 (the UV failed it)"));
+                    return UvRc::Refused;
+                }
                 let was = w.uv[p].state;
                 let rc = uv::export(&w.keys, &mut w.uv[p], &mut w.pages[p].data);
                 e.note(|| format!("UVC export P{p}: {was:?} -> NonSecure (encrypted)"));

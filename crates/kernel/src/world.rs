@@ -20,6 +20,15 @@ pub const PAGE_BYTES: usize = 32;
 pub const GUP_PIN_COUNTING_BIAS: i32 = 1024;
 /// Entries per page table: a PTE lock covers this many virtual pages (s390: 256 × 4 KiB).
 pub const PTRS_PER_PTE: usize = 256;
+/// The largest virtual page number of a user address space: s390's `TASK_SIZE_MAX` is
+/// `-PAGE_SIZE` (arch/s390/include/asm/processor.h, 6.1.192 and 6.12.118), so the last user
+/// page of a 64-bit address space of 4 KiB pages is 2^52 - 2. The model keys PTEs and PTE
+/// locks by the full number (no packing into narrower integers).
+pub const MAX_VPN: usize = (1 << 52) - 2;
+/// The largest guest frame number: a guest absolute address has 64 bits, pages 4 KiB.
+pub const MAX_GFN: usize = (1 << 52) - 1;
+// The model's numbers are `usize`: the limits above need a 64-bit target.
+const _: () = assert!(usize::BITS >= 64);
 
 /// `struct page` of one frame.
 #[derive(Copy, Clone, Debug)]
@@ -154,6 +163,10 @@ pub struct File {
     pub name: String,
     /// Cache slots by index.
     pub cache: Vec<Option<PageId>>,
+    /// A shmem file (a memfd: QEMU's memory-backend-memfd): `shmem_mapping`,
+    /// `vma_is_shmem` (no writeback, so a shared writable mapping of it needs no dirty
+    /// tracking). A set-up constant.
+    pub shmem: bool,
 }
 
 /// One pipe buffer.
@@ -168,6 +181,47 @@ pub struct PipeBuf {
 pub struct Pipe {
     pub name: String,
     pub bufs: Vec<PipeBuf>,
+    /// Threads that still hold the pipe's write end, as a mask of thread ids: a reader of
+    /// an empty pipe waits while another thread does (`fs/splice.c:
+    /// splice_from_pipe_next`, `ipipe_prep`: `pipe->writers`). A thread holds it until its
+    /// last op that writes into the pipe is over.
+    pub writers: u64,
+    /// The threads whose write end is tracked in `writers` (a set-up constant): those that
+    /// write into the pipe while another thread reads from it (a thread that only reads its
+    /// own writes never waits on itself).
+    pub tracked_writers: u64,
+}
+
+/// Who told the guest that a frame's content is in place.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ExpectBy {
+    /// `KVM_PV_UNPACK` went past the page (`unpack_one` returned 0 for it).
+    Unpack,
+    /// A guest access completed on it.
+    Touch,
+}
+
+/// Where the content a guest frame should have lives: the page (and its allocation
+/// generation) the host mapped at the frame when the unpack reported it done or the guest
+/// last touched it. A later different page there means the host discarded the old one
+/// (MADV_DONTNEED): the guest then starts afresh and expects nothing of it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Expect {
+    pub page: PageId,
+    pub generation: u32,
+    pub by: ExpectBy,
+}
+
+/// The KVM's new-gmap state (e38c884df921, v7.0): `kvm->mmu_lock` (an rwlock) with the
+/// invalidation counters of the generic KVM MMU notifier (`mmu_invalidate_seq`,
+/// `mmu_invalidate_in_progress`), and the VM-wide `kvm->arch.pv.import_lock` mutex.
+#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
+pub struct KvmMmu {
+    pub mmu_lock_readers: u32,
+    pub invalidate_seq: u32,
+    pub invalidate_in_progress: u32,
+    /// The thread holding `import_lock`.
+    pub import_lock: Option<usize>,
 }
 
 /// The guest's own view of its memory: what it last wrote to each guest frame.
@@ -178,8 +232,13 @@ pub struct GuestFrame {
     pub vpn: usize,
     /// The guest shared this frame with the host (Set-Shared-Access).
     pub shared: bool,
-    /// What the guest last wrote (None: never wrote; a fresh import reads zeroes).
+    /// What the guest last wrote (None: never wrote; a fresh import reads zeroes) — or,
+    /// for a frame it shared, what the host last wrote there.
     pub written: Option<[u8; PAGE_BYTES]>,
+    /// Where the content `written` (zeroes if none) should be: set by the unpack's success
+    /// and by a completed guest access (the import-completeness property reads it at the
+    /// end).
+    pub expect: Option<Expect>,
 }
 
 /// Object ids of everything shared.
@@ -197,6 +256,16 @@ pub struct Objs {
     pub uv_busy: u32,
     /// The page allocator's free list (written by every free and allocation).
     pub alloc: u32,
+    /// `kvm->arch.pv.import_lock` (the new gmap's import mutex).
+    pub import_lock: u32,
+    /// `kvm->mmu_lock` and the MMU-notifier invalidation counters.
+    pub kvm_mmu: u32,
+    /// The first guest frame's object (one per frame, in declaration order): what the guest
+    /// expects of it ([`GuestFrame::expect`]).
+    pub guest_base: u32,
+    /// The Ultravisor's failing Convert-From-Secure answers still to give (only when a
+    /// thread can make exports fail: `uv-export-fails`; else no export declares it).
+    pub uv_fail: Option<u32>,
     pub total: usize,
     /// (mm, vpn) → index of its PTE object.
     pub pte_index: Vec<(MmId, usize)>,
@@ -232,21 +301,26 @@ impl Objs {
         ObjId(self.page_base + (p * self.per_page + part as usize) as u32)
     }
     pub fn pte(&self, mm: MmId, vpn: usize) -> ObjId {
-        let i = self
-            .pte_index
+        ObjId(self.pte_base + self.pte_slot(mm, vpn) as u32)
+    }
+    /// The position of (mm, vpn) in [`Objs::pte_index`]: one per mapping, so it fits in 32
+    /// bits where a vpn does not (a step guard's argument packs it).
+    pub fn pte_slot(&self, mm: MmId, vpn: usize) -> usize {
+        self.pte_index
             .iter()
             .position(|&k| k == (mm, vpn))
-            .expect("PTE object registered at set-up");
-        ObjId(self.pte_base + i as u32)
+            .expect("PTE object registered at set-up")
     }
     pub fn ptl(&self, mm: MmId, vpn: usize) -> ObjId {
+        ObjId(self.ptl_base + self.ptl_slot(mm, vpn) as u32)
+    }
+    /// The position of the page table of (mm, vpn) in [`Objs::ptl_index`].
+    pub fn ptl_slot(&self, mm: MmId, vpn: usize) -> usize {
         let t = vpn / PTRS_PER_PTE;
-        let i = self
-            .ptl_index
+        self.ptl_index
             .iter()
             .position(|&k| k == (mm, t))
-            .expect("PTE-lock object registered at set-up");
-        ObjId(self.ptl_base + i as u32)
+            .expect("PTE-lock object registered at set-up")
     }
     pub fn mmap(&self, mm: MmId) -> ObjId {
         ObjId(self.mmap_base + mm as u32)
@@ -261,6 +335,10 @@ impl Objs {
     }
     pub fn pipe(&self, pipe: PipeId) -> ObjId {
         ObjId(self.pipe_base + pipe as u32)
+    }
+    /// The object of the `i`-th guest frame (index into `World::guest`).
+    pub fn guest_frame(&self, i: usize) -> ObjId {
+        ObjId(self.guest_base + i as u32)
     }
 }
 
@@ -279,7 +357,13 @@ pub struct World {
     pub lru_batch: Vec<PageId>,
     /// UV calls still to be answered "busy" (cc 2), set by a firmware thread.
     pub uv_busy: u32,
+    /// Convert-From-Secure calls still to be answered with condition code 1 (an error),
+    /// set by a firmware thread (`uv-export-fails`).
+    pub uv_export_fail: u32,
     pub guest: Vec<GuestFrame>,
+    /// The KVM's new-gmap locks and invalidation counters (only the new-gmap import flows
+    /// and the MMU notifier of a protected mm under them use it).
+    pub kvm: KvmMmu,
     /// References each model thread holds, by page (thread-private bookkeeping: only the
     /// owning thread reads or writes its entry).
     pub held: Vec<Vec<Held>>,
@@ -386,8 +470,13 @@ clone_reusing!(Mm {
     mmap_readers,
     mmap_writer,
 });
-clone_reusing!(File { name, cache });
-clone_reusing!(Pipe { name, bufs });
+clone_reusing!(File { name, cache, shmem });
+clone_reusing!(Pipe {
+    name,
+    bufs,
+    writers,
+    tracked_writers,
+});
 clone_reusing!(World {
     cfg,
     objs,
@@ -399,7 +488,9 @@ clone_reusing!(World {
     pipes,
     lru_batch,
     uv_busy,
+    uv_export_fail,
     guest,
+    kvm,
     held,
 });
 
@@ -407,7 +498,7 @@ clone_reusing!(World {
 // (a destructuring without `..`, as `Clone` above does), so that a new field is a compile
 // error until it is hashed or left out with a reason. What they leave out is what no step
 // changes: names, VMAs, the protected flags and counts, guest-frame translations (set-up
-// constants, the same in every state of one model; crates/checker/tests/world_constants.rs
+// constants, the same in every state of one model; crates/checker/tests/suite/world_constants.rs
 // checks the list through `World::set_up_constants`).
 impl std::hash::Hash for Mm {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
@@ -444,7 +535,8 @@ impl Mm {
 impl std::hash::Hash for File {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let File {
-            name: _, // a set-up constant
+            name: _,  // a set-up constant
+            shmem: _, // a set-up constant
             cache,
         } = self;
         cache.hash(h);
@@ -456,8 +548,11 @@ impl std::hash::Hash for Pipe {
         let Pipe {
             name: _, // a set-up constant
             bufs,
+            writers,
+            tracked_writers: _, // a set-up constant
         } = self;
         bufs.hash(h);
+        writers.hash(h);
     }
 }
 
@@ -469,9 +564,11 @@ impl std::hash::Hash for GuestFrame {
             vpn: _, // the translation: a set-up constant
             shared,
             written,
+            expect,
         } = self;
         shared.hash(h);
         written.hash(h);
+        expect.hash(h);
     }
 }
 
@@ -495,7 +592,7 @@ impl World {
         use std::hash::Hash;
         let World {
             cfg: _,  // the configuration: the same in every state of one model
-            objs: _, // the object ids: the same in every state of one model
+            objs,    // the object ids: the same in every state of one model (read below)
             keys: _, // the UV's keys: the same in every state of one model
             pages,
             uv,
@@ -504,7 +601,9 @@ impl World {
             pipes,
             lru_batch,
             uv_busy,
+            uv_export_fail,
             guest,
+            kvm,
             held,
         } = self;
         let who = |t: usize| {
@@ -527,7 +626,23 @@ impl World {
         pipes.hash(h);
         lru_batch.hash(h);
         uv_busy.hash(h);
+        // Only in a model that can make exports fail (a set-up constant, so every state of
+        // one model writes the same words); zero in every state of the others, whose keys
+        // stay what they were.
+        if objs.uv_fail.is_some() {
+            uv_export_fail.hash(h);
+        }
         guest.hash(h);
+        let KvmMmu {
+            mmu_lock_readers,
+            invalidate_seq,
+            invalidate_in_progress,
+            import_lock,
+        } = kvm;
+        mmu_lock_readers.hash(h);
+        invalidate_seq.hash(h);
+        invalidate_in_progress.hash(h);
+        h.write_u64(import_lock.map_or(MEMBER - 1, who));
         for (t, held) in held.iter().enumerate() {
             if who(t) != MEMBER {
                 held.hash(h);
@@ -546,6 +661,9 @@ impl World {
             }
         }
         h.write_u64(MEMBER);
+        if self.kvm.import_lock == Some(tid) {
+            h.write_u64(MEMBER - 2);
+        }
         for (mm, m) in self.mms.iter().enumerate() {
             for &(table, t) in &m.ptl_held {
                 if t == tid {
@@ -557,15 +675,20 @@ impl World {
     }
 
     /// What the state hash leaves out, as text: names, VMAs, the protected flags and counts,
-    /// guest-frame translations — set-up constants no step changes (tested).
+    /// the pipes' tracked writers, guest-frame translations — set-up constants no step
+    /// changes (tested).
     pub fn set_up_constants(&self) -> String {
         let mms: Vec<_> = self
             .mms
             .iter()
             .map(|m| (&m.name, m.protected, m.protected_count, &m.vmas))
             .collect();
-        let files: Vec<_> = self.files.iter().map(|f| &f.name).collect();
-        let pipes: Vec<_> = self.pipes.iter().map(|p| &p.name).collect();
+        let files: Vec<_> = self.files.iter().map(|f| (&f.name, f.shmem)).collect();
+        let pipes: Vec<_> = self
+            .pipes
+            .iter()
+            .map(|p| (&p.name, p.tracked_writers))
+            .collect();
         let guest: Vec<_> = self.guest.iter().map(|g| (g.gfn, g.mm, g.vpn)).collect();
         format!("{mms:?} {files:?} {pipes:?} {guest:?}")
     }

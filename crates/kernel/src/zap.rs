@@ -9,14 +9,20 @@ use crate::Cx;
 use explore::{Access, Op};
 
 impl Cx {
-    /// MADV_DONTNEED of one page: mmap lock (read), PTE lock, `ptep_get_and_clear_full`
-    /// (exports in a protected mm, with the mapping's reference still held),
-    /// `page_remove_rmap`, PTE unlock, then the TLB batch drops the mapping's reference.
+    /// MADV_DONTNEED of one page (`zap_page_range_single`): mmap lock (read), from the new
+    /// gmap (v7.0) the KVM's MMU notifier (`mmu_notifier_invalidate_range_start`), PTE lock,
+    /// `ptep_get_and_clear_full` (exports in a protected mm, with the mapping's reference
+    /// still held), `page_remove_rmap`, PTE unlock, `mmu_notifier_invalidate_range_end`, then
+    /// the TLB batch drops the mapping's reference.
     pub async fn zap_page(&self, mm: MmId, vpn: usize) {
         self.ctx
             .call("zap_page", async move {
                 let _f = self.ctx.enter("zap_pte_range");
                 self.mmap_read_lock(mm).await;
+                let notifier = self.kvm_notifier_on(mm);
+                if notifier {
+                    self.kvm_mmu_notifier_invalidate_range_start().await;
+                }
                 self.pte_lock(mm, vpn).await;
                 let protected = self.ctx.with_const(|w| w.mms[mm].protected);
                 let pte = self.read_pte(mm, vpn, "ptep_get").await;
@@ -67,6 +73,9 @@ impl Cx {
                     freed = Some(p);
                 }
                 self.pte_unlock(mm, vpn).await;
+                if notifier {
+                    self.kvm_mmu_notifier_invalidate_range_end().await;
+                }
                 if let Some(p) = freed {
                     let _g = self.ctx.enter("tlb_finish_mmu");
                     self.put_page(p).await;

@@ -47,15 +47,10 @@ pub fn run(a: MatrixArgs) -> u8 {
     let all: Vec<&str> = kernel::config::PRESETS.iter().map(|p| p.name).collect();
     let mut presets: Vec<&str> = Vec::new();
     for k in &a.kernels {
-        match all.iter().find(|p| **p == k.as_str()) {
-            Some(p) => presets.push(*p),
-            None => {
-                return bad(format!(
-                    "--kernel {k}: unknown kernel preset (known: {})",
-                    all.join(", ")
-                ))
-            }
+        if let Err(e) = kernel::vocab::presets::resolve(k) {
+            return bad(format!("--kernel {k}: {e}"));
         }
+        presets.push(k.as_str());
     }
     if presets.is_empty() {
         presets = all;
@@ -84,9 +79,21 @@ pub fn run(a: MatrixArgs) -> u8 {
             Err(e) => bad(format!("{} and {} are not one scenario: {e}", sc[0], sc[1])),
         };
     }
+    if let Err(e) = crate::common::check_jobs(a.jobs) {
+        return bad(e);
+    }
+    // As the single matrix's cells: the time limit (0: none) and the machine's memory and
+    // address-space limits. No interrupt handler: a shard's output holds finished checks
+    // only, and an interrupted shard resumes from it.
+    let limits = checker::limits::machine();
+    let max_time = a
+        .max_time
+        .unwrap_or(checker::limits::DEFAULT_CELL_TIME_SECS);
     let bounds = explore::Bounds {
-        max_time: Some(Duration::from_secs(a.max_time)),
+        max_time: (max_time > 0).then(|| Duration::from_secs(max_time)),
         max_executions: Some(a.max_executions),
+        max_memory_mib: a.max_memory.or(limits.max_memory_mib),
+        max_address_space_mib: limits.max_address_space_mib,
         ..explore::Bounds::default()
     };
     if let Some(r) = &a.replay {
@@ -119,7 +126,12 @@ fn compute(
 ) -> Result<Option<Vec<pairs::Outcome>>, String> {
     let show = !a.quiet && std::io::stderr().is_terminal();
     let mut results: Vec<Option<pairs::Outcome>> = vec![None; plan.checks.len()];
-    let shard = a.pairs.shard.as_deref().map(shard::parse_shard).transpose()?;
+    let shard = a
+        .pairs
+        .shard
+        .as_deref()
+        .map(shard::parse_shard)
+        .transpose()?;
     let journal = match shard {
         Some((k, n)) => {
             let out = a.out.as_ref().ok_or(

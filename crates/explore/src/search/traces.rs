@@ -4,7 +4,7 @@
 
 use super::PropertyReport;
 use crate::access::{kinds_causal, AccessKind, Accesses};
-use crate::runtime::{end_findings, Execution, Finding, Model, StepRecord, Tid};
+use crate::runtime::{end_findings, Execution, Finding, Model, Severity, StepRecord, Tid};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The best trace of one property so far.
@@ -113,11 +113,11 @@ pub(super) fn record_findings<'a>(
     // occurrences and leave the causal past uncomputed.
     let own = event(last).0;
     let at_least = (0..n).filter(|&j| event(j).0 == own).count();
-    if rec
-        .findings
-        .iter()
-        .all(|f| cands.get(f.property).is_some_and(|c| c.report.steps < at_least))
-    {
+    if rec.findings.iter().all(|f| {
+        cands
+            .get(f.property)
+            .is_some_and(|c| c.report.steps < at_least)
+    }) {
         for f in &rec.findings {
             if let Some(c) = cands.get_mut(f.property) {
                 c.report.occurrences += 1;
@@ -363,4 +363,13 @@ fn reproduces<M: Model>(model: &M, schedule: &[Tid], property: &str) -> Option<u
         }
     }
     None
+}
+
+/// The violated properties among the candidates, sorted (for progress).
+pub(super) fn violated(cands: &BTreeMap<&'static str, Candidate>) -> Vec<&'static str> {
+    cands
+        .values()
+        .filter(|c| c.report.severity == Severity::Violation)
+        .map(|c| c.report.property)
+        .collect()
 }

@@ -108,20 +108,32 @@ properties! {
         "the host must never read a guest page's plaintext",
         "prim.rs: check_host_read (device reads, CPU loads)";
     GUEST_INTEGRITY = "guest-integrity", "integrity", Violation,
-        "the guest must read back what it wrote",
-        "guest.rs: guest_touch (a guest load)";
+        "the guest must read back what it wrote (in a frame it shared with the host: what was last written there, by it or by the host)",
+        "guest.rs: guest_touch (a guest load); prim.rs: host_store (a host write to a frame the guest shared sets what the guest expects)";
+    /// The import's precondition at its UV call.
+    IMPORT_PRECONDITION = "import-precondition", "importpre", Violation,
+        "at the import's UV call the importer's host PTE still maps the page it froze, present, valid and writable",
+        "import.rs: uv_import (reads the importer's PTE in the UVC's step)";
+    /// The unpack or a guest access reported a page in place that is not.
+    IMPORT_COMPLETENESS = "import-completeness", "complete", Violation,
+        "every frame the unpack reported done or the guest touched ends secure with the content the guest expects, or exported so that its next import gives it",
+        "lib.rs: KernelModel::at_end (guest.rs records each frame's expectation: unpack's success, a completed guest access)";
+    /// The GUP contract, checked when a GUP call returns.
+    GUP_CONTRACT = "gup-contract", "gup", Violation,
+        "a GUP returns an honest count, pages[i] is the page at start + i, each returned page holds this call's marker, and FOLL_PIN pages are accessible",
+        "gup.rs: gup_contract (the return of every get_user_pages* / pin_user_pages* call)";
     /// An observation: GUP failed on a frozen count.
     GUP_ENOMEM = "gup-enomem", "gup-enomem", Observation,
         "a GUP returned -ENOMEM: its grab met a frozen count",
         "gup.rs: get_user_pages";
     /// An observation: GUP refused the pin (a long-term pin for write of a file mapping).
     GUP_REFUSED = "gup-refused", "gup-refused", Observation,
-        "the kernel refused a GUP (check_vma_flags: -EFAULT)",
-        "gup.rs: get_user_pages_flags (FOLL_LONGTERM | FOLL_WRITE, longterm_file_write_denied)";
+        "the kernel refused a GUP (check_vma_flags: -EFAULT) or its caller refused the pinned pages (io_uring: -EOPNOTSUPP, -EINVAL)",
+        "gup.rs: __get_user_pages (FOLL_LONGTERM | FOLL_WRITE, longterm_file_write_denied), gup_callers.rs: io_pin_pages";
     /// An observation: the 2026-03 fix-up failed a kernel copy.
     COPY_FAULT = "copy-fault", "copy-fault", Observation,
         "the 0x3d handler's exception fix-up failed a kernel copy",
-        "fault.rs: kernel_access (kernel_fault = export-always)";
+        "fault.rs: kernel_access (kernel_fault = export-always), gup_callers.rs: kvm_copy (page faults disabled)";
 }
 
 /// The property with id `id`.
