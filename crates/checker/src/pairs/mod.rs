@@ -441,9 +441,8 @@ impl Plan {
     /// The estimated cost of each pair check (0 for the single rows'), from the single rows'
     /// outcomes `results` (at least those of [`Plan::single_checks`]): the product of the
     /// two rows' sizes on the check's preset — the stateful search's states, or DPOR's
-    /// executions where DPOR finished the row. Deterministic: the counts are. On a full run of
-    /// the matrix the product's logarithm correlates with the pair's states at 0.88
-    /// (docs/pairs.md).
+    /// executions where DPOR finished the row. Deterministic: the counts are. (How well it
+    /// predicts a pair's cost has not been measured on a full run yet.)
     pub fn estimates(&self, results: &[Option<Outcome>]) -> Vec<u64> {
         let size = |r: usize, p: usize| -> u64 {
             self.cell(Unit::Single(r), p)
