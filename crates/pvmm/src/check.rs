@@ -99,7 +99,7 @@ pub fn run(a: CheckArgs) -> u8 {
         );
         if text {
             let expected = report::expected_text(sc, &c);
-            print_row(&a, sc, &c, &expected, st, &mut run.finished_stateful);
+            print_row(&a, sc, &c, expected, st, &mut run.finished_stateful);
             run.details.push(describe(
                 sc,
                 &c,
