@@ -571,6 +571,18 @@ impl Builder {
                 _ => {}
             }
         }
+        if let ThreadOp::Reclaim {
+            file, kswapd: true, ..
+        } = *op
+        {
+            if self.shmem.contains(&file) {
+                return Err(BuildError::new(
+                    "kswapd",
+                    "reclaim's write-out of a shmem folio (shmem_writepage: into the swap \
+                     cache, then swap_writepage) is not modelled",
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -763,6 +775,7 @@ impl Builder {
                 name: name.clone(),
                 cache,
                 shmem: self.shmem.contains(&fi),
+                disk: vec![None; *n],
             });
         }
         let mut next_anon = pages.len();
@@ -916,6 +929,11 @@ impl Builder {
             .flat_map(|(_, ops)| ops)
             .any(|c| matches!(c.op, ThreadOp::UvExportFails { .. }));
         let uv_fail = fails.then_some(guest_end);
+        let disk = self
+            .threads
+            .iter()
+            .flat_map(|(_, ops)| ops)
+            .any(|c| matches!(c.op, ThreadOp::Reclaim { kswapd: true, .. }));
         Objs {
             per_page,
             page_base,
@@ -931,6 +949,7 @@ impl Builder {
             kvm_mmu,
             guest_base,
             uv_fail,
+            disk,
             total: uv_fail.map_or(guest_end, |f| f + 1) as usize,
             pte_index,
             ptl_index,

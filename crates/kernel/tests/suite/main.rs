@@ -4,4 +4,5 @@
 
 mod functions;
 mod gup;
+mod reclaim;
 mod releases;
