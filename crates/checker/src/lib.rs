@@ -6,6 +6,7 @@
 pub mod input;
 pub mod limits;
 pub mod matrix;
+pub mod pairs;
 pub mod saved;
 pub mod scenario;
 pub mod text;

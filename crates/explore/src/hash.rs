@@ -12,25 +12,66 @@ pub(crate) fn avalanche(mut z: u64) -> u64 {
 }
 
 /// Two multiply–rotate lanes with different seeds, rotations and multipliers over the same
-/// input, in one pass, each finished with the splitmix64 avalanche: a 128-bit value. A byte
-/// string's last word carries its length, so that `[1] ++ [2]` and `[1, 2]` differ.
+/// input, in one pass, each finished with the splitmix64 avalanche: a 128-bit value.
+///
+/// The input is the byte stream of the writes (as `Hasher`'s default methods define it: a
+/// `u32` is its four bytes), gathered into 64-bit words: a word is mixed into the lanes when
+/// it is full, and the last, partial word with its length in its top byte. Small fields
+/// (flags, counts, ids) therefore cost a shift and an or each, not a round of the lanes.
 #[derive(Clone)]
-pub struct Hasher128(u64, u64);
+pub struct Hasher128 {
+    lanes: (u64, u64),
+    /// Bytes written since the last full word, little-endian.
+    buf: u64,
+    /// How many (0..8).
+    fill: u32,
+}
 
 impl Hasher128 {
     /// A hasher whose lanes start from `seed1` and `seed2` (different seeds give independent
     /// hashes of the same input).
     pub fn new(seed1: u64, seed2: u64) -> Self {
-        Hasher128(seed1, seed2)
+        Hasher128 {
+            lanes: (seed1, seed2),
+            buf: 0,
+            fill: 0,
+        }
     }
     #[inline]
     fn mix(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        self.1 = (self.1.rotate_left(23) ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let (a, b) = &mut self.lanes;
+        *a = (a.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        *b = (b.rotate_left(23) ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    /// Appends the `n` (1..=8) low bytes of `v` (its other bytes zero) to the stream.
+    #[inline]
+    fn push(&mut self, v: u64, n: u32) {
+        let fill = self.fill;
+        if fill == 0 && n == 8 {
+            self.mix(v);
+            return;
+        }
+        self.buf |= v << (8 * fill);
+        let total = fill + n;
+        if total < 8 {
+            self.fill = total;
+        } else {
+            let full = self.buf;
+            self.mix(full);
+            // `fill` ≥ 1 here (else `total` < 8 or the word went straight in): the bytes of
+            // `v` that did not fit start the next word.
+            self.buf = v >> (8 * (8 - fill));
+            self.fill = total - 8;
+        }
     }
     /// Both lanes, finished.
     pub fn lanes(&self) -> [u64; 2] {
-        [self.0, self.1].map(avalanche)
+        let mut h = self.clone();
+        if h.fill > 0 {
+            let last = h.buf | (u64::from(h.fill) << 56);
+            h.mix(last);
+        }
+        [h.lanes.0, h.lanes.1].map(avalanche)
     }
     /// Both lanes, finished, as one 128-bit value.
     pub fn finish128(&self) -> u128 {
@@ -43,31 +84,30 @@ impl Hasher for Hasher128 {
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            self.mix(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+            self.push(u64::from_le_bytes(c.try_into().expect("8 bytes")), 8);
         }
-        let rest = chunks.remainder();
-        let mut b = [0u8; 8];
-        b[..rest.len()].copy_from_slice(rest);
-        self.mix(u64::from_le_bytes(b) ^ ((rest.len() as u64 + 1) << 56));
+        for &b in chunks.remainder() {
+            self.push(u64::from(b), 1);
+        }
     }
     fn write_u8(&mut self, i: u8) {
-        self.mix(i as u64);
+        self.push(i as u64, 1);
     }
     fn write_u16(&mut self, i: u16) {
-        self.mix(i as u64);
+        self.push(i as u64, 2);
     }
     fn write_u32(&mut self, i: u32) {
-        self.mix(i as u64);
+        self.push(i as u64, 4);
     }
     fn write_u64(&mut self, i: u64) {
-        self.mix(i);
+        self.push(i, 8);
     }
     fn write_u128(&mut self, i: u128) {
-        self.mix(i as u64);
-        self.mix((i >> 64) as u64);
+        self.push(i as u64, 8);
+        self.push((i >> 64) as u64, 8);
     }
     fn write_usize(&mut self, i: usize) {
-        self.mix(i as u64);
+        self.push(i as u64, 8);
     }
     fn finish(&self) -> u64 {
         self.lanes()[0]

@@ -12,6 +12,7 @@ mod explain;
 mod interrupt;
 mod list;
 mod matrix;
+mod pairs;
 mod progress;
 mod replay;
 mod style;

@@ -15,48 +15,53 @@ use std::time::{Duration, Instant};
 pub struct MatrixArgs {
     /// Presets or releases (columns); default: every preset.
     #[arg(long = "kernel", value_name = "PRESET", value_parser = crate::cli::Declared(crate::cli::preset_names), hide_possible_values = true)]
-    kernels: Vec<String>,
+    pub kernels: Vec<String>,
     /// Cells checked in parallel (at most four per CPU).
     #[arg(long, default_value_t = 2)]
-    jobs: usize,
+    pub jobs: usize,
     /// Write the Markdown document here instead of stdout (the repository keeps
     /// docs/matrix.md); stdout then gets one summary line.
     #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
+    pub out: Option<PathBuf>,
     /// Write the matrix as an HTML page here, and next to it (STEM.traces/) a page per
     /// violating cell with its shortest trace drawn.
     #[arg(long, value_name = "FILE")]
-    html: Option<PathBuf>,
+    pub html: Option<PathBuf>,
     /// Stop DPOR after this many executions per cell (deterministic); the stateful search
     /// then finishes the cell (incomplete only if it does not finish either).
     #[arg(long, value_name = "N", default_value_t = 2_000)]
-    max_executions: u64,
+    pub max_executions: u64,
     /// Safety limit per cell in seconds (time-dependent: prefer --max-executions) [default:
     /// 600]; 0: none.
     #[arg(long, value_name = "SECS")]
-    max_time: Option<u64>,
+    pub max_time: Option<u64>,
     /// Memory limit per cell: the process's resident memory, in MiB (default: 75% of
     /// MemAvailable, less under a memory cgroup's limit).
     #[arg(long, value_name = "MIB")]
-    max_memory: Option<u64>,
+    pub max_memory: Option<u64>,
     /// Write the finished cells to FILE as each finishes (atomically): after an interruption,
-    /// --resume FILE computes only the rest.
-    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    /// --resume FILE computes only the rest. (Not with --pairs: a shard's --out is its own
+    /// resumable output.)
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, conflicts_with = "pairs")]
     checkpoint: Option<PathBuf>,
     /// Resume the matrix whose checkpoint is FILE (same presets and bounds): its finished cells
     /// are kept, the others computed; the documents are those of an uninterrupted run. Keeps
-    /// writing FILE unless --checkpoint names another.
-    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    /// writing FILE unless --checkpoint names another. (Not with --pairs: run a --shard again
+    /// with the same --out to resume it.)
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, conflicts_with = "pairs")]
     resume: Option<PathBuf>,
-    /// Replay one cell's violation: ROW PRESET PROPERTY (ROW as in the table).
-    #[arg(long, num_args = 3, value_names = ["ROW", "PRESET", "PROPERTY"])]
-    replay: Option<Vec<String>>,
+    /// Replay one cell's violation: ROW PRESET PROPERTY (ROW as in the table); with
+    /// --pairs, ROW1 ROW2 PRESET PROPERTY.
+    #[arg(long, num_args = 3..=4, value_names = ["ROW", "PRESET", "PROPERTY"])]
+    pub replay: Option<Vec<String>>,
+    #[command(flatten)]
+    pub pairs: crate::pairs::PairArgs,
     /// No progress line.
     #[arg(long, short)]
-    quiet: bool,
+    pub quiet: bool,
     /// Output format (json: one document, schema docs/json-schema/pvmm-output.v1.schema.json).
     #[arg(long, value_enum, default_value_t = crate::cli::Format::Text)]
-    format: crate::cli::Format,
+    pub format: crate::cli::Format,
 }
 
 /// What a resume must match: the matrix the checkpoint was written for.
@@ -69,6 +74,14 @@ struct RunKey {
 }
 
 pub fn run(a: MatrixArgs) -> u8 {
+    if a.pairs.wanted() {
+        return crate::pairs::run(a);
+    }
+    if a.replay.as_ref().is_some_and(|r| r.len() != 3) {
+        return crate::common::bad(
+            "--replay takes ROW PRESET PROPERTY (ROW1 ROW2 PRESET PROPERTY with --pairs)",
+        );
+    }
     let all: Vec<&str> = kernel::config::PRESETS.iter().map(|p| p.name).collect();
     let mut presets: Vec<&str> = Vec::new();
     for k in &a.kernels {

@@ -169,3 +169,92 @@ fn list_shows_scenarios_and_presets() {
         "{t}"
     );
 }
+
+/// `matrix --pairs` on a subset (two rows, one preset: 2 single-row and 3 pair checks),
+/// whole and as shards 1/2 + 2/2 merged: the same JSON and Markdown bytes; a shard cut in the
+/// middle of a line resumes from what it wrote and still merges to the same bytes.
+#[test]
+fn pair_matrix_shards_merge_to_one_run() {
+    let d = tmpdir("pairs");
+    let subset = [
+        "matrix",
+        "--pairs",
+        "--quiet",
+        "--row",
+        "read-copy",
+        "--row",
+        "sendfile",
+        "--kernel",
+        "v6.1",
+    ];
+    let with = |extra: &[&str]| -> Output {
+        let mut args: Vec<&str> = subset.to_vec();
+        args.extend_from_slice(extra);
+        pvmm(&args, &d)
+    };
+    let whole = with(&["--format", "json"]);
+    assert!(
+        matches!(whole.status.code(), Some(0 | 3)),
+        "{}",
+        text(&whole)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&whole.stdout).expect("JSON document");
+    assert_eq!(doc["kind"], "pair-matrix", "{doc}");
+    let whole_md = with(&["--out", "whole.md"]);
+    assert!(whole_md.status.success() || whole_md.status.code() == Some(3));
+    for k in ["1/2", "2/2"] {
+        let out = format!("shard{}.jsonl", &k[..1]);
+        let o = with(&["--shard", k, "--out", &out]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    // Cut shard 2's output inside its last line (as a crash would) and resume it.
+    let s2 = d.join("shard2.jsonl");
+    let full = std::fs::read_to_string(&s2).expect("shard 2 output");
+    let lines = full.lines().count();
+    assert!(lines >= 2, "a header and at least one check: {full}");
+    let cut = full.trim_end().rfind('\n').expect("several lines") + 10;
+    std::fs::write(&s2, &full[..cut]).expect("cut");
+    let o = with(&["--shard", "2/2", "--out", "shard2.jsonl"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("resuming"), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(&s2)
+            .expect("resumed")
+            .lines()
+            .count(),
+        lines
+    );
+    let merged = with(&[
+        "--merge",
+        "shard1.jsonl",
+        "shard2.jsonl",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        merged.status.code(),
+        whole.status.code(),
+        "{}",
+        text(&merged)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&merged.stdout),
+        String::from_utf8_lossy(&whole.stdout)
+    );
+    let o = with(&[
+        "--merge",
+        "shard1.jsonl",
+        "shard2.jsonl",
+        "--out",
+        "merged.md",
+    ]);
+    assert_eq!(o.status.code(), whole_md.status.code(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(d.join("merged.md")).expect("merged.md"),
+        std::fs::read_to_string(d.join("whole.md")).expect("whole.md")
+    );
+    // One shard missing: an error naming it, exit 2.
+    let o = with(&["--merge", "shard1.jsonl"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("2/2"), "{}", text(&o));
+}

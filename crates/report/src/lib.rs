@@ -8,6 +8,8 @@
 //! * [`json`]: the versioned JSON output model (`--format json`); its schema is
 //!   `docs/json-schema/pvmm-output.v1.schema.json`.
 //! * [`matrix`]: the matrix as an HTML page, with a page per violating cell.
+//! * [`pairs`]: the pair matrix as JSON and as an HTML page (a heat map per preset), with a
+//!   page per violating cell.
 //! * [`state`]: the per-step page state, by replaying a schedule on the model.
 //!
 //! This crate only renders: it never decides a verdict.
@@ -17,6 +19,7 @@
 pub mod html;
 pub mod json;
 pub mod matrix;
+pub mod pairs;
 pub mod state;
 pub mod svg;
 

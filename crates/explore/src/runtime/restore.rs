@@ -10,17 +10,15 @@ use super::{Ctx, Execution, Pending, ThreadFn, ThreadFuture, Tid};
 pub struct Snapshot<W> {
     /// The world as it was (`None` once [`Execution::restore_owned`] moved it out).
     world: Option<W>,
-    /// The parking bookkeeping, flat (four allocations per snapshot with `pending`, not four
-    /// per thread): its counters and its bits (see `Parking::save`).
-    counters: Box<[u32]>,
-    pbits: Box<[u64]>,
+    /// The parking bits and each thread's attempt (see `Parking::save_into`).
+    parking: Vec<u64>,
     /// Per thread, in four runs of `threads`: how many steps it had taken (its recorded
     /// results); whether it had finished (0/1); how many history updates it had made
     /// (entries of the history log); how many calls it had started (entries of the call log).
     /// Then a fifth run: its attempt.
-    counts: Box<[usize]>,
+    counts: Vec<usize>,
     /// Per thread, its registered operation (restored without running the thread).
-    pending: Box<[Option<Pending<W>>]>,
+    pending: Vec<Option<Pending<W>>>,
 }
 
 impl<W> Snapshot<W> {
@@ -40,6 +38,12 @@ impl<W> Snapshot<W> {
     fn clen(&self, t: Tid) -> usize {
         self.counts[3 * self.threads() + t]
     }
+    /// Takes the world out of a snapshot no longer needed (`None` if a restore moved it
+    /// out): for the caller to recycle it.
+    pub fn take_world(&mut self) -> Option<W> {
+        self.world.take()
+    }
+
     /// The world as it was.
     pub fn world(&self) -> &W {
         self.world
@@ -129,29 +133,40 @@ impl<W: 'static> Execution<W> {
     /// A copy of the present state (`world`: a copy of the world, which the caller makes)
     /// that [`Execution::restore`] brings back. Needs [`Execution::start_recording`].
     pub fn snapshot(&self, world: W) -> Snapshot<W> {
+        self.snapshot_reusing(world, None)
+    }
+
+    /// [`Execution::snapshot`] into the allocations of `spare`, a snapshot no longer needed
+    /// (its world, if it still has one, is dropped): a search that keeps a few spares takes
+    /// its snapshots without allocating.
+    pub fn snapshot_reusing(&self, world: W, spare: Option<Snapshot<W>>) -> Snapshot<W> {
         debug_assert!(
             self.shared.record.get(),
             "snapshot without recorded results"
         );
+        let mut snap = spare.unwrap_or(Snapshot {
+            world: None,
+            parking: Vec::new(),
+            counts: Vec::new(),
+            pending: Vec::new(),
+        });
         let results = self.shared.results.borrow();
         let n = self.threads();
-        let (counters, pbits) = self.parking.save();
+        self.parking.save_into(&mut snap.parking);
         let hlog = self.shared.hlog.borrow();
         let cpos = self.shared.cpos.borrow();
         let slots = self.shared.slots.borrow();
-        let mut counts = Vec::with_capacity(5 * n);
+        let counts = &mut snap.counts;
+        counts.clear();
         counts.extend(results.iter().map(Vec::len));
         counts.extend((0..n).map(|t| usize::from(self.finished(t))));
         counts.extend(hlog.iter().map(Vec::len));
         counts.extend_from_slice(&cpos);
         counts.extend(slots.iter().map(|s| s.attempt as usize));
-        Snapshot {
-            world: Some(world),
-            counters,
-            pbits,
-            counts: counts.into_boxed_slice(),
-            pending: slots.iter().map(|s| s.pending.clone()).collect(),
-        }
+        snap.pending.clear();
+        snap.pending.extend(slots.iter().map(|s| s.pending.clone()));
+        snap.world = Some(world);
+        snap
     }
 
     /// Brings back the state of `snap`, taken earlier on the path this execution followed
@@ -195,7 +210,7 @@ impl<W: 'static> Execution<W> {
             self.lazy[t] = None;
         }
         let old = std::mem::replace(&mut *self.shared.world.borrow_mut(), world);
-        self.parking.load(&snap.counters, &snap.pbits);
+        self.parking.load(&snap.parking);
         if !moved.contains(&true) {
             return old;
         }

@@ -215,15 +215,17 @@ impl<'b> Search<'b> {
         if rec.findings.is_empty() {
             return true;
         }
-        let events: Vec<(Tid, Accesses)> = self
-            .stack
-            .iter()
-            .map(|nd| {
-                let e = nd.event.as_ref().expect("path event");
-                (e.tid, e.acc)
-            })
-            .collect();
-        record_findings(&events, schedule, &rec, &mut self.cands);
+        let stack = &self.stack;
+        record_findings(
+            stack.len(),
+            |j| {
+                let e = stack[j].event.as_ref().expect("path event");
+                (e.tid, &e.acc)
+            },
+            schedule,
+            &rec,
+            &mut self.cands,
+        );
         if !rec.findings.iter().any(|f| f.fatal) {
             return true;
         }

@@ -3,7 +3,7 @@
 //! step and confirmed by replay.
 
 use super::PropertyReport;
-use crate::access::Accesses;
+use crate::access::{kinds_causal, AccessKind, Accesses};
 use crate::runtime::{end_findings, Execution, Finding, Model, Severity, StepRecord, Tid};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,61 +26,209 @@ fn better(a: &PropertyReport, b: &PropertyReport) -> bool {
 /// Counts switches away from a thread that still has steps later in the schedule: a cheap
 /// stand-in for preemptions until a candidate is replayed.
 fn switch_count(s: &[Tid]) -> usize {
-    let mut n = 0;
-    for i in 1..s.len() {
-        if s[i] != s[i - 1] && s[i..].contains(&s[i - 1]) {
-            n += 1;
+    // The last position of each thread: a switch away from `s[i - 1]` at `i` counts when
+    // that thread steps again at `i` or later.
+    let mut last: Vec<usize> = Vec::new();
+    for (i, &t) in s.iter().enumerate() {
+        if last.len() <= t {
+            last.resize(t + 1, 0);
         }
+        last[t] = i;
     }
-    n
+    (1..s.len())
+        .filter(|&i| s[i] != s[i - 1] && last[s[i - 1]] >= i)
+        .count()
 }
 
-/// Offers the findings of step `rec`, the last of `events` (the path's steps: thread and
-/// accesses) and of `schedule`, with the trace of its causal past.
-pub(super) fn record_findings(
-    events: &[(Tid, Accesses)],
+/// The kinds of access that later kept events make of one object: enough to tell whether an
+/// earlier access is causally before any of them ([`kinds_causal`] against each).
+#[derive(Copy, Clone, Default)]
+struct Later {
+    /// One bit per kind other than a store of a constant ([`Later::bit`]).
+    kinds: u8,
+    /// The constant of a store, when exactly one constant is stored.
+    set: Option<u16>,
+    /// Stores of two or more different constants.
+    sets: bool,
+}
+
+impl Later {
+    fn bit(k: AccessKind) -> u8 {
+        match k {
+            AccessKind::Read => 1,
+            AccessKind::Write => 2,
+            AccessKind::Add => 4,
+            AccessKind::IncUnlessZero => 8,
+            AccessKind::Acquire => 16,
+            AccessKind::Release => 32,
+            AccessKind::Set(_) => 0,
+        }
+    }
+
+    fn add(&mut self, k: AccessKind) {
+        match k {
+            AccessKind::Set(v) => match self.set {
+                Some(w) if w != v => self.sets = true,
+                _ => self.set = Some(v),
+            },
+            k => self.kinds |= Self::bit(k),
+        }
+    }
+
+    /// Whether an access of kind `k` is causally before one of these ([`kinds_causal`]).
+    fn after(&self, k: AccessKind) -> bool {
+        let any_set = self.set.is_some();
+        match k {
+            // A store commutes only with a store of the same constant.
+            AccessKind::Set(v) => self.kinds != 0 || self.sets || self.set.is_some_and(|w| w != v),
+            // Reads commute with reads, adds with adds, increments-unless-zero with each
+            // other; everything else orders.
+            AccessKind::Read | AccessKind::Add | AccessKind::IncUnlessZero => {
+                any_set || self.kinds & !Self::bit(k) != 0
+            }
+            AccessKind::Write | AccessKind::Acquire | AccessKind::Release => {
+                any_set || self.kinds != 0
+            }
+        }
+    }
+}
+
+/// Offers the findings of step `rec`, the last of the path's `n` steps (`event(j)`: the
+/// thread and accesses of step `j`) and of `schedule`, with the trace of its causal past.
+pub(super) fn record_findings<'a>(
+    n: usize,
+    event: impl Fn(usize) -> (Tid, &'a Accesses),
     schedule: &[Tid],
     rec: &StepRecord,
     cands: &mut BTreeMap<&'static str, Candidate>,
 ) {
     // The causal past of the step: the events it depends on, transitively (a release
-    // orders a later acquire here). Running only those reaches the same step.
-    let n = events.len() - 1;
-    let mut keep = vec![false; n + 1];
-    keep[n] = true;
-    for j in (0..n).rev() {
-        keep[j] = (j + 1..=n).any(|k| {
-            keep[k] && (events[k].0 == events[j].0 || events[j].1.causally_before(&events[k].1))
-        });
+    // orders a later acquire here). Running only those reaches the same step. An event is
+    // kept when a later kept event is of its thread or one of its accesses is causally
+    // before one of a later kept event's: one pass backwards, with the threads and the
+    // per-object kinds of the events kept so far.
+    let last = n - 1;
+    // The trace holds at least the step's own thread's steps (program order): where every
+    // finding already has a shorter trace, this one cannot be better — count the
+    // occurrences and leave the causal past uncomputed.
+    let own = event(last).0;
+    let at_least = (0..n).filter(|&j| event(j).0 == own).count();
+    if rec.findings.iter().all(|f| {
+        cands
+            .get(f.property)
+            .is_some_and(|c| c.report.steps < at_least)
+    }) {
+        for f in &rec.findings {
+            if let Some(c) = cands.get_mut(f.property) {
+                c.report.occurrences += 1;
+            }
+        }
+        return;
     }
-    let closure = linearize(events, &keep);
+    let mut keep = vec![false; n];
+    let mut threads: u128 = 0;
+    let mut later: Vec<Later> = Vec::new();
+    let note = |acc: &Accesses, later: &mut Vec<Later>| {
+        for a in acc.as_slice() {
+            let o = a.obj.0 as usize;
+            if later.len() <= o {
+                later.resize(o + 1, Later::default());
+            }
+            later[o].add(a.kind);
+        }
+    };
+    for j in (0..n).rev() {
+        let (t, acc) = event(j);
+        keep[j] = j == last
+            || threads & (1 << t) != 0
+            || acc
+                .as_slice()
+                .iter()
+                .any(|a| later.get(a.obj.0 as usize).is_some_and(|l| l.after(a.kind)));
+        if keep[j] {
+            threads |= 1 << t;
+            note(acc, &mut later);
+        }
+    }
+    let closure = linearize(n, &event, &keep);
     for f in &rec.findings {
-        offer(cands, report_of(f, &closure), schedule.to_vec(), false);
+        offer_found(cands, f, &closure, schedule, false);
     }
 }
 
 /// Orders the kept events respecting program order and causal order, staying on one thread
-/// as long as it can (fewer preemptions).
-fn linearize(events: &[(Tid, Accesses)], keep: &[bool]) -> Vec<Tid> {
-    let idx: Vec<usize> = (0..events.len()).filter(|&i| keep[i]).collect();
-    let mut placed = vec![false; idx.len()];
-    let mut out = Vec::with_capacity(idx.len());
-    let ready = |a: usize, placed: &[bool]| {
-        (0..a).all(|b| {
-            placed[b]
-                || !(events[idx[b]].0 == events[idx[a]].0
-                    || events[idx[b]].1.causally_before(&events[idx[a]].1))
-        })
-    };
+/// as long as it can (fewer preemptions): of the events whose predecessors (the thread's
+/// previous kept event, and every earlier kept event causally before it) are placed, the
+/// next one of the thread placed last, else the earliest.
+fn linearize<'a>(
+    n: usize,
+    event: &impl Fn(usize) -> (Tid, &'a Accesses),
+    keep: &[bool],
+) -> Vec<Tid> {
+    let idx: Vec<usize> = (0..n).filter(|&i| keep[i]).collect();
+    let m = idx.len();
+    // Successors of each kept event and how many predecessors each waits for. Per object,
+    // the kept events that touched it so far and how: a predecessor is any of them with a
+    // kind causally before this event's kind.
+    let mut succ: Vec<Vec<usize>> = vec![Vec::new(); m];
+    let mut waits = vec![0usize; m];
+    let mut by_obj: Vec<Vec<(usize, AccessKind)>> = Vec::new();
+    let mut last_of_thread: Vec<Option<usize>> = Vec::new();
+    let mut stamp = vec![usize::MAX; m];
+    for (a, &i) in idx.iter().enumerate() {
+        let (t, acc) = event(i);
+        if last_of_thread.len() <= t {
+            last_of_thread.resize(t + 1, None);
+        }
+        let mut pred = |b: usize, succ: &mut Vec<Vec<usize>>, waits: &mut Vec<usize>| {
+            if stamp[b] != a {
+                stamp[b] = a;
+                succ[b].push(a);
+                waits[a] += 1;
+            }
+        };
+        if let Some(b) = last_of_thread[t] {
+            pred(b, &mut succ, &mut waits);
+        }
+        for x in acc.as_slice() {
+            let o = x.obj.0 as usize;
+            if by_obj.len() <= o {
+                by_obj.resize(o + 1, Vec::new());
+            }
+            for &(b, k) in &by_obj[o] {
+                if kinds_causal(k, x.kind) {
+                    pred(b, &mut succ, &mut waits);
+                }
+            }
+        }
+        for x in acc.as_slice() {
+            by_obj[x.obj.0 as usize].push((a, x.kind));
+        }
+        last_of_thread[t] = Some(a);
+    }
+    // The ready events per thread, earliest first.
+    let threads = last_of_thread.len();
+    let mut ready: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); threads];
+    for a in (0..m).filter(|&a| waits[a] == 0) {
+        ready[event(idx[a]).0].insert(a);
+    }
+    let mut out = Vec::with_capacity(m);
     let mut cur: Option<Tid> = None;
-    while out.len() < idx.len() {
-        let pick = (0..idx.len())
-            .filter(|&a| !placed[a] && ready(a, &placed))
-            .min_by_key(|&a| (Some(events[idx[a]].0) != cur, a))
+    while out.len() < m {
+        let pick = cur
+            .and_then(|t| ready[t].first().copied())
+            .or_else(|| ready.iter().filter_map(|r| r.first().copied()).min())
             .expect("a causal order always has a ready event");
-        placed[pick] = true;
-        cur = Some(events[idx[pick]].0);
-        out.push(events[idx[pick]].0);
+        let t = event(idx[pick]).0;
+        ready[t].remove(&pick);
+        for &s in &succ[pick] {
+            waits[s] -= 1;
+            if waits[s] == 0 {
+                ready[event(idx[s]).0].insert(s);
+            }
+        }
+        cur = Some(t);
+        out.push(t);
     }
     out
 }
@@ -117,6 +265,28 @@ pub(super) fn offer(
     }
 }
 
+/// [`offer`] of finding `f` with the trace `trace`, found on the execution `full` — the
+/// report and the copies made only when the trace is better than the one kept (otherwise
+/// only the occurrence is counted, as `offer` would).
+pub(super) fn offer_found(
+    cands: &mut BTreeMap<&'static str, Candidate>,
+    f: &Finding,
+    trace: &[Tid],
+    full: &[Tid],
+    at_end: bool,
+) {
+    if let Some(c) = cands.get_mut(f.property) {
+        let steps = trace.len();
+        if steps > c.report.steps
+            || (steps == c.report.steps && switch_count(trace) >= c.report.preemptions)
+        {
+            c.report.occurrences += 1;
+            return;
+        }
+    }
+    offer(cands, report_of(f, trace), full.to_vec(), at_end);
+}
+
 /// An execution on `schedule` reached a state with no enabled thread: records its final
 /// state (marked when threads are stuck) and offers what its end reports
 /// ([`end_findings`]).
@@ -130,7 +300,7 @@ pub(super) fn end_of_execution<M: Model>(
     let h = ex.with_world(|w| model.state_hash(w));
     final_states.insert(if ex.all_finished() { h } else { h ^ 0xdead });
     for f in &end_findings(model, ex) {
-        offer(cands, report_of(f, schedule), schedule.to_vec(), true);
+        offer_found(cands, f, schedule, schedule, true);
     }
 }
 

@@ -50,12 +50,15 @@ impl<W> Stack<W> {
         self.saved.clear();
     }
 
-    /// Drops what the frame popped kept; a resume snapshot's world goes to `live`'s spares.
+    /// Drops what the frame popped kept; a snapshot's world and a snapshot's allocations go
+    /// to `live`'s spares.
     pub(super) fn pop(&mut self, f: &Frame, live: &Live<W>) {
         self.kids.truncate(f.kids);
         self.words.truncate(f.words);
-        if let Some(Some((Saved::Resume(w), _))) = self.saved.pop() {
-            live.recycle(w);
+        match self.saved.pop() {
+            Some(Some((Saved::Resume(w), _))) => live.recycle(w),
+            Some(Some((Saved::Exec(s), _))) => live.recycle_snapshot(s),
+            _ => {}
         }
     }
 }
@@ -87,6 +90,9 @@ pub(super) struct Live<W: 'static> {
     /// Worlds of snapshots the search no longer needs, for the next ones to be copied into
     /// ([`StateKey::snapshot_into`]): the world's copy then reuses their allocations.
     spare: RefCell<Vec<W>>,
+    /// Snapshots the search no longer needs (without their worlds), for the next ones to
+    /// be taken into ([`Execution::snapshot_reusing`]).
+    spare_snaps: RefCell<Vec<Snapshot<W>>>,
 }
 
 /// How many spare worlds a worker keeps.
@@ -119,6 +125,7 @@ impl<W: 'static> Live<W> {
             objects,
             by_runtime,
             spare: RefCell::new(Vec::new()),
+            spare_snaps: RefCell::new(Vec::new()),
         }
     }
 
@@ -138,6 +145,25 @@ impl<W: 'static> Live<W> {
         if spare.len() < SPARE_WORLDS {
             spare.push(world);
         }
+    }
+
+    /// Keeps a snapshot no longer needed for a later [`Live::snapshot`] (its world, if a
+    /// restore did not move it out, for a later [`Live::copy_world`]).
+    pub(super) fn recycle_snapshot(&self, mut snap: Snapshot<W>) {
+        if let Some(w) = snap.take_world() {
+            self.recycle(w);
+        }
+        let mut spare = self.spare_snaps.borrow_mut();
+        if spare.len() < SPARE_WORLDS {
+            spare.push(snap);
+        }
+    }
+
+    /// A snapshot of the execution with the world copy `world`
+    /// ([`Execution::snapshot_reusing`] a spare one).
+    pub(super) fn snapshot(&self, world: W) -> Snapshot<W> {
+        let spare = self.spare_snaps.borrow_mut().pop();
+        self.ex.snapshot_reusing(world, spare)
     }
 
     /// Restarts from a fresh instance of the same model, reusing the allocations

@@ -162,21 +162,48 @@ pub(super) fn safe_set<M: StateKey + Sync>(
     for t in 0..n {
         by_rank[perm[t] as usize] = t as u8;
     }
-    let member = |t: Tid| {
-        enabled & (1 << t) != 0
+    // The threads that may be in a persistent set, and, per thread whose next step the
+    // closures reach, the live threads that may interfere with it: each computed once per
+    // state, whatever seeds the closures start from.
+    let mut members = 0u64;
+    let mut live_threads = 0u64;
+    for t in 0..n {
+        if live.ex.finished(t) {
+            continue;
+        }
+        live_threads |= 1 << t;
+        if enabled & (1 << t) != 0
             && !live.ex.is_parked(t)
             && live
                 .ex
                 .next_op_name(t)
                 .is_some_and(|name| !seen.seen_fatal(t, name))
+        {
+            members |= 1 << t;
+        }
+    }
+    let mut interferes = [0u64; 64];
+    let mut known = 0u64;
+    let mut interfering = |x: Tid| {
+        if known & (1 << x) == 0 {
+            known |= 1 << x;
+            let mut rest = live_threads & !(1 << x);
+            let mut m = 0u64;
+            while rest != 0 {
+                let v = rest.trailing_zeros() as Tid;
+                rest &= rest - 1;
+                if !live.ex.next_all(x, |a| seen.commutes_with_thread(a, v)) {
+                    m |= 1 << v;
+                }
+            }
+            interferes[x] = m;
+        }
+        interferes[x]
     };
-    let live_threads = (0..n)
-        .filter(|&t| !live.ex.finished(t))
-        .fold(0u64, |m, t| m | (1 << t));
     let mut best: Option<u64> = None;
     'seed: for &t in &by_rank[..n] {
         let t = t as Tid;
-        if !member(t) {
+        if members & (1 << t) == 0 {
             continue;
         }
         let mut set = 1u64 << t;
@@ -184,18 +211,12 @@ pub(super) fn safe_set<M: StateKey + Sync>(
         while todo != 0 {
             let x = todo.trailing_zeros() as Tid;
             todo &= todo - 1;
-            let mut outside = live_threads & !set;
-            while outside != 0 {
-                let v = outside.trailing_zeros() as Tid;
-                outside &= outside - 1;
-                if !live.ex.next_all(x, |a| seen.commutes_with_thread(a, v)) {
-                    if !member(v) {
-                        continue 'seed;
-                    }
-                    set |= 1 << v;
-                    todo |= 1 << v;
-                }
+            let join = interfering(x) & !set;
+            if join & !members != 0 {
+                continue 'seed;
             }
+            set |= join;
+            todo |= join;
         }
         if set == enabled {
             continue;

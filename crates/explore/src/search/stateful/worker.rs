@@ -11,7 +11,7 @@ use super::visited::{Handle, Visit, Visited};
 use super::{StateKey, StatefulOptions, StatefulOutcome};
 use crate::runtime::Tid;
 use crate::search::limits::{check_limits, RssGauge};
-use crate::search::traces::{end_of_execution, finalize, offer, report_of, violated, Candidate};
+use crate::search::traces::{end_of_execution, finalize, offer, offer_found, violated, Candidate};
 use crate::search::{Bound, Bounds, Options, Outcome, Progress, PropertyReport, Stats, Strategy};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -467,7 +467,7 @@ fn take<M: StateKey + Sync>(
     stats.transitions += 1;
     check_table(sh, tid, &rec);
     for f in &rec.findings {
-        offer(cands, report_of(f, path), path.to_vec(), false);
+        offer_found(cands, f, path, path, false);
     }
     if rec.findings.iter().any(|f| f.fatal) {
         stats.executions += 1;
@@ -699,7 +699,7 @@ fn save<M: StateKey + Sync>(
 ) -> Option<(Saved<M::World>, u128)> {
     live.ex.with_world(|w| live.copy_world(model, w)).map(|w| {
         if model.fast_forward() {
-            (Saved::Exec(live.ex.snapshot(w)), key)
+            (Saved::Exec(live.snapshot(w)), key)
         } else {
             stack.words.extend_from_slice(&live.changed);
             stack.words.extend_from_slice(live.ex.marks());
