@@ -56,7 +56,9 @@ pub struct Path_ {
     /// The kernel functions the host thread goes through (file: function).
     pub kernel: &'static str,
     pub backing: Backing,
-    /// The host thread's operations; `{mm}` is replaced by the mm of the variant.
+    /// The host thread's operations; `{mm}` is replaced by the mm of the variant. After
+    /// [`FIRMWARE`], the operations of a third thread, the firmware (`uv-busy`, `uv-fail`)
+    /// running beside the host's path.
     pub ops: &'static str,
     /// Extra vCPU operations after the write (e.g. a read-back).
     pub vcpu_extra: &'static str,
@@ -66,6 +68,9 @@ pub struct Path_ {
     /// The second mm maps the file read-only.
     pub second_read_only: bool,
 }
+
+/// Separates a path's host operations from its firmware thread's (see [`Path_::ops`]).
+pub const FIRMWARE: &str = " ;; firmware: ";
 
 const BOTH: &[Via] = &[Via::Own, Via::Second];
 const OWN: &[Via] = &[Via::Own];
@@ -87,7 +92,7 @@ pub const PATHS: &[Path_] = &[
     Path_ { id: "splice-tee", title: "splice into a pipe, tee to another, that one to a socket", kernel: "fs/splice.c: copy_page_to_iter_pipe; link_pipe > generic_pipe_buf_get > try_get_page; splice_from_pipe_feed", backing: Backing::File, ops: r#"{ op = "splice-read", file = "guest.img", index = 0, pipe = "p" }, { op = "tee", from = "p", to = "q" }, { op = "pipe-release", pipe = "p" }, { op = "splice-to-socket", pipe = "q" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "writeback", title: "writeback of the shared backing file", kernel: "mm/page-writeback.c: __test_set_page_writeback > arch_make_page_accessible; end_page_writeback", backing: Backing::File, ops: r#"{ op = "writeback", file = "guest.img", index = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "madvise-dontneed", title: "MADV_DONTNEED of guest RAM (the page is freed and reusable)", kernel: "mm/memory.c: zap_pte_range > ptep_get_and_clear_full (export in a protected mm) > page_remove_rmap > tlb put", backing: Backing::Anon, ops: r#"{ op = "zap", mm = "{mm}", vpn = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
-    Path_ { id: "madvise-dontneed-busy", title: "MADV_DONTNEED while the UV answers busy", kernel: "uv_call / __uv_call busy → -EAGAIN → writeback wait; zap_pte_range", backing: Backing::Anon, ops: r#"{ op = "uv-busy" }, { op = "zap", mm = "{mm}", vpn = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "madvise-dontneed-busy", title: "MADV_DONTNEED while the UV answers busy", kernel: "uv_call / __uv_call busy → -EAGAIN → writeback wait; zap_pte_range", backing: Backing::Anon, ops: r#"{ op = "uv-busy", count = 1 }, { op = "zap", mm = "{mm}", vpn = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "zap-second", title: "munmap of the file page in another process", kernel: "mm/memory.c: zap_pte_range in an unprotected mm (no export)", backing: Backing::File, ops: r#"{ op = "zap", mm = "{mm}", vpn = 0 }"#, vcpu_extra: "", variants: SECOND, shared: false, second_read_only: false },
     Path_ { id: "lru-batch", title: "page on a per-CPU LRU batch (extra reference until drained)", kernel: "mm/swap.c: lru_cache_add / mark_page_accessed; gmap_make_secure's -EBUSY drain ladder", backing: Backing::File, ops: r#"{ op = "lru-add", file = "guest.img", index = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "anon-fault-lru", title: "guest RAM faulted in (the LRU batch holds a reference)", kernel: "mm/memory.c: do_anonymous_page > lru_cache_add; gmap_make_secure -EBUSY > lru_add_drain", backing: Backing::Anon, ops: r#"{ op = "lru-drain" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
@@ -95,6 +100,12 @@ pub const PATHS: &[Path_] = &[
     Path_ { id: "uv-busy", title: "the UV answers busy during the import", kernel: "arch/s390/kernel/uv.c: uv_call loops | __uv_call → -EAGAIN (f0a1a0615a6f)", backing: Backing::File, ops: r#"{ op = "uv-busy", count = 2 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "round-trip", title: "guest data across export and re-import (host read in between)", kernel: "arch_make_page_accessible > uv_convert_from_secure (encrypt); gmap_make_secure > UVC import (decrypt, verify)", backing: Backing::File, ops: r#"{ op = "kernel-read", file = "guest.img", index = 0 }"#, vcpu_extra: r#", { op = "guest-access", gfn = 0 }"#, variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "host-write-exported", title: "a host write to the exported page (integrity check)", kernel: "user store after export; UVC import fails its integrity check → -EINVAL → SIGSEGV", backing: Backing::File, ops: r#"{ op = "user-access", mm = "{mm}", vpn = 0, write = true }"#, vcpu_extra: r#", { op = "guest-access", gfn = 0 }"#, variants: SECOND, shared: false, second_read_only: false },
+    Path_ { id: "uv-busy-period", title: "read() while the UV stays busy during the import (a busy period)", kernel: "arch/s390/include/asm/uv.h: uv_call spins inside make_secure_pte's freeze under the PTE lock | __uv_call → -EAGAIN (f0a1a0615a6f); mm/filemap.c: find_get_entry spins on the frozen count", backing: Backing::File, ops: r#"{ op = "kernel-read", file = "guest.img", index = 0 } ;; firmware: { op = "uv-busy" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "writeback-export-fails", title: "writeback while the UV fails the export", kernel: "mm/page-writeback.c: __test_set_page_writeback / __folio_start_writeback: hook fails → VM_BUG_ON (CONFIG_DEBUG_VM only), else the disk reads a secure page", backing: Backing::File, ops: r#"{ op = "uv-fail", call = "export", rc = 0x102 }, { op = "writeback", file = "guest.img", index = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "read-copy-export-fails", title: "read() while the UV fails the export (0x3d kernel fix-up)", kernel: "arch/s390/mm/fault.c: do_secure_storage_access (KERNEL_FAULT): hook fails → BUG(); export-always + exception fix-up from the 2026-03 fix", backing: Backing::File, ops: r#"{ op = "uv-fail", call = "export", rc = 0x102 }, { op = "kernel-read", file = "guest.img", index = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "gup-slow-pin-export-fails", title: "GUP slow FOLL_PIN while the UV fails the export", kernel: "mm/gup.c: follow_page_pte: arch_make_page_accessible fails → unpin_user_page, -EINVAL (no I/O)", backing: Backing::File, ops: r#"{ op = "uv-fail", call = "export", rc = 0x102 }, { op = "gup", mm = "{mm}", vpn = 0, flags = "FOLL_PIN" }, { op = "dma" }, { op = "put" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "madvise-dontneed-export-fails", title: "MADV_DONTNEED while the UV fails the export at PTE clear", kernel: "arch/s390/include/asm/pgtable.h: ptep_get_and_clear_full: export failure ignored (≤ v6.19), WARN_ON_ONCE (v7.0, 850103b0ce6d); the page is freed either way", backing: Backing::Anon, ops: r#"{ op = "uv-fail", call = "export", rc = 0x102 }, { op = "zap", mm = "{mm}", vpn = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "pv-teardown", title: "VM teardown (KVM_PV_DISABLE) while GUP holds a pin", kernel: "arch/s390/kvm/pv.c: kvm_s390_pv_deinit_vm: s390_reset_acc then DESTROY_SEC_CONF (v5.7) | DESTROY_SEC_CONF then s390_uv_destroy_range (v6.0) | kvm_s390_pv_deinit_cleanup_all (v6.2)", backing: Backing::Anon, ops: r#"{ op = "gup", mm = "{mm}", vpn = 0, flags = "FOLL_PIN" }, { op = "dma" }, { op = "put" }"#, vcpu_extra: r#", { op = "pv-teardown" }"#, variants: OWN, shared: false, second_read_only: false },
 ];
 
 /// The scenario text of one path and variant.
@@ -137,11 +148,18 @@ pub fn scenario_text(path: &Path_, via: Via, presets: &[&str]) -> String {
         "\n[[thread]]\nname = \"vcpu\"\nops = [{{ op = \"guest-access\", gfn = 0, write = 0x5a }}{}]",
         path.vcpu_extra
     );
+    let (host, firmware) = match path.ops.split_once(FIRMWARE) {
+        Some((h, f)) => (h, Some(f)),
+        None => (path.ops, None),
+    };
     let _ = writeln!(
         t,
         "\n[[thread]]\nname = \"host\"\nops = [{}]",
-        path.ops.replace("{mm}", mm)
+        host.replace("{mm}", mm)
     );
+    if let Some(f) = firmware {
+        let _ = writeln!(t, "\n[[thread]]\nname = \"firmware\"\nops = [{f}]");
+    }
     t
 }
 

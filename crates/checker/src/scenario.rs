@@ -152,6 +152,9 @@ struct RawBounds {
     max_executions: Option<u64>,
     max_time_secs: Option<u64>,
     max_preemptions: Option<u32>,
+    /// The bounded-waiting bound (busy answers a `uv_call` may spin through while it holds a
+    /// spinlock or a frozen refcount).
+    max_spins: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -184,6 +187,8 @@ pub struct Scenario {
     pub hash: String,
     /// The set-up and the threads, ready to build a model for any kernel.
     builder: Rc<Builder>,
+    /// The bounded-waiting bound given on the command line, if any.
+    max_spins_override: Option<u32>,
 }
 
 struct Ctx<'a> {
@@ -273,7 +278,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         overrides.push((k.clone(), val));
     }
 
-    let builder = set_up(&cx, &raw)?;
+    let mut builder = set_up(&cx, &raw)?;
+    if let Some(n) = raw.bounds.max_spins {
+        builder.set_spin_bound(n);
+    }
 
     let mut expect = BTreeMap::new();
     for (preset, e) in &raw.expect {
@@ -354,6 +362,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         expect,
         hash,
         builder: Rc::new(builder),
+        max_spins_override: None,
     })
 }
 
@@ -535,6 +544,9 @@ fn parse_arg(b: &Builder, f: &FieldSpec, v: &toml::Value) -> Result<Arg, String>
         Kind::Gfn | Kind::Vpn | Kind::Index => Arg::Num(int(0, max, "a number ≥ 0")? as usize),
         Kind::Count => Arg::Num(int(1, max, "a count ≥ 1")? as usize),
         Kind::Byte => Arg::Byte(int(1, 255, "the byte value to store (1..=255)")? as u8),
+        Kind::Code => {
+            Arg::Num(int(1, 0xffff, "a UV return code (0x1..=0xffff, e.g. 0x107)")? as usize)
+        }
         Kind::Bool => match v {
             toml::Value::Boolean(x) => Arg::Bool(*x),
             _ => return Err(format!("expected true or false, not `{v}`")),
@@ -597,5 +609,21 @@ impl Scenario {
     /// Builds the model for one kernel configuration.
     pub fn model(&self, kernel: Kernel) -> KernelModel {
         self.builder.model(kernel)
+    }
+
+    /// The bounded-waiting bound (the scenario's `[bounds] max_spins`, or the default).
+    pub fn max_spins(&self) -> u32 {
+        self.builder.spin_bound()
+    }
+
+    /// Sets the bounded-waiting bound (`--max-spins`), for every model built after.
+    pub fn set_max_spins(&mut self, n: u32) {
+        Rc::make_mut(&mut self.builder).set_spin_bound(n);
+        self.max_spins_override = Some(n);
+    }
+
+    /// The bound [`Scenario::set_max_spins`] set, if it did (a trace file records it).
+    pub fn max_spins_override(&self) -> Option<u32> {
+        self.max_spins_override
     }
 }

@@ -145,7 +145,19 @@ pub async fn run(cx: &Cx, ops: &[OpCall]) {
                     cx.put_page(p).await;
                 }
             }
-            ThreadOp::UvBusy { count } => cx.uv_set_busy(count).await,
+            ThreadOp::UvBusy {
+                call,
+                count,
+                partial,
+                forever,
+            } => cx.uv_busy(call.0, count, partial, forever).await,
+            ThreadOp::UvFail {
+                call,
+                rc,
+                rrc,
+                count,
+            } => cx.uv_fail(call.0, rc, rrc.unwrap_or(0), count).await,
+            ThreadOp::PvTeardown { async_cleanup } => cx.pv_teardown(async_cleanup).await,
         }
     }
 }

@@ -20,6 +20,9 @@ pub const SPARE_FRAMES: usize = 1;
 pub const MAX_FRAMES: usize = (explore::Accesses::CAP - 1) / 2;
 /// Threads a model may have (the explorer's thread masks).
 pub const MAX_THREADS: usize = 64;
+/// The bounded-waiting bound unless a scenario sets one (`[bounds] max_spins`, `--max-spins`):
+/// busy answers a `uv_call` may spin through while it holds a spinlock or a frozen refcount.
+pub const DEFAULT_SPIN_BOUND: u32 = 2;
 
 /// An error adding something to a [`Builder`]: the field it concerns and what is wrong.
 /// For a thread, `op` is the index of the op concerned.
@@ -106,6 +109,8 @@ pub struct Builder {
     guest: Vec<GuestSpec>,
     pipes: Vec<String>,
     threads: Vec<(String, Vec<OpCall>)>,
+    /// `None`: [`DEFAULT_SPIN_BOUND`].
+    spin_bound: Option<u32>,
 }
 
 fn defined(names: &[&str]) -> String {
@@ -258,7 +263,42 @@ impl Builder {
                 Batch::Uses | Batch::None => {}
             }
         }
+        self.check_teardown_order(&ops)?;
         self.threads.push((name.to_string(), ops));
+        Ok(())
+    }
+
+    /// `pv-teardown` runs after the vCPUs stopped (`kvm_s390_cpus_from_pv` takes every
+    /// vCPU's mutex, which `KVM_RUN` holds): in the model, after every `guest-access` and
+    /// `unpack`, in their thread. A scenario that puts one where a vCPU could still run is an
+    /// error, not a race the kernel cannot have.
+    fn check_teardown_order(&self, ops: &[OpCall]) -> Result<(), BuildError> {
+        let is_guest =
+            |c: &OpCall| matches!(c.op, ThreadOp::GuestAccess { .. } | ThreadOp::Unpack { .. });
+        let is_teardown = |c: &OpCall| matches!(c.op, ThreadOp::PvTeardown { .. });
+        let err = |i: usize, m: &str| BuildError {
+            op: Some(i),
+            field: "op",
+            message: m.to_string(),
+        };
+        let others_guest = self.threads.iter().any(|(_, o)| o.iter().any(is_guest));
+        let others_teardown = self.threads.iter().any(|(_, o)| o.iter().any(is_teardown));
+        if let Some(t) = ops.iter().position(is_teardown) {
+            if others_guest {
+                return Err(err(t, "`pv-teardown` runs after the vCPUs stopped (kvm_s390_cpus_from_pv takes every vCPU's mutex): put it in the thread of the guest accesses, after them"));
+            }
+            if let Some(g) = ops[t..].iter().position(is_guest) {
+                return Err(err(
+                    t + g,
+                    "a guest access after `pv-teardown`: the protected VM is gone",
+                ));
+            }
+        }
+        if others_teardown {
+            if let Some(g) = ops.iter().position(is_guest) {
+                return Err(err(g, "a guest access in another thread than the `pv-teardown`: it runs after the vCPUs stopped (kvm_s390_cpus_from_pv)"));
+            }
+        }
         Ok(())
     }
 
@@ -302,6 +342,17 @@ impl Builder {
                 Kind::Count if n == 0 => return err("a count is at least 1".into()),
                 _ => {}
             }
+        }
+        if let ThreadOp::UvBusy {
+            count: Some(_),
+            forever: true,
+            ..
+        } = op
+        {
+            return Err(BuildError::new(
+                "forever",
+                "a busy period that never ends has no `count` (leave `count` out)",
+            ));
         }
         Ok(())
     }
@@ -371,6 +422,28 @@ impl Builder {
         &self.threads
     }
 
+    /// Sets the bounded-waiting bound (see [`DEFAULT_SPIN_BOUND`]).
+    pub fn set_spin_bound(&mut self, bound: u32) {
+        self.spin_bound = Some(bound);
+    }
+
+    /// The bounded-waiting bound the model gets.
+    pub fn spin_bound(&self) -> u32 {
+        self.spin_bound.unwrap_or(DEFAULT_SPIN_BOUND)
+    }
+
+    /// The UV calls the threads' firmware ops script (a set of [`uv::UvCall::bit`]).
+    fn uv_scripted(&self) -> u32 {
+        self.threads
+            .iter()
+            .flat_map(|(_, ops)| ops)
+            .map(|c| match c.op {
+                ThreadOp::UvBusy { call, .. } | ThreadOp::UvFail { call, .. } => call.0,
+                _ => 0,
+            })
+            .fold(0, |a, b| a | b)
+    }
+
     /// Whether there is at least one thread.
     pub fn has_threads(&self) -> bool {
         !self.threads.is_empty()
@@ -406,7 +479,10 @@ impl Builder {
                 })
                 .collect(),
             lru_batch: Vec::new(),
-            uv_busy: 0,
+            uv_env: Default::default(),
+            vm: Default::default(),
+            spin_bound: self.spin_bound(),
+            uv_scripted: self.uv_scripted(),
             guest,
             held: vec![Vec::new(); self.threads.len()],
         };
@@ -582,6 +658,8 @@ impl Builder {
         let lru = pipe_base + self.pipes.len() as u32;
         let uv_busy = lru + 1;
         let alloc = lru + 2;
+        let uv_env_base = alloc + 1;
+        let vm = uv_env_base + (uv::UV_CALLS - uv::UvCall::Export as usize) as u32;
         Objs {
             per_page,
             page_base,
@@ -593,7 +671,9 @@ impl Builder {
             lru,
             uv_busy,
             alloc,
-            total: alloc as usize + 1,
+            uv_env_base,
+            vm,
+            total: vm as usize + 1,
             pte_index,
             ptl_index,
             slot_index,

@@ -5,5 +5,6 @@
 
 pub use crate::vocab::presets::{preset, PresetSpec, PRESETS};
 pub use crate::vocab::switches::{
-    FastPinGrab, ImportFlow, Kernel, KernelFault, SlowGrab, SwitchError, UserFault, SWITCHES,
+    FastPinGrab, ImportFlow, Kernel, KernelFault, PvTeardown, SlowGrab, SwitchError, UserFault,
+    SWITCHES,
 };

@@ -7,7 +7,7 @@ use crate::hook::{EAGAIN, EINVAL};
 use crate::import::UvCmd;
 use crate::prim::{acc, live};
 use crate::retry::MAX_RETRIES;
-use crate::uv::UvState;
+use crate::uv::{UvCall, UvState};
 use crate::vocab::properties::{self as prop, report};
 use crate::world::{PagePart as PP, PAGE_BYTES};
 use crate::Cx;
@@ -167,10 +167,14 @@ impl Cx {
             .await
     }
 
-    /// Waits until an import of `p` could succeed: its refcount equals `expected_page_refs`
-    /// and it is neither locked nor under writeback — or a retry can change that itself (the
-    /// page sits on the LRU batch, which the import drains; the UV answers busy, which a
-    /// retry consumes), or the PTE changed.
+    /// Waits until an import of `p` could succeed: its refcount equals `expected_page_refs`,
+    /// it is neither locked nor under writeback, and the UV is not inside a busy period of
+    /// the import — or a retry can change that itself (the page sits on the LRU batch, which
+    /// the import drains), or the PTE changed. A scripted busy answer (`uv-busy` with a
+    /// count) is consumed by a retry that reaches the UVC, which needs the freeze to succeed
+    /// first: it is progress only when the page is importable, so it needs no term of its
+    /// own (issue 26: counting it alone as progress turned a short-lived reference into a
+    /// spurious `retry-bound`).
     async fn park_until_importable(&self, p: usize, mm: usize, vpn: usize) {
         let a = acc(&[
             Access::read(self.objs.page(p, PP::Ref)),
@@ -187,11 +191,12 @@ impl Cx {
             let (mm, vpn) = (((arg >> 16) & 0xffff) as usize, (arg >> 32) as usize);
             let pg = &w.pages[p];
             let pte = w.mms[mm].pte(vpn);
+            let busy = w.uv_env.in_period(UvCall::Import) || w.uv_env.in_period(UvCall::Unpack);
             pg.free
                 || pte.page != Some(p)
                 || w.lru_batch.contains(&p)
-                || w.uv_busy > 0
-                || (pg.refcount == w.expected_page_refs(p)
+                || (!busy
+                    && pg.refcount == w.expected_page_refs(p)
                     && !pg.writeback
                     && pg.locked_by.is_none())
         }
@@ -202,7 +207,11 @@ impl Cx {
     }
 
     /// `kvm_s390_pv_unpack` for one page: `unpack_one` → `gmap_make_secure(UNPACK)`;
-    /// `-EAGAIN` → `cond_resched` and retry the same page; other error → stop.
+    /// `-EAGAIN` → `cond_resched` and retry the same page; other error → stop. A retry
+    /// waits, as the guest's re-fault does, until an import of the page could succeed (weak
+    /// fairness; [`Self::park_until_importable`]: that includes the end of a busy period —
+    /// issue 26: parking only on the page's own state turned one busy answer into a
+    /// livelock).
     pub async fn unpack(&self, gfn: usize) -> i32 {
         self.ctx
             .call("unpack", async move {
@@ -213,20 +222,14 @@ impl Cx {
                 for _ in 0..MAX_RETRIES {
                     self.ctx.attempt_begin();
                     let p = self.read_pte(mm, vpn, "ptep_get").await.page;
-                    let mut watch = vec![self.objs.pte(mm, vpn)];
-                    if let Some(p) = p {
-                        watch.extend([
-                            self.objs.page(p, PP::Ref),
-                            self.objs.page(p, PP::Writeback),
-                            self.objs.page(p, PP::Lock),
-                            self.objs.page(p, PP::Uv),
-                        ]);
-                    }
                     let rc = self.gmap_make_secure(gfn, UvCmd::Unpack).await;
                     if rc != EAGAIN {
                         return rc;
                     }
-                    self.park(&watch).await;
+                    match p {
+                        Some(p) => self.park_until_importable(p, mm, vpn).await,
+                        None => self.park(&[self.objs.pte(mm, vpn)]).await,
+                    }
                 }
                 self.retry_bound("kvm_s390_pv_unpack").await;
                 EAGAIN

@@ -19,6 +19,7 @@ pub mod import;
 pub mod prim;
 pub mod retry;
 pub mod splice;
+pub mod teardown;
 pub mod uv;
 pub mod vocab;
 pub mod world;
@@ -120,10 +121,21 @@ impl explore::Model for KernelModel {
     }
 
     /// Reference balance: every live page's refcount equals what its mappings, cache slot,
-    /// private data and holders account for; nothing is left frozen.
+    /// private data and holders account for; nothing is left frozen. And the observation
+    /// `secure-page-freed`: a freed frame the UV still holds secure (an export that failed
+    /// and was ignored).
     fn at_end(&self, w: &World, out: &mut Vec<Finding>) {
         for (p, pg) in w.pages.iter().enumerate() {
             if pg.free {
+                if let uv::UvState::Secure { guest, gfn } = w.uv[p].state {
+                    out.push(vocab::properties::finding(
+                        vocab::properties::SECURE_PAGE_FREED,
+                        format!(
+                            "at the end P{p} is free but still secure (guest {guest}, gfn {gfn}): \
+                             the host cannot use the frame; its next user faults on it"
+                        ),
+                    ));
+                }
                 continue;
             }
             let want = w.accounted_refs(p);

@@ -5,7 +5,7 @@
 //! explorer can tell which steps commute.
 
 use crate::config::Kernel;
-use crate::uv::{UvFrame, UvKeys};
+use crate::uv::{UvCall, UvEnv, UvFrame, UvKeys};
 use explore::ObjId;
 use std::sync::Arc;
 
@@ -193,10 +193,16 @@ pub struct Objs {
     pub slot_base: u32,
     pub pipe_base: u32,
     pub lru: u32,
-    /// The Ultravisor's busy state (answers of condition code 2 still to give).
+    /// The Ultravisor's environment for the import and unpack calls (busy periods, scripted
+    /// busy answers and failures: [`UvEnv`]).
     pub uv_busy: u32,
     /// The page allocator's free list (written by every free and allocation).
     pub alloc: u32,
+    /// The Ultravisor's environment for the other calls, from [`UvCall::Export`] on, one
+    /// object per call (see [`Objs::uv_env`]).
+    pub uv_env_base: u32,
+    /// The protected VM's configuration ([`PvVm`]).
+    pub vm: u32,
     pub total: usize,
     /// (mm, vpn) → index of its PTE object.
     pub pte_index: Vec<(MmId, usize)>,
@@ -262,6 +268,40 @@ impl Objs {
     pub fn pipe(&self, pipe: PipeId) -> ObjId {
         ObjId(self.pipe_base + pipe as u32)
     }
+    /// The firmware environment of `call`: import and unpack share the object the import's
+    /// UVC has always written; each other call has its own.
+    pub fn uv_env(&self, call: UvCall) -> ObjId {
+        match call {
+            UvCall::Import | UvCall::Unpack => ObjId(self.uv_busy),
+            other => ObjId(self.uv_env_base + other as u32 - UvCall::Export as u32),
+        }
+    }
+}
+
+/// The protected VM's configuration in the Ultravisor, as the teardown changes it
+/// (arch/s390/kvm/pv.c: `kvm_s390_pv_deinit_vm`, `kvm_s390_pv_set_aside`, 6.12.118).
+#[derive(Copy, Clone, Debug, Default, Hash, PartialEq, Eq)]
+pub enum Conf {
+    /// Created and running (the guest handle is set).
+    #[default]
+    Running,
+    /// Destroyed (Destroy-Secure-Configuration, or -Fast, succeeded).
+    Destroyed,
+    /// Its destroy failed: "Intended memory leak on \"impossible\" error" (the ASCE is
+    /// replaced, the donated memory stays with the UV).
+    Leaked,
+    /// Set aside for an asynchronous cleanup without the fast destroy: the handle is kept
+    /// for a later Destroy-Secure-Configuration (`kvm_s390_pv_set_aside`).
+    SetAside,
+}
+
+/// The protected VM of the scenario (guest 0, in the mm of its guest frames).
+#[derive(Copy, Clone, Debug, Default, Hash, PartialEq, Eq)]
+pub struct PvVm {
+    pub conf: Conf,
+    /// It no longer counts in its mm's `context.protected_count` (the teardown's
+    /// `atomic_dec`): `mm_is_protected` may have become false.
+    pub uncounted: bool,
 }
 
 /// The whole shared state.
@@ -277,8 +317,17 @@ pub struct World {
     pub pipes: Vec<Pipe>,
     /// Pages whose per-CPU LRU batch holds a reference.
     pub lru_batch: Vec<PageId>,
-    /// UV calls still to be answered "busy" (cc 2), set by a firmware thread.
-    pub uv_busy: u32,
+    /// What the Ultravisor answers instead of doing a call (busy, partial, failures),
+    /// scripted by firmware threads.
+    pub uv_env: UvEnv,
+    /// The protected VM's configuration (changed by the teardown).
+    pub vm: PvVm,
+    /// The bounded-waiting bound: busy answers a `uv_call` may spin through while it holds
+    /// a spinlock or a frozen refcount (a set-up constant).
+    pub spin_bound: u32,
+    /// The calls some firmware op of the scenario scripts (a set of [`UvCall::bit`]; a
+    /// set-up constant): only their UVC steps declare the firmware environment's object.
+    pub uv_scripted: u32,
     pub guest: Vec<GuestFrame>,
     /// References each model thread holds, by page (thread-private bookkeeping: only the
     /// owning thread reads or writes its entry).
@@ -398,7 +447,10 @@ clone_reusing!(World {
     files,
     pipes,
     lru_batch,
-    uv_busy,
+    uv_env,
+    vm,
+    spin_bound,
+    uv_scripted,
     guest,
     held,
 });
@@ -503,7 +555,10 @@ impl World {
             files,
             pipes,
             lru_batch,
-            uv_busy,
+            uv_env,
+            vm,
+            spin_bound: _,  // a set-up constant
+            uv_scripted: _, // a set-up constant
             guest,
             held,
         } = self;
@@ -526,7 +581,8 @@ impl World {
         files.hash(h);
         pipes.hash(h);
         lru_batch.hash(h);
-        uv_busy.hash(h);
+        uv_env.hash(h);
+        vm.hash(h);
         guest.hash(h);
         for (t, held) in held.iter().enumerate() {
             if who(t) != MEMBER {
@@ -567,7 +623,10 @@ impl World {
         let files: Vec<_> = self.files.iter().map(|f| &f.name).collect();
         let pipes: Vec<_> = self.pipes.iter().map(|p| &p.name).collect();
         let guest: Vec<_> = self.guest.iter().map(|g| (g.gfn, g.mm, g.vpn)).collect();
-        format!("{mms:?} {files:?} {pipes:?} {guest:?}")
+        format!(
+            "{mms:?} {files:?} {pipes:?} {guest:?} spin_bound {} uv_scripted {:#x}",
+            self.spin_bound, self.uv_scripted
+        )
     }
 
     /// `expected_page_refs` (arch/s390/kernel/uv.c, v5.7; `expected_folio_refs` v6.10+):
@@ -587,6 +646,16 @@ impl World {
         res
     }
 
+    /// `mm_is_protected(mm)` (arch/s390/include/asm/pgtable.h): the mm's
+    /// `context.protected_count` is not 0 — the protected VMs set up in it, less the
+    /// scenario's VM once its teardown took it out of the count.
+    pub fn mm_is_protected(&self, mm: MmId) -> bool {
+        let m = &self.mms[mm];
+        let ours = self.guest.first().is_some_and(|g| g.mm == mm);
+        let gone = u32::from(ours && self.vm.uncounted);
+        m.protected && m.protected_count > gone
+    }
+
     /// What the refcount of a live page should be: every mapping, slot and holder.
     pub fn accounted_refs(&self, p: PageId) -> i32 {
         self.expected_page_refs(p) + self.pages[p].extra
@@ -602,7 +671,14 @@ impl World {
             generation,
             ..Page::new()
         };
+        // The host's allocator does not tell the UV: a frame freed while still secure (an
+        // export at PTE clear that failed, ignored until v6.19) stays secure for its next
+        // user. Anything else of the frame's UV state is history.
+        let state = self.uv[p].state;
         self.uv[p] = UvFrame::default();
+        if matches!(state, crate::uv::UvState::Secure { .. }) {
+            self.uv[p].state = state;
+        }
         Some(p)
     }
 }

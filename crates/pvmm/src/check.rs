@@ -51,7 +51,12 @@ pub fn run(a: CheckArgs) -> u8 {
     let mut scenarios = Vec::new();
     for f in &files {
         match load_scenario(f) {
-            Ok(s) => scenarios.push(s),
+            Ok(mut s) => {
+                if let Some(n) = a.common.max_spins {
+                    s.set_max_spins(n);
+                }
+                scenarios.push(s)
+            }
             Err(e) => return bad(e),
         }
     }

@@ -37,10 +37,13 @@ pub fn run(a: ReplayArgs) -> u8 {
             .scenario
             .clone()
             .unwrap_or_else(|| PathBuf::from(&tf.scenario_path));
-        let sc = match load_scenario(&path) {
+        let mut sc = match load_scenario(&path) {
             Ok(s) => s,
             Err(e) => return bad(e),
         };
+        if let Some(n) = a.common.max_spins.or(tf.max_spins) {
+            sc.set_max_spins(n);
+        }
         let mut ov = tf.overrides.clone();
         ov.extend(overrides);
         let k = match sc.kernel(&tf.preset, &ov) {
@@ -70,10 +73,13 @@ pub fn run(a: ReplayArgs) -> u8 {
             Ok(s) => s,
             Err(e) => return bad(format!("--schedule: {e}")),
         };
-        let sc = match load_scenario(&a.input) {
+        let mut sc = match load_scenario(&a.input) {
             Ok(s) => s,
             Err(e) => return bad(e),
         };
+        if let Some(n) = a.common.max_spins {
+            sc.set_max_spins(n);
+        }
         let preset = a
             .common
             .kernels

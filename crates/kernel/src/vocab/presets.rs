@@ -87,6 +87,11 @@ pub const PRESETS: &[PresetSpec] = &[
                 value: "export-always",
                 why: "\"s390/mm: Add missing secure storage access fixups for donated memory\" (2026-03)",
             },
+            Override {
+                switch: "pte_clear_export_warns",
+                value: "true",
+                why: "850103b0ce6d, in the same v7.0 pull as e38c884df921",
+            },
         ],
     },
     PresetSpec {
