@@ -748,6 +748,14 @@ fn a_busy_uv_is_bounded_waiting_until_v5_16_and_a_livelock_for_ever() {
         }
         assert_eq!(v, want, "{name}: a busy period that never ends");
     }
+    // The protection is f0a1a0615a6f's single __uv_call: without it (the old value as a
+    // seeded defect on a release that has it) the spin under the PTE lock is back.
+    let m = model(
+        file_guest(false, false),
+        vec![("vcpu", vcpu()), firmware(vec![period(false)])],
+        with("v6.12", &[("import_single_uv_call", "false")]),
+    );
+    assert_eq!(violated(&explore_all(&m)), vec!["bounded-waiting"]);
 }
 
 /// The bound: a scripted count of busy answers is a bounded wait; it violates bounded
