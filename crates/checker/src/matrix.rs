@@ -47,6 +47,24 @@ pub enum Backing {
     File,
     /// Anonymous memory (QEMU's default guest RAM).
     Anon,
+    /// Two guest frames (gfn 0 and 1) in a MAP_SHARED file (2 pages) at vpns 255 and 256:
+    /// the last page of one page table and the first of the next, so that a request over
+    /// both crosses a PMD range (s390: 256 pages). The second mm maps them alike.
+    FilePair,
+    /// The same in anonymous memory.
+    AnonPair,
+    /// The same in a memfd (shmem: memory-backend-memfd).
+    MemfdPair,
+}
+
+impl Backing {
+    /// The virtual pages of the guest frames, gfn 0 first.
+    fn vpns(self) -> &'static [usize] {
+        match self {
+            Backing::File | Backing::Anon => &[0],
+            Backing::FilePair | Backing::AnonPair | Backing::MemfdPair => &[255, 256],
+        }
+    }
 }
 
 /// One I/O path of the matrix.
@@ -100,6 +118,17 @@ pub const PATHS: &[Path_] = &[
     Path_ { id: "uv-busy", title: "the UV answers busy during the import", kernel: "arch/s390/kernel/uv.c: uv_call loops | __uv_call → -EAGAIN (f0a1a0615a6f)", backing: Backing::File, ops: r#"{ op = "uv-busy", count = 2 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "round-trip", title: "guest data across export and re-import (host read in between)", kernel: "arch_make_page_accessible > uv_convert_from_secure (encrypt); gmap_make_secure > UVC import (decrypt, verify)", backing: Backing::File, ops: r#"{ op = "kernel-read", file = "guest.img", index = 0 }"#, vcpu_extra: r#", { op = "guest-access", gfn = 0 }"#, variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "host-write-exported", title: "a host write to the exported page (integrity check)", kernel: "user store after export; UVC import fails its integrity check → -EINVAL → SIGSEGV", backing: Backing::File, ops: r#"{ op = "user-access", mm = "{mm}", vpn = 0, write = true }"#, vcpu_extra: r#", { op = "guest-access", gfn = 0 }"#, variants: SECOND, shared: false, second_read_only: false },
+    Path_ { id: "gup-fast-pin-2p", title: "GUP fast FOLL_PIN of two pages across a page-table boundary, then device I/O", kernel: "mm/gup.c: internal_get_user_pages_fast > lockless_pages_from_mm > gup_pmd_range > gup_pte_range per PMD range; the slow path from start + nr_pinned", backing: Backing::FilePair, ops: r#"{ op = "gup", mm = "{mm}", vpn = 255, nr_pages = 2, flags = "FOLL_PIN", fast = true }, { op = "dma" }, { op = "put" }"#, vcpu_extra: "", variants: BOTH, shared: false, second_read_only: false },
+    Path_ { id: "gup-fast-pin-hook-fail", title: "GUP fast FOLL_PIN of two pages whose first export fails (the hook error in gup_pte_range, fixed 2025-09)", kernel: "mm/gup.c: gup_pte_range returns the hook's error, which gup_pmd_range reads as \"carry on\"; internal_get_user_pages_fast resumes at start + nr_pinned", backing: Backing::FilePair, ops: r#"{ op = "uv-fail", call = "export", rc = 0x102 }, { op = "gup", mm = "{mm}", vpn = 255, nr_pages = 2, flags = "FOLL_PIN", fast = true }, { op = "dma" }, { op = "put" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "direct-io-2p", title: "block direct I/O of two pages (a short GUP count splits the I/O)", kernel: "block/bio.c: bio_iov_iter_get_pages > __bio_iov_iter_get_pages (again for the rest after a short count) > get/pin_user_pages_fast", backing: Backing::FilePair, ops: r#"{ op = "direct-io", mm = "{mm}", vpn = 255, nr_pages = 2 }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
+    Path_ { id: "zerocopy-send-2p", title: "MSG_ZEROCOPY send of two pages", kernel: "net/core/datagram.c: __zerocopy_sg_from_iter > iov_iter_get_pages2 until done (FOLL_GET, no hook); -EFAULT trims the skb", backing: Backing::FilePair, ops: r#"{ op = "zerocopy-send", mm = "{mm}", vpn = 255, nr_pages = 2 }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
+    Path_ { id: "vmsplice-socket-2p", title: "vmsplice of two pages into a pipe, then splice to a TCP socket", kernel: "fs/splice.c: vmsplice_to_pipe > iter_to_pipe > iov_iter_get_pages2 (FOLL_GET, no hook), user_page_pipe_buf_ops (no confirm); splice_from_pipe_feed > pipe_to_sendpage; NIC DMA", backing: Backing::FilePair, ops: r#"{ op = "vmsplice", mm = "{mm}", vpn = 255, nr_pages = 2, pipe = "p" }, { op = "splice-to-socket", pipe = "p" }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
+    Path_ { id: "io-uring-fixed-2p", title: "io_uring fixed buffer of two pages of guest RAM: register, READ_FIXED, unregister", kernel: "io_uring/rsrc.c: io_sqe_buffer_register > io_pin_pages > pin_user_pages | pin_user_pages_fast (FOLL_WRITE|FOLL_LONGTERM); io_import_fixed (bvec, no new reference); io_buffer_unmap > unpin", backing: Backing::AnonPair, ops: r#"{ op = "io-uring-register", mm = "{mm}", vpn = 255, nr_pages = 2 }, { op = "dma", to_device = false }, { op = "put" }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
+    Path_ { id: "io-uring-fixed-file-2p", title: "io_uring fixed buffer of two pages of a MAP_SHARED guest file (refused: after the pins until v6.4, by GUP from v6.5)", kernel: "io_uring/rsrc.c: io_pin_pages (VMA check: -EOPNOTSUPP after pinning) | mm/gup.c: check_vma_flags > writable_file_mapping_allowed (-EFAULT before pinning)", backing: Backing::FilePair, ops: r#"{ op = "io-uring-register", mm = "{mm}", vpn = 255, nr_pages = 2 }, { op = "dma", to_device = false }, { op = "put" }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
+    Path_ { id: "udmabuf-2p", title: "udmabuf over two pages of a memfd guest RAM, then device DMA", kernel: "drivers/dma-buf/udmabuf.c: udmabuf_create > shmem_read_mapping_page (reference) | memfd_pin_folios (FOLL_PIN, v6.11) — no hook", backing: Backing::MemfdPair, ops: r#"{ op = "udmabuf-create", file = "guest.img", index = 0, nr_pages = 2 }, { op = "dma", to_device = false }, { op = "put" }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
+    Path_ { id: "kvm-copy", title: "KVM reads a shared guest page (kvm_read_guest: copy from the host virtual address)", kernel: "virt/kvm/kvm_main.c: kvm_read_guest > __copy_from_user; arch/s390/mm/fault.c: do_secure_storage_access (USER_FAULT: secondary space)", backing: Backing::File, ops: r#"{ op = "kvm-copy", gfn = 0 }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
+    Path_ { id: "kvm-copy-atomic", title: "KVM reads a shared guest page with page faults disabled (kvm_read_guest_atomic)", kernel: "virt/kvm/kvm_main.c: kvm_read_guest_atomic > __copy_from_user_inatomic; do_secure_storage_access: faulthandler_disabled → fix-up, -EFAULT", backing: Backing::File, ops: r#"{ op = "kvm-copy", gfn = 0, atomic = true }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
+    Path_ { id: "adapter-interrupt-2p", title: "KVM sets adapter-interrupt indicator and summary bits in two guest pages", kernel: "arch/s390/kvm/interrupt.c: adapter_indicators_set > get_map_page > get_user_pages_remote (FOLL_GET, no hook) x2; set_bit via page_address (0x3d KERNEL_FAULT); set_page_dirty_lock; put_page", backing: Backing::FilePair, ops: r#"{ op = "adapter-interrupt", ind = 0, summary = 1 }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
     Path_ { id: "uv-busy-period", title: "read() while the UV stays busy during the import (a busy period)", kernel: "arch/s390/include/asm/uv.h: uv_call spins inside make_secure_pte's freeze under the PTE lock | __uv_call → -EAGAIN (f0a1a0615a6f); mm/filemap.c: find_get_entry spins on the frozen count", backing: Backing::File, ops: r#"{ op = "kernel-read", file = "guest.img", index = 0 } ;; firmware: { op = "uv-busy" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "writeback-export-fails", title: "writeback while the UV fails the export", kernel: "mm/page-writeback.c: __test_set_page_writeback / __folio_start_writeback: hook fails → VM_BUG_ON (CONFIG_DEBUG_VM only), else the disk reads a secure page", backing: Backing::File, ops: r#"{ op = "uv-fail", call = "export", rc = 0x102 }, { op = "writeback", file = "guest.img", index = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "read-copy-export-fails", title: "read() while the UV fails the export (0x3d kernel fix-up)", kernel: "arch/s390/mm/fault.c: do_secure_storage_access (KERNEL_FAULT): hook fails → BUG(); export-always + exception fix-up from the 2026-03 fix", backing: Backing::File, ops: r#"{ op = "uv-fail", call = "export", rc = 0x102 }, { op = "kernel-read", file = "guest.img", index = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
@@ -126,23 +155,53 @@ pub fn scenario_text(path: &Path_, via: Via, presets: &[&str]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    t.push_str("\n[[file]]\nname = \"guest.img\"\npages = 1\n");
-    t.push_str("\n[[mm]]\nname = \"qemu\"\nprotected = true\n\n[[mm]]\nname = \"mm2\"\n");
-    match path.backing {
-        Backing::File => {
-            t.push_str("\n[[map]]\nmm = \"qemu\"\nvpn = 0\nfile = \"guest.img\"\nindex = 0\n");
-        }
-        Backing::Anon => t.push_str("\n[[map]]\nmm = \"qemu\"\nvpn = 0\nanon = true\n"),
-    }
-    t.push_str("\n[[map]]\nmm = \"mm2\"\nvpn = 0\nfile = \"guest.img\"\nindex = 0\n");
-    if path.second_read_only {
-        t.push_str("writable = false\n");
-    }
+    let vpns = path.backing.vpns();
     let _ = writeln!(
         t,
-        "\n[[guest]]\ngfn = 0\nmm = \"qemu\"\nvpn = 0\nshared = {}",
-        path.shared
+        "\n[[file]]\nname = \"guest.img\"\npages = {}{}",
+        vpns.len(),
+        if path.backing == Backing::MemfdPair {
+            "\nshmem = true"
+        } else {
+            ""
+        }
     );
+    t.push_str("\n[[mm]]\nname = \"qemu\"\nprotected = true\n\n[[mm]]\nname = \"mm2\"\n");
+    for (index, vpn) in vpns.iter().enumerate() {
+        match path.backing {
+            Backing::File | Backing::FilePair | Backing::MemfdPair => {
+                let _ = writeln!(
+                    t,
+                    "\n[[map]]\nmm = \"qemu\"\nvpn = {vpn}\nfile = \"guest.img\"\nindex = {index}"
+                );
+            }
+            Backing::Anon | Backing::AnonPair => {
+                let _ = writeln!(t, "\n[[map]]\nmm = \"qemu\"\nvpn = {vpn}\nanon = true");
+            }
+        }
+    }
+    // The second mm maps the file at the guest frames' vpns (the anonymous layouts: the
+    // file's first page at vpn 0, as the single-page rows do).
+    let second: &[usize] = match path.backing {
+        Backing::Anon | Backing::AnonPair => &[0],
+        _ => vpns,
+    };
+    for (index, vpn) in second.iter().enumerate() {
+        let _ = writeln!(
+            t,
+            "\n[[map]]\nmm = \"mm2\"\nvpn = {vpn}\nfile = \"guest.img\"\nindex = {index}"
+        );
+        if path.second_read_only {
+            t.push_str("writable = false\n");
+        }
+    }
+    for (gfn, vpn) in vpns.iter().enumerate() {
+        let _ = writeln!(
+            t,
+            "\n[[guest]]\ngfn = {gfn}\nmm = \"qemu\"\nvpn = {vpn}\nshared = {}",
+            path.shared
+        );
+    }
     t.push_str("\n[[pipe]]\nname = \"p\"\n\n[[pipe]]\nname = \"q\"\n");
     let _ = writeln!(
         t,

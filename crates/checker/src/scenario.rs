@@ -71,6 +71,9 @@ struct RawFile {
     name: String,
     /// Pages 0..pages are in the page cache at the start.
     pages: usize,
+    /// A memfd (shmem): no writeback.
+    #[serde(default)]
+    shmem: bool,
 }
 
 #[derive(Deserialize)]
@@ -375,7 +378,11 @@ fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
     };
     for f in &raw.file {
         let r = f.get_ref();
-        b.file(&r.name, r.pages).map_err(at(f.span()))?;
+        if r.shmem {
+            b.memfd(&r.name, r.pages).map_err(at(f.span()))?;
+        } else {
+            b.file(&r.name, r.pages).map_err(at(f.span()))?;
+        }
     }
     for m in &raw.mm {
         let r = m.get_ref();

@@ -259,6 +259,24 @@ fn seeded_defects_turn_verified_scenarios_into_violations() {
             "false",
             "lock-out",
         ),
+        // GUP fast ignoring its failed speculative grab: a page returned without its pin
+        // (the GUP contract's marker).
+        (
+            "d2-direct-io-foll-pin.toml",
+            all,
+            "gup_fast_grab_checked",
+            "false",
+            "gup-contract",
+        ),
+        // Registered io_uring buffers pinned without the hook: a FOLL_PIN page returned
+        // secure (the GUP contract's accessibility).
+        (
+            "io-uring-register-two-pages.toml",
+            &["v6.1", "v6.12"][..],
+            "hook_on_foll_pin",
+            "false",
+            "gup-contract",
+        ),
     ];
     for (file, presets, switch, value, property) in cases {
         let sc = load(&dir.join(file)).expect("loads");

@@ -1,7 +1,7 @@
 //! What a scenario thread does: a sequence of operations, each a kernel entry point (a
 //! system call, a device completion, a guest access) run as model code.
 
-use crate::gup::Foll;
+use crate::gup::{Foll, GupReq};
 use crate::vocab::ops::OpCall;
 use crate::world::PageId;
 use crate::Cx;
@@ -19,12 +19,28 @@ struct Holding {
     pin: bool,
 }
 
+/// The thread's batches of references: one per acquiring op (a GUP of several pages, a
+/// page-cache lookup, a registered buffer), newest last.
+#[derive(Default)]
+struct Batches(Vec<Vec<Holding>>);
+
+impl Batches {
+    /// How many references the thread holds (what a GUP call's contract check needs to
+    /// tell the markers the call took from older ones).
+    fn held(&self) -> usize {
+        self.0.iter().map(Vec::len).sum()
+    }
+
+    fn newest(&self) -> &[Holding] {
+        self.0.last().expect(HELD)
+    }
+}
+
 /// Runs a thread's operations in order, each under the caller frames its scenario wrote.
-/// The thread's batches of references: an op that uses or releases one finds it (the
-/// builder checked that every such op follows an acquiring one, and an acquisition that
-/// fails ends the thread).
+/// An op that uses or releases a batch finds one (the builder checked that every such op
+/// follows an acquiring one, and an acquisition that fails ends the thread).
 pub async fn run(cx: &Cx, ops: &[OpCall]) {
-    let mut held: Vec<Holding> = Vec::new();
+    let mut batches = Batches::default();
     for call in ops {
         let _frames: Vec<_> = call.frames.iter().map(|f| cx.ctx.enter(f)).collect();
         match call.op {
@@ -38,48 +54,54 @@ pub async fn run(cx: &Cx, ops: &[OpCall]) {
                 flags,
                 fast,
                 write,
+                nr_pages,
             } => {
                 let pin = flags.pin();
-                let write = write || flags.write();
-                let longterm = flags.longterm();
-                let foll = if pin { Foll::Pin } else { Foll::Get };
-                let r = if fast {
-                    cx.get_user_pages_fast_flags(mm, vpn, foll, write, longterm)
-                        .await
-                } else {
-                    cx.get_user_pages_flags(mm, vpn, foll, write, longterm)
-                        .await
+                let req = GupReq {
+                    mm,
+                    start: vpn,
+                    nr_pages,
+                    foll: if pin { Foll::Pin } else { Foll::Get },
+                    write: write || flags.write(),
+                    longterm: flags.longterm(),
                 };
-                match r {
-                    Ok(page) => held.push(Holding { page, pin }),
-                    // The caller gives up: the I/O that needed the page does not happen.
-                    Err(_) => return,
+                let r = cx.gup(req, fast, batches.held()).await;
+                if r.ret <= 0 {
+                    // The caller gives up: the I/O that needed the pages does not happen.
+                    return;
                 }
+                let got = r.returned().iter();
+                batches
+                    .0
+                    .push(got.map(|g| Holding { page: g.page, pin }).collect());
             }
             ThreadOp::Dma { to_device } => {
-                let h = held.last().expect(HELD);
                 let _f = cx.ctx.enter("device");
-                cx.dma(
-                    h.page,
-                    to_device,
-                    if to_device { "dma_read" } else { "dma_write" },
-                )
-                .await;
+                for h in batches.newest() {
+                    cx.dma(
+                        h.page,
+                        to_device,
+                        if to_device { "dma_read" } else { "dma_write" },
+                    )
+                    .await;
+                }
             }
             ThreadOp::Put {} => {
-                let h = held.pop().expect(HELD);
-                if h.pin {
-                    cx.unpin_user_page(h.page).await;
-                } else {
-                    cx.put_page(h.page).await;
+                for h in batches.0.pop().expect(HELD) {
+                    if h.pin {
+                        cx.unpin_user_page(h.page).await;
+                    } else {
+                        cx.put_page(h.page).await;
+                    }
                 }
             }
             ThreadOp::Hook {} => {
-                let h = held.last().expect(HELD);
-                cx.arch_make_page_accessible(h.page).await;
+                for h in batches.newest() {
+                    cx.arch_make_page_accessible(h.page).await;
+                }
             }
             ThreadOp::FindGetPage { file, index } => match cx.find_get_page(file, index).await {
-                Some(page) => held.push(Holding { page, pin: false }),
+                Some(page) => batches.0.push(vec![Holding { page, pin: false }]),
                 None => return,
             },
             ThreadOp::SpliceRead { file, index, pipe } => {
@@ -107,43 +129,17 @@ pub async fn run(cx: &Cx, ops: &[OpCall]) {
                 }
             }
             ThreadOp::LruDrain {} => cx.lru_add_drain().await,
-            ThreadOp::DirectIo { mm, vpn, to_memory } => {
-                let _f = cx.ctx.enter("bio_iov_iter_get_pages");
-                let foll = if cx.cfg.dio_pins {
-                    Foll::Pin
-                } else {
-                    Foll::Get
-                };
-                if let Ok(p) = cx.get_user_pages_fast(mm, vpn, foll, to_memory).await {
-                    {
-                        let _g = cx.ctx.enter("disk");
-                        cx.dma(
-                            p,
-                            !to_memory,
-                            if to_memory {
-                                "dma_write (disk read into memory)"
-                            } else {
-                                "dma_read (disk write)"
-                            },
-                        )
-                        .await;
-                    }
-                    let _g = cx.ctx.enter("bio_release_pages");
-                    cx.put_compound_head(p, foll).await;
-                }
+            ThreadOp::DirectIo {
+                mm,
+                vpn,
+                to_memory,
+                nr_pages,
+            } => {
+                cx.direct_io(mm, vpn, nr_pages, to_memory, batches.held())
+                    .await
             }
-            ThreadOp::ZerocopySend { mm, vpn } => {
-                let _f = cx
-                    .ctx
-                    .enter("skb_zerocopy_iter_stream > iov_iter_get_pages2");
-                if let Ok(p) = cx.get_user_pages_fast(mm, vpn, Foll::Get, false).await {
-                    {
-                        let _g = cx.ctx.enter("NIC");
-                        cx.dma(p, true, "dma_read (NIC transmit)").await;
-                    }
-                    let _g = cx.ctx.enter("skb free");
-                    cx.put_page(p).await;
-                }
+            ThreadOp::ZerocopySend { mm, vpn, nr_pages } => {
+                cx.zerocopy_send(mm, vpn, nr_pages, batches.held()).await
             }
             ThreadOp::UvBusy {
                 call,
@@ -158,6 +154,47 @@ pub async fn run(cx: &Cx, ops: &[OpCall]) {
                 count,
             } => cx.uv_fail(call.0, rc, rrc.unwrap_or(0), count).await,
             ThreadOp::PvTeardown { async_cleanup } => cx.pv_teardown(async_cleanup).await,
+            ThreadOp::Vmsplice {
+                mm,
+                vpn,
+                nr_pages,
+                pipe,
+            } => {
+                let _f = cx.ctx.enter("vmsplice");
+                if cx.vmsplice(mm, vpn, nr_pages, pipe, batches.held()).await <= 0 {
+                    // vmsplice failed: the program does not go on to splice the pipe.
+                    return;
+                }
+            }
+            ThreadOp::IoUringRegister { mm, vpn, nr_pages } => {
+                match cx.io_pin_pages(mm, vpn, nr_pages, batches.held()).await {
+                    Ok(pages) => batches.0.push(
+                        pages
+                            .into_iter()
+                            .map(|page| Holding { page, pin: true })
+                            .collect(),
+                    ),
+                    Err(_) => return,
+                }
+            }
+            ThreadOp::UdmabufCreate {
+                file,
+                index,
+                nr_pages,
+            } => match cx.udmabuf_create(file, index, nr_pages).await {
+                Ok(pages) => batches.0.push(
+                    pages
+                        .into_iter()
+                        .map(|(page, pin)| Holding { page, pin })
+                        .collect(),
+                ),
+                Err(_) => return,
+            },
+            ThreadOp::KvmCopy { gfn, write, atomic } => cx.kvm_copy(gfn, write, atomic).await,
+            ThreadOp::AdapterInterrupt { ind, summary } => {
+                cx.adapter_indicators_set(ind, summary, batches.held())
+                    .await
+            }
         }
     }
 }

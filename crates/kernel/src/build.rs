@@ -104,6 +104,8 @@ struct MmSpec {
 #[derive(Clone, Debug, Default)]
 pub struct Builder {
     files: Vec<(String, usize)>,
+    /// The files that are shmem (memfd), by id.
+    shmem: Vec<FileId>,
     mms: Vec<MmSpec>,
     maps: Vec<MapSpec>,
     guest: Vec<GuestSpec>,
@@ -142,6 +144,15 @@ impl Builder {
         self.files.push((name.to_string(), pages));
         self.frames_fit()?;
         Ok(self.files.len() - 1)
+    }
+
+    /// A memfd: a shmem file whose pages `0..pages` are in its page cache at the start
+    /// (QEMU's memory-backend-memfd). Unlike [`Builder::file`]'s files it does not write
+    /// back: a shared writable mapping of it needs no dirty tracking.
+    pub fn memfd(&mut self, name: &str, pages: usize) -> Result<FileId, BuildError> {
+        let f = self.file(name, pages)?;
+        self.shmem.push(f);
+        Ok(f)
     }
 
     /// An address space; `protected_vms` defaults to 1 for a protected mm, else 0.
@@ -520,6 +531,7 @@ impl Builder {
             files.push(File {
                 name: name.clone(),
                 cache,
+                shmem: self.shmem.contains(&fi),
             });
         }
         let mut next_anon = pages.len();

@@ -5,6 +5,7 @@
 
 pub use crate::vocab::presets::{preset, PresetSpec, PRESETS};
 pub use crate::vocab::switches::{
-    FastPinGrab, ImportFlow, Kernel, KernelFault, PvTeardown, SlowGrab, SwitchError, UserFault,
+    FastPinGrab, ImportFlow, IoUringPin, Kernel, KernelFault, PvTeardown, SlowGrab, SwitchError,
+    UserFault,
     SWITCHES,
 };

@@ -184,7 +184,7 @@ impl Cx {
     }
 
     /// One CPU load or store of `p`; false when the CPU raised 0x3d (secure page).
-    async fn cpu_touch(&self, p: PageId, write: bool) -> bool {
+    pub(crate) async fn cpu_touch(&self, p: PageId, write: bool) -> bool {
         let a = acc(&[
             if write {
                 Access::write(self.objs.page(p, PP::Uv))

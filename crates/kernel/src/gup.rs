@@ -1,19 +1,23 @@
-//! get_user_pages: the slow path (`__get_user_pages` → `follow_page_pte`, under the PTE lock
-//! of the caller's own mm) and the fast path (`gup_pte_range`, lockless, speculative grab and
-//! PTE re-check), plus the page-fault path they fall back on (`handle_mm_fault`).
-//! See `docs/kernel-notes.md` §1–2.
+//! get_user_pages over one or several pages: the slow path (`__get_user_pages` →
+//! `follow_page_pte` per page, under the PTE lock of the caller's mm), the fast path
+//! (`lockless_pages_from_mm` / 6.12 `gup_fast`: a lockless walk over the PTEs of each page
+//! table, speculative grab, re-check, the hook for FOLL_PIN) and its fallback to the slow path
+//! where the walk stopped, FOLL_LONGTERM, the page-fault path the slow path falls back on
+//! (`handle_mm_fault`), and the GUP contract each call is checked against when it returns.
+//! See `docs/kernel-notes.md` §1–2 and the GUP section of `docs/kernel-notes.md`.
 
 use crate::config::{FastPinGrab, SlowGrab};
 use crate::hook::{EFAULT, ENOMEM};
 use crate::prim::{acc, live};
 use crate::retry::MAX_RETRIES;
-use crate::vocab::properties as prop;
-use crate::world::{MmId, PageId, PagePart as PP, Pte, GUP_PIN_COUNTING_BIAS};
+use crate::uv::UvState;
+use crate::vocab::properties::{self as prop, report};
+use crate::world::{MmId, PageId, PagePart as PP, Pte, GUP_PIN_COUNTING_BIAS, PTRS_PER_PTE};
 use crate::Cx;
-use explore::{Access, Op};
+use explore::{Access, Accesses, Op};
 
 /// FOLL_GET or FOLL_PIN.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Foll {
     Get,
     Pin,
@@ -28,91 +32,271 @@ pub enum Follow {
     Err(i32),
 }
 
+/// One GUP request: `nr_pages` pages of `mm` from virtual page `start` on.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GupReq {
+    pub mm: MmId,
+    pub start: usize,
+    pub nr_pages: usize,
+    pub foll: Foll,
+    /// FOLL_WRITE.
+    pub write: bool,
+    /// FOLL_LONGTERM (with FOLL_PIN).
+    pub longterm: bool,
+}
+
+/// One entry of the `pages[]` array a GUP call fills: the page, and the virtual page whose
+/// PTE mapped it when the call took its marker (the model's record, what the contract's
+/// position check compares with the entry's index).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Got {
+    pub page: PageId,
+    pub vpn: usize,
+}
+
+/// What a GUP call returns: the kernel's return value (the number of pages, or `-errno`) and
+/// what it wrote to `pages[]` (the entries `0..ret` are the caller's).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Gup {
+    pub ret: i32,
+    pub pages: Vec<Got>,
+}
+
+impl Gup {
+    /// The entries the caller owns: `pages[0..ret]` (none for `ret <= 0`).
+    pub fn returned(&self) -> &[Got] {
+        let n = usize::try_from(self.ret).unwrap_or(0).min(self.pages.len());
+        &self.pages[..n]
+    }
+}
+
+/// The first virtual page of the next page table (PMD range) after `vpn`: `pmd_addr_end`
+/// (s390: a PTE table maps 256 pages, 1 MiB).
+fn pmd_addr_end(vpn: usize, end: usize) -> usize {
+    ((vpn / PTRS_PER_PTE + 1) * PTRS_PER_PTE).min(end)
+}
+
 impl Cx {
-    /// `__get_user_pages` for one page: mmap lock (read), `follow_page_mask` →
-    /// `follow_page_pte`; NULL → `faultin_page` (`handle_mm_fault`) and retry. Returns the
-    /// page with a reference (FOLL_GET) or pin (FOLL_PIN) held by this thread.
-    pub async fn get_user_pages(
-        &self,
-        mm: MmId,
-        vpn: usize,
-        foll: Foll,
-        write: bool,
-    ) -> Result<PageId, i32> {
-        self.get_user_pages_flags(mm, vpn, foll, write, false).await
+    /// A GUP call as its callers make it: `get_user_pages` / `pin_user_pages` (slow) or
+    /// `get_user_pages_fast` / `pin_user_pages_fast`, then the contract check of what it
+    /// returns ([`Self::gup_contract`]). `held_before` is how many references the calling
+    /// thread holds before the call (the caller knows: what it holds), so that the check can
+    /// tell the markers this call took from older ones.
+    pub async fn gup(&self, req: GupReq, fast: bool, held_before: usize) -> Gup {
+        self.ctx
+            .call("gup", async move {
+                let r = if fast {
+                    let _f = self.ctx.enter(match req.foll {
+                        Foll::Get => "get_user_pages_fast",
+                        Foll::Pin => "pin_user_pages_fast",
+                    });
+                    self.internal_get_user_pages_fast(req).await
+                } else {
+                    self.get_user_pages_locked(req).await
+                };
+                self.gup_contract(req, r.clone(), held_before).await;
+                r
+            })
+            .await
     }
 
-    /// [`Self::get_user_pages`], long-term (FOLL_PIN | FOLL_LONGTERM) when `longterm`:
-    /// `__gup_longterm_locked` (mm/gup.c, 6.1.192 and 6.12.118) pins through
-    /// `__get_user_pages_locked`, whose `check_vma_flags` refuses a long-term pin for write of
-    /// a file mapping that needs dirty tracking (`writable_file_mapping_allowed`, from
-    /// 8ac268436e6d: switch `longterm_file_write_denied`) with -EFAULT, then runs
-    /// `check_and_migrate_movable_pages`, which migrates the pinned pages that are not
-    /// long-term pinnable (ZONE_MOVABLE, CMA, device-coherent memory) and pins again.
-    /// Abstraction: the model's frames are ordinary kernel memory, all long-term pinnable,
-    /// so that check collects nothing and the pin stays (`collect_longterm_unpinnable_pages`
-    /// returns 0); the model's files are on a file system that writes back (not shmem), so
-    /// a shared writable file mapping needs dirty tracking (`vma_needs_dirty_tracking`).
-    pub async fn get_user_pages_flags(
+    /// One page through GUP fast, for the import flows' own lookups (`gfn_to_page`, the
+    /// 2026 guest-fault walk): [`Self::internal_get_user_pages_fast`] of one page, the page
+    /// or the error. Not checked against the GUP contract ([`Self::gup`] is, for every I/O
+    /// path): the import holds the page only for itself, and its own properties watch it.
+    pub async fn get_user_pages_fast(
         &self,
         mm: MmId,
         vpn: usize,
         foll: Foll,
         write: bool,
-        longterm: bool,
     ) -> Result<PageId, i32> {
         self.ctx
-            .call("get_user_pages", async move {
+            .call("get_user_pages_fast", async move {
                 let _f = self.ctx.enter(match foll {
+                    Foll::Get => "get_user_pages_fast",
+                    Foll::Pin => "pin_user_pages_fast",
+                });
+                let req = GupReq {
+                    mm,
+                    start: vpn,
+                    nr_pages: 1,
+                    foll,
+                    write,
+                    longterm: false,
+                };
+                let r = self.internal_get_user_pages_fast(req).await;
+                match r.returned().first() {
+                    Some(g) => Ok(g.page),
+                    None => Err(r.ret),
+                }
+            })
+            .await
+    }
+
+    /// The slow path of a whole request: `get_user_pages` / `pin_user_pages`
+    /// (`__gup_longterm_locked` for FOLL_LONGTERM) → `__get_user_pages_locked` →
+    /// `__get_user_pages` (mm/gup.c, v5.7, 6.1.192 and 6.12.118), under the mmap lock (read):
+    /// per page, the VMA (none → -EFAULT; FOLL_LONGTERM | FOLL_WRITE: `check_vma_flags`),
+    /// then `follow_page_pte`; NULL → `faultin_page` (`handle_mm_fault`) and the same page
+    /// again; an error stops the loop. Returns `i` (pages done) if any, else the error: an
+    /// error after some pages is lost, and the pages done keep their markers.
+    ///
+    /// FOLL_LONGTERM: `__gup_longterm_locked` then runs `check_and_migrate_movable_pages` on
+    /// the pages pinned, which migrates those that may not stay pinned (ZONE_MOVABLE, CMA,
+    /// device-coherent memory) and pins again. Abstraction: the model's frames are ordinary
+    /// kernel memory, all long-term pinnable, so that check collects nothing and the pins
+    /// stay (`collect_longterm_unpinnable_pages` returns 0). The model's handle_mm_fault
+    /// never drops the mmap lock (no VM_FAULT_RETRY), so `__get_user_pages_locked`'s
+    /// re-lock-and-retry path is never taken; the 6.12 final "0 pages → WARN, -EFAULT" never
+    /// applies either (the loop returns 0 only for 0 pages asked).
+    pub async fn get_user_pages_locked(&self, req: GupReq) -> Gup {
+        self.ctx
+            .call("get_user_pages", async move {
+                let _f = self.ctx.enter(match req.foll {
                     Foll::Get => "get_user_pages",
                     Foll::Pin => "pin_user_pages",
                 });
-                let _l = longterm.then(|| self.ctx.enter("__gup_longterm_locked"));
+                let _l = req
+                    .longterm
+                    .then(|| self.ctx.enter("__gup_longterm_locked"));
+                let mm = req.mm;
                 self.mmap_read_lock(mm).await;
-                if longterm && write && !self.writable_file_mapping_allowed(mm, vpn) {
-                    self.mmap_read_unlock(mm).await;
-                    let _g = self.ctx.enter("check_vma_flags");
-                    self.observe(
-                        prop::GUP_REFUSED,
-                        "check_vma_flags: FOLL_LONGTERM | FOLL_WRITE on a file mapping that \
-                         needs dirty tracking (writable_file_mapping_allowed): -EFAULT"
-                            .into(),
-                    )
-                    .await;
-                    return Err(EFAULT);
-                }
-                let mut res = Err(EFAULT);
-                for _ in 0..MAX_RETRIES {
-                    match self.follow_page_pte(mm, vpn, foll, write).await {
-                        Follow::Page(p) => {
-                            res = Ok(p);
-                            break;
-                        }
-                        Follow::Err(e) => {
-                            res = Err(e);
-                            break;
-                        }
-                        Follow::NoPage => {
-                            if self.handle_mm_fault(mm, vpn, write).await != 0 {
-                                res = Err(EFAULT);
-                                break;
+                let mut pages = Vec::new();
+                let mut ret = 0;
+                let mut refused = None;
+                'pages: for vpn in req.start..req.start + req.nr_pages {
+                    // vma_lookup: the model's VMAs are set-up constants, one per mapped vpn.
+                    if self.ctx.with_const(|w| w.mms[mm].vma(vpn).is_none()) {
+                        ret = EFAULT;
+                        break;
+                    }
+                    if req.longterm && req.write && !self.writable_file_mapping_allowed(mm, vpn) {
+                        ret = EFAULT;
+                        refused = Some(vpn);
+                        break;
+                    }
+                    // faultin_page and the same page again; the model gives up with
+                    // -EFAULT after MAX_RETRIES faults that did not make the page usable.
+                    for _ in 0..MAX_RETRIES {
+                        match self.follow_page_pte(mm, vpn, req.foll, req.write).await {
+                            Follow::Page(page) => {
+                                pages.push(Got { page, vpn });
+                                continue 'pages;
+                            }
+                            Follow::Err(e) => {
+                                ret = e;
+                                break 'pages;
+                            }
+                            Follow::NoPage => {
+                                if self.handle_mm_fault(mm, vpn, req.write).await != 0 {
+                                    ret = EFAULT;
+                                    break 'pages;
+                                }
                             }
                         }
                     }
+                    ret = EFAULT;
+                    break;
                 }
                 self.mmap_read_unlock(mm).await;
-                if let Err(e) = res {
-                    if e == ENOMEM {
-                        self.observe(
-                            prop::GUP_ENOMEM,
-                            "follow_page_pte: the grab failed on a frozen count; \
-                     __get_user_pages returns -ENOMEM"
-                                .into(),
-                        )
-                        .await;
-                    }
+                if let Some(vpn) = refused {
+                    let _g = self.ctx.enter("check_vma_flags");
+                    self.observe(
+                        prop::GUP_REFUSED,
+                        format!(
+                            "check_vma_flags: FOLL_LONGTERM | FOLL_WRITE on vpn {vpn}, a file \
+                             mapping that needs dirty tracking (writable_file_mapping_allowed): \
+                             -EFAULT"
+                        ),
+                    )
+                    .await;
                 }
-                res
+                let ret = if pages.is_empty() {
+                    ret
+                } else {
+                    pages.len() as i32
+                };
+                if ret == ENOMEM {
+                    self.observe(
+                        prop::GUP_ENOMEM,
+                        "follow_page_pte: the grab failed on a frozen count; \
+                         __get_user_pages returns -ENOMEM"
+                            .into(),
+                    )
+                    .await;
+                }
+                Gup { ret, pages }
+            })
+            .await
+    }
+
+    /// `internal_get_user_pages_fast` (mm/gup.c, v5.7 … 6.1.192; 6.12.118
+    /// `gup_fast_fallback`): the lockless walk ([`Self::lockless_pages_from_mm`]) records
+    /// `nr_pinned` pages in order; all done → `nr_pinned`. Otherwise the slow path takes the
+    /// rest **from `start + nr_pinned` on** (`pages + nr_pinned`), through
+    /// `__gup_longterm_unlocked` (6.1: mmap lock, `__gup_longterm_locked` or
+    /// `get_user_pages_unlocked`; 6.12: `__gup_longterm_locked` with FOLL_UNLOCKABLE — the
+    /// same steps in the model). Its error → `nr_pinned` if the walk pinned any (the caller
+    /// must unpin them), else the error; else `nr_pinned` + its count.
+    ///
+    /// Not modelled: the FOLL_PIN fork guard (`write_protect_seq`: the model has no fork),
+    /// `gup_fast_permitted`/`access_ok` (every modelled address is a user address).
+    pub async fn internal_get_user_pages_fast(&self, req: GupReq) -> Gup {
+        self.ctx
+            .call("internal_get_user_pages_fast", async move {
+                let walked = self.lockless_pages_from_mm(req).await;
+                let nr_pinned = walked.len();
+                if nr_pinned == req.nr_pages {
+                    return Gup {
+                        ret: nr_pinned as i32,
+                        pages: walked,
+                    };
+                }
+                let rest = GupReq {
+                    start: req.start + nr_pinned,
+                    nr_pages: req.nr_pages - nr_pinned,
+                    ..req
+                };
+                let slow = self.get_user_pages_locked(rest).await;
+                let ret = if slow.ret < 0 {
+                    if nr_pinned > 0 {
+                        nr_pinned as i32
+                    } else {
+                        slow.ret
+                    }
+                } else {
+                    slow.ret + nr_pinned as i32
+                };
+                let mut pages = walked;
+                pages.extend(slow.returned());
+                Gup { ret, pages }
+            })
+            .await
+    }
+
+    /// `lockless_pages_from_mm` → `gup_pgd_range` … `gup_pmd_range` (mm/gup.c, 6.1.192;
+    /// 6.12.118 `gup_fast` → `gup_fast_pmd_range`): IRQs off, one `gup_pte_range` per PMD
+    /// range (page table) of `[start, start + nr_pages)`; only a return of 0 stops the walk,
+    /// any other value — 1, or (before the 2025-09 fix, `gup_fast_hook_fail_stops = false`)
+    /// the hook's negative error — goes on with the next range. The pages are recorded
+    /// consecutively, whatever address they came from.
+    async fn lockless_pages_from_mm(&self, req: GupReq) -> Vec<Got> {
+        self.ctx
+            .call("lockless_pages_from_mm", async move {
+                let end = req.start + req.nr_pages;
+                let mut pages = Vec::new();
+                let mut addr = req.start;
+                while addr < end {
+                    let next = pmd_addr_end(addr, end);
+                    let (ret, got) = self.gup_pte_range(req, addr, next).await;
+                    pages.extend(got);
+                    if ret == 0 {
+                        break;
+                    }
+                    addr = next;
+                }
+                pages
             })
             .await
     }
@@ -199,130 +383,237 @@ impl Cx {
             .await
     }
 
-    /// `get_user_pages_fast` for one page: `gup_pte_range` with IRQs off, and the slow path
-    /// when it stops early.
-    pub async fn get_user_pages_fast(
-        &self,
-        mm: MmId,
-        vpn: usize,
-        foll: Foll,
-        write: bool,
-    ) -> Result<PageId, i32> {
-        self.get_user_pages_fast_flags(mm, vpn, foll, write, false)
-            .await
-    }
-
-    /// [`Self::get_user_pages_fast`], long-term when `longterm`: the fast walk, then
-    /// `__gup_longterm_unlocked` → `__gup_longterm_locked` ([`Self::get_user_pages_flags`]).
-    pub async fn get_user_pages_fast_flags(
-        &self,
-        mm: MmId,
-        vpn: usize,
-        foll: Foll,
-        write: bool,
-        longterm: bool,
-    ) -> Result<PageId, i32> {
-        self.ctx
-            .call("get_user_pages_fast", async move {
-                let _f = self.ctx.enter(match foll {
-                    Foll::Get => "get_user_pages_fast",
-                    Foll::Pin => "pin_user_pages_fast",
-                });
-                if let Some(p) = self.gup_pte_range(mm, vpn, foll, write, longterm).await {
-                    return Ok(p);
-                }
-                self.get_user_pages_flags(mm, vpn, foll, write, longterm)
-                    .await
-            })
-            .await
-    }
-
     /// `writable_file_mapping_allowed` (mm/gup.c, 6.12.118; 8ac268436e6d): a long-term pin
-    /// for write is refused on a shared, writable file mapping (the model's files need dirty
-    /// tracking: they write back). Reads the VMA, a set-up constant.
+    /// for write is refused on a shared, writable file mapping that needs dirty tracking
+    /// (`vma_needs_dirty_tracking`): the model's files write back, except memfds (shmem).
+    /// Reads the VMA and the file kind, set-up constants.
     fn writable_file_mapping_allowed(&self, mm: MmId, vpn: usize) -> bool {
         if !self.cfg.longterm_file_write_denied {
             return true;
         }
-        let vma = self.ctx.with_const(|w| w.mms[mm].vma(vpn).cloned());
-        !vma.is_some_and(|v| v.file.is_some() && v.shared && v.writable)
+        self.ctx.with_const(|w| match w.mms[mm].vma(vpn) {
+            Some(v) => match v.file {
+                Some((f, _)) => !(v.shared && v.writable) || w.files[f].shmem,
+                None => true,
+            },
+            None => true,
+        })
     }
 
-    /// `gup_pte_range` (mm/gup.c, v5.7): read the PTE locklessly; speculative grab
-    /// (`try_grab_compound_head`: add-unless-zero, silent on a frozen count); re-read the PTE
-    /// and drop the grab if it changed; a long-term pin for write: `gup_fast_folio_allowed`
-    /// (6.12.118; a6e79df92e4a) reads the folio's mapping and refuses a file page (drop the
-    /// grab, fall back); FOLL_PIN: the hook, failure → unpin. Returns None where the walk
-    /// stops (the caller falls back to the slow path).
-    pub async fn gup_pte_range(
-        &self,
-        mm: MmId,
-        vpn: usize,
-        foll: Foll,
-        write: bool,
-        longterm: bool,
-    ) -> Option<PageId> {
+    /// `gup_pte_range` (mm/gup.c, v5.7 … 6.1.192; 6.12.118 `gup_fast_pte_range`) over the
+    /// virtual pages `[addr, end)` of one page table, IRQs off, no lock. Per PTE:
+    /// 1. read it locklessly; not present, or read-only for FOLL_WRITE → stop (0);
+    /// 2. speculative grab (`try_grab_compound_head` / `try_grab_folio`: add-unless-zero,
+    ///    silent on a frozen count) → failure: stop (0) (seeded defect
+    ///    `gup_fast_grab_checked = false`: go on as if it had succeeded);
+    /// 3. re-read the PTE; changed → drop the grab, stop (0);
+    /// 4. a long-term pin for write: `gup_fast_folio_allowed` (6.12.118; a6e79df92e4a) reads
+    ///    the folio's mapping and refuses a file page that needs dirty tracking → drop, stop;
+    /// 5. FOLL_PIN: the hook; failure → unpin (`gup_put_folio`) and return the hook's error,
+    ///    which the PMD loop reads as "carry on" (before the 2025-09 fix;
+    ///    `gup_fast_hook_fail_stops`), or 0 (after it);
+    /// 6. record the page.
+    ///
+    /// All PTEs done → 1. A virtual page without a VMA has no PTE (nothing maps it): stop
+    /// there without a step. Returns the value and the pages recorded.
+    async fn gup_pte_range(&self, req: GupReq, addr: usize, end: usize) -> (i32, Vec<Got>) {
         self.ctx
             .call("gup_pte_range", async move {
                 let _f = self.ctx.enter("gup_pte_range");
-                let pte = self.read_pte(mm, vpn, "gup_get_pte").await;
-                let p = usable(&pte, write)?;
-                let grabbed = {
-                    let _g = self.ctx.enter("try_grab_compound_head");
-                    match (foll, self.cfg.fast_pin_grab) {
-                        (Foll::Get, _) => self.page_ref_add_unless_zero(p, 1, false).await,
-                        (Foll::Pin, FastPinGrab::OneAddUnlessZero) => {
-                            self.page_ref_add_unless_zero(p, GUP_PIN_COUNTING_BIAS, true)
-                                .await
-                        }
-                        (Foll::Pin, FastPinGrab::AddUnlessZeroThenAdd) => {
-                            if self.page_ref_add_unless_zero(p, 1, true).await {
-                                self.page_ref_add_rest(p, GUP_PIN_COUNTING_BIAS - 1).await;
-                                true
-                            } else {
-                                false
-                            }
-                        }
+                let (mm, foll, write) = (req.mm, req.foll, req.write);
+                let mut got = Vec::new();
+                for vpn in addr..end {
+                    if self.ctx.with_const(|w| w.mms[mm].vma(vpn).is_none()) {
+                        return (0, got);
                     }
-                };
-                if !grabbed {
-                    return None;
-                }
-                let again = self.read_pte(mm, vpn, "pte re-check").await;
-                if again != pte {
-                    self.put_compound_head(p, foll).await;
-                    return None;
-                }
-                if longterm && write && self.cfg.longterm_file_write_denied {
-                    let a = acc(&[
-                        Access::read(self.objs.page(p, PP::Meta)),
-                        Access::read(self.objs.page(p, PP::Life)),
-                    ]);
-                    let file_page = self
-                        .ctx
-                        .step(Op::new("gup_fast_folio_allowed", a), move |e| {
-                            live(e, p, "gup_fast_folio_allowed");
-                            let m = e.world.pages[p].mapping;
-                            e.note(|| match m {
-                                Some(_) => format!("P{p} is a file page: not allowed"),
-                                None => format!("P{p} is anonymous: allowed"),
-                            });
-                            m.is_some()
-                        })
-                        .await;
-                    if file_page {
+                    let pte = self.read_pte(mm, vpn, "gup_get_pte").await;
+                    let Some(p) = usable(&pte, write) else {
+                        return (0, got);
+                    };
+                    let grabbed = self.try_grab_fast(p, foll).await;
+                    if !grabbed && self.cfg.gup_fast_grab_checked {
+                        return (0, got);
+                    }
+                    let again = self.read_pte(mm, vpn, "pte re-check").await;
+                    if again != pte {
                         self.put_compound_head(p, foll).await;
-                        return None;
+                        return (0, got);
+                    }
+                    if req.longterm && write && self.cfg.longterm_file_write_denied {
+                        let a = acc(&[
+                            Access::read(self.objs.page(p, PP::Meta)),
+                            Access::read(self.objs.page(p, PP::Life)),
+                        ]);
+                        let file_page = self
+                            .ctx
+                            .step(Op::new("gup_fast_folio_allowed", a), move |e| {
+                                live(e, p, "gup_fast_folio_allowed");
+                                let m = e.world.pages[p].mapping;
+                                let shmem = m.is_some_and(|(f, _)| e.world.files[f].shmem);
+                                e.note(|| match m {
+                                    Some(_) if shmem => format!("P{p} is a shmem page: allowed"),
+                                    Some(_) => format!("P{p} is a file page: not allowed"),
+                                    None => format!("P{p} is anonymous: allowed"),
+                                });
+                                m.is_some() && !shmem
+                            })
+                            .await;
+                        if file_page {
+                            self.put_compound_head(p, foll).await;
+                            return (0, got);
+                        }
+                    }
+                    if foll == Foll::Pin && self.cfg.hook_on_foll_pin {
+                        let rc = self.arch_make_page_accessible(p).await;
+                        if rc != 0 {
+                            self.unpin_user_page(p).await;
+                            let ret = if self.cfg.gup_fast_hook_fail_stops {
+                                0
+                            } else {
+                                rc
+                            };
+                            return (ret, got);
+                        }
+                    }
+                    got.push(Got { page: p, vpn });
+                }
+                (1, got)
+            })
+            .await
+    }
+
+    /// The fast path's grab (`try_grab_compound_head`, 6.1 `try_grab_folio`, 6.12
+    /// `try_grab_folio_fast`): add-unless-zero of 1 (FOLL_GET) or of the pin bias, per
+    /// [`FastPinGrab`].
+    async fn try_grab_fast(&self, p: PageId, foll: Foll) -> bool {
+        let _g = self.ctx.enter("try_grab_compound_head");
+        match (foll, self.cfg.fast_pin_grab) {
+            (Foll::Get, _) => self.page_ref_add_unless_zero(p, 1, false).await,
+            (Foll::Pin, FastPinGrab::OneAddUnlessZero) => {
+                self.page_ref_add_unless_zero(p, GUP_PIN_COUNTING_BIAS, true)
+                    .await
+            }
+            (Foll::Pin, FastPinGrab::AddUnlessZeroThenAdd) => {
+                if self.page_ref_add_unless_zero(p, 1, true).await {
+                    self.page_ref_add_rest(p, GUP_PIN_COUNTING_BIAS - 1).await;
+                    true
+                } else {
+                    false
+                }
+            }
+        }
+    }
+
+    /// The GUP contract (`Documentation/core-api/pin_user_pages.rst`; the kernel's callers
+    /// rely on it: `io_pin_pages`, `bio_iov_iter_get_pages`, `iter_to_pipe`, …), checked in
+    /// one step when a call returns, against what the call did:
+    /// 1. the count is honest: `ret <= nr_pages`; `ret < 0` → the call left no marker; else
+    ///    exactly the entries `pages[0..ret]` hold a marker this call took (no more, no less);
+    /// 2. `pages[i]` is the page at `start + i` (the page whose PTE at that address the call
+    ///    read when it took the marker);
+    /// 3. each returned page holds its marker (a reference for FOLL_GET, a pin for FOLL_PIN);
+    /// 4. FOLL_PIN pages are accessible (not secure): the hook ran after the pin, and the pin
+    ///    keeps every import out.
+    ///
+    /// Reads the UV state of each FOLL_PIN page (item 4); items 1–3 read only the thread's
+    /// own references (thread-private).
+    async fn gup_contract(&self, req: GupReq, r: Gup, held_before: usize) {
+        let mut a = Accesses::new();
+        if req.foll == Foll::Pin {
+            for g in r.returned() {
+                let o = Access::read(self.objs.page(g.page, PP::Uv));
+                if !a.as_slice().contains(&o) {
+                    a.push(o);
+                }
+            }
+        }
+        self.ctx
+            .step(Op::new("gup returns", a), move |e| {
+                let tid = e.tid;
+                let pin = req.foll == Foll::Pin;
+                let kind = if pin { "pin" } else { "reference" };
+                let held = &e.world.held[tid];
+                let mut taken: Vec<(PageId, bool)> = held
+                    .get(held_before..)
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|h| (h.page, h.pin))
+                    .collect();
+                let mut problems: Vec<String> = Vec::new();
+                if r.ret > req.nr_pages as i32 {
+                    problems.push(format!(
+                        "returned {} for {} pages asked",
+                        r.ret, req.nr_pages
+                    ));
+                }
+                for (i, g) in r.returned().iter().enumerate() {
+                    if g.vpn != req.start + i {
+                        problems.push(format!(
+                            "pages[{i}] is P{} of vpn {}, not the page at start + {i} (vpn {})",
+                            g.page,
+                            g.vpn,
+                            req.start + i
+                        ));
+                    }
+                    match taken.iter().position(|&(p, k)| p == g.page && k == pin) {
+                        Some(j) => {
+                            taken.remove(j);
+                        }
+                        None => problems.push(format!(
+                            "pages[{i}] is P{}, which holds no {kind} of this call",
+                            g.page
+                        )),
+                    }
+                    if pin {
+                        if let UvState::Secure { .. } = e.world.uv[g.page].state {
+                            problems.push(format!(
+                                "pages[{i}] is P{}, which is secure: a FOLL_PIN page that is \
+                                 not accessible",
+                                g.page
+                            ));
+                        }
                     }
                 }
-                if foll == Foll::Pin
-                    && self.cfg.hook_on_foll_pin
-                    && self.arch_make_page_accessible(p).await != 0
-                {
-                    self.unpin_user_page(p).await;
-                    return None;
+                for (p, k) in &taken {
+                    problems.push(format!(
+                        "P{p} keeps a {} this call took but does not return (returned {})",
+                        if *k { "pin" } else { "reference" },
+                        r.ret
+                    ));
                 }
-                Some(p)
+                let returned: Vec<String> = r
+                    .returned()
+                    .iter()
+                    .map(|g| format!("P{}@{}", g.page, g.vpn))
+                    .collect();
+                e.note(|| {
+                    format!(
+                        "returns {} for {} pages from vpn {}: [{}]",
+                        r.ret,
+                        req.nr_pages,
+                        req.start,
+                        returned.join(", ")
+                    )
+                });
+                if let Some(first) = problems.first() {
+                    let more = problems.len() - 1;
+                    report(
+                        e,
+                        prop::GUP_CONTRACT,
+                        format!(
+                            "{} of {} pages from vpn {} returned {}: {first}{}",
+                            if pin { "pin" } else { "get" },
+                            req.nr_pages,
+                            req.start,
+                            r.ret,
+                            if more > 0 {
+                                format!(" (and {more} more)")
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    );
+                }
             })
             .await
     }

@@ -113,6 +113,7 @@ pub const ENXIO: i32 = -6;
 pub const EFAULT: i32 = -14;
 pub const ENOMEM: i32 = -12;
 pub const EIO: i32 = -5;
+pub const EOPNOTSUPP: i32 = -95;
 
 impl Cx {
     /// `arch_make_page_accessible` (arch/s390/kernel/uv.c, v5.7 f28d43636d6f … v6.11;

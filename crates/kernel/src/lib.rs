@@ -14,6 +14,7 @@ pub mod fault;
 pub mod filemap;
 pub mod guest;
 pub mod gup;
+pub mod gup_callers;
 pub mod hook;
 pub mod import;
 pub mod prim;

@@ -7,6 +7,10 @@ use crate::world::{FileId, PageId, PipeBuf, PipeId};
 use crate::Cx;
 use explore::{Access, Op};
 
+/// `PIPE_DEF_BUFFERS` (include/linux/pipe_fs_i.h): the pages `iter_to_pipe` asks GUP for at
+/// a time.
+const PIPE_DEF_BUFFERS: usize = 16;
+
 impl Cx {
     /// `generic_file_splice_read` → ITER_PIPE → `generic_file_buffered_read` (v5.7):
     /// `find_get_page` (reference), `copy_page_to_iter_pipe` (`get_page` for the new pipe
@@ -21,7 +25,7 @@ impl Cx {
                 {
                     let _g = self.ctx.enter("copy_page_to_iter_pipe");
                     self.get_page(p).await;
-                    self.pipe_push(pipe, p).await;
+                    self.pipe_push(pipe, p, true).await;
                 }
                 self.put_page(p).await;
                 true
@@ -29,8 +33,10 @@ impl Cx {
             .await
     }
 
-    /// Hands this thread's newest reference on `p` to a new pipe buffer.
-    async fn pipe_push(&self, pipe: PipeId, p: PageId) {
+    /// Hands this thread's newest reference on `p` to a new pipe buffer:
+    /// `page_cache_pipe_buf_ops` (a page-cache page) or `user_page_pipe_buf_ops` (a user page
+    /// from `vmsplice`).
+    async fn pipe_push(&self, pipe: PipeId, p: PageId, page_cache: bool) {
         let a = acc(&[Access::write(self.objs.pipe(pipe))]);
         self.ctx
             .step(Op::new("pipe_buf_push", a), move |e| {
@@ -40,7 +46,7 @@ impl Cx {
                 }
                 e.world.pipes[pipe].bufs.push(PipeBuf {
                     page: p,
-                    page_cache: true,
+                    page_cache,
                 });
                 e.note(|| format!("pipe buffer -> P{p}"));
             })
@@ -88,16 +94,18 @@ impl Cx {
     }
 
     /// `splice_from_pipe_feed` with `pipe_to_sendpage` → `tcp_sendpage` (v5.7, NETIF_F_SG):
-    /// per buffer: confirm; the skb frag takes `get_page`; the buffer is released
-    /// (`put_page`); later the NIC DMAs from the page, and the skb is freed after the ACK
-    /// (`put_page`). No hook on the way.
+    /// per buffer: confirm (`pipe_buf_confirm`: `page_cache_pipe_buf_confirm` for a
+    /// page-cache buffer; a `vmsplice`d user page's `user_page_pipe_buf_ops` has no confirm:
+    /// 0); the skb frag takes `get_page`; the buffer is released (`put_page`); later the NIC
+    /// DMAs from the page, and the skb is freed after the ACK (`put_page`). No hook on the way
+    /// (6.12.118 `splice_to_socket` → MSG_SPLICE_PAGES: the same references).
     pub async fn splice_to_socket(&self, pipe: PipeId) {
         self.ctx
             .call("splice_to_socket", async move {
                 let _f = self.ctx.enter("splice_from_pipe_feed");
                 while let Some(buf) = self.pipe_pop(pipe).await {
                     let p = buf.page;
-                    if self.page_cache_pipe_buf_confirm(p).await != 0 {
+                    if buf.page_cache && self.page_cache_pipe_buf_confirm(p).await != 0 {
                         self.put_page(p).await;
                         break;
                     }
@@ -117,6 +125,63 @@ impl Cx {
                         let _g = self.ctx.enter("tcp_clean_rtx_queue > skb free");
                         self.put_page(p).await;
                     }
+                }
+            })
+            .await
+    }
+
+    /// `vmsplice(pipe, iov, …)` → `vmsplice_to_pipe` → `iter_to_pipe` (fs/splice.c, 6.1.192
+    /// and 6.12.118): until the buffer is queued or an error: `iov_iter_get_pages2` of the
+    /// rest — GUP fast, FOLL_GET (a source iterator: no FOLL_WRITE), no hook — and each page
+    /// becomes a pipe buffer (`add_to_pipe`, `user_page_pipe_buf_ops`). A count ≤ 0 stops the
+    /// loop. Returns the pages queued, or the error when none. `held_before`: the references
+    /// the thread holds before the call.
+    ///
+    /// Abstraction: the model's pipes have a reader and room for every buffer (`pipe_full`
+    /// and a pipe without readers — `add_to_pipe`'s -EAGAIN / -EPIPE — are not modelled;
+    /// the pipe holds 16 buffers, more than a scenario queues).
+    pub async fn vmsplice(
+        &self,
+        mm: crate::world::MmId,
+        vpn: usize,
+        nr_pages: usize,
+        pipe: PipeId,
+        held_before: usize,
+    ) -> i32 {
+        self.ctx
+            .call("vmsplice", async move {
+                let _f = self.ctx.enter("vmsplice_to_pipe");
+                let _g = self.ctx.enter("iter_to_pipe");
+                let mut done = 0;
+                let mut ret = 0;
+                while done < nr_pages {
+                    let req = crate::gup::GupReq {
+                        mm,
+                        start: vpn + done,
+                        // iov_iter_get_pages2(from, pages, total, PIPE_DEF_BUFFERS, …)
+                        nr_pages: (nr_pages - done).min(PIPE_DEF_BUFFERS),
+                        foll: crate::gup::Foll::Get,
+                        write: false,
+                        longterm: false,
+                    };
+                    let r = {
+                        let _h = self.ctx.enter("iov_iter_get_pages2");
+                        self.gup(req, true, held_before).await
+                    };
+                    if r.ret <= 0 {
+                        ret = r.ret;
+                        break;
+                    }
+                    let _h = self.ctx.enter("add_to_pipe");
+                    for g in r.returned() {
+                        self.pipe_push(pipe, g.page, false).await;
+                    }
+                    done += r.returned().len();
+                }
+                if done > 0 {
+                    done as i32
+                } else {
+                    ret
                 }
             })
             .await
@@ -150,7 +215,7 @@ impl Cx {
                 for b in bufs {
                     let _g = self.ctx.enter("generic_pipe_buf_get");
                     if self.try_get_page(b.page, "try_get_page").await {
-                        self.pipe_push(to, b.page).await;
+                        self.pipe_push(to, b.page, b.page_cache).await;
                     }
                 }
             })

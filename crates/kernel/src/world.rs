@@ -154,6 +154,10 @@ pub struct File {
     pub name: String,
     /// Cache slots by index.
     pub cache: Vec<Option<PageId>>,
+    /// A shmem file (a memfd: QEMU's memory-backend-memfd): `shmem_mapping`,
+    /// `vma_is_shmem` (no writeback, so a shared writable mapping of it needs no dirty
+    /// tracking). A set-up constant.
+    pub shmem: bool,
 }
 
 /// One pipe buffer.
@@ -435,7 +439,7 @@ clone_reusing!(Mm {
     mmap_readers,
     mmap_writer,
 });
-clone_reusing!(File { name, cache });
+clone_reusing!(File { name, cache, shmem });
 clone_reusing!(Pipe { name, bufs });
 clone_reusing!(World {
     cfg,
@@ -496,7 +500,8 @@ impl Mm {
 impl std::hash::Hash for File {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let File {
-            name: _, // a set-up constant
+            name: _,  // a set-up constant
+            shmem: _, // a set-up constant
             cache,
         } = self;
         cache.hash(h);
@@ -620,7 +625,7 @@ impl World {
             .iter()
             .map(|m| (&m.name, m.protected, m.protected_count, &m.vmas))
             .collect();
-        let files: Vec<_> = self.files.iter().map(|f| &f.name).collect();
+        let files: Vec<_> = self.files.iter().map(|f| (&f.name, f.shmem)).collect();
         let pipes: Vec<_> = self.pipes.iter().map(|p| &p.name).collect();
         let guest: Vec<_> = self.guest.iter().map(|g| (g.gfn, g.mm, g.vpn)).collect();
         format!(

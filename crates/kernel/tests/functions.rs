@@ -96,6 +96,7 @@ fn gup(mm: usize, flags: u32, fast: bool) -> ThreadOp {
         flags: GupFlags(flags),
         fast,
         write: false,
+        nr_pages: 1,
     }
 }
 

@@ -630,6 +630,14 @@ const GUP_SWITCHES: &[(&str, &str)] = &[
         "longterm_file_write_denied",
         "FOLL_LONGTERM | FOLL_WRITE on a shared file mapping fails with -EFAULT",
     ),
+    (
+        "gup_fast_hook_fail_stops",
+        "a failed FOLL_PIN hook ends the fast walk (else the walk goes on in the next PMD range, and the fallback resumes at start + nr_pinned)",
+    ),
+    (
+        "gup_fast_grab_checked",
+        "a failed speculative grab ends the fast walk (seeded defect: the page is recorded without a marker)",
+    ),
 ];
 
 const SPLICE_CONFIRM: (&str, &str) = (
@@ -673,20 +681,24 @@ ops! {
     },
     Gup {
         name: "gup",
-        doc: "GUP of one user page: FOLL_GET (`get_user_pages`) or FOLL_PIN (`pin_user_pages`), slow or fast. On success the thread holds the page.",
+        doc: "GUP of `nr_pages` user pages from `vpn` on: FOLL_GET (`get_user_pages*`) or FOLL_PIN (`pin_user_pages*`), slow or fast (the fast walk over the PTEs of each page table, falling back to the slow path where it stopped). On a positive count the thread holds those pages as one batch; a call that returns nothing (or an error) ends the thread.",
         fields: [
             mm: usize = (Kind::Mm, REQ, "the address space"),
-            vpn: usize = (Kind::Vpn, REQ, "the virtual page"),
+            vpn: usize = (Kind::Vpn, REQ, "the first virtual page"),
             flags: GupFlags = (Kind::Flags(GUP_FLAGS), REQ, "FOLL_GET or FOLL_PIN; FOLL_LONGTERM (with FOLL_PIN), FOLL_WRITE"),
             fast: bool = (Kind::Bool, dflt_bool(false), "get_user_pages_fast / pin_user_pages_fast (falls back to the slow path)"),
             write: bool = (Kind::Bool, dflt_bool(false), "FOLL_WRITE: the PTE must be writable"),
+            nr_pages: usize = (Kind::Count, Presence::Default(Arg::Num(1)), "pages from `vpn` on (vpn, vpn + 1, ...; a vpn without a mapping ends the range there)"),
         ],
-        calls: "get_user_pages | pin_user_pages (fast: gup_pte_range > try_grab_compound_head > PTE re-check, falling back to) (FOLL_LONGTERM: > __gup_longterm_locked) > __get_user_pages (FOLL_LONGTERM|FOLL_WRITE: check_vma_flags) > follow_page_pte > try_grab_page (FOLL_PIN: > arch_make_page_accessible) (not present or not writable: handle_mm_fault, retry) (FOLL_LONGTERM: > check_and_migrate_movable_pages)",
+        calls: "get_user_pages | pin_user_pages (fast: lockless_pages_from_mm > gup_pgd_range > per PMD range gup_pte_range: per PTE try_grab_compound_head > PTE re-check (FOLL_PIN: > arch_make_page_accessible); then the slow path from start + nr_pinned) (FOLL_LONGTERM: > __gup_longterm_locked) > __get_user_pages: per page (check_vma_flags) follow_page_pte > try_grab_page (FOLL_PIN: > arch_make_page_accessible) (not present or not writable: handle_mm_fault, retry); returns i ?: ret (FOLL_LONGTERM: > check_and_migrate_movable_pages)",
         cites: &[
             "mm/gup.c: __get_user_pages, v5.7",
             "mm/gup.c: follow_page_pte, v5.7",
             "mm/gup.c: try_grab_page, v5.7",
             "mm/gup.c: gup_pte_range, v5.7",
+            "mm/gup.c: gup_pmd_range, 6.1.192",
+            "mm/gup.c: internal_get_user_pages_fast, 6.1.192",
+            "mm/gup.c: gup_fast_fallback, 6.12.118",
             "mm/memory.c: handle_mm_fault, v5.7",
             "mm/gup.c: __gup_longterm_locked, 6.1.192",
             "mm/gup.c: check_and_migrate_movable_pages, 6.1.192",
@@ -698,18 +710,18 @@ ops! {
     },
     Dma {
         name: "dma",
-        doc: "A device reads (`to_device`) or writes the page of the thread's newest batch.",
+        doc: "A device reads (`to_device`) or writes every page of the thread's newest batch.",
         fields: [
             to_device: bool = (Kind::Bool, dflt_bool(true), "the device reads the page (a transmit, a disk write); false: it writes it"),
         ],
-        calls: "device dma_read | dma_write of the held page (no kernel function: the device)",
+        calls: "device dma_read | dma_write of each held page (no kernel function: the device)",
         cites: &[],
         switches: &[],
         batch: Batch::Uses,
     },
     Put {
         name: "put",
-        doc: "`put_page` or `unpin_user_page` (as it was taken) of the thread's newest batch.",
+        doc: "`put_page` or `unpin_user_page` (as it was taken) of every page of the thread's newest batch.",
         fields: [],
         calls: "put_page | unpin_user_page",
         cites: &["include/linux/mm.h: put_page, v5.7", "mm/gup.c: unpin_user_page, v5.7"],
@@ -718,7 +730,7 @@ ops! {
     },
     Hook {
         name: "hook",
-        doc: "`arch_make_page_accessible` on the page of the thread's newest batch.",
+        doc: "`arch_make_page_accessible` on every page of the thread's newest batch.",
         fields: [],
         calls: "arch_make_page_accessible > uv_pin_shared | uv_convert_from_secure",
         cites: &["arch/s390/kernel/uv.c: arch_make_page_accessible, v5.7"],
@@ -894,13 +906,14 @@ ops! {
     },
     DirectIo {
         name: "direct-io",
-        doc: "Block direct I/O on a user page: FOLL_GET through `iov_iter_get_pages` before v6.5, FOLL_PIN through `iov_iter_extract_pages` after; the device writes memory (`read()` from disk) or reads it; then put or unpin.",
+        doc: "Block direct I/O on `nr_pages` user pages: FOLL_GET through `iov_iter_get_pages` before v6.5, FOLL_PIN through `iov_iter_extract_pages` after; a short GUP count only splits the I/O (the rest is asked for again); the device writes memory (`read()` from disk) or reads it; then put or unpin.",
         fields: [
             mm: usize = (Kind::Mm, REQ, "the address space"),
             vpn: usize = (Kind::Vpn, REQ, "the virtual page"),
             to_memory: bool = (Kind::Bool, dflt_bool(true), "a read() from disk: the device writes the page (else a write(): it reads it)"),
+            nr_pages: usize = (Kind::Count, Presence::Default(Arg::Num(1)), "pages of the buffer from `vpn` on"),
         ],
-        calls: "bio_iov_iter_get_pages > iov_iter_get_pages (FOLL_GET) | iov_iter_extract_pages (FOLL_PIN) > get_user_pages_fast > disk DMA > bio_release_pages > put_page | unpin_user_page",
+        calls: "bio_iov_iter_get_pages: until the buffer is in the bio or GUP fails: __bio_iov_iter_get_pages > iov_iter_get_pages (FOLL_GET) | iov_iter_extract_pages (FOLL_PIN) > get_user_pages_fast (a short count: the next round asks for the rest; nothing at all: -EFAULT) > disk DMA of the pages got > bio_release_pages > put_page | unpin_user_page",
         cites: &[
             "block/bio.c: bio_iov_iter_get_pages, v5.7",
             "lib/iov_iter.c: iov_iter_get_pages, v5.7",
@@ -912,20 +925,23 @@ ops! {
             ("slow_grab", "how the slow-path fallback takes its reference"),
             ("fast_pin_grab", "how the fast path adds GUP_PIN_COUNTING_BIAS"),
             ("hook_on_foll_pin", "gup_pte_range / follow_page_pte call the hook for FOLL_PIN"),
+            ("gup_fast_hook_fail_stops", "a failed hook ends the fast walk (else the walk goes on in the next PMD range)"),
         ],
         batch: Batch::None,
     },
     ZerocopySend {
         name: "zerocopy-send",
-        doc: "MSG_ZEROCOPY send of a user page: FOLL_GET, no hook; the NIC reads the page, then the skb is freed.",
+        doc: "MSG_ZEROCOPY send of `nr_pages` user pages: FOLL_GET, no hook, until every page is a frag (a short count asks again for the rest; an error drops the frags of this send: -EFAULT); the NIC reads the pages, then the skb is freed.",
         fields: [
             mm: usize = (Kind::Mm, REQ, "the address space"),
             vpn: usize = (Kind::Vpn, REQ, "the virtual page"),
+            nr_pages: usize = (Kind::Count, Presence::Default(Arg::Num(1)), "pages of the buffer from `vpn` on"),
         ],
-        calls: "skb_zerocopy_iter_stream > __zerocopy_sg_from_iter > iov_iter_get_pages2 (FOLL_GET, no hook) > NIC dma_read > skb free (put_page)",
+        calls: "skb_zerocopy_iter_stream > __zerocopy_sg_from_iter: while bytes remain: iov_iter_get_pages2 (FOLL_GET, no hook; < 0: -EFAULT, ___pskb_trim drops this send's frags) > NIC dma_read > skb free (put_page)",
         cites: &[
             "net/core/datagram.c: __zerocopy_sg_from_iter, 6.1.192",
             "lib/iov_iter.c: iov_iter_get_pages2, 6.1.192",
+            "net/core/skbuff.c: skb_zerocopy_iter_stream, 6.1.192",
         ],
         switches: &[("slow_grab", "how the slow-path fallback takes its reference")],
         batch: Batch::None,
@@ -944,9 +960,110 @@ ops! {
         switches: &[("import_single_uv_call", "busy makes the import return -EAGAIN instead of looping in uv_call")],
         batch: Batch::None,
     },
+    Vmsplice {
+        name: "vmsplice",
+        doc: "`vmsplice()` of `nr_pages` user pages into a pipe: `iter_to_pipe` takes a reference on each (GUP fast, FOLL_GET, no FOLL_WRITE, no hook) and queues it as a pipe buffer (`user_page_pipe_buf_ops`: no confirm, so no hook when it is spliced on). A vmsplice that queued nothing ends the thread (the caller sees its error).",
+        fields: [
+            mm: usize = (Kind::Mm, REQ, "the address space"),
+            vpn: usize = (Kind::Vpn, REQ, "the first virtual page"),
+            nr_pages: usize = (Kind::Count, Presence::Default(Arg::Num(1)), "pages from `vpn` on"),
+            pipe: usize = (Kind::Pipe, REQ, "the pipe"),
+        ],
+        calls: "vmsplice > vmsplice_to_pipe > iter_to_pipe: until done or an error: iov_iter_get_pages2 > get_user_pages_fast (FOLL_GET, no hook) > add_to_pipe (user_page_pipe_buf_ops) per page; returns the bytes queued, or the error when none",
+        cites: &[
+            "fs/splice.c: vmsplice_to_pipe, 6.1.192",
+            "fs/splice.c: iter_to_pipe, 6.1.192",
+            "fs/splice.c: iter_to_pipe, 6.12.118",
+            "lib/iov_iter.c: iov_iter_get_pages2, 6.1.192",
+        ],
+        switches: &[
+            ("slow_grab", "how the slow-path fallback takes its reference"),
+        ],
+        batch: Batch::None,
+    },
+    IoUringRegister {
+        name: "io-uring-register",
+        doc: "`IORING_REGISTER_BUFFERS` of one buffer of `nr_pages` pages from `vpn` on: `io_pin_pages` pins them for write, long term (FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE), all or nothing (a partial pin is unpinned: -EFAULT). On success the thread holds the pages as one batch (`dma` is a fixed-buffer I/O; `put` is `io_buffer_unmap` at unregister); a failed registration ends the thread.",
+        fields: [
+            mm: usize = (Kind::Mm, REQ, "the address space"),
+            vpn: usize = (Kind::Vpn, REQ, "the first virtual page"),
+            nr_pages: usize = (Kind::Count, Presence::Default(Arg::Num(1)), "pages of the buffer"),
+        ],
+        calls: "io_uring_register > io_sqe_buffers_register > io_sqe_buffer_register > io_pin_pages > (io_uring_pin: mmap_read_lock, pin_user_pages (+ the VMA check: -EINVAL / -EOPNOTSUPP) | pin_user_pages_fast) (FOLL_WRITE | FOLL_LONGTERM) ; not every page: unpin_user_pages, -EFAULT",
+        cites: &[
+            "io_uring/rsrc.c: io_pin_pages, 6.1.192",
+            "io_uring/rsrc.c: io_sqe_buffer_register, 6.1.192",
+            "io_uring/memmap.c: io_pin_pages, 6.12.118",
+            "io_uring/rsrc.c: io_buffer_unmap, 6.12.118",
+        ],
+        switches: &[
+            ("io_uring_pin", "pin_user_pages under the mmap lock (with or without io_uring's VMA check) or pin_user_pages_fast"),
+            ("longterm_file_write_denied", "GUP refuses a writable long-term pin of a file mapping that needs dirty tracking"),
+            ("hook_on_foll_pin", "the pin runs the hook"),
+            ("gup_fast_hook_fail_stops", "a failed hook ends the fast walk (else the walk goes on in the next PMD range)"),
+        ],
+        batch: Batch::Acquires,
+    },
+    UdmabufCreate {
+        name: "udmabuf-create",
+        doc: "`UDMABUF_CREATE` over `nr_pages` pages of a memfd from `index` on: the pages a device may DMA to through the dma-buf, taken without the hook — a reference each (`shmem_read_mapping_page`) or, from v6.11, a FOLL_PIN each (`memfd_pin_folios`). On success the thread holds the pages as one batch (`put`: `release_udmabuf`); a file that is not a memfd fails (-EBADFD / -EINVAL) and ends the thread.",
+        fields: [
+            file: usize = (Kind::File, REQ, "the memfd"),
+            index: usize = (Kind::Index, REQ, "the first page index"),
+            nr_pages: usize = (Kind::Count, Presence::Default(Arg::Num(1)), "pages from `index` on"),
+        ],
+        calls: "udmabuf_ioctl > udmabuf_create > (shmem_mapping check) > shmem_read_mapping_page (find_lock_entry: reference, page lock; unlock) | memfd_pin_folios (filemap_get_folios_contig: folio_try_get; folio_lock; mapping re-check; try_grab_folio(FOLL_PIN); folio_unlock; folio_batch_release) (no arch_make_page_accessible)",
+        cites: &[
+            "drivers/dma-buf/udmabuf.c: udmabuf_create, 6.1.192",
+            "mm/shmem.c: shmem_read_mapping_page_gfp, 6.1.192",
+            "drivers/dma-buf/udmabuf.c: udmabuf_pin_folios, 6.12.118",
+            "mm/gup.c: memfd_pin_folios, 6.12.118",
+        ],
+        switches: &[
+            ("udmabuf_memfd_pin", "memfd_pin_folios (FOLL_PIN) instead of shmem_read_mapping_page (a reference)"),
+            ("slow_grab", "how try_grab_folio adds the pin (check, WARN, then add)"),
+        ],
+        batch: Batch::Acquires,
+    },
+    KvmCopy {
+        name: "kvm-copy",
+        doc: "KVM copies to or from guest frame `gfn` through QEMU's mapping (`kvm_write_guest` / `kvm_read_guest`: `__copy_to_user` / `__copy_from_user` on the host virtual address). A secure page raises 0x3d in the secondary space: the USER_FAULT branch exports it and the copy is retried; with page faults disabled (`kvm_read_guest_atomic`) the handler goes to the exception fix-up and the copy fails with -EFAULT.",
+        fields: [
+            gfn: usize = (Kind::Gfn, REQ, "the guest frame"),
+            write: bool = (Kind::Bool, dflt_bool(false), "kvm_write_guest (else kvm_read_guest)"),
+            atomic: bool = (Kind::Bool, dflt_bool(false), "page faults disabled (kvm_read_guest_atomic)"),
+        ],
+        calls: "kvm_read_guest | kvm_write_guest > kvm_read_guest_page | kvm_write_guest_page > __copy_from_user | __copy_to_user (MVCOS, secondary space) > PGM 0x3d > do_secure_storage_access (USER_FAULT: follow_page | folio_walk_start, arch_make_page_accessible; faults disabled: the fix-up, -EFAULT) > retry",
+        cites: &[
+            "virt/kvm/kvm_main.c: kvm_read_guest, 6.12.118",
+            "virt/kvm/kvm_main.c: kvm_write_guest, 6.12.118",
+            "arch/s390/lib/uaccess.c: raw_copy_from_user, 6.1.192",
+            "arch/s390/mm/fault.c: do_secure_storage_access, 6.1.192",
+            "arch/s390/mm/fault.c: do_secure_storage_access, 6.12.118",
+        ],
+        switches: &[("user_fault", "how the 0x3d handler finds the page (follow_page | folio_walk_start)")],
+        batch: Batch::None,
+    },
+    AdapterInterrupt {
+        name: "adapter-interrupt",
+        doc: "KVM injects an adapter interrupt: it takes a reference on the guest's indicator page and summary page (`get_map_page`: `get_user_pages_remote(FOLL_WRITE)`, FOLL_GET, no hook), sets a bit in each through the kernel mapping (a secure page takes the 0x3d KERNEL_FAULT branch), marks them dirty (`set_page_dirty_lock`: the page lock) and drops the references.",
+        fields: [
+            ind: usize = (Kind::Gfn, REQ, "the guest frame of the indicator bits"),
+            summary: usize = (Kind::Gfn, REQ, "the guest frame of the summary bit"),
+        ],
+        calls: "set_adapter_int > adapter_indicators_set > get_map_page (mmap_read_lock, get_user_pages_remote(FOLL_WRITE): FOLL_GET, no hook) x2 > set_bit via page_address (0x3d KERNEL_FAULT: try_get_page / folio_try_get, hook) > set_page_dirty_lock (lock_page) > put_page x2",
+        cites: &[
+            "arch/s390/kvm/interrupt.c: get_map_page, 6.12.118",
+            "arch/s390/kvm/interrupt.c: adapter_indicators_set, 6.12.118",
+            "arch/s390/kvm/interrupt.c: adapter_indicators_set, 6.1.192",
+            "mm/page-writeback.c: set_page_dirty_lock, 6.1.192",
+        ],
+        switches: &[("kernel_fault", "what the 0x3d handler does for the kernel's write")],
+        batch: Batch::None,
+    },
     UvFail {
         name: "uv-fail",
-        doc: "The Ultravisor answers the next `count` calls `call` with condition code 1 and return code `rc` (reason `rrc`): a failing export, pin-shared, destroy, import or configuration destroy, for the kernel's handling of it on each path.",
+        doc: "The Ultravisor answers the next `count` calls `call` with condition code 1 and return code `rc` (reason `rrc`): a failing export, pin-shared, destroy, import or configuration destroy, for the kernel's handling of it on each path. The one way to make a UV call fail (`call = \"export\"` is what the hook-failure scenarios use); a second `uv-fail` of the same call replaces the failures still to give.",
         fields: [
             call: UvCalls = (Kind::Flags(UV_CALL_FLAGS), REQ, "the calls that fail"),
             rc: u16 = (Kind::Code, REQ, "the return code (0x10a: the import reads it as -ENXIO; 0x107 with rrc 0xd: destroy reads it as success)"),
@@ -955,7 +1072,12 @@ ops! {
         ],
         calls: "the firmware: cc 1 with rc/rrc (no kernel function); the caller's handling per path",
         cites: &["arch/s390/kernel/uv.c: uv_convert_from_secure, 6.1.192", "arch/s390/kernel/uv.c: uv_destroy_page, 6.1.192"],
-        switches: &[],
+        switches: &[
+            ("debug_vm", "VM_BUG_ON on the writeback hook's failure (CONFIG_DEBUG_VM)"),
+            ("gup_fast_hook_fail_stops", "what GUP fast does when the hook's export fails"),
+            ("kernel_fault", "BUG or the exception fix-up when the 0x3d kernel branch's export fails"),
+            ("pte_clear_export_warns", "a failed export at PTE clear is ignored or warned about"),
+        ],
         batch: Batch::None,
     },
     PvTeardown {
@@ -1073,6 +1195,7 @@ mod tests {
                 flags: GupFlags(GupFlags::FOLL_PIN | GupFlags::FOLL_WRITE),
                 fast: true,
                 write: false,
+                nr_pages: 2,
             },
             ThreadOp::Put {},
             ThreadOp::UvBusy {

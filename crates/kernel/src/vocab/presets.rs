@@ -92,6 +92,11 @@ pub const PRESETS: &[PresetSpec] = &[
                 value: "true",
                 why: "850103b0ce6d, in the same v7.0 pull as e38c884df921",
             },
+            Override {
+                switch: "gup_fast_hook_fail_stops",
+                value: "true",
+                why: "\"mm/gup: fix handling of errors from arch_make_folio_accessible() in follow_page_pte()\" (2025-09, v6.18 with weaker evidence): in every kernel of 2026",
+            },
         ],
     },
     PresetSpec {

@@ -118,18 +118,22 @@ properties! {
     SECURE_PAGE_FREED = "secure-page-freed", "secfree", Observation,
         "a page was freed while the Ultravisor still held it secure: the host cannot use it, its next user faults on it",
         "lib.rs: KernelModel::at_end";
+    /// The GUP contract, checked when a GUP call returns.
+    GUP_CONTRACT = "gup-contract", "gup", Violation,
+        "a GUP returns an honest count, pages[i] is the page at start + i, each returned page holds this call's marker, and FOLL_PIN pages are accessible",
+        "gup.rs: gup_contract (the return of every get_user_pages* / pin_user_pages* call)";
     /// An observation: GUP failed on a frozen count.
     GUP_ENOMEM = "gup-enomem", "gup-enomem", Observation,
         "a GUP returned -ENOMEM: its grab met a frozen count",
         "gup.rs: get_user_pages";
     /// An observation: GUP refused the pin (a long-term pin for write of a file mapping).
     GUP_REFUSED = "gup-refused", "gup-refused", Observation,
-        "the kernel refused a GUP (check_vma_flags: -EFAULT)",
-        "gup.rs: get_user_pages_flags (FOLL_LONGTERM | FOLL_WRITE, longterm_file_write_denied)";
+        "the kernel refused a GUP (check_vma_flags: -EFAULT) or its caller refused the pinned pages (io_uring: -EOPNOTSUPP, -EINVAL)",
+        "gup.rs: __get_user_pages (FOLL_LONGTERM | FOLL_WRITE, longterm_file_write_denied), gup_callers.rs: io_pin_pages";
     /// An observation: the 2026-03 fix-up failed a kernel copy.
     COPY_FAULT = "copy-fault", "copy-fault", Observation,
         "the 0x3d handler's exception fix-up failed a kernel copy",
-        "fault.rs: kernel_access (kernel_fault = export-always)";
+        "fault.rs: kernel_access (kernel_fault = export-always), gup_callers.rs: kvm_copy (page faults disabled)";
 }
 
 /// The property with id `id`.

@@ -226,6 +226,25 @@ switch_enum! {
     }
 }
 
+switch_enum! {
+    /// How `io_pin_pages` pins an io_uring fixed buffer (`IORING_REGISTER_BUFFERS`).
+    pub enum IoUringPin {
+        /// `mmap_read_lock`, `pin_user_pages(FOLL_WRITE | FOLL_LONGTERM)` with a VMA array;
+        /// every page pinned → every VMA must map the same file (else -EINVAL), and a file
+        /// that is neither shmem nor hugetlbfs is refused with -EOPNOTSUPP — after the pins
+        /// (and their hooks) were taken: they are unpinned; a partial pin → -EFAULT, unpinned
+        /// (6.1.192 io_uring/rsrc.c: io_pin_pages).
+        SlowVmaCheck = "slow-vma-check",
+        /// The same without io_uring's own VMA check (34ed8d0dcd69 "io_uring: rsrc: delegate
+        /// VMA file-backed check to GUP"): GUP's `check_vma_flags` refuses a writable
+        /// long-term pin of a file mapping that needs dirty tracking.
+        Slow = "slow",
+        /// `pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM)`, no mmap lock (1943f96b3816
+        /// "io_uring: unify io_pin_pages()"; 6.12.118 io_uring/memmap.c: io_pin_pages).
+        Fast = "fast",
+    }
+}
+
 /// One switch: its name (a field of [`Kernel`]), meaning, values and history.
 pub struct Switch<T: 'static> {
     pub name: &'static str,
@@ -618,6 +637,57 @@ switches! {
             (V5_7, false, None, Evidence::Mail("the fix's pre-image (id 28296868854)")),
             (Release::v(5, 15), true, Some("073861ed77b6"),
                 Evidence::Preset("kernel-notes §5.4: commit id and release unconfirmed; v5.15 as the preset says")),
+        ],
+    },
+    gup_fast_hook_fail_stops: bool {
+        doc: "The GUP fast walk stops at a page whose FOLL_PIN hook failed (`mm/gup.c: gup_pte_range` / 6.12 `gup_fast_pte_range`): before the 2025-09 fix the hook's error was stored in the value the function returns, which its PMD-level caller reads as \"carry on\": the rest of that PMD range (256 pages on s390) is skipped, the next range is recorded from the failing page's slot on, and the slow path resumes at `start + nr_pinned`.",
+        values: &[
+            ValueSpec::new("false", "a hook failure ends only the current PMD range: later ranges are recorded at the failing page's slot of pages[], and the fallback resumes at start + nr_pinned (v5.7 ... v6.17)"),
+            ValueSpec::new("true", "a hook failure ends the walk at the failing page, like every other stop; the fallback resumes there"),
+        ],
+        history: [
+            (V5_7, false, Some("f28d43636d6f"),
+                Evidence::Source("6.1.192 mm/gup.c: gup_pte_range and 6.12.118 gup_fast_pte_range return the hook's error from the PTE loop; gup_pmd_range / gup_fast_pmd_range stop only on 0; the fix's Fixes: tag names f28d43636d6f")),
+            (Release::v(6, 18), true, None,
+                Evidence::Mail("\"mm/gup: fix handling of errors from arch_make_folio_accessible() in follow_page_pte()\", David Hildenbrand, v1 2025-09-08 (search id 3199226570), Reviewed-by Claudio Imbrenda 2025-09-09 (id 22330527456), not Cc stable; in mm-unstable from 2025-09-16 and as 7cad96ae59b3 in linux-next 2025-09-22 (id 66502046317); v6.18 inferred from the merge window after v6.17-rc7, tag containment not checked")),
+        ],
+    },
+    gup_fast_grab_checked: bool {
+        doc: "The GUP fast walk stops when its speculative grab fails (`try_grab_folio` / `try_grab_compound_head` returns NULL on a zero — frozen or free — count): a page is recorded only with the marker the grab took.",
+        values: &[
+            ValueSpec::defect("false", "the grab's failure is ignored: the walk goes on as if it held the marker and records the page without one", "every release stops the walk when the speculative grab fails (6.1.192 gup_pte_range, 6.12.118 gup_fast_pte_range: goto pte_unmap)"),
+            ValueSpec::new("true", "a failed grab ends the walk; the fallback takes the page under the PTE lock"),
+        ],
+        history: [
+            (V5_7, true, None,
+                Evidence::Source("6.1.192 mm/gup.c: gup_pte_range and 6.12.118 gup_fast_pte_range; v5.7 per kernel-notes §2.1 (f28d43636d6f hunk)")),
+        ],
+    },
+    io_uring_pin: IoUringPin {
+        doc: "How `io_pin_pages` pins a buffer registered with `IORING_REGISTER_BUFFERS`: slow (under the mmap lock) or fast, and whether io_uring checks the VMAs itself.",
+        values: IoUringPin::VALUES,
+        history: [
+            (V5_7, IoUringPin::SlowVmaCheck, None,
+                Evidence::Source("6.1.192 io_uring/rsrc.c: io_pin_pages; the v5.7 fs/io_uring.c shape per the fact sheet (search ids 30362217558, 40175680490): pin_user_pages + VMA check; whether v5.7 also refused shmem is unconfirmed (the model allows shmem, as 6.1.192 and the 2023 pre-image of edd478269640 do)")),
+            (Release::v(6, 5), IoUringPin::Slow, Some("34ed8d0dcd69"),
+                Evidence::Mail("\"io_uring: rsrc: delegate VMA file-backed check to GUP\", v6 posted 2023-05-17 (search id 48408208291), in a v6.5-cycle io_uring log (id 46238835510); the 6.6.y pre-image of the 2025-03 backport (id 46461117904) has pin_user_pages without a VMA check")),
+            (Release::stable(6, 6, 84), IoUringPin::Fast, Some("1943f96b3816"),
+                Evidence::Mail("\"[PATCH 6.6 099/166] io_uring: unify io_pin_pages()\", 6.6-stable review 2025-03-19 (search id 46461117904, \"Commit 1943f96b3816 upstream\"); point release 6.6.84 inferred from the review date")),
+            (Release::v(6, 10), IoUringPin::Fast, Some("1943f96b3816"),
+                Evidence::Mail("\"[PATCH 04/10] io_uring: unify io_pin_pages()\", Jens Axboe 2024-03-27 (search id 48719117864), on for-6.10/io_uring (id 65812715269); v6.10 inferred from the branch; 6.12.118 io_uring/memmap.c read")),
+        ],
+    },
+    udmabuf_memfd_pin: bool {
+        doc: "`udmabuf_create` pins the memfd's pages with `memfd_pin_folios` (FOLL_PIN, no hook) instead of taking page references with `shmem_read_mapping_page`.",
+        values: &[
+            ValueSpec::new("false", "shmem_read_mapping_page: a page reference (locked and unlocked on the way), no hook (6.1.192 drivers/dma-buf/udmabuf.c)"),
+            ValueSpec::new("true", "memfd_pin_folios: filemap_get_folios_contig, folio_lock, try_grab_folio(FOLL_PIN), folio_unlock, batch released; no hook (6.12.118 mm/gup.c)"),
+        ],
+        history: [
+            (V5_7, false, None,
+                Evidence::Source("6.1.192 drivers/dma-buf/udmabuf.c: udmabuf_create (shmem_read_mapping_page)")),
+            (Release::v(6, 11), true, None,
+                Evidence::Mail("\"udmabuf: pin the pages using memfd_pin_folios() API\" with \"mm/gup: Introduce memfd_pin_folios() for pinning memfd folios\" (Vivek Kasireddy), in mm-unstable/mm-stable revlists of mid-2024 (search ids 65813395843, 8819838165); v6.11 inferred from the branch timing, commit ids rebased; 6.12.118 read")),
         ],
     },
     debug_vm: bool {
