@@ -295,6 +295,11 @@ impl Builder {
         let others_guest = self.threads.iter().any(|(_, o)| o.iter().any(is_guest));
         let others_teardown = self.threads.iter().any(|(_, o)| o.iter().any(is_teardown));
         if let Some(t) = ops.iter().position(is_teardown) {
+            // `kvm_s390_handle_pv` refuses KVM_PV_DISABLE of a VM that is not protected; a
+            // teardown with no protected guest to tear down would be a silent no-op.
+            if self.guest.is_empty() {
+                return Err(err(t, "`pv-teardown` needs a protected VM: declare its guest frames ([[guest]]) first"));
+            }
             if others_guest {
                 return Err(err(t, "`pv-teardown` runs after the vCPUs stopped (kvm_s390_cpus_from_pv takes every vCPU's mutex): put it in the thread of the guest accesses, after them"));
             }

@@ -6,6 +6,5 @@
 pub use crate::vocab::presets::{preset, PresetSpec, PRESETS};
 pub use crate::vocab::switches::{
     FastPinGrab, ImportFlow, IoUringPin, Kernel, KernelFault, PvTeardown, SlowGrab, SwitchError,
-    UserFault,
-    SWITCHES,
+    UserFault, SWITCHES,
 };

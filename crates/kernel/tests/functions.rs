@@ -102,6 +102,7 @@ fn gup(mm: usize, flags: u32, fast: bool) -> ThreadOp {
 
 const IMPORT: u32 = 1;
 const EXPORT: u32 = 1 << 2;
+const PIN_SHARED: u32 = 1 << 3;
 
 fn uv_busy(call: u32, count: Option<u32>) -> ThreadOp {
     ThreadOp::UvBusy {
@@ -1215,6 +1216,71 @@ fn the_builder_rejects_what_the_kernel_cannot_do() {
         )
         .expect_err("forever with a count");
     assert_eq!(e.field, "forever");
+    // No protected VM to tear down: an error, not a no-op.
+    let mut b = Builder::new();
+    b.mm("qemu", true, None).expect("mm");
+    let e = b
+        .thread("vmm", ops(vec![teardown(false)]))
+        .expect_err("a teardown without a guest");
+    assert_eq!((e.op, e.field), (Some(0), "op"));
+    assert!(e.message.contains("[[guest]]"), "{}", e.message);
+}
+
+/// Pin-Page-Shared failing with condition code 1 (arch/s390/kernel/uv.c:
+/// arch_make_page_accessible, v5.7 / 6.1.192: `uv_pin_shared` only tests for 0, then falls
+/// back to `uv_convert_from_secure`): a page the guest shared is exported instead — the host
+/// gets ciphertext, no device touches it secure, every reference balanced; with the export
+/// failing too the hook returns -EINVAL and GUP slow FOLL_PIN unpins and fails (no I/O).
+#[test]
+fn a_failing_pin_shared_falls_back_to_the_export() {
+    for release in ["v5.7", "v6.1", "v6.12"] {
+        let m = model(
+            file_guest(true, true),
+            vec![(
+                "pin",
+                ops(vec![
+                    uv_fail(PIN_SHARED, 0x102),
+                    gup(MM2, GupFlags::FOLL_PIN, false),
+                    ThreadOp::Dma { to_device: true },
+                    ThreadOp::Put {},
+                ]),
+            )],
+            kernel(release),
+        );
+        let (steps, w, done) = run_alone(&m, 0);
+        assert!(done, "{release}");
+        assert_eq!(findings(&steps), Vec::<&str>::new(), "{release}");
+        assert!(called(&steps, "uv_pin_shared") && called(&steps, "uv_convert_from_secure"));
+        assert_eq!(w.uv[P0].state, UvState::NonSecure, "{release}: exported");
+        assert_ne!(
+            w.pages[P0].data, [0x11; PAGE_BYTES],
+            "{release}: ciphertext"
+        );
+        assert_eq!(w.pages[P0].refcount, w.accounted_refs(P0), "{release}");
+        let m = model(
+            file_guest(true, true),
+            vec![(
+                "pin",
+                ops(vec![
+                    uv_fail(PIN_SHARED | EXPORT, 0x102),
+                    gup(MM2, GupFlags::FOLL_PIN, false),
+                    ThreadOp::Dma { to_device: true },
+                    ThreadOp::Put {},
+                ]),
+            )],
+            kernel(release),
+        );
+        let (steps, w, done) = run_alone(&m, 0);
+        assert!(done, "{release}");
+        assert_eq!(findings(&steps), Vec::<&str>::new(), "{release}");
+        assert!(called(&steps, "unpin_user_page"), "{release}");
+        assert!(!called(&steps, "dma_read"), "{release}: no I/O");
+        assert!(
+            matches!(w.uv[P0].state, UvState::Secure { .. }),
+            "{release}"
+        );
+        assert_eq!(w.pages[P0].refcount, w.accounted_refs(P0), "{release}");
+    }
 }
 
 /// A busy export spins in `uv_call` wherever the hook runs: under the PTE lock in GUP slow

@@ -185,8 +185,16 @@ fn max_spins_bounds_the_spin_and_is_recorded_in_the_trace_file() {
     let td = d.join("t");
     let td_s = td.to_str().expect("utf8");
     let o = pvmm(&["check", f, "-q", "--trace-dir", td_s], &d);
-    assert_eq!(o.status.code(), Some(0), "two busy answers, bound 2: {}", text(&o));
-    let o = pvmm(&["check", f, "-q", "--max-spins", "1", "--trace-dir", td_s], &d);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "two busy answers, bound 2: {}",
+        text(&o)
+    );
+    let o = pvmm(
+        &["check", f, "-q", "--max-spins", "1", "--trace-dir", td_s],
+        &d,
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("bounded-waiting"), "{}", text(&o));
     let tf = td.join("spins.v5.7.bounded-waiting.json");
@@ -206,8 +214,16 @@ fn max_spins_bounds_the_spin_and_is_recorded_in_the_trace_file() {
     .expect("write");
     let o = pvmm(&["check", f, "-q", "--trace-dir", td_s], &d);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let o = pvmm(&["check", f, "-q", "--max-spins", "2", "--trace-dir", td_s], &d);
-    assert_eq!(o.status.code(), Some(0), "the command line wins: {}", text(&o));
+    let o = pvmm(
+        &["check", f, "-q", "--max-spins", "2", "--trace-dir", td_s],
+        &d,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "the command line wins: {}",
+        text(&o)
+    );
 }
 
 /// The firmware ops' bad input: a UV call that is not one, a return code out of range, a
