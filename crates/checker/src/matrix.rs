@@ -90,6 +90,30 @@ pub struct Path_ {
 /// Separates a path's host operations from its firmware thread's (see [`Path_::ops`]).
 pub const FIRMWARE: &str = " ;; firmware: ";
 
+/// A row whose vCPU differs from the default one that stores into frame 0: its own
+/// operations, and guest frames that hold parts of an encrypted boot image.
+pub struct RowSetup {
+    pub id: &'static str,
+    /// The frames hold an unpack image (of bytes 0x41, 0x42, …).
+    pub image: bool,
+    /// The vCPU's operations, in place of the store into frame 0.
+    pub vcpu: &'static str,
+}
+
+/// The rows with their own set-up (the others: one frame, the vCPU stores into it).
+pub const SETUPS: &[RowSetup] = &[RowSetup {
+    id: "unpack-image",
+    image: true,
+    // QEMU's vCPU thread handles the guest's diag 308 subcode 10 with KVM_PV_UNPACK (the
+    // guest runs no other vCPU meanwhile), then the guest runs and reads its image.
+    vcpu: r#"{ op = "unpack", gfn = 0, pages = 2, frame = "s390_pv_unpack > kvm_s390_handle_pv" }, { op = "guest-access", gfn = 0 }, { op = "guest-access", gfn = 1 }"#,
+}];
+
+/// The set-up of `path` ([`SETUPS`]).
+pub fn setup(path: &Path_) -> Option<&'static RowSetup> {
+    SETUPS.iter().find(|s| s.id == path.id)
+}
+
 const BOTH: &[Via] = &[Via::Own, Via::Second];
 const OWN: &[Via] = &[Via::Own];
 const SECOND: &[Via] = &[Via::Second];
@@ -129,6 +153,7 @@ pub const PATHS: &[Path_] = &[
     Path_ { id: "kvm-copy", title: "KVM reads a shared guest page (kvm_read_guest: copy from the host virtual address)", kernel: "virt/kvm/kvm_main.c: kvm_read_guest > __copy_from_user; arch/s390/mm/fault.c: do_secure_storage_access (USER_FAULT: secondary space)", backing: Backing::File, ops: r#"{ op = "kvm-copy", gfn = 0 }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
     Path_ { id: "kvm-copy-atomic", title: "KVM reads a shared guest page with page faults disabled (kvm_read_guest_atomic)", kernel: "virt/kvm/kvm_main.c: kvm_read_guest_atomic > __copy_from_user_inatomic; do_secure_storage_access: faulthandler_disabled → fix-up, -EFAULT", backing: Backing::File, ops: r#"{ op = "kvm-copy", gfn = 0, atomic = true }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
     Path_ { id: "adapter-interrupt-2p", title: "KVM sets adapter-interrupt indicator and summary bits in two guest pages", kernel: "arch/s390/kvm/interrupt.c: adapter_indicators_set > get_map_page > get_user_pages_remote (FOLL_GET, no hook) x2; set_bit via page_address (0x3d KERNEL_FAULT); set_page_dirty_lock; put_page", backing: Backing::FilePair, ops: r#"{ op = "adapter-interrupt", ind = 0, summary = 1 }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
+    Path_ { id: "unpack-image", title: "KVM_PV_UNPACK of a 2-page image while the backing file is written back, then the guest reads it", kernel: "arch/s390/kvm/pv.c: kvm_s390_pv_unpack > unpack_one > gmap_make_secure (per release; -ENXIO faulted in by unpack_one from v6.14-rc1); mm/page-writeback.c: __test_set_page_writeback > arch_make_page_accessible", backing: Backing::FilePair, ops: r#"{ op = "writeback", file = "guest.img", index = 1 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "uv-busy-period", title: "read() while the UV stays busy during the import (a busy period)", kernel: "arch/s390/include/asm/uv.h: uv_call spins inside make_secure_pte's freeze under the PTE lock | __uv_call → -EAGAIN (f0a1a0615a6f); mm/filemap.c: find_get_entry spins on the frozen count", backing: Backing::File, ops: r#"{ op = "kernel-read", file = "guest.img", index = 0 } ;; firmware: { op = "uv-busy" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "writeback-export-fails", title: "writeback while the UV fails the export", kernel: "mm/page-writeback.c: __test_set_page_writeback / __folio_start_writeback: hook fails → VM_BUG_ON (CONFIG_DEBUG_VM only), else the disk reads a secure page", backing: Backing::File, ops: r#"{ op = "uv-fail", call = "export", rc = 0x102 }, { op = "writeback", file = "guest.img", index = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "read-copy-export-fails", title: "read() while the UV fails the export (0x3d kernel fix-up)", kernel: "arch/s390/mm/fault.c: do_secure_storage_access (KERNEL_FAULT): hook fails → BUG(); export-always + exception fix-up from the 2026-03 fix", backing: Backing::File, ops: r#"{ op = "uv-fail", call = "export", rc = 0x102 }, { op = "kernel-read", file = "guest.img", index = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
@@ -144,6 +169,7 @@ pub fn scenario_text(path: &Path_, via: Via, presets: &[&str]) -> String {
         Via::Own => "qemu",
         Via::Second => "mm2",
     };
+    let su = setup(path);
     let mut t = String::new();
     let _ = writeln!(t, "description = {:?}", path.title);
     let _ = writeln!(
@@ -201,13 +227,23 @@ pub fn scenario_text(path: &Path_, via: Via, presets: &[&str]) -> String {
             "\n[[guest]]\ngfn = {gfn}\nmm = \"qemu\"\nvpn = {vpn}\nshared = {}",
             path.shared
         );
+        if su.is_some_and(|s| s.image) {
+            let _ = writeln!(t, "image = true\ndata = {:#x}", 0x41 + gfn);
+        }
     }
     t.push_str("\n[[pipe]]\nname = \"p\"\n\n[[pipe]]\nname = \"q\"\n");
-    let _ = writeln!(
-        t,
-        "\n[[thread]]\nname = \"vcpu\"\nops = [{{ op = \"guest-access\", gfn = 0, write = 0x5a }}{}]",
-        path.vcpu_extra
-    );
+    match su {
+        Some(s) => {
+            let _ = writeln!(t, "\n[[thread]]\nname = \"vcpu\"\nops = [{}]", s.vcpu);
+        }
+        None => {
+            let _ = writeln!(
+                t,
+                "\n[[thread]]\nname = \"vcpu\"\nops = [{{ op = \"guest-access\", gfn = 0, write = 0x5a }}{}]",
+                path.vcpu_extra
+            );
+        }
+    }
     let (host, firmware) = match path.ops.split_once(FIRMWARE) {
         Some((h, f)) => (h, Some(f)),
         None => (path.ops, None),

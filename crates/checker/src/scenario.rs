@@ -256,15 +256,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     }
     let mut presets = Vec::new();
     for p in raw.presets.get_ref() {
-        if config::preset(p.get_ref()).is_none() {
-            return Err(cx.err(
-                p.span(),
-                format!(
-                    "field `presets`: unknown kernel preset `{}` (known: {})",
-                    p.get_ref(),
-                    preset_names()
-                ),
-            ));
+        if let Err(e) = kernel::vocab::presets::resolve(p.get_ref()) {
+            return Err(cx.err(p.span(), format!("field `presets`: {e}")));
         }
         presets.push(p.get_ref().clone());
     }
@@ -584,14 +577,10 @@ pub fn preset_names() -> String {
 }
 
 impl Scenario {
-    /// The kernel configuration for `preset` with the scenario's and the caller's overrides.
+    /// The kernel configuration for `preset` (a preset or a release,
+    /// [`kernel::vocab::presets::resolve`]) with the scenario's and the caller's overrides.
     pub fn kernel(&self, preset: &str, extra: &[(String, String)]) -> Result<Kernel, String> {
-        let mut k = config::preset(preset).ok_or_else(|| {
-            format!(
-                "unknown kernel preset `{preset}` (known: {})",
-                preset_names()
-            )
-        })?;
+        let mut k = kernel::vocab::presets::resolve(preset)?;
         for (s, v) in self.overrides.iter().chain(extra) {
             k.set(s, v).map_err(|e| e.to_string())?;
         }

@@ -27,9 +27,7 @@ fn load_all(dir: &Path) -> Vec<Scenario> {
 
 /// Presets tried on every scenario besides its own: one per import flow and fault-handler
 /// generation.
-const EXTRA_PRESETS: &[&str] = &[
-    "v5.7", "v5.16", "v6.4", "v6.12", "v6.14", "v6.15", "2026-06",
-];
+const EXTRA_PRESETS: &[&str] = &["v5.7", "v5.16", "v6.4", "v6.12", "v6.14", "v6.15", "v7.1"];
 
 fn presets(sc: &Scenario) -> Vec<String> {
     let mut v = sc.presets.clone();

@@ -36,17 +36,57 @@ impl Batches {
     }
 }
 
-/// Runs a thread's operations in order, each under the caller frames its scenario wrote.
-/// An op that uses or releases a batch finds one (the builder checked that every such op
-/// follows an acquiring one, and an acquisition that fails ends the thread).
+/// Runs a thread's operations in order, each under the caller frames its scenario wrote, then
+/// closes the write ends of the pipes it still holds (the thread is done with them, as an
+/// exiting task closes its files; only the write ends another thread may wait on are
+/// tracked, `world::Pipe::writers`).
 pub async fn run(cx: &Cx, ops: &[OpCall]) {
+    if let Some(stop) = run_ops(cx, ops).await {
+        let mut closed = Vec::new();
+        for c in &ops[stop..] {
+            if let (Some(p), _) = crate::build::pipe_io(&c.op) {
+                if !closed.contains(&p) {
+                    closed.push(p);
+                    cx.pipe_close_write_end(p).await;
+                }
+            }
+        }
+    }
+}
+
+/// The ops in order. The thread's batches of references: an op that uses or releases one
+/// finds it (the builder checked that every such op follows an acquiring one, and an
+/// acquisition that fails ends the thread). After its last op writing into a pipe, the
+/// thread closes its write end. Returns the index of the op after which the thread gave up
+/// (`None`: every op ran).
+async fn run_ops(cx: &Cx, ops: &[OpCall]) -> Option<usize> {
     let mut batches = Batches::default();
-    for call in ops {
+    for (i, call) in ops.iter().enumerate() {
+        if !run_op(cx, call, &mut batches).await {
+            // The caller gives up: the I/O that needed the page does not happen.
+            return Some(i + 1);
+        }
+        if let (Some(p), _) = crate::build::pipe_io(&call.op) {
+            if !ops[i + 1..]
+                .iter()
+                .any(|c| crate::build::pipe_io(&c.op).0 == Some(p))
+            {
+                cx.pipe_close_write_end(p).await;
+            }
+        }
+    }
+    None
+}
+
+/// Runs one op under the caller frames its scenario wrote; `false` when the thread gives up
+/// (an acquisition failed).
+async fn run_op(cx: &Cx, call: &OpCall, batches: &mut Batches) -> bool {
+    {
         let _frames: Vec<_> = call.frames.iter().map(|f| cx.ctx.enter(f)).collect();
         match call.op {
             ThreadOp::GuestAccess { gfn, write } => cx.guest_access(gfn, write).await,
-            ThreadOp::Unpack { gfn } => {
-                cx.unpack(gfn).await;
+            ThreadOp::Unpack { gfn, pages } => {
+                cx.unpack(gfn, pages).await;
             }
             ThreadOp::Gup {
                 mm,
@@ -68,7 +108,7 @@ pub async fn run(cx: &Cx, ops: &[OpCall]) {
                 let r = cx.gup(req, fast, batches.held()).await;
                 if r.ret <= 0 {
                     // The caller gives up: the I/O that needed the pages does not happen.
-                    return;
+                    return false;
                 }
                 let got = r.returned().iter();
                 batches
@@ -102,7 +142,7 @@ pub async fn run(cx: &Cx, ops: &[OpCall]) {
             }
             ThreadOp::FindGetPage { file, index } => match cx.find_get_page(file, index).await {
                 Some(page) => batches.0.push(vec![Holding { page, pin: false }]),
-                None => return,
+                None => return false,
             },
             ThreadOp::SpliceRead { file, index, pipe } => {
                 cx.splice_read(file, index, pipe).await;
@@ -163,7 +203,7 @@ pub async fn run(cx: &Cx, ops: &[OpCall]) {
                 let _f = cx.ctx.enter("vmsplice");
                 if cx.vmsplice(mm, vpn, nr_pages, pipe, batches.held()).await <= 0 {
                     // vmsplice failed: the program does not go on to splice the pipe.
-                    return;
+                    return false;
                 }
             }
             ThreadOp::IoUringRegister { mm, vpn, nr_pages } => {
@@ -174,7 +214,7 @@ pub async fn run(cx: &Cx, ops: &[OpCall]) {
                             .map(|page| Holding { page, pin: true })
                             .collect(),
                     ),
-                    Err(_) => return,
+                    Err(_) => return false,
                 }
             }
             ThreadOp::UdmabufCreate {
@@ -188,7 +228,7 @@ pub async fn run(cx: &Cx, ops: &[OpCall]) {
                         .map(|(page, pin)| Holding { page, pin })
                         .collect(),
                 ),
-                Err(_) => return,
+                Err(_) => return false,
             },
             ThreadOp::KvmCopy { gfn, write, atomic } => cx.kvm_copy(gfn, write, atomic).await,
             ThreadOp::AdapterInterrupt { ind, summary } => {
@@ -197,4 +237,5 @@ pub async fn run(cx: &Cx, ops: &[OpCall]) {
             }
         }
     }
+    true
 }

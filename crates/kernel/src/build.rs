@@ -54,6 +54,20 @@ impl fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
+/// The pipe an op writes into and the pipe it reads from, where a read of an empty pipe may
+/// wait for a writer (`sendfile` reads its internal pipe only after its own write into it
+/// succeeded, so it never waits; `pipe-release` closes a pipe, it neither writes nor reads).
+pub fn pipe_io(op: &ThreadOp) -> (Option<PipeId>, Option<PipeId>) {
+    match *op {
+        ThreadOp::SpliceRead { pipe, .. } => (Some(pipe), None),
+        ThreadOp::SpliceToSocket { pipe } => (None, Some(pipe)),
+        ThreadOp::Sendfile { pipe, .. } => (Some(pipe), None),
+        ThreadOp::Tee { from, to } => (Some(to), Some(from)),
+        ThreadOp::Vmsplice { pipe, .. } => (Some(pipe), None),
+        _ => (None, None),
+    }
+}
+
 /// What backs a mapped virtual page.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Backing {
@@ -255,6 +269,24 @@ impl Builder {
         for (i, c) in ops.iter().enumerate() {
             self.check_op(&c.op)
                 .map_err(|e| BuildError { op: Some(i), ..e })?;
+            if let (_, Some(p)) = pipe_io(&c.op) {
+                if ops[i + 1..]
+                    .iter()
+                    .any(|later| pipe_io(&later.op).0 == Some(p))
+                {
+                    return Err(BuildError {
+                        op: Some(i),
+                        field: "pipe",
+                        message: format!(
+                            "`{}` reads pipe `{}` before this thread's own later write into it: \
+                             on an empty pipe the kernel would wait for that writer — itself — \
+                             for ever (fs/splice.c: splice_from_pipe_next)",
+                            c.op.spec().name,
+                            self.pipes[p]
+                        ),
+                    });
+                }
+            }
             let spec = c.op.spec();
             match spec.batch {
                 Batch::Acquires => held += 1,
@@ -321,6 +353,17 @@ impl Builder {
     /// Checks what an op's fields name: the mm, file and pipe exist, the vpn is mapped in
     /// the op's mm, the index is a page of the op's file, the gfn is a declared guest frame.
     pub fn check_op(&self, op: &ThreadOp) -> Result<(), BuildError> {
+        if let ThreadOp::Unpack { gfn, pages } = *op {
+            if let Some(g) = (gfn..gfn + pages).find(|g| !self.guest.iter().any(|x| x.gfn == *g)) {
+                return Err(BuildError::new(
+                    "pages",
+                    format!(
+                        "an image of {pages} page(s) from guest frame {gfn} needs frame {g}, \
+                         which no [[guest]] declares"
+                    ),
+                ));
+            }
+        }
         let args = op.args();
         let arg = |k: Kind| args.iter().find(|(f, _)| f.kind == k).map(|(_, a)| *a);
         for (f, a) in &args {
@@ -489,9 +532,15 @@ impl Builder {
             pipes: self
                 .pipes
                 .iter()
-                .map(|n| Pipe {
-                    name: n.clone(),
-                    bufs: Vec::new(),
+                .enumerate()
+                .map(|(p, n)| {
+                    let tracked = self.tracked_writers(p);
+                    Pipe {
+                        name: n.clone(),
+                        bufs: Vec::new(),
+                        writers: tracked,
+                        tracked_writers: tracked,
+                    }
                 })
                 .collect(),
             lru_batch: Vec::new(),
@@ -500,9 +549,25 @@ impl Builder {
             spin_bound: self.spin_bound(),
             uv_scripted: self.uv_scripted(),
             guest,
+            kvm: crate::world::KvmMmu::default(),
             held: vec![Vec::new(); self.threads.len()],
         };
         KernelModel::new(world, self.threads.clone())
+    }
+
+    /// The threads whose write end of pipe `p` a reader may wait on: those that write into
+    /// it while another thread reads from it (see `world::Pipe::writers`).
+    fn tracked_writers(&self, p: PipeId) -> u64 {
+        let touches = |t: usize, f: fn(&ThreadOp, PipeId) -> bool| {
+            self.threads[t].1.iter().any(|c| f(&c.op, p))
+        };
+        let writes = |op: &ThreadOp, p| pipe_io(op).0 == Some(p);
+        let reads = |op: &ThreadOp, p| pipe_io(op).1 == Some(p);
+        (0..self.threads.len().min(64))
+            .filter(|&t| {
+                touches(t, writes) && (0..self.threads.len()).any(|o| o != t && touches(o, reads))
+            })
+            .fold(0, |m, t| m | (1 << t))
     }
 
     fn vma(&self, m: &MapSpec) -> Vma {
@@ -632,6 +697,9 @@ impl Builder {
                     };
                     let mut d = data.unwrap_or([0; PAGE_BYTES]);
                     uv::export(keys, &mut frame, &mut d);
+                    if let Some(s) = frame.sealed.as_mut() {
+                        s.image = true;
+                    }
                     frame.shared = g.shared;
                     uvs[p] = frame;
                     pages[p].data = d;
@@ -643,6 +711,7 @@ impl Builder {
                 vpn: g.vpn,
                 shared: g.shared,
                 written: data,
+                expect: None,
             });
         }
         guest
@@ -675,7 +744,12 @@ impl Builder {
         let lru = pipe_base + self.pipes.len() as u32;
         let uv_busy = lru + 1;
         let alloc = lru + 2;
-        let uv_env_base = alloc + 1;
+        let import_lock = lru + 3;
+        let kvm_mmu = lru + 4;
+        let guest_base = lru + 5;
+        let guest_end = guest_base + self.guest.len() as u32;
+        // After every other object, so that models without them keep their numbering.
+        let uv_env_base = guest_end;
         let vm = uv_env_base + (uv::UV_CALLS - uv::UvCall::Export as usize) as u32;
         Objs {
             per_page,
@@ -688,6 +762,9 @@ impl Builder {
             lru,
             uv_busy,
             alloc,
+            import_lock,
+            kvm_mmu,
+            guest_base,
             uv_env_base,
             vm,
             total: vm as usize + 1,

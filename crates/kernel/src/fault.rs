@@ -203,7 +203,7 @@ impl Cx {
                         return false;
                     }
                     if write {
-                        e.world.pages[p].data = [0xc0; PAGE_BYTES];
+                        crate::prim::host_store(e, p, [0xc0; PAGE_BYTES]);
                     } else {
                         check_host_read(e, p, "cpu load");
                     }

@@ -1,17 +1,20 @@
 //! The guest vCPU: it touches its memory under SIE; a touch of a non-secure page raises
 //! PGM 0x3e and the host imports the page (`do_non_secure_storage_access` →
-//! `gmap_convert_to_secure` → `gmap_make_secure`), then re-enters the guest, which touches the
-//! page again. Also the unpack loop (`kvm_s390_pv_unpack`).
+//! `gmap_convert_to_secure` → `gmap_make_secure`; from v6.13 `vcpu_post_run_handle_fault`),
+//! then re-enters the guest, which touches the page again. Also the unpack loop
+//! (`kvm_s390_pv_unpack` → `unpack_one`), per release (the import-uv fact sheet §6).
 
-use crate::hook::{EAGAIN, EINVAL};
+use crate::config::ImportFlow;
+use crate::gmap::{Callback, Faultin};
+use crate::hook::{EAGAIN, EINVAL, ENXIO};
 use crate::import::UvCmd;
 use crate::prim::{acc, live};
 use crate::retry::MAX_RETRIES;
 use crate::uv::{UvCall, UvState};
 use crate::vocab::properties::{self as prop, report};
-use crate::world::{PagePart as PP, PAGE_BYTES};
+use crate::world::{Expect, ExpectBy, MmId, PageId, PagePart as PP, PAGE_BYTES, PTRS_PER_PTE};
 use crate::Cx;
-use explore::{Access, Op};
+use explore::{Access, ObjId, Op};
 
 #[derive(Clone, Hash)]
 enum Touch {
@@ -70,6 +73,16 @@ impl Cx {
                                 .await;
                                 return true;
                             }
+                            if rc == ENXIO && self.cfg.enxio_write_fault {
+                                // d8dfda5af0be: fall through to the DAT-fault case with
+                                // FAULT_FLAG_WRITE, then back to the guest.
+                                let _g = self.ctx.enter("vcpu_post_run_handle_fault");
+                                if self.gmap_fault(gfn, true).await != 0 {
+                                    self.sigsegv("gmap_fault failed").await;
+                                    return true;
+                                }
+                                return false;
+                            }
                             if rc != 0 {
                                 // The guest re-executes the instruction and faults again; a
                                 // retry can only succeed once the page could be frozen (weak
@@ -99,6 +112,7 @@ impl Cx {
         gfn: usize,
         write: Option<u8>,
     ) -> Touch {
+        let gi = self.guest_index(gfn);
         let a = acc(&[
             Access::read(self.objs.pte(mm, vpn)),
             if write.is_some() {
@@ -107,6 +121,7 @@ impl Cx {
                 Access::read(self.objs.page(p, PP::Uv))
             },
             Access::read(self.objs.page(p, PP::Life)),
+            Access::write(self.objs.guest_frame(gi)),
         ]);
         self.ctx
             .step(
@@ -133,11 +148,11 @@ impl Cx {
                         }
                     }
                     let w = &mut *e.world;
-                    let gi = w
-                        .guest
-                        .iter()
-                        .position(|g| g.gfn == gfn)
-                        .expect("guest frame exists");
+                    w.guest[gi].expect = Some(Expect {
+                        page: p,
+                        generation: w.pages[p].generation,
+                        by: ExpectBy::Touch,
+                    });
                     match write {
                         Some(v) => {
                             let data = [v; PAGE_BYTES];
@@ -167,38 +182,79 @@ impl Cx {
             .await
     }
 
-    /// Waits until an import of `p` could succeed: its refcount equals `expected_page_refs`,
-    /// it is neither locked nor under writeback, and the UV is not inside a busy period of
-    /// the import — or a retry can change that itself (the page sits on the LRU batch, which
-    /// the import drains), or the PTE changed. A scripted busy answer (`uv-busy` with a
-    /// count) is consumed by a retry that reaches the UVC, which needs the freeze to succeed
-    /// first: it is progress only when the page is importable, so it needs no term of its
-    /// own (issue 26: counting it alone as progress turned a short-lived reference into a
-    /// spurious `retry-bound`).
-    async fn park_until_importable(&self, p: usize, mm: usize, vpn: usize) {
-        let a = acc(&[
+    /// The index of guest frame `gfn` in `World::guest` (a set-up constant; the builder
+    /// checked that every op's gfn is a declared frame).
+    fn guest_index(&self, gfn: usize) -> usize {
+        self.ctx.with_const(|w| {
+            w.guest
+                .iter()
+                .position(|g| g.gfn == gfn)
+                .expect("Builder::check_op checked the guest frame")
+        })
+    }
+
+    /// Waits until a retry of the import of page `p`, which the caller saw mapped at `vpn` of
+    /// `mm`, can do something the failed attempt could not (weak fairness: the attempts that
+    /// must fail in between change nothing and are not unrolled): the PTE no longer maps `p`
+    /// present, valid and writable (the retry faults in or looks up anew); `p` was freed; it
+    /// sits on the LRU batch and this release's import drains it on `-EBUSY`; or its
+    /// refcount is what the freeze expects and it is neither locked nor under writeback —
+    /// and, for v7.1's trylocks, neither the PTE lock nor the mmap lock (for write) is held.
+    /// A UV that answered busy is not by itself a reason: when the freeze failed first, the
+    /// retry never reaches the UV (the busy answers a retry does consume are covered by the
+    /// page being freezable; issue 26: counting a scripted busy answer alone as progress
+    /// turned a short-lived reference into a spurious `retry-bound`). Inside a busy period
+    /// of the import or unpack call (the UV as an environment, eventually not busy) a
+    /// freezable page is not enough either: from v5.16 (f0a1a0615a6f) every retry gets the
+    /// busy answer back as `-EAGAIN` until the period ends (issue 26: without this term a
+    /// busy period ran the unpack and the re-fault into their retry bound).
+    async fn park_until_importable(&self, p: PageId, mm: MmId, vpn: usize) {
+        let mut a = acc(&[
             Access::read(self.objs.page(p, PP::Ref)),
             Access::read(self.objs.page(p, PP::Meta)),
             Access::read(self.objs.page(p, PP::Writeback)),
             Access::read(self.objs.page(p, PP::Lock)),
             Access::read(self.objs.page(p, PP::Life)),
-            Access::read(explore::ObjId(self.objs.lru)),
-            Access::read(explore::ObjId(self.objs.uv_busy)),
+            Access::read(ObjId(self.objs.lru)),
             Access::read(self.objs.pte(mm, vpn)),
+            Access::read(self.objs.ptl(mm, vpn)),
+            Access::read(self.objs.mmap(mm)),
         ]);
+        if self.scripted(UvCall::Import) || self.scripted(UvCall::Unpack) {
+            // The busy period of the import's and the unpack's UVC (one object for both).
+            a.push(Access::read(self.objs.uv_env(UvCall::Import)));
+        }
         fn importable(w: &crate::World, arg: u64) -> bool {
             let p = (arg & 0xffff) as usize;
             let (mm, vpn) = (((arg >> 16) & 0xffff) as usize, (arg >> 32) as usize);
-            let pg = &w.pages[p];
             let pte = w.mms[mm].pte(vpn);
-            let busy = w.uv_env.in_period(UvCall::Import) || w.uv_env.in_period(UvCall::Unpack);
-            pg.free
-                || pte.page != Some(p)
-                || w.lru_batch.contains(&p)
-                || (!busy
-                    && pg.refcount == w.expected_page_refs(p)
-                    && !pg.writeback
-                    && pg.locked_by.is_none())
+            let pg = &w.pages[p];
+            if pg.free || !(pte.present && !pte.invalid && pte.write && pte.page == Some(p)) {
+                return true;
+            }
+            let drains = match w.cfg.import_flow {
+                // gmap_make_secure's own -EBUSY ladder: lru_add_drain, lru_add_drain_all.
+                ImportFlow::FollowPageLockPage
+                | ImportFlow::PteLockTrylock
+                | ImportFlow::PteLockTrylockRef => true,
+                _ => w.cfg.wiggle_drains,
+            };
+            if drains && w.lru_batch.contains(&p) {
+                return true;
+            }
+            if pg.refcount != w.expected_page_refs(p) || pg.writeback || pg.locked_by.is_some() {
+                return false;
+            }
+            if w.uv_env.in_period(UvCall::Import) || w.uv_env.in_period(UvCall::Unpack) {
+                return false;
+            }
+            match w.cfg.import_flow {
+                ImportFlow::NewGmapTrylock => {
+                    let m = &w.mms[mm];
+                    m.ptl_holder(vpn / PTRS_PER_PTE).is_none() && !m.mmap_writer
+                }
+                _ => true,
+            }
         }
         let arg = (p as u64) | ((mm as u64) << 16) | ((vpn as u64) << 32);
         self.ctx
@@ -206,33 +262,111 @@ impl Cx {
             .await
     }
 
-    /// `kvm_s390_pv_unpack` for one page: `unpack_one` → `gmap_make_secure(UNPACK)`;
-    /// `-EAGAIN` → `cond_resched` and retry the same page; other error → stop. A retry
-    /// waits, as the guest's re-fault does, until an import of the page could succeed (weak
-    /// fairness; [`Self::park_until_importable`]: that includes the end of a busy period —
-    /// issue 26: parking only on the page's own state turned one busy answer into a
-    /// livelock).
-    pub async fn unpack(&self, gfn: usize) -> i32 {
+    /// `KVM_PV_UNPACK` of an image of `pages` pages from guest frame `gfn` on
+    /// (`kvm_s390_pv_unpack`, arch/s390/kvm/pv.c, v5.7 … newest): per page `unpack_one`;
+    /// `-EAGAIN` → `cond_resched()` (v5.7 … v6.19; the newest tree read, v7.1, checks only
+    /// `fatal_signal_pending`, which the model has no signals for) and the same page again;
+    /// any other error stops the loop and is the ioctl's result; 0 → the next page (from
+    /// here on the ioctl has told userspace this page is in place: [`ExpectBy::Unpack`]).
+    pub async fn unpack(&self, gfn: usize, pages: usize) -> i32 {
         self.ctx
             .call("unpack", async move {
                 let _f = self.ctx.enter("kvm_s390_pv_unpack");
-                let Some((mm, vpn)) = self.gmap_translate(gfn) else {
-                    return EINVAL;
-                };
-                for _ in 0..MAX_RETRIES {
-                    self.ctx.attempt_begin();
-                    let p = self.read_pte(mm, vpn, "ptep_get").await.page;
-                    let rc = self.gmap_make_secure(gfn, UvCmd::Unpack).await;
-                    if rc != EAGAIN {
-                        return rc;
-                    }
-                    match p {
-                        Some(p) => self.park_until_importable(p, mm, vpn).await,
-                        None => self.park(&[self.objs.pte(mm, vpn)]).await,
+                for g in gfn..gfn + pages {
+                    let Some((mm, vpn)) = self.gmap_translate(g) else {
+                        return EINVAL;
+                    };
+                    let mut tries = 0;
+                    loop {
+                        self.ctx.attempt_begin();
+                        let rc = self.unpack_one(g, mm, vpn).await;
+                        if rc == EAGAIN {
+                            if tries == MAX_RETRIES {
+                                self.retry_bound("kvm_s390_pv_unpack").await;
+                                return EAGAIN;
+                            }
+                            tries += 1;
+                            let _g = self.ctx.enter(match self.cfg.import_flow {
+                                ImportFlow::NewGmap | ImportFlow::NewGmapTrylock => {
+                                    "fatal_signal_pending"
+                                }
+                                _ => "cond_resched",
+                            });
+                            let pte = self.read_pte(mm, vpn, "ptep_get").await;
+                            if let Some(p) = pte.page.filter(|_| pte.present) {
+                                self.park_until_importable(p, mm, vpn).await;
+                            }
+                            continue;
+                        }
+                        if rc != 0 {
+                            return rc;
+                        }
+                        self.unpack_one_done(g, mm, vpn).await;
+                        break;
                     }
                 }
-                self.retry_bound("kvm_s390_pv_unpack").await;
-                EAGAIN
+                0
+            })
+            .await
+    }
+
+    /// `unpack_one` (arch/s390/kvm/pv.c): the import with the Unpack UVC; from 5cbe24350b7d
+    /// the import returns `-ENXIO` for a page that is not mapped writable and `unpack_one`
+    /// faults it in itself — `fixup_user_fault(FAULT_FLAG_WRITE)` and `__gmap_link` under the
+    /// mmap lock (v6.14-rc1 … v6.19), `kvm_s390_faultin_gfn_simple(…, write)` (v7.0 on) —
+    /// and returns `-EAGAIN` when that worked, its error otherwise.
+    async fn unpack_one(&self, gfn: usize, mm: MmId, vpn: usize) -> i32 {
+        self.ctx
+            .call("unpack_one", async move {
+                let _f = self.ctx.enter("unpack_one");
+                let rc = self.gmap_make_secure(gfn, UvCmd::Unpack).await;
+                if rc != ENXIO || self.import_faults_in_itself() {
+                    return rc;
+                }
+                match self.cfg.import_flow {
+                    ImportFlow::NewGmap | ImportFlow::NewGmapTrylock => {
+                        let _g = self.ctx.enter("kvm_s390_faultin_gfn_simple");
+                        match self.kvm_s390_faultin_gfn(mm, vpn, Callback::None).await {
+                            Faultin::Done { .. } => EAGAIN,
+                            Faultin::Failed(e) => e,
+                        }
+                    }
+                    _ => {
+                        let _g = self.ctx.enter("fixup_user_fault");
+                        self.mmap_read_lock(mm).await;
+                        let rc = self.handle_mm_fault(mm, vpn, true).await;
+                        self.mmap_read_unlock(mm).await;
+                        if rc == 0 {
+                            EAGAIN
+                        } else {
+                            rc
+                        }
+                    }
+                }
+            })
+            .await
+    }
+
+    /// The unpack goes past guest frame `gfn`: from now on the ioctl reports it in place, in
+    /// the page the host maps there now (what the import-completeness check compares at the
+    /// end). Reads the PTE and the allocator (the page's generation).
+    async fn unpack_one_done(&self, gfn: usize, mm: MmId, vpn: usize) {
+        let gi = self.guest_index(gfn);
+        let a = acc(&[
+            Access::read(self.objs.pte(mm, vpn)),
+            Access::read(ObjId(self.objs.alloc)),
+            Access::write(self.objs.guest_frame(gi)),
+        ]);
+        self.ctx
+            .step(Op::new("unpack_one: 0", a), move |e| {
+                let w = &mut *e.world;
+                let pte = w.mms[mm].pte(vpn);
+                w.guest[gi].expect = pte.page.filter(|_| pte.present).map(|p| Expect {
+                    page: p,
+                    generation: w.pages[p].generation,
+                    by: ExpectBy::Unpack,
+                });
+                e.note(|| format!("gfn {gfn} unpacked: the ioctl moves on"));
             })
             .await
     }

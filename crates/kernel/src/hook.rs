@@ -246,7 +246,7 @@ impl Cx {
 
     /// Whether a firmware op of the scenario scripts `call` (then its UVC steps declare the
     /// environment's object; otherwise nothing ever changes it).
-    fn scripted(&self, call: UvCall) -> bool {
+    pub(crate) fn scripted(&self, call: UvCall) -> bool {
         self.ctx.with_const(|w| w.uv_scripted & call.bit() != 0)
     }
 

@@ -1,10 +1,31 @@
-//! The import path: a host page becomes a secure guest page.
+//! The import path: a host page becomes a secure guest page — the driver of each era, with
+//! every return code of its release (the import-uv fact sheet §4–5; `docs/kernel-notes.md`
+//! §3.2–3.4):
 //!
-//! `gmap_make_secure` and `make_secure_pte` follow arch/s390/kernel/uv.c as merged in v5.7
-//! (214d9bbcd3a6) through mainline v6.3; see `docs/kernel-notes.md` §3.2–3.4.
+//! * E1, v5.7–v6.3 (214d9bbcd3a6): `follow_page` without a reference, `lock_page`, PTE lock,
+//!   `make_secure_pte`; `-EBUSY` drains the LRU locally then on all CPUs; `-ENXIO` faults the
+//!   page in (`gmap_fault`).
+//! * E2, v6.4–v6.13 (c148dc8e2fa4, 3f29f6537f54; 6.1.29 / 6.1.103 as backports; the Debian
+//!   6.12.118 tree): PTE lock first, `pte_write`, `folio_trylock`, the same dispatch.
+//! * E3, v6.14-rc1…rc7 (5cbe24350b7d): `gfn_to_page` (a reference; a failed lookup returns 0),
+//!   no PTE lock; `-EBUSY` → writeback wait + `lru_add_drain_all` → `-EAGAIN`; `-ENXIO`
+//!   returned raw (the callers fault the page in).
+//! * E4/E5, v6.14–v6.19 (d8dfda5af0be; 3ec8a8330a1a from v6.16; 6.12.114 as a backport):
+//!   `make_hva_secure` under `folio_walk` (PTE lock), not writable → `-ENXIO`; `-EBUSY` →
+//!   `s390_wiggle_split_folio` → `-EAGAIN`.
+//! * E6, v7.0 (e38c884df921): `import_lock`, a fault-in with a GUP reference, the import as
+//!   its callback under `mmu_lock` (read), no host PTE lock, no check of the host PTE.
+//! * E7, v7.1 (the 2026-06 fix): the callback takes `mmap_read_trylock` and
+//!   `try_get_locked_pte` (a trylock) around `folio_trylock`; each gives up with `-EAGAIN`.
+//!
+//! Abstraction, stated once: every model folio is order 0 (world.rs). The large-folio branches
+//! (`folio_test_large` → `-E2BIG` → split in `s390_wiggle_split_folio`, the skipped page of
+//! v6.14/v6.15 when the split succeeds, and its fix `wiggle_split_eagain`) are therefore not
+//! reachable; for a small folio `s390_wiggle_split_folio` returns what the callers turn into
+//! `-EAGAIN` in every release. Hugetlb (`-EFAULT`) is not modelled either.
 
 use crate::config::ImportFlow;
-use crate::gup::Foll;
+use crate::gmap::{Callback, Faultin};
 use crate::hook::{busy_note, spin_check, uv_answer, Issue, EAGAIN, EBUSY, EFAULT, EINVAL, ENXIO};
 use crate::prim::{acc, check_arch1, live};
 use crate::uv::{self, Answer, UvCall, UvRc};
@@ -14,14 +35,16 @@ use crate::Cx;
 use explore::{Access, Op};
 
 /// Which UVC the import issues.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum UvCmd {
     ConvertToSecure,
     Unpack,
 }
 
 impl Cx {
-    /// The import driver of the configured version (see [`ImportFlow`]).
+    /// The import driver of the configured version (see [`ImportFlow`] and the module doc).
+    /// The guest's translation is fixed at set-up (a frame without one is a scenario error),
+    /// so `__gmap_translate` / `gfn_to_hva` never fail here.
     pub async fn gmap_make_secure(&self, gfn: usize, cmd: UvCmd) -> i32 {
         self.ctx
             .call("gmap_make_secure", async move {
@@ -33,19 +56,26 @@ impl Cx {
                     ImportFlow::FollowPageLockPage => self.import_v57(mm, vpn, gfn, cmd).await,
                     ImportFlow::PteLockTrylock => self.import_v64(mm, vpn, gfn, cmd, false).await,
                     ImportFlow::PteLockTrylockRef => self.import_v64(mm, vpn, gfn, cmd, true).await,
-                    ImportFlow::GfnToPage => self.import_v614(mm, vpn, gfn, cmd).await,
-                    ImportFlow::MakeHvaSecure => {
-                        let _g = self.ctx.enter("make_hva_secure");
-                        self.import_v615(mm, vpn, gfn, cmd).await
-                    }
+                    ImportFlow::GfnToPage => self.import_gfn_to_page(mm, vpn, gfn, cmd).await,
+                    ImportFlow::MakeHvaSecure => self.make_hva_secure(mm, vpn, gfn, cmd).await,
                     ImportFlow::NewGmap | ImportFlow::NewGmapTrylock => {
-                        let _g = self.ctx.enter("kvm_s390_pv_make_secure");
-                        let ptl_trylock = self.cfg.import_flow == ImportFlow::NewGmapTrylock;
-                        self.import_2026(mm, vpn, gfn, cmd, ptl_trylock).await
+                        self.kvm_s390_pv_make_secure(mm, vpn, gfn, cmd).await
                     }
                 }
             })
             .await
+    }
+
+    /// Whether this release's `gmap_make_secure` handles `-ENXIO` itself (E1, E2:
+    /// `gmap_fault`); from 5cbe24350b7d its callers do (`unpack_one`,
+    /// `vcpu_post_run_handle_fault`).
+    pub fn import_faults_in_itself(&self) -> bool {
+        matches!(
+            self.cfg.import_flow,
+            ImportFlow::FollowPageLockPage
+                | ImportFlow::PteLockTrylock
+                | ImportFlow::PteLockTrylockRef
+        )
     }
 
     /// v5.7 … v6.3 (`arch/s390/kernel/uv.c: gmap_make_secure`, 214d9bbcd3a6):
@@ -95,12 +125,13 @@ impl Cx {
             .await
     }
 
-    /// v6.4 … v6.13 (`gmap_make_secure` after c148dc8e2fa4): mmap lock; `get_locked_pte`;
-    /// the PTE must be present, valid and writable (else `-ENXIO`); `folio_trylock` (fail →
-    /// `-EAGAIN`); export before import; `make_folio_secure`; unlock; with `ref_on_eagain`
-    /// (3f29f6537f54, v6.11) `folio_get` under the PTE lock when the result is `-EAGAIN`;
-    /// drop the locks; then the same `-EAGAIN` / `-EBUSY` / `-ENXIO` handling as v5.7, the
-    /// writeback wait followed by `folio_put` when a reference was taken.
+    /// v6.4 … v6.13 (`gmap_make_secure` after c148dc8e2fa4; 6.1.192 and 6.12.118 read): mmap
+    /// lock; `get_locked_pte`; the PTE must be present, valid and writable (else `-ENXIO`);
+    /// `folio_trylock` (fail → `-EAGAIN`); export before import; `make_folio_secure`;
+    /// unlock; with `ref_on_eagain` (3f29f6537f54, v6.11, 6.1.103) `folio_get` under the PTE
+    /// lock when the result is `-EAGAIN`; drop the locks; then the same `-EAGAIN` / `-EBUSY` /
+    /// `-ENXIO` handling as v5.7, the writeback wait followed by `folio_put` when a reference
+    /// was taken.
     async fn import_v64(
         &self,
         mm: MmId,
@@ -129,7 +160,7 @@ impl Cx {
                             None => ENXIO,
                             Some(p) => {
                                 page = Some(p);
-                                let rc = self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await;
+                                let rc = self.make_folio_secure_locked(mm, vpn, p, gfn, cmd).await;
                                 if rc == EAGAIN && ref_on_eagain {
                                     self.get_page(p).await;
                                     referenced = true;
@@ -194,37 +225,81 @@ impl Cx {
             .await
     }
 
-    /// v6.14 (`arch/s390/kvm/gmap.c: gmap_make_secure`, 5cbe24350b7d): `gfn_to_page` (GUP
-    /// with a reference; no PTE lock held afterwards), `folio_trylock` (fail → put,
-    /// `-EAGAIN`), `make_folio_secure` freezing at expected + 1, unlock, put.
-    async fn import_v614(&self, mm: MmId, vpn: usize, gfn: usize, cmd: UvCmd) -> i32 {
+    /// v6.14-rc1 … rc7 (`arch/s390/kvm/gmap.c: gmap_make_secure`, 5cbe24350b7d, as pulled
+    /// 2025-01-30): `gfn_to_page` outside the mmap lock (GUP for write, a reference); mmap
+    /// lock; **a failed lookup leaves rc at 0: the caller is told the page is secure**;
+    /// `__gmap_make_secure`; `kvm_release_page_clean`; mmap unlock. `-ENXIO` (UV rc 0x10a)
+    /// is returned as it is.
+    async fn import_gfn_to_page(&self, mm: MmId, vpn: usize, gfn: usize, cmd: UvCmd) -> i32 {
         self.ctx
-            .call("import_v614", async move {
-                let p = {
+            .call("import_gfn_to_page", async move {
+                let page = {
                     let _g = self.ctx.enter("gfn_to_page");
-                    match self.get_user_pages_fast(mm, vpn, Foll::Get, true).await {
-                        Ok(p) => p,
-                        Err(_) => return EFAULT,
-                    }
+                    self.get_user_pages_fast(mm, vpn, crate::gup::Foll::Get, true)
+                        .await
+                        .ok()
                 };
-                let rc = self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await;
-                self.put_page(p).await;
+                self.mmap_read_lock(mm).await;
+                let rc = match page {
+                    Some(p) => self.__gmap_make_secure(mm, vpn, p, gfn, cmd).await,
+                    None => 0,
+                };
+                if let Some(p) = page {
+                    let _g = self.ctx.enter("kvm_release_page_clean");
+                    self.put_page(p).await;
+                }
+                self.mmap_read_unlock(mm).await;
                 rc
             })
             .await
     }
 
-    /// v6.15 (`make_hva_secure`, d8dfda5af0be): mmap lock; `folio_walk_start` (PTE lock);
-    /// no folio → `-ENXIO`; `folio_get`; PTE not writable or invalid → `-ENXIO`; else
-    /// `make_folio_secure` (trylock → `-EAGAIN`, export, `__make_folio_secure`, unlock);
-    /// `folio_walk_end`; mmap unlock; `-EBUSY` → `s390_wiggle_split_folio` (writeback wait,
-    /// drain on all CPUs where that version drains); `folio_put`. `-ENXIO` falls back to the
-    /// fault path (`gmap_fault` with FAULT_FLAG_WRITE) in the caller.
-    async fn import_v615(&self, mm: MmId, vpn: usize, gfn: usize, cmd: UvCmd) -> i32 {
+    /// `__gmap_make_secure(gmap, page, uvcb)` (5cbe24350b7d): `folio_trylock` (fail →
+    /// `-EAGAIN`), export before import, `make_folio_secure` (writeback → `-EBUSY`, freeze at
+    /// expected + 1), unlock; `-EBUSY` → drop the mmap lock, `kvm_s390_wiggle_split_folio(…,
+    /// false)` (writeback wait, `lru_add_drain_all`), retake it, `-EAGAIN`; every other
+    /// result returned as it is. Runs with the mmap lock held.
+    async fn __gmap_make_secure(
+        &self,
+        mm: MmId,
+        vpn: usize,
+        p: PageId,
+        gfn: usize,
+        cmd: UvCmd,
+    ) -> i32 {
         self.ctx
-            .call("import_v615", async move {
+            .call("__gmap_make_secure", async move {
+                let _f = self.ctx.enter("__gmap_make_secure");
+                let rc = self.make_folio_secure_locked(mm, vpn, p, gfn, cmd).await;
+                if rc != EBUSY {
+                    return rc;
+                }
+                self.mmap_read_unlock(mm).await;
+                {
+                    let _g = self.ctx.enter("kvm_s390_wiggle_split_folio");
+                    self.wiggle(p).await;
+                }
                 self.mmap_read_lock(mm).await;
-                let rc;
+                EAGAIN
+            })
+            .await
+    }
+
+    /// v6.14 … v6.19 (`arch/s390/kernel/uv.c: make_hva_secure`, d8dfda5af0be; the caller
+    /// `gmap_make_secure` / `kvm_s390_pv_make_secure` translates with `gfn_to_hva`): mmap
+    /// lock; `vma_lookup`; `folio_walk_start` (PTE lock), no folio → `-ENXIO`; `folio_get`;
+    /// PTE not writable or invalid → `-ENXIO`; else `make_folio_secure` (trylock → `-EAGAIN`,
+    /// export, `__make_folio_secure`, unlock); `folio_walk_end`; mmap unlock; `-EBUSY` →
+    /// `s390_wiggle_split_folio` (writeback wait, `lru_add_drain_all`), whose result for a
+    /// small folio the callers see as `-EAGAIN` (v6.14: the wiggle returns it; v6.16,
+    /// 3ec8a8330a1a and bd428b8c79ed: it returns 0, which `make_hva_secure` turns into
+    /// `-EAGAIN`); `folio_put`. `-ENXIO` is for the callers to fault in.
+    async fn make_hva_secure(&self, mm: MmId, vpn: usize, gfn: usize, cmd: UvCmd) -> i32 {
+        self.ctx
+            .call("make_hva_secure", async move {
+                let _f = self.ctx.enter("make_hva_secure");
+                self.mmap_read_lock(mm).await;
+                let mut rc;
                 let mut page = None;
                 {
                     let _g = self.ctx.enter("folio_walk_start");
@@ -238,7 +313,7 @@ impl Cx {
                             rc = if pte.invalid || !pte.write {
                                 ENXIO
                             } else {
-                                self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await
+                                self.make_folio_secure_locked(mm, vpn, p, gfn, cmd).await
                             };
                         }
                     }
@@ -247,78 +322,132 @@ impl Cx {
                 self.mmap_read_unlock(mm).await;
                 if let Some(p) = page {
                     if rc == EBUSY {
-                        self.s390_wiggle_split_folio(p).await;
+                        rc = self.s390_wiggle_split_folio(p).await;
+                        if self.cfg.wiggle_split_eagain && rc == 0 {
+                            rc = EAGAIN;
+                        }
                     }
                     self.put_page(p).await;
                 }
-                if rc == ENXIO {
-                    return if self.gmap_fault(gfn, true).await == 0 {
-                        EAGAIN
-                    } else {
-                        EFAULT
-                    };
+                rc
+            })
+            .await
+    }
+
+    /// `s390_wiggle_split_folio(mm, folio[, split])` for a small folio (d8dfda5af0be; v6.16
+    /// bd428b8c79ed, ab73b29efd36): `folio_wait_writeback` (the caller holds a reference),
+    /// `lru_add_drain_all` where the release drains; then `-EAGAIN` (v6.14: `split` is false
+    /// for a small folio) or 0 (v6.16: a small folio needs no split; the caller makes it
+    /// `-EAGAIN`). The split of a large folio is not modelled (module doc).
+    async fn s390_wiggle_split_folio(&self, p: PageId) -> i32 {
+        let _f = self.ctx.enter("s390_wiggle_split_folio");
+        self.wiggle(p).await;
+        if self.cfg.wiggle_split_eagain {
+            0
+        } else {
+            EAGAIN
+        }
+    }
+
+    /// The wiggle's common part: wait for writeback and, where the release does, drain the
+    /// LRU on all CPUs (`wiggle_drains`).
+    async fn wiggle(&self, p: PageId) {
+        self.wait_on_page_writeback(p).await;
+        if self.cfg.wiggle_drains {
+            self.lru_add_drain_all().await;
+        }
+    }
+
+    /// v7.0 and v7.1 (`arch/s390/kvm/pv.c: kvm_s390_pv_make_secure`, e38c884df921; newest
+    /// tree read @7bb6284aa7b3): `needs_export` before any lock; `import_lock`;
+    /// `kvm_s390_faultin_gfn` with `_kvm_s390_pv_make_secure` as the callback; its error is
+    /// returned (no callback ran); else the callback's result, and when it kept the folio
+    /// (`-E2BIG`, `-EBUSY`) `s390_wiggle_split_folio`, 0 → `-EAGAIN`; unlock; `folio_put`.
+    async fn kvm_s390_pv_make_secure(&self, mm: MmId, vpn: usize, gfn: usize, cmd: UvCmd) -> i32 {
+        self.ctx
+            .call("kvm_s390_pv_make_secure", async move {
+                let _f = self.ctx.enter("kvm_s390_pv_make_secure");
+                self.import_lock().await;
+                let (mut rc, kept) = match self
+                    .kvm_s390_faultin_gfn(mm, vpn, Callback::PvMakeSecure { gfn, cmd })
+                    .await
+                {
+                    Faultin::Failed(e) => (e, None),
+                    Faultin::Done { rc, kept } => (rc, kept),
+                };
+                if let Some(p) = kept {
+                    rc = self.s390_wiggle_split_folio(p).await;
+                    if rc == 0 {
+                        rc = EAGAIN;
+                    }
+                }
+                self.import_unlock().await;
+                if let Some(p) = kept {
+                    self.put_page(p).await;
                 }
                 rc
             })
             .await
     }
 
-    /// 2026 new gmap (e38c884df921, `_kvm_s390_pv_make_secure` as the callback of a
-    /// guest-fault walk): the walk resolves the page with a reference but holds no PTE lock;
-    /// trylock, export before import, `__make_folio_secure`, unlock, put; `-EBUSY` → wiggle.
-    /// With `ptl_trylock` (the 2026-06 fix): `mmap_read_trylock` and `try_get_locked_pte`
-    /// around the folio trylock, re-checking that the PTE still maps the folio writable.
-    async fn import_2026(
+    /// `_kvm_s390_pv_make_secure(f)`, the fault-in's callback, run under `mmu_lock` (read)
+    /// with the fault-in's GUP reference on `p` (`f->page`): rc = `-EAGAIN`; v7.1 (the 2026-06
+    /// fix) first `mmap_read_trylock` (fail: give up) and `try_get_locked_pte` (a contended
+    /// PTE lock: give up; a missing page table — NULL, the import goes on unlocked — does not
+    /// occur in the model: every mapped vpn has its table); `folio_trylock` →
+    /// `__kvm_s390_pv_make_secure` (export when needed, `__make_folio_secure`); `-E2BIG` /
+    /// `-EBUSY` → keep the folio (`folio_get`) for the wiggle; unlock. No release reads the
+    /// host PTE's content here. Returns the result and the kept folio.
+    pub async fn _kvm_s390_pv_make_secure(
         &self,
         mm: MmId,
         vpn: usize,
+        p: PageId,
         gfn: usize,
         cmd: UvCmd,
-        ptl_trylock: bool,
-    ) -> i32 {
-        self.ctx
-            .call("import_2026", async move {
-                let p = {
-                    let _g = self.ctx.enter("kvm_s390_faultin_gfn");
-                    match self.get_user_pages_fast(mm, vpn, Foll::Get, true).await {
-                        Ok(p) => p,
-                        Err(_) => return EFAULT,
-                    }
-                };
-                if ptl_trylock {
-                    self.mmap_read_lock(mm).await;
-                    self.pte_lock(mm, vpn).await;
-                }
-                let mut rc = if ptl_trylock {
-                    let pte = self.read_pte(mm, vpn, "ptep_get").await;
-                    if pte.present && !pte.invalid && pte.write && pte.page == Some(p) {
-                        0
-                    } else {
-                        EAGAIN
-                    }
-                } else {
-                    0
-                };
-                if rc == 0 {
-                    rc = self.lock_and_make_secure(mm, vpn, p, gfn, cmd).await;
-                }
-                if ptl_trylock {
-                    self.pte_unlock(mm, vpn).await;
-                    self.mmap_read_unlock(mm).await;
-                }
-                if rc == EBUSY {
-                    self.s390_wiggle_split_folio(p).await;
-                }
-                self.put_page(p).await;
-                rc
-            })
-            .await
+    ) -> (i32, Option<PageId>) {
+        let _f = self.ctx.enter("_kvm_s390_pv_make_secure");
+        let trylocks = self.cfg.import_flow == ImportFlow::NewGmapTrylock;
+        if trylocks {
+            if !self.mmap_read_trylock(mm).await {
+                return (EAGAIN, None);
+            }
+            let locked = {
+                let _g = self.ctx.enter("try_get_locked_pte");
+                self.pte_trylock(mm, vpn).await
+            };
+            if !locked {
+                self.mmap_read_unlock(mm).await;
+                return (EAGAIN, None);
+            }
+        }
+        let mut kept = None;
+        let rc = if self.trylock_page(p).await {
+            let rc = {
+                let _g = self.ctx.enter("__kvm_s390_pv_make_secure");
+                self.export_before_import(mm, p).await;
+                self.make_folio_secure(mm, vpn, p, gfn, cmd).await
+            };
+            if rc == EBUSY {
+                self.get_page(p).await;
+                kept = Some(p);
+            }
+            self.unlock_page(p).await;
+            rc
+        } else {
+            EAGAIN
+        };
+        if trylocks {
+            self.pte_unlock(mm, vpn).await;
+            self.mmap_read_unlock(mm).await;
+        }
+        (rc, kept)
     }
 
     /// `folio_trylock` (fail → `-EAGAIN`), export before import, `make_folio_secure`,
-    /// `folio_unlock` — the sequence every driver from v6.4 runs (v6.15 names it
+    /// `folio_unlock` — the sequence the drivers from v6.4 run (v6.14 names it
     /// `make_folio_secure(mm, folio, uvcb)`).
-    async fn lock_and_make_secure(
+    async fn make_folio_secure_locked(
         &self,
         mm: MmId,
         vpn: usize,
@@ -327,7 +456,7 @@ impl Cx {
         cmd: UvCmd,
     ) -> i32 {
         self.ctx
-            .call("lock_and_make_secure", async move {
+            .call("make_folio_secure_locked", async move {
                 if !self.trylock_page(p).await {
                     return EAGAIN;
                 }
@@ -339,18 +468,10 @@ impl Cx {
             .await
     }
 
-    /// `s390_wiggle_split_folio` for a small folio: wait for writeback (with a reference
-    /// held by the caller) and, where the version does, drain the LRU on all CPUs.
-    async fn s390_wiggle_split_folio(&self, p: PageId) {
-        let _f = self.ctx.enter("s390_wiggle_split_folio");
-        self.wait_on_page_writeback(p).await;
-        if self.cfg.wiggle_drains {
-            self.lru_add_drain_all().await;
-        }
-    }
-
     /// `should_export_before_import` (v6.0, 72b1daff2671): with more than one protected VM
-    /// in the mm, export the page first (result ignored).
+    /// in the mm, export the page first (result ignored). (The Unpin-Page-Shared UVC and a
+    /// UV with the MISC feature never export; the model's imports are Convert-To-Secure and
+    /// Unpack, and its UV has no MISC feature.)
     async fn export_before_import(&self, mm: MmId, p: PageId) {
         self.ctx
             .call("export_before_import", async move {
@@ -520,13 +641,19 @@ impl Cx {
     }
 
     /// The import UVC (Convert-To-Secure / Unpack). The UV follows the host PTE of the KVM
-    /// mm (rc 0x10a when it is not valid). Checks the lock-out rule: the import must never
-    /// complete while an I/O marker (an extra reference or PG_writeback) is held.
+    /// mm (rc 0x10a when it is not valid). Checks, in the same step:
+    /// * the import's precondition (`import-precondition`): the importer's PTE still maps the
+    ///   page it froze, present, valid and writable — what the lookup under the PTE lock
+    ///   established (E1, E2, E4, E7) and what nothing re-establishes without it (E3; E6 keeps
+    ///   invalidations of the host mapping out with `mmu_lock`); checked at every attempt of
+    ///   the UVC, a busy one included;
+    /// * the lock-out rule: the import must never complete while an I/O marker (an extra
+    ///   reference or PG_writeback) is held.
     ///
-    /// The firmware environment answers first (`uv-busy`, `uv-fail`): from v5.16
-    /// (f0a1a0615a6f) one `__uv_call` hands a busy answer back (→ `-EAGAIN`); before, `uv_call`
-    /// repeats it, each attempt a step, inside the freeze with the PTE lock held (the
-    /// bounded-waiting check, [`crate::hook::spin_check`]).
+    /// The firmware environment answers after the precondition check (`uv-busy`, `uv-fail`):
+    /// from v5.16 (f0a1a0615a6f) one `__uv_call` hands a busy answer back (→ `-EAGAIN`);
+    /// before, `uv_call` repeats it, each attempt a step, inside the freeze with the PTE lock
+    /// held (the bounded-waiting check, [`crate::hook::spin_check`]).
     async fn uv_import(&self, mm: MmId, vpn: usize, p: PageId, gfn: usize, cmd: UvCmd) -> UvRc {
         self.ctx
             .call("uv_import", async move {
@@ -552,6 +679,19 @@ impl Cx {
                         .ctx
                         .step(Op::new(name, a), move |e| {
                             live(e, p, name);
+                            let pte = e.world.mms[mm].pte(vpn);
+                            if !(pte.present && !pte.invalid && pte.write && pte.page == Some(p)) {
+                                let now = crate::prim::describe_pte(&pte);
+                                report(
+                                    e,
+                                    prop::IMPORT_PRECONDITION,
+                                    format!(
+                                        "the import of P{p} (gfn {gfn}) reached the UV call with \
+                                         the host PTE at {now}: it no longer maps the frozen page \
+                                         present, valid and writable"
+                                    ),
+                                );
+                            }
                             match uv_answer(e, call) {
                                 Answer::Busy { cc, period } => {
                                     if single {
@@ -571,10 +711,16 @@ impl Cx {
                                 Answer::Proceed => {}
                             }
                             let w = &mut *e.world;
-                            let pte = w.mms[mm].pte(vpn);
                             let mapped = pte.present && !pte.invalid && pte.page == Some(p);
                             let data = &mut w.pages[p].data;
-                            let rc = uv::import(&w.keys, &mut w.uv[p], data, guest, gfn, mapped);
+                            let rc = match cmd {
+                                UvCmd::ConvertToSecure => {
+                                    uv::import(&w.keys, &mut w.uv[p], data, guest, gfn, mapped)
+                                }
+                                UvCmd::Unpack => {
+                                    uv::unpack(&w.keys, &mut w.uv[p], data, guest, gfn, mapped)
+                                }
+                            };
                             e.note(|| format!("UVC import P{p} as gfn {gfn}: {rc:?}"));
                             if rc == UvRc::Ok {
                                 let tid = e.tid;

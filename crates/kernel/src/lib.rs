@@ -12,6 +12,7 @@ pub mod build;
 pub mod config;
 pub mod fault;
 pub mod filemap;
+pub mod gmap;
 pub mod guest;
 pub mod gup;
 pub mod gup_callers;
@@ -122,10 +123,11 @@ impl explore::Model for KernelModel {
     }
 
     /// Reference balance: every live page's refcount equals what its mappings, cache slot,
-    /// private data and holders account for; nothing is left frozen. And the observation
-    /// `secure-page-freed`: a freed frame the UV still holds secure (an export that failed
-    /// and was ignored).
+    /// private data and holders account for; nothing is left frozen. Import completeness:
+    /// [`import_completeness`]. And the observation `secure-page-freed`: a freed frame the UV
+    /// still holds secure (an export that failed and was ignored).
     fn at_end(&self, w: &World, out: &mut Vec<Finding>) {
+        import_completeness(w, out);
         for (p, pg) in w.pages.iter().enumerate() {
             if pg.free {
                 if let uv::UvState::Secure { guest, gfn } = w.uv[p].state {
@@ -183,6 +185,72 @@ impl explore::Model for KernelModel {
             parts.hash(&mut h);
         }
         h.finish()
+    }
+}
+
+/// Import completeness at the end of an execution: every guest frame the unpack reported in
+/// place or the guest touched ([`world::Expect`]) — where the host still maps the page that
+/// held it (a different page there means the host discarded the old one, MADV_DONTNEED) —
+/// is secure for that frame with the content the guest expects, or exported so that the
+/// guest's next access (a Convert-To-Secure: decrypt and check) gives that content.
+///
+/// Not after the protected VM's teardown ([`world::PvVm`] no longer `Running`: its
+/// configuration destroyed, leaked or set aside — `pv-teardown`): there is no next access of
+/// that guest; the destroy clears its pages on purpose (Destroy-Secure-Storage,
+/// `s390_uv_destroy_range`), so nothing the guest expected is owed any more.
+fn import_completeness(w: &World, out: &mut Vec<Finding>) {
+    use uv::UvState;
+    if w.vm.conf != world::Conf::Running {
+        return;
+    }
+    for g in &w.guest {
+        let Some(x) = g.expect else { continue };
+        let pte = w.mms[g.mm].pte(g.vpn);
+        let pg = &w.pages[x.page];
+        if pte.page != Some(x.page) || !pte.present || pg.free || pg.generation != x.generation {
+            continue;
+        }
+        let want = g.written.unwrap_or([0; world::PAGE_BYTES]);
+        let by = match x.by {
+            world::ExpectBy::Unpack => "KVM_PV_UNPACK reported it done",
+            world::ExpectBy::Touch => "the guest accessed it",
+        };
+        let p = x.page;
+        let problem = match w.uv[p].state {
+            UvState::Secure { gfn, .. } | UvState::SharedPinned { gfn, .. } if gfn == g.gfn => (pg
+                .data
+                != want)
+                .then(|| format!("P{p} is secure for it but does not hold what the guest expects")),
+            UvState::Secure { gfn, .. } | UvState::SharedPinned { gfn, .. } => {
+                Some(format!("P{p} is secure for guest frame {gfn}"))
+            }
+            UvState::NonSecure if w.uv[p].sealed.is_none_or(|s| s.image) => Some(format!(
+                "P{p} was never made secure (it holds no exported copy of a guest page): the \
+                 guest's next access imports it as a fresh page"
+            )),
+            UvState::NonSecure => {
+                let mut frame = w.uv[p];
+                let mut data = pg.data;
+                let rc = uv::import(&w.keys, &mut frame, &mut data, 0, g.gfn, true);
+                match rc {
+                    uv::UvRc::Ok if data == want => None,
+                    uv::UvRc::Ok => Some(format!(
+                        "P{p} is not secure and its next import does not give what the guest \
+                         expects"
+                    )),
+                    rc => Some(format!(
+                        "P{p} is not secure and its next import fails ({rc:?}): the guest's \
+                         content is lost"
+                    )),
+                }
+            }
+        };
+        if let Some(why) = problem {
+            out.push(vocab::properties::finding(
+                vocab::properties::IMPORT_COMPLETENESS,
+                format!("at the end, guest frame {} ({by}): {why}", g.gfn),
+            ));
+        }
     }
 }
 

@@ -448,7 +448,7 @@ impl Cx {
                             check_host_read(e, p, what);
                             e.note(|| format!("device reads P{p}"));
                         } else {
-                            e.world.pages[p].data = [0xd0; crate::world::PAGE_BYTES];
+                            host_store(e, p, [0xd0; crate::world::PAGE_BYTES]);
                             e.note(|| format!("device writes P{p}"));
                         }
                     }
@@ -549,6 +549,44 @@ impl Cx {
             .await
     }
 
+    /// `mmap_read_trylock`: a reader unless a writer holds (or waits for) the lock.
+    pub async fn mmap_read_trylock(&self, mm: MmId) -> bool {
+        let a = acc(&[Access::write(self.objs.mmap(mm))]);
+        self.ctx
+            .step(Op::new("mmap_read_trylock", a), move |e| {
+                let m = &mut e.world.mms[mm];
+                if m.mmap_writer {
+                    e.note(|| "mmap_lock held for write: trylock fails".into());
+                    return false;
+                }
+                m.mmap_readers += 1;
+                true
+            })
+            .await
+    }
+
+    /// `spin_trylock(ptl)` of the page table mapping `vpn` in `mm` (`try_get_locked_pte`,
+    /// arch/s390/mm/gmap_helpers.c, 89fa757931dc).
+    pub async fn pte_trylock(&self, mm: MmId, vpn: usize) -> bool {
+        let a = acc(&[Access::write(self.objs.ptl(mm, vpn))]);
+        let t = vpn / PTRS_PER_PTE;
+        self.ctx
+            .step(Op::new("spin_trylock(ptl)", a), move |e| {
+                let tid = e.tid;
+                let m = &mut e.world.mms[mm];
+                if m.ptl_holder(t).is_some() {
+                    let name = m.name.clone();
+                    e.note(|| format!("{name} PTE lock contended: trylock fails"));
+                    return false;
+                }
+                m.ptl_held.push((t, tid));
+                let name = m.name.clone();
+                e.note(|| format!("{name} PTE lock taken"));
+                true
+            })
+            .await
+    }
+
     /// `mmap_read_unlock`.
     pub async fn mmap_read_unlock(&self, mm: MmId) {
         let a = acc(&[Access::add(self.objs.mmap(mm))]);
@@ -593,6 +631,20 @@ pub fn free_page(e: &mut Env, p: PageId, by: &str) {
     let pg = &mut e.world.pages[p];
     pg.free = true;
     e.note(|| format!("P{p} freed"));
+}
+
+/// A host write (a device's DMA, a CPU store) of `data` into page `p`. A frame the guest
+/// shared with the host and the UV has pinned shared (`uv_pin_shared`) is one the guest
+/// handed over for exactly this (virtio rings and buffers): what it expects to read there
+/// becomes `data` (the definition of `guest-integrity`). A write to any other page is not
+/// something the guest asked for.
+pub fn host_store(e: &mut Env, p: PageId, data: [u8; crate::world::PAGE_BYTES]) {
+    e.world.pages[p].data = data;
+    if let UvState::SharedPinned { gfn, .. } = e.world.uv[p].state {
+        if let Some(g) = e.world.guest.iter_mut().find(|g| g.gfn == gfn && g.shared) {
+            g.written = Some(data);
+        }
+    }
 }
 
 /// I2: a secure page carries PG_arch_1.

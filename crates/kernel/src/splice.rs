@@ -53,12 +53,31 @@ impl Cx {
             .await
     }
 
-    /// Takes the oldest pipe buffer; its reference becomes this thread's.
-    async fn pipe_pop(&self, pipe: PipeId) -> Option<PipeBuf> {
+    /// Takes the oldest pipe buffer; its reference becomes this thread's. With `wait`, an
+    /// empty pipe is waited on while another thread holds its write end
+    /// (`splice_from_pipe_next`: `while (pipe_empty(...)) { if (!pipe->writers) return 0;
+    /// ... pipe_wait_readable(pipe); }`, fs/splice.c, 6.12.118); without, or once no writer
+    /// is left, an empty pipe gives nothing.
+    async fn pipe_pop(&self, pipe: PipeId, wait: bool) -> Option<PipeBuf> {
         let a = acc(&[Access::write(self.objs.pipe(pipe))]);
+        let arg = pipe as u64 | ((self.ctx.tid() as u64) << 32);
+        let op = Op::new(
+            if wait {
+                "pipe_wait_readable"
+            } else {
+                "pipe_buf_pop"
+            },
+            a,
+        );
+        let op = if wait {
+            op.when(readable_or_no_writer, arg)
+        } else {
+            op
+        };
         self.ctx
-            .step(Op::new("pipe_buf_pop", a), move |e| {
+            .step(op, move |e| {
                 if e.world.pipes[pipe].bufs.is_empty() {
+                    e.note(|| "pipe empty, no writer left: 0 bytes".into());
                     return None;
                 }
                 let b = e.world.pipes[pipe].bufs.remove(0);
@@ -103,7 +122,11 @@ impl Cx {
         self.ctx
             .call("splice_to_socket", async move {
                 let _f = self.ctx.enter("splice_from_pipe_feed");
-                while let Some(buf) = self.pipe_pop(pipe).await {
+                // Only the first buffer is waited for: once something was spliced, an empty
+                // pipe ends the splice (`if (sd->num_spliced) return 0;`).
+                let mut first = true;
+                while let Some(buf) = self.pipe_pop(pipe, first).await {
+                    first = false;
                     let p = buf.page;
                     if buf.page_cache && self.page_cache_pipe_buf_confirm(p).await != 0 {
                         self.put_page(p).await;
@@ -204,11 +227,15 @@ impl Cx {
     pub async fn tee(&self, from: PipeId, to: PipeId) {
         self.ctx
             .call("tee", async move {
+                // ipipe_prep: an empty source pipe is waited on while another thread holds
+                // its write end; with none left, tee returns 0.
                 let _f = self.ctx.enter("link_pipe");
+                let arg = from as u64 | ((self.ctx.tid() as u64) << 32);
                 let bufs = self
                     .ctx
                     .step(
-                        Op::new("pipe_lock", acc(&[Access::read(self.objs.pipe(from))])),
+                        Op::new("pipe_lock", acc(&[Access::read(self.objs.pipe(from))]))
+                            .when(readable_or_no_writer, arg),
                         move |e| e.world.pipes[from].bufs.clone(),
                     )
                     .await;
@@ -222,15 +249,43 @@ impl Cx {
             .await
     }
 
+    /// Closes this thread's write end of `pipe` if another thread may wait on it
+    /// (`world::Pipe::tracked_writers`; a set-up constant) and it is still open.
+    pub async fn pipe_close_write_end(&self, pipe: PipeId) {
+        let me = 1u64 << self.ctx.tid();
+        if self.ctx.with_const(|w| w.pipes[pipe].tracked_writers) & me == 0 {
+            return;
+        }
+        let a = acc(&[Access::write(self.objs.pipe(pipe))]);
+        self.ctx
+            .step(Op::new("close(pipe write end)", a), move |e| {
+                let p = &mut e.world.pipes[pipe];
+                if p.writers & me != 0 {
+                    p.writers &= !me;
+                    let name = p.name.clone();
+                    e.note(|| format!("{name}: write end closed"));
+                }
+            })
+            .await
+    }
+
     /// `pipe_buf_release` of every buffer left in the pipe (the pipe is closed).
     pub async fn pipe_release(&self, pipe: PipeId) {
         self.ctx
             .call("pipe_release", async move {
                 let _f = self.ctx.enter("free_pipe_info");
-                while let Some(b) = self.pipe_pop(pipe).await {
+                while let Some(b) = self.pipe_pop(pipe, false).await {
                     self.put_page(b.page).await;
                 }
             })
             .await
     }
+}
+
+/// Whether a reader (`arg`: pipe, and the reader's thread id in the high half) can go on: the
+/// pipe holds a buffer, or no other thread holds its write end.
+fn readable_or_no_writer(w: &crate::World, arg: u64) -> bool {
+    let (pipe, tid) = ((arg & 0xffff_ffff) as usize, arg >> 32);
+    let p = &w.pipes[pipe];
+    !p.bufs.is_empty() || p.writers & !(1u64 << tid) == 0
 }

@@ -35,6 +35,10 @@ pub struct Sealed {
     pub gfn: usize,
     pub nonce: u64,
     pub tag: [u8; 16],
+    /// The page holds a part of the guest's encrypted boot image, placed by the host for
+    /// `KVM_PV_UNPACK` (set up by `build.rs`), not a page the UV exported: only Unpack
+    /// decrypts it; Convert-To-Secure brings the page in for the first time and clears it.
+    pub image: bool,
 }
 
 #[derive(Copy, Clone, Debug, Default, Hash, PartialEq, Eq)]
@@ -252,9 +256,40 @@ impl UvEnv {
     }
 }
 
-/// Convert-To-Secure / Unpack: make `frame` a secure page of `guest` at `gfn`.
+/// Convert-To-Secure: make `frame` a secure page of `guest` at `gfn`. "If it's brought in
+/// the first time, it will be cleared. If it has been exported before, it will be decrypted
+/// and integrity checked" (arch/s390/kernel/uv.c: the comment above `gmap_make_secure`,
+/// 6.1.192): an unpack image that was never unpacked counts as brought in the first time.
 /// `mapped` is whether the host PTE that the UV follows is valid.
 pub fn import(
+    keys: &UvKeys,
+    frame: &mut UvFrame,
+    data: &mut [u8; PAGE_BYTES],
+    guest: u32,
+    gfn: usize,
+    mapped: bool,
+) -> UvRc {
+    if frame.sealed.is_some_and(|s| s.image) {
+        frame.sealed = None;
+    }
+    import_sealed(keys, frame, data, guest, gfn, mapped)
+}
+
+/// Unpack (`UVC_CMD_UNPACK_IMG`): as [`import`], and a frame holding a part of the guest's
+/// encrypted image is decrypted (and integrity checked) into place.
+pub fn unpack(
+    keys: &UvKeys,
+    frame: &mut UvFrame,
+    data: &mut [u8; PAGE_BYTES],
+    guest: u32,
+    gfn: usize,
+    mapped: bool,
+) -> UvRc {
+    import_sealed(keys, frame, data, guest, gfn, mapped)
+}
+
+/// What an import does with a frame's seal, whatever made it.
+fn import_sealed(
     keys: &UvKeys,
     frame: &mut UvFrame,
     data: &mut [u8; PAGE_BYTES],
@@ -317,6 +352,7 @@ pub fn export(keys: &UvKeys, frame: &mut UvFrame, data: &mut [u8; PAGE_BYTES]) -
         gfn,
         nonce: n,
         tag: tag.into(),
+        image: false,
     });
     frame.state = UvState::NonSecure;
     UvRc::Ok
@@ -404,5 +440,29 @@ mod tests {
             import(&keys, &mut f, &mut data, 0, 3, false),
             UvRc::NotMapped
         );
+    }
+
+    /// An unpack image decrypts only through Unpack; Convert-To-Secure clears it (the page
+    /// is brought in for the first time).
+    #[test]
+    fn an_image_is_unpacked_or_cleared() {
+        let keys = UvKeys::new(1);
+        let image = |d: u8| {
+            let mut f = UvFrame {
+                state: UvState::Secure { guest: 0, gfn: 5 },
+                ..UvFrame::default()
+            };
+            let mut data = [d; PAGE_BYTES];
+            assert_eq!(export(&keys, &mut f, &mut data), UvRc::Ok);
+            f.sealed.as_mut().expect("sealed").image = true;
+            (f, data)
+        };
+        let (mut f, mut data) = image(0x42);
+        assert_eq!(unpack(&keys, &mut f, &mut data, 0, 5, true), UvRc::Ok);
+        assert_eq!(data, [0x42; PAGE_BYTES]);
+        let (mut f, mut data) = image(0x42);
+        assert_eq!(import(&keys, &mut f, &mut data, 0, 5, true), UvRc::Ok);
+        assert_eq!(data, [0; PAGE_BYTES], "Convert-To-Secure clears an image");
+        assert_eq!(f.sealed, None);
     }
 }

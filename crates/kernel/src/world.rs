@@ -172,6 +172,47 @@ pub struct PipeBuf {
 pub struct Pipe {
     pub name: String,
     pub bufs: Vec<PipeBuf>,
+    /// Threads that still hold the pipe's write end, as a mask of thread ids: a reader of
+    /// an empty pipe waits while another thread does (`fs/splice.c:
+    /// splice_from_pipe_next`, `ipipe_prep`: `pipe->writers`). A thread holds it until its
+    /// last op that writes into the pipe is over.
+    pub writers: u64,
+    /// The threads whose write end is tracked in `writers` (a set-up constant): those that
+    /// write into the pipe while another thread reads from it (a thread that only reads its
+    /// own writes never waits on itself).
+    pub tracked_writers: u64,
+}
+
+/// Who told the guest that a frame's content is in place.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ExpectBy {
+    /// `KVM_PV_UNPACK` went past the page (`unpack_one` returned 0 for it).
+    Unpack,
+    /// A guest access completed on it.
+    Touch,
+}
+
+/// Where the content a guest frame should have lives: the page (and its allocation
+/// generation) the host mapped at the frame when the unpack reported it done or the guest
+/// last touched it. A later different page there means the host discarded the old one
+/// (MADV_DONTNEED): the guest then starts afresh and expects nothing of it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Expect {
+    pub page: PageId,
+    pub generation: u32,
+    pub by: ExpectBy,
+}
+
+/// The KVM's new-gmap state (e38c884df921, v7.0): `kvm->mmu_lock` (an rwlock) with the
+/// invalidation counters of the generic KVM MMU notifier (`mmu_invalidate_seq`,
+/// `mmu_invalidate_in_progress`), and the VM-wide `kvm->arch.pv.import_lock` mutex.
+#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
+pub struct KvmMmu {
+    pub mmu_lock_readers: u32,
+    pub invalidate_seq: u32,
+    pub invalidate_in_progress: u32,
+    /// The thread holding `import_lock`.
+    pub import_lock: Option<usize>,
 }
 
 /// The guest's own view of its memory: what it last wrote to each guest frame.
@@ -182,8 +223,13 @@ pub struct GuestFrame {
     pub vpn: usize,
     /// The guest shared this frame with the host (Set-Shared-Access).
     pub shared: bool,
-    /// What the guest last wrote (None: never wrote; a fresh import reads zeroes).
+    /// What the guest last wrote (None: never wrote; a fresh import reads zeroes) — or,
+    /// for a frame it shared, what the host last wrote there.
     pub written: Option<[u8; PAGE_BYTES]>,
+    /// Where the content `written` (zeroes if none) should be: set by the unpack's success
+    /// and by a completed guest access (the import-completeness property reads it at the
+    /// end).
+    pub expect: Option<Expect>,
 }
 
 /// Object ids of everything shared.
@@ -202,6 +248,13 @@ pub struct Objs {
     pub uv_busy: u32,
     /// The page allocator's free list (written by every free and allocation).
     pub alloc: u32,
+    /// `kvm->arch.pv.import_lock` (the new gmap's import mutex).
+    pub import_lock: u32,
+    /// `kvm->mmu_lock` and the MMU-notifier invalidation counters.
+    pub kvm_mmu: u32,
+    /// The first guest frame's object (one per frame, in declaration order): what the guest
+    /// expects of it ([`GuestFrame::expect`]).
+    pub guest_base: u32,
     /// The Ultravisor's environment for the other calls, from [`UvCall::Export`] on, one
     /// object per call (see [`Objs::uv_env`]).
     pub uv_env_base: u32,
@@ -272,6 +325,10 @@ impl Objs {
     pub fn pipe(&self, pipe: PipeId) -> ObjId {
         ObjId(self.pipe_base + pipe as u32)
     }
+    /// The object of the `i`-th guest frame (index into `World::guest`).
+    pub fn guest_frame(&self, i: usize) -> ObjId {
+        ObjId(self.guest_base + i as u32)
+    }
     /// The firmware environment of `call`: import and unpack share the object the import's
     /// UVC has always written; each other call has its own.
     pub fn uv_env(&self, call: UvCall) -> ObjId {
@@ -333,6 +390,9 @@ pub struct World {
     /// set-up constant): only their UVC steps declare the firmware environment's object.
     pub uv_scripted: u32,
     pub guest: Vec<GuestFrame>,
+    /// The KVM's new-gmap locks and invalidation counters (only the new-gmap import flows
+    /// and the MMU notifier of a protected mm under them use it).
+    pub kvm: KvmMmu,
     /// References each model thread holds, by page (thread-private bookkeeping: only the
     /// owning thread reads or writes its entry).
     pub held: Vec<Vec<Held>>,
@@ -440,7 +500,12 @@ clone_reusing!(Mm {
     mmap_writer,
 });
 clone_reusing!(File { name, cache, shmem });
-clone_reusing!(Pipe { name, bufs });
+clone_reusing!(Pipe {
+    name,
+    bufs,
+    writers,
+    tracked_writers,
+});
 clone_reusing!(World {
     cfg,
     objs,
@@ -456,6 +521,7 @@ clone_reusing!(World {
     spin_bound,
     uv_scripted,
     guest,
+    kvm,
     held,
 });
 
@@ -513,8 +579,11 @@ impl std::hash::Hash for Pipe {
         let Pipe {
             name: _, // a set-up constant
             bufs,
+            writers,
+            tracked_writers: _, // a set-up constant
         } = self;
         bufs.hash(h);
+        writers.hash(h);
     }
 }
 
@@ -526,9 +595,11 @@ impl std::hash::Hash for GuestFrame {
             vpn: _, // the translation: a set-up constant
             shared,
             written,
+            expect,
         } = self;
         shared.hash(h);
         written.hash(h);
+        expect.hash(h);
     }
 }
 
@@ -565,6 +636,7 @@ impl World {
             spin_bound: _,  // a set-up constant
             uv_scripted: _, // a set-up constant
             guest,
+            kvm,
             held,
         } = self;
         let who = |t: usize| {
@@ -589,6 +661,16 @@ impl World {
         uv_env.hash(h);
         vm.hash(h);
         guest.hash(h);
+        let KvmMmu {
+            mmu_lock_readers,
+            invalidate_seq,
+            invalidate_in_progress,
+            import_lock,
+        } = kvm;
+        mmu_lock_readers.hash(h);
+        invalidate_seq.hash(h);
+        invalidate_in_progress.hash(h);
+        h.write_u64(import_lock.map_or(MEMBER - 1, who));
         for (t, held) in held.iter().enumerate() {
             if who(t) != MEMBER {
                 held.hash(h);
@@ -607,6 +689,9 @@ impl World {
             }
         }
         h.write_u64(MEMBER);
+        if self.kvm.import_lock == Some(tid) {
+            h.write_u64(MEMBER - 2);
+        }
         for (mm, m) in self.mms.iter().enumerate() {
             for &(table, t) in &m.ptl_held {
                 if t == tid {
@@ -618,7 +703,8 @@ impl World {
     }
 
     /// What the state hash leaves out, as text: names, VMAs, the protected flags and counts,
-    /// guest-frame translations — set-up constants no step changes (tested).
+    /// the pipes' tracked writers, guest-frame translations — set-up constants no step
+    /// changes (tested).
     pub fn set_up_constants(&self) -> String {
         let mms: Vec<_> = self
             .mms
@@ -626,7 +712,11 @@ impl World {
             .map(|m| (&m.name, m.protected, m.protected_count, &m.vmas))
             .collect();
         let files: Vec<_> = self.files.iter().map(|f| (&f.name, f.shmem)).collect();
-        let pipes: Vec<_> = self.pipes.iter().map(|p| &p.name).collect();
+        let pipes: Vec<_> = self
+            .pipes
+            .iter()
+            .map(|p| (&p.name, p.tracked_writers))
+            .collect();
         let guest: Vec<_> = self.guest.iter().map(|g| (g.gfn, g.mm, g.vpn)).collect();
         format!(
             "{mms:?} {files:?} {pipes:?} {guest:?} spin_bound {} uv_scripted {:#x}",

@@ -9,9 +9,11 @@ use crate::Cx;
 use explore::{Access, Accesses, Op};
 
 impl Cx {
-    /// MADV_DONTNEED of one page: mmap lock (read), PTE lock, `ptep_get_and_clear_full`
-    /// (exports in a protected mm, with the mapping's reference still held),
-    /// `page_remove_rmap`, PTE unlock, then the TLB batch drops the mapping's reference.
+    /// MADV_DONTNEED of one page (`zap_page_range_single`): mmap lock (read), from the new
+    /// gmap (v7.0) the KVM's MMU notifier (`mmu_notifier_invalidate_range_start`), PTE lock,
+    /// `ptep_get_and_clear_full` (exports in a protected mm, with the mapping's reference
+    /// still held), `page_remove_rmap`, PTE unlock, `mmu_notifier_invalidate_range_end`, then
+    /// the TLB batch drops the mapping's reference.
     ///
     /// The export is `uv_convert_from_secure` through `uv_call` (v5.7; the `_owned_` variant
     /// from v5.16 also clears PG_arch_1 on success, `pte_clear_export_clears_arch1`), under
@@ -19,12 +21,18 @@ impl Cx {
     /// freed (`secure-page-freed`) — and warned about from v7.0 (`pte_clear_export_warns`,
     /// 850103b0ce6d), which frees it all the same. Not modelled: the owned variants'
     /// `get_page`/`put_page` pair around the export (a plain increment under this PTE lock,
-    /// which every importer that freezes the count also holds, v5.7–v6.13 and v6.15).
+    /// which the importers that freeze the count under the PTE lock also hold: v5.7–v6.13,
+    /// v6.14–v6.19, and v7.1 where the PTE table is reachable; v6.14-rc1's and v7.0's
+    /// importers freeze without it).
     pub async fn zap_page(&self, mm: MmId, vpn: usize) {
         self.ctx
             .call("zap_page", async move {
                 let _f = self.ctx.enter("zap_pte_range");
                 self.mmap_read_lock(mm).await;
+                let notifier = self.kvm_notifier_on(mm);
+                if notifier {
+                    self.kvm_mmu_notifier_invalidate_range_start().await;
+                }
                 self.pte_lock(mm, vpn).await;
                 let pte = self.read_pte(mm, vpn, "ptep_get").await;
                 let mut freed = None;
@@ -88,6 +96,9 @@ impl Cx {
                     freed = Some(p);
                 }
                 self.pte_unlock(mm, vpn).await;
+                if notifier {
+                    self.kvm_mmu_notifier_invalidate_range_end().await;
+                }
                 if let Some(p) = freed {
                     let _g = self.ctx.enter("tlb_finish_mmu");
                     self.put_page(p).await;

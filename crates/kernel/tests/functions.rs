@@ -410,18 +410,41 @@ fn import_flow_of_every_preset_secures_the_page() {
         ),
         ("v6.4", &["trylock_page", "make_folio_secure"][..]),
         ("v6.11", &["trylock_page", "make_folio_secure"][..]),
-        ("v6.14", &["gfn_to_page", "__make_folio_secure"][..]),
+        ("v6.1.192", &["trylock_page", "make_folio_secure"][..]),
         (
-            "v6.15",
+            "debian-6.12.118",
+            &["trylock_page", "make_folio_secure"][..],
+        ),
+        (
+            "v6.14-rc1",
+            &["gfn_to_page", "__gmap_make_secure", "__make_folio_secure"][..],
+        ),
+        (
+            "v6.14",
             &["make_hva_secure", "folio_walk_start", "__make_folio_secure"][..],
         ),
         (
-            "2026",
-            &["kvm_s390_pv_make_secure", "kvm_s390_faultin_gfn"][..],
+            "v6.16",
+            &["make_hva_secure", "folio_walk_start", "__make_folio_secure"][..],
         ),
         (
-            "2026-06",
-            &["kvm_s390_pv_make_secure", "mmap_read_lock", "ptep_get"][..],
+            "v7.0",
+            &[
+                "kvm_s390_pv_make_secure",
+                "mutex_lock(import_lock)",
+                "kvm_s390_faultin_gfn",
+                "read_lock(mmu_lock)",
+                "_kvm_s390_pv_make_secure",
+            ][..],
+        ),
+        (
+            "v7.1",
+            &[
+                "kvm_s390_pv_make_secure",
+                "mmap_read_trylock",
+                "spin_trylock(ptl)",
+                "_kvm_s390_pv_make_secure",
+            ][..],
         ),
     ] {
         let m = model(
@@ -444,8 +467,21 @@ fn import_flow_of_every_preset_secures_the_page() {
             assert!(called(&steps, f), "{name}: {f} not on the path");
         }
         // The other flows' functions are not.
-        assert_eq!(called(&steps, "gfn_to_page"), name == "v6.14", "{name}");
-        assert_eq!(called(&steps, "make_hva_secure"), name == "v6.15", "{name}");
+        assert_eq!(called(&steps, "gfn_to_page"), name == "v6.14-rc1", "{name}");
+        assert_eq!(
+            called(&steps, "make_hva_secure"),
+            ["v6.14", "v6.16"].contains(&name),
+            "{name}"
+        );
+        assert_eq!(
+            called(&steps, "spin_trylock(ptl)"),
+            name == "v7.1",
+            "{name}: only the 2026-06 fix trylocks the PTE lock"
+        );
+        // No release after c148dc8e2fa4 reads the PTE's content in the new gmap's callback.
+        if name.starts_with("v7") {
+            assert!(!called(&steps, "ptep_get"), "{name}");
+        }
     }
 }
 
@@ -799,7 +835,7 @@ fn the_spin_bound_decides_for_a_scripted_count() {
 fn unpack_retries_a_busy_uv_and_reads_back_the_image() {
     let mut b = anon_guest(false);
     let vmm = ops(vec![
-        ThreadOp::Unpack { gfn: 0 },
+        ThreadOp::Unpack { gfn: 0, pages: 1 },
         ThreadOp::GuestAccess {
             gfn: 0,
             write: None,
@@ -807,7 +843,15 @@ fn unpack_retries_a_busy_uv_and_reads_back_the_image() {
     ]);
     let _ = &mut b;
     for count in [Some(1), Some(2), None] {
-        for name in ["v5.16", "v6.1", "v6.12"] {
+        for name in [
+            "v5.16",
+            "v6.1",
+            "v6.12",
+            "v6.14-rc1",
+            "v6.14",
+            "v7.0",
+            "v7.1",
+        ] {
             let mut b = Builder::new();
             let qemu = b.mm("qemu", true, None).expect("mm");
             b.map(MapSpec {
@@ -958,7 +1002,7 @@ fn a_failing_export_on_every_path() {
     for (k, want) in [
         (kernel("v5.7"), vec!["bug"]),
         (kernel("v6.12"), vec!["bug"]),
-        (kernel("2026"), vec!["copy-fault"]),
+        (kernel("v7.1"), vec!["copy-fault"]),
         (
             with("v6.1", &[("kernel_fault", "try-get-page-export-always")]),
             vec!["copy-fault"],
@@ -997,9 +1041,10 @@ fn a_failing_export_on_every_path() {
 #[test]
 fn a_failing_export_at_pte_clear_is_ignored_then_warned() {
     for (k, warns) in [
-        (kernel("v6.15"), false),
+        (kernel("v6.14"), false),
+        (at("v6.19"), false),
         (at("v7.0"), true),
-        (kernel("2026-06"), true),
+        (kernel("v7.1"), true),
     ] {
         let label = k.name.clone();
         let m = model(
@@ -1021,7 +1066,7 @@ fn a_failing_export_at_pte_clear_is_ignored_then_warned() {
     let m = model(
         anon_guest(true),
         vec![("zap", ops(vec![ThreadOp::Zap { mm: QEMU, vpn: 0 }]))],
-        kernel("v6.15"),
+        kernel("v6.14"),
     );
     let o = explore_all(&m);
     assert!(violated(&o).is_empty() && observed(&o).is_empty());

@@ -7,9 +7,9 @@
 use explore::runtime::StepRecord;
 use explore::{explore, Bounds, Execution, Model, Options, Outcome, Severity};
 use kernel::build::{Backing, Builder, GuestSpec, MapSpec};
-use kernel::config::preset;
 use kernel::uv::{UvCall, UvState};
 use kernel::vocab::ops::{GupFlags, OpCall, ThreadOp, UvCalls};
+use kernel::vocab::presets::resolve;
 use kernel::world::{GUP_PIN_COUNTING_BIAS, PTRS_PER_PTE};
 use kernel::{Kernel, KernelModel, World};
 
@@ -145,7 +145,7 @@ fn gup(mm: usize, vpn: usize, nr_pages: usize, flags: u32, fast: bool) -> Thread
 }
 
 fn kernel(name: &str) -> Kernel {
-    preset(name).unwrap_or_else(|| panic!("preset {name}"))
+    resolve(name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn with(name: &str, sets: &[(&str, &str)]) -> Kernel {
@@ -414,7 +414,7 @@ fn the_fast_walks_hook_error_skips_to_the_next_page_table_until_the_fix() {
         );
     }
     for k in [
-        kernel("2026-06"),
+        kernel("v7.1"),
         with("v6.12", &[("gup_fast_hook_fail_stops", "true")]),
     ] {
         let m = model(pair(SECURE, false), vec![("gup", thread())], k);

@@ -107,7 +107,7 @@ search finishes it (its states are shown as `N st`). --max-executions, --max-pre
     /// Every I/O path against every kernel preset: a table of verdicts computed by the checker.
     #[command(after_help = "Examples:
   pvmm matrix --jobs 2 --out docs/matrix.md --html target/matrix/matrix.html
-  pvmm matrix --kernel v5.7 --kernel v6.15
+  pvmm matrix --kernel v5.7 --kernel v6.15.3
   pvmm matrix --replay sendfile v5.7 io-on-secure-page
   pvmm matrix --kernel v5.7 --format json > matrix.json")]
     Matrix(crate::matrix::MatrixArgs),
@@ -136,8 +136,9 @@ pub enum Format {
 
 #[derive(Args)]
 pub struct Common {
-    /// Kernel preset(s) to check (default: the scenario's `presets`; `pvmm list` shows them).
-    #[arg(long = "kernel", value_name = "PRESET", value_parser = Declared(preset_names), hide_possible_values = true)]
+    /// Kernel preset(s) or release(s) to check, e.g. v6.14-rc3, 6.1.192 (default: the
+    /// scenario's `presets`; `pvmm list` shows the presets and the releases the model covers).
+    #[arg(long = "kernel", value_name = "PRESET|RELEASE", value_parser = Declared(preset_names), hide_possible_values = true)]
     pub kernels: Vec<String>,
     /// Override a switch of the preset, e.g. --set splice_confirm_hook=true (`pvmm list`
     /// shows every switch, its values and its history).

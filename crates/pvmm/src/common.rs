@@ -81,15 +81,10 @@ pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-/// Checks `--kernel` names.
+/// Checks `--kernel` names: presets or releases ([`kernel::vocab::presets::resolve`]).
 pub fn check_presets(kernels: &[String]) -> Result<(), String> {
     for k in kernels {
-        if kernel::config::preset(k).is_none() {
-            return Err(format!(
-                "--kernel {k}: unknown kernel preset (known: {})",
-                checker::scenario::preset_names()
-            ));
-        }
+        kernel::vocab::presets::resolve(k).map_err(|e| format!("--kernel {k}: {e}"))?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 #[derive(Args)]
 pub struct MatrixArgs {
-    /// Presets (columns); default: all.
+    /// Presets or releases (columns); default: every preset.
     #[arg(long = "kernel", value_name = "PRESET", value_parser = crate::cli::Declared(crate::cli::preset_names), hide_possible_values = true)]
     kernels: Vec<String>,
     /// Cells checked in parallel.
@@ -44,15 +44,10 @@ pub fn run(a: MatrixArgs) -> u8 {
     let all: Vec<&str> = kernel::config::PRESETS.iter().map(|p| p.name).collect();
     let mut presets: Vec<&str> = Vec::new();
     for k in &a.kernels {
-        match all.iter().find(|p| **p == k.as_str()) {
-            Some(p) => presets.push(*p),
-            None => {
-                return crate::common::bad(format!(
-                    "--kernel {k}: unknown kernel preset (known: {})",
-                    all.join(", ")
-                ));
-            }
+        if let Err(e) = kernel::vocab::presets::resolve(k) {
+            return crate::common::bad(format!("--kernel {k}: {e}"));
         }
+        presets.push(k.as_str());
     }
     if presets.is_empty() {
         presets = all;
@@ -206,7 +201,9 @@ fn replay(r: &[String], presets: &[&str], bounds: explore::Bounds) -> u8 {
         return crate::common::bad(format!("--replay: no row `{}` (see the table)", r[0]));
     };
     if !presets.contains(&r[1].as_str()) {
-        return crate::common::bad(format!("--replay: unknown preset `{}`", r[1]));
+        if let Err(e) = kernel::vocab::presets::resolve(&r[1]) {
+            return crate::common::bad(format!("--replay: {e}"));
+        }
     }
     let c = matrix::cell(path, via, &r[1], bounds);
     let Some((_, sched)) = c.schedules.iter().find(|(p, _)| *p == r[2]) else {

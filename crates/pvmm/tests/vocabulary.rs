@@ -153,20 +153,31 @@ fn list_prints_every_declaration_as_text_and_json() {
         PRESETS.iter().map(|p| p.name).collect::<Vec<_>>()
     );
     // A preset's values are its switches, resolved from the histories.
-    let v615 = doc["presets"]
+    let v71 = doc["presets"]
         .as_array()
-        .and_then(|a| a.iter().find(|p| p["name"] == "2026-06"))
-        .expect("2026-06");
-    assert!(v615["values"]
+        .and_then(|a| a.iter().find(|p| p["name"] == "v7.1"))
+        .expect("v7.1");
+    assert!(v71["values"]
         .as_array()
         .expect("values")
         .iter()
         .any(|kv| kv[0] == "import_flow" && kv[1] == "new-gmap-trylock"));
-    assert_eq!(v615["base_preset"], "2026");
+    assert_eq!(v71["base_release"], "v7.1");
+    // A distribution's tree: a stable point with overrides.
+    let deb = doc["presets"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["name"] == "debian-6.12.118"))
+        .expect("debian-6.12.118");
+    assert_eq!(deb["base_release"], "v6.12.118");
+    assert!(deb["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .any(|kv| kv[0] == "import_flow" && kv[1] == "pte-lock-trylock-ref"));
 }
 
 /// Before the vocabulary, explain read the import flow back from `Kernel::describe`'s
-/// Debug text: v6.4 and v6.11 showed the same flow, 2026-06 showed `new-gmap`.
+/// Debug text: v6.4 and v6.11 showed the same flow, 2026-06 (now v7.1) showed `new-gmap`.
 #[test]
 fn explain_shows_each_presets_own_flow() {
     let t = stdout(&pvmm(&[
@@ -177,10 +188,10 @@ fn explain_shows_each_presets_own_flow() {
         "--kernel",
         "v6.11",
         "--kernel",
-        "2026-06",
+        "v7.1",
     ]));
     assert!(
-        t.contains("switch* import_flow: v6.4 pte-lock-trylock · v6.11 pte-lock-trylock-ref · 2026-06 new-gmap-trylock"),
+        t.contains("switch* import_flow: v6.4 pte-lock-trylock · v6.11 pte-lock-trylock-ref · v7.1 new-gmap-trylock"),
         "{t}"
     );
     // What each of those flows is, from the value's declaration.

@@ -604,6 +604,14 @@ const IMPORT_SWITCHES: &[(&str, &str)] = &[
         "make_secure_pte freezes the refcount at expected_page_refs (the lock-out)",
     ),
     (
+        "wiggle_split_eagain",
+        "a successful split in s390_wiggle_split_folio becomes -EAGAIN (else the page is skipped)",
+    ),
+    (
+        "enxio_write_fault",
+        "PGM 0x3e: the import's -ENXIO is followed by a write fault (the unpack faults in from v6.14-rc1 on)",
+    ),
+    (
         "export_before_import",
         "export before import when the mm runs more than one protected VM",
     ),
@@ -666,15 +674,18 @@ ops! {
     },
     Unpack {
         name: "unpack",
-        doc: "`KVM_PV_UNPACK` of one guest frame: `gmap_make_secure(UNPACK)`, retried on -EAGAIN.",
+        doc: "`KVM_PV_UNPACK` of an image of `pages` pages from guest frame `gfn` on: per page `unpack_one` (`gmap_make_secure` with the Unpack UVC), -EAGAIN retried, another error ends the ioctl, 0 moves on (the page is then reported in place).",
         fields: [
-            gfn: usize = (Kind::Gfn, REQ, "the guest frame"),
+            gfn: usize = (Kind::Gfn, REQ, "the image's first guest frame"),
+            pages: usize = (Kind::Count, Presence::Default(Arg::Num(1)), "pages of the image: guest frames gfn, gfn+1, …, each declared"),
         ],
-        calls: "kvm_s390_pv_unpack > unpack_one > gmap_make_secure(UNPACK) > make_secure_pte > UVC unpack (-EAGAIN: cond_resched, retry)",
+        calls: "kvm_s390_pv_unpack > unpack_one > gmap_make_secure(UNPACK) (per import_flow) > UVC unpack; -ENXIO (v6.14-rc1 on): fixup_user_fault | kvm_s390_faultin_gfn_simple, -EAGAIN; -EAGAIN: cond_resched (≤ v6.19), retry; 0: next page",
         cites: &[
             "arch/s390/kvm/pv.c: kvm_s390_pv_unpack, v5.7",
             "arch/s390/kvm/pv.c: unpack_one, v5.7",
             "arch/s390/kernel/uv.c: gmap_make_secure, v5.7",
+            "arch/s390/kvm/pv.c: unpack_one, 6.12.118",
+            "arch/s390/kvm/pv.c: kvm_s390_pv_unpack, v7.1",
         ],
         switches: IMPORT_SWITCHES,
         batch: Batch::None,

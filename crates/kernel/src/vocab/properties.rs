@@ -108,8 +108,16 @@ properties! {
         "the host must never read a guest page's plaintext",
         "prim.rs: check_host_read (device reads, CPU loads)";
     GUEST_INTEGRITY = "guest-integrity", "integrity", Violation,
-        "the guest must read back what it wrote",
-        "guest.rs: guest_touch (a guest load)";
+        "the guest must read back what it wrote (in a frame it shared with the host: what was last written there, by it or by the host)",
+        "guest.rs: guest_touch (a guest load); prim.rs: host_store (a host write to a frame the guest shared sets what the guest expects)";
+    /// The import's precondition at its UV call.
+    IMPORT_PRECONDITION = "import-precondition", "importpre", Violation,
+        "at the import's UV call the importer's host PTE still maps the page it froze, present, valid and writable",
+        "import.rs: uv_import (reads the importer's PTE in the UVC's step)";
+    /// The unpack or a guest access reported a page in place that is not.
+    IMPORT_COMPLETENESS = "import-completeness", "complete", Violation,
+        "every frame the unpack reported done or the guest touched ends secure with the content the guest expects, or exported so that its next import gives it",
+        "lib.rs: KernelModel::at_end (guest.rs records each frame's expectation: unpack's success, a completed guest access)";
     /// A busy-wait held a spinlock or a frozen refcount past the bound: the soft-lockup class.
     BOUNDED_WAITING = "bounded-waiting", "wait", Violation,
         "no thread may busy-wait past the bound while it holds a spinlock or a frozen refcount",

@@ -52,6 +52,15 @@ impl Release {
         }
     }
 
+    /// The oldest release the model describes: the protected-virtualization host code was
+    /// merged for v5.7 (every switch's history starts here).
+    pub const OLDEST: Release = Release::v(5, 7);
+
+    /// The newest release whose source was read: v7.1 (the 2026-06 fix "KVM: s390: Lock pte
+    /// when making page secure", pulled on top of v7.1-rc6; torvalds/linux pv.c @7bb6284aa7b3
+    /// contains it). Its stable points are accepted too; a later release is not described.
+    pub const NEWEST: Release = Release::v(7, 1);
+
     /// Whether this is a point of a stable branch (a backport lands there only).
     pub fn is_stable_point(&self) -> bool {
         matches!(self.point, Point::Stable(_))
@@ -108,6 +117,19 @@ impl Release {
         })
     }
 
+    /// An error unless the model describes this release: not after [`Release::NEWEST`]
+    /// (its stable points included). Releases before [`Release::OLDEST`] are refused by the
+    /// switches' histories ([`ReleaseError::TooOld`]).
+    pub fn check_described(&self) -> Result<(), ReleaseError> {
+        if self.mainline() > Release::NEWEST {
+            return Err(ReleaseError::TooNew {
+                release: *self,
+                newest: Release::NEWEST,
+            });
+        }
+        Ok(())
+    }
+
     /// The mainline release this point belongs to (`v6.12.20` → `v6.12`).
     pub fn mainline(&self) -> Release {
         Release::v(self.major, self.minor)
@@ -137,6 +159,12 @@ pub enum ReleaseError {
         switch: &'static str,
         oldest: Release,
     },
+    /// After the newest release whose source was read ([`Release::NEWEST`] and its stable
+    /// points): the model would only guess.
+    TooNew {
+        release: Release,
+        newest: Release,
+    },
 }
 
 impl fmt::Display for ReleaseError {
@@ -153,6 +181,11 @@ impl fmt::Display for ReleaseError {
                 f,
                 "{release} is older than the model: switch `{switch}` starts at {oldest}"
             ),
+            ReleaseError::TooNew { release, newest } => write!(
+                f,
+                "{release} is newer than the newest release whose source was read ({newest} \
+                 and its stable points): the model does not describe it"
+            ),
         }
     }
 }
@@ -165,15 +198,18 @@ pub enum Evidence {
     /// Read in a release's own source tree (the Debian trees in `/work/ksrc`, or a stored
     /// copy of a release's file): the text says which.
     Source(&'static str),
+    /// A stable point release's upstream change log names the commit: the Debian
+    /// `changelog.Debian.gz` of `linux-source-6.1` / `linux-source-6.12` lists, under each
+    /// upload, the upstream `ChangeLog-X.Y.Z` files it merged with their commit subjects
+    /// (the point release that took a backport; tag containment in the stable tree itself
+    /// not checked). The text names the change log and the subject.
+    Changelog(&'static str),
     /// From patch mails: the posting, the review or the merge (pull request, merge window),
     /// tag containment not checked. The text names the mail.
     Mail(&'static str),
     /// Taken over from the presets as they were before this table existed, not verified
     /// (`docs/kernel-notes.md` may say more).
     Preset(&'static str),
-    /// Known to be questionable (issue 26 lists why): kept so that the presets keep their
-    /// values until that issue corrects them.
-    Questionable(&'static str),
 }
 
 impl Evidence {
@@ -181,9 +217,9 @@ impl Evidence {
     pub fn kind(&self) -> &'static str {
         match self {
             Evidence::Source(_) => "source",
+            Evidence::Changelog(_) => "stable changelog",
             Evidence::Mail(_) => "mail",
             Evidence::Preset(_) => "preset (unverified)",
-            Evidence::Questionable(_) => "questionable",
         }
     }
 
@@ -191,9 +227,9 @@ impl Evidence {
     pub fn text(&self) -> &'static str {
         match self {
             Evidence::Source(t)
+            | Evidence::Changelog(t)
             | Evidence::Mail(t)
-            | Evidence::Preset(t)
-            | Evidence::Questionable(t) => t,
+            | Evidence::Preset(t) => t,
         }
     }
 }

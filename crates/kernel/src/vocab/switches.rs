@@ -385,6 +385,7 @@ macro_rules! switches {
         impl Kernel {
             /// The switches of release `r`, each from its history (named after `r`).
             pub fn at(r: &Release) -> Result<Kernel, ReleaseError> {
+                r.check_described()?;
                 Ok(Kernel {
                     name: r.to_string(),
                     $( $f: decl::$f.at(r)?, )+
@@ -447,14 +448,24 @@ switches! {
         history: [
             (V5_7, ImportFlow::FollowPageLockPage, Some("214d9bbcd3a6"),
                 Evidence::Mail("review thread of the v5.7 uv.c (id 3156229660)")),
+            (Release::stable(6, 1, 29), ImportFlow::PteLockTrylock, Some("c148dc8e2fa4"),
+                Evidence::Changelog("ChangeLog-6.1.29 lists \"KVM: s390: fix race in gmap_make_secure()\" (changelog.Debian of linux-source-6.1)")),
+            (Release::stable(6, 1, 103), ImportFlow::PteLockTrylockRef, Some("3f29f6537f54"),
+                Evidence::Changelog("ChangeLog-6.1.103 lists \"s390/uv: Don't call folio_wait_writeback() without a folio reference\" after the two folio conversions of make_page_secure and gmap_make_secure (changelog.Debian of linux-source-6.1); 6.1.192 uv.c read: folio_get under the PTE lock")),
             (Release::v(6, 4), ImportFlow::PteLockTrylock, Some("c148dc8e2fa4"),
-                Evidence::Preset("the diff (id 10627896758); v6.4 as the preset says")),
+                Evidence::Mail("v3 posted 2023-04-28 (id 12066476644), the diff (id 10627896758); v6.4 as the merge window after the posting, tag containment not checked")),
             (Release::v(6, 11), ImportFlow::PteLockTrylockRef, Some("3f29f6537f54"),
-                Evidence::Preset("v6.11 as the preset says; 6.1.192 has it as a backport (point unknown)")),
-            (Release::v(6, 14), ImportFlow::GfnToPage, Some("5cbe24350b7d"),
-                Evidence::Questionable("issue 26: d8dfda5af0be went in before the v6.14 tag, so this flow existed only in v6.14-rc1..rc7")),
-            (Release::v(6, 15), ImportFlow::MakeHvaSecure, Some("d8dfda5af0be"),
-                Evidence::Questionable("issue 26: already in the v6.14 release")),
+                Evidence::Mail("the August 2024 stable backports (revlists ids 65741680232, 66321220833) carry it as a fix of the v6.10 folio conversion; v6.11 per kernel-protocol.md, tag containment not checked")),
+            (Release::stable(6, 12, 114), ImportFlow::MakeHvaSecure, Some("d8dfda5af0be"),
+                Evidence::Changelog("ChangeLog-6.12.114 lists \"KVM: s390: move pv gmap functions into kvm\", \"KVM: s390: use __kvm_faultin_pfn()\" and \"KVM: s390: pv: fix race when making a page secure\" (changelog.Debian of linux-source-6.12); Debian reverts them in its own 6.12.115-2 upload: preset debian-6.12.118")),
+            (Release::rc(6, 14, 1), ImportFlow::GfnToPage, Some("5cbe24350b7d"),
+                Evidence::Mail("pulled as \"[GIT PULL v1 09/20] KVM: s390: move pv gmap functions into kvm\" on 2025-01-30 for the 6.14 merge window (id 9994489452); Paolo Bonzini: \"An earlier 6.14 commit stopped taking the pte lock\" (id 47790123372)")),
+            (Release::v(6, 14), ImportFlow::MakeHvaSecure, Some("d8dfda5af0be"),
+                Evidence::Mail("tag kvm-s390-master-6.14-1 (2025-03-14, id 47734174468) pulled as \"[GIT PULL] KVM fix for Linux 6.14 final\" on top of v6.14-rc7 (id 47790123372): in the v6.14 release, the gfn_to_page flow only in v6.14-rc1..rc7")),
+            (Release::rc(7, 0, 1), ImportFlow::NewGmap, Some("e38c884df921"),
+                Evidence::Mail("tag kvm-s390-next-7.0-1 (based on 6.19-rc2) merged into the 7.0 KVM pull based on v6.19 (ids 53197783913, 53628245453); the import_lock patch (id 53299336477)")),
+            (Release::v(7, 1), ImportFlow::NewGmapTrylock, None,
+                Evidence::Mail("\"KVM: s390: Lock pte when making page secure\" with try_get_locked_pte (89fa757931dc), pull kvm-s390-master-7.1-3 on top of v7.1-rc6, 2026-06-02 (ids 55658427791, 55814962214); a fix of 89fa757931dc says \"CC: stable # 7.1\" (id 55715405261): in v7.1, the rc that took it not established")),
         ],
     },
     import_holds_ptl: bool {
@@ -500,7 +511,7 @@ switches! {
         history: [
             (V5_7, false, None, Evidence::Mail("review thread of the v5.7 uv.c (id 3156229660)")),
             (Release::v(6, 0), true, Some("72b1daff2671"),
-                Evidence::Preset("v6.0 as the preset says; the protocol document says it was backported to 5.10.y/5.15.y (points unknown)")),
+                Evidence::Mail("kernel-notes: in v6.0; 6.1.192 uv.c read. The August 2024 backports to 5.10.y and 5.15.y (import-uv fact sheet §1) are at points not established: those branches resolve without it")),
         ],
     },
     freeze_plus_one: bool {
@@ -511,8 +522,10 @@ switches! {
         ],
         history: [
             (V5_7, false, Some("214d9bbcd3a6"), Evidence::Mail("review thread of the v5.7 uv.c (id 3156229660)")),
-            (Release::v(6, 14), true, Some("5cbe24350b7d"),
-                Evidence::Questionable("issue 26: the gfn_to_page flow was rc-only in v6.14")),
+            (Release::stable(6, 12, 114), true, Some("5cbe24350b7d"),
+                Evidence::Changelog("ChangeLog-6.12.114 lists \"KVM: s390: move pv gmap functions into kvm\" (changelog.Debian of linux-source-6.12)")),
+            (Release::rc(6, 14, 1), true, Some("5cbe24350b7d"),
+                Evidence::Mail("make_folio_secure: expected_folio_refs(folio) + 1 in the pull (id 9994489452)")),
         ],
     },
     writeback_ebusy: bool {
@@ -523,20 +536,24 @@ switches! {
         ],
         history: [
             (V5_7, false, Some("214d9bbcd3a6"), Evidence::Mail("review thread of the v5.7 uv.c (id 3156229660)")),
-            (Release::v(6, 14), true, Some("5cbe24350b7d"),
-                Evidence::Questionable("issue 26: the gfn_to_page flow was rc-only in v6.14")),
+            (Release::stable(6, 12, 114), true, Some("5cbe24350b7d"),
+                Evidence::Changelog("ChangeLog-6.12.114 lists \"KVM: s390: move pv gmap functions into kvm\" (changelog.Debian of linux-source-6.12)")),
+            (Release::rc(6, 14, 1), true, Some("5cbe24350b7d"),
+                Evidence::Mail("make_folio_secure: folio_test_writeback → -EBUSY in the pull (id 9994489452)")),
         ],
     },
     wiggle_drains: bool {
-        doc: "`s390_wiggle_split_folio` drains the LRU on all CPUs.",
+        doc: "`s390_wiggle_split_folio` (`kvm_s390_wiggle_split_folio` in v6.14-rc) drains the LRU on all CPUs.",
         values: &[
-            ValueSpec::new("false", "the wiggle waits for writeback only (or there is no wiggle)"),
+            ValueSpec::new("false", "the wiggle waits for writeback only (the linux-mm tree's uv.c @b36bf6ba, after v7.1: commit and release not established; reachable with --set only), or there is no wiggle"),
             ValueSpec::new("true", "the wiggle also runs lru_add_drain_all"),
         ],
         history: [
-            (V5_7, false, None, Evidence::Preset("no wiggle before make_hva_secure")),
-            (Release::v(6, 15), true, Some("d8dfda5af0be"),
-                Evidence::Questionable("issue 26: d8dfda5af0be is already in v6.14")),
+            (V5_7, false, None, Evidence::Source("no wiggle before 5cbe24350b7d: 6.1.192 and 6.12.118 uv.c drain in gmap_make_secure's own -EBUSY ladder")),
+            (Release::stable(6, 12, 114), true, Some("5cbe24350b7d"),
+                Evidence::Changelog("ChangeLog-6.12.114 lists \"KVM: s390: move pv gmap functions into kvm\" (changelog.Debian of linux-source-6.12)")),
+            (Release::rc(6, 14, 1), true, Some("5cbe24350b7d"),
+                Evidence::Mail("kvm_s390_wiggle_split_folio: folio_wait_writeback, lru_add_drain_all (pull id 9994489452); every later wiggle read drains too: d8dfda5af0be (id 185015127), bd428b8c79ed (id 42490340490), ab73b29efd36 (id 42742393220); only the linux-mm tree's uv.c @b36bf6ba (id 59314175531) lacks it")),
         ],
     },
     kernel_fault: KernelFault {
@@ -546,11 +563,15 @@ switches! {
             (V5_7, KernelFault::TryGetPage, Some("084ea4d611a3"),
                 Evidence::Mail("the v5.7 fault.c posting (ids 2942247510, 2574829980)")),
             (Release::stable(6, 1, 192), KernelFault::TryGetPageExportAlways, None,
-                Evidence::Source("the 2026-03 fix as backported to 6.1.y: 6.1.192 arch/s390/mm/fault.c read (try_get_page, uv_convert_from_secure, do_no_context); the first 6.1.y point release that took it is not established, 6.1.192 is the first known to hold it")),
+                Evidence::Source("the 2026-03 fix as backported to 6.1.y: 6.1.192 arch/s390/mm/fault.c read (KERNEL_FAULT: try_get_page, uv_convert_from_secure, do_no_context); the 6.1 changelog does not name the backport, so the first 6.1.y point with it is not established (earlier points resolve to the old handler)")),
             (Release::v(6, 12), KernelFault::FolioTryGet, None,
-                Evidence::Source("6.12.118 arch/s390/mm/fault.c: folio_try_get; the commit (the 2024 folio conversion) and first release as the preset says")),
+                Evidence::Source("6.12.118 arch/s390/mm/fault.c: folio_try_get; the commit (the 2024 folio conversion) and first release as kernel-notes say")),
+            (Release::stable(6, 12, 114), KernelFault::ExportAlways, None,
+                Evidence::Changelog("ChangeLog-6.12.114 lists \"s390/mm: Add missing secure storage access fixups for donated memory\" (changelog.Debian of linux-source-6.12)")),
+            (Release::stable(6, 12, 115), KernelFault::FolioTryGet, None,
+                Evidence::Changelog("ChangeLog-6.12.115 lists its revert (changelog.Debian of linux-source-6.12); 6.12.118 fault.c read: folio_try_get, BUG() on failure")),
             (Release::v(7, 0), KernelFault::ExportAlways, None,
-                Evidence::Mail("\"s390/mm: Add missing secure storage access fixups for donated memory\" (Fixes: 084ea4d611a3) in the fixes pull \"[GIT PULL 2/6]\" of 2026-03-18 (search id 56104790036), after v7.0-rc1; v7.0 final as the first release, tag containment not checked; 6.12.118 does not have it")),
+                Evidence::Mail("\"s390/mm: Add missing secure storage access fixups for donated memory\" (Fixes: 084ea4d611a3) in the fixes pull \"[GIT PULL 2/6]\" of 2026-03-18 during the 7.0 release candidates (search id 56104790036); the rc that took it not established; 6.12.118 does not have it")),
         ],
     },
     user_fault: UserFault {
@@ -698,6 +719,34 @@ switches! {
         ],
         history: [
             (V5_7, false, None, Evidence::Source("a configuration, not a version: off in the Debian configs of 6.1 and 6.12")),
+        ],
+    },
+    wiggle_split_eagain: bool {
+        doc: "`make_hva_secure` turns a successful `s390_wiggle_split_folio` into `-EAGAIN` (3ec8a8330a1a \"s390/uv: Don't return 0 from make_hva_secure() if the operation was not successful\"); before, a split large folio returned 0 and the page was never imported.",
+        values: &[
+            ValueSpec::new("false", "the wiggle's 0 (split done) is returned: unpack skips the page (v6.14, v6.15)"),
+            ValueSpec::new("true", "the wiggle's 0 becomes -EAGAIN: the caller retries"),
+        ],
+        history: [
+            (V5_7, false, None, Evidence::Source("no s390_wiggle_split_folio before 5cbe24350b7d; 6.12.118 gmap_make_secure retries a split itself (goto again)")),
+            (Release::stable(6, 12, 114), true, Some("3ec8a8330a1a"),
+                Evidence::Changelog("ChangeLog-6.12.114 lists \"s390/uv: Don't return 0 from make_hva_secure() if the operation was not successful\" (changelog.Debian of linux-source-6.12)")),
+            (Release::v(6, 16), true, Some("3ec8a8330a1a"),
+                Evidence::Mail("pushed to kvms390 next on 2025-05-28 for the 6.16 merge window (id 66578481401), Cc: stable (id 46862553323; the 6.14.y/6.15.y points that took it not established)")),
+        ],
+    },
+    enxio_write_fault: bool {
+        doc: "The PGM 0x3e handler (`vcpu_post_run_handle_fault`) falls through to the DAT-fault handling with FAULT_FLAG_WRITE when the import returns `-ENXIO` (d8dfda5af0be); before, only `-EINVAL` was acted on.",
+        values: &[
+            ValueSpec::new("false", "only -EINVAL (SIGSEGV) is acted on; every other result re-enters the guest"),
+            ValueSpec::new("true", "-ENXIO: gmap_fault(FAULT_FLAG_WRITE), then re-enter the guest"),
+        ],
+        history: [
+            (V5_7, false, None, Evidence::Source("6.1.192 fault.c do_non_secure_storage_access and 6.12.118 kvm-s390.c vcpu_post_run_handle_fault: only -EINVAL")),
+            (Release::stable(6, 12, 114), true, Some("d8dfda5af0be"),
+                Evidence::Changelog("ChangeLog-6.12.114 lists \"KVM: s390: pv: fix race when making a page secure\" (changelog.Debian of linux-source-6.12)")),
+            (Release::v(6, 14), true, Some("d8dfda5af0be"),
+                Evidence::Mail("the kvm-s390.c hunk of the v4 posting (id 47899252395), pulled for v6.14 final (id 47790123372)")),
         ],
     },
 }
