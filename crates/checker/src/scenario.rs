@@ -58,7 +58,9 @@ struct Raw {
     guest: Vec<Spanned<RawGuest>>,
     #[serde(default)]
     pipe: Vec<Spanned<RawPipe>>,
-    thread: Spanned<Vec<RawThread>>,
+    thread: Spanned<Vec<Spanned<RawThread>>>,
+    /// Free frames the page allocator has at the start (default `build::SPARE_FRAMES`).
+    spare_frames: Option<Spanned<usize>>,
     #[serde(default)]
     bounds: RawBounds,
     #[serde(default)]
@@ -104,7 +106,7 @@ struct RawMap {
     #[serde(default = "yes")]
     present: bool,
     /// The PTE is writable at the start (defaults to `writable`).
-    pte_write: Option<bool>,
+    pte_write: Option<Spanned<bool>>,
 }
 
 fn yes() -> bool {
@@ -151,9 +153,9 @@ type RawOp = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawBounds {
-    max_depth: Option<usize>,
-    max_executions: Option<u64>,
-    max_time_secs: Option<u64>,
+    max_depth: Option<Spanned<usize>>,
+    max_executions: Option<Spanned<u64>>,
+    max_time_secs: Option<Spanned<u64>>,
     max_preemptions: Option<u32>,
     /// The bounded-waiting bound (busy answers a `uv_call` may spin through while it holds a
     /// spinlock or a frozen refcount).
@@ -200,6 +202,26 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Where `field` is written inside the table at `span` (the value after `field =` on a
+    /// line of its own), or the table's start when it is not written there.
+    fn field_in(&self, span: std::ops::Range<usize>, field: &str) -> std::ops::Range<usize> {
+        let end = span.end.min(self.text.len());
+        let start = span.start.min(end);
+        let mut at = start;
+        for line in self.text[start..end].split_inclusive('\n') {
+            let t = line.trim_start();
+            if let Some(rest) = t.strip_prefix(field) {
+                let r = rest.trim_start();
+                if let Some(v) = r.strip_prefix('=') {
+                    let pos = at + (line.len() - v.trim_start().len());
+                    return pos..pos;
+                }
+            }
+            at += line.len();
+        }
+        span
+    }
+
     fn err(&self, span: std::ops::Range<usize>, msg: impl Into<String>) -> ScenarioError {
         let upto = &self.text[..span.start.min(self.text.len())];
         let line = upto.matches('\n').count() + 1;
@@ -215,12 +237,14 @@ impl Ctx<'_> {
 
 /// Reads and checks a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: path.to_path_buf(),
-        line: 0,
-        column: 0,
-        message: format!("cannot read: {e}"),
-    })?;
+    // A regular file of at most MAX_SCENARIO_BYTES (not /dev/zero, not a FIFO).
+    let text = crate::input::read_text(path, "scenario file", crate::input::MAX_SCENARIO_BYTES)
+        .map_err(|e| ScenarioError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: e.message,
+        })?;
     parse(path, &text)
 }
 
@@ -248,6 +272,32 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
 
+    let presets = parse_presets(&cx, &raw)?;
+    let overrides = parse_overrides(&cx, &raw)?;
+    let mut builder = set_up(&cx, &raw)?;
+    let expect = parse_expect(&cx, &raw, &presets)?;
+    let (bounds, max_spins) = parse_bounds(&cx, &raw.bounds)?;
+    if let Some(n) = max_spins {
+        builder.set_spin_bound(n);
+    }
+    use sha2::Digest;
+    let hash = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));
+    Ok(Scenario {
+        name,
+        path: path.to_path_buf(),
+        description: raw.description.unwrap_or_default().trim().to_string(),
+        presets,
+        overrides,
+        bounds,
+        expect,
+        hash,
+        builder: Rc::new(builder),
+        max_spins_override: None,
+    })
+}
+
+/// `presets`: at least one, none twice, each a preset or a release.
+fn parse_presets(cx: &Ctx, raw: &Raw) -> Result<Vec<String>, ScenarioError> {
     if raw.presets.get_ref().is_empty() {
         return Err(cx.err(
             raw.presets.span(),
@@ -256,11 +306,22 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     }
     let mut presets = Vec::new();
     for p in raw.presets.get_ref() {
+        if presets.contains(p.get_ref()) {
+            return Err(cx.err(
+                p.span(),
+                format!("field `presets`: `{}` is listed twice", p.get_ref()),
+            ));
+        }
         if let Err(e) = kernel::vocab::presets::resolve(p.get_ref()) {
             return Err(cx.err(p.span(), format!("field `presets`: {e}")));
         }
         presets.push(p.get_ref().clone());
     }
+    Ok(presets)
+}
+
+/// `[set]`: each switch and value checked against the switch declarations.
+fn parse_overrides(cx: &Ctx, raw: &Raw) -> Result<Vec<(String, String)>, ScenarioError> {
     let mut overrides = Vec::new();
     for (k, v) in &raw.set {
         let val = match v.get_ref() {
@@ -273,12 +334,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             .map_err(|e| cx.err(v.span(), format!("table `set`: {e}")))?;
         overrides.push((k.clone(), val));
     }
+    Ok(overrides)
+}
 
-    let mut builder = set_up(&cx, &raw)?;
-    if let Some(n) = raw.bounds.max_spins {
-        builder.set_spin_bound(n);
-    }
-
+/// `[expect."PRESET"]`: a verdict per listed preset, a violation with exactly its violated
+/// properties (known, violations not observations, none twice).
+fn parse_expect(
+    cx: &Ctx,
+    raw: &Raw,
+    presets: &[String],
+) -> Result<BTreeMap<String, Expect>, ScenarioError> {
     let mut expect = BTreeMap::new();
     for (preset, e) in &raw.expect {
         if !presets.contains(preset) {
@@ -301,8 +366,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 ))
             }
         };
-        let mut properties = Vec::new();
+        let mut properties: Vec<String> = Vec::new();
         for p in &r.properties {
+            if properties.contains(p.get_ref()) {
+                return Err(cx.err(
+                    p.span(),
+                    format!("field `properties`: `{}` is listed twice", p.get_ref()),
+                ));
+            }
             let spec = kernel::vocab::properties::by_id(p.get_ref()).ok_or_else(|| {
                 cx.err(
                     p.span(),
@@ -328,6 +399,30 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             }
             properties.push(p.get_ref().clone());
         }
+        // `properties` are exactly the violated properties: only a violation has them, and
+        // it has at least one (Check::matches compares them for a violation only).
+        match (verdict, properties.is_empty()) {
+            (crate::Verdict::Violation, true) => {
+                return Err(cx.err(
+                    r.verdict.span(),
+                    format!(
+                        "table `expect.\"{preset}\"`: a violation names its violated properties \
+                         (`properties = [...]`)"
+                    ),
+                ))
+            }
+            (crate::Verdict::Verified | crate::Verdict::Incomplete, false) => {
+                return Err(cx.err(
+                    r.properties[0].span(),
+                    format!(
+                        "table `expect.\"{preset}\"`: field `properties`: a verdict `{}` has no \
+                         violated properties (only `violation` lists them)",
+                        r.verdict.get_ref()
+                    ),
+                ))
+            }
+            _ => {}
+        }
         properties.sort();
         expect.insert(
             preset.clone(),
@@ -337,37 +432,66 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             },
         );
     }
+    Ok(expect)
+}
 
+/// `[bounds]`: a bound of 0 explores nothing (never a verdict); a depth above `MAX_DEPTH` is
+/// more than the model represents (its counts). With the search's bounds, the model's
+/// bounded-waiting bound (`max_spins`, if given).
+fn parse_bounds(cx: &Ctx, b: &RawBounds) -> Result<(explore::Bounds, Option<u32>), ScenarioError> {
     let d = explore::Bounds::default();
-    let bounds = explore::Bounds {
-        max_depth: raw.bounds.max_depth.unwrap_or(d.max_depth),
-        max_executions: raw.bounds.max_executions,
-        max_time: raw.bounds.max_time_secs.map(std::time::Duration::from_secs),
-        max_memory_mib: Some(16 * 1024),
-        max_preemptions: raw.bounds.max_preemptions,
+    // A bound of 0 explores nothing (never a verdict); a depth above MAX_DEPTH is more
+    // than the model represents (its counts).
+    let at_least_one = |v: &Option<Spanned<u64>>, field: &str| match v {
+        Some(x) if *x.get_ref() == 0 => Err(cx.err(
+            x.span(),
+            format!("table `bounds`: field `{field}`: at least 1 (0 would explore nothing)"),
+        )),
+        _ => Ok(v.as_ref().map(|x| *x.get_ref())),
     };
-    use sha2::Digest;
-    let hash = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));
-    Ok(Scenario {
-        name,
-        path: path.to_path_buf(),
-        description: raw.description.unwrap_or_default().trim().to_string(),
-        presets,
-        overrides,
-        bounds,
-        expect,
-        hash,
-        builder: Rc::new(builder),
-        max_spins_override: None,
-    })
+    let max_depth = match &b.max_depth {
+        Some(x) if !(1..=kernel::build::MAX_DEPTH).contains(x.get_ref()) => {
+            return Err(cx.err(
+                x.span(),
+                format!(
+                    "table `bounds`: field `max_depth`: 1..={} steps per execution, not {} \
+                     (the model's counts are sized for at most that many)",
+                    kernel::build::MAX_DEPTH,
+                    x.get_ref()
+                ),
+            ))
+        }
+        Some(x) => *x.get_ref(),
+        None => d.max_depth,
+    };
+    let max_executions = at_least_one(&b.max_executions, "max_executions")?;
+    let max_time_secs = at_least_one(&b.max_time_secs, "max_time_secs")?;
+    let bounds = explore::Bounds {
+        max_depth,
+        max_executions,
+        max_time: max_time_secs.map(std::time::Duration::from_secs),
+        // Memory bounds come from the machine (`crate::limits`), set by the command line.
+        max_preemptions: b.max_preemptions,
+        ..d
+    };
+    Ok((bounds, b.max_spins))
 }
 
 /// The set-up and the threads as [`Builder`] calls; every error at the table or field it
 /// concerns.
 fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
     let mut b = Builder::new();
+    if let Some(n) = &raw.spare_frames {
+        b.spare_frames(*n.get_ref())
+            .map_err(|e| cx.err(n.span(), format!("field `{}`: {}", e.field, e.message)))?;
+    }
     let at = |span: std::ops::Range<usize>| {
-        move |e: BuildError| cx.err(span.clone(), format!("field `{}`: {}", e.field, e.message))
+        move |e: BuildError| {
+            cx.err(
+                cx.field_in(span.clone(), e.field),
+                format!("field `{}`: {}", e.field, e.message),
+            )
+        }
     };
     for f in &raw.file {
         let r = f.get_ref();
@@ -409,6 +533,21 @@ fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
             }
             (Some(_), None, false) => return Err(cx.err(m.span(), "field `index`: missing")),
         };
+        if let Some(w) = r.pte_write.as_ref().filter(|w| *w.get_ref()) {
+            let why = if !r.writable {
+                Some("the mapping is not `writable`")
+            } else if !r.present {
+                Some("the PTE is not `present`")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(cx.err(
+                    w.span(),
+                    format!("field `pte_write`: a writable PTE, but {why}"),
+                ));
+            }
+        }
         b.map(MapSpec {
             mm,
             vpn: r.vpn,
@@ -416,7 +555,7 @@ fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
             shared: r.shared,
             writable: r.writable,
             present: r.present,
-            pte_write: r.pte_write.unwrap_or(r.writable),
+            pte_write: r.pte_write.as_ref().map_or(r.writable, |w| *w.get_ref()),
         })
         .map_err(at(m.span()))?;
     }
@@ -439,7 +578,8 @@ fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
             "field `thread`: a scenario needs at least one thread",
         ));
     }
-    for t in raw.thread.get_ref() {
+    for ts in raw.thread.get_ref() {
+        let t = ts.get_ref();
         let mut ops = Vec::new();
         for op in &t.ops {
             ops.push(parse_op(cx, &b, op)?);
@@ -447,7 +587,12 @@ fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
         b.thread(&t.name, ops).map_err(|e| {
             let span =
                 e.op.and_then(|i| t.ops.get(i))
-                    .map_or(raw.thread.span(), |o| field_span(o, e.field));
+                    .map_or(ts.span(), |o| field_span(o, e.field));
+            let span = if e.op.is_none() {
+                cx.field_in(span, e.field)
+            } else {
+                span
+            };
             cx.err(span, format!("field `{}`: {}", e.field, e.message))
         })?;
     }
@@ -531,22 +676,21 @@ fn parse_op(cx: &Ctx, b: &Builder, op: &Spanned<RawOp>) -> Result<OpCall, Scenar
 
 /// A field's value by its kind.
 fn parse_arg(b: &Builder, f: &FieldSpec, v: &toml::Value) -> Result<Arg, String> {
-    let int = |lo: i64, hi: i64, what: &str| match v {
-        toml::Value::Integer(n) if (lo..=hi).contains(n) => Ok(*n),
-        _ => Err(format!("expected {what}, not `{v}`")),
+    // Every number within what the model represents (`Kind::range`).
+    let int = || {
+        let (lo, hi, what) = f.kind.range().expect("a numeric kind");
+        match v {
+            toml::Value::Integer(n) if (lo..=hi).contains(n) => Ok(*n),
+            _ => Err(format!("expected {what}, not `{v}`")),
+        }
     };
-    let max = i64::from(u32::MAX);
     Ok(match f.kind {
         Kind::Mm | Kind::File | Kind::Pipe => match v {
             toml::Value::String(s) => Arg::Id(b.resolve(f.kind, s)?),
             _ => return Err(format!("expected a name, not `{v}`")),
         },
-        Kind::Gfn | Kind::Vpn | Kind::Index => Arg::Num(int(0, max, "a number ≥ 0")? as usize),
-        Kind::Count => Arg::Num(int(1, max, "a count ≥ 1")? as usize),
-        Kind::Byte => Arg::Byte(int(1, 255, "the byte value to store (1..=255)")? as u8),
-        Kind::Code => {
-            Arg::Num(int(1, 0xffff, "a UV return code (0x1..=0xffff, e.g. 0x107)")? as usize)
-        }
+        Kind::Gfn | Kind::Vpn | Kind::Index | Kind::Count | Kind::Code => Arg::Num(int()? as usize),
+        Kind::Byte => Arg::Byte(int()? as u8),
         Kind::Bool => match v {
             toml::Value::Boolean(x) => Arg::Bool(*x),
             _ => return Err(format!("expected true or false, not `{v}`")),

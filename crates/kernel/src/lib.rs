@@ -19,6 +19,7 @@ pub mod gup_callers;
 pub mod hook;
 pub mod import;
 pub mod prim;
+pub mod reclaim;
 pub mod retry;
 pub mod splice;
 pub mod teardown;
@@ -281,7 +282,7 @@ impl explore::search::StateKey for KernelModel {
     }
 
     /// Into the allocations of a recycled snapshot (`World::clone_from`, tested in
-    /// crates/checker/tests/world_clone.rs).
+    /// crates/checker/tests/suite/world_clone.rs).
     fn snapshot_into(&self, world: &World, into: &mut World) -> bool {
         into.clone_from(world);
         true

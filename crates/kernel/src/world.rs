@@ -20,6 +20,15 @@ pub const PAGE_BYTES: usize = 32;
 pub const GUP_PIN_COUNTING_BIAS: i32 = 1024;
 /// Entries per page table: a PTE lock covers this many virtual pages (s390: 256 × 4 KiB).
 pub const PTRS_PER_PTE: usize = 256;
+/// The largest virtual page number of a user address space: s390's `TASK_SIZE_MAX` is
+/// `-PAGE_SIZE` (arch/s390/include/asm/processor.h, 6.1.192 and 6.12.118), so the last user
+/// page of a 64-bit address space of 4 KiB pages is 2^52 - 2. The model keys PTEs and PTE
+/// locks by the full number (no packing into narrower integers).
+pub const MAX_VPN: usize = (1 << 52) - 2;
+/// The largest guest frame number: a guest absolute address has 64 bits, pages 4 KiB.
+pub const MAX_GFN: usize = (1 << 52) - 1;
+// The model's numbers are `usize`: the limits above need a 64-bit target.
+const _: () = assert!(usize::BITS >= 64);
 
 /// `struct page` of one frame.
 #[derive(Copy, Clone, Debug)]
@@ -50,6 +59,11 @@ pub struct Page {
     pub extra: i32,
     /// Page content as the host sees it (plaintext, or ciphertext after an export).
     pub data: [u8; PAGE_BYTES],
+    /// `PG_referenced` (reclaim's second look: `folio_check_references`, mm/vmscan.c).
+    pub referenced: bool,
+    /// `PG_reclaim` (reclaim saw the folio dirty or under writeback and wants it freed as
+    /// soon as it is clean: mm/vmscan.c `shrink_folio_list`).
+    pub reclaim: bool,
 }
 
 impl Page {
@@ -69,6 +83,8 @@ impl Page {
             private: false,
             extra: 0,
             data: [0; PAGE_BYTES],
+            referenced: false,
+            reclaim: false,
         }
     }
 }
@@ -158,6 +174,19 @@ pub struct File {
     /// `vma_is_shmem` (no writeback, so a shared writable mapping of it needs no dirty
     /// tracking). A set-up constant.
     pub shmem: bool,
+    /// The file's blocks on disk by index, as written by a write-out (`None`: never
+    /// written; a read finds zeroes). Part of the index's cache-slot object.
+    pub disk: Vec<Option<Block>>,
+}
+
+/// A file block on disk: what a write-out's device read from the page. The UV keeps the
+/// integrity data of an exported guest page per guest page, not per frame, so an exported
+/// image written out and read back into another frame still imports: the model, which keeps
+/// the seal with the frame (`uv::UvFrame::sealed`), carries it with the block.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Block {
+    pub data: [u8; PAGE_BYTES],
+    pub sealed: Option<crate::uv::Sealed>,
 }
 
 /// One pipe buffer.
@@ -260,6 +289,10 @@ pub struct Objs {
     pub uv_env_base: u32,
     /// The protected VM's configuration ([`PvVm`]).
     pub vm: u32,
+    /// A thread can write file pages out to disk (reclaim's `pageout`), so a page-cache
+    /// read may find a block there (the read then declares the new page's UV object; models
+    /// without such a thread keep their steps as they were).
+    pub disk: bool,
     pub total: usize,
     /// (mm, vpn) → index of its PTE object.
     pub pte_index: Vec<(MmId, usize)>,
@@ -295,21 +328,26 @@ impl Objs {
         ObjId(self.page_base + (p * self.per_page + part as usize) as u32)
     }
     pub fn pte(&self, mm: MmId, vpn: usize) -> ObjId {
-        let i = self
-            .pte_index
+        ObjId(self.pte_base + self.pte_slot(mm, vpn) as u32)
+    }
+    /// The position of (mm, vpn) in [`Objs::pte_index`]: one per mapping, so it fits in 32
+    /// bits where a vpn does not (a step guard's argument packs it).
+    pub fn pte_slot(&self, mm: MmId, vpn: usize) -> usize {
+        self.pte_index
             .iter()
             .position(|&k| k == (mm, vpn))
-            .expect("PTE object registered at set-up");
-        ObjId(self.pte_base + i as u32)
+            .expect("PTE object registered at set-up")
     }
     pub fn ptl(&self, mm: MmId, vpn: usize) -> ObjId {
+        ObjId(self.ptl_base + self.ptl_slot(mm, vpn) as u32)
+    }
+    /// The position of the page table of (mm, vpn) in [`Objs::ptl_index`].
+    pub fn ptl_slot(&self, mm: MmId, vpn: usize) -> usize {
         let t = vpn / PTRS_PER_PTE;
-        let i = self
-            .ptl_index
+        self.ptl_index
             .iter()
             .position(|&k| k == (mm, t))
-            .expect("PTE-lock object registered at set-up");
-        ObjId(self.ptl_base + i as u32)
+            .expect("PTE-lock object registered at set-up")
     }
     pub fn mmap(&self, mm: MmId) -> ObjId {
         ObjId(self.mmap_base + mm as u32)
@@ -438,6 +476,8 @@ impl Page {
             private,
             extra,
             data,
+            referenced,
+            reclaim,
         } = self;
         let pair = |a: i32, b: i32| u64::from(a as u32) | (u64::from(b as u32) << 32);
         h.write_u64(pair(*refcount, *mapcount));
@@ -452,6 +492,8 @@ impl Page {
             *private,
             locked_by.is_some(),
             mapping.is_some(),
+            *referenced,
+            *reclaim,
         ]
         .iter()
         .enumerate()
@@ -499,7 +541,12 @@ clone_reusing!(Mm {
     mmap_readers,
     mmap_writer,
 });
-clone_reusing!(File { name, cache, shmem });
+clone_reusing!(File {
+    name,
+    cache,
+    shmem,
+    disk
+});
 clone_reusing!(Pipe {
     name,
     bufs,
@@ -529,7 +576,7 @@ clone_reusing!(World {
 // (a destructuring without `..`, as `Clone` above does), so that a new field is a compile
 // error until it is hashed or left out with a reason. What they leave out is what no step
 // changes: names, VMAs, the protected flags and counts, guest-frame translations (set-up
-// constants, the same in every state of one model; crates/checker/tests/world_constants.rs
+// constants, the same in every state of one model; crates/checker/tests/suite/world_constants.rs
 // checks the list through `World::set_up_constants`).
 impl std::hash::Hash for Mm {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
@@ -569,8 +616,10 @@ impl std::hash::Hash for File {
             name: _,  // a set-up constant
             shmem: _, // a set-up constant
             cache,
+            disk,
         } = self;
         cache.hash(h);
+        disk.hash(h);
     }
 }
 
@@ -820,6 +869,8 @@ mod tests {
         vary(&|p| p.extra = -1);
         vary(&|p| p.data[0] = 1);
         vary(&|p| p.data[PAGE_BYTES - 1] = 1);
+        vary(&|p| p.referenced = true);
+        vary(&|p| p.reclaim = true);
         // A lock holder's word where a mapping's first word would be, and the reverse.
         vary(&|p| {
             p.locked_by = Some(0);

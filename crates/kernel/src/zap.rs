@@ -4,7 +4,7 @@
 
 use crate::prim::{acc, live, warn};
 use crate::uv::UvRc;
-use crate::world::{MmId, PagePart as PP, Pte};
+use crate::world::{MmId, PageId, PagePart as PP, Pte};
 use crate::Cx;
 use explore::{Access, Accesses, Op};
 
@@ -50,26 +50,7 @@ impl Cx {
                         })
                         .await;
                     if protected {
-                        let _g = self.ctx.enter("ptep_get_and_clear_full");
-                        let rc = self.uv_convert_from_secure(p).await;
-                        if rc == UvRc::Ok {
-                            if self.cfg.pte_clear_export_clears_arch1 {
-                                self.set_arch1(p, false).await;
-                            }
-                        } else if self.cfg.pte_clear_export_warns {
-                            self.ctx
-                                .step(Op::new("WARN_ON_ONCE", Accesses::new()), move |e| {
-                                    warn(
-                                        e,
-                                        "ptep_get_and_clear_full",
-                                        format!(
-                                            "uv_convert_from_secure_pte(P{p}) failed ({rc:?}): \
-                                             the page stays secure and unusable by the host"
-                                        ),
-                                    );
-                                })
-                                .await;
-                        }
+                        self.pte_clear_export("ptep_get_and_clear_full", p).await;
                     }
                     let a = acc(&[
                         Access::write(self.objs.page(p, PP::Meta)),
@@ -106,5 +87,34 @@ impl Cx {
                 self.mmap_read_unlock(mm).await;
             })
             .await
+    }
+
+    /// The s390 PTE-clear helpers' export of a protected mm's page (`ptep_get_and_clear_full`,
+    /// `ptep_clear_flush`: arch/s390/include/asm/pgtable.h, v5.7 / 6.1.192 / 6.12.118), with
+    /// the mapping's reference still held: `uv_convert_from_secure` through `uv_call` (the
+    /// `_owned_` variant from v5.16 also clears PG_arch_1 on success,
+    /// `pte_clear_export_clears_arch1`), under the caller's PTE lock. A failure is ignored
+    /// until v6.19 and warned about from v7.0 (`pte_clear_export_warns`, 850103b0ce6d).
+    pub(crate) async fn pte_clear_export(&self, helper: &'static str, p: PageId) {
+        let _g = self.ctx.enter(helper);
+        let rc = self.uv_convert_from_secure(p).await;
+        if rc == UvRc::Ok {
+            if self.cfg.pte_clear_export_clears_arch1 {
+                self.set_arch1(p, false).await;
+            }
+        } else if self.cfg.pte_clear_export_warns {
+            self.ctx
+                .step(Op::new("WARN_ON_ONCE", Accesses::new()), move |e| {
+                    warn(
+                        e,
+                        helper,
+                        format!(
+                            "uv_convert_from_secure_pte(P{p}) failed ({rc:?}): \
+                             the page stays secure and unusable by the host"
+                        ),
+                    );
+                })
+                .await;
+        }
     }
 }
