@@ -277,7 +277,7 @@ fn input_files_that_are_not_regular_or_too_large_are_refused() {
     // A trace file whose scenario is /dev/zero: not read, and the paths tried are named.
     let tf = serde_json::json!({
         "format": 1, "pvmm_version": "0.1.0", "scenario": "zero",
-        "scenario_path": "/dev/zero", "scenario_sha256": "0", "preset": "v5.7",
+        "scenario_path": "/dev/zero", "scenario_sha256": "0".repeat(64), "preset": "v5.7",
         "overrides": [], "property": "io-on-secure-page", "schedule": "0", "steps": []
     });
     let trace = d.join("zero.json");
