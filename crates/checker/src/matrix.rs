@@ -74,7 +74,9 @@ pub struct Path_ {
     /// The kernel functions the host thread goes through (file: function).
     pub kernel: &'static str,
     pub backing: Backing,
-    /// The host thread's operations; `{mm}` is replaced by the mm of the variant.
+    /// The host thread's operations; `{mm}` is replaced by the mm of the variant. After
+    /// [`FIRMWARE`], the operations of a third thread, the firmware (`uv-busy`, `uv-fail`)
+    /// running beside the host's path.
     pub ops: &'static str,
     /// Extra vCPU operations after the write (e.g. a read-back).
     pub vcpu_extra: &'static str,
@@ -84,6 +86,9 @@ pub struct Path_ {
     /// The second mm maps the file read-only.
     pub second_read_only: bool,
 }
+
+/// Separates a path's host operations from its firmware thread's (see [`Path_::ops`]).
+pub const FIRMWARE: &str = " ;; firmware: ";
 
 /// A row whose vCPU differs from the default one that stores into frame 0: its own
 /// operations, and guest frames that hold parts of an encrypted boot image.
@@ -129,7 +134,7 @@ pub const PATHS: &[Path_] = &[
     Path_ { id: "splice-tee", title: "splice into a pipe, tee to another, that one to a socket", kernel: "fs/splice.c: copy_page_to_iter_pipe; link_pipe > generic_pipe_buf_get > try_get_page; splice_from_pipe_feed", backing: Backing::File, ops: r#"{ op = "splice-read", file = "guest.img", index = 0, pipe = "p" }, { op = "tee", from = "p", to = "q" }, { op = "pipe-release", pipe = "p" }, { op = "splice-to-socket", pipe = "q" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "writeback", title: "writeback of the shared backing file", kernel: "mm/page-writeback.c: __test_set_page_writeback > arch_make_page_accessible; end_page_writeback", backing: Backing::File, ops: r#"{ op = "writeback", file = "guest.img", index = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "madvise-dontneed", title: "MADV_DONTNEED of guest RAM (the page is freed and reusable)", kernel: "mm/memory.c: zap_pte_range > ptep_get_and_clear_full (export in a protected mm) > page_remove_rmap > tlb put", backing: Backing::Anon, ops: r#"{ op = "zap", mm = "{mm}", vpn = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
-    Path_ { id: "madvise-dontneed-busy", title: "MADV_DONTNEED while the UV answers busy", kernel: "uv_call / __uv_call busy → -EAGAIN → writeback wait; zap_pte_range", backing: Backing::Anon, ops: r#"{ op = "uv-busy" }, { op = "zap", mm = "{mm}", vpn = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "madvise-dontneed-busy", title: "MADV_DONTNEED while the UV answers busy", kernel: "uv_call / __uv_call busy → -EAGAIN → writeback wait; zap_pte_range", backing: Backing::Anon, ops: r#"{ op = "uv-busy", count = 1 }, { op = "zap", mm = "{mm}", vpn = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "zap-second", title: "munmap of the file page in another process", kernel: "mm/memory.c: zap_pte_range in an unprotected mm (no export)", backing: Backing::File, ops: r#"{ op = "zap", mm = "{mm}", vpn = 0 }"#, vcpu_extra: "", variants: SECOND, shared: false, second_read_only: false },
     Path_ { id: "lru-batch", title: "page on a per-CPU LRU batch (extra reference until drained)", kernel: "mm/swap.c: lru_cache_add / mark_page_accessed; gmap_make_secure's -EBUSY drain ladder", backing: Backing::File, ops: r#"{ op = "lru-add", file = "guest.img", index = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "anon-fault-lru", title: "guest RAM faulted in (the LRU batch holds a reference)", kernel: "mm/memory.c: do_anonymous_page > lru_cache_add; gmap_make_secure -EBUSY > lru_add_drain", backing: Backing::Anon, ops: r#"{ op = "lru-drain" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
@@ -138,7 +143,7 @@ pub const PATHS: &[Path_] = &[
     Path_ { id: "round-trip", title: "guest data across export and re-import (host read in between)", kernel: "arch_make_page_accessible > uv_convert_from_secure (encrypt); gmap_make_secure > UVC import (decrypt, verify)", backing: Backing::File, ops: r#"{ op = "kernel-read", file = "guest.img", index = 0 }"#, vcpu_extra: r#", { op = "guest-access", gfn = 0 }"#, variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "host-write-exported", title: "a host write to the exported page (integrity check)", kernel: "user store after export; UVC import fails its integrity check → -EINVAL → SIGSEGV", backing: Backing::File, ops: r#"{ op = "user-access", mm = "{mm}", vpn = 0, write = true }"#, vcpu_extra: r#", { op = "guest-access", gfn = 0 }"#, variants: SECOND, shared: false, second_read_only: false },
     Path_ { id: "gup-fast-pin-2p", title: "GUP fast FOLL_PIN of two pages across a page-table boundary, then device I/O", kernel: "mm/gup.c: internal_get_user_pages_fast > lockless_pages_from_mm > gup_pmd_range > gup_pte_range per PMD range; the slow path from start + nr_pinned", backing: Backing::FilePair, ops: r#"{ op = "gup", mm = "{mm}", vpn = 255, nr_pages = 2, flags = "FOLL_PIN", fast = true }, { op = "dma" }, { op = "put" }"#, vcpu_extra: "", variants: BOTH, shared: false, second_read_only: false },
-    Path_ { id: "gup-fast-pin-hook-fail", title: "GUP fast FOLL_PIN of two pages whose first export fails (the hook error in gup_pte_range, fixed 2025-09)", kernel: "mm/gup.c: gup_pte_range returns the hook's error, which gup_pmd_range reads as \"carry on\"; internal_get_user_pages_fast resumes at start + nr_pinned", backing: Backing::FilePair, ops: r#"{ op = "uv-export-fails" }, { op = "gup", mm = "{mm}", vpn = 255, nr_pages = 2, flags = "FOLL_PIN", fast = true }, { op = "dma" }, { op = "put" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "gup-fast-pin-hook-fail", title: "GUP fast FOLL_PIN of two pages whose first export fails (the hook error in gup_pte_range, fixed 2025-09)", kernel: "mm/gup.c: gup_pte_range returns the hook's error, which gup_pmd_range reads as \"carry on\"; internal_get_user_pages_fast resumes at start + nr_pinned", backing: Backing::FilePair, ops: r#"{ op = "uv-fail", call = "export", rc = 0x102 }, { op = "gup", mm = "{mm}", vpn = 255, nr_pages = 2, flags = "FOLL_PIN", fast = true }, { op = "dma" }, { op = "put" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "direct-io-2p", title: "block direct I/O of two pages (a short GUP count splits the I/O)", kernel: "block/bio.c: bio_iov_iter_get_pages > __bio_iov_iter_get_pages (again for the rest after a short count) > get/pin_user_pages_fast", backing: Backing::FilePair, ops: r#"{ op = "direct-io", mm = "{mm}", vpn = 255, nr_pages = 2 }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
     Path_ { id: "zerocopy-send-2p", title: "MSG_ZEROCOPY send of two pages", kernel: "net/core/datagram.c: __zerocopy_sg_from_iter > iov_iter_get_pages2 until done (FOLL_GET, no hook); -EFAULT trims the skb", backing: Backing::FilePair, ops: r#"{ op = "zerocopy-send", mm = "{mm}", vpn = 255, nr_pages = 2 }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
     Path_ { id: "vmsplice-socket-2p", title: "vmsplice of two pages into a pipe, then splice to a TCP socket", kernel: "fs/splice.c: vmsplice_to_pipe > iter_to_pipe > iov_iter_get_pages2 (FOLL_GET, no hook), user_page_pipe_buf_ops (no confirm); splice_from_pipe_feed > pipe_to_sendpage; NIC DMA", backing: Backing::FilePair, ops: r#"{ op = "vmsplice", mm = "{mm}", vpn = 255, nr_pages = 2, pipe = "p" }, { op = "splice-to-socket", pipe = "p" }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
@@ -149,6 +154,13 @@ pub const PATHS: &[Path_] = &[
     Path_ { id: "kvm-copy-atomic", title: "KVM reads a shared guest page with page faults disabled (kvm_read_guest_atomic)", kernel: "virt/kvm/kvm_main.c: kvm_read_guest_atomic > __copy_from_user_inatomic; do_secure_storage_access: faulthandler_disabled → fix-up, -EFAULT", backing: Backing::File, ops: r#"{ op = "kvm-copy", gfn = 0, atomic = true }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
     Path_ { id: "adapter-interrupt-2p", title: "KVM sets adapter-interrupt indicator and summary bits in two guest pages", kernel: "arch/s390/kvm/interrupt.c: adapter_indicators_set > get_map_page > get_user_pages_remote (FOLL_GET, no hook) x2; set_bit via page_address (0x3d KERNEL_FAULT); set_page_dirty_lock; put_page", backing: Backing::FilePair, ops: r#"{ op = "adapter-interrupt", ind = 0, summary = 1 }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
     Path_ { id: "unpack-image", title: "KVM_PV_UNPACK of a 2-page image while the backing file is written back, then the guest reads it", kernel: "arch/s390/kvm/pv.c: kvm_s390_pv_unpack > unpack_one > gmap_make_secure (per release; -ENXIO faulted in by unpack_one from v6.14-rc1); mm/page-writeback.c: __test_set_page_writeback > arch_make_page_accessible", backing: Backing::FilePair, ops: r#"{ op = "writeback", file = "guest.img", index = 1 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "uv-busy-period", title: "read() while the UV stays busy during the import (a busy period)", kernel: "arch/s390/include/asm/uv.h: uv_call spins inside make_secure_pte's freeze under the PTE lock | __uv_call → -EAGAIN (f0a1a0615a6f); mm/filemap.c: find_get_entry spins on the frozen count", backing: Backing::File, ops: r#"{ op = "kernel-read", file = "guest.img", index = 0 } ;; firmware: { op = "uv-busy" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "writeback-export-fails", title: "writeback while the UV fails the export", kernel: "mm/page-writeback.c: __test_set_page_writeback / __folio_start_writeback: hook fails → VM_BUG_ON (CONFIG_DEBUG_VM only), else the disk reads a secure page", backing: Backing::File, ops: r#"{ op = "uv-fail", call = "export", rc = 0x102 }, { op = "writeback", file = "guest.img", index = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "read-copy-export-fails", title: "read() while the UV fails the export (0x3d kernel fix-up)", kernel: "arch/s390/mm/fault.c: do_secure_storage_access (KERNEL_FAULT): hook fails → BUG(); export-always + exception fix-up from the 2026-03 fix", backing: Backing::File, ops: r#"{ op = "uv-fail", call = "export", rc = 0x102 }, { op = "kernel-read", file = "guest.img", index = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "gup-slow-pin-export-fails", title: "GUP slow FOLL_PIN while the UV fails the export", kernel: "mm/gup.c: follow_page_pte: arch_make_page_accessible fails → unpin_user_page, -EINVAL (no I/O)", backing: Backing::File, ops: r#"{ op = "uv-fail", call = "export", rc = 0x102 }, { op = "gup", mm = "{mm}", vpn = 0, flags = "FOLL_PIN" }, { op = "dma" }, { op = "put" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "madvise-dontneed-export-fails", title: "MADV_DONTNEED while the UV fails the export at PTE clear", kernel: "arch/s390/include/asm/pgtable.h: ptep_get_and_clear_full: export failure ignored (≤ v6.19), WARN_ON_ONCE (v7.0, 850103b0ce6d); the page is freed either way", backing: Backing::Anon, ops: r#"{ op = "uv-fail", call = "export", rc = 0x102 }, { op = "zap", mm = "{mm}", vpn = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "pv-teardown", title: "VM teardown (KVM_PV_DISABLE) while GUP holds a pin", kernel: "arch/s390/kvm/pv.c: kvm_s390_pv_deinit_vm: s390_reset_acc then DESTROY_SEC_CONF (v5.7) | DESTROY_SEC_CONF then s390_uv_destroy_range (v6.0) | kvm_s390_pv_deinit_cleanup_all (v6.2)", backing: Backing::Anon, ops: r#"{ op = "gup", mm = "{mm}", vpn = 0, flags = "FOLL_PIN" }, { op = "dma" }, { op = "put" }"#, vcpu_extra: r#", { op = "pv-teardown" }"#, variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "pv-teardown-async", title: "asynchronous VM teardown while GUP holds a pin", kernel: "arch/s390/kvm/pv.c: kvm_s390_pv_set_aside (DESTROY_SEC_CONF_FAST, kvm_s390_destroy_lower_2g) + kvm_s390_pv_deinit_aside_vm (v6.2); before v6.2 the VMM falls back to KVM_PV_DISABLE", backing: Backing::Anon, ops: r#"{ op = "gup", mm = "{mm}", vpn = 0, flags = "FOLL_PIN" }, { op = "dma" }, { op = "put" }"#, vcpu_extra: r#", { op = "pv-teardown", async_cleanup = true }"#, variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "reclaim", title: "page reclaim of the backing file's page: two passes (aged, then unmapped and flagged dirty)", kernel: "mm/vmscan.c: shrink_folio_list > folio_check_references > folio_referenced (s390 ptep_test_and_clear_young: _PAGE_INVALID, no export) > try_to_unmap > try_to_unmap_one > ptep_clear_flush (export in a protected mm); dirty: PG_reclaim, activate", backing: Backing::File, ops: r#"{ op = "reclaim", file = "guest.img", index = 0 }, { op = "reclaim", file = "guest.img", index = 0 }"#, vcpu_extra: r#", { op = "guest-access", gfn = 0 }"#, variants: OWN, shared: false, second_read_only: false },
 ];
 
@@ -233,11 +245,18 @@ pub fn scenario_text(path: &Path_, via: Via, presets: &[&str]) -> String {
             );
         }
     }
+    let (host, firmware) = match path.ops.split_once(FIRMWARE) {
+        Some((h, f)) => (h, Some(f)),
+        None => (path.ops, None),
+    };
     let _ = writeln!(
         t,
         "\n[[thread]]\nname = \"host\"\nops = [{}]",
-        path.ops.replace("{mm}", mm)
+        host.replace("{mm}", mm)
     );
+    if let Some(f) = firmware {
+        let _ = writeln!(t, "\n[[thread]]\nname = \"firmware\"\nops = [{f}]");
+    }
     t
 }
 

@@ -157,6 +157,9 @@ struct RawBounds {
     max_executions: Option<Spanned<u64>>,
     max_time_secs: Option<Spanned<u64>>,
     max_preemptions: Option<u32>,
+    /// The bounded-waiting bound (busy answers a `uv_call` may spin through while it holds a
+    /// spinlock or a frozen refcount).
+    max_spins: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -189,6 +192,8 @@ pub struct Scenario {
     pub hash: String,
     /// The set-up and the threads, ready to build a model for any kernel.
     builder: Rc<Builder>,
+    /// The bounded-waiting bound given on the command line, if any.
+    max_spins_override: Option<u32>,
 }
 
 struct Ctx<'a> {
@@ -269,9 +274,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
 
     let presets = parse_presets(&cx, &raw)?;
     let overrides = parse_overrides(&cx, &raw)?;
-    let builder = set_up(&cx, &raw)?;
+    let mut builder = set_up(&cx, &raw)?;
     let expect = parse_expect(&cx, &raw, &presets)?;
-    let bounds = parse_bounds(&cx, &raw.bounds)?;
+    let (bounds, max_spins) = parse_bounds(&cx, &raw.bounds)?;
+    if let Some(n) = max_spins {
+        builder.set_spin_bound(n);
+    }
     use sha2::Digest;
     let hash = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));
     Ok(Scenario {
@@ -284,6 +292,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         expect,
         hash,
         builder: Rc::new(builder),
+        max_spins_override: None,
     })
 }
 
@@ -427,8 +436,9 @@ fn parse_expect(
 }
 
 /// `[bounds]`: a bound of 0 explores nothing (never a verdict); a depth above `MAX_DEPTH` is
-/// more than the model represents (its counts).
-fn parse_bounds(cx: &Ctx, b: &RawBounds) -> Result<explore::Bounds, ScenarioError> {
+/// more than the model represents (its counts). With the search's bounds, the model's
+/// bounded-waiting bound (`max_spins`, if given).
+fn parse_bounds(cx: &Ctx, b: &RawBounds) -> Result<(explore::Bounds, Option<u32>), ScenarioError> {
     let d = explore::Bounds::default();
     // A bound of 0 explores nothing (never a verdict); a depth above MAX_DEPTH is more
     // than the model represents (its counts).
@@ -464,7 +474,7 @@ fn parse_bounds(cx: &Ctx, b: &RawBounds) -> Result<explore::Bounds, ScenarioErro
         max_preemptions: b.max_preemptions,
         ..d
     };
-    Ok(bounds)
+    Ok((bounds, b.max_spins))
 }
 
 /// The set-up and the threads as [`Builder`] calls; every error at the table or field it
@@ -679,7 +689,7 @@ fn parse_arg(b: &Builder, f: &FieldSpec, v: &toml::Value) -> Result<Arg, String>
             toml::Value::String(s) => Arg::Id(b.resolve(f.kind, s)?),
             _ => return Err(format!("expected a name, not `{v}`")),
         },
-        Kind::Gfn | Kind::Vpn | Kind::Index | Kind::Count => Arg::Num(int()? as usize),
+        Kind::Gfn | Kind::Vpn | Kind::Index | Kind::Count | Kind::Code => Arg::Num(int()? as usize),
         Kind::Byte => Arg::Byte(int()? as u8),
         Kind::Bool => match v {
             toml::Value::Boolean(x) => Arg::Bool(*x),
@@ -739,5 +749,21 @@ impl Scenario {
     /// Builds the model for one kernel configuration.
     pub fn model(&self, kernel: Kernel) -> KernelModel {
         self.builder.model(kernel)
+    }
+
+    /// The bounded-waiting bound (the scenario's `[bounds] max_spins`, or the default).
+    pub fn max_spins(&self) -> u32 {
+        self.builder.spin_bound()
+    }
+
+    /// Sets the bounded-waiting bound (`--max-spins`), for every model built after.
+    pub fn set_max_spins(&mut self, n: u32) {
+        Rc::make_mut(&mut self.builder).set_spin_bound(n);
+        self.max_spins_override = Some(n);
+    }
+
+    /// The bound [`Scenario::set_max_spins`] set, if it did (a trace file records it).
+    pub fn max_spins_override(&self) -> Option<u32> {
+        self.max_spins_override
     }
 }

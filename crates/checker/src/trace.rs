@@ -29,6 +29,10 @@ pub struct TraceFile {
     pub preset: String,
     /// Switch overrides given on the command line (the scenario's own are in the file).
     pub overrides: Vec<(String, String)>,
+    /// The bounded-waiting bound when the command line gave one (`--max-spins`; the
+    /// scenario's own is in the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_spins: Option<u32>,
     pub property: String,
     pub schedule: String,
     /// The trace as printed, one line per step: replay compares against it.
@@ -109,6 +113,7 @@ pub fn trace_file(
         scenario_sha256: sc.hash.clone(),
         preset: preset.to_string(),
         overrides: overrides.to_vec(),
+        max_spins: sc.max_spins_override(),
         property: property.to_string(),
         schedule: format_schedule(schedule),
         steps: (0..r.steps.len()).map(|i| step_line(r, i)).collect(),

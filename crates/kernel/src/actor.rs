@@ -181,8 +181,19 @@ async fn run_op(cx: &Cx, call: &OpCall, batches: &mut Batches) -> bool {
             ThreadOp::ZerocopySend { mm, vpn, nr_pages } => {
                 cx.zerocopy_send(mm, vpn, nr_pages, batches.held()).await
             }
-            ThreadOp::UvBusy { count } => cx.uv_set_busy(count).await,
-            ThreadOp::UvExportFails { count } => cx.uv_set_export_fail(count).await,
+            ThreadOp::UvBusy {
+                call,
+                count,
+                partial,
+                forever,
+            } => cx.uv_busy(call.0, count, partial, forever).await,
+            ThreadOp::UvFail {
+                call,
+                rc,
+                rrc,
+                count,
+            } => cx.uv_fail(call.0, rc, rrc.unwrap_or(0), count).await,
+            ThreadOp::PvTeardown { async_cleanup } => cx.pv_teardown(async_cleanup).await,
             ThreadOp::Vmsplice {
                 mm,
                 vpn,

@@ -22,6 +22,9 @@ pub const SPARE_FRAMES: usize = 1;
 pub const MAX_FRAMES: usize = (explore::Accesses::CAP - 1) / 2;
 /// Threads a model may have (the explorer's thread masks).
 pub const MAX_THREADS: usize = 64;
+/// The bounded-waiting bound unless a scenario sets one (`[bounds] max_spins`, `--max-spins`):
+/// busy answers a `uv_call` may spin through while it holds a spinlock or a frozen refcount.
+pub const DEFAULT_SPIN_BOUND: u32 = 2;
 /// Files, mms, mappings, guest frames and pipes a set-up may have, each: object ids are
 /// 32 bits, and a step guard packs a mapping's position into 32 bits (the import's retry).
 /// Far more than any check can explore.
@@ -138,6 +141,8 @@ pub struct Builder {
     guest: Vec<GuestSpec>,
     pipes: Vec<String>,
     threads: Vec<(String, Vec<OpCall>)>,
+    /// `None`: [`DEFAULT_SPIN_BOUND`].
+    spin_bound: Option<u32>,
     /// Free frames at the start beyond [`SPARE_FRAMES`] (what `spare_frames` adds).
     extra_spares: usize,
 }
@@ -480,17 +485,26 @@ impl Builder {
                     });
                 }
             }
-            if let ThreadOp::UvBusy { count } = c.op {
-                busy += u64::from(count);
-                if busy > MAX_UV_BUSY {
-                    return Err(BuildError {
-                        op: Some(i),
-                        field: "count",
-                        message: format!(
-                            "the uv-busy ops ask for {busy} busy answers together; at most \
-                             {MAX_UV_BUSY} (the UV's busy counter is 32 bits)"
-                        ),
-                    });
+            if let ThreadOp::UvBusy {
+                call,
+                count: Some(count),
+                ..
+            } = c.op
+            {
+                for u in uv::UvCall::in_set(call.0) {
+                    let total = &mut busy[u as usize];
+                    *total += u64::from(count);
+                    if *total > MAX_UV_BUSY {
+                        return Err(BuildError {
+                            op: Some(i),
+                            field: "count",
+                            message: format!(
+                                "the uv-busy ops ask for {total} busy answers of {u:?} together; \
+                                 at most {MAX_UV_BUSY} (the UV's busy counter of each call is 32 \
+                                 bits)"
+                            ),
+                        });
+                    }
                 }
             }
             let spec = c.op.spec();
@@ -512,7 +526,47 @@ impl Builder {
                 Batch::Uses | Batch::None => {}
             }
         }
+        self.check_teardown_order(&ops)?;
         self.threads.push((name.to_string(), ops));
+        Ok(())
+    }
+
+    /// `pv-teardown` runs after the vCPUs stopped (`kvm_s390_cpus_from_pv` takes every
+    /// vCPU's mutex, which `KVM_RUN` holds): in the model, after every `guest-access` and
+    /// `unpack`, in their thread. A scenario that puts one where a vCPU could still run is an
+    /// error, not a race the kernel cannot have.
+    fn check_teardown_order(&self, ops: &[OpCall]) -> Result<(), BuildError> {
+        let is_guest =
+            |c: &OpCall| matches!(c.op, ThreadOp::GuestAccess { .. } | ThreadOp::Unpack { .. });
+        let is_teardown = |c: &OpCall| matches!(c.op, ThreadOp::PvTeardown { .. });
+        let err = |i: usize, m: &str| BuildError {
+            op: Some(i),
+            field: "op",
+            message: m.to_string(),
+        };
+        let others_guest = self.threads.iter().any(|(_, o)| o.iter().any(is_guest));
+        let others_teardown = self.threads.iter().any(|(_, o)| o.iter().any(is_teardown));
+        if let Some(t) = ops.iter().position(is_teardown) {
+            // `kvm_s390_handle_pv` refuses KVM_PV_DISABLE of a VM that is not protected; a
+            // teardown with no protected guest to tear down would be a silent no-op.
+            if self.guest.is_empty() {
+                return Err(err(t, "`pv-teardown` needs a protected VM: declare its guest frames ([[guest]]) first"));
+            }
+            if others_guest {
+                return Err(err(t, "`pv-teardown` runs after the vCPUs stopped (kvm_s390_cpus_from_pv takes every vCPU's mutex): put it in the thread of the guest accesses, after them"));
+            }
+            if let Some(g) = ops[t..].iter().position(is_guest) {
+                return Err(err(
+                    t + g,
+                    "a guest access after `pv-teardown`: the protected VM is gone",
+                ));
+            }
+        }
+        if others_teardown {
+            if let Some(g) = ops.iter().position(is_guest) {
+                return Err(err(g, "a guest access in another thread than the `pv-teardown`: it runs after the vCPUs stopped (kvm_s390_cpus_from_pv)"));
+            }
+        }
         Ok(())
     }
 
@@ -571,6 +625,17 @@ impl Builder {
                 _ => {}
             }
         }
+        if let ThreadOp::UvBusy {
+            count: Some(_),
+            forever: true,
+            ..
+        } = op
+        {
+            return Err(BuildError::new(
+                "forever",
+                "a busy period that never ends has no `count` (leave `count` out)",
+            ));
+        }
         if let ThreadOp::Reclaim {
             file, kswapd: true, ..
         } = *op
@@ -586,16 +651,23 @@ impl Builder {
         Ok(())
     }
 
-    /// The busy answers the `uv-busy` ops of the threads so far ask for.
-    fn uv_busy_total(&self) -> u64 {
-        self.threads
-            .iter()
-            .flat_map(|t| &t.1)
-            .map(|c| match c.op {
-                ThreadOp::UvBusy { count } => u64::from(count),
-                _ => 0,
-            })
-            .sum()
+    /// The scripted busy answers the `uv-busy` ops of the threads so far ask for, per call
+    /// (a busy period asks for none: it ends by a step of its own).
+    fn uv_busy_total(&self) -> [u64; uv::UV_CALLS] {
+        let mut total = [0u64; uv::UV_CALLS];
+        for c in self.threads.iter().flat_map(|t| &t.1) {
+            if let ThreadOp::UvBusy {
+                call,
+                count: Some(n),
+                ..
+            } = c.op
+            {
+                for u in uv::UvCall::in_set(call.0) {
+                    total[u as usize] += u64::from(n);
+                }
+            }
+        }
+        total
     }
 
     fn is_mapped(&self, mm: MmId, vpn: usize) -> bool {
@@ -678,6 +750,28 @@ impl Builder {
         &self.threads
     }
 
+    /// Sets the bounded-waiting bound (see [`DEFAULT_SPIN_BOUND`]).
+    pub fn set_spin_bound(&mut self, bound: u32) {
+        self.spin_bound = Some(bound);
+    }
+
+    /// The bounded-waiting bound the model gets.
+    pub fn spin_bound(&self) -> u32 {
+        self.spin_bound.unwrap_or(DEFAULT_SPIN_BOUND)
+    }
+
+    /// The UV calls the threads' firmware ops script (a set of [`uv::UvCall::bit`]).
+    fn uv_scripted(&self) -> u32 {
+        self.threads
+            .iter()
+            .flat_map(|(_, ops)| ops)
+            .map(|c| match c.op {
+                ThreadOp::UvBusy { call, .. } | ThreadOp::UvFail { call, .. } => call.0,
+                _ => 0,
+            })
+            .fold(0, |a, b| a | b)
+    }
+
     /// Whether there is at least one thread.
     pub fn has_threads(&self) -> bool {
         !self.threads.is_empty()
@@ -719,8 +813,10 @@ impl Builder {
                 })
                 .collect(),
             lru_batch: Vec::new(),
-            uv_busy: 0,
-            uv_export_fail: 0,
+            uv_env: Default::default(),
+            vm: Default::default(),
+            spin_bound: self.spin_bound(),
+            uv_scripted: self.uv_scripted(),
             guest,
             kvm: crate::world::KvmMmu::default(),
             held: vec![Vec::new(); self.threads.len()],
@@ -922,13 +1018,9 @@ impl Builder {
         let kvm_mmu = lru + 4;
         let guest_base = lru + 5;
         let guest_end = guest_base + self.guest.len() as u32;
-        // After every other object, so that models without it keep their numbering.
-        let fails = self
-            .threads
-            .iter()
-            .flat_map(|(_, ops)| ops)
-            .any(|c| matches!(c.op, ThreadOp::UvExportFails { .. }));
-        let uv_fail = fails.then_some(guest_end);
+        // After every other object, so that models without them keep their numbering.
+        let uv_env_base = guest_end;
+        let vm = uv_env_base + (uv::UV_CALLS - uv::UvCall::Export as usize) as u32;
         let disk = self
             .threads
             .iter()
@@ -948,9 +1040,10 @@ impl Builder {
             import_lock,
             kvm_mmu,
             guest_base,
-            uv_fail,
+            uv_env_base,
+            vm,
             disk,
-            total: uv_fail.map_or(guest_end, |f| f + 1) as usize,
+            total: vm as usize + 1,
             pte_index,
             ptl_index,
             slot_index,

@@ -17,8 +17,13 @@ impl Cx {
     /// * v5.7 …: `try_get_page` (WARN on a frozen count; failure → return), the hook,
     ///   `put_page`; hook failure → `BUG()`;
     /// * 2024 folio conversion: `folio_try_get` (silent), hook, `folio_put`, BUG on failure;
-    /// * 2026-03: reference, unconditional `uv_convert_from_secure`, clear PG_arch_1; failure
-    ///   → the exception fix-up (the copy fails with -EFAULT), no BUG.
+    /// * 2026-03 (v7.0): `folio_try_get`, unconditional `uv_convert_from_secure`, clear
+    ///   PG_arch_1; failure → the exception fix-up (`handle_fault_error_nolock`: the copy
+    ///   fails with -EFAULT), no BUG; the 6.1.y backport (6.1.192) takes `try_get_page` and
+    ///   fixes up with `do_no_context`.
+    ///
+    /// A failed export (`uv-fail call = "export"`) is what tells them apart: BUG before the
+    /// fix, the fix-up after.
     pub async fn kernel_access(&self, p: PageId, write: bool) {
         self.ctx
             .call("kernel_access", async move {
@@ -30,7 +35,9 @@ impl Cx {
                     }
                     let _g = self.ctx.enter("do_secure_storage_access(KERNEL_FAULT)");
                     let got = match self.cfg.kernel_fault {
-                        KernelFault::TryGetPage => self.try_get_page(p, "try_get_page").await,
+                        KernelFault::TryGetPage | KernelFault::TryGetPageExportAlways => {
+                            self.try_get_page(p, "try_get_page").await
+                        }
                         KernelFault::FolioTryGet | KernelFault::ExportAlways => {
                             let _h = self.ctx.enter("folio_try_get");
                             self.page_ref_add_unless_zero(p, 1, false).await
@@ -42,19 +49,23 @@ impl Cx {
                             .await;
                         continue;
                     }
-                    let ok = match self.cfg.kernel_fault {
-                        KernelFault::ExportAlways => {
+                    let export_always = matches!(
+                        self.cfg.kernel_fault,
+                        KernelFault::ExportAlways | KernelFault::TryGetPageExportAlways
+                    );
+                    let ok = match export_always {
+                        true => {
                             let ok = self.uv_convert_from_secure(p).await == crate::uv::UvRc::Ok;
                             if ok {
                                 self.set_arch1(p, false).await;
                             }
                             ok
                         }
-                        _ => self.arch_make_page_accessible(p).await == 0,
+                        false => self.arch_make_page_accessible(p).await == 0,
                     };
                     self.put_page(p).await;
                     if !ok {
-                        if self.cfg.kernel_fault == KernelFault::ExportAlways {
+                        if export_always {
                             self.observe(
                                 prop::COPY_FAULT,
                                 format!(

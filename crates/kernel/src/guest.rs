@@ -10,7 +10,7 @@ use crate::hook::{EAGAIN, EINVAL, ENXIO};
 use crate::import::UvCmd;
 use crate::prim::{acc, live};
 use crate::retry::MAX_RETRIES;
-use crate::uv::UvState;
+use crate::uv::{UvCall, UvState};
 use crate::vocab::properties::{self as prop, report};
 use crate::world::{Expect, ExpectBy, MmId, PageId, PagePart as PP, PAGE_BYTES, PTRS_PER_PTE};
 use crate::Cx;
@@ -220,9 +220,14 @@ impl Cx {
     /// and, for v7.1's trylocks, neither the PTE lock nor the mmap lock (for write) is held.
     /// A UV that answered busy is not by itself a reason: when the freeze failed first, the
     /// retry never reaches the UV (the busy answers a retry does consume are covered by the
-    /// page being freezable).
+    /// page being freezable; issue 26: counting a scripted busy answer alone as progress
+    /// turned a short-lived reference into a spurious `retry-bound`). Inside a busy period
+    /// of the import or unpack call (the UV as an environment, eventually not busy) a
+    /// freezable page is not enough either: from v5.16 (f0a1a0615a6f) every retry gets the
+    /// busy answer back as `-EAGAIN` until the period ends (issue 26: without this term a
+    /// busy period ran the unpack and the re-fault into their retry bound).
     async fn park_until_importable(&self, p: PageId, mm: MmId, vpn: usize) {
-        let a = acc(&[
+        let mut a = acc(&[
             Access::read(self.objs.page(p, PP::Ref)),
             Access::read(self.objs.page(p, PP::Meta)),
             Access::read(self.objs.page(p, PP::Writeback)),
@@ -233,6 +238,10 @@ impl Cx {
             Access::read(self.objs.ptl(mm, vpn)),
             Access::read(self.objs.mmap(mm)),
         ]);
+        if self.scripted(UvCall::Import) || self.scripted(UvCall::Unpack) {
+            // The busy period of the import's and the unpack's UVC (one object for both).
+            a.push(Access::read(self.objs.uv_env(UvCall::Import)));
+        }
         fn importable(w: &crate::World, arg: u64) -> bool {
             let p = (arg & 0xffff_ffff) as usize;
             let (mm, vpn) = w.objs.pte_index[(arg >> 32) as usize];
@@ -252,6 +261,9 @@ impl Cx {
                 return true;
             }
             if pg.refcount != w.expected_page_refs(p) || pg.writeback || pg.locked_by.is_some() {
+                return false;
+            }
+            if w.uv_env.in_period(UvCall::Import) || w.uv_env.in_period(UvCall::Unpack) {
                 return false;
             }
             match w.cfg.import_flow {

@@ -26,9 +26,9 @@
 
 use crate::config::ImportFlow;
 use crate::gmap::{Callback, Faultin};
-use crate::hook::{EAGAIN, EBUSY, EFAULT, EINVAL, ENXIO};
+use crate::hook::{busy_note, spin_check, uv_answer, Issue, EAGAIN, EBUSY, EFAULT, EINVAL, ENXIO};
 use crate::prim::{acc, check_arch1, live};
-use crate::uv::{self, UvRc};
+use crate::uv::{self, Answer, UvCall, UvRc};
 use crate::vocab::properties::{self as prop, report};
 use crate::world::{MmId, PageId, PagePart as PP};
 use crate::Cx;
@@ -559,7 +559,7 @@ impl Cx {
                 match rc {
                     UvRc::Ok => 0,
                     UvRc::Busy => EAGAIN,
-                    UvRc::NotMapped => ENXIO,
+                    UvRc::NotMapped | UvRc::Error { rc: 0x10a, .. } => ENXIO,
                     _ => EINVAL,
                 }
             })
@@ -645,9 +645,15 @@ impl Cx {
     /// * the import's precondition (`import-precondition`): the importer's PTE still maps the
     ///   page it froze, present, valid and writable — what the lookup under the PTE lock
     ///   established (E1, E2, E4, E7) and what nothing re-establishes without it (E3; E6 keeps
-    ///   invalidations of the host mapping out with `mmu_lock`);
+    ///   invalidations of the host mapping out with `mmu_lock`); checked at every attempt of
+    ///   the UVC, a busy one included;
     /// * the lock-out rule: the import must never complete while an I/O marker (an extra
     ///   reference or PG_writeback) is held.
+    ///
+    /// The firmware environment answers after the precondition check (`uv-busy`, `uv-fail`):
+    /// from v5.16 (f0a1a0615a6f) one `__uv_call` hands a busy answer back (→ `-EAGAIN`);
+    /// before, `uv_call` repeats it, each attempt a step, inside the freeze with the PTE lock
+    /// held (the bounded-waiting check, [`crate::hook::spin_check`]).
     async fn uv_import(&self, mm: MmId, vpn: usize, p: PageId, gfn: usize, cmd: UvCmd) -> UvRc {
         self.ctx
             .call("uv_import", async move {
@@ -661,73 +667,95 @@ impl Cx {
                     Access::write(explore::ObjId(self.objs.uv_busy)),
                 ]);
                 let single = self.cfg.import_single_uv_call;
-                let name = match cmd {
-                    UvCmd::ConvertToSecure => "uv_call(convert-to-secure)",
-                    UvCmd::Unpack => "uv_call(unpack)",
+                let (name, call) = match cmd {
+                    UvCmd::ConvertToSecure => ("uv_call(convert-to-secure)", UvCall::Import),
+                    UvCmd::Unpack => ("uv_call(unpack)", UvCall::Unpack),
                 };
+                let frozen = self.cfg.import_freezes.then_some(p);
                 let guest = self.guest_id();
-                self.ctx
-                    .step(Op::new(name, a), move |e| {
-                        live(e, p, name);
-                        let pte = e.world.mms[mm].pte(vpn);
-                        if !(pte.present && !pte.invalid && pte.write && pte.page == Some(p)) {
-                            let now = crate::prim::describe_pte(&pte);
-                            report(
-                                e,
-                                prop::IMPORT_PRECONDITION,
-                                format!(
-                                    "the import of P{p} (gfn {gfn}) reached the UV call with the \
-                                     host PTE at {now}: it no longer maps the frozen page present, \
-                                     valid and writable"
-                                ),
-                            );
-                        }
-                        if e.world.uv_busy > 0 {
-                            e.world.uv_busy -= 1;
-                            if single {
-                                e.note(|| "UV busy (cc 2): __uv_call returns".into());
-                                return UvRc::Busy;
-                            }
-                            e.note(|| "UV busy (cc 2): uv_call repeats the call".into());
-                        }
-                        let w = &mut *e.world;
-                        let mapped = pte.present && !pte.invalid && pte.page == Some(p);
-                        let data = &mut w.pages[p].data;
-                        let rc = match cmd {
-                            UvCmd::ConvertToSecure => {
-                                uv::import(&w.keys, &mut w.uv[p], data, guest, gfn, mapped)
-                            }
-                            UvCmd::Unpack => {
-                                uv::unpack(&w.keys, &mut w.uv[p], data, guest, gfn, mapped)
-                            }
-                        };
-                        e.note(|| format!("UVC import P{p} as gfn {gfn}: {rc:?}"));
-                        if rc == UvRc::Ok {
-                            let tid = e.tid;
-                            let own =
-                                e.world.held[tid].iter().filter(|h| h.page == p).count() as i32;
-                            let pg = &e.world.pages[p];
-                            let others = pg.extra - own;
-                            if others > 0 || pg.writeback {
-                                let why = if pg.writeback {
-                                    "PG_writeback is set".to_string()
-                                } else {
-                                    format!("{others} extra reference(s) are held")
-                                };
+                let mut spins = 0u32;
+                loop {
+                    let (rc, park) = self
+                        .ctx
+                        .step(Op::new(name, a), move |e| {
+                            live(e, p, name);
+                            let pte = e.world.mms[mm].pte(vpn);
+                            if !(pte.present && !pte.invalid && pte.write && pte.page == Some(p)) {
+                                let now = crate::prim::describe_pte(&pte);
                                 report(
                                     e,
-                                    prop::LOCK_OUT,
+                                    prop::IMPORT_PRECONDITION,
                                     format!(
-                                        "P{p} became secure while {why}: \
-                             the I/O marker did not lock the import out"
+                                        "the import of P{p} (gfn {gfn}) reached the UV call with \
+                                         the host PTE at {now}: it no longer maps the frozen page \
+                                         present, valid and writable"
                                     ),
                                 );
                             }
-                            check_arch1(e, p);
-                        }
-                        rc
-                    })
-                    .await
+                            match uv_answer(e, call) {
+                                Answer::Busy { cc, period } => {
+                                    if single {
+                                        e.note(|| busy_note(call, cc, period, None));
+                                        return (UvRc::Busy, false);
+                                    }
+                                    let park = spin_check(e, call, spins + 1, frozen, Issue::Spin);
+                                    e.note(|| busy_note(call, cc, period, Some(Issue::Spin)));
+                                    return (UvRc::Busy, park);
+                                }
+                                Answer::Error { rc, rrc } => {
+                                    e.note(|| {
+                                        format!("UVC import P{p}: cc 1 rc {rc:#x} rrc {rrc:#x}")
+                                    });
+                                    return (UvRc::Error { rc, rrc }, false);
+                                }
+                                Answer::Proceed => {}
+                            }
+                            let w = &mut *e.world;
+                            let mapped = pte.present && !pte.invalid && pte.page == Some(p);
+                            let data = &mut w.pages[p].data;
+                            let rc = match cmd {
+                                UvCmd::ConvertToSecure => {
+                                    uv::import(&w.keys, &mut w.uv[p], data, guest, gfn, mapped)
+                                }
+                                UvCmd::Unpack => {
+                                    uv::unpack(&w.keys, &mut w.uv[p], data, guest, gfn, mapped)
+                                }
+                            };
+                            e.note(|| format!("UVC import P{p} as gfn {gfn}: {rc:?}"));
+                            if rc == UvRc::Ok {
+                                let tid = e.tid;
+                                let own =
+                                    e.world.held[tid].iter().filter(|h| h.page == p).count() as i32;
+                                let pg = &e.world.pages[p];
+                                let others = pg.extra - own;
+                                if others > 0 || pg.writeback {
+                                    let why = if pg.writeback {
+                                        "PG_writeback is set".to_string()
+                                    } else {
+                                        format!("{others} extra reference(s) are held")
+                                    };
+                                    report(
+                                        e,
+                                        prop::LOCK_OUT,
+                                        format!(
+                                            "P{p} became secure while {why}: \
+                                 the I/O marker did not lock the import out"
+                                        ),
+                                    );
+                                }
+                                check_arch1(e, p);
+                            }
+                            (rc, false)
+                        })
+                        .await;
+                    if rc != UvRc::Busy || single {
+                        return rc;
+                    }
+                    spins += 1;
+                    if park {
+                        self.uv_wait_period_end(call).await;
+                    }
+                }
             })
             .await
     }

@@ -22,6 +22,7 @@ pub mod prim;
 pub mod reclaim;
 pub mod retry;
 pub mod splice;
+pub mod teardown;
 pub mod uv;
 pub mod vocab;
 pub mod world;
@@ -124,11 +125,21 @@ impl explore::Model for KernelModel {
 
     /// Reference balance: every live page's refcount equals what its mappings, cache slot,
     /// private data and holders account for; nothing is left frozen. Import completeness:
-    /// [`import_completeness`].
+    /// [`import_completeness`]. And the observation `secure-page-freed`: a freed frame the UV
+    /// still holds secure (an export that failed and was ignored).
     fn at_end(&self, w: &World, out: &mut Vec<Finding>) {
         import_completeness(w, out);
         for (p, pg) in w.pages.iter().enumerate() {
             if pg.free {
+                if let uv::UvState::Secure { guest, gfn } = w.uv[p].state {
+                    out.push(vocab::properties::finding(
+                        vocab::properties::SECURE_PAGE_FREED,
+                        format!(
+                            "at the end P{p} is free but still secure (guest {guest}, gfn {gfn}): \
+                             the host cannot use the frame; its next user faults on it"
+                        ),
+                    ));
+                }
                 continue;
             }
             let want = w.accounted_refs(p);
@@ -183,8 +194,16 @@ impl explore::Model for KernelModel {
 /// held it (a different page there means the host discarded the old one, MADV_DONTNEED) —
 /// is secure for that frame with the content the guest expects, or exported so that the
 /// guest's next access (a Convert-To-Secure: decrypt and check) gives that content.
+///
+/// Not after the protected VM's teardown ([`world::PvVm`] no longer `Running`: its
+/// configuration destroyed, leaked or set aside — `pv-teardown`): there is no next access of
+/// that guest; the destroy clears its pages on purpose (Destroy-Secure-Storage,
+/// `s390_uv_destroy_range`), so nothing the guest expected is owed any more.
 fn import_completeness(w: &World, out: &mut Vec<Finding>) {
     use uv::UvState;
+    if w.vm.conf != world::Conf::Running {
+        return;
+    }
     for g in &w.guest {
         let Some(x) = g.expect else { continue };
         let pte = w.mms[g.mm].pte(g.vpn);

@@ -27,7 +27,7 @@
 //!   GUP and the import.
 
 use crate::prim::{acc, check_host_read, free_page, live};
-use crate::uv::{self, UvState};
+use crate::uv::UvState;
 use crate::vocab::properties::{self as prop, report};
 use crate::world::{Block, FileId, Held, MmId, PageId, PagePart as PP, Pte, GUP_PIN_COUNTING_BIAS};
 use crate::Cx;
@@ -360,18 +360,21 @@ impl Cx {
     }
 
     /// `ptep_clear_flush` (arch/s390/include/asm/pgtable.h; arch/s390/mm/pgtable.c
-    /// `ptep_xchg_direct`): the PTE is cleared; in a protected mm the page is exported
-    /// (v5.7 `uv_convert_from_secure`, 6.1.192 `uv_convert_owned_from_secure`, 6.12.118
-    /// `uv_convert_from_secure_pte`; the result is ignored); a dirty (writable) PTE dirties the
-    /// folio (the caller's `folio_mark_dirty`).
+    /// `ptep_xchg_direct`): the PTE is cleared; in a protected mm (the VM not torn down:
+    /// `mm_is_protected`) the page is exported through the UV (v5.7 `uv_convert_from_secure`,
+    /// 6.1.192 `uv_convert_owned_from_secure`, 6.12.118 `uv_convert_from_secure_pte`; its
+    /// failure handled as at every PTE clear: [`Cx::pte_clear_export`]); a dirty (writable)
+    /// PTE dirties the folio (the caller's `folio_mark_dirty`). `protected`: the mm was set
+    /// up protected.
     pub(crate) async fn ptep_clear_flush(&self, mm: MmId, vpn: usize, p: PageId, protected: bool) {
         let a = acc(&[
             Access::write(self.objs.pte(mm, vpn)),
-            Access::write(self.objs.page(p, PP::Uv)),
             Access::write(self.objs.page(p, PP::Meta)),
             Access::read(self.objs.page(p, PP::Life)),
+            Access::read(explore::ObjId(self.objs.vm)),
         ]);
-        self.ctx
+        let export = self
+            .ctx
             .step(Op::new("ptep_clear_flush", a), move |e| {
                 let old = e.world.mms[mm].pte(vpn);
                 e.world.mms[mm].set_pte(vpn, Pte::NONE);
@@ -379,15 +382,11 @@ impl Cx {
                 if old.write {
                     e.world.pages[p].dirty = true;
                 }
-                if protected && live(e, p, "uv_convert_from_secure") {
-                    let w = &mut *e.world;
-                    let rc = uv::export(&w.keys, &mut w.uv[p], &mut w.pages[p].data);
-                    e.note(|| format!("export P{p}: {rc:?}"));
-                }
+                protected && live(e, p, "ptep_clear_flush") && e.world.mm_is_protected(mm)
             })
             .await;
-        if protected && self.cfg.pte_clear_export_clears_arch1 {
-            self.set_arch1(p, false).await;
+        if export {
+            self.pte_clear_export("ptep_clear_flush", p).await;
         }
     }
 

@@ -104,8 +104,163 @@ pub enum UvRc {
     IntegrityFailure,
     /// The frame is secure for another guest or in a state the call refuses.
     Refused,
-    /// Condition code 2: the UV is busy; the call must be repeated.
+    /// Condition code 2 (busy) or 3 (partial completion): the call must be repeated. The
+    /// kernel treats both alike (`uv_call` loops while cc > 1; the callers of `__uv_call`
+    /// test `UVC_CC_BUSY || UVC_CC_PARTIAL`).
     Busy,
+    /// Condition code 1 with a return code the firmware environment scripted (`uv-fail`).
+    Error {
+        rc: u16,
+        rrc: u16,
+    },
+}
+
+/// The UV calls the model issues, named as scenarios name them; each is one UVC command of
+/// `arch/s390/include/asm/uv.h` (its `UVC_CMD_*` code in [`UvCall::command`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum UvCall {
+    /// Convert-To-Secure-Storage (the import of a touched page).
+    Import,
+    /// Unpack-Image (the import of an image page, `KVM_PV_UNPACK`).
+    Unpack,
+    /// Convert-From-Secure-Storage (the export).
+    Export,
+    /// Pin-Page-Shared.
+    PinShared,
+    /// Destroy-Secure-Storage (a page).
+    Destroy,
+    /// Destroy-Secure-Configuration (the guest).
+    DestroySecConf,
+    /// Destroy-Secure-Configuration-Fast (the guest, its memory left to be destroyed).
+    DestroySecConfFast,
+}
+
+/// How many [`UvCall`]s there are.
+pub const UV_CALLS: usize = 7;
+
+impl UvCall {
+    /// Every call, by index.
+    pub const ALL: [UvCall; UV_CALLS] = [
+        UvCall::Import,
+        UvCall::Unpack,
+        UvCall::Export,
+        UvCall::PinShared,
+        UvCall::Destroy,
+        UvCall::DestroySecConf,
+        UvCall::DestroySecConfFast,
+    ];
+
+    /// As a scenario names it (`call = "export|pin-shared"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            UvCall::Import => "import",
+            UvCall::Unpack => "unpack",
+            UvCall::Export => "export",
+            UvCall::PinShared => "pin-shared",
+            UvCall::Destroy => "destroy",
+            UvCall::DestroySecConf => "destroy-sec-conf",
+            UvCall::DestroySecConfFast => "destroy-sec-conf-fast",
+        }
+    }
+
+    /// The UVC command (arch/s390/include/asm/uv.h, 6.12.118).
+    pub fn command(self) -> &'static str {
+        match self {
+            UvCall::Import => "UVC_CMD_CONV_TO_SEC_STOR (0x0200)",
+            UvCall::Unpack => "UVC_CMD_UNPACK_IMG (0x0301)",
+            UvCall::Export => "UVC_CMD_CONV_FROM_SEC_STOR (0x0201)",
+            UvCall::PinShared => "UVC_CMD_PIN_PAGE_SHARED (0x0341)",
+            UvCall::Destroy => "UVC_CMD_DESTR_SEC_STOR (0x0202)",
+            UvCall::DestroySecConf => "UVC_CMD_DESTROY_SEC_CONF (0x0101)",
+            UvCall::DestroySecConfFast => "UVC_CMD_DESTROY_SEC_CONF_FAST (0x0102)",
+        }
+    }
+
+    /// Its bit in a set of calls.
+    pub fn bit(self) -> u32 {
+        1 << self as u32
+    }
+
+    /// The calls of a set, in index order.
+    pub fn in_set(set: u32) -> impl Iterator<Item = UvCall> {
+        Self::ALL.into_iter().filter(move |c| set & c.bit() != 0)
+    }
+}
+
+/// What the firmware answers a call instead of doing it: the environment a scenario's
+/// firmware ops (`uv-busy`, `uv-fail`) script. Busy and partial completion are the
+/// architecture's condition codes 2 and 3 (the call must be repeated); an error is
+/// condition code 1 with a return code in the control block.
+///
+/// A busy *period* makes every call of a set answer busy until the period ends, so a caller
+/// sees busy any number of times; the period's end is a step of the firmware's thread that
+/// the explorer may put anywhere (weak fairness: it happens), or never (`forever`). Scripted
+/// counts answer busy for exactly the next `count` calls. Failures answer the next `count`
+/// calls with condition code 1.
+#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
+pub struct UvEnv {
+    /// Per call: scripted busy answers still to give.
+    pub busy: [u32; UV_CALLS],
+    /// The calls inside a busy period (a set of [`UvCall::bit`]).
+    pub period: u32,
+    /// The calls whose busy answers are partial completions (condition code 3).
+    pub partial: u32,
+    /// Per call: scripted failures still to give, with their return codes.
+    pub fail: [Option<Failure>; UV_CALLS],
+}
+
+/// Scripted failures of one call: `count` answers of condition code 1 with `rc`/`rrc`.
+#[derive(Copy, Clone, Debug, Hash, PartialEq, Eq)]
+pub struct Failure {
+    pub count: u32,
+    pub rc: u16,
+    pub rrc: u16,
+}
+
+/// The firmware's answer to one call.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Answer {
+    /// The UV does the call.
+    Proceed,
+    /// Condition code 2 or 3; `period` when a busy period (not a scripted count) answered.
+    Busy { cc: u8, period: bool },
+    /// Condition code 1.
+    Error { rc: u16, rrc: u16 },
+}
+
+impl UvEnv {
+    /// The answer to `call`, consuming a scripted busy answer or failure. A busy period
+    /// answers before the scripted counts, busy answers before failures.
+    pub fn answer(&mut self, call: UvCall) -> Answer {
+        let i = call as usize;
+        let cc = if self.partial & call.bit() != 0 { 3 } else { 2 };
+        if self.period & call.bit() != 0 {
+            return Answer::Busy { cc, period: true };
+        }
+        if self.busy[i] > 0 {
+            self.busy[i] -= 1;
+            if self.busy[i] == 0 {
+                self.partial &= !call.bit();
+            }
+            return Answer::Busy { cc, period: false };
+        }
+        if let Some(f) = self.fail[i] {
+            self.fail[i] = (f.count > 1).then_some(Failure {
+                count: f.count - 1,
+                ..f
+            });
+            return Answer::Error {
+                rc: f.rc,
+                rrc: f.rrc,
+            };
+        }
+        Answer::Proceed
+    }
+
+    /// Whether `call` is inside a busy period.
+    pub fn in_period(&self, call: UvCall) -> bool {
+        self.period & call.bit() != 0
+    }
 }
 
 /// Convert-To-Secure: make `frame` a secure page of `guest` at `gfn`. "If it's brought in
@@ -208,6 +363,49 @@ pub fn export(keys: &UvKeys, frame: &mut UvFrame, data: &mut [u8; PAGE_BYTES]) -
     });
     frame.state = UvState::NonSecure;
     UvRc::Ok
+}
+
+/// Destroy-Secure-Storage: a secure page is cleared and becomes host-accessible (no
+/// encryption: the guest's data is gone). On a page that is not secure newer firmware does
+/// nothing and answers success; older firmware answers rc 0x107 rrc 0xd, which the kernel
+/// reads as success too (`uv_destroy_page`, arch/s390/kernel/uv.c, 6.1.192; the scripted
+/// `uv-fail call = "destroy", rc = 0x107, rrc = 0xd` plays that firmware).
+pub fn destroy(frame: &mut UvFrame, data: &mut [u8; PAGE_BYTES]) -> UvRc {
+    match frame.state {
+        UvState::NonSecure => UvRc::Ok,
+        UvState::Secure { .. } | UvState::SharedPinned { .. } => {
+            frame.state = UvState::NonSecure;
+            frame.sealed = None;
+            *data = [0; PAGE_BYTES];
+            UvRc::Ok
+        }
+    }
+}
+
+/// Destroy-Secure-Configuration of `guest`: "If the protected VM has memory, it will be
+/// cleaned up and made accessible by the Destroy Secure Configuration UVC" (commit text of
+/// "KVM: s390: pv: destroy the configuration before its memory", v6.0): every page of the
+/// guest is cleared and non-secure, the integrity data of its exported pages forgotten.
+/// With `clean == false` (Destroy-Secure-Configuration-Fast: "the protected guest is
+/// destroyed immediately, leaving only the memory to be cleaned up asynchronously", commit
+/// text of "KVM: s390: pv: support for Destroy fast UVC", v6.2) the pages stay secure until
+/// each is destroyed [the firmware's treatment of those pages in between is UNCONFIRMED].
+/// Called for every frame.
+pub fn destroy_sec_conf(frame: &mut UvFrame, data: &mut [u8; PAGE_BYTES], guest: u32, clean: bool) {
+    if !clean {
+        return;
+    }
+    let ours = match frame.state {
+        UvState::Secure { guest: g, .. } | UvState::SharedPinned { guest: g, .. } => g == guest,
+        UvState::NonSecure => false,
+    };
+    if ours {
+        frame.state = UvState::NonSecure;
+        *data = [0; PAGE_BYTES];
+    }
+    if frame.sealed.is_some_and(|s| s.guest == guest) {
+        frame.sealed = None;
+    }
 }
 
 /// Pin-Shared: a secure page that the guest shared becomes host-accessible as is.

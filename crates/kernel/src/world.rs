@@ -5,7 +5,7 @@
 //! explorer can tell which steps commute.
 
 use crate::config::Kernel;
-use crate::uv::{UvFrame, UvKeys};
+use crate::uv::{UvCall, UvEnv, UvFrame, UvKeys};
 use explore::ObjId;
 use std::sync::Arc;
 
@@ -272,7 +272,8 @@ pub struct Objs {
     pub slot_base: u32,
     pub pipe_base: u32,
     pub lru: u32,
-    /// The Ultravisor's busy state (answers of condition code 2 still to give).
+    /// The Ultravisor's environment for the import and unpack calls (busy periods, scripted
+    /// busy answers and failures: [`UvEnv`]).
     pub uv_busy: u32,
     /// The page allocator's free list (written by every free and allocation).
     pub alloc: u32,
@@ -283,9 +284,11 @@ pub struct Objs {
     /// The first guest frame's object (one per frame, in declaration order): what the guest
     /// expects of it ([`GuestFrame::expect`]).
     pub guest_base: u32,
-    /// The Ultravisor's failing Convert-From-Secure answers still to give (only when a
-    /// thread can make exports fail: `uv-export-fails`; else no export declares it).
-    pub uv_fail: Option<u32>,
+    /// The Ultravisor's environment for the other calls, from [`UvCall::Export`] on, one
+    /// object per call (see [`Objs::uv_env`]).
+    pub uv_env_base: u32,
+    /// The protected VM's configuration ([`PvVm`]).
+    pub vm: u32,
     /// A thread can write file pages out to disk (reclaim's `pageout`), so a page-cache
     /// read may find a block there (the read then declares the new page's UV object; models
     /// without such a thread keep their steps as they were).
@@ -364,6 +367,40 @@ impl Objs {
     pub fn guest_frame(&self, i: usize) -> ObjId {
         ObjId(self.guest_base + i as u32)
     }
+    /// The firmware environment of `call`: import and unpack share the object the import's
+    /// UVC has always written; each other call has its own.
+    pub fn uv_env(&self, call: UvCall) -> ObjId {
+        match call {
+            UvCall::Import | UvCall::Unpack => ObjId(self.uv_busy),
+            other => ObjId(self.uv_env_base + other as u32 - UvCall::Export as u32),
+        }
+    }
+}
+
+/// The protected VM's configuration in the Ultravisor, as the teardown changes it
+/// (arch/s390/kvm/pv.c: `kvm_s390_pv_deinit_vm`, `kvm_s390_pv_set_aside`, 6.12.118).
+#[derive(Copy, Clone, Debug, Default, Hash, PartialEq, Eq)]
+pub enum Conf {
+    /// Created and running (the guest handle is set).
+    #[default]
+    Running,
+    /// Destroyed (Destroy-Secure-Configuration, or -Fast, succeeded).
+    Destroyed,
+    /// Its destroy failed: "Intended memory leak on \"impossible\" error" (the ASCE is
+    /// replaced, the donated memory stays with the UV).
+    Leaked,
+    /// Set aside for an asynchronous cleanup without the fast destroy: the handle is kept
+    /// for a later Destroy-Secure-Configuration (`kvm_s390_pv_set_aside`).
+    SetAside,
+}
+
+/// The protected VM of the scenario (guest 0, in the mm of its guest frames).
+#[derive(Copy, Clone, Debug, Default, Hash, PartialEq, Eq)]
+pub struct PvVm {
+    pub conf: Conf,
+    /// It no longer counts in its mm's `context.protected_count` (the teardown's
+    /// `atomic_dec`): `mm_is_protected` may have become false.
+    pub uncounted: bool,
 }
 
 /// The whole shared state.
@@ -379,11 +416,17 @@ pub struct World {
     pub pipes: Vec<Pipe>,
     /// Pages whose per-CPU LRU batch holds a reference.
     pub lru_batch: Vec<PageId>,
-    /// UV calls still to be answered "busy" (cc 2), set by a firmware thread.
-    pub uv_busy: u32,
-    /// Convert-From-Secure calls still to be answered with condition code 1 (an error),
-    /// set by a firmware thread (`uv-export-fails`).
-    pub uv_export_fail: u32,
+    /// What the Ultravisor answers instead of doing a call (busy, partial, failures),
+    /// scripted by firmware threads.
+    pub uv_env: UvEnv,
+    /// The protected VM's configuration (changed by the teardown).
+    pub vm: PvVm,
+    /// The bounded-waiting bound: busy answers a `uv_call` may spin through while it holds
+    /// a spinlock or a frozen refcount (a set-up constant).
+    pub spin_bound: u32,
+    /// The calls some firmware op of the scenario scripts (a set of [`UvCall::bit`]; a
+    /// set-up constant): only their UVC steps declare the firmware environment's object.
+    pub uv_scripted: u32,
     pub guest: Vec<GuestFrame>,
     /// The KVM's new-gmap locks and invalidation counters (only the new-gmap import flows
     /// and the MMU notifier of a protected mm under them use it).
@@ -520,8 +563,10 @@ clone_reusing!(World {
     files,
     pipes,
     lru_batch,
-    uv_busy,
-    uv_export_fail,
+    uv_env,
+    vm,
+    spin_bound,
+    uv_scripted,
     guest,
     kvm,
     held,
@@ -627,7 +672,7 @@ impl World {
         use std::hash::Hash;
         let World {
             cfg: _,  // the configuration: the same in every state of one model
-            objs,    // the object ids: the same in every state of one model (read below)
+            objs: _, // the object ids: the same in every state of one model
             keys: _, // the UV's keys: the same in every state of one model
             pages,
             uv,
@@ -635,8 +680,10 @@ impl World {
             files,
             pipes,
             lru_batch,
-            uv_busy,
-            uv_export_fail,
+            uv_env,
+            vm,
+            spin_bound: _,  // a set-up constant
+            uv_scripted: _, // a set-up constant
             guest,
             kvm,
             held,
@@ -660,13 +707,8 @@ impl World {
         files.hash(h);
         pipes.hash(h);
         lru_batch.hash(h);
-        uv_busy.hash(h);
-        // Only in a model that can make exports fail (a set-up constant, so every state of
-        // one model writes the same words); zero in every state of the others, whose keys
-        // stay what they were.
-        if objs.uv_fail.is_some() {
-            uv_export_fail.hash(h);
-        }
+        uv_env.hash(h);
+        vm.hash(h);
         guest.hash(h);
         let KvmMmu {
             mmu_lock_readers,
@@ -725,7 +767,10 @@ impl World {
             .map(|p| (&p.name, p.tracked_writers))
             .collect();
         let guest: Vec<_> = self.guest.iter().map(|g| (g.gfn, g.mm, g.vpn)).collect();
-        format!("{mms:?} {files:?} {pipes:?} {guest:?}")
+        format!(
+            "{mms:?} {files:?} {pipes:?} {guest:?} spin_bound {} uv_scripted {:#x}",
+            self.spin_bound, self.uv_scripted
+        )
     }
 
     /// `expected_page_refs` (arch/s390/kernel/uv.c, v5.7; `expected_folio_refs` v6.10+):
@@ -745,6 +790,16 @@ impl World {
         res
     }
 
+    /// `mm_is_protected(mm)` (arch/s390/include/asm/pgtable.h): the mm's
+    /// `context.protected_count` is not 0 — the protected VMs set up in it, less the
+    /// scenario's VM once its teardown took it out of the count.
+    pub fn mm_is_protected(&self, mm: MmId) -> bool {
+        let m = &self.mms[mm];
+        let ours = self.guest.first().is_some_and(|g| g.mm == mm);
+        let gone = u32::from(ours && self.vm.uncounted);
+        m.protected && m.protected_count > gone
+    }
+
     /// What the refcount of a live page should be: every mapping, slot and holder.
     pub fn accounted_refs(&self, p: PageId) -> i32 {
         self.expected_page_refs(p) + self.pages[p].extra
@@ -760,7 +815,14 @@ impl World {
             generation,
             ..Page::new()
         };
+        // The host's allocator does not tell the UV: a frame freed while still secure (an
+        // export at PTE clear that failed, ignored until v6.19) stays secure for its next
+        // user. Anything else of the frame's UV state is history.
+        let state = self.uv[p].state;
         self.uv[p] = UvFrame::default();
+        if matches!(state, crate::uv::UvState::Secure { .. }) {
+            self.uv[p].state = state;
+        }
         Some(p)
     }
 }

@@ -1,7 +1,7 @@
 //! Writeback of a file page (mm/page-writeback.c). See `docs/kernel-notes.md` §5.
 
 use crate::prim::{acc, live};
-use crate::vocab::properties::{self as prop, report};
+use crate::vocab::properties::{self as prop, report_fatal};
 use crate::world::{FileId, PageId, PagePart as PP};
 use crate::Cx;
 use explore::{Access, Op};
@@ -33,8 +33,13 @@ impl Cx {
             .await
     }
 
-    /// `__test_set_page_writeback` (v5.7, f28d43636d6f): set PG_writeback, then
-    /// `arch_make_page_accessible`; failure → `VM_BUG_ON_PAGE`.
+    /// `__test_set_page_writeback` (v5.7, f28d43636d6f; `__folio_start_writeback` with
+    /// `arch_make_folio_accessible` in 6.1.192 and 6.12.118): set PG_writeback, then the
+    /// hook; its failure → `VM_BUG_ON_PAGE` / `VM_BUG_ON_FOLIO(access_ret != 0)` ("If
+    /// writeback has been triggered on a page that cannot be made accessible, it is too late
+    /// to recover here"): a `BUG()` with CONFIG_DEBUG_VM (the oops ends the execution),
+    /// compiled out without it — then the write-out goes on and the disk reads a page that
+    /// is still secure (`io-on-secure-page` at the device).
     pub async fn test_set_page_writeback(&self, p: PageId) {
         self.ctx
             .call("test_set_page_writeback", async move {
@@ -56,12 +61,13 @@ impl Cx {
                         .step(
                             Op::new("VM_BUG_ON_PAGE", explore::Accesses::new()),
                             move |e| {
-                                report(
+                                report_fatal(
                                     e,
                                     prop::BUG,
                                     format!(
-                                "VM_BUG_ON_PAGE in __test_set_page_writeback: hook failed on P{p}"
-                            ),
+                                        "VM_BUG_ON_PAGE in __test_set_page_writeback: \
+                                         the hook failed on P{p} (rc {rc})"
+                                    ),
                                 );
                             },
                         )

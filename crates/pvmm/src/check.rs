@@ -190,7 +190,14 @@ impl Plan {
         let mut input_errors = Vec::new();
         for f in &files {
             match load_scenario(f) {
-                Ok(s) => scenarios.push(s),
+                // `--max-spins` is the model's bound (its builder's), not the search's: set
+                // here so that a check resumed from a checkpoint is matched against it too.
+                Ok(mut s) => {
+                    if let Some(n) = a.common.max_spins {
+                        s.set_max_spins(n);
+                    }
+                    scenarios.push(s)
+                }
                 Err(e) => {
                     bad(&e);
                     input_errors.push(e);

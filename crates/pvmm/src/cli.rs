@@ -158,6 +158,11 @@ pub struct Common {
     /// shows every switch, its values and its history).
     #[arg(long = "set", value_name = "SWITCH=VALUE", value_parser = Declared(switch_values), hide_possible_values = true)]
     pub sets: Vec<String>,
+    /// The bounded-waiting bound: busy answers of the Ultravisor a `uv_call` may spin
+    /// through while it holds a spinlock or a frozen refcount (default: the scenario's
+    /// `[bounds] max_spins`, else 2).
+    #[arg(long, value_name = "N")]
+    pub max_spins: Option<u32>,
 }
 
 #[derive(Args)]

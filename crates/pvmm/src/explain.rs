@@ -68,10 +68,13 @@ pub fn run(a: ExplainArgs) -> u8 {
     if let Err(e) = check_presets(&a.common.kernels) {
         return bad(e);
     }
-    let sc = match load_scenario(&a.scenario) {
+    let mut sc = match load_scenario(&a.scenario) {
         Ok(s) => s,
         Err(e) => return bad(e),
     };
+    if let Some(n) = a.common.max_spins {
+        sc.set_max_spins(n);
+    }
     let presets = if a.common.kernels.is_empty() {
         sc.presets.clone()
     } else {

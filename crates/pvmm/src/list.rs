@@ -4,7 +4,7 @@
 use crate::cli::{Format, ListArgs};
 use crate::common::*;
 use checker::text::escape;
-use kernel::vocab::ops::{Arg, Batch, Presence, OPS};
+use kernel::vocab::ops::{Batch, Presence, OPS};
 use kernel::vocab::presets::{preset, Base, PRESETS};
 use kernel::vocab::properties::PROPERTIES;
 use kernel::vocab::switches::{one_line, SWITCHES};
@@ -84,15 +84,6 @@ fn switches() -> Vec<ListSwitch> {
         .collect()
 }
 
-fn default_text(p: Presence) -> Option<String> {
-    match p {
-        Presence::Default(Arg::Bool(b)) => Some(b.to_string()),
-        Presence::Default(Arg::Num(n) | Arg::Id(n)) => Some(n.to_string()),
-        Presence::Default(a) => Some(format!("{a:?}")),
-        Presence::Required | Presence::Optional => None,
-    }
-}
-
 fn ops() -> Vec<ListOp> {
     OPS.iter()
         .map(|o| ListOp {
@@ -105,7 +96,7 @@ fn ops() -> Vec<ListOp> {
                     name: f.name.to_string(),
                     kind: f.kind.describe(),
                     required: f.presence == Presence::Required,
-                    default: default_text(f.presence),
+                    default: f.default_text(),
                     doc: f.doc.to_string(),
                 })
                 .collect(),

@@ -46,12 +46,15 @@ pub fn run(a: ReplayArgs) -> u8 {
                 Err(e) => return bad(e),
             },
         };
-        let sc = match load_scenario(&path) {
+        let mut sc = match load_scenario(&path) {
             Ok(s) => s,
             Err(e) => return bad(e),
         };
         if let Err(e) = trace::check_trace_against(&a.input, &text, &tf, &sc) {
             return bad(e);
+        }
+        if let Some(n) = a.common.max_spins.or(tf.max_spins) {
+            sc.set_max_spins(n);
         }
         let mut ov = tf.overrides.clone();
         ov.extend(overrides);
@@ -82,10 +85,13 @@ pub fn run(a: ReplayArgs) -> u8 {
             Ok(s) => s,
             Err(e) => return bad(format!("--schedule: {e}")),
         };
-        let sc = match load_scenario(&a.input) {
+        let mut sc = match load_scenario(&a.input) {
             Ok(s) => s,
             Err(e) => return bad(e),
         };
+        if let Some(n) = a.common.max_spins {
+            sc.set_max_spins(n);
+        }
         let preset = a
             .common
             .kernels

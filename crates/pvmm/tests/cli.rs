@@ -258,3 +258,94 @@ fn pair_matrix_shards_merge_to_one_run() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("2/2"), "{}", text(&o));
 }
+
+/// The bounded-waiting bound on the command line (`--max-spins`): a scripted count of busy
+/// answers is within the default bound (2) or past a lower one; the trace file records the
+/// bound and replays with it.
+#[test]
+fn max_spins_bounds_the_spin_and_is_recorded_in_the_trace_file() {
+    let d = tmpdir("spins");
+    let f = d.join("spins.toml");
+    let text_of = |spins: u32| {
+        format!(
+            "presets = [\"v5.7\"]\n\
+             [[file]]\nname = \"g\"\npages = 1\n\
+             [[mm]]\nname = \"qemu\"\nprotected = true\n\
+             [[map]]\nmm = \"qemu\"\nvpn = 0\nfile = \"g\"\nindex = 0\n\
+             [[guest]]\ngfn = 0\nmm = \"qemu\"\nvpn = 0\n\
+             [[thread]]\nname = \"vcpu\"\nops = [{{ op = \"guest-access\", gfn = 0, write = 0x5a }}]\n\
+             [[thread]]\nname = \"fw\"\nops = [{{ op = \"uv-busy\", call = \"import\", count = {spins} }}]\n"
+        )
+    };
+    std::fs::write(&f, text_of(2)).expect("write");
+    let f = f.to_str().expect("utf8");
+    let td = d.join("t");
+    let td_s = td.to_str().expect("utf8");
+    let o = pvmm(&["check", f, "-q", "--trace-dir", td_s], &d);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "two busy answers, bound 2: {}",
+        text(&o)
+    );
+    let o = pvmm(
+        &["check", f, "-q", "--max-spins", "1", "--trace-dir", td_s],
+        &d,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("bounded-waiting"), "{}", text(&o));
+    let tf = td.join("spins.v5.7.bounded-waiting.json");
+    let json = std::fs::read_to_string(&tf).expect("trace file");
+    assert!(json.contains("\"max_spins\": 1"), "{json}");
+    let o = pvmm(&["replay", tf.to_str().expect("utf8")], &d);
+    assert!(
+        text(&o).contains("identical to the recorded trace"),
+        "{}",
+        text(&o)
+    );
+    // The scenario's own bound.
+    std::fs::write(
+        d.join("spins.toml"),
+        text_of(2) + "[bounds]\nmax_spins = 1\n",
+    )
+    .expect("write");
+    let o = pvmm(&["check", f, "-q", "--trace-dir", td_s], &d);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = pvmm(
+        &["check", f, "-q", "--max-spins", "2", "--trace-dir", td_s],
+        &d,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "the command line wins: {}",
+        text(&o)
+    );
+}
+
+/// The firmware ops' bad input: a UV call that is not one, a return code out of range, a
+/// teardown beside a vCPU — each an error at its line and field (exit 2).
+#[test]
+fn firmware_and_teardown_ops_reject_bad_input_at_their_line() {
+    let d = tmpdir("fwbad");
+    let base = "presets = [\"v6.12\"]\n\
+                [[mm]]\nname = \"qemu\"\nprotected = true\n\
+                [[map]]\nmm = \"qemu\"\nvpn = 0\nanon = true\n\
+                [[guest]]\ngfn = 0\nmm = \"qemu\"\nvpn = 0\n\
+                [[thread]]\nname = \"vcpu\"\nops = [{ op = \"guest-access\", gfn = 0 }]\n";
+    for (extra, want) in [
+        ("[[thread]]\nname = \"fw\"\nops = [{ op = \"uv-fail\", call = \"export|warp\", rc = 0x102 }]\n", "warp"),
+        ("[[thread]]\nname = \"fw\"\nops = [{ op = \"uv-fail\", call = \"export\", rc = 0x10000 }]\n", "rc"),
+        ("[[thread]]\nname = \"fw\"\nops = [{ op = \"uv-fail\", call = \"export\" }]\n", "rc"),
+        ("[[thread]]\nname = \"vmm\"\nops = [{ op = \"pv-teardown\" }]\n", "vCPU"),
+        ("[[thread]]\nname = \"fw\"\nops = [{ op = \"uv-busy\", count = 2, forever = true }]\n", "forever"),
+    ] {
+        let f = d.join("fw.toml");
+        std::fs::write(&f, format!("{base}{extra}")).expect("write");
+        let o = pvmm(&["check", f.to_str().expect("utf8")], &d);
+        assert_eq!(o.status.code(), Some(2), "{extra}: {}", text(&o));
+        let t = text(&o);
+        assert!(t.contains("fw.toml:18:") && t.contains(want), "{extra}: {t}");
+        assert!(!t.contains("panicked"), "{t}");
+    }
+}

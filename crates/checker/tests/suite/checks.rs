@@ -349,6 +349,15 @@ fn seeded_defects_turn_verified_scenarios_into_violations() {
             "false",
             "gup-contract",
         ),
+        // The import's UVC through uv_call again (f0a1a0615a6f undone): it spins inside the
+        // freeze with the PTE lock held while the UV stays busy (bounded waiting).
+        (
+            "uv-busy-period.toml",
+            &["v5.16", "v6.12"][..],
+            "import_single_uv_call",
+            "false",
+            "bounded-waiting",
+        ),
     ];
     for (file, presets, switch, value, property) in cases {
         let sc = load(&dir.join(file)).expect("loads");

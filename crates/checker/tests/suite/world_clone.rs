@@ -119,7 +119,9 @@ fn perturb(w: &mut kernel::World) {
         });
     }
     w.lru_batch.push(0);
-    w.uv_busy += 1;
+    w.uv_env.busy[0] += 1;
+    w.uv_env.period ^= 1;
+    w.vm.uncounted ^= true;
     for g in &mut w.guest {
         g.written = Some([0xee; kernel::world::PAGE_BYTES]);
     }

@@ -10,15 +10,12 @@ use explore::Severity;
 use std::fmt::Write as _;
 
 /// How a field's default reads in a document.
-fn presence(p: Presence) -> String {
-    match p {
-        Presence::Required => String::new(),
-        Presence::Optional => ", optional".into(),
-        Presence::Default(super::ops::Arg::Bool(b)) => format!(", default {b}"),
-        Presence::Default(super::ops::Arg::Num(n) | super::ops::Arg::Id(n)) => {
-            format!(", default {n}")
-        }
-        Presence::Default(a) => format!(", default {a:?}"),
+fn presence(f: &super::ops::FieldSpec) -> String {
+    match (f.presence, f.default_text()) {
+        (Presence::Required, _) => String::new(),
+        (Presence::Optional, _) => ", optional".into(),
+        (Presence::Default(_), Some(d)) => format!(", default {d}"),
+        (Presence::Default(a), None) => format!(", default {a:?}"),
     }
 }
 
@@ -35,7 +32,7 @@ pub fn ops_table() -> String {
                     Kind::Flags(_) => "flags".to_string(),
                     k => k.describe(),
                 };
-                format!("`{}` ({kind}{})", f.name, presence(f.presence))
+                format!("`{}` ({kind}{})", f.name, presence(f))
             })
             .collect();
         let _ = writeln!(
@@ -58,13 +55,7 @@ pub fn ops_reference() -> String {
         let _ = writeln!(t, "### `{}`\n\n{}\n", o.name, o.doc);
         for f in o.fields {
             let kind = f.kind.describe();
-            let _ = writeln!(
-                t,
-                "* `{}` ({kind}{}): {}",
-                f.name,
-                presence(f.presence),
-                f.doc
-            );
+            let _ = writeln!(t, "* `{}` ({kind}{}): {}", f.name, presence(f), f.doc);
             if let Kind::Flags(flags) = f.kind {
                 for fl in flags {
                     let _ = writeln!(t, "  * `{}`: {}", fl.name, fl.doc);

@@ -39,6 +39,8 @@ pub enum Kind {
     Bool,
     /// A byte value, 1..=255.
     Byte,
+    /// An Ultravisor return code, 1..=0xffff (TOML writes it `0x107`).
+    Code,
     /// A set of flags, written `A|B`.
     Flags(&'static [FlagSpec]),
 }
@@ -66,6 +68,11 @@ impl Kind {
             Kind::Index => (0, max_index, format!("a page index 0..={max_index}")),
             Kind::Count => (1, i64::from(u32::MAX), format!("a count 1..={}", u32::MAX)),
             Kind::Byte => (1, 255, "the byte value to store (1..=255)".into()),
+            Kind::Code => (
+                1,
+                0xffff,
+                "a UV return code (0x1..=0xffff, e.g. 0x107)".into(),
+            ),
             _ => return None,
         })
     }
@@ -82,6 +89,7 @@ impl Kind {
             Kind::Count => "count ≥ 1".into(),
             Kind::Bool => "bool".into(),
             Kind::Byte => "byte 1..=255".into(),
+            Kind::Code => "UV return code 0x1..=0xffff".into(),
             Kind::Flags(f) => format!(
                 "flags: {}",
                 f.iter().map(|f| f.name).collect::<Vec<_>>().join("|")
@@ -119,6 +127,27 @@ pub struct FieldSpec {
     pub kind: Kind,
     pub presence: Presence,
     pub doc: &'static str,
+}
+
+impl FieldSpec {
+    /// The field's default as a scenario writes it (a flag set as `A|B`), if it has one.
+    pub fn default_text(&self) -> Option<String> {
+        match (self.presence, self.kind) {
+            (Presence::Default(Arg::Bool(b)), _) => Some(b.to_string()),
+            (Presence::Default(Arg::Num(n) | Arg::Id(n)), _) => Some(n.to_string()),
+            (Presence::Default(Arg::Byte(b)), _) => Some(format!("{b:#x}")),
+            (Presence::Default(Arg::Flags(bits)), Kind::Flags(known)) => Some(
+                known
+                    .iter()
+                    .filter(|f| bits & f.bit != 0)
+                    .map(|f| f.name)
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            ),
+            (Presence::Default(a), _) => Some(format!("{a:?}")),
+            (Presence::Required | Presence::Optional, _) => None,
+        }
+    }
 }
 
 /// What an op does to the references (batches of pages) the thread holds: an op that uses
@@ -226,6 +255,36 @@ impl FieldType for bool {
     }
 }
 
+impl FieldType for u16 {
+    fn from_arg(a: Option<Arg>) -> Result<Self, String> {
+        match a {
+            Some(Arg::Num(n)) => u16::try_from(n).map_err(|_| format!("{n:#x} is too large")),
+            other => Err(format!("expected a return code, not {other:?}")),
+        }
+    }
+    fn to_arg(&self) -> Option<Arg> {
+        Some(Arg::Num(usize::from(*self)))
+    }
+}
+
+impl FieldType for Option<u16> {
+    fn from_arg(a: Option<Arg>) -> Result<Self, String> {
+        a.map(|a| u16::from_arg(Some(a))).transpose()
+    }
+    fn to_arg(&self) -> Option<Arg> {
+        self.map(|c| Arg::Num(usize::from(c)))
+    }
+}
+
+impl FieldType for Option<u32> {
+    fn from_arg(a: Option<Arg>) -> Result<Self, String> {
+        a.map(|a| u32::from_arg(Some(a))).transpose()
+    }
+    fn to_arg(&self) -> Option<Arg> {
+        self.map(|c| Arg::Num(c as usize))
+    }
+}
+
 impl FieldType for Option<u8> {
     fn from_arg(a: Option<Arg>) -> Result<Self, String> {
         match a {
@@ -309,6 +368,61 @@ impl FieldType for GupFlags {
                 .into());
         }
         Ok(f)
+    }
+    fn to_arg(&self) -> Option<Arg> {
+        Some(Arg::Flags(self.0))
+    }
+}
+
+/// A set of Ultravisor calls (a set of [`crate::uv::UvCall::bit`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct UvCalls(pub u32);
+
+/// The calls a firmware op names.
+pub const UV_CALL_FLAGS: &[FlagSpec] = &[
+    FlagSpec {
+        name: "import",
+        bit: 1 << crate::uv::UvCall::Import as u32,
+        doc: "Convert-To-Secure-Storage: the import of a touched page (gmap_make_secure)",
+    },
+    FlagSpec {
+        name: "unpack",
+        bit: 1 << crate::uv::UvCall::Unpack as u32,
+        doc: "Unpack-Image: the import of an image page (KVM_PV_UNPACK)",
+    },
+    FlagSpec {
+        name: "export",
+        bit: 1 << crate::uv::UvCall::Export as u32,
+        doc: "Convert-From-Secure-Storage: every export (the hook, the 0x3d handler, the PTE-clear helpers, export before import, s390_reset_acc)",
+    },
+    FlagSpec {
+        name: "pin-shared",
+        bit: 1 << crate::uv::UvCall::PinShared as u32,
+        doc: "Pin-Page-Shared (the hook, for a page the guest shared)",
+    },
+    FlagSpec {
+        name: "destroy",
+        bit: 1 << crate::uv::UvCall::Destroy as u32,
+        doc: "Destroy-Secure-Storage of a page (the teardown)",
+    },
+    FlagSpec {
+        name: "destroy-sec-conf",
+        bit: 1 << crate::uv::UvCall::DestroySecConf as u32,
+        doc: "Destroy-Secure-Configuration (the teardown)",
+    },
+    FlagSpec {
+        name: "destroy-sec-conf-fast",
+        bit: 1 << crate::uv::UvCall::DestroySecConfFast as u32,
+        doc: "Destroy-Secure-Configuration-Fast (the asynchronous teardown's set-aside)",
+    },
+];
+
+impl FieldType for UvCalls {
+    fn from_arg(a: Option<Arg>) -> Result<Self, String> {
+        match a {
+            Some(Arg::Flags(bits)) if bits != 0 => Ok(UvCalls(bits)),
+            other => Err(format!("expected UV calls, not {other:?}")),
+        }
     }
     fn to_arg(&self) -> Option<Arg> {
         Some(Arg::Flags(self.0))
@@ -876,24 +990,16 @@ ops! {
     },
     UvBusy {
         name: "uv-busy",
-        doc: "The Ultravisor answers the next `count` calls of the import with busy (condition code 2).",
+        doc: "The Ultravisor answers the calls `call` with busy (condition code 2, or 3 with `partial`): without `count` for a busy period — every such call answers busy, any number of times, until the period ends, which the explorer may put after any step (weak fairness: it ends), or never with `forever`; with `count`, exactly the next `count` such calls.",
         fields: [
-            count: u32 = (Kind::Count, Presence::Default(Arg::Num(1)), "how many calls"),
+            call: UvCalls = (Kind::Flags(UV_CALL_FLAGS), Presence::Default(Arg::Flags(3)), "the calls that answer busy"),
+            count: Option<u32> = (Kind::Count, OPT, "how many calls answer busy; a busy period when left out"),
+            partial: bool = (Kind::Bool, dflt_bool(false), "partial completion (condition code 3) instead of busy (2): the kernel handles both alike"),
+            forever: bool = (Kind::Bool, dflt_bool(false), "the busy period never ends (no progress is possible); only without `count`"),
         ],
-        calls: "the firmware: the next calls answer cc 2 (no kernel function)",
-        cites: &[],
+        calls: "the firmware: cc 2 | cc 3 (no kernel function); uv_call repeats while cc > 1 (no reschedule point), uv_call_sched with cond_resched, __uv_call returns it",
+        cites: &["arch/s390/include/asm/uv.h: uv_call, 6.1.192", "arch/s390/include/asm/uv.h: uv_call_sched, 6.1.192"],
         switches: &[("import_single_uv_call", "busy makes the import return -EAGAIN instead of looping in uv_call")],
-        batch: Batch::None,
-    },
-    UvExportFails {
-        name: "uv-export-fails",
-        doc: "The Ultravisor answers the next `count` Convert-From-Secure (export) calls with condition code 1 (an error): the hook's export fails (`-EINVAL`) where pin-shared does not help.",
-        fields: [
-            count: u32 = (Kind::Count, Presence::Default(Arg::Num(1)), "how many calls"),
-        ],
-        calls: "the firmware: the next exports answer cc 1 (no kernel function); arch_make_page_accessible > uv_convert_from_secure returns -EINVAL",
-        cites: &["arch/s390/kernel/uv.c: uv_convert_from_secure, 6.1.192"],
-        switches: &[("gup_fast_hook_fail_stops", "what GUP fast does when the hook's export fails")],
         batch: Batch::None,
     },
     Vmsplice {
@@ -997,6 +1103,44 @@ ops! {
         switches: &[("kernel_fault", "what the 0x3d handler does for the kernel's write")],
         batch: Batch::None,
     },
+    UvFail {
+        name: "uv-fail",
+        doc: "The Ultravisor answers the next `count` calls `call` with condition code 1 and return code `rc` (reason `rrc`): a failing export, pin-shared, destroy, import or configuration destroy, for the kernel's handling of it on each path. The one way to make a UV call fail (`call = \"export\"` is what the hook-failure scenarios use); a second `uv-fail` of the same call replaces the failures still to give.",
+        fields: [
+            call: UvCalls = (Kind::Flags(UV_CALL_FLAGS), REQ, "the calls that fail"),
+            rc: u16 = (Kind::Code, REQ, "the return code (0x10a: the import reads it as -ENXIO; 0x107 with rrc 0xd: destroy reads it as success)"),
+            rrc: Option<u16> = (Kind::Code, OPT, "the return reason code (0 when left out)"),
+            count: u32 = (Kind::Count, Presence::Default(Arg::Num(1)), "how many calls fail"),
+        ],
+        calls: "the firmware: cc 1 with rc/rrc (no kernel function); the caller's handling per path",
+        cites: &["arch/s390/kernel/uv.c: uv_convert_from_secure, 6.1.192", "arch/s390/kernel/uv.c: uv_destroy_page, 6.1.192"],
+        switches: &[
+            ("debug_vm", "VM_BUG_ON on the writeback hook's failure (CONFIG_DEBUG_VM)"),
+            ("gup_fast_hook_fail_stops", "what GUP fast does when the hook's export fails"),
+            ("kernel_fault", "BUG or the exception fix-up when the 0x3d kernel branch's export fails"),
+            ("pte_clear_export_warns", "a failed export at PTE clear is ignored or warned about"),
+        ],
+        batch: Batch::None,
+    },
+    PvTeardown {
+        name: "pv-teardown",
+        doc: "The VMM tears the protected VM down (`KVM_PV_DISABLE`, or with `async_cleanup` `KVM_PV_ASYNC_CLEANUP_PREPARE` then `_PERFORM`): its configuration is destroyed and its pages are made host-accessible, per `pv_teardown`. It runs after the vCPUs stopped (`kvm_s390_cpus_from_pv` takes each vCPU's mutex): it must follow every guest-access and unpack, in their thread.",
+        fields: [
+            async_cleanup: bool = (Kind::Bool, dflt_bool(false), "the asynchronous cleanup (v6.2): set aside (Destroy-Secure-Configuration-Fast, destroy the lower 2 GB), then perform (destroy the rest); a release without it falls back to KVM_PV_DISABLE, as QEMU does"),
+        ],
+        calls: "kvm_s390_handle_pv(KVM_PV_DISABLE) > kvm_s390_cpus_from_pv > kvm_s390_pv_deinit_vm (v5.7: s390_reset_acc (walk: PTE lock, export | destroy each page), then UVC destroy-sec-conf (uv_call_sched); v6.0: UVC destroy-sec-conf, then s390_uv_destroy_range (walk: PTE lock, get_page; uv_destroy_owned_page, put_page)) | kvm_s390_pv_deinit_cleanup_all (v6.2) | kvm_s390_pv_set_aside + kvm_s390_pv_deinit_aside_vm (async)",
+        cites: &[
+            "arch/s390/kvm/pv.c: kvm_s390_pv_deinit_vm, v5.7",
+            "arch/s390/mm/gmap.c: s390_reset_acc, v5.7",
+            "arch/s390/kvm/pv.c: kvm_s390_pv_deinit_vm, 6.1.192",
+            "arch/s390/mm/gmap.c: __s390_uv_destroy_range, 6.1.192",
+            "arch/s390/kvm/pv.c: kvm_s390_pv_deinit_cleanup_all, 6.12.118",
+            "arch/s390/kvm/pv.c: kvm_s390_pv_set_aside, 6.12.118",
+            "arch/s390/kvm/pv.c: kvm_s390_pv_deinit_aside_vm, 6.12.118",
+        ],
+        switches: &[("pv_teardown", "how the VM's pages are made accessible and its configuration destroyed")],
+        batch: Batch::None,
+    },
     Reclaim {
         name: "reclaim",
         doc: "One pass of page reclaim over the page-cache folio at `file`/`index` (the LRU scan reaching it): `shrink_folio_list` isolates it (a reference; not a folio still on a per-CPU LRU batch), trylocks it, leaves it under writeback, ages its PTEs (`folio_referenced`: on s390 a young PTE becomes present but `_PAGE_INVALID`, no export; referenced → kept or activated), unmaps it (`try_to_unmap`: `ptep_clear_flush` exports in a protected mm), leaves a pinned one, writes a dirty one out only from kswapd (`pageout` → `folio_start_writeback`, the hook; the disk reads it after the pass) and otherwise flags it PG_reclaim, and frees a clean one (`__remove_mapping`: freeze at 1 + 1, removal from the cache). A mapped folio takes two passes (the first ages it).",
@@ -1055,7 +1199,9 @@ mod tests {
                 if let Presence::Default(d) = f.presence {
                     let fits = matches!(
                         (f.kind, d),
-                        (Kind::Bool, Arg::Bool(_)) | (Kind::Count, Arg::Num(1..))
+                        (Kind::Bool, Arg::Bool(_))
+                            | (Kind::Count, Arg::Num(1..))
+                            | (Kind::Flags(_), Arg::Flags(1..))
                     );
                     assert!(
                         fits,
@@ -1125,7 +1271,21 @@ mod tests {
                 nr_pages: 2,
             },
             ThreadOp::Put {},
-            ThreadOp::UvBusy { count: 2 },
+            ThreadOp::UvBusy {
+                call: UvCalls(1),
+                count: Some(2),
+                partial: true,
+                forever: false,
+            },
+            ThreadOp::UvFail {
+                call: UvCalls(4),
+                rc: 0x107,
+                rrc: Some(0xd),
+                count: 1,
+            },
+            ThreadOp::PvTeardown {
+                async_cleanup: true,
+            },
             ThreadOp::Tee { from: 0, to: 1 },
         ];
         for op in ops {
@@ -1136,9 +1296,22 @@ mod tests {
         let none = |_: &str| None;
         assert_eq!(
             ThreadOp::build("uv-busy", &none),
-            Ok(ThreadOp::UvBusy { count: 1 }),
-            "the declared default"
+            Ok(ThreadOp::UvBusy {
+                call: UvCalls(3),
+                count: None,
+                partial: false,
+                forever: false,
+            }),
+            "the declared defaults: a busy period of the import and unpack"
         );
+        assert_eq!(
+            UvCalls(3),
+            UvCalls(crate::uv::UvCall::Import.bit() | crate::uv::UvCall::Unpack.bit())
+        );
+        for (f, c) in UV_CALL_FLAGS.iter().zip(crate::uv::UvCall::ALL) {
+            assert_eq!((f.name, f.bit), (c.name(), c.bit()));
+        }
+        assert_eq!(UV_CALL_FLAGS.len(), crate::uv::UV_CALLS);
         assert_eq!(
             ThreadOp::build("gup", &none).map_err(|e| e.field),
             Err("mm")

@@ -259,7 +259,7 @@ mod tests {
         use super::super::switches::KernelFault as K;
         assert_eq!(kf("v6.12.114"), K::ExportAlways);
         assert_eq!(kf("v6.12.118"), K::FolioTryGet);
-        assert_eq!(kf("v6.1.192"), K::ExportAlways);
+        assert_eq!(kf("v6.1.192"), K::TryGetPageExportAlways);
         assert_eq!(kf("v6.19"), K::FolioTryGet);
         assert_eq!(kf("v7.0"), K::ExportAlways);
         for (bad, why) in [

@@ -76,7 +76,7 @@ properties! {
         "prim.rs: live (every step on a page), put_refs (a reference from an earlier life of the frame), free_page (freed while mapped or cached)";
     WARN = "warn", "warn", Violation,
         "no WARN_ON_ONCE may be reached",
-        "prim.rs: warn (try_get_page, try_grab_page on a count <= 0)";
+        "prim.rs: warn (try_get_page, try_grab_page on a count <= 0); zap.rs (a failed export at PTE clear, v7.0); teardown.rs (s390_reset_acc's failed export or destroy, a failed configuration destroy)";
     BUG = "bug", "bug", Violation,
         "no BUG or VM_BUG_ON may be reached",
         "prim.rs: put_refs (VM_BUG_ON_PAGE, debug_vm), import.rs: page_ref_unfreeze (debug_vm), writeback.rs: __test_set_page_writeback (debug_vm), fault.rs: do_secure_storage_access (BUG)";
@@ -118,6 +118,14 @@ properties! {
     IMPORT_COMPLETENESS = "import-completeness", "complete", Violation,
         "every frame the unpack reported done or the guest touched ends secure with the content the guest expects, or exported so that its next import gives it",
         "lib.rs: KernelModel::at_end (guest.rs records each frame's expectation: unpack's success, a completed guest access)";
+    /// A busy-wait held a spinlock or a frozen refcount past the bound: the soft-lockup class.
+    BOUNDED_WAITING = "bounded-waiting", "wait", Violation,
+        "no thread may busy-wait past the bound while it holds a spinlock or a frozen refcount",
+        "hook.rs: spin_check (every uv_call loop: the import's UVC in v5.7–v5.15, the hook's pin-shared and export, the PTE-clear export, s390_reset_acc)";
+    /// An observation: the page was freed while still secure.
+    SECURE_PAGE_FREED = "secure-page-freed", "secfree", Observation,
+        "a page was freed while the Ultravisor still held it secure: the host cannot use it, its next user faults on it",
+        "lib.rs: KernelModel::at_end";
     /// The GUP contract, checked when a GUP call returns.
     GUP_CONTRACT = "gup-contract", "gup", Violation,
         "a GUP returns an honest count, pages[i] is the page at start + i, each returned page holds this call's marker, and FOLL_PIN pages are accessible",

@@ -178,9 +178,40 @@ switch_enum! {
         /// `BUG()` (6.12.118 `do_secure_storage_access`).
         FolioTryGet = "folio-try-get",
         /// "s390/mm: Add missing secure storage access fixups for donated memory" (2026-03):
-        /// a reference, then an unconditional export; failure → the exception fix-up, not
-        /// BUG (backported to 6.1.192: `uv_convert_from_secure` + `do_no_context`).
+        /// `folio_try_get`, then an unconditional export (PG_arch_1 cleared on success);
+        /// failure → the exception fix-up (`handle_fault_error_nolock`), not BUG.
         ExportAlways = "export-always",
+        /// The same fix as backported to 6.1.y (6.1.192 `do_secure_storage_access`):
+        /// `try_get_page` (WARN on a frozen count), unconditional `uv_convert_from_secure`,
+        /// failure → `do_no_context`.
+        TryGetPageExportAlways = "try-get-page-export-always",
+    }
+}
+
+switch_enum! {
+    /// How the VM's teardown makes its pages accessible and destroys its configuration
+    /// (arch/s390/kvm/pv.c: `kvm_s390_pv_deinit_vm` and successors).
+    pub enum PvTeardown {
+        /// `s390_reset_acc` first — a page walk under each PTE lock, every present page
+        /// exported with `WARN_ON_ONCE` on failure (PG_arch_1 untouched) — then
+        /// Destroy-Secure-Configuration (v5.7).
+        ResetAccExport = "reset-acc-export",
+        /// As `reset-acc-export` with Destroy-Secure-Storage instead of the export
+        /// (`uv_destroy_page`: clears instead of encrypting; rc 0x107/rrc 0xd is success).
+        ResetAccDestroy = "reset-acc-destroy",
+        /// As `reset-acc-destroy` with `uv_destroy_owned_page` (get, destroy, clear
+        /// PG_arch_1 on success, put).
+        ResetAccDestroyOwned = "reset-acc-destroy-owned",
+        /// Destroy-Secure-Configuration first (it cleans the guest's pages), then
+        /// `s390_uv_destroy_range`: batches of up to 32 pages gathered with `get_page` under
+        /// the PTE lock, each `uv_destroy_owned_page` (failure ignored) and `put_page`
+        /// (6.1.192).
+        DestroyRange = "destroy-range",
+        /// `kvm_s390_pv_deinit_cleanup_all` (6.12.118): the count held up with
+        /// `atomic_inc_not_zero`, Destroy-Secure-Configuration, leftovers disposed, then the
+        /// destroy range; and the asynchronous cleanup (`kvm_s390_pv_set_aside` with
+        /// Destroy-Secure-Configuration-Fast, `kvm_s390_pv_deinit_aside_vm`).
+        CleanupAll = "cleanup-all",
     }
 }
 
@@ -531,8 +562,8 @@ switches! {
         history: [
             (V5_7, KernelFault::TryGetPage, Some("084ea4d611a3"),
                 Evidence::Mail("the v5.7 fault.c posting (ids 2942247510, 2574829980)")),
-            (Release::stable(6, 1, 192), KernelFault::ExportAlways, None,
-                Evidence::Source("6.1.192 arch/s390/mm/fault.c: KERNEL_FAULT exports with uv_convert_from_secure and falls back to do_no_context; the 6.1 changelog does not name the backport, so the first 6.1.y point with it is not established (earlier points resolve to the old handler)")),
+            (Release::stable(6, 1, 192), KernelFault::TryGetPageExportAlways, None,
+                Evidence::Source("the 2026-03 fix as backported to 6.1.y: 6.1.192 arch/s390/mm/fault.c read (KERNEL_FAULT: try_get_page, uv_convert_from_secure, do_no_context); the 6.1 changelog does not name the backport, so the first 6.1.y point with it is not established (earlier points resolve to the old handler)")),
             (Release::v(6, 12), KernelFault::FolioTryGet, None,
                 Evidence::Source("6.12.118 arch/s390/mm/fault.c: folio_try_get; the commit (the 2024 folio conversion) and first release as kernel-notes say")),
             (Release::stable(6, 12, 114), KernelFault::ExportAlways, None,
@@ -540,7 +571,7 @@ switches! {
             (Release::stable(6, 12, 115), KernelFault::FolioTryGet, None,
                 Evidence::Changelog("ChangeLog-6.12.115 lists its revert (changelog.Debian of linux-source-6.12); 6.12.118 fault.c read: folio_try_get, BUG() on failure")),
             (Release::v(7, 0), KernelFault::ExportAlways, None,
-                Evidence::Mail("fixes pull \"[GIT PULL 2/6]\" of 2026-03-18 during the 7.0 release candidates (id 56104790036); the rc that took it not established")),
+                Evidence::Mail("\"s390/mm: Add missing secure storage access fixups for donated memory\" (Fixes: 084ea4d611a3) in the fixes pull \"[GIT PULL 2/6]\" of 2026-03-18 during the 7.0 release candidates (search id 56104790036); the rc that took it not established; 6.12.118 does not have it")),
         ],
     },
     user_fault: UserFault {
@@ -587,6 +618,34 @@ switches! {
             (V5_7, false, None, Evidence::Mail("the v5.7 pgtable.h hunk (id 2667639102)")),
             (Release::v(5, 16), true, Some("380d97bd02fc"),
                 Evidence::Preset("the diff (id 17483250200); v5.16 as the preset says; 6.1.192 read")),
+        ],
+    },
+    pte_clear_export_warns: bool {
+        doc: "The PTE-clear helpers warn when their export fails (`WARN_ON_ONCE(uv_convert_from_secure_pte(res))`, 850103b0ce6d); before, the failure is ignored and the still-secure page goes on to be freed.",
+        values: &[
+            ValueSpec::new("false", "the export's result is ignored"),
+            ValueSpec::new("true", "WARN_ON_ONCE on a failed export (the page is still freed by the caller: the patch's \"leak the page\" is its comment; its code only warns)"),
+        ],
+        history: [
+            (V5_7, false, None, Evidence::Source("6.1.192 and 6.12.118 arch/s390/include/asm/pgtable.h: the export's result is ignored")),
+            (Release::rc(7, 0, 1), true, Some("850103b0ce6d"),
+                Evidence::Mail("\"[GIT PULL v1 09/36] s390/mm: Warn if uv_convert_from_secure_pte() fails\", 2026-02-10 (search id 53496767633), in kvm-s390-next-7.0-1 merged in the 7.0 merge window; tag containment not checked")),
+        ],
+    },
+    pv_teardown: PvTeardown {
+        doc: "How the VM's teardown makes its pages accessible and destroys its configuration (`kvm_s390_pv_deinit_vm` and successors).",
+        values: PvTeardown::VALUES,
+        history: [
+            (V5_7, PvTeardown::ResetAccExport, None,
+                Evidence::Mail("the v5.7 pv.c (search id 43205037) calls s390_reset_acc before DESTROY_SEC_CONF; s390_reset_acc's export with WARN_ON_ONCE is the pre-image of the Sept 2020 patch (id 24836813268)")),
+            (Release::v(5, 10), PvTeardown::ResetAccDestroy, Some("1a80b54d1ce1"),
+                Evidence::Mail("\"s390x: uv: Add destroy page call\" posted 2020-09-03 (id 24836813268); the 0x107/0xd fix of 2020-11-18 names it in Fixes: (id 4603490693), so it was in v5.10-rc; v5.10 inferred, tag containment not checked")),
+            (Release::v(5, 16), PvTeardown::ResetAccDestroyOwned, Some("380d97bd02fc"),
+                Evidence::Mail("the owned variants' patch changes __s390_reset_acc to uv_destroy_owned_page (id 39626391397); v5.16 as for pte_clear_export_clears_arch1")),
+            (Release::v(6, 0), PvTeardown::DestroyRange, None,
+                Evidence::Mail("\"s390/mm: KVM: pv: when tearing down, try to destroy protected pages\" and \"KVM: s390: pv: destroy the configuration before its memory\" in the pull tags/kvm-s390-next-5.20-1 of 2022-07-21 (id 14135390655; 5.20 became v6.0); 6.1.192 pv.c and gmap.c read")),
+            (Release::v(6, 2), PvTeardown::CleanupAll, Some("fb491d5500a7"),
+                Evidence::Mail("\"KVM: s390: pv: asynchronous destroy for reboot\" v15 posted 2022-10-10 (id 93559343), Destroy fast in the pull of 2022-11-25 (id 867875150) for 6.2; absent in 6.1.192, present in 6.12.118 (read)")),
         ],
     },
     end_writeback_takes_ref: bool {

@@ -8,9 +8,9 @@ use explore::runtime::StepRecord;
 use explore::{Execution, Model};
 use kernel::build::{Backing, Builder, GuestSpec, MapSpec};
 use kernel::uv::UvState;
-use kernel::vocab::ops::{GupFlags, OpCall, ThreadOp};
+use kernel::vocab::ops::{GupFlags, OpCall, ThreadOp, UvCalls};
 use kernel::world::{GUP_PIN_COUNTING_BIAS, PAGE_BYTES};
-use kernel::KernelModel;
+use kernel::{Kernel, KernelModel};
 
 /// A file page in the page cache, mapped MAP_SHARED in QEMU's protected mm (vpn 0) and in a
 /// second, unprotected mm (vpn 0); guest frame 0 is backed by QEMU's mapping; one pipe.
@@ -93,6 +93,28 @@ fn gup(mm: usize, flags: u32, fast: bool) -> ThreadOp {
         fast,
         write: false,
         nr_pages: 1,
+    }
+}
+
+const IMPORT: u32 = 1;
+const EXPORT: u32 = 1 << 2;
+const PIN_SHARED: u32 = 1 << 3;
+
+fn uv_busy(call: u32, count: Option<u32>) -> ThreadOp {
+    ThreadOp::UvBusy {
+        call: UvCalls(call),
+        count,
+        partial: false,
+        forever: false,
+    }
+}
+
+fn uv_fail(call: u32, rc: u16) -> ThreadOp {
+    ThreadOp::UvFail {
+        call: UvCalls(call),
+        rc,
+        rrc: None,
+        count: 1,
     }
 }
 
@@ -522,13 +544,14 @@ fn hook_pins_shared_pages_and_exports_the_others() {
     assert!(!called(&steps, "uv_pin_shared") && !called(&steps, "uv_convert_from_secure"));
 }
 
-/// The UV's busy answers (condition code 2): `uv_call` loops (v5.7), the single `__uv_call`
-/// of v5.16 (f0a1a0615a6f) returns -EAGAIN and the guest re-faults; either way the import
-/// ends secure.
+/// The UV's busy answers (condition code 2): `uv_call` repeats the call inside the freeze
+/// (v5.7, each attempt a step of its own), the single `__uv_call` of v5.16 (f0a1a0615a6f)
+/// returns it, the import answers -EAGAIN and the guest re-faults (a second pass through
+/// `gmap_make_secure`); either way the import ends secure after two UVC attempts.
 #[test]
 fn uv_busy_is_repeated_or_returned() {
-    for (name, again) in [("v5.7", false), ("v5.16", true)] {
-        let busy = ops(vec![ThreadOp::UvBusy { count: 1 }]);
+    for (name, returned) in [("v5.7", false), ("v5.16", true)] {
+        let busy = ops(vec![uv_busy(IMPORT, Some(1))]);
         let m = model(
             file_guest(false, false),
             vec![("vcpu", vcpu()), ("fw", busy)],
@@ -542,16 +565,32 @@ fn uv_busy_is_repeated_or_returned() {
             steps.push(ex.step(0));
         }
         assert!(ex.finished(0), "{name}");
-        let uvcs = steps
+        let uvcs: Vec<&StepRecord> = steps
             .iter()
             .filter(|s| s.name == "uv_call(convert-to-secure)")
+            .collect();
+        assert_eq!(uvcs.len(), 2, "{name}: a busy attempt, then the import");
+        let note = &uvcs[0].note;
+        assert!(note.contains("cc 2"), "{name}: {note}");
+        assert_eq!(
+            note.contains("__uv_call returns it"),
+            returned,
+            "{name}: {note}"
+        );
+        assert_eq!(
+            note.contains("uv_call repeats"),
+            !returned,
+            "{name}: {note}"
+        );
+        let passes = steps
+            .iter()
+            .filter(|s| s.name == "expected_page_refs")
             .count();
         assert_eq!(
-            uvcs,
-            1 + usize::from(again),
-            "{name}: one call, or a retried import"
+            passes,
+            1 + usize::from(returned),
+            "{name}: one freeze, or a retried import"
         );
-        assert!(steps.iter().any(|s| s.note.contains("cc 2")), "{name}");
         ex.with_world(|w| assert!(matches!(w.uv[P0].state, UvState::Secure { .. })));
     }
 }
@@ -612,6 +651,640 @@ fn a_thread_that_releases_nothing_is_not_built() {
         )
         .expect_err("no mm 5");
     assert_eq!((e.op, e.field), (Some(1), "mm"));
+}
+
+/// A firmware thread with `ops`.
+fn firmware(ops_: Vec<ThreadOp>) -> (&'static str, Vec<OpCall>) {
+    ("firmware", ops(ops_))
+}
+
+fn at(release: &str) -> Kernel {
+    let r = kernel::vocab::Release::parse(release).expect("release");
+    Kernel::at(&r).expect("resolves")
+}
+
+/// `uv_call` (arch/s390/include/asm/uv.h) repeats `__uv_call` while the UV answers busy,
+/// with no reschedule point; `make_secure_pte` calls it inside the freeze with the PTE lock
+/// held until f0a1a0615a6f (v5.16) made it one `__uv_call` that hands busy back as -EAGAIN.
+/// A busy period (any number of busy answers, ended by the firmware under weak fairness)
+/// is therefore a bounded-waiting violation on v5.7 and v5.15 and not from v5.16; a period
+/// that never ends leaves no progress possible: a livelock on every release (v5.7 also
+/// spins past the bound first).
+#[test]
+fn a_busy_uv_is_bounded_waiting_until_v5_16_and_a_livelock_for_ever() {
+    let period = |forever| ThreadOp::UvBusy {
+        call: UvCalls(IMPORT),
+        count: None,
+        partial: false,
+        forever,
+    };
+    for (name, spins_holding) in [
+        ("v5.7", true),
+        ("v5.15", true),
+        ("v5.16", false),
+        ("v6.12", false),
+    ] {
+        let m = model(
+            file_guest(false, false),
+            vec![("vcpu", vcpu()), firmware(vec![period(false)])],
+            kernel(name),
+        );
+        let v = violated(&explore_all(&m));
+        let want: Vec<&str> = if spins_holding {
+            vec!["bounded-waiting"]
+        } else {
+            vec![]
+        };
+        assert_eq!(v, want, "{name}: a busy period");
+        let m = model(
+            file_guest(false, false),
+            vec![("vcpu", vcpu()), firmware(vec![period(true)])],
+            kernel(name),
+        );
+        let mut v = violated(&explore_all(&m));
+        v.sort_unstable();
+        let mut want = vec![explore::LIVELOCK];
+        if spins_holding {
+            want.insert(0, "bounded-waiting");
+        }
+        assert_eq!(v, want, "{name}: a busy period that never ends");
+    }
+    // The protection is f0a1a0615a6f's single __uv_call: without it (the old value as a
+    // seeded defect on a release that has it) the spin under the PTE lock is back.
+    let m = model(
+        file_guest(false, false),
+        vec![("vcpu", vcpu()), firmware(vec![period(false)])],
+        with("v6.12", &[("import_single_uv_call", "false")]),
+    );
+    assert_eq!(violated(&explore_all(&m)), vec!["bounded-waiting"]);
+}
+
+/// The bound: a scripted count of busy answers is a bounded wait; it violates bounded
+/// waiting on v5.7 only past the bound (`[bounds] max_spins`, `--max-spins`).
+#[test]
+fn the_spin_bound_decides_for_a_scripted_count() {
+    for (count, bound, want) in [
+        (2, None, false),
+        (3, None, true),
+        (3, Some(3), false),
+        (1, Some(0), true),
+    ] {
+        let mut b = file_guest(false, false);
+        if let Some(n) = bound {
+            b.set_spin_bound(n);
+        }
+        let m = model(
+            b,
+            vec![
+                ("vcpu", vcpu()),
+                firmware(vec![uv_busy(IMPORT, Some(count))]),
+            ],
+            kernel("v5.7"),
+        );
+        let v = violated(&explore_all(&m));
+        assert_eq!(
+            v.contains(&"bounded-waiting"),
+            want,
+            "{count} busy answers, bound {bound:?}: {v:?}"
+        );
+    }
+}
+
+/// `kvm_s390_pv_unpack` retries -EAGAIN (cond_resched) until the UV stops answering busy:
+/// from v5.16 a busy answer comes back as -EAGAIN, and the retry must wait for the busy
+/// period's end or consume a scripted answer, not park on the page alone (issue 26: one busy
+/// answer was a livelock); the guest then reads back the image's data.
+#[test]
+fn unpack_retries_a_busy_uv_and_reads_back_the_image() {
+    let mut b = anon_guest(false);
+    let vmm = ops(vec![
+        ThreadOp::Unpack { gfn: 0, pages: 1 },
+        ThreadOp::GuestAccess {
+            gfn: 0,
+            write: None,
+        },
+    ]);
+    let _ = &mut b;
+    for count in [Some(1), Some(2), None] {
+        for name in [
+            "v5.16",
+            "v6.1",
+            "v6.12",
+            "v6.14-rc1",
+            "v6.14",
+            "v7.0",
+            "v7.1",
+        ] {
+            let mut b = Builder::new();
+            let qemu = b.mm("qemu", true, None).expect("mm");
+            b.map(MapSpec {
+                mm: qemu,
+                vpn: 0,
+                backing: Backing::Anon,
+                shared: false,
+                writable: true,
+                present: true,
+                pte_write: true,
+            })
+            .expect("map");
+            b.guest(GuestSpec {
+                gfn: 0,
+                mm: qemu,
+                vpn: 0,
+                secure: false,
+                shared: false,
+                data: Some(0x42),
+                image: true,
+            })
+            .expect("guest");
+            let m = model(
+                b,
+                vec![("vmm", vmm.clone()), firmware(vec![uv_busy(2, count)])],
+                kernel(name),
+            );
+            let o = explore_all(&m);
+            assert_eq!(
+                violated(&o),
+                Vec::<&str>::new(),
+                "{name}, {count:?} busy answers"
+            );
+        }
+    }
+}
+
+/// The guest's re-fault loop waits for an importable page; a scripted busy answer is no
+/// progress while a reference blocks the freeze (issue 26: counting it alone as progress
+/// made a short-lived reference a spurious `retry-bound`).
+#[test]
+fn a_pending_busy_answer_is_no_progress_while_a_reference_blocks_the_freeze() {
+    for name in ["v5.16", "v6.12"] {
+        let m = model(
+            file_guest(false, false),
+            vec![
+                ("vcpu", vcpu()),
+                (
+                    "reader",
+                    ops(vec![
+                        ThreadOp::FindGetPage {
+                            file: FILE,
+                            index: 0,
+                        },
+                        ThreadOp::Put {},
+                    ]),
+                ),
+                firmware(vec![uv_busy(IMPORT, Some(1))]),
+            ],
+            kernel(name),
+        );
+        assert_eq!(violated(&explore_all(&m)), Vec::<&str>::new(), "{name}");
+    }
+}
+
+/// A failed export (cc 1) on each path, as the kernel handles it:
+/// * writeback (`__test_set_page_writeback` / `__folio_start_writeback`): `VM_BUG_ON` only
+///   with CONFIG_DEBUG_VM; without it the disk reads the secure page;
+/// * GUP slow FOLL_PIN (`follow_page_pte`): `unpin_user_page`, the GUP fails, no I/O, every
+///   reference balanced;
+/// * the 0x3d kernel handler: `BUG()` (v5.7, 6.12.118), the fix-up from the 2026-03 fix (and
+///   its 6.1.192 backport: `try-get-page-export-always`);
+/// * the 0x3d user handler: SIGSEGV.
+#[test]
+fn a_failing_export_on_every_path() {
+    let fail = || uv_fail(EXPORT, 0x102);
+    let secure = || file_guest(true, false);
+    // writeback
+    for (debug_vm, want) in [("false", "io-on-secure-page"), ("true", "bug")] {
+        let m = model(
+            secure(),
+            vec![(
+                "wb",
+                ops(vec![
+                    fail(),
+                    ThreadOp::Writeback {
+                        file: FILE,
+                        index: 0,
+                    },
+                ]),
+            )],
+            with("v6.12", &[("debug_vm", debug_vm)]),
+        );
+        let (steps, _, _) = run_alone(&m, 0);
+        assert_eq!(
+            findings(&steps),
+            vec![want],
+            "writeback, debug_vm={debug_vm}"
+        );
+        assert_eq!(
+            called(&steps, "dma_read (disk write-out)"),
+            debug_vm == "false",
+            "the BUG ends the write-out"
+        );
+    }
+    // GUP slow FOLL_PIN
+    for name in ["v5.7", "v6.12"] {
+        let m = model(
+            secure(),
+            vec![(
+                "gup",
+                ops(vec![
+                    fail(),
+                    gup(QEMU, GupFlags::FOLL_PIN, false),
+                    ThreadOp::Dma { to_device: true },
+                    ThreadOp::Put {},
+                ]),
+            )],
+            kernel(name),
+        );
+        let (steps, w, done) = run_alone(&m, 0);
+        assert!(
+            done && findings(&steps).is_empty(),
+            "{name}: {:?}",
+            findings(&steps)
+        );
+        assert!(
+            called(&steps, "unpin_user_page"),
+            "{name}: the failed hook unpins"
+        );
+        assert!(
+            !steps.iter().any(|s| s.name == "dma_read"),
+            "{name}: no I/O"
+        );
+        assert_eq!(w.pages[P0].refcount, w.accounted_refs(P0), "{name}");
+        assert!(matches!(w.uv[P0].state, UvState::Secure { .. }), "{name}");
+    }
+    // 0x3d, kernel mode
+    let read = || {
+        ops(vec![
+            fail(),
+            ThreadOp::KernelRead {
+                file: FILE,
+                index: 0,
+            },
+        ])
+    };
+    for (k, want) in [
+        (kernel("v5.7"), vec!["bug"]),
+        (kernel("v6.12"), vec!["bug"]),
+        (kernel("v7.1"), vec!["copy-fault"]),
+        (
+            with("v6.1", &[("kernel_fault", "try-get-page-export-always")]),
+            vec!["copy-fault"],
+        ),
+        (at("v6.1.192"), vec!["copy-fault"]),
+        (at("v7.0"), vec!["copy-fault"]),
+    ] {
+        let label = k.name.clone();
+        let m = model(secure(), vec![("read", read())], k);
+        let (steps, _, _) = run_alone(&m, 0);
+        assert_eq!(findings(&steps), want, "{label}");
+    }
+    // 0x3d, user mode
+    let m = model(
+        secure(),
+        vec![(
+            "user",
+            ops(vec![
+                fail(),
+                ThreadOp::UserAccess {
+                    mm: QEMU,
+                    vpn: 0,
+                    write: false,
+                },
+            ]),
+        )],
+        kernel("v6.12"),
+    );
+    let (steps, _, _) = run_alone(&m, 0);
+    assert_eq!(findings(&steps), vec!["guest-killed"]);
+}
+
+/// The export at PTE clear (`ptep_get_and_clear_full`): its failure is ignored until v6.19
+/// and the page, still secure, is freed (`secure-page-freed`); v7.0 (850103b0ce6d) warns
+/// and frees it all the same.
+#[test]
+fn a_failing_export_at_pte_clear_is_ignored_then_warned() {
+    for (k, warns) in [
+        (kernel("v6.14"), false),
+        (at("v6.19"), false),
+        (at("v7.0"), true),
+        (kernel("v7.1"), true),
+    ] {
+        let label = k.name.clone();
+        let m = model(
+            anon_guest(true),
+            vec![(
+                "zap",
+                ops(vec![
+                    uv_fail(EXPORT, 0x102),
+                    ThreadOp::Zap { mm: QEMU, vpn: 0 },
+                ]),
+            )],
+            k,
+        );
+        let o = explore_all(&m);
+        assert_eq!(violated(&o).contains(&"warn"), warns, "{label}");
+        assert!(observed(&o).contains(&"secure-page-freed"), "{label}");
+    }
+    // Without the failure the export works and nothing is left secure.
+    let m = model(
+        anon_guest(true),
+        vec![("zap", ops(vec![ThreadOp::Zap { mm: QEMU, vpn: 0 }]))],
+        kernel("v6.14"),
+    );
+    let o = explore_all(&m);
+    assert!(violated(&o).is_empty() && observed(&o).is_empty());
+}
+
+/// Two secure guest pages (vpn 0 and 1 of QEMU's anonymous RAM).
+fn two_secure_pages() -> Builder {
+    let mut b = Builder::new();
+    let qemu = b.mm("qemu", true, None).expect("mm");
+    for vpn in 0..2 {
+        b.map(MapSpec {
+            mm: qemu,
+            vpn,
+            backing: Backing::Anon,
+            shared: false,
+            writable: true,
+            present: true,
+            pte_write: true,
+        })
+        .expect("map");
+        b.guest(GuestSpec {
+            gfn: vpn,
+            mm: qemu,
+            vpn,
+            secure: true,
+            shared: false,
+            data: Some(0x11 + vpn as u8),
+            image: false,
+        })
+        .expect("guest");
+    }
+    b
+}
+
+fn teardown(async_cleanup: bool) -> ThreadOp {
+    ThreadOp::PvTeardown { async_cleanup }
+}
+
+/// The teardown of every era leaves every guest page host-accessible, every reference
+/// balanced and the mm no longer protected: v5.7 exports (the host sees ciphertext), v5.10
+/// and later destroy (cleared pages); from v6.0 Destroy-Secure-Configuration first (its
+/// cleaning makes the page destroys no-ops) and the destroy range's `get_page` is taken
+/// under the PTE lock; from v6.2 the asynchronous cleanup does the same in two ioctls.
+#[test]
+fn the_teardown_of_every_release_makes_the_guest_pages_accessible() {
+    for (release, exported, gathers) in [
+        ("v5.7", true, false),
+        ("v5.10", false, false),
+        ("v5.16", false, false),
+        ("v6.0", false, true),
+        ("v6.2", false, true),
+    ] {
+        for async_cleanup in [false, true] {
+            let m = model(
+                two_secure_pages(),
+                vec![("vmm", ops(vec![teardown(async_cleanup)]))],
+                at(release),
+            );
+            let (steps, w, done) = run_alone(&m, 0);
+            assert!(
+                done && findings(&steps).is_empty(),
+                "{release}: {:?}",
+                findings(&steps)
+            );
+            for p in 0..2 {
+                assert_eq!(w.uv[p].state, UvState::NonSecure, "{release} P{p}");
+                assert_eq!(w.pages[p].refcount, w.accounted_refs(p), "{release} P{p}");
+                let plain = [0x11 + p as u8; PAGE_BYTES];
+                if exported {
+                    // Ciphertext: the export encrypted it, the configuration's destroy
+                    // forgot its integrity data.
+                    let d = w.pages[p].data;
+                    assert!(d != plain && d != [0; PAGE_BYTES], "{release}");
+                } else {
+                    assert_eq!(w.pages[p].data, [0; PAGE_BYTES], "{release}: cleared");
+                }
+            }
+            assert!(!w.mm_is_protected(QEMU), "{release}");
+            assert_eq!(called(&steps, "s390_gather_pages"), gathers, "{release}");
+            assert_eq!(called(&steps, "s390_reset_acc"), !gathers, "{release}");
+            let fast = called(&steps, "uv_call_sched(destroy-sec-conf-fast)");
+            assert_eq!(fast, async_cleanup && release == "v6.2", "{release}");
+            if gathers {
+                // Each gathered reference is taken with the PTE lock held.
+                let gets: Vec<_> = steps
+                    .iter()
+                    .filter(|s| s.name == "get_page" && s.frames.contains(&"s390_gather_pages"))
+                    .collect();
+                assert_eq!(gets.len(), 2 * (1 + usize::from(fast)), "{release}");
+            }
+        }
+    }
+}
+
+/// The teardown's UV failures: a failed configuration destroy `WARN_ONCE`s and leaks the
+/// VM (v5.7 clears `is_protected` anyway; from v6.0 `protected_count` stays up); the
+/// legacy destroy answer rc 0x107 rrc 0xd is success (`uv_destroy_page`), any other
+/// `WARN_ON_ONCE`s in `s390_reset_acc` and is ignored in `s390_uv_destroy_pfns`; the fast
+/// destroy's rc 0x104 is no warning, and the set-aside falls back to `KVM_PV_DISABLE`.
+#[test]
+fn the_teardown_handles_each_uv_failure_as_its_release_does() {
+    let run = |k: Kernel, fw: Vec<ThreadOp>, async_cleanup: bool| {
+        let mut v = fw;
+        v.push(teardown(async_cleanup));
+        let m = model(two_secure_pages(), vec![("vmm", ops(v))], k);
+        run_alone(&m, 0)
+    };
+    let conf = UvCalls(1 << 5);
+    let destroy = UvCalls(1 << 4);
+    let fast = UvCalls(1 << 6);
+    let fail = |call, rc, rrc| ThreadOp::UvFail {
+        call,
+        rc,
+        rrc: Some(rrc),
+        count: 1,
+    };
+    for (release, uncounted) in [("v5.7", true), ("v6.0", false), ("v6.2", false)] {
+        let (steps, w, done) = run(at(release), vec![fail(conf, 0x102, 0)], false);
+        assert!(done, "{release}");
+        assert_eq!(findings(&steps), vec!["warn"], "{release}");
+        assert_eq!(w.vm.conf, kernel::world::Conf::Leaked, "{release}");
+        assert_eq!(!w.mm_is_protected(QEMU), uncounted, "{release}");
+    }
+    for (rrc, warns) in [(0xd, false), (0x1, true)] {
+        let (steps, _, _) = run(at("v5.10"), vec![fail(destroy, 0x107, rrc)], false);
+        assert_eq!(
+            findings(&steps).contains(&"warn"),
+            warns,
+            "v5.10 rrc {rrc:#x}"
+        );
+        // From v6.0 the destroy range ignores the failure.
+        let (steps, _, _) = run(at("v6.0"), vec![fail(destroy, 0x107, rrc)], false);
+        assert!(findings(&steps).is_empty(), "v6.0 rrc {rrc:#x}");
+    }
+    for (rc, warns) in [(0x104, false), (0x102, true)] {
+        let (steps, w, done) = run(at("v6.2"), vec![fail(fast, rc, 0)], true);
+        assert!(done);
+        assert_eq!(findings(&steps).contains(&"warn"), warns, "fast rc {rc:#x}");
+        assert!(
+            called(&steps, "kvm_s390_pv_deinit_cleanup_all"),
+            "falls back"
+        );
+        assert_eq!(w.vm.conf, kernel::world::Conf::Destroyed);
+    }
+}
+
+/// The teardown runs after the vCPUs stopped: a scenario that could race it with a guest
+/// access is not built; nor a busy period that never ends with a count.
+#[test]
+fn the_builder_rejects_what_the_kernel_cannot_do() {
+    let mut b = file_guest(false, false);
+    b.thread("vmm", ops(vec![teardown(false)])).expect("alone");
+    let e = b
+        .thread("vcpu", vcpu())
+        .expect_err("a vCPU beside the teardown");
+    assert_eq!((e.op, e.field), (Some(0), "op"));
+    let mut b = file_guest(false, false);
+    let e = b
+        .thread(
+            "vcpu",
+            ops(vec![
+                teardown(false),
+                ThreadOp::GuestAccess {
+                    gfn: 0,
+                    write: None,
+                },
+            ]),
+        )
+        .expect_err("an access after the teardown");
+    assert_eq!((e.op, e.field), (Some(1), "op"));
+    let mut b = file_guest(false, false);
+    b.thread(
+        "vcpu",
+        ops(vec![
+            ThreadOp::GuestAccess {
+                gfn: 0,
+                write: None,
+            },
+            teardown(false),
+        ]),
+    )
+    .expect("after the accesses, in their thread");
+    let e = b
+        .thread(
+            "fw",
+            ops(vec![ThreadOp::UvBusy {
+                call: UvCalls(IMPORT),
+                count: Some(1),
+                partial: false,
+                forever: true,
+            }]),
+        )
+        .expect_err("forever with a count");
+    assert_eq!(e.field, "forever");
+    // No protected VM to tear down: an error, not a no-op.
+    let mut b = Builder::new();
+    b.mm("qemu", true, None).expect("mm");
+    let e = b
+        .thread("vmm", ops(vec![teardown(false)]))
+        .expect_err("a teardown without a guest");
+    assert_eq!((e.op, e.field), (Some(0), "op"));
+    assert!(e.message.contains("[[guest]]"), "{}", e.message);
+}
+
+/// Pin-Page-Shared failing with condition code 1 (arch/s390/kernel/uv.c:
+/// arch_make_page_accessible, v5.7 / 6.1.192: `uv_pin_shared` only tests for 0, then falls
+/// back to `uv_convert_from_secure`): a page the guest shared is exported instead — the host
+/// gets ciphertext, no device touches it secure, every reference balanced; with the export
+/// failing too the hook returns -EINVAL and GUP slow FOLL_PIN unpins and fails (no I/O).
+#[test]
+fn a_failing_pin_shared_falls_back_to_the_export() {
+    for release in ["v5.7", "v6.1", "v6.12"] {
+        let m = model(
+            file_guest(true, true),
+            vec![(
+                "pin",
+                ops(vec![
+                    uv_fail(PIN_SHARED, 0x102),
+                    gup(MM2, GupFlags::FOLL_PIN, false),
+                    ThreadOp::Dma { to_device: true },
+                    ThreadOp::Put {},
+                ]),
+            )],
+            kernel(release),
+        );
+        let (steps, w, done) = run_alone(&m, 0);
+        assert!(done, "{release}");
+        assert_eq!(findings(&steps), Vec::<&str>::new(), "{release}");
+        assert!(called(&steps, "uv_pin_shared") && called(&steps, "uv_convert_from_secure"));
+        assert_eq!(w.uv[P0].state, UvState::NonSecure, "{release}: exported");
+        assert_ne!(
+            w.pages[P0].data, [0x11; PAGE_BYTES],
+            "{release}: ciphertext"
+        );
+        assert_eq!(w.pages[P0].refcount, w.accounted_refs(P0), "{release}");
+        let m = model(
+            file_guest(true, true),
+            vec![(
+                "pin",
+                ops(vec![
+                    uv_fail(PIN_SHARED | EXPORT, 0x102),
+                    gup(MM2, GupFlags::FOLL_PIN, false),
+                    ThreadOp::Dma { to_device: true },
+                    ThreadOp::Put {},
+                ]),
+            )],
+            kernel(release),
+        );
+        let (steps, w, done) = run_alone(&m, 0);
+        assert!(done, "{release}");
+        assert_eq!(findings(&steps), Vec::<&str>::new(), "{release}");
+        assert!(called(&steps, "unpin_user_page"), "{release}");
+        assert!(!called(&steps, "dma_read"), "{release}: no I/O");
+        assert!(
+            matches!(w.uv[P0].state, UvState::Secure { .. }),
+            "{release}"
+        );
+        assert_eq!(w.pages[P0].refcount, w.accounted_refs(P0), "{release}");
+    }
+}
+
+/// A busy export spins in `uv_call` wherever the hook runs: under the PTE lock in GUP slow
+/// (every release: the hook has always used `uv_call`), under the page lock only in
+/// writeback (no spinlock: no bounded-waiting violation).
+#[test]
+fn a_busy_export_spins_under_the_callers_locks() {
+    for (path, want) in [
+        (
+            vec![gup(QEMU, GupFlags::FOLL_PIN, false), ThreadOp::Put {}],
+            vec!["bounded-waiting"],
+        ),
+        (
+            vec![ThreadOp::Writeback {
+                file: FILE,
+                index: 0,
+            }],
+            vec![],
+        ),
+    ] {
+        for name in ["v5.7", "v6.12"] {
+            let mut v = vec![ThreadOp::UvBusy {
+                call: UvCalls(EXPORT),
+                count: None,
+                partial: true,
+                forever: false,
+            }];
+            let fw = ops(std::mem::take(&mut v));
+            let m = model(
+                file_guest(true, false),
+                vec![("io", ops(path.clone())), ("firmware", fw)],
+                kernel(name),
+            );
+            assert_eq!(violated(&explore_all(&m)), want, "{name}: {path:?}");
+        }
+    }
 }
 
 /// QEMU's file-backed guest frame `gfn` at `vpn` in its own mm, and a FOLL_GET GUP of the
@@ -755,7 +1428,14 @@ fn the_builder_refuses_what_the_model_cannot_represent() {
     assert_eq!(e.field, "pages");
     b.file("fits", MAX_FRAMES - 2)
         .expect("fits with the present page and the spare");
-    let busy = |count| OpCall::from(ThreadOp::UvBusy { count });
+    let busy = |count| {
+        OpCall::from(ThreadOp::UvBusy {
+            call: UvCalls(IMPORT),
+            count: Some(count),
+            partial: false,
+            forever: false,
+        })
+    };
     b.thread("fw", vec![busy(u32::MAX)]).expect("one count");
     let e = b.thread("fw", vec![busy(1)]).expect_err("dup thread");
     assert_eq!(e.field, "name");

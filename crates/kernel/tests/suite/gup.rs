@@ -8,12 +8,23 @@ use super::common::*;
 use explore::runtime::StepRecord;
 use explore::{Execution, Model};
 use kernel::build::{Backing, Builder, GuestSpec, MapSpec};
-use kernel::uv::UvState;
-use kernel::vocab::ops::{GupFlags, ThreadOp};
+use kernel::uv::{UvCall, UvState};
+use kernel::vocab::ops::{GupFlags, ThreadOp, UvCalls};
 use kernel::world::{GUP_PIN_COUNTING_BIAS, PTRS_PER_PTE};
 use kernel::Kernel;
 
 const QEMU: usize = 0;
+
+/// The firmware fails the next export (`uv-fail call = "export"`): the hook's export answers
+/// condition code 1 and `uv_convert_from_secure` returns -EINVAL.
+fn export_fails() -> ThreadOp {
+    ThreadOp::UvFail {
+        call: UvCalls(UvCall::Export.bit()),
+        rc: 0x102,
+        rrc: None,
+        count: 1,
+    }
+}
 const MM2: usize = 1;
 const FILE: usize = 0;
 const PIPE: usize = 0;
@@ -270,7 +281,7 @@ fn the_slow_loop_returns_the_pages_done_or_the_error() {
             vec![(
                 "gup",
                 ops(vec![
-                    ThreadOp::UvExportFails { count: 1 },
+                    export_fails(),
                     gup(QEMU, start, 2, GupFlags::FOLL_PIN, false),
                 ]),
             )],
@@ -300,7 +311,7 @@ fn the_slow_loop_returns_the_pages_done_or_the_error() {
 fn the_fast_walks_hook_error_skips_to_the_next_page_table_until_the_fix() {
     let thread = || {
         ops(vec![
-            ThreadOp::UvExportFails { count: 1 },
+            export_fails(),
             gup(QEMU, A, 2, GupFlags::FOLL_PIN, true),
         ])
     };
@@ -349,7 +360,7 @@ fn the_fast_walks_hook_error_skips_to_the_next_page_table_until_the_fix() {
         vec![(
             "gup",
             ops(vec![
-                ThreadOp::UvExportFails { count: 1 },
+                export_fails(),
                 gup(QEMU, A, 1, GupFlags::FOLL_PIN, true),
             ]),
         )],

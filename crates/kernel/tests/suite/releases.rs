@@ -10,7 +10,7 @@ use explore::runtime::StepRecord;
 use explore::{Execution, Finding, Model};
 use kernel::build::{Backing, Builder, GuestSpec, MapSpec};
 use kernel::uv::UvState;
-use kernel::vocab::ops::{GupFlags, ThreadOp};
+use kernel::vocab::ops::{GupFlags, ThreadOp, UvCalls};
 use kernel::world::{ExpectBy, PAGE_BYTES};
 use kernel::{Kernel, KernelModel, World};
 
@@ -483,7 +483,15 @@ fn busy_answers_and_held_references_are_waited_out() {
             file_guest(1, true),
             vec![
                 ("unpack", ops(vec![ThreadOp::Unpack { gfn: 0, pages: 1 }])),
-                ("firmware", ops(vec![ThreadOp::UvBusy { count: 1 }])),
+                (
+                    "firmware",
+                    ops(vec![ThreadOp::UvBusy {
+                        call: UvCalls(3),
+                        count: Some(1),
+                        partial: false,
+                        forever: false,
+                    }]),
+                ),
             ],
             kernel(name),
         );
@@ -495,7 +503,12 @@ fn busy_answers_and_held_references_are_waited_out() {
                 (
                     "host",
                     ops(vec![
-                        ThreadOp::UvBusy { count: 1 },
+                        ThreadOp::UvBusy {
+                            call: UvCalls(3),
+                            count: Some(1),
+                            partial: false,
+                            forever: false,
+                        },
                         ThreadOp::FindGetPage { file: 0, index: 0 },
                         ThreadOp::Put {},
                     ]),
