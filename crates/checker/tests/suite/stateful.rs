@@ -129,15 +129,19 @@ fn assert_violations_replay(sc: &Scenario, preset: &str, c: &checker::Check) {
 fn stateful_search_agrees_with_dpor_and_its_violations_replay() {
     let start = Instant::now();
     let mut scs: Vec<(Scenario, u64)> = Vec::new();
+    // DPOR's budget per check: 20,000 executions finish 321 of the 332 checks that 200,000
+    // finish, at a seventh of the time (measured with `pvmm check --stateless`, 2026-12-07);
+    // a check DPOR does not finish is still compared (what DPOR found, the stateful search
+    // found).
     scs.extend(
         load_all(&root().join("crates/checker/tests/naive"))
             .into_iter()
-            .map(|s| (s, 200_000)),
+            .map(|s| (s, 20_000)),
     );
     scs.extend(
         load_all(&root().join("scenarios"))
             .into_iter()
-            .map(|s| (s, 200_000)),
+            .map(|s| (s, 20_000)),
     );
     // The three-thread benchmark variants: DPOR finishes d1 but not d3 within a test's time.
     scs.extend(
@@ -157,7 +161,14 @@ fn stateful_search_agrees_with_dpor_and_its_violations_replay() {
         } else {
             presets(sc)
         };
+        // Presets whose switches are equal give the same model: checked once.
+        let mut kernels: Vec<kernel::Kernel> = Vec::new();
         for preset in &ps {
+            let k = sc.kernel(preset, &[]).expect("preset resolves");
+            if kernels.contains(&k) {
+                continue;
+            }
+            kernels.push(k);
             if three_threads && sc.name.starts_with("d3") && preset.contains("splice-patch") {
                 // Too long for the test suite (a debug build): measured in bench/.
                 continue;
