@@ -5,6 +5,6 @@
 
 pub use crate::vocab::presets::{preset, PresetSpec, PRESETS};
 pub use crate::vocab::switches::{
-    FastPinGrab, ImportFlow, IoUringPin, Kernel, KernelFault, SlowGrab, SwitchError, UserFault,
+    FastPinGrab, ImportFlow, ImportLarge, IoUringPin, Kernel, KernelFault, SlowGrab, SwitchError, UserFault,
     SWITCHES,
 };

@@ -4,7 +4,7 @@
 //! then re-enters the guest, which touches the page again. Also the unpack loop
 //! (`kvm_s390_pv_unpack` → `unpack_one`), per release (the import-uv fact sheet §6).
 
-use crate::config::ImportFlow;
+use crate::config::{ImportFlow, ImportLarge};
 use crate::gmap::{Callback, Faultin};
 use crate::hook::{EAGAIN, EINVAL, ENXIO};
 use crate::import::UvCmd;
@@ -204,7 +204,7 @@ impl Cx {
     /// retry never reaches the UV (the busy answers a retry does consume are covered by the
     /// page being freezable).
     async fn park_until_importable(&self, p: PageId, mm: MmId, vpn: usize) {
-        let a = acc(&[
+        let mut a = acc(&[
             Access::read(self.objs.page(p, PP::Ref)),
             Access::read(self.objs.page(p, PP::Meta)),
             Access::read(self.objs.page(p, PP::Writeback)),
@@ -215,6 +215,13 @@ impl Cx {
             Access::read(self.objs.ptl(mm, vpn)),
             Access::read(self.objs.mmap(mm)),
         ]);
+        // The other pages of its set-up folio: a large folio's mapcount is theirs too.
+        let head = self.objs.folio_head.get(p).copied().unwrap_or(p);
+        for (q, &hq) in self.objs.folio_head.iter().enumerate() {
+            if hq == head && q != p {
+                a.push(Access::read(self.objs.page(q, PP::Meta)));
+            }
+        }
         fn importable(w: &crate::World, arg: u64) -> bool {
             let p = (arg & 0xffff) as usize;
             let (mm, vpn) = (((arg >> 16) & 0xffff) as usize, (arg >> 32) as usize);
@@ -233,7 +240,22 @@ impl Cx {
             if drains && w.lru_batch.contains(&p) {
                 return true;
             }
-            if pg.refcount != w.expected_page_refs(p) || pg.writeback || pg.locked_by.is_some() {
+            let h = w.folio(p);
+            let f = &w.pages[h];
+            if f.writeback || f.locked_by.is_some() {
+                return false;
+            }
+            if f.order > 0 {
+                // A large folio: the releases that split it (-E2BIG) can when only the
+                // mappings and the page cache hold it (`can_split_folio`, the retry's own
+                // reference aside); the older ones freeze the page's own count
+                // (v5.7 `make_secure_pte`, v6.4 `make_page_secure`: a tail's count is 0, a
+                // head's counts the whole folio) or refuse it (-EINVAL): never.
+                let nr = w.folio_nr_pages(h) as i32;
+                return w.cfg.import_large_folio == ImportLarge::Split
+                    && f.refcount == w.folio_mapcount(h) + nr;
+            }
+            if pg.refcount != w.expected_page_refs(p) {
                 return false;
             }
             match w.cfg.import_flow {
@@ -340,16 +362,21 @@ impl Cx {
     /// end). Reads the PTE and the allocator (the page's generation).
     async fn unpack_one_done(&self, gfn: usize, mm: MmId, vpn: usize) {
         let gi = self.guest_index(gfn);
-        let a = acc(&[
+        let mut a = acc(&[
             Access::read(self.objs.pte(mm, vpn)),
             Access::read(ObjId(self.objs.alloc)),
             Access::write(self.objs.guest_frame(gi)),
         ]);
+        // A file-backed frame without a PTE stands for its page-cache page.
+        if let Some((f, i)) = self.ctx.with_const(|w| w.mms[mm].vma(vpn).and_then(|v| v.file)) {
+            if self.objs.slot_index.contains(&(f, i)) {
+                a.push(Access::read(self.objs.slot(f, i)));
+            }
+        }
         self.ctx
             .step(Op::new("unpack_one: 0", a), move |e| {
                 let w = &mut *e.world;
-                let pte = w.mms[mm].pte(vpn);
-                w.guest[gi].expect = pte.page.filter(|_| pte.present).map(|p| Expect {
+                w.guest[gi].expect = w.frame_page(mm, vpn).map(|p| Expect {
                     page: p,
                     generation: w.pages[p].generation,
                     by: ExpectBy::Unpack,
