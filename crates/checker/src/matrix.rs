@@ -55,6 +55,9 @@ pub enum Backing {
     AnonPair,
     /// The same in a memfd (shmem: memory-backend-memfd).
     MemfdPair,
+    /// Two guest frames (gfn 0 and 1) in ONE large folio of order 1 of a MAP_SHARED file
+    /// (a filesystem with large folios), mapped by PTEs at vpns 0 and 1.
+    FileFolio,
 }
 
 impl Backing {
@@ -63,6 +66,7 @@ impl Backing {
         match self {
             Backing::File | Backing::Anon => &[0],
             Backing::FilePair | Backing::AnonPair | Backing::MemfdPair => &[255, 256],
+            Backing::FileFolio => &[0, 1],
         }
     }
 }
@@ -96,13 +100,21 @@ pub struct RowSetup {
 }
 
 /// The rows with their own set-up (the others: one frame, the vCPU stores into it).
-pub const SETUPS: &[RowSetup] = &[RowSetup {
-    id: "unpack-image",
-    image: true,
-    // QEMU's vCPU thread handles the guest's diag 308 subcode 10 with KVM_PV_UNPACK (the
-    // guest runs no other vCPU meanwhile), then the guest runs and reads its image.
-    vcpu: r#"{ op = "unpack", gfn = 0, pages = 2, frame = "s390_pv_unpack > kvm_s390_handle_pv" }, { op = "guest-access", gfn = 0 }, { op = "guest-access", gfn = 1 }"#,
-}];
+pub const SETUPS: &[RowSetup] = &[
+    RowSetup {
+        id: "unpack-image",
+        image: true,
+        // QEMU's vCPU thread handles the guest's diag 308 subcode 10 with KVM_PV_UNPACK (the
+        // guest runs no other vCPU meanwhile), then the guest runs and reads its image.
+        vcpu: r#"{ op = "unpack", gfn = 0, pages = 2, frame = "s390_pv_unpack > kvm_s390_handle_pv" }, { op = "guest-access", gfn = 0 }, { op = "guest-access", gfn = 1 }"#,
+    },
+    RowSetup {
+        id: "unpack-large-folio",
+        image: true,
+        // The same unpack, over two pages of one large folio.
+        vcpu: r#"{ op = "unpack", gfn = 0, pages = 2, frame = "s390_pv_unpack > kvm_s390_handle_pv" }, { op = "guest-access", gfn = 0 }, { op = "guest-access", gfn = 1 }"#,
+    },
+];
 
 /// The set-up of `path` ([`SETUPS`]).
 pub fn setup(path: &Path_) -> Option<&'static RowSetup> {
@@ -149,6 +161,7 @@ pub const PATHS: &[Path_] = &[
     Path_ { id: "kvm-copy-atomic", title: "KVM reads a shared guest page with page faults disabled (kvm_read_guest_atomic)", kernel: "virt/kvm/kvm_main.c: kvm_read_guest_atomic > __copy_from_user_inatomic; do_secure_storage_access: faulthandler_disabled → fix-up, -EFAULT", backing: Backing::File, ops: r#"{ op = "kvm-copy", gfn = 0, atomic = true }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
     Path_ { id: "adapter-interrupt-2p", title: "KVM sets adapter-interrupt indicator and summary bits in two guest pages", kernel: "arch/s390/kvm/interrupt.c: adapter_indicators_set > get_map_page > get_user_pages_remote (FOLL_GET, no hook) x2; set_bit via page_address (0x3d KERNEL_FAULT); set_page_dirty_lock; put_page", backing: Backing::FilePair, ops: r#"{ op = "adapter-interrupt", ind = 0, summary = 1 }"#, vcpu_extra: "", variants: OWN, shared: true, second_read_only: false },
     Path_ { id: "unpack-image", title: "KVM_PV_UNPACK of a 2-page image while the backing file is written back, then the guest reads it", kernel: "arch/s390/kvm/pv.c: kvm_s390_pv_unpack > unpack_one > gmap_make_secure (per release; -ENXIO faulted in by unpack_one from v6.14-rc1); mm/page-writeback.c: __test_set_page_writeback > arch_make_page_accessible", backing: Backing::FilePair, ops: r#"{ op = "writeback", file = "guest.img", index = 1 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "unpack-large-folio", title: "KVM_PV_UNPACK of a 2-page image held in ONE large folio while a reader takes a reference through its second page", kernel: "arch/s390/kernel/uv.c: gmap_make_secure (page-count freeze v5.7; -EINVAL v6.10; -E2BIG > split_folio v6.11); arch/s390/kvm/gmap.c: kvm_s390_wiggle_split_folio (v6.14-rc1); arch/s390/kernel/uv.c: make_hva_secure > s390_wiggle_split_folio (v6.14; 0 -> -EAGAIN v6.16); mm/huge_memory.c: split_huge_page_to_list_to_order; mm/filemap.c: find_get_page (a tail reference acts on the folio)", backing: Backing::FileFolio, ops: r#"{ op = "find-get-page", file = "guest.img", index = 1 }, { op = "put" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
 ];
 
 /// The scenario text of one path and variant.
@@ -174,16 +187,16 @@ pub fn scenario_text(path: &Path_, via: Via, presets: &[&str]) -> String {
         t,
         "\n[[file]]\nname = \"guest.img\"\npages = {}{}",
         vpns.len(),
-        if path.backing == Backing::MemfdPair {
-            "\nshmem = true"
-        } else {
-            ""
+        match path.backing {
+            Backing::MemfdPair => "\nshmem = true",
+            Backing::FileFolio => "\nfolio_order = 1",
+            _ => "",
         }
     );
     t.push_str("\n[[mm]]\nname = \"qemu\"\nprotected = true\n\n[[mm]]\nname = \"mm2\"\n");
     for (index, vpn) in vpns.iter().enumerate() {
         match path.backing {
-            Backing::File | Backing::FilePair | Backing::MemfdPair => {
+            Backing::File | Backing::FilePair | Backing::MemfdPair | Backing::FileFolio => {
                 let _ = writeln!(
                     t,
                     "\n[[map]]\nmm = \"qemu\"\nvpn = {vpn}\nfile = \"guest.img\"\nindex = {index}"

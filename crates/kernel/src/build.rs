@@ -180,7 +180,7 @@ impl Builder {
             ));
         }
         let pages = self.files[f].1;
-        if pages % (1 << order) != 0 {
+        if !pages.is_multiple_of(1 << order) {
             return Err(BuildError::new(
                 "folio_order",
                 format!(
@@ -473,7 +473,11 @@ impl Builder {
         let mut uvs = vec![UvFrame::default(); nframes];
         let guest = self.guest_frames(&keys, &mut pages, &mut uvs, &map_pages);
         let mut objs = self.objs(nframes, &files, mms.len());
-        objs.folio_head = pages.iter().enumerate().map(|(p, pg)| pg.head.unwrap_or(p)).collect();
+        objs.folio_head = pages
+            .iter()
+            .enumerate()
+            .map(|(p, pg)| pg.head.unwrap_or(p))
+            .collect();
         let world = World {
             cfg: std::sync::Arc::new(kernel),
             objs: std::sync::Arc::new(objs),

@@ -169,7 +169,9 @@ impl Cx {
         self.ctx
             .step(Op::new("ptep_clear_flush", a), move |e| {
                 let pte = e.world.mms[mm].pte(vpn);
-                let Some(p) = pte.page.filter(|&p| pte.present && (h..h + nr).contains(&p))
+                let Some(p) = pte
+                    .page
+                    .filter(|&p| pte.present && (h..h + nr).contains(&p))
                 else {
                     e.note(|| "the PTE maps no page of the folio".into());
                     return;

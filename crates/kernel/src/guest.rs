@@ -368,7 +368,10 @@ impl Cx {
             Access::write(self.objs.guest_frame(gi)),
         ]);
         // A file-backed frame without a PTE stands for its page-cache page.
-        if let Some((f, i)) = self.ctx.with_const(|w| w.mms[mm].vma(vpn).and_then(|v| v.file)) {
+        if let Some((f, i)) = self
+            .ctx
+            .with_const(|w| w.mms[mm].vma(vpn).and_then(|v| v.file))
+        {
             if self.objs.slot_index.contains(&(f, i)) {
                 a.push(Access::read(self.objs.slot(f, i)));
             }

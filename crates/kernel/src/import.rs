@@ -27,8 +27,8 @@
 //! bd428b8c79ed/ab73b29efd36. Hugetlb (`-EFAULT`) is not modelled.
 
 use crate::config::ImportFlow;
-use crate::gmap::{Callback, Faultin};
 use crate::config::ImportLarge;
+use crate::gmap::{Callback, Faultin};
 use crate::hook::{E2BIG, EAGAIN, EBUSY, EFAULT, EINVAL, ENXIO};
 use crate::prim::warn;
 use crate::prim::{acc, check_arch1, live};
@@ -471,11 +471,9 @@ impl Cx {
     /// mapping_can_writeback(folio->mapping)` (ab73b29efd36): a shmem file does not write
     /// back.
     async fn folio_dirty_writes_back(&self, h: PageId) -> bool {
-        let shmem = self.ctx.with_const(|w| {
-            w.pages[h]
-                .mapping
-                .is_some_and(|(f, _)| w.files[f].shmem)
-        });
+        let shmem = self
+            .ctx
+            .with_const(|w| w.pages[h].mapping.is_some_and(|(f, _)| w.files[f].shmem));
         let a = acc(&[
             Access::read(self.objs.page(h, PP::Meta)),
             Access::read(self.objs.page(h, PP::Life)),
@@ -492,9 +490,12 @@ impl Cx {
     /// `WARN_ON_ONCE(1)` reached on a path that has no step of its own.
     async fn observe_warn(&self, why: String) {
         self.ctx
-            .step(Op::new("WARN_ON_ONCE", explore::Accesses::new()), move |e| {
-                warn(e, "gmap_make_secure", why);
-            })
+            .step(
+                Op::new("WARN_ON_ONCE", explore::Accesses::new()),
+                move |e| {
+                    warn(e, "gmap_make_secure", why);
+                },
+            )
             .await
     }
 
