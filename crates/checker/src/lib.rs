@@ -3,8 +3,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod input;
+pub mod limits;
 pub mod matrix;
+pub mod saved;
 pub mod scenario;
+pub mod text;
 pub mod trace;
 
 pub use scenario::{load, parse, Scenario, ScenarioError};
@@ -126,6 +130,42 @@ impl Check {
         v
     }
 
+    /// What this check means for the run's exit code (see [`Status`]).
+    pub fn status(&self, sc: &Scenario) -> Status {
+        let finished = self.outcome.stopped_by.is_none();
+        let found = self.violated();
+        let Some(e) = sc.expect.get(&self.preset) else {
+            return match self.verdict {
+                Verdict::Verified => Status::AsExpected,
+                Verdict::Violation => Status::Unexpected,
+                Verdict::Incomplete => Status::Incomplete,
+            };
+        };
+        match e.verdict {
+            Verdict::Incomplete if self.verdict == Verdict::Incomplete => Status::AsExpected,
+            Verdict::Incomplete => Status::Unexpected,
+            Verdict::Verified if !found.is_empty() => Status::Unexpected,
+            Verdict::Verified if finished => Status::AsExpected,
+            Verdict::Verified => Status::Incomplete,
+            Verdict::Violation if !found.iter().all(|p| e.properties.contains(p)) => {
+                Status::Unexpected
+            }
+            Verdict::Violation if !finished => Status::Incomplete,
+            Verdict::Violation if found == e.properties => Status::AsExpected,
+            Verdict::Violation => Status::Unexpected,
+        }
+    }
+
+    /// The verdict with, for a search that stopped early, the kind of bound that stopped it:
+    /// `verified`, `violation`, `incomplete (time)`, `violation, incomplete (interrupted)`.
+    pub fn verdict_text(&self) -> String {
+        match (&self.outcome.stopped_by, self.verdict) {
+            (Some(b), Verdict::Incomplete) => format!("incomplete ({})", b.kind()),
+            (Some(b), Verdict::Violation) => format!("violation, incomplete ({})", b.kind()),
+            _ => self.verdict.to_string(),
+        }
+    }
+
     /// Whether the result matches the scenario's expectation for this preset (None: no
     /// expectation recorded).
     pub fn matches(&self, sc: &Scenario) -> Option<bool> {
@@ -135,6 +175,27 @@ impl Check {
                 && (self.verdict != Verdict::Violation || e.properties == self.violated()),
         )
     }
+}
+
+/// What one check means for the exit code of the run, decided by [`Check::status`].
+///
+/// With an expectation (the scenario's `[expect."PRESET"]`): a violated property the
+/// expectation does not list is `Unexpected` whether or not the search finished (it is a
+/// fact); otherwise a search that did not finish is `Incomplete` — even when it found every
+/// expected property, since the rest of the search could find more — and a finished one is
+/// `AsExpected` when verdict and properties match, `Unexpected` otherwise. An expectation
+/// `incomplete` is met by a search that stopped with no violation. Without an expectation:
+/// verified is `AsExpected`, a violation `Unexpected` (finished or not), no violation from a
+/// search that did not finish `Incomplete`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// Exit code 0.
+    AsExpected,
+    /// Exit code 3: the search stopped before the end and nothing found contradicts the
+    /// expectation.
+    Incomplete,
+    /// Exit code 1: a violation, or a verdict other than the expected one.
+    Unexpected,
 }
 
 /// Options for one check.

@@ -58,7 +58,9 @@ struct Raw {
     guest: Vec<Spanned<RawGuest>>,
     #[serde(default)]
     pipe: Vec<Spanned<RawPipe>>,
-    thread: Spanned<Vec<RawThread>>,
+    thread: Spanned<Vec<Spanned<RawThread>>>,
+    /// Free frames the page allocator has at the start (default `build::SPARE_FRAMES`).
+    spare_frames: Option<Spanned<usize>>,
     #[serde(default)]
     bounds: RawBounds,
     #[serde(default)]
@@ -106,7 +108,7 @@ struct RawMap {
     #[serde(default = "yes")]
     present: bool,
     /// The PTE is writable at the start (defaults to `writable`).
-    pte_write: Option<bool>,
+    pte_write: Option<Spanned<bool>>,
 }
 
 fn yes() -> bool {
@@ -153,9 +155,9 @@ type RawOp = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawBounds {
-    max_depth: Option<usize>,
-    max_executions: Option<u64>,
-    max_time_secs: Option<u64>,
+    max_depth: Option<Spanned<usize>>,
+    max_executions: Option<Spanned<u64>>,
+    max_time_secs: Option<Spanned<u64>>,
     max_preemptions: Option<u32>,
 }
 
@@ -197,6 +199,26 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Where `field` is written inside the table at `span` (the value after `field =` on a
+    /// line of its own), or the table's start when it is not written there.
+    fn field_in(&self, span: std::ops::Range<usize>, field: &str) -> std::ops::Range<usize> {
+        let end = span.end.min(self.text.len());
+        let start = span.start.min(end);
+        let mut at = start;
+        for line in self.text[start..end].split_inclusive('\n') {
+            let t = line.trim_start();
+            if let Some(rest) = t.strip_prefix(field) {
+                let r = rest.trim_start();
+                if let Some(v) = r.strip_prefix('=') {
+                    let pos = at + (line.len() - v.trim_start().len());
+                    return pos..pos;
+                }
+            }
+            at += line.len();
+        }
+        span
+    }
+
     fn err(&self, span: std::ops::Range<usize>, msg: impl Into<String>) -> ScenarioError {
         let upto = &self.text[..span.start.min(self.text.len())];
         let line = upto.matches('\n').count() + 1;
@@ -212,12 +234,14 @@ impl Ctx<'_> {
 
 /// Reads and checks a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: path.to_path_buf(),
-        line: 0,
-        column: 0,
-        message: format!("cannot read: {e}"),
-    })?;
+    // A regular file of at most MAX_SCENARIO_BYTES (not /dev/zero, not a FIFO).
+    let text = crate::input::read_text(path, "scenario file", crate::input::MAX_SCENARIO_BYTES)
+        .map_err(|e| ScenarioError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: e.message,
+        })?;
     parse(path, &text)
 }
 
@@ -253,6 +277,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     }
     let mut presets = Vec::new();
     for p in raw.presets.get_ref() {
+        if presets.contains(p.get_ref()) {
+            return Err(cx.err(
+                p.span(),
+                format!("field `presets`: `{}` is listed twice", p.get_ref()),
+            ));
+        }
         if let Err(e) = kernel::vocab::presets::resolve(p.get_ref()) {
             return Err(cx.err(p.span(), format!("field `presets`: {e}")));
         }
@@ -295,8 +325,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 ))
             }
         };
-        let mut properties = Vec::new();
+        let mut properties: Vec<String> = Vec::new();
         for p in &r.properties {
+            if properties.contains(p.get_ref()) {
+                return Err(cx.err(
+                    p.span(),
+                    format!("field `properties`: `{}` is listed twice", p.get_ref()),
+                ));
+            }
             let spec = kernel::vocab::properties::by_id(p.get_ref()).ok_or_else(|| {
                 cx.err(
                     p.span(),
@@ -322,6 +358,30 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             }
             properties.push(p.get_ref().clone());
         }
+        // `properties` are exactly the violated properties: only a violation has them, and
+        // it has at least one (Check::matches compares them for a violation only).
+        match (verdict, properties.is_empty()) {
+            (crate::Verdict::Violation, true) => {
+                return Err(cx.err(
+                    r.verdict.span(),
+                    format!(
+                        "table `expect.\"{preset}\"`: a violation names its violated properties \
+                         (`properties = [...]`)"
+                    ),
+                ))
+            }
+            (crate::Verdict::Verified | crate::Verdict::Incomplete, false) => {
+                return Err(cx.err(
+                    r.properties[0].span(),
+                    format!(
+                        "table `expect.\"{preset}\"`: field `properties`: a verdict `{}` has no \
+                         violated properties (only `violation` lists them)",
+                        r.verdict.get_ref()
+                    ),
+                ))
+            }
+            _ => {}
+        }
         properties.sort();
         expect.insert(
             preset.clone(),
@@ -333,12 +393,40 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     }
 
     let d = explore::Bounds::default();
+    let b = &raw.bounds;
+    // A bound of 0 explores nothing (never a verdict); a depth above MAX_DEPTH is more
+    // than the model represents (its counts).
+    let at_least_one = |v: &Option<Spanned<u64>>, field: &str| match v {
+        Some(x) if *x.get_ref() == 0 => Err(cx.err(
+            x.span(),
+            format!("table `bounds`: field `{field}`: at least 1 (0 would explore nothing)"),
+        )),
+        _ => Ok(v.as_ref().map(|x| *x.get_ref())),
+    };
+    let max_depth = match &b.max_depth {
+        Some(x) if !(1..=kernel::build::MAX_DEPTH).contains(x.get_ref()) => {
+            return Err(cx.err(
+                x.span(),
+                format!(
+                    "table `bounds`: field `max_depth`: 1..={} steps per execution, not {} \
+                     (the model's counts are sized for at most that many)",
+                    kernel::build::MAX_DEPTH,
+                    x.get_ref()
+                ),
+            ))
+        }
+        Some(x) => *x.get_ref(),
+        None => d.max_depth,
+    };
+    let max_executions = at_least_one(&b.max_executions, "max_executions")?;
+    let max_time_secs = at_least_one(&b.max_time_secs, "max_time_secs")?;
     let bounds = explore::Bounds {
-        max_depth: raw.bounds.max_depth.unwrap_or(d.max_depth),
-        max_executions: raw.bounds.max_executions,
-        max_time: raw.bounds.max_time_secs.map(std::time::Duration::from_secs),
-        max_memory_mib: Some(16 * 1024),
+        max_depth,
+        max_executions,
+        max_time: max_time_secs.map(std::time::Duration::from_secs),
+        // Memory bounds come from the machine (`crate::limits`), set by the command line.
         max_preemptions: raw.bounds.max_preemptions,
+        ..d
     };
     use sha2::Digest;
     let hash = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));
@@ -359,8 +447,17 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
 /// concerns.
 fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
     let mut b = Builder::new();
+    if let Some(n) = &raw.spare_frames {
+        b.spare_frames(*n.get_ref())
+            .map_err(|e| cx.err(n.span(), format!("field `{}`: {}", e.field, e.message)))?;
+    }
     let at = |span: std::ops::Range<usize>| {
-        move |e: BuildError| cx.err(span.clone(), format!("field `{}`: {}", e.field, e.message))
+        move |e: BuildError| {
+            cx.err(
+                cx.field_in(span.clone(), e.field),
+                format!("field `{}`: {}", e.field, e.message),
+            )
+        }
     };
     for f in &raw.file {
         let r = f.get_ref();
@@ -405,6 +502,21 @@ fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
             }
             (Some(_), None, false) => return Err(cx.err(m.span(), "field `index`: missing")),
         };
+        if let Some(w) = r.pte_write.as_ref().filter(|w| *w.get_ref()) {
+            let why = if !r.writable {
+                Some("the mapping is not `writable`")
+            } else if !r.present {
+                Some("the PTE is not `present`")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(cx.err(
+                    w.span(),
+                    format!("field `pte_write`: a writable PTE, but {why}"),
+                ));
+            }
+        }
         b.map(MapSpec {
             mm,
             vpn: r.vpn,
@@ -412,7 +524,7 @@ fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
             shared: r.shared,
             writable: r.writable,
             present: r.present,
-            pte_write: r.pte_write.unwrap_or(r.writable),
+            pte_write: r.pte_write.as_ref().map_or(r.writable, |w| *w.get_ref()),
         })
         .map_err(at(m.span()))?;
     }
@@ -435,7 +547,8 @@ fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
             "field `thread`: a scenario needs at least one thread",
         ));
     }
-    for t in raw.thread.get_ref() {
+    for ts in raw.thread.get_ref() {
+        let t = ts.get_ref();
         let mut ops = Vec::new();
         for op in &t.ops {
             ops.push(parse_op(cx, &b, op)?);
@@ -443,7 +556,12 @@ fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
         b.thread(&t.name, ops).map_err(|e| {
             let span =
                 e.op.and_then(|i| t.ops.get(i))
-                    .map_or(raw.thread.span(), |o| field_span(o, e.field));
+                    .map_or(ts.span(), |o| field_span(o, e.field));
+            let span = if e.op.is_none() {
+                cx.field_in(span, e.field)
+            } else {
+                span
+            };
             cx.err(span, format!("field `{}`: {}", e.field, e.message))
         })?;
     }
@@ -527,19 +645,21 @@ fn parse_op(cx: &Ctx, b: &Builder, op: &Spanned<RawOp>) -> Result<OpCall, Scenar
 
 /// A field's value by its kind.
 fn parse_arg(b: &Builder, f: &FieldSpec, v: &toml::Value) -> Result<Arg, String> {
-    let int = |lo: i64, hi: i64, what: &str| match v {
-        toml::Value::Integer(n) if (lo..=hi).contains(n) => Ok(*n),
-        _ => Err(format!("expected {what}, not `{v}`")),
+    // Every number within what the model represents (`Kind::range`).
+    let int = || {
+        let (lo, hi, what) = f.kind.range().expect("a numeric kind");
+        match v {
+            toml::Value::Integer(n) if (lo..=hi).contains(n) => Ok(*n),
+            _ => Err(format!("expected {what}, not `{v}`")),
+        }
     };
-    let max = i64::from(u32::MAX);
     Ok(match f.kind {
         Kind::Mm | Kind::File | Kind::Pipe => match v {
             toml::Value::String(s) => Arg::Id(b.resolve(f.kind, s)?),
             _ => return Err(format!("expected a name, not `{v}`")),
         },
-        Kind::Gfn | Kind::Vpn | Kind::Index => Arg::Num(int(0, max, "a number ≥ 0")? as usize),
-        Kind::Count => Arg::Num(int(1, max, "a count ≥ 1")? as usize),
-        Kind::Byte => Arg::Byte(int(1, 255, "the byte value to store (1..=255)")? as u8),
+        Kind::Gfn | Kind::Vpn | Kind::Index | Kind::Count => Arg::Num(int()? as usize),
+        Kind::Byte => Arg::Byte(int()? as u8),
         Kind::Bool => match v {
             toml::Value::Boolean(x) => Arg::Bool(*x),
             _ => return Err(format!("expected true or false, not `{v}`")),

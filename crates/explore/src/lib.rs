@@ -33,6 +33,6 @@ pub const DEADLOCK: &str = "deadlock";
 pub const LIVELOCK: &str = "livelock";
 
 pub use search::{
-    explore, peak_rss_mib, rss_mib, Bound, Bounds, Options, Outcome, Progress, PropertyReport,
-    Stats, Strategy,
+    explore, memory_mib, peak_rss_mib, rss_mib, Bound, Bounds, MemoryMib, Options, Outcome,
+    Progress, PropertyReport, Stats, Strategy,
 };

@@ -9,17 +9,33 @@ use crate::vocab::ops::{Arg, Batch, Kind, OpCall, ThreadOp};
 use crate::world::{
     File, GuestFrame, Mm, Objs, Page, Pipe, Pte, Vma, World, PAGE_BYTES, PAGE_PARTS, PTRS_PER_PTE,
 };
+pub use crate::world::{MAX_GFN, MAX_VPN};
 use crate::{Kernel, KernelModel};
 use std::fmt;
 
 pub use crate::world::{FileId, MmId, PipeId};
 
-/// Spare free frames the allocator can hand out during an execution.
+/// Spare free frames the allocator can hand out during an execution, unless the set-up says
+/// otherwise ([`Builder::spare_frames`]).
 pub const SPARE_FRAMES: usize = 1;
 /// Frames a model may have: an allocation declares every frame's refcount and lifetime.
 pub const MAX_FRAMES: usize = (explore::Accesses::CAP - 1) / 2;
 /// Threads a model may have (the explorer's thread masks).
 pub const MAX_THREADS: usize = 64;
+/// Files, mms, mappings, guest frames and pipes a set-up may have, each: object ids are
+/// 32 bits, and a step guard packs a mapping's position into 32 bits (the import's retry).
+/// Far more than any check can explore.
+pub const MAX_ITEMS: usize = 1 << 16;
+/// Steps per execution a check may allow (`max_depth`): one step changes a refcount by at
+/// most `GUP_PIN_COUNTING_BIAS` (1024), so 10^6 steps keep every count far inside the
+/// `i32` the kernel's `atomic_t` has (no overflow to model), and an export count inside the
+/// 32 bits of the UV's nonce.
+pub const MAX_DEPTH: usize = 1_000_000;
+/// The busy answers all `uv-busy` ops of a set-up may ask for together (the UV's busy
+/// counter is 32 bits).
+pub const MAX_UV_BUSY: u64 = u32::MAX as u64;
+/// `protected_count` is an `atomic_t` (arch/s390/include/asm/mmu.h, 6.12.118).
+pub const MAX_PROTECTED_VMS: u32 = i32::MAX as u32;
 
 /// An error adding something to a [`Builder`]: the field it concerns and what is wrong.
 /// For a thread, `op` is the index of the op concerned.
@@ -125,6 +141,69 @@ pub struct Builder {
     guest: Vec<GuestSpec>,
     pipes: Vec<String>,
     threads: Vec<(String, Vec<OpCall>)>,
+    /// Free frames at the start beyond [`SPARE_FRAMES`] (what `spare_frames` adds).
+    extra_spares: usize,
+}
+
+/// An op's `nr_pages` (from `vpn`, if it has one): what the GUP functions take —
+/// `get_user_pages_fast` / `pin_user_pages_fast` have `int nr_pages` and return an `int`
+/// (mm/gup.c: get_user_pages_fast, 6.1.192 and 6.12.118), so at most `i32::MAX`; and a range
+/// that ends inside user space. Abstraction: the kernel answers a range beyond
+/// `TASK_SIZE_MAX` with -EFAULT (`internal_get_user_pages_fast`: `access_ok`, 6.1.192;
+/// `gup_fast_fallback`, 6.12.118) and one whose end wraps with 0; the model has no such check
+/// (every modelled address is a user address), so such a range is bad input.
+fn nr_pages_in_range(n: usize, vpn: Option<Arg>) -> Result<(), BuildError> {
+    let max = i32::MAX as usize;
+    if n > max {
+        return Err(BuildError::new(
+            "nr_pages",
+            format!(
+                "{n} pages; at most {max} (get_user_pages_fast and pin_user_pages_fast take an \
+                 `int nr_pages` and return an `int`)"
+            ),
+        ));
+    }
+    if let Some(Arg::Num(v)) = vpn {
+        if v.checked_add(n - 1).is_none_or(|last| last > MAX_VPN) {
+            return Err(BuildError::new(
+                "nr_pages",
+                format!(
+                    "{n} pages from vpn {v} end beyond the last user page, {MAX_VPN} (the kernel \
+                     refuses such a range with -EFAULT before any walk; the model has no such \
+                     check)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Room for one more of `what` when `len` are defined ([`MAX_ITEMS`]).
+fn room(len: usize, what: &str) -> Result<(), BuildError> {
+    if len >= MAX_ITEMS {
+        return Err(BuildError::new(
+            "name",
+            format!(
+                "at most {MAX_ITEMS} of each: this would be {what} {}",
+                len + 1
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A vpn the model can represent: a user page of s390 ([`MAX_VPN`]).
+pub fn vpn_in_range(vpn: usize) -> Result<(), BuildError> {
+    if vpn > MAX_VPN {
+        return Err(BuildError::new(
+            "vpn",
+            format!(
+                "{vpn} is above the last user page, {MAX_VPN} (s390's TASK_SIZE_MAX is \
+                 -PAGE_SIZE: 2^52 - 2 with 4 KiB pages)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn defined(names: &[&str]) -> String {
@@ -140,12 +219,39 @@ impl Builder {
         Self::default()
     }
 
+    /// A new name of a `what`: not empty, not taken, and room for one more.
     fn unique(&self, list: &[&str], what: &str, name: &str) -> Result<(), BuildError> {
+        if name.is_empty() {
+            return Err(BuildError::new("name", format!("a {what} needs a name")));
+        }
         if list.contains(&name) {
             return Err(BuildError::new(
                 "name",
                 format!("a {what} named `{name}` is already defined"),
             ));
+        }
+        room(list.len(), what)
+    }
+
+    /// `n` free frames at the start (default [`SPARE_FRAMES`]): what the page allocator can
+    /// hand out before it fails. Abstraction: the real allocator has far more; a scenario
+    /// whose threads allocate more pages than this runs out of memory (the allocation fails
+    /// and its caller's error path runs).
+    pub fn spare_frames(&mut self, n: usize) -> Result<(), BuildError> {
+        if n == 0 {
+            return Err(BuildError::new(
+                "spare_frames",
+                "at least 1 (the allocator's first frame)",
+            ));
+        }
+        let before = self.extra_spares;
+        self.extra_spares = n - 1;
+        if let Err(e) = self.frames_fit() {
+            self.extra_spares = before;
+            return Err(BuildError {
+                field: "spare_frames",
+                ..e
+            });
         }
         Ok(())
     }
@@ -154,7 +260,10 @@ impl Builder {
     pub fn file(&mut self, name: &str, pages: usize) -> Result<FileId, BuildError> {
         self.unique(&self.file_names(), "file", name)?;
         self.files.push((name.to_string(), pages));
-        self.frames_fit()?;
+        if let Err(e) = self.frames_fit() {
+            self.files.pop();
+            return Err(e);
+        }
         Ok(self.files.len() - 1)
     }
 
@@ -202,6 +311,29 @@ impl Builder {
         protected_vms: Option<u32>,
     ) -> Result<MmId, BuildError> {
         self.unique(&self.mm_names(), "mm", name)?;
+        // mm_is_protected(mm) is `protected_count != 0` (arch/s390/include/asm/mmu_context.h,
+        // 6.12.118): the two fields must agree.
+        match protected_vms {
+            Some(0) if protected => {
+                return Err(BuildError::new(
+                    "protected_vms",
+                    "a protected mm runs at least 1 protected VM (mm_is_protected reads protected_count)",
+                ))
+            }
+            Some(n) if n > 0 && !protected => {
+                return Err(BuildError::new(
+                    "protected_vms",
+                    format!("{n} protected VMs in an mm that is not `protected` (mm_is_protected reads protected_count)"),
+                ))
+            }
+            Some(n) if n > MAX_PROTECTED_VMS => {
+                return Err(BuildError::new(
+                    "protected_vms",
+                    format!("{n} is above {MAX_PROTECTED_VMS} (protected_count is an atomic_t)"),
+                ))
+            }
+            _ => {}
+        }
         self.mms.push(MmSpec {
             name: name.to_string(),
             protected,
@@ -219,6 +351,8 @@ impl Builder {
 
     /// A mapping (its `mm` and `file` already added).
     pub fn map(&mut self, m: MapSpec) -> Result<(), BuildError> {
+        room(self.maps.len(), "mapping")?;
+        vpn_in_range(m.vpn)?;
         let mm = self
             .mms
             .get(m.mm)
@@ -245,11 +379,26 @@ impl Builder {
             pte_write: m.pte_write && m.writable,
             ..m
         });
-        self.frames_fit()
+        if let Err(e) = self.frames_fit() {
+            self.maps.pop();
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// A guest frame (its mapping already added).
     pub fn guest(&mut self, g: GuestSpec) -> Result<(), BuildError> {
+        room(self.guest.len(), "guest frame")?;
+        if g.gfn > MAX_GFN {
+            return Err(BuildError::new(
+                "gfn",
+                format!(
+                    "{} is above the largest guest frame number, {MAX_GFN} (2^52 - 1: 64-bit guest addresses, 4 KiB pages)",
+                    g.gfn
+                ),
+            ));
+        }
+        vpn_in_range(g.vpn)?;
         let mm = self
             .mms
             .get(g.mm)
@@ -275,6 +424,42 @@ impl Builder {
                 "only a secure frame or an unpack image holds guest data",
             ));
         }
+        if g.secure && g.image {
+            return Err(BuildError::new(
+                "image",
+                "a frame is either secure (imported) or an unpack image (exported), not both",
+            ));
+        }
+        let stateful = |x: &GuestSpec| x.secure || x.image;
+        let map = self
+            .maps
+            .iter()
+            .find(|m| m.mm == g.mm && m.vpn == g.vpn)
+            .expect("checked above");
+        if stateful(&g) && map.backing == Backing::Anon && !map.present {
+            return Err(BuildError::new(
+                if g.secure { "secure" } else { "image" },
+                format!(
+                    "guest frame {} is backed by vpn {} of `{}`, an anonymous mapping with no page \
+                     (present = false): there is no page to be secure",
+                    g.gfn, g.vpn, mm.name
+                ),
+            ));
+        }
+        if let Some(o) = self
+            .guest
+            .iter()
+            .find(|x| x.mm == g.mm && x.vpn == g.vpn && (stateful(x) || stateful(&g)))
+        {
+            return Err(BuildError::new(
+                "vpn",
+                format!(
+                    "vpn {} of `{}` already backs guest frame {}: one page cannot be secure (or \
+                     an image) for two guest frames",
+                    g.vpn, mm.name, o.gfn
+                ),
+            ));
+        }
         self.guest.push(g);
         Ok(())
     }
@@ -290,6 +475,15 @@ impl Builder {
                 format!("at most {MAX_THREADS} threads"),
             ));
         }
+        let names: Vec<&str> = self.threads.iter().map(|t| t.0.as_str()).collect();
+        self.unique(&names, "thread", name)?;
+        if ops.is_empty() {
+            return Err(BuildError::new(
+                "ops",
+                format!("thread `{name}` has no ops: a thread does at least one thing"),
+            ));
+        }
+        let mut busy = self.uv_busy_total();
         let mut held = 0usize;
         for (i, c) in ops.iter().enumerate() {
             self.check_op(&c.op)
@@ -308,6 +502,19 @@ impl Builder {
                              for ever (fs/splice.c: splice_from_pipe_next)",
                             c.op.spec().name,
                             self.pipes[p]
+                        ),
+                    });
+                }
+            }
+            if let ThreadOp::UvBusy { count } = c.op {
+                busy += u64::from(count);
+                if busy > MAX_UV_BUSY {
+                    return Err(BuildError {
+                        op: Some(i),
+                        field: "count",
+                        message: format!(
+                            "the uv-busy ops ask for {busy} busy answers together; at most \
+                             {MAX_UV_BUSY} (the UV's busy counter is 32 bits)"
                         ),
                     });
                 }
@@ -365,6 +572,7 @@ impl Builder {
                     return err(format!("no [[guest]] frame {n}"))
                 }
                 Kind::Vpn => {
+                    vpn_in_range(n).map_err(|e| BuildError { field: f.name, ..e })?;
                     if let Some(Arg::Id(mm) | Arg::Num(mm)) = arg(Kind::Mm) {
                         if mm < self.mms.len() && !self.is_mapped(mm, n) {
                             return err(format!(
@@ -384,25 +592,44 @@ impl Builder {
                     }
                 }
                 Kind::Count if n == 0 => return err("a count is at least 1".into()),
+                Kind::Count if f.name == "nr_pages" => nr_pages_in_range(n, arg(Kind::Vpn))
+                    .map_err(|e| BuildError { field: f.name, ..e })?,
                 _ => {}
             }
         }
         Ok(())
     }
 
+    /// The busy answers the `uv-busy` ops of the threads so far ask for.
+    fn uv_busy_total(&self) -> u64 {
+        self.threads
+            .iter()
+            .flat_map(|t| &t.1)
+            .map(|c| match c.op {
+                ThreadOp::UvBusy { count } => u64::from(count),
+                _ => 0,
+            })
+            .sum()
+    }
+
     fn is_mapped(&self, mm: MmId, vpn: usize) -> bool {
         self.maps.iter().any(|m| m.mm == mm && m.vpn == vpn)
     }
 
-    /// Page frames: one per cached file page, one per present anonymous mapping, spares.
+    /// Page frames: one per cached file page, one per present anonymous mapping, spares
+    /// (saturating: any count that does not fit is above [`MAX_FRAMES`] anyway).
     fn frames(&self) -> usize {
-        self.files.iter().map(|f| f.1).sum::<usize>()
-            + self
-                .maps
-                .iter()
-                .filter(|m| m.backing == Backing::Anon && m.present)
-                .count()
-            + SPARE_FRAMES
+        self.files
+            .iter()
+            .fold(0usize, |n, f| n.saturating_add(f.1))
+            .saturating_add(
+                self.maps
+                    .iter()
+                    .filter(|m| m.backing == Backing::Anon && m.present)
+                    .count(),
+            )
+            .saturating_add(SPARE_FRAMES)
+            .saturating_add(self.extra_spares)
     }
 
     fn frames_fit(&self) -> Result<(), BuildError> {
@@ -410,7 +637,17 @@ impl Builder {
         if n > MAX_FRAMES {
             return Err(BuildError::new(
                 "pages",
-                format!("the set-up has {n} page frames; at most {MAX_FRAMES} are supported"),
+                format!(
+                    "the set-up has {} page frames (cached file pages, present anonymous \
+                     pages and {} spare); at most {MAX_FRAMES} are supported (an \
+                     allocation declares every frame it may take)",
+                    if n == usize::MAX {
+                        "more than 2^64".to_string()
+                    } else {
+                        n.to_string()
+                    },
+                    SPARE_FRAMES + self.extra_spares
+                ),
             ));
         }
         Ok(())

@@ -223,8 +223,8 @@ impl Cx {
             }
         }
         fn importable(w: &crate::World, arg: u64) -> bool {
-            let p = (arg & 0xffff) as usize;
-            let (mm, vpn) = (((arg >> 16) & 0xffff) as usize, (arg >> 32) as usize);
+            let p = (arg & 0xffff_ffff) as usize;
+            let (mm, vpn) = w.objs.pte_index[(arg >> 32) as usize];
             let pte = w.mms[mm].pte(vpn);
             let pg = &w.pages[p];
             if pg.free || !(pte.present && !pte.invalid && pte.write && pte.page == Some(p)) {
@@ -266,7 +266,10 @@ impl Cx {
                 _ => true,
             }
         }
-        let arg = (p as u64) | ((mm as u64) << 16) | ((vpn as u64) << 32);
+        // The frame and the mapping's position in `Objs::pte_index`, 32 bits each (frames are
+        // at most `build::MAX_FRAMES`, mappings at most `build::MAX_ITEMS`): a vpn has up to
+        // 52 bits and is never packed.
+        let arg = (p as u64) | ((self.objs.pte_slot(mm, vpn) as u64) << 32);
         self.ctx
             .step(Op::new("retry", a).retry_when(importable, arg), |_| ())
             .await

@@ -540,7 +540,7 @@ impl Cx {
                     .map(|h| (h.page, h.pin))
                     .collect();
                 let mut problems: Vec<String> = Vec::new();
-                if r.ret > req.nr_pages as i32 {
+                if i64::from(r.ret) > req.nr_pages as i64 {
                     problems.push(format!(
                         "returned {} for {} pages asked",
                         r.ret, req.nr_pages

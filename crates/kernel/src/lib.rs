@@ -264,7 +264,7 @@ impl explore::search::StateKey for KernelModel {
     }
 
     /// Into the allocations of a recycled snapshot (`World::clone_from`, tested in
-    /// crates/checker/tests/world_clone.rs).
+    /// crates/checker/tests/suite/world_clone.rs).
     fn snapshot_into(&self, world: &World, into: &mut World) -> bool {
         into.clone_from(world);
         true

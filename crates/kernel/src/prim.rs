@@ -501,14 +501,16 @@ impl Cx {
     /// maps `vpn` in `mm`.
     pub async fn pte_lock(&self, mm: MmId, vpn: usize) {
         let a = acc(&[Access::acquire(self.objs.ptl(mm, vpn))]);
-        fn free(w: &World, arg: u64) -> bool {
-            let (mm, t) = ((arg >> 32) as usize, (arg & 0xffff_ffff) as usize);
+        // The guard gets the lock's position in `Objs::ptl_index` (never a packed vpn:
+        // a vpn has up to 52 bits).
+        fn free(w: &World, slot: u64) -> bool {
+            let (mm, t) = w.objs.ptl_index[slot as usize];
             w.mms[mm].ptl_holder(t).is_none()
         }
         let t = vpn / PTRS_PER_PTE;
-        let arg = ((mm as u64) << 32) | t as u64;
+        let slot = self.objs.ptl_slot(mm, vpn) as u64;
         self.ctx
-            .step(Op::new("spin_lock(ptl)", a).when(free, arg), move |e| {
+            .step(Op::new("spin_lock(ptl)", a).when(free, slot), move |e| {
                 let tid = e.tid;
                 e.world.mms[mm].ptl_held.push((t, tid));
                 let name = e.world.mms[mm].name.clone();

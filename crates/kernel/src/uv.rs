@@ -79,9 +79,16 @@ impl UvKeys {
         ))
     }
 
+    /// The nonce of the `n`-th export of guest frame `gfn`: the low 32 bits of `n`, the high
+    /// and the low 32 bits of `gfn` (a gfn has up to 52 bits, `world::MAX_GFN`). Distinct
+    /// for every (n, gfn) with n < 2^32: an execution has at most `MAX_DEPTH` steps, one
+    /// export each. (For gfn < 2^32 the bytes are those of the former layout, n as 8 bytes
+    /// then gfn as 4.)
     fn nonce(n: u64, gfn: usize) -> [u8; 12] {
+        let gfn = gfn as u64;
         let mut b = [0u8; 12];
-        b[..8].copy_from_slice(&n.to_le_bytes());
+        b[..4].copy_from_slice(&(n as u32).to_le_bytes());
+        b[4..8].copy_from_slice(&((gfn >> 32) as u32).to_le_bytes());
         b[8..].copy_from_slice(&(gfn as u32).to_le_bytes());
         b
     }

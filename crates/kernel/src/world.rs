@@ -20,6 +20,15 @@ pub const PAGE_BYTES: usize = 32;
 pub const GUP_PIN_COUNTING_BIAS: i32 = 1024;
 /// Entries per page table: a PTE lock covers this many virtual pages (s390: 256 × 4 KiB).
 pub const PTRS_PER_PTE: usize = 256;
+/// The largest virtual page number of a user address space: s390's `TASK_SIZE_MAX` is
+/// `-PAGE_SIZE` (arch/s390/include/asm/processor.h, 6.1.192 and 6.12.118), so the last user
+/// page of a 64-bit address space of 4 KiB pages is 2^52 - 2. The model keys PTEs and PTE
+/// locks by the full number (no packing into narrower integers).
+pub const MAX_VPN: usize = (1 << 52) - 2;
+/// The largest guest frame number: a guest absolute address has 64 bits, pages 4 KiB.
+pub const MAX_GFN: usize = (1 << 52) - 1;
+// The model's numbers are `usize`: the limits above need a 64-bit target.
+const _: () = assert!(usize::BITS >= 64);
 
 /// `struct page` of one frame.
 #[derive(Copy, Clone, Debug)]
@@ -313,21 +322,26 @@ impl Objs {
         ObjId(self.page_base + (p * self.per_page + part as usize) as u32)
     }
     pub fn pte(&self, mm: MmId, vpn: usize) -> ObjId {
-        let i = self
-            .pte_index
+        ObjId(self.pte_base + self.pte_slot(mm, vpn) as u32)
+    }
+    /// The position of (mm, vpn) in [`Objs::pte_index`]: one per mapping, so it fits in 32
+    /// bits where a vpn does not (a step guard's argument packs it).
+    pub fn pte_slot(&self, mm: MmId, vpn: usize) -> usize {
+        self.pte_index
             .iter()
             .position(|&k| k == (mm, vpn))
-            .expect("PTE object registered at set-up");
-        ObjId(self.pte_base + i as u32)
+            .expect("PTE object registered at set-up")
     }
     pub fn ptl(&self, mm: MmId, vpn: usize) -> ObjId {
+        ObjId(self.ptl_base + self.ptl_slot(mm, vpn) as u32)
+    }
+    /// The position of the page table of (mm, vpn) in [`Objs::ptl_index`].
+    pub fn ptl_slot(&self, mm: MmId, vpn: usize) -> usize {
         let t = vpn / PTRS_PER_PTE;
-        let i = self
-            .ptl_index
+        self.ptl_index
             .iter()
             .position(|&k| k == (mm, t))
-            .expect("PTE-lock object registered at set-up");
-        ObjId(self.ptl_base + i as u32)
+            .expect("PTE-lock object registered at set-up")
     }
     pub fn mmap(&self, mm: MmId) -> ObjId {
         ObjId(self.mmap_base + mm as u32)
@@ -509,7 +523,7 @@ clone_reusing!(World {
 // (a destructuring without `..`, as `Clone` above does), so that a new field is a compile
 // error until it is hashed or left out with a reason. What they leave out is what no step
 // changes: names, VMAs, the protected flags and counts, guest-frame translations (set-up
-// constants, the same in every state of one model; crates/checker/tests/world_constants.rs
+// constants, the same in every state of one model; crates/checker/tests/suite/world_constants.rs
 // checks the list through `World::set_up_constants`).
 impl std::hash::Hash for Mm {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {

@@ -1,15 +1,22 @@
 //! `pvmm check`: verdict table, traces, trace files, HTML report, JSON.
 
+use crate::checkpoint::Saver;
 use crate::cli::{CheckArgs, Format};
 use crate::common::*;
+use crate::interrupt;
 use crate::progress::ProgressLine;
 use crate::style::Style;
+use checker::saved::SavedCheck;
+use checker::text::escape;
 use checker::trace;
-use checker::{bound_text, Check, RunOptions, Scenario, Search, Verdict, SEMANTICS};
-use explore::{format_schedule, Severity, Strategy};
+use checker::{bound_text, Check, RunOptions, Scenario, Search, SEMANTICS};
+use explore::{format_schedule, Bound, Severity, Strategy};
 use report::Traced;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Where trace files go unless `--trace-dir` says otherwise.
+pub const DEFAULT_TRACE_DIR: &str = "target/pvmm-traces";
 
 pub fn run(a: CheckArgs) -> u8 {
     let mut files = a.scenarios.clone();
@@ -35,8 +42,8 @@ pub fn run(a: CheckArgs) -> u8 {
                 "--stateful: no preemption bound (--max-preemptions) in the stateful search",
             );
         }
-        if a.jobs == 0 {
-            return bad("--jobs: at least 1");
+        if let Err(e) = check_jobs(a.jobs) {
+            return bad(e);
         }
         Search::Stateful { jobs: a.jobs }
     } else if a.naive || a.stateless {
@@ -48,18 +55,63 @@ pub fn run(a: CheckArgs) -> u8 {
             budget: checker::DPOR_BUDGET,
         }
     };
+    // A file that is not a valid scenario is reported (exit 2) and the others are still
+    // checked: one bad file in a directory does not hide every other result.
     let mut scenarios = Vec::new();
+    let mut input_errors = Vec::new();
     for f in &files {
         match load_scenario(f) {
             Ok(s) => scenarios.push(s),
-            Err(e) => return bad(e),
+            Err(e) => {
+                bad(&e);
+                input_errors.push(e);
+            }
         }
     }
+    let trace_dir = match &a.trace_dir {
+        Some(d) => match prepare_dir(d, "--trace-dir") {
+            Ok(()) => d.clone(),
+            Err(e) => return bad(e),
+        },
+        None => PathBuf::from(DEFAULT_TRACE_DIR),
+    };
+    // Every (scenario, preset) pair, in the order they are checked and printed.
+    let plan: Vec<(usize, String)> = scenarios
+        .iter()
+        .enumerate()
+        .flat_map(|(i, sc)| {
+            let presets = if a.common.kernels.is_empty() {
+                sc.presets.clone()
+            } else {
+                a.common.kernels.clone()
+            };
+            presets.into_iter().map(move |p| (i, p))
+        })
+        .collect();
+    let key = RunKey {
+        scenarios: scenarios
+            .iter()
+            .map(|s| (s.path.display().to_string(), s.hash.clone()))
+            .collect(),
+        kernels: a.common.kernels.clone(),
+        overrides: overrides.clone(),
+        search: format!("{search}{}", if a.naive { " (naive)" } else { "" }),
+        max_executions: a.max_executions,
+        max_preemptions: a.max_preemptions,
+        max_time_secs: a.max_time,
+        max_memory_mib: a.max_memory,
+    };
+    let mut saved = match Saver::open(a.checkpoint.as_deref(), a.resume.as_deref(), "check", key) {
+        Ok(s) => s,
+        Err(e) => return bad(e),
+    };
+    let interrupt = interrupt::install();
+    let limits = checker::limits::machine();
     let json = a.format == Format::Json;
     let text = !json;
     let st = Style::stdout();
     let verbose = a.verbose || scenarios.len() == 1;
-    let mut progress = ProgressLine::new(a.quiet);
+    let mut progress = ProgressLine::new(a.quiet, a.progress);
     if text {
         println!(
             "{} — checking {SEMANTICS}",
@@ -75,6 +127,10 @@ pub fn run(a: CheckArgs) -> u8 {
                     .join(" ")
             );
         }
+        println!(
+            "{}",
+            limits_line(a.max_time, a.max_memory, &limits, "check")
+        );
         println!();
         println!(
             "{}",
@@ -89,98 +145,144 @@ pub fn run(a: CheckArgs) -> u8 {
             ))
         );
     }
-    let mut worst = EXIT_OK;
+    let mut worst = if input_errors.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_BAD_INPUT
+    };
     let mut finished_stateful = false;
     let mut details = Vec::new();
     let mut results = Vec::new();
     let mut sections = Vec::new();
-    for sc in &scenarios {
-        let presets = if a.common.kernels.is_empty() {
-            sc.presets.clone()
-        } else {
-            a.common.kernels.clone()
-        };
-        for preset in presets {
-            let mut bounds = sc.bounds.clone();
-            if let Some(t) = a.max_time {
-                bounds.max_time = Some(Duration::from_secs(t));
-            }
-            if a.max_executions.is_some() {
-                bounds.max_executions = a.max_executions;
-            }
-            if a.max_preemptions.is_some() {
-                bounds.max_preemptions = a.max_preemptions;
-            }
-            let label = format!("{} {}", sc.name, preset);
-            let shown_bounds = bounds.clone();
-            let mut cb = |p: &explore::Progress| progress.update(&label, &shown_bounds, p);
-            let res = checker::check(
-                sc,
-                &preset,
-                RunOptions {
-                    strategy: if a.naive {
-                        Strategy::Naive
-                    } else {
-                        Strategy::Dpor
-                    },
-                    search,
-                    bounds: Some(bounds.clone()),
-                    overrides: overrides.clone(),
-                    progress: Some(&mut cb),
-                },
-            );
-            progress.clear();
-            let c = match res {
-                Ok(c) => c,
-                Err(e) => return bad(format!("{}: {e}", sc.path.display())),
-            };
-            let expected = report::expected_text(sc, &c);
-            let code = match (c.matches(sc), c.verdict) {
-                (Some(true), _) => EXIT_OK,
-                (Some(false), _) => EXIT_VIOLATION,
-                (None, Verdict::Verified) => EXIT_OK,
-                (None, Verdict::Violation) => EXIT_VIOLATION,
-                (None, Verdict::Incomplete) => EXIT_INCOMPLETE,
-            };
-            worst = worse(worst, code);
-            let traced = traces(sc, &c, &overrides, &a.trace_dir);
-            if text {
-                let props: Vec<String> = c
-                    .outcome
-                    .reports
+    let mut trace_errors = Vec::new();
+    let mut not_run = Vec::new();
+    let mut interrupted = false;
+    let mut finished = 0;
+    for (k, (i, preset)) in plan.iter().enumerate() {
+        let sc = &scenarios[*i];
+        if interrupted || interrupt::requested(&interrupt) {
+            interrupted = true;
+            not_run.extend(
+                plan[k..]
                     .iter()
-                    .map(|r| match r.severity {
-                        Severity::Violation => r.property.to_string(),
-                        Severity::Observation => format!("({})", r.property),
-                    })
-                    .collect();
-                let exp = format!("{expected:<9}");
-                println!(
-                    "{:<34} {:<18} {} {} {:>10} {:>7.2}s  {}",
-                    sc.name,
-                    c.preset,
-                    st.verdict(&c.verdict.to_string(), 11),
-                    if expected == "NO" { st.red(&exp) } else { exp },
-                    match (&c.completion, a.stateful) {
-                        (Some(done), _) => {
-                            finished_stateful = true;
-                            format!("{} st", done.stats.states)
-                        }
-                        (None, true) => c.outcome.stats.states.to_string(),
-                        (None, false) => c.outcome.stats.executions.to_string(),
-                    },
-                    c.outcome.stats.elapsed_secs,
-                    props.join(" ")
-                );
-                details.push(describe(sc, &c, &traced, verbose || expected == "NO", st));
-            }
-            if json {
-                results.push(report::check_result(sc, &c, &bounds, &traced));
-            }
-            if a.report.is_some() {
-                sections.push(report::check_section(sc, &c, &bounds, &traced));
-            }
+                    .map(|(i, p)| (scenarios[*i].name.clone(), p.clone())),
+            );
+            break;
         }
+        let restored = match saved.find(|r: &SavedCheck| {
+            r.scenario_path == sc.path.display().to_string() && &r.preset == preset
+        }) {
+            Some(r) => match r.restore(sc, &overrides, search) {
+                Ok(cb) => Some(cb),
+                Err(e) => return bad(format!("--resume: {e}")),
+            },
+            None => None,
+        };
+        let (c, bounds) = match restored {
+            Some(cb) => cb,
+            None => {
+                let mut bounds = sc.bounds.clone();
+                match a.max_time {
+                    Some(0) => bounds.max_time = None,
+                    Some(t) => bounds.max_time = Some(Duration::from_secs(t)),
+                    None if bounds.max_time.is_none() => {
+                        bounds.max_time =
+                            Some(Duration::from_secs(checker::limits::DEFAULT_MAX_TIME_SECS))
+                    }
+                    None => {}
+                }
+                bounds.max_memory_mib = a.max_memory.or(limits.max_memory_mib);
+                bounds.max_address_space_mib = limits.max_address_space_mib;
+                if a.max_executions.is_some() {
+                    bounds.max_executions = a.max_executions;
+                }
+                if a.max_preemptions.is_some() {
+                    bounds.max_preemptions = a.max_preemptions;
+                }
+                bounds.interrupt = Some(interrupt.clone());
+                let label = format!("{} {}", escape(&sc.name), preset);
+                let shown_bounds = bounds.clone();
+                let mut cb = |p: &explore::Progress| progress.update(&label, &shown_bounds, p);
+                let res = checker::check(
+                    sc,
+                    preset,
+                    RunOptions {
+                        strategy: if a.naive {
+                            Strategy::Naive
+                        } else {
+                            Strategy::Dpor
+                        },
+                        search,
+                        bounds: Some(bounds.clone()),
+                        overrides: overrides.clone(),
+                        progress: Some(&mut cb),
+                    },
+                );
+                progress.clear();
+                let c = match res {
+                    Ok(c) => c,
+                    Err(e) => return bad(format!("{}: {e}", sc.path.display())),
+                };
+                if c.outcome.stopped_by == Some(Bound::Interrupted) {
+                    interrupted = true;
+                } else if let Err(e) = saved.push(SavedCheck::of(sc, &c, &bounds)) {
+                    return bad(e);
+                }
+                (c, bounds)
+            }
+        };
+        if !interrupted {
+            finished += 1;
+        }
+        let expected = report::expected_text(sc, &c);
+        worst = worse(worst, status_code(c.status(sc)));
+        let traced = traces(sc, &c, &overrides, &trace_dir, &mut trace_errors);
+        if text {
+            let props: Vec<String> = c
+                .outcome
+                .reports
+                .iter()
+                .map(|r| match r.severity {
+                    Severity::Violation => r.property.to_string(),
+                    Severity::Observation => format!("({})", r.property),
+                })
+                .collect();
+            let exp = format!("{expected:<9}");
+            println!(
+                "{:<34} {:<18} {} {} {:>10} {:>7.2}s  {}",
+                escape(&sc.name),
+                c.preset,
+                st.verdict(&c.verdict_text(), 11),
+                if expected == "NO" { st.red(&exp) } else { exp },
+                match (&c.completion, a.stateful) {
+                    (Some(done), _) => {
+                        finished_stateful = true;
+                        format!("{} st", done.stats.states)
+                    }
+                    (None, true) => c.outcome.stats.states.to_string(),
+                    (None, false) => c.outcome.stats.executions.to_string(),
+                },
+                c.outcome.stats.elapsed_secs,
+                props.join(" ")
+            );
+            details.push(describe(
+                sc,
+                &c,
+                &bounds,
+                &traced,
+                verbose || expected == "NO" || interrupted,
+                st,
+            ));
+        }
+        if json {
+            results.push(report::check_result(sc, &c, &bounds, &traced));
+        }
+        if a.report.is_some() {
+            sections.push(report::check_section(sc, &c, &bounds, &traced));
+        }
+    }
+    if interrupted {
+        worst = worse(worst, EXIT_INCOMPLETE);
     }
     if text && finished_stateful {
         println!(
@@ -192,6 +294,34 @@ pub fn run(a: CheckArgs) -> u8 {
         for d in details.into_iter().filter(|d| !d.is_empty()) {
             println!("\n{d}");
         }
+    }
+    if interrupted {
+        // On stderr as well as in the document: whoever pressed Ctrl-C sees what is kept.
+        let mut m = format!(
+            "interrupted: {} of {} checks finished{}",
+            finished,
+            plan.len(),
+            if not_run.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; not run: {}",
+                    not_run
+                        .iter()
+                        .map(|(n, p)| format!("{} {p}", escape(n)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        );
+        if let Some(f) = saved.path() {
+            m.push_str(&format!(
+                "; the finished checks are kept in {} (resume: the same command with --resume {})",
+                f.display(),
+                f.display()
+            ));
+        }
+        eprintln!("{}", escape(&m));
     }
     if let Some(path) = &a.report {
         let title = if scenarios.len() == 1 {
@@ -219,11 +349,17 @@ pub fn run(a: CheckArgs) -> u8 {
         match write_file(path, &page) {
             Ok(()) => {
                 if text {
-                    println!("\nreport: {}", path.display());
+                    println!("\nreport: {}", escape(&path.display().to_string()));
                 }
             }
             Err(e) => return bad(e),
         }
+    }
+    if !trace_errors.is_empty() {
+        for e in &trace_errors {
+            bad(e);
+        }
+        worst = EXIT_BAD_INPUT;
     }
     if json {
         let doc = report::json::CheckDoc {
@@ -237,6 +373,24 @@ pub fn run(a: CheckArgs) -> u8 {
                 })
                 .collect(),
             results,
+            limits: limits_out(a.max_memory, &limits),
+            interrupted,
+            not_run: not_run
+                .iter()
+                .map(|(n, p)| report::json::NotRun {
+                    name: n.clone(),
+                    preset: p.clone(),
+                })
+                .collect(),
+            input_errors: input_errors
+                .iter()
+                .map(|e| report::json::InputError {
+                    file: e.file.display().to_string(),
+                    line: e.line,
+                    column: e.column,
+                    message: e.message.clone(),
+                })
+                .collect(),
             exit_code: worst,
         };
         print!("{}", report::json::to_string(&doc));
@@ -244,12 +398,28 @@ pub fn run(a: CheckArgs) -> u8 {
     worst
 }
 
-/// Replays each reported property once and writes the trace files of violations.
+/// What a resume must match: the run the checkpoint was written for.
+#[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+struct RunKey {
+    /// Each scenario file as given, with its SHA-256.
+    scenarios: Vec<(String, String)>,
+    kernels: Vec<String>,
+    overrides: Vec<(String, String)>,
+    search: String,
+    max_executions: Option<u64>,
+    max_preemptions: Option<u32>,
+    max_time_secs: Option<u64>,
+    max_memory_mib: Option<u64>,
+}
+
+/// Replays each reported property once and writes the trace files of violations; a trace
+/// file that cannot be written is an error (collected in `errors`: the run ends with exit 2).
 fn traces<'c>(
     sc: &Scenario,
     c: &'c Check,
     overrides: &[(String, String)],
     trace_dir: &Path,
+    errors: &mut Vec<String>,
 ) -> Vec<Traced<'c>> {
     let model = sc.model(c.kernel.clone());
     c.outcome
@@ -260,12 +430,21 @@ fn traces<'c>(
             let mut trace_file = None;
             if r.severity == Severity::Violation {
                 let tf = trace::trace_file(sc, &c.preset, overrides, r.property, &r.schedule, &rep);
-                let _ = std::fs::create_dir_all(trace_dir);
-                let path = trace_dir.join(format!("{}.{}.{}.json", sc.name, c.preset, r.property));
-                trace_file = Some(match trace::write_trace_file(&path, &tf) {
-                    Ok(()) => path.display().to_string(),
-                    Err(e) => format!("(could not write {}: {e})", path.display()),
-                });
+                let path = trace_dir.join(format!(
+                    "{}.{}.{}.json",
+                    file_name_part(&sc.name),
+                    file_name_part(&c.preset),
+                    r.property
+                ));
+                let written = prepare_dir(trace_dir, "--trace-dir")
+                    .and_then(|()| trace::write_trace_file(&path, &tf));
+                trace_file = match written {
+                    Ok(()) => Some(path.display().to_string()),
+                    Err(e) => {
+                        errors.push(e);
+                        None
+                    }
+                };
             }
             Traced {
                 report: r,
@@ -276,11 +455,31 @@ fn traces<'c>(
         .collect()
 }
 
+/// A name as part of a file name: letters, digits, `.`, `_`, `+` and `-` kept, anything else
+/// (a `/`, a control character) as `_`, no leading dot.
+fn file_name_part(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._+-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match s.strip_prefix('.') {
+        Some(rest) => format!("_{rest}"),
+        None => s,
+    }
+}
+
 /// The details of one check: what was checked, each property's shortest trace, the schedule
 /// and the trace file.
 fn describe(
     sc: &Scenario,
     c: &Check,
+    bounds: &explore::Bounds,
     traced: &[Traced<'_>],
     print_traces: bool,
     st: Style,
@@ -300,7 +499,7 @@ fn describe(
         s.push_str(&format!(
             "  {head} {}: {}\n  {}: {} steps, {} preemptions (seen in {} {})\n{}  schedule: {}\n",
             r.property,
-            r.message,
+            escape(&r.message),
             if stateful {
                 "trace (stateful search: not necessarily the shortest)"
             } else if c.completion.is_some() {
@@ -316,6 +515,7 @@ fn describe(
             format_schedule(&r.schedule)
         ));
         if let Some(f) = &t.trace_file {
+            let f = escape(f);
             s.push_str(&format!("  trace file: {f}  (pvmm replay {f})\n"));
         }
     }
@@ -386,17 +586,13 @@ fn describe(
         ),
     };
     let head = format!(
-        "== {} on {}: {} — {counts}, {:.2}s, {rate}, {}\n   checked: {SEMANTICS}; {method}\n   bounds: max depth {} steps per execution{}\n",
-        sc.name,
+        "== {} on {}: {} — {counts}, {:.2}s, {rate}, {}\n   checked: {SEMANTICS}; {method}\n   bounds: {}\n",
+        escape(&sc.name),
         c.preset,
-        c.verdict,
+        c.verdict_text(),
         o.stats.elapsed_secs,
         bound_text(&o.stopped_by),
-        sc.bounds.max_depth,
-        sc.bounds
-            .max_preemptions
-            .map(|p| format!(", at most {p} preemptions"))
-            .unwrap_or_default()
+        bounds_text(bounds),
     );
     st.bold(&head) + &s
 }

@@ -54,7 +54,12 @@ fn switch_values() -> &'static [&'static str] {
     long_about = "Explores every interleaving of a scenario's kernel threads (DPOR with sleep sets) \
 against a faithful model of the host kernel, version by version, and prints a verdict: \
 verified, violation (with the shortest trace and a replayable schedule) or incomplete.\n\n\
-Exit codes: 0 all as expected / verified, 1 violation or unexpected verdict, 2 bad input, 3 incomplete.\n\
+Exit codes: 0 as expected (or verified, where nothing is expected); 1 a violation or a verdict \
+other than the expected one; 2 bad input; 3 incomplete (a bound or an interruption stopped a \
+search before the end and nothing it found contradicts the expectation). A run of several \
+checks exits with the worst: 2, then 1, then 3, then 0. `replay` exits 0 when it reproduces \
+what the trace file recorded. SIGINT/SIGTERM stop the search at its next step (exit 3, what \
+was found so far printed and written); a second one ends the process at once.\n\
 Colours only on a terminal, never with NO_COLOR set.",
     after_help = "Examples:
   pvmm check --all                                        every scenario × preset → verdict table
@@ -79,12 +84,21 @@ pub enum Cmd {
   pvmm check scenarios/d2-direct-io-foll-pin.toml --set hook_on_foll_pin=false
   pvmm check --all --format json > verdicts.json                    (schema: docs/json-schema/)
   pvmm check scenarios/d4-reference-then-import.toml --max-time 10  (incomplete if the bound stops it)
+  pvmm check --all --checkpoint ck.json   (Ctrl-C keeps the finished checks; then:)
+  pvmm check --all --resume ck.json
   pvmm check bench/scenarios/d3-sendfile-3t.toml --kernel v5.7+splice-patch --stateful --jobs 2
   pvmm check scenarios/d3-sendfile.toml --stateless                 (DPOR to the end: the shortest traces)
 
 By default a check runs DPOR with sleep sets; if 2,000 executions do not finish it, the stateful
 search finishes it (its states are shown as `N st`). --max-executions, --max-preemptions, --naive,
---stateless and --stateful each choose one search alone.")]
+--stateless and --stateful each choose one search alone.
+
+Bounds: every check ends. Unless told otherwise a check stops after 3600 s (or its scenario's
+max_time_secs) and when the process's memory reaches 75% of MemAvailable (less under a memory
+cgroup's limit; the address space under RLIMIT_AS, e.g. `ulimit -v`), and the result is then
+`incomplete (time)` or `incomplete (memory)`, exit 3. The bounds are printed with every result.
+
+Exit codes: 0 as expected, 1 violation or unexpected verdict, 2 bad input, 3 incomplete.")]
     Check(CheckArgs),
     /// Replay one interleaving with its full trace, from a schedule or a trace file.
     #[command(after_help = "Examples:
@@ -170,21 +184,36 @@ pub struct CheckArgs {
     /// necessarily the shortest. No --max-preemptions.
     #[arg(long)]
     pub stateful: bool,
-    /// Worker threads of the stateful search.
+    /// Worker threads of the stateful search (at most four per CPU).
     #[arg(long, value_name = "N", default_value_t = 1, requires = "stateful")]
     pub jobs: usize,
-    /// Stop each check after this many seconds (the result is then incomplete).
+    /// Stop each check after this many seconds (the result is then incomplete); default 3600,
+    /// or the scenario's max_time_secs; 0: no time bound.
     #[arg(long, value_name = "SECS")]
     pub max_time: Option<u64>,
+    /// Stop each check when the process's resident memory reaches this many MiB (default: 75%
+    /// of MemAvailable, less under a memory cgroup's limit).
+    #[arg(long, value_name = "MIB")]
+    pub max_memory: Option<u64>,
     /// Stop each check after this many executions.
     #[arg(long, value_name = "N")]
     pub max_executions: Option<u64>,
     /// Bound the preemptions per execution (the result is then incomplete).
     #[arg(long, value_name = "N")]
     pub max_preemptions: Option<u32>,
-    /// Where to write trace files of violations.
-    #[arg(long, value_name = "DIR", default_value = "target/pvmm-traces")]
-    pub trace_dir: PathBuf,
+    /// Where to write trace files of violations [default: target/pvmm-traces]. A directory
+    /// that cannot be written is an error (exit 2).
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub trace_dir: Option<PathBuf>,
+    /// Write the finished checks to FILE as each finishes (atomically): after an
+    /// interruption, --resume FILE runs only the rest.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub checkpoint: Option<PathBuf>,
+    /// Resume the run whose checkpoint is FILE (same scenarios and options): its finished
+    /// checks are kept, the others run; the output is that of an uninterrupted run. Keeps
+    /// writing FILE unless --checkpoint names another.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub resume: Option<PathBuf>,
     /// Write a self-contained HTML report: a swimlane diagram per violation, a summary card per
     /// verified check.
     #[arg(long, value_name = "FILE.html", value_hint = clap::ValueHint::FilePath)]
@@ -198,6 +227,10 @@ pub struct CheckArgs {
     /// No progress line (it is only shown on a terminal, for checks longer than a second).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Progress: auto (a line on a terminal), lines (a line per second on stderr, also when
+    /// it is not a terminal), off.
+    #[arg(long, value_enum, default_value_t = crate::progress::Mode::Auto)]
+    pub progress: crate::progress::Mode,
 }
 
 #[derive(Args)]

@@ -4,6 +4,7 @@
 use crate::cli::{ExplainArgs, Format};
 use crate::common::*;
 use crate::style::Style;
+use checker::text::escape;
 use kernel::build::Builder;
 use kernel::config::Kernel;
 use kernel::vocab::ops::{Arg, Kind, OpCall};
@@ -145,10 +146,10 @@ pub fn run(a: ExplainArgs) -> u8 {
     let st = Style::stdout();
     println!(
         "{}",
-        st.bold(&format!("{} ({})", sc.name, sc.path.display()))
+        st.bold(&escape(&format!("{} ({})", sc.name, sc.path.display())))
     );
     for l in sc.description.lines() {
-        println!("  {l}");
+        println!("  {}", escape(l));
     }
     println!(
         "presets: {}{}",
@@ -168,10 +169,10 @@ pub fn run(a: ExplainArgs) -> u8 {
         }
     );
     for t in &threads {
-        println!("\n{}", st.bold(&format!("T{} {}", t.tid, t.name)));
+        println!("\n{}", st.bold(&format!("T{} {}", t.tid, escape(&t.name))));
         for (i, op) in t.ops.iter().enumerate() {
-            println!("  {}. {}", i + 1, st.bold(&op.op));
-            println!("     {}", op.calls);
+            println!("  {}. {}", i + 1, st.bold(&escape(&op.op)));
+            println!("     {}", escape(&op.calls));
             for s in &op.switches {
                 let vals: Vec<String> = s.values.iter().map(|(p, v)| format!("{p} {v}")).collect();
                 // Switches whose value differs between the presets shown are what the

@@ -3,6 +3,7 @@
 
 use crate::cli::{Format, ListArgs};
 use crate::common::*;
+use checker::text::escape;
 use kernel::vocab::ops::{Arg, Batch, Presence, OPS};
 use kernel::vocab::presets::{preset, Base, PRESETS};
 use kernel::vocab::properties::PROPERTIES;
@@ -183,29 +184,34 @@ pub fn run(a: ListArgs) -> u8 {
         ops: ops(),
         properties: properties(),
     };
+    // Every scenario is listed; one that does not parse is also an error (exit 2).
+    let mut code = EXIT_OK;
+    for e in doc.scenarios.iter().filter_map(|s| s.error.as_ref()) {
+        code = bad(e);
+    }
     if a.format == Format::Json {
         print!("{}", json::to_string(&doc));
-        return EXIT_OK;
+        return code;
     }
     print_text(&doc, is_builtin_dir(&dir));
-    EXIT_OK
+    code
 }
 
 fn print_text(doc: &ListDoc, builtin: bool) {
     if builtin {
         println!("scenarios (built in; no ./scenarios here):");
     } else {
-        println!("scenarios ({}):", doc.scenarios_dir);
+        println!("scenarios ({}):", escape(&doc.scenarios_dir));
     }
     for s in &doc.scenarios {
         match &s.error {
             None => println!(
                 "  {:<34} [{}] {}",
-                s.name,
+                escape(&s.name),
                 s.presets.join(", "),
-                s.description.lines().next().unwrap_or("")
+                escape(s.description.lines().next().unwrap_or(""))
             ),
-            Some(e) => println!("  {e}"),
+            Some(e) => println!("  {}", escape(e)),
         }
     }
     println!("\nkernel presets (--kernel PRESET):");

@@ -5,9 +5,11 @@
 #![deny(unsafe_code)]
 
 mod check;
+mod checkpoint;
 mod cli;
 mod common;
 mod explain;
+mod interrupt;
 mod list;
 mod matrix;
 mod progress;

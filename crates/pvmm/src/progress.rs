@@ -1,30 +1,62 @@
-//! The progress line of long checks: executions, executions/s, depth, elapsed time and the
-//! bound that will stop the search. Only on a terminal (stderr), only after the first second,
-//! never with --quiet; erased when the check ends.
+//! The progress line of long checks: executions, executions/s, depth, elapsed time, the
+//! bound that will stop the search and the violations found so far. By default only on a
+//! terminal (stderr), only after the first second, never with --quiet; erased when the
+//! check ends. With `--progress lines`, one line per second on stderr whatever it is (for CI
+//! logs, and for scripts that wait for a finding).
 
 use std::io::{IsTerminal, Write};
+
+/// When progress is shown.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// On a terminal: one line, rewritten in place.
+    Auto,
+    /// Always: a line per second, each on its own line.
+    Lines,
+    /// Never (as --quiet).
+    Off,
+}
 
 /// Shows progress for one check at a time.
 pub struct ProgressLine {
     enabled: bool,
+    lines: bool,
     shown: bool,
+    last_line_secs: f64,
 }
 
 /// Seconds after which the line appears.
 const AFTER_SECS: f64 = 1.0;
 
 impl ProgressLine {
-    /// Enabled when stderr is a terminal and not `quiet`.
-    pub fn new(quiet: bool) -> ProgressLine {
+    /// Enabled as `mode` says; `quiet` turns it off.
+    pub fn new(quiet: bool, mode: Mode) -> ProgressLine {
+        let mode = if quiet { Mode::Off } else { mode };
         ProgressLine {
-            enabled: !quiet && std::io::stderr().is_terminal(),
+            enabled: match mode {
+                Mode::Auto => std::io::stderr().is_terminal(),
+                Mode::Lines => true,
+                Mode::Off => false,
+            },
+            lines: mode == Mode::Lines,
             shown: false,
+            last_line_secs: 0.0,
         }
     }
 
     /// Called by the explorer about every 100 ms.
     pub fn update(&mut self, label: &str, bounds: &explore::Bounds, p: &explore::Progress) {
         if !self.enabled || p.stats.elapsed_secs < AFTER_SECS {
+            return;
+        }
+        if self.lines {
+            if p.stats.elapsed_secs - self.last_line_secs < 1.0 {
+                return;
+            }
+            self.last_line_secs = p.stats.elapsed_secs;
+            let mut e = std::io::stderr().lock();
+            let _ = writeln!(e, "{}", line(label, bounds, p).trim_start());
+            let _ = e.flush();
             return;
         }
         let line = line(label, bounds, p);
@@ -38,6 +70,7 @@ impl ProgressLine {
 
     /// Erases the line (if it was shown).
     pub fn clear(&mut self) {
+        self.last_line_secs = 0.0;
         if self.shown {
             let mut e = std::io::stderr().lock();
             let _ = write!(e, "\r\x1b[K");
@@ -61,6 +94,11 @@ fn terminal_width() -> usize {
 /// The text of the line.
 pub fn line(label: &str, bounds: &explore::Bounds, p: &explore::Progress) -> String {
     let s = p.stats;
+    let found = if p.found.is_empty() {
+        String::new()
+    } else {
+        format!(", found {}", p.found.join(" "))
+    };
     // The check's name goes last: a narrow terminal cuts it first.
     if s.states > 0 {
         // The stateful search (alone, or finishing what DPOR's executions did not).
@@ -70,12 +108,12 @@ pub fn line(label: &str, bounds: &explore::Bounds, p: &explore::Progress) -> Str
             0.0
         };
         return format!(
-            "  stateful search: {} states, {rate:.0}/s, depth {}, {:.1}s — {label}",
+            "  stateful search: {} states, {rate:.0}/s, depth {}, {:.1}s{found} — {label}",
             s.states, p.depth, s.elapsed_secs
         );
     }
     format!(
-        "  {} executions, {:.0}/s, depth {}, {:.1}s, {} — {label}",
+        "  {} executions, {:.0}/s, depth {}, {:.1}s, {}{found} — {label}",
         s.executions,
         s.executions_per_sec(),
         p.depth,
@@ -161,6 +199,7 @@ mod tests {
             &explore::Progress {
                 stats: &stats,
                 depth: 26,
+                found: &[],
             },
         );
         assert!(
@@ -181,10 +220,13 @@ mod tests {
             &explore::Progress {
                 stats: &st,
                 depth: 40,
+                found: &["io-on-secure-page"],
             },
         );
         assert!(
-            l.contains("stateful search: 4000 states, 2000/s, depth 40, 2.0s — d3 v5.7"),
+            l.contains(
+                "stateful search: 4000 states, 2000/s, depth 40, 2.0s, found io-on-secure-page — d3 v5.7"
+            ),
             "{l}"
         );
     }

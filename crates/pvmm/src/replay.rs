@@ -2,10 +2,11 @@
 
 use crate::cli::{Format, ReplayArgs};
 use crate::common::*;
-use checker::trace::{self, TraceFile};
+use checker::text::escape;
+use checker::trace::{self, ReplayVerdict, TraceFile};
 use explore::{parse_schedule, Replay, Severity};
 use report::json::{self, Difference, ReplayDoc, TraceFindingOut};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What was replayed, for the outputs.
 struct Replayed {
@@ -29,18 +30,29 @@ pub fn run(a: ReplayArgs) -> u8 {
     }
     let is_trace = a.input.extension().is_some_and(|e| e == "json");
     let r = if is_trace {
-        let tf: TraceFile = match trace::read_trace_file(&a.input) {
+        let (tf, text): (TraceFile, String) = match trace::read_trace(&a.input) {
             Ok(t) => t,
             Err(e) => return bad(e),
         };
-        let path = a
-            .scenario
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(&tf.scenario_path));
+        let path = match &a.scenario {
+            Some(p) => p.clone(),
+            None => match trace::find_scenario(&a.input, &tf) {
+                Ok(p) => p,
+                // No such file: the scenario built into this binary that the trace names
+                // (`scenarios/NAME.toml`, written by a check of a built-in scenario).
+                Err(_) if is_builtin_scenario(Path::new(&tf.scenario_path)) => {
+                    PathBuf::from(&tf.scenario_path)
+                }
+                Err(e) => return bad(e),
+            },
+        };
         let sc = match load_scenario(&path) {
             Ok(s) => s,
             Err(e) => return bad(e),
         };
+        if let Err(e) = trace::check_trace_against(&a.input, &text, &tf, &sc) {
+            return bad(e);
+        }
         let mut ov = tf.overrides.clone();
         ov.extend(overrides);
         let k = match sc.kernel(&tf.preset, &ov) {
@@ -86,6 +98,9 @@ pub fn run(a: ReplayArgs) -> u8 {
         };
         let model = sc.model(k.clone());
         let replay = explore::replay(&model, &schedule);
+        if let Some(e) = trace::schedule_error(&replay) {
+            return bad(format!("--schedule: {e}"));
+        }
         Replayed {
             sc,
             preset,
@@ -98,6 +113,12 @@ pub fn run(a: ReplayArgs) -> u8 {
         }
     };
     let code = exit_code(&r);
+    if let (None, Some(d)) = (&r.check, &r.replay.diverged) {
+        eprintln!(
+            "error: --schedule does not fit the scenario: {}",
+            escape(&d.to_string())
+        );
+    }
     let property: Option<String> = match &r.trace_file {
         Some(tf) => Some(tf.property.clone()),
         None => report::first_violation(&r.replay).map(str::to_string),
@@ -130,15 +151,16 @@ pub fn run(a: ReplayArgs) -> u8 {
     code
 }
 
+/// 0: the trace file's recording happened again (the same steps and property; the scenario
+/// text may have changed), or a schedule ran without a violation; 1: the recording did not
+/// happen again (another trace, or not the property), or the schedule reaches a violation;
+/// 2: a schedule that does not fit the scenario (a thread finished or blocked at a step).
 fn exit_code(r: &Replayed) -> u8 {
     match &r.check {
-        Some(rc) => {
-            if rc.reproduced {
-                EXIT_VIOLATION
-            } else {
-                EXIT_BAD_INPUT
-            }
-        }
+        Some(rc) => match rc.verdict() {
+            ReplayVerdict::Identical | ReplayVerdict::SameStepsScenarioChanged => EXIT_OK,
+            ReplayVerdict::ReproducedDifferently | ReplayVerdict::NotReproduced => EXIT_VIOLATION,
+        },
         None => {
             if r.replay.diverged.is_some() {
                 EXIT_BAD_INPUT
@@ -160,42 +182,28 @@ fn text(r: &Replayed, input: &std::path::Path) {
         (Some(tf), Some(rc)) => {
             println!(
                 "replay of {} ({} on {}, property {}), schedule {}",
-                input.display(),
-                tf.scenario,
-                tf.preset,
-                tf.property,
-                tf.schedule
+                escape(&input.display().to_string()),
+                escape(&tf.scenario),
+                escape(&tf.preset),
+                escape(&tf.property),
+                escape(&tf.schedule)
             );
-            if rc.scenario_changed {
-                println!(
-                    "note: the scenario file changed since this trace was written (sha256 differs)"
-                );
-            }
             print!("{}", trace::render(&rc.replay));
             if let Some((step, was, now)) = &rc.first_difference {
-                println!("DIVERGED at step {step}:\n  recorded: {was}\n  now:      {now}");
-            }
-            if rc.identical() {
                 println!(
-                    "identical to the recorded trace; {} reproduced",
-                    tf.property
-                );
-            } else if rc.reproduced {
-                println!(
-                    "{} reproduced, but the trace differs from the recording",
-                    tf.property
-                );
-            } else {
-                println!(
-                    "{} NOT reproduced: the scenario or the model changed",
-                    tf.property
+                    "DIFFERS at step {step}:\n  recorded: {}\n  now:      {}",
+                    escape(was),
+                    escape(now)
                 );
             }
+            println!("{}", escape(&rc.summary(tf)));
         }
         _ => {
             println!(
                 "replay of {} on {}, schedule {}",
-                r.sc.name, r.preset, r.schedule
+                escape(&r.sc.name),
+                r.preset,
+                r.schedule
             );
             print!("{}", trace::render(&r.replay));
         }
@@ -276,12 +284,13 @@ fn html_page(r: &Replayed, title: &str, property: Option<&str>, input: &std::pat
     if let Some(rc) = &r.check {
         card.push((
             "recorded trace".to_string(),
-            if rc.identical() {
-                "identical".to_string()
-            } else if rc.reproduced {
-                "reproduced, trace differs".to_string()
-            } else {
-                "NOT reproduced".to_string()
+            match rc.verdict() {
+                ReplayVerdict::Identical => "identical".to_string(),
+                ReplayVerdict::SameStepsScenarioChanged => {
+                    "same steps, scenario text changed".to_string()
+                }
+                ReplayVerdict::ReproducedDifferently => "reproduced, trace differs".to_string(),
+                ReplayVerdict::NotReproduced => "NOT reproduced".to_string(),
             },
         ));
     }

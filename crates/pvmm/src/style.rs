@@ -50,11 +50,14 @@ impl Style {
     /// A verdict, padded to `width` before colouring (so tables stay aligned).
     pub fn verdict(&self, v: &str, width: usize) -> String {
         let padded = format!("{v:<width$}");
-        match v {
-            "verified" => self.green(&padded),
-            "violation" => self.red(&padded),
-            "incomplete" => self.yellow(&padded),
-            _ => padded,
+        if v.starts_with("verified") {
+            self.green(&padded)
+        } else if v.starts_with("violation") {
+            self.red(&padded)
+        } else if v.starts_with("incomplete") {
+            self.yellow(&padded)
+        } else {
+            padded
         }
     }
 }

@@ -122,13 +122,15 @@ fn check_json_validates_for_verified_violation_and_incomplete() {
         "--trace-dir",
         td,
     ]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // Nothing found that contradicts the expectation (verified): incomplete, exit 3.
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let doc = valid_doc(&o);
     let r = &doc["results"][0];
     assert_eq!(r["verdict"], "incomplete");
     assert_eq!(r["as_expected"], false);
+    assert_eq!(r["status"], "incomplete");
     assert_eq!(r["stopped_by"], "max-executions=3");
-    assert_eq!(doc["exit_code"], 1);
+    assert_eq!(doc["exit_code"], 3);
 
     // The schema is not vacuous: broken documents are rejected.
     let v = validator();
@@ -257,7 +259,7 @@ fn replay_list_and_explain_json_validate() {
     assert_eq!(doc["steps"].as_array().map(|a| a.len()), Some(26));
     assert!(doc["diverged"].is_null());
 
-    // A schedule that does not fit: still one valid document, exit 2.
+    // A schedule naming a thread the scenario does not have: bad input, no document.
     let o = pvmm(&[
         "replay",
         "scenarios/d3-sendfile.toml",
@@ -267,10 +269,23 @@ fn replay_list_and_explain_json_validate() {
         "json",
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(o.stdout.is_empty(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("schedule element 2 is thread 7"));
+    // A schedule that runs a thread past its end: one valid document naming the step, exit 2.
+    let long = vec!["0"; 300].join(".");
+    let o = pvmm(&[
+        "replay",
+        "scenarios/d3-sendfile.toml",
+        "--schedule",
+        &long,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let doc = valid_doc(&o);
     assert!(doc["diverged"]
         .as_str()
-        .is_some_and(|d| d.contains("no thread 7")));
+        .is_some_and(|d| d.contains("has already finished")));
 
     let o = pvmm(&["list", "--format", "json"]);
     assert_eq!(o.status.code(), Some(0));
@@ -294,9 +309,18 @@ fn replay_list_and_explain_json_validate() {
 
 #[test]
 fn matrix_json_validates() {
-    // Bounded by executions (DPOR's budget, then the stateful search), not by time.
+    // Bounded by DPOR's executions and the stateful search's end alone (`--max-time 0`): the
+    // same cells on any machine, however loaded.
     let o = pvmm(&[
-        "matrix", "--kernel", "v5.7", "--jobs", "2", "--format", "json",
+        "matrix",
+        "--kernel",
+        "v5.7",
+        "--max-time",
+        "0",
+        "--jobs",
+        "2",
+        "--format",
+        "json",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let doc = valid_doc(&o);
@@ -323,9 +347,48 @@ fn matrix_json_validates() {
     }
 }
 
+/// CPU seconds (user + system) the process `pid` has used so far (Linux).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (in parentheses): utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
+    let f: Vec<f64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let tick = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or(100.0);
+    f.iter().sum::<f64>() / tick
+}
+
+/// Waits until the process has run past the progress line's first second (1.5 s of CPU: at
+/// least as much of its search), however loaded the machine is.
+fn wait_cpu(pid: u32, child: &mut std::process::Child) {
+    while cpu_secs(pid) < 1.5 {
+        assert!(
+            child.try_wait().expect("child").is_none(),
+            "pvmm ended early"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn progress_is_absent_when_piped_and_shown_on_a_terminal() {
-    // A check that runs about 2 s (the naive search is stopped by the time bound).
+    // The naive search of the patched sendfile does not end by itself (no time bound): a
+    // SIGINT (or, on the terminal, a typed Ctrl-C) ends each run below once it has run long
+    // enough to show progress.
     let args = [
         "check",
         "scenarios/d3-sendfile.toml",
@@ -333,76 +396,136 @@ fn progress_is_absent_when_piped_and_shown_on_a_terminal() {
         "v5.7+splice-patch",
         "--naive",
         "--max-time",
-        "2",
+        "0",
     ];
     let d = tmpdir("progress");
     let td = d.join("t");
     let mut piped: Vec<&str> = args.to_vec();
     piped.extend(["--trace-dir", td.to_str().expect("utf8")]);
-    let start = std::time::Instant::now();
-    let o = pvmm(&piped);
-    assert!(
-        start.elapsed().as_secs_f64() > 1.5,
-        "the check was too short to test progress"
-    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pvmm"))
+        .args(&piped)
+        .current_dir(repo())
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pvmm starts");
+    wait_cpu(child.id(), &mut child);
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let o = child.wait_with_output().expect("pvmm ends");
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         !err.contains("/s, depth") && !err.contains('\r') && !out.contains('\r'),
         "progress output while piped:\n{err}"
     );
-    assert!(out.contains("incomplete"), "{out}");
+    assert!(out.contains("incomplete (interrupted)"), "{out}");
     // No colours when piped either.
     assert!(
         !out.contains('\x1b') && !err.contains('\x1b'),
         "colour codes while piped"
     );
 
-    // On a terminal (util-linux `script` gives the command a pty): the progress line with the
-    // bound that will stop the search, and colours unless NO_COLOR is set.
+    // On a terminal (util-linux `script` gives the command a pty, and passes what the test
+    // writes to its input on to the terminal, where ^C is an interrupt): the progress line
+    // with the bound that will stop the search, and colours unless NO_COLOR is set.
     let script = Path::new("/usr/bin/script");
     if !script.exists() {
         eprintln!("(no /usr/bin/script: the terminal half of this test is skipped)");
         return;
     }
     let cmd = format!(
-        "{} {} --trace-dir {}",
+        "exec {} {} --trace-dir {}",
         env!("CARGO_BIN_EXE_pvmm"),
         args.join(" "),
         td.display()
     );
-    let run_pty = |no_color: bool, extra: &str| {
+    // Runs the command on a terminal until `until` is in its output (or, with None, until it
+    // has used 1.5 s of CPU), then types Ctrl-C; returns everything the terminal showed.
+    let run_pty = |no_color: bool, extra: &str, until: Option<&str>| {
+        use std::io::{Read, Write};
         let mut c = Command::new(script);
         c.args(["-qec", &format!("{cmd}{extra}"), "/dev/null"])
             .current_dir(repo())
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
             .env("COLUMNS", "200")
             .env_remove("NO_COLOR");
         if no_color {
             c.env("NO_COLOR", "1");
         }
-        c.output().expect("script runs")
+        let mut child = c.spawn().expect("script runs");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let reader = {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stdout.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    seen.lock().expect("seen").extend_from_slice(&buf[..n]);
+                }
+            })
+        };
+        match until {
+            Some(pattern) => loop {
+                let shown = String::from_utf8_lossy(&seen.lock().expect("seen")).into_owned();
+                if shown.contains(pattern) {
+                    break;
+                }
+                assert!(
+                    child.try_wait().expect("script").is_none(),
+                    "ended without `{pattern}`:\n{shown}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            },
+            None => {
+                // pvmm is script's child (the shell execs it).
+                let children = format!("/proc/{0}/task/{0}/children", child.id());
+                let pid = loop {
+                    let c = std::fs::read_to_string(&children).unwrap_or_default();
+                    if let Some(p) = c.split_whitespace().next() {
+                        break p.parse::<u32>().expect("pid");
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                };
+                wait_cpu(pid, &mut child);
+            }
+        }
+        let mut input = child.stdin.take().expect("stdin");
+        input.write_all(b"\x03").expect("Ctrl-C");
+        input.flush().expect("flush");
+        let status = child.wait().expect("script ends");
+        reader.join().expect("reader");
+        drop(input);
+        let shown = String::from_utf8_lossy(&seen.lock().expect("seen")).into_owned();
+        (status.code(), shown)
     };
-    let o = run_pty(false, "");
-    let t = String::from_utf8_lossy(&o.stdout);
+    let (code, t) = run_pty(false, "", Some("/s, depth "));
     assert!(
-        t.contains(" executions, ")
-            && t.contains("/s, depth ")
-            && t.contains("stops at max-time=2s"),
+        t.contains(" executions, ") && t.contains("no time or execution bound"),
         "no progress line on a terminal:\n{t}"
     );
     assert!(
         t.contains("\x1b[32m") || t.contains("\x1b[33m") || t.contains("\x1b[1m"),
         "no colour on a terminal"
     );
-    let o = run_pty(true, "");
-    let t = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code, Some(3), "Ctrl-C: exit 3\n{t}");
+    assert!(t.contains("incomplete (interrupted)"), "{t}");
+    let (_, t) = run_pty(true, "", Some("/s, depth "));
     assert!(
         !t.contains("\x1b[3") && !t.contains("\x1b[1m"),
         "colours with NO_COLOR:\n{t}"
     );
-    let o = run_pty(false, " --quiet");
-    let t = String::from_utf8_lossy(&o.stdout);
+    let (_, t) = run_pty(false, " --quiet", None);
     assert!(!t.contains("/s, depth"), "progress with --quiet:\n{t}");
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -47,8 +47,46 @@ pub struct CheckDoc {
     /// Switch overrides from the command line.
     pub overrides: Vec<Override>,
     pub results: Vec<CheckResult>,
+    /// The memory bounds derived from the machine and where they came from.
+    pub limits: LimitsOut,
+    /// A SIGINT or SIGTERM stopped the run: the last result's search was interrupted and
+    /// the checks in `not_run` were not started.
+    pub interrupted: bool,
+    /// Checks the run was asked for but did not start (after an interruption).
+    pub not_run: Vec<NotRun>,
+    /// Scenario files that were not checked because they are not valid (exit code 2); the
+    /// others were.
+    pub input_errors: Vec<InputError>,
     /// The process exit code (0 as expected, 1 violation/unexpected, 2 bad input, 3 incomplete).
     pub exit_code: u8,
+}
+
+/// The memory bounds derived from the machine (`checker::limits`).
+#[derive(Serialize, Debug, Clone)]
+pub struct LimitsOut {
+    /// Resident memory bound of each search, in MiB (null: none known).
+    pub max_memory_mib: Option<u64>,
+    /// Address space bound (from RLIMIT_AS), in MiB (null: no RLIMIT_AS).
+    pub max_address_space_mib: Option<u64>,
+    /// Where the bounds come from.
+    pub source: String,
+}
+
+/// A check or cell the run did not start.
+#[derive(Serialize, Debug, Clone)]
+pub struct NotRun {
+    /// The scenario (check) or row (matrix).
+    pub name: String,
+    pub preset: String,
+}
+
+/// A file that could not be used, and where (line and column 0: the file as a whole).
+#[derive(Serialize, Debug, Clone)]
+pub struct InputError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
 }
 
 /// `pvmm matrix --format json`: every I/O path under every preset.
@@ -60,6 +98,11 @@ pub struct MatrixDoc {
     pub presets: Vec<String>,
     /// One cell per row (I/O path and how it reaches the page) and preset, row by row.
     pub cells: Vec<MatrixCell>,
+    pub limits: LimitsOut,
+    /// A SIGINT or SIGTERM stopped the run: cells with `stopped_by` "interrupted …" stopped
+    /// in their search, those in `not_run` were not started.
+    pub interrupted: bool,
+    pub not_run: Vec<NotRun>,
     pub exit_code: u8,
 }
 
@@ -114,6 +157,10 @@ pub struct CheckResult {
     pub expected: Option<Expected>,
     /// Whether the verdict (and the violated properties) match `expected`.
     pub as_expected: Option<bool>,
+    /// What the result means for the exit code: `as-expected` (0), `unexpected` (1: a
+    /// violation, or a verdict other than the expected one), `incomplete` (3: the search
+    /// stopped before the end and nothing it found contradicts the expectation).
+    pub status: &'static str,
     pub strategy: explore::Strategy,
     /// `stateless`, or `stateless, then stateful` when DPOR's first executions did not finish
     /// the check and the stateful search did the rest (`stats.states`, `stats.transitions`).
@@ -154,6 +201,7 @@ pub struct BoundsOut {
     pub max_time_secs: Option<u64>,
     pub max_preemptions: Option<u32>,
     pub max_memory_mib: Option<u64>,
+    pub max_address_space_mib: Option<u64>,
 }
 
 impl From<&explore::Bounds> for BoundsOut {
@@ -164,6 +212,7 @@ impl From<&explore::Bounds> for BoundsOut {
             max_time_secs: b.max_time.map(|d| d.as_secs()),
             max_preemptions: b.max_preemptions,
             max_memory_mib: b.max_memory_mib,
+            max_address_space_mib: b.max_address_space_mib,
         }
     }
 }

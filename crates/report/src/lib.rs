@@ -154,12 +154,17 @@ pub fn violation_view(
     }
 }
 
-/// Whether the check matches the scenario's expectation, as shown in tables.
+/// Whether the check matches the scenario's expectation, as shown in tables: `yes`, `NO`,
+/// `unknown` (the search stopped before the end and found nothing that contradicts it), `-`
+/// (no expectation).
 pub fn expected_text(sc: &Scenario, c: &Check) -> &'static str {
-    match c.matches(sc) {
-        Some(true) => "yes",
-        Some(false) => "NO",
-        None => "-",
+    if !sc.expect.contains_key(&c.preset) {
+        return "-";
+    }
+    match c.status(sc) {
+        checker::Status::AsExpected => "yes",
+        checker::Status::Unexpected => "NO",
+        checker::Status::Incomplete => "unknown",
     }
 }
 
@@ -168,7 +173,7 @@ pub fn summary_card(c: &Check, bounds: &explore::Bounds) -> Vec<(String, String)
     let o = &c.outcome;
     let s = &o.stats;
     let mut v = vec![
-        ("verdict".to_string(), c.verdict.to_string()),
+        ("verdict".to_string(), c.verdict_text()),
         ("executions".to_string(), s.executions.to_string()),
         (
             "equivalence classes".to_string(),
@@ -249,6 +254,9 @@ pub fn bounds_text(b: &explore::Bounds) -> String {
     if let Some(m) = b.max_memory_mib {
         v.push(format!("memory {m} MiB"));
     }
+    if let Some(m) = b.max_address_space_mib {
+        v.push(format!("address space {m} MiB"));
+    }
     v.join(" · ")
 }
 
@@ -321,6 +329,11 @@ pub fn check_result(
             properties: e.properties.clone(),
         }),
         as_expected: c.matches(sc),
+        status: match c.status(sc) {
+            checker::Status::AsExpected => "as-expected",
+            checker::Status::Unexpected => "unexpected",
+            checker::Status::Incomplete => "incomplete",
+        },
         strategy: o.strategy,
         search: match (&c.completion, c.search) {
             (Some(_), _) => "stateless, then stateful",

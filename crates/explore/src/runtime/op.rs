@@ -6,7 +6,9 @@ use super::Tid;
 use crate::access::Accesses;
 
 /// How bad a finding is.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth showing, not a property violation (e.g. a GUP that returned -ENOMEM).

@@ -2,7 +2,7 @@
 //! enumeration ([`Strategy::Naive`]), one depth-first driver.
 
 use super::limits::{check_limits, RssGauge};
-use super::traces::{end_of_execution, finalize, record_findings, Candidate};
+use super::traces::{end_of_execution, finalize, record_findings, violated, Candidate};
 use super::{
     sleep_after, Bound, Bounds, Options, Outcome, Progress, PropertyReport, Stats, Strategy,
 };
@@ -60,9 +60,11 @@ pub fn explore<M: Model>(model: &M, mut opts: Options<'_>) -> Outcome {
             if last_progress.elapsed() >= Duration::from_millis(100) {
                 last_progress = Instant::now();
                 search.stats.elapsed_secs = search.start.elapsed().as_secs_f64();
+                let found = violated(&search.cands);
                 cb(&Progress {
                     stats: &search.stats,
                     depth: search.stack.len(),
+                    found: &found,
                 });
             }
         }

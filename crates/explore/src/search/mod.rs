@@ -27,7 +27,7 @@ pub mod stateful;
 mod traces;
 
 pub use dpor::explore;
-pub use limits::{peak_rss_mib, rss_mib};
+pub use limits::{memory_mib, peak_rss_mib, rss_mib, MemoryMib};
 pub use options::{Bound, Bounds, Options, Progress, Strategy};
 pub use outcome::{Outcome, PropertyReport, Stats};
 pub use stateful::{

@@ -1,10 +1,12 @@
 //! What a search is asked to do: the strategy, its bounds, and a progress callback.
 
 use super::Stats;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How to explore.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
     /// Dynamic partial-order reduction with sleep sets and source sets (see the module
@@ -25,8 +27,15 @@ pub struct Bounds {
     pub max_time: Option<Duration>,
     /// Resident memory of the process, in MiB.
     pub max_memory_mib: Option<u64>,
+    /// Address space (virtual size) of the process, in MiB: what `RLIMIT_AS` limits. Past
+    /// that limit an allocation fails and the process aborts, so a search must stop before.
+    pub max_address_space_mib: Option<u64>,
     /// Preemptions (switches away from a thread that could go on) in one execution.
     pub max_preemptions: Option<u32>,
+    /// Set from outside (e.g. by a SIGINT handler) to stop the search at its next step
+    /// boundary; the outcome is then stopped by [`Bound::Interrupted`].
+    #[serde(skip)]
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Bounds {
@@ -36,13 +45,15 @@ impl Default for Bounds {
             max_executions: None,
             max_time: None,
             max_memory_mib: None,
+            max_address_space_mib: None,
             max_preemptions: None,
+            interrupt: None,
         }
     }
 }
 
 /// Which bound stopped (or cut) the search.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Bound {
     /// [`Bounds::max_depth`] cut an execution.
@@ -53,8 +64,28 @@ pub enum Bound {
     MaxTime(u64),
     /// [`Bounds::max_memory_mib`] stopped the search.
     MaxMemoryMib(u64),
+    /// The address space limit (MiB, [`Bounds::max_address_space_mib`]), or, where none was
+    /// set, the address space at which the allocator refused a block the search needed.
+    MaxAddressSpaceMib(u64),
     /// [`Bounds::max_preemptions`] left interleavings out.
     MaxPreemptions(u32),
+    /// [`Bounds::interrupt`] was set (SIGINT, SIGTERM).
+    Interrupted,
+}
+
+impl Bound {
+    /// The kind of bound, one word: `depth`, `executions`, `time`, `memory`, `preemptions`
+    /// or `interrupted` (as in `incomplete (memory)`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Bound::MaxDepth(_) => "depth",
+            Bound::MaxExecutions(_) => "executions",
+            Bound::MaxTime(_) => "time",
+            Bound::MaxMemoryMib(_) | Bound::MaxAddressSpaceMib(_) => "memory",
+            Bound::MaxPreemptions(_) => "preemptions",
+            Bound::Interrupted => "interrupted",
+        }
+    }
 }
 
 impl std::fmt::Display for Bound {
@@ -63,8 +94,10 @@ impl std::fmt::Display for Bound {
             Bound::MaxDepth(n) => write!(f, "max-depth={n} steps per execution"),
             Bound::MaxExecutions(n) => write!(f, "max-executions={n}"),
             Bound::MaxTime(s) => write!(f, "max-time={s}s"),
-            Bound::MaxMemoryMib(m) => write!(f, "max-memory={m}MiB"),
+            Bound::MaxMemoryMib(m) => write!(f, "max-memory={m}MiB (resident)"),
+            Bound::MaxAddressSpaceMib(m) => write!(f, "max-memory={m}MiB (address space)"),
             Bound::MaxPreemptions(p) => write!(f, "max-preemptions={p}"),
+            Bound::Interrupted => f.write_str("interrupted (SIGINT/SIGTERM)"),
         }
     }
 }
@@ -75,6 +108,9 @@ pub struct Progress<'a> {
     pub stats: &'a Stats,
     /// The length of the path being explored.
     pub depth: usize,
+    /// The violated properties found so far, sorted (by the stateful search's first worker
+    /// alone when it runs several).
+    pub found: &'a [&'static str],
 }
 
 /// Search options.

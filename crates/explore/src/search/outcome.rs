@@ -6,7 +6,7 @@ use crate::runtime::{Severity, Tid};
 use std::collections::BTreeSet;
 
 /// Search statistics.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
     /// Executions that reached an end (all finished, deadlock, fatal finding, or a cut).
     pub executions: u64,

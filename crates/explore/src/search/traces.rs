@@ -4,7 +4,7 @@
 
 use super::PropertyReport;
 use crate::access::Accesses;
-use crate::runtime::{end_findings, Execution, Finding, Model, StepRecord, Tid};
+use crate::runtime::{end_findings, Execution, Finding, Model, Severity, StepRecord, Tid};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The best trace of one property so far.
@@ -193,4 +193,13 @@ fn reproduces<M: Model>(model: &M, schedule: &[Tid], property: &str) -> Option<u
         }
     }
     None
+}
+
+/// The violated properties among the candidates, sorted (for progress).
+pub(super) fn violated(cands: &BTreeMap<&'static str, Candidate>) -> Vec<&'static str> {
+    cands
+        .values()
+        .filter(|c| c.report.severity == Severity::Violation)
+        .map(|c| c.report.property)
+        .collect()
 }

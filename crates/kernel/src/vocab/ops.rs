@@ -44,6 +44,32 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The integers a field of this kind accepts, with how they are described in an error:
+    /// what the model can represent (a vpn of s390 user space, a 52-bit gfn, …). Whether
+    /// the number names something (a mapped vpn, a declared gfn, a page of the file) is
+    /// checked against the set-up ([`crate::build::Builder::check_op`]). `None` for kinds
+    /// that are not numbers.
+    pub fn range(&self) -> Option<(i64, i64, String)> {
+        use crate::world::{MAX_GFN, MAX_VPN};
+        let max_index = crate::build::MAX_FRAMES as i64;
+        Some(match self {
+            Kind::Gfn => (
+                0,
+                MAX_GFN as i64,
+                format!("a guest frame number 0..={MAX_GFN}"),
+            ),
+            Kind::Vpn => (
+                0,
+                MAX_VPN as i64,
+                format!("a vpn 0..={MAX_VPN} (s390's last user page: TASK_SIZE_MAX is -PAGE_SIZE)"),
+            ),
+            Kind::Index => (0, max_index, format!("a page index 0..={max_index}")),
+            Kind::Count => (1, i64::from(u32::MAX), format!("a count 1..={}", u32::MAX)),
+            Kind::Byte => (1, 255, "the byte value to store (1..=255)".into()),
+            _ => return None,
+        })
+    }
+
     /// How the kind is written, for documents.
     pub fn describe(&self) -> String {
         match self {

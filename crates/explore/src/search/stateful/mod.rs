@@ -80,7 +80,7 @@
 //! explores `stored \ Z` (if any) and stores `stored ∩ Z` (Godefroid's algorithm, fig. 5.3). Every
 //! reachable state is visited and every step finding is seen (a slept transition meets, in the
 //! order that covers it, the same values of the objects it touches). The random-program tests
-//! (`tests/stateful.rs`) check this against a plain visited-set search and against naive
+//! (`tests/suite/stateful.rs`) check this against a plain visited-set search and against naive
 //! enumeration: same set of reachable states, final states and properties.
 //!
 //! # Safe steps (persistent sets from a learned independence table)
@@ -119,9 +119,9 @@
 //! steps before it are of threads outside `T`) or not (then any step of `T` followed by the
 //! sequence also reaches it: it changes no other thread's local state, and the registered
 //! operations of `T`'s threads, which the sequence does not move, are checked where they are). The verdicts, final
-//! states and properties therefore equal those without safe steps: `tests/toy.rs` compares the
+//! states and properties therefore equal those without safe steps: `tests/suite/toy.rs` compares the
 //! search with and without them against naive enumeration on random programs, and the kernel's
-//! `crates/checker/tests/stateful.rs` compares it with DPOR on every built-in scenario and
+//! `crates/checker/tests/suite/stateful.rs` compares it with DPOR on every built-in scenario and
 //! matrix cell. Off with [`StatefulOptions::safe_steps`] `= false`.
 //!
 //! ## Parking bits of objects nobody waits on
@@ -147,7 +147,7 @@
 //! the same sequence from `s`: the sequence runs from `s` alike, with the same results. So
 //! a miss reachable from a pruned state is reachable from an explored one and the search
 //! meets it (the completeness argument of "Safe steps" covers the rest), and with no miss
-//! reachable, the states the key merges have the same futures. `tests/parking_key.rs`
+//! reachable, the states the key merges have the same futures. `tests/suite/parking_key.rs`
 //! has two paths that meet in states told apart only by such a bit, with a seeded table and
 //! with one learned from nothing (`StatefulOptions::seed_table = false`).
 //!
@@ -170,7 +170,7 @@
 //! states are interchangeable in the state itself: of their transitions only one is taken (the
 //! others lead to the same state up to the swap, with a sleep set that, up to the swap, holds
 //! at least what the taken one's holds, so arriving there would owe nothing).
-//! `tests/stateful.rs` checks, on random programs with a group of identical threads, that the
+//! `tests/suite/stateful.rs` checks, on random programs with a group of identical threads, that the
 //! properties and final states (up to permuting the group) equal those of the search without
 //! symmetry, with one and two workers, and that every violation's schedule replays.
 //!
@@ -187,9 +187,9 @@
 //! reached state would register is missing for one member exactly when it is missing for
 //! the member it maps to, since their entries are equal, so the check still meets it. (The
 //! table is symmetrized object by object: members must not have objects of their own that
-//! other threads touch.) `tests/toy.rs` compares this configuration with naive enumeration on
+//! other threads touch.) `tests/suite/toy.rs` compares this configuration with naive enumeration on
 //! random history-keyed programs with a group of identical threads; the kernel's
-//! `crates/checker/tests/stateful.rs` compares it with the search without symmetry on every
+//! `crates/checker/tests/suite/stateful.rs` compares it with the search without symmetry on every
 //! scenario with identical threads.
 //!
 //! # Restoring a state
@@ -361,6 +361,7 @@ pub fn explore_stateful_with<M: StateKey + Sync>(
     let start = Instant::now();
     let mut progress = opts.progress.take();
     let mut visited = Visited::new(sopts.jobs);
+    visited.set_limits(&opts.bounds);
     if !(sopts.safe_steps && model.key_includes_history()) {
         return search_once(model, &opts, progress, sopts, None, start, visited).0;
     }

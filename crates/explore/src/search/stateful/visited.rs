@@ -34,7 +34,9 @@
 //! 128 states: 0.09 ms from 1,024 slots, 0.18 ms from 4,096; and growing from 256 slots
 //! cost more than it saved (F(3,2), 408 states: 0.39 ms against 0.27 ms).
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use crate::search::limits::{memory_bound, memory_mib};
+use crate::search::{Bound, Bounds};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Inserts a worker makes before it adds them to the shared count.
@@ -72,6 +74,24 @@ impl Table {
         // slot: the free slot `Slot::default()` makes.
         let slots = unsafe { zeroed.assume_init() };
         Table { slots }
+    }
+
+    /// A table of `len` free slots, or None when the allocator has no block that large
+    /// (where [`Table::new`] would abort the process: a doubling of a large table asks for
+    /// hundreds of MiB at once).
+    fn try_new(len: usize) -> Option<Table> {
+        debug_assert!(len.is_power_of_two());
+        let layout = std::alloc::Layout::array::<Slot>(len).ok()?;
+        // SAFETY: the layout has a non-zero size (`len` is a power of two, a slot 24 bytes).
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Slot>();
+        if ptr.is_null() {
+            return None;
+        }
+        // SAFETY: the block was allocated by the global allocator with the layout of
+        // `[Slot; len]`, which is what a `Box<[Slot]>` of `len` slots frees; all-zero bytes
+        // are valid free slots (see `Table::new`).
+        let slots = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) };
+        Some(Table { slots })
     }
 
     fn mask(&self) -> usize {
@@ -177,6 +197,14 @@ pub(super) struct Visited {
     flushed: Padded<AtomicUsize>,
     /// Each worker's gate.
     gates: Box<[Padded<Mutex<()>>]>,
+    /// The memory limits a doubling must stay within (`max_memory_mib`,
+    /// `max_address_space_mib`).
+    limits: Bounds,
+    /// A doubling was refused (it would pass a memory limit, or the allocator had no block
+    /// that large): the bound to stop the search with. The table is not grown again.
+    refused: Mutex<Option<Bound>>,
+    /// `refused` is set (read on every arrival).
+    is_refused: AtomicBool,
 }
 
 /// What a search arrival found.
@@ -196,7 +224,27 @@ impl Visited {
             generation: Padded::default(),
             flushed: Padded::default(),
             gates: (0..jobs).map(|_| Padded::default()).collect(),
+            limits: Bounds::default(),
+            refused: Mutex::new(None),
+            is_refused: AtomicBool::new(false),
         }
+    }
+
+    /// Sets the memory limits a doubling must stay within (those of `b`).
+    pub(super) fn set_limits(&mut self, b: &Bounds) {
+        self.limits = Bounds {
+            max_memory_mib: b.max_memory_mib,
+            max_address_space_mib: b.max_address_space_mib,
+            ..Bounds::default()
+        };
+    }
+
+    /// The bound a refused doubling stops the search with, if a doubling was refused.
+    pub(super) fn refused(&self) -> Option<Bound> {
+        if !self.is_refused.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.refused.lock().expect("visited set").clone()
     }
 
     /// Empties the set for a new search by `jobs` workers, keeping its table (no regrowing,
@@ -214,6 +262,8 @@ impl Visited {
         }
         *self.flushed.0.get_mut() = 0;
         self.gates = (0..jobs).map(|_| Padded::default()).collect();
+        *self.refused.get_mut().expect("visited set") = None;
+        *self.is_refused.get_mut() = false;
     }
 
     /// Worker `me`'s handle on the set.
@@ -257,8 +307,13 @@ impl Visited {
     }
 
     /// Doubles the table `of` (the caller's, which its count found full), unless another
-    /// worker already did. The caller holds no gate.
+    /// worker already did. The caller holds no gate. A doubling that would pass a memory
+    /// limit, or that the allocator cannot serve, is refused instead ([`Visited::refused`]):
+    /// the search then stops, long before the table is full (it is at 5/8 of its slots).
     fn grow(&self, of: &Arc<Table>) {
+        if self.is_refused.load(Ordering::Relaxed) {
+            return;
+        }
         let _gates: Vec<_> = self
             .gates
             .iter()
@@ -268,7 +323,23 @@ impl Visited {
         if !Arc::ptr_eq(&current, of) {
             return; // grown by another worker meanwhile
         }
-        let mut bigger = Table::new(current.slots.len() * 2);
+        let len = current.slots.len() * 2;
+        let bytes = (len * std::mem::size_of::<Slot>()) as u64;
+        let table = match memory_bound(&self.limits, bytes) {
+            Some(b) => Err(b),
+            None => Table::try_new(len).ok_or_else(|| {
+                let limit = self.limits.max_address_space_mib;
+                Bound::MaxAddressSpaceMib(limit.or(memory_mib().map(|m| m.size)).unwrap_or(0))
+            }),
+        };
+        let mut bigger = match table {
+            Ok(t) => t,
+            Err(b) => {
+                *self.refused.lock().expect("visited set") = Some(b);
+                self.is_refused.store(true, Ordering::Relaxed);
+                return;
+            }
+        };
         let movers = self.gates.len();
         if movers > 1 && current.slots.len() >= PARALLEL_MOVE {
             // The other workers wait at their gates: their cores move a share each. Most of

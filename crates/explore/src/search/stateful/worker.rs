@@ -11,7 +11,7 @@ use super::visited::{Handle, Visit, Visited};
 use super::{StateKey, StatefulOptions, StatefulOutcome};
 use crate::runtime::Tid;
 use crate::search::limits::{check_limits, RssGauge};
-use crate::search::traces::{end_of_execution, finalize, offer, report_of, Candidate};
+use crate::search::traces::{end_of_execution, finalize, offer, report_of, violated, Candidate};
 use crate::search::{Bound, Bounds, Options, Outcome, Progress, PropertyReport, Stats, Strategy};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -412,6 +412,10 @@ impl Pace<'_, '_> {
         vis: &Handle<'_>,
         depth: usize,
     ) -> bool {
+        if let Some(limit) = sh.visited.refused() {
+            stop_with(sh, limit);
+            return false;
+        }
         self.checks = self.checks.wrapping_add(1);
         if !self.checks.is_multiple_of(256) {
             return true;
@@ -431,9 +435,11 @@ impl Pace<'_, '_> {
                 let mut shown = out.stats.clone();
                 shown.elapsed_secs = sh.start.elapsed().as_secs_f64();
                 shown.states = vis.states();
+                let found = violated(&out.cands);
                 cb(&Progress {
                     stats: &shown,
                     depth,
+                    found: &found,
                 });
             }
         }

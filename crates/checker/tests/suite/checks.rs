@@ -1,0 +1,446 @@
+//! The checker against the built-in scenarios: verdicts, replay, reduction soundness, seeded
+//! defects and malformed input.
+
+use checker::trace::{replay_file, trace_file};
+use checker::{check, load, parse, RunOptions, Scenario, Verdict};
+use explore::{replay, Bounds, Severity, Strategy};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn scenario_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+}
+
+use crate::common;
+use common::toml_files;
+
+fn builtin() -> Vec<Scenario> {
+    toml_files(&scenario_dir())
+        .iter()
+        .map(|p| load(p).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
+#[test]
+fn builtin_scenarios_have_their_expected_verdicts() {
+    let scs = builtin();
+    assert!(
+        scs.len() >= 8,
+        "the four cases of the discussion and their controls"
+    );
+    for sc in &scs {
+        for preset in &sc.presets {
+            assert!(
+                sc.expect.contains_key(preset),
+                "{}: no expectation for {preset}",
+                sc.name
+            );
+            let c = check(sc, preset, RunOptions::default()).expect("check runs");
+            assert!(c.outcome.stats.executions > 0);
+            assert_eq!(
+                c.matches(sc),
+                Some(true),
+                "{} on {preset}: got {} {:?}, expected {:?}",
+                sc.name,
+                c.verdict,
+                c.violated(),
+                sc.expect[preset]
+            );
+        }
+    }
+}
+
+#[test]
+fn every_violation_replays_to_the_identical_trace() {
+    let mut replayed = 0;
+    for sc in builtin() {
+        for preset in &sc.presets {
+            let c = check(&sc, preset, RunOptions::default()).expect("check runs");
+            let model = sc.model(c.kernel.clone());
+            for r in c
+                .outcome
+                .reports
+                .iter()
+                .filter(|r| r.severity == Severity::Violation)
+            {
+                let rep = replay(&model, &r.schedule);
+                assert!(
+                    rep.diverged.is_none(),
+                    "{} {preset} {}",
+                    sc.name,
+                    r.property
+                );
+                assert!(
+                    rep.findings().any(|f| f.property == r.property),
+                    "{} {preset}: schedule of {} does not reproduce it",
+                    sc.name,
+                    r.property
+                );
+                assert_eq!(rep.steps.len(), r.steps);
+                // The trace file replays to the identical text.
+                let tf = trace_file(&sc, preset, &[], r.property, &r.schedule, &rep);
+                let json = serde_json::to_string(&tf).expect("serialises");
+                let back: checker::trace::TraceFile = serde_json::from_str(&json).expect("parses");
+                assert_eq!(back, tf);
+                let rc = replay_file(&sc, &back, &model).expect("replays");
+                assert!(rc.identical(), "{} {preset} {}", sc.name, r.property);
+                // And a second replay of the schedule gives the same trace again.
+                let again = replay(&model, &r.schedule);
+                assert_eq!(checker::trace::render(&again), checker::trace::render(&rep));
+                replayed += 1;
+            }
+        }
+    }
+    assert!(replayed >= 10, "only {replayed} violations replayed");
+}
+
+#[test]
+fn a_trace_from_an_edited_scenario_is_reported_as_diverged() {
+    let path = scenario_dir().join("d3-sendfile.toml");
+    let sc = load(&path).expect("loads");
+    let c = check(&sc, "v5.7", RunOptions::default()).expect("runs");
+    let r = c.outcome.violations().next().expect("a violation").clone();
+    let model = sc.model(c.kernel.clone());
+    let tf = trace_file(
+        &sc,
+        "v5.7",
+        &[],
+        r.property,
+        &r.schedule,
+        &replay(&model, &r.schedule),
+    );
+
+    // Edit: the guest now only reads its page; the recorded interleaving no longer fits.
+    let text = std::fs::read_to_string(&path).expect("reads");
+    let edited = text.replace(
+        "ops = [{ op = \"guest-access\", gfn = 0, write = 0x5a }]",
+        "ops = [{ op = \"guest-access\", gfn = 0 }, { op = \"guest-access\", gfn = 0 }]",
+    );
+    assert_ne!(text, edited, "the edit applies");
+    let sc2 = parse(&path, &edited).expect("edited scenario parses");
+    let rc = replay_file(&sc2, &tf, &sc2.model(c.kernel.clone())).expect("replays");
+    assert!(rc.scenario_changed);
+    assert!(!rc.identical());
+    let (step, was, now) = rc.first_difference.expect("a differing step is named");
+    assert!(step >= 1 && was != now);
+
+    // Edit that reorders threads: the replay stops where the schedule no longer fits, or
+    // differs at a named step.
+    let swapped = text.replace("name = \"vcpu\"", "name = \"vcpu0\"");
+    let sc3 = parse(&path, &swapped).expect("parses");
+    let rc = replay_file(&sc3, &tf, &sc3.model(c.kernel)).expect("replays");
+    assert!(rc.scenario_changed && rc.first_difference.is_some());
+}
+
+fn naive_fixtures() -> Vec<Scenario> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/naive");
+    toml_files(&dir)
+        .iter()
+        .map(|p| load(p).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
+#[test]
+fn reduced_search_equals_naive_enumeration() {
+    // The fixtures are small enough to enumerate; built-in scenarios are tried with a small
+    // budget and compared when naive enumeration finishes within it.
+    let mut scs: Vec<(Scenario, u64)> =
+        naive_fixtures().into_iter().map(|s| (s, 400_000)).collect();
+    scs.extend(builtin().into_iter().map(|s| (s, 20_000)));
+    let mut compared = 0;
+    for (sc, budget) in &scs {
+        let limit = Bounds {
+            max_executions: Some(*budget),
+            ..Bounds::default()
+        };
+        for preset in &sc.presets {
+            let naive = check(
+                sc,
+                preset,
+                RunOptions {
+                    strategy: Strategy::Naive,
+                    bounds: Some(limit.clone()),
+                    ..RunOptions::default()
+                },
+            )
+            .expect("naive runs");
+            if !naive.outcome.exhaustive() {
+                continue; // too large to enumerate here
+            }
+            let dpor = check(sc, preset, RunOptions::default()).expect("dpor runs");
+            assert!(dpor.outcome.exhaustive());
+            assert_eq!(
+                dpor.outcome.final_states, naive.outcome.final_states,
+                "{} on {preset}: final states differ",
+                sc.name
+            );
+            let props = |c: &checker::Check| -> BTreeSet<(String, Severity)> {
+                c.outcome
+                    .reports
+                    .iter()
+                    .map(|r| (r.property.to_string(), r.severity))
+                    .collect()
+            };
+            assert_eq!(props(&dpor), props(&naive), "{} on {preset}", sc.name);
+            assert_eq!(dpor.verdict, naive.verdict);
+            assert!(dpor.outcome.stats.executions <= naive.outcome.stats.executions);
+            // Shortest traces: the reduced search finds traces as short as naive search.
+            for r in &naive.outcome.reports {
+                let d = dpor
+                    .outcome
+                    .reports
+                    .iter()
+                    .find(|x| x.property == r.property)
+                    .expect("same properties");
+                assert!(
+                    d.steps <= r.steps,
+                    "{} on {preset}: {} shortest {} steps reduced vs {} naive",
+                    sc.name,
+                    r.property,
+                    d.steps,
+                    r.steps
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(
+        compared >= 15,
+        "only {compared} scenario/preset pairs compared"
+    );
+}
+
+fn with_switch(sc: &Scenario, preset: &str, switch: &str, value: &str) -> checker::Check {
+    check(
+        sc,
+        preset,
+        RunOptions {
+            overrides: vec![(switch.to_string(), value.to_string())],
+            ..RunOptions::default()
+        },
+    )
+    .expect("runs")
+}
+
+#[test]
+fn seeded_defects_turn_verified_scenarios_into_violations() {
+    let dir = scenario_dir();
+    let all: &[&str] = &["v5.7", "v5.15", "v6.1"];
+    let cases = [
+        // FOLL_PIN without the hook: the pinned page goes to the device while secure.
+        (
+            "d2-direct-io-foll-pin.toml",
+            all,
+            "hook_on_foll_pin",
+            "false",
+            "io-on-secure-page",
+        ),
+        (
+            "d1-same-mm-foll-pin.toml",
+            all,
+            "hook_on_foll_pin",
+            "false",
+            "io-on-secure-page",
+        ),
+        // The import without the PTE lock: the same-mm GUP collides with the freeze (where
+        // the grab checks and adds in two steps; v5.15's add-unless-zero only fails).
+        (
+            "d1-same-mm-foll-get.toml",
+            &["v5.7", "v6.1"][..],
+            "import_holds_ptl",
+            "false",
+            "warn",
+        ),
+        // The import without the freeze: a held reference no longer locks it out.
+        (
+            "d4-reference-then-import.toml",
+            all,
+            "import_freezes",
+            "false",
+            "lock-out",
+        ),
+        // GUP fast ignoring its failed speculative grab: a page returned without its pin
+        // (the GUP contract's marker).
+        (
+            "d2-direct-io-foll-pin.toml",
+            all,
+            "gup_fast_grab_checked",
+            "false",
+            "gup-contract",
+        ),
+        // Registered io_uring buffers pinned without the hook: a FOLL_PIN page returned
+        // secure (the GUP contract's accessibility).
+        (
+            "io-uring-register-two-pages.toml",
+            &["v6.1", "v6.12"][..],
+            "hook_on_foll_pin",
+            "false",
+            "gup-contract",
+        ),
+    ];
+    for (file, presets, switch, value, property) in cases {
+        let sc = load(&dir.join(file)).expect("loads");
+        for preset in presets.iter().copied() {
+            let base = check(&sc, preset, RunOptions::default()).expect("runs");
+            assert!(sc.presets.iter().any(|p| p == preset));
+            assert_eq!(base.verdict, Verdict::Verified, "{file} {preset} baseline");
+            let c = with_switch(&sc, preset, switch, value);
+            assert_eq!(
+                c.verdict,
+                Verdict::Violation,
+                "{file} {preset} {switch}={value}"
+            );
+            assert!(
+                c.violated().iter().any(|p| p == property),
+                "{file} {preset} {switch}={value}: {:?}",
+                c.violated()
+            );
+        }
+    }
+}
+
+fn err_of(text: &str) -> checker::ScenarioError {
+    match parse(Path::new("bad.toml"), text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+const GOOD: &str = r#"presets = ["v5.7"]
+
+[[file]]
+name = "f"
+pages = 1
+
+[[mm]]
+name = "qemu"
+protected = true
+
+[[map]]
+mm = "qemu"
+vpn = 0
+file = "f"
+index = 0
+
+[[guest]]
+gfn = 0
+mm = "qemu"
+vpn = 0
+
+[[thread]]
+name = "vcpu"
+ops = [{ op = "guest-access", gfn = 0 }]
+"#;
+
+#[test]
+fn malformed_scenarios_name_file_line_and_field() {
+    assert!(parse(Path::new("good.toml"), GOOD).is_ok());
+    let cases: &[(String, usize, &str)] = &[
+        (GOOD.replace("pages = 1", "pages = = 1"), 5, "pages"),
+        (
+            GOOD.replace("pages = 1", "pages = 1\ncolour = 3"),
+            6,
+            "colour",
+        ),
+        (
+            GOOD.replace(r#"presets = ["v5.7"]"#, r#"presets = ["v9.9"]"#),
+            1,
+            "v9.9",
+        ),
+        (
+            format!("{GOOD}\n[set]\nno_such_switch = true\n"),
+            27,
+            "no_such_switch",
+        ),
+        (
+            format!("{GOOD}\n[set]\ndebug_vm = \"maybe\"\n"),
+            27,
+            "debug_vm",
+        ),
+        (
+            GOOD.replace(
+                r#"{ op = "guest-access", gfn = 0 }"#,
+                r#"{ op = "gup", mm = "mm9", vpn = 0, flags = "FOLL_GET" }"#,
+            ),
+            24,
+            "mm9",
+        ),
+        (
+            GOOD.replace(
+                r#"{ op = "guest-access", gfn = 0 }"#,
+                r#"{ op = "gup", mm = "qemu", vpn = 7, flags = "FOLL_GET" }"#,
+            ),
+            24,
+            "vpn 7",
+        ),
+        (
+            GOOD.replace(
+                r#"{ op = "guest-access", gfn = 0 }"#,
+                r#"{ op = "gup", mm = "qemu", vpn = 0, flags = "FOLL_MAYBE" }"#,
+            ),
+            24,
+            "FOLL_MAYBE",
+        ),
+        (
+            GOOD.replace(
+                r#"{ op = "guest-access", gfn = 0 }"#,
+                r#"{ op = "teleport" }"#,
+            ),
+            24,
+            "teleport",
+        ),
+        (
+            GOOD.replace(
+                r#"{ op = "guest-access", gfn = 0 }"#,
+                r#"{ op = "guest-access", gfn = 3 }"#,
+            ),
+            24,
+            "gfn",
+        ),
+        (
+            GOOD.replace(
+                r#"{ op = "guest-access", gfn = 0 }"#,
+                r#"{ op = "guest-access" }"#,
+            ),
+            24,
+            "gfn",
+        ),
+        (
+            GOOD.replace(
+                "mm = \"qemu\"\nvpn = 0\nfile",
+                "mm = \"kvm\"\nvpn = 0\nfile",
+            ),
+            12,
+            "kvm",
+        ),
+        (GOOD.replace("index = 0", "index = 4"), 15, "index"),
+        (
+            format!("{GOOD}\n[expect.\"v5.15\"]\nverdict = \"verified\"\n"),
+            26,
+            "v5.15",
+        ),
+        (
+            format!("{GOOD}\n[expect.\"v5.7\"]\nverdict = \"fine\"\n"),
+            27,
+            "verdict",
+        ),
+        (
+            GOOD.replace(
+                "[[thread]]\nname = \"vcpu\"\nops = [{ op = \"guest-access\", gfn = 0 }]\n",
+                "",
+            ),
+            1,
+            "thread",
+        ),
+    ];
+    for (text, line, word) in cases {
+        let e = err_of(text);
+        assert_eq!(e.file, Path::new("bad.toml"));
+        assert!(e.message.contains(word), "expected `{word}` in: {e}");
+        assert_eq!(e.line, *line, "wrong line for: {e}");
+        assert!(
+            e.to_string().starts_with(&format!("bad.toml:{line}:")),
+            "{e}"
+        );
+    }
+}
