@@ -2,6 +2,7 @@
 //! searches instantiated for the kernel model once instead of once per file): each module is
 //! what used to be a file of its own under `tests/`.
 
+mod folio;
 mod functions;
 mod gup;
 mod releases;
