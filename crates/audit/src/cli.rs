@@ -40,6 +40,16 @@ pub struct AuditArgs {
     /// Rules file (default: the repository's rules/audit.toml, built in).
     #[arg(long)]
     pub rules: Option<PathBuf>,
+    /// Exit 0/1 even when files were not read or not understood (they are still listed).
+    /// Without it such a run is incomplete: exit 3 when it has no findings.
+    #[arg(long)]
+    pub accept_incomplete: bool,
+    /// Print only the release and the switches inferred from the tree's code (no audit).
+    #[arg(long)]
+    pub switches: bool,
+    /// Files larger than this many bytes are not read (listed as not read).
+    #[arg(long, default_value_t = scan::MAX_FILE_BYTES)]
+    pub max_file_size: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,12 +88,33 @@ fn load_baseline(p: &Path) -> Result<HashMap<String, String>, String> {
 fn audit_one(
     tree: &Path,
     rules: &Rules,
+    rules_name: &str,
     rules_text: &str,
+    limits: &scan::Limits,
     cache: Option<&Path>,
     baseline: &HashMap<String, String>,
 ) -> Result<Report, String> {
     let (out, stats) =
-        scan::audit_tree(tree, rules, rules_text, cache).map_err(|e| e.to_string())?;
+        scan::audit_tree_with(tree, rules, rules_text, cache, limits).map_err(|e| e.to_string())?;
+    let bad: Vec<String> = out
+        .rules_check
+        .mismatches()
+        .map(|c| {
+            format!(
+                "  {} {}: {} = {}: {}",
+                c.rule, c.name, c.what, c.index, c.detail
+            )
+        })
+        .collect();
+    if !bad.is_empty() {
+        return Err(format!(
+            "rules {}: {} argument index(es) disagree with the prototypes of {}:\n{}",
+            rules_name,
+            bad.len(),
+            tree.display(),
+            bad.join("\n")
+        ));
+    }
     let mut findings = Vec::new();
     let mut suppressed = Vec::new();
     for f in out.findings {
@@ -97,19 +128,27 @@ fn audit_one(
         .unwrap_or_else(|_| tree.to_path_buf())
         .display()
         .to_string();
+    let mut not_read = stats.not_read.clone();
+    not_read.extend(out.not_understood.iter().cloned());
+    let incomplete = !not_read.is_empty() || !out.converged;
     Ok(Report {
+        inferred: crate::infer::infer(tree),
+        not_read,
+        incomplete,
         tree: shown,
         stats,
         coverage: out.coverage,
         rounds: out.rounds,
         converged: out.converged,
+        rules_check: out.rules_check,
         findings,
         suppressed,
         sites: out.sites,
     })
 }
 
-/// Run `pvmm audit`; returns the exit code: 0 no (new) findings, 1 findings, 2 bad input.
+/// Run `pvmm audit`; returns the exit code: 0 no (new) findings, 1 findings, 2 bad input, 3
+/// incomplete (no findings, but files not read or not understood, or no fixed point).
 pub fn run(args: &AuditArgs) -> i32 {
     match run_inner(args) {
         Ok(code) => code,
@@ -148,6 +187,10 @@ fn split_position(msg: &str) -> Option<(&str, u64, u64, &str)> {
 }
 
 fn run_inner(args: &AuditArgs) -> Result<i32, String> {
+    let rules_name = match &args.rules {
+        Some(p) => p.display().to_string(),
+        None => "<built-in rules/audit.toml>".to_string(),
+    };
     let (rules, rules_text) = match &args.rules {
         Some(p) => {
             let r = Rules::load(p).map_err(|e| e.to_string())?;
@@ -165,6 +208,17 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
     };
     // Check inputs before any work so a bad path fails fast with exit 2.
     scan::check_tree(&args.tree).map_err(|e| e.to_string())?;
+    if args.switches {
+        let inf = crate::infer::infer(&args.tree);
+        match args.format {
+            Format::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&inf).map_err(|e| e.to_string())?
+            ),
+            _ => print!("{}", report::inference_text(&inf)),
+        }
+        return Ok(0);
+    }
     if let Some(b) = &args.base {
         scan::check_tree(b).map_err(|e| e.to_string())?;
     }
@@ -174,7 +228,7 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
         args.cache_dir.clone().or_else(scan::default_cache_dir)
     };
     // Deeply nested C (long else-if chains, huge initialisers) recurses deeply in the AST walk.
-    let mut pool = rayon::ThreadPoolBuilder::new().stack_size(64 << 20);
+    let mut pool = rayon::ThreadPoolBuilder::new().stack_size(scan::WALK_STACK);
     if let Some(j) = args.jobs {
         if j == 0 {
             return Err("--jobs must be at least 1".into());
@@ -182,11 +236,32 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
         pool = pool.num_threads(j);
     }
     let pool = pool.build().map_err(|e| e.to_string())?;
+    let limits = scan::Limits {
+        max_file_bytes: args.max_file_size,
+    };
+    // 1 findings; else 3 when the run has blind spots (unless accepted); else 0.
+    let exit = |findings: bool, incomplete: bool| {
+        if findings {
+            1
+        } else if incomplete && !args.accept_incomplete {
+            3
+        } else {
+            0
+        }
+    };
     pool.install(|| {
-        let new = audit_one(&args.tree, &rules, &rules_text, cache.as_deref(), &baseline)?;
+        let new = audit_one(
+            &args.tree,
+            &rules,
+            &rules_name,
+            &rules_text,
+            &limits,
+            cache.as_deref(),
+            &baseline,
+        )?;
         match &args.base {
             None => {
-                let code = if new.findings.is_empty() { 0 } else { 1 };
+                let code = exit(!new.findings.is_empty(), new.incomplete);
                 match args.format {
                     Format::Text => print!("{}", report::text(&new)),
                     Format::Json => println!(
@@ -203,9 +278,20 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
                 Ok(code)
             }
             Some(b) => {
-                let base = audit_one(b, &rules, &rules_text, cache.as_deref(), &baseline)?;
+                let base = audit_one(
+                    b,
+                    &rules,
+                    &rules_name,
+                    &rules_text,
+                    &limits,
+                    cache.as_deref(),
+                    &baseline,
+                )?;
                 let d = report::diff(base, new);
-                let code = if d.appeared.is_empty() { 0 } else { 1 };
+                let code = exit(
+                    !d.appeared.is_empty(),
+                    d.base.incomplete || d.new.incomplete,
+                );
                 match args.format {
                     Format::Text => print!("{}", report::diff_text(&d)),
                     Format::Json => println!(
@@ -217,29 +303,11 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
                         ))
                         .map_err(|e| e.to_string())?
                     ),
-                    Format::Sarif => {
-                        // SARIF has no notion of "disappeared": report the new findings, with
-                        // baselineState set against the base tree.
-                        let mut v = report::sarif(&d.new);
-                        if let Some(results) = v["runs"][0]["results"].as_array_mut() {
-                            for r in results {
-                                let id = r["partialFingerprints"]["pvmmAuditId/v1"]
-                                    .as_str()
-                                    .unwrap_or("")
-                                    .to_string();
-                                let state = if d.appeared.iter().any(|f| f.id == id) {
-                                    "new"
-                                } else {
-                                    "unchanged"
-                                };
-                                r["baselineState"] = serde_json::json!(state);
-                            }
-                        }
-                        println!(
-                            "{}",
-                            serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
-                        );
-                    }
+                    Format::Sarif => println!(
+                        "{}",
+                        serde_json::to_string_pretty(&report::diff_sarif(&d))
+                            .map_err(|e| e.to_string())?
+                    ),
                 }
                 Ok(code)
             }

@@ -70,6 +70,9 @@ pub struct Func {
     pub stores: Vec<Store>,
     /// Upper-case identifiers used (flags such as FOLL_PIN, MSG_SPLICE_PAGES).
     pub consts: Vec<String>,
+    /// Variables declared with `*` or `[]` → how many (`struct page **pages` → 2).
+    #[serde(default)]
+    pub var_ptr: BTreeMap<String, u8>,
 }
 
 /// One designated initialiser `.field = target` at file scope.
@@ -84,6 +87,51 @@ pub struct OpsEntry {
     pub line: u32,
 }
 
+/// One parameter of a prototype: its type name (`struct page **` → `page`), how many `*` (or
+/// `[]`) it has, and its name (empty in a declaration that names none).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Param {
+    pub ty: String,
+    pub ptr: u8,
+    pub name: String,
+}
+
+/// A function prototype at file scope: a declaration or the head of a definition.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Proto {
+    pub name: String,
+    pub line: u32,
+    pub params: Vec<Param>,
+    /// The head of a definition (not only a declaration).
+    pub definition: bool,
+}
+
+/// A function-like macro `#define name(a, b) body`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Macro {
+    pub name: String,
+    pub line: u32,
+    pub params: Vec<String>,
+    /// The body, whitespace collapsed, at most 200 characters.
+    pub body: String,
+}
+
+/// A part of the file the summary does not describe because its nesting is deeper than
+/// [`MAX_DEPTH`]: it degrades to "not understood" (a function of that name is recorded with
+/// `clean = false` and no body).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TooDeep {
+    pub line: u32,
+    /// The function's name, when the part is a function definition.
+    pub name: String,
+    pub depth: usize,
+}
+
+/// Syntax-tree nesting beyond which a top-level item is not walked: the walks below recurse,
+/// and a file of ~100,000 nested blocks would overflow any thread's stack. Kernel code nests
+/// far less (the deepest function of 6.12 is well under 200 levels).
+pub const MAX_DEPTH: usize = 1500;
+
 /// Everything the analysis needs from one file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct FileSummary {
@@ -91,6 +139,15 @@ pub struct FileSummary {
     pub ops: Vec<OpsEntry>,
     /// The whole file parsed without ERROR or MISSING nodes.
     pub clean: bool,
+    /// Function prototypes (declarations and definitions) at file scope.
+    #[serde(default)]
+    pub protos: Vec<Proto>,
+    /// Function-like macros.
+    #[serde(default)]
+    pub macros: Vec<Macro>,
+    /// Top-level items nested too deeply to be walked.
+    #[serde(default)]
+    pub too_deep: Vec<TooDeep>,
 }
 
 /// Kernel idioms that plain C grammars do not know, rewritten byte for byte (same length, so
@@ -318,13 +375,31 @@ impl<'a> Cx<'a> {
     fn walk_top(&self, n: Node, fs: &mut FileSummary) {
         let mut cur = n.walk();
         for ch in n.named_children(&mut cur) {
+            let d = depth(ch, MAX_DEPTH + 1);
+            if d > MAX_DEPTH {
+                self.too_deep(ch, d, fs);
+                continue;
+            }
             match ch.kind() {
                 "function_definition" => {
                     if let Some(f) = self.function(ch) {
+                        if let Some(p) = self.proto(ch, true) {
+                            fs.protos.push(p);
+                        }
                         fs.funcs.push(f);
                     }
                 }
-                "declaration" => self.top_declaration(ch, fs),
+                "declaration" => {
+                    if let Some(p) = self.proto(ch, false) {
+                        fs.protos.push(p);
+                    }
+                    self.top_declaration(ch, fs)
+                }
+                "preproc_function_def" => {
+                    if let Some(m) = self.macro_def(ch) {
+                        fs.macros.push(m);
+                    }
+                }
                 // Error recovery and preprocessor blocks can hide definitions one level down.
                 "ERROR"
                 | "preproc_if"
@@ -340,6 +415,111 @@ impl<'a> Cx<'a> {
                 _ => {}
             }
         }
+    }
+
+    /// A top-level item nested deeper than [`MAX_DEPTH`]: recorded as not understood (a
+    /// function keeps its name, with no body and `clean = false`).
+    fn too_deep(&self, n: Node, depth: usize, fs: &mut FileSummary) {
+        fs.clean = false;
+        let name = if n.kind() == "function_definition" {
+            n.child_by_field_name("declarator")
+                .and_then(|d| self.function_declarator(d))
+                .and_then(|fd| fd.child_by_field_name("declarator"))
+                .and_then(|d| self.decl_name(d))
+        } else {
+            None
+        };
+        if let Some(name) = &name {
+            fs.funcs.push(Func {
+                name: name.clone(),
+                line: line(n),
+                end_line: n.end_position().row as u32 + 1,
+                params: Vec::new(),
+                ret_type: String::new(),
+                var_types: BTreeMap::new(),
+                clean: false,
+                calls: Vec::new(),
+                assigns: Vec::new(),
+                returns: Vec::new(),
+                stores: Vec::new(),
+                consts: Vec::new(),
+                var_ptr: BTreeMap::new(),
+            });
+        }
+        fs.too_deep.push(TooDeep {
+            line: line(n),
+            name: name.unwrap_or_default(),
+            depth,
+        });
+    }
+
+    /// The prototype a function definition or a declaration at file scope gives, if it
+    /// declares a function.
+    fn proto(&self, n: Node, definition: bool) -> Option<Proto> {
+        let decl = n.child_by_field_name("declarator")?;
+        let decl = if decl.kind() == "init_declarator" {
+            decl.child_by_field_name("declarator")?
+        } else {
+            decl
+        };
+        let fd = self.function_declarator(decl)?;
+        let name = self.decl_name(fd.child_by_field_name("declarator")?)?;
+        let mut params = Vec::new();
+        if let Some(pl) = fd.child_by_field_name("parameters") {
+            let mut cur = pl.walk();
+            for p in pl.named_children(&mut cur) {
+                if p.kind() != "parameter_declaration" {
+                    continue;
+                }
+                let ty = p
+                    .child_by_field_name("type")
+                    .map(|t| self.type_name(t))
+                    .unwrap_or_default();
+                let (ptr, name) = match p.child_by_field_name("declarator") {
+                    Some(d) => (ptr_depth(d), self.decl_name(d).unwrap_or_default()),
+                    None => (0, String::new()),
+                };
+                params.push(Param { ty, ptr, name });
+            }
+        }
+        // `f(void)` takes no parameter.
+        if params.len() == 1 && params[0].ty == "void" && params[0].ptr == 0 {
+            params.clear();
+        }
+        Some(Proto {
+            name,
+            line: line(n),
+            params,
+            definition,
+        })
+    }
+
+    fn macro_def(&self, n: Node) -> Option<Macro> {
+        let name = self.text(n.child_by_field_name("name")?).to_string();
+        let mut params = Vec::new();
+        if let Some(pl) = n.child_by_field_name("parameters") {
+            let mut cur = pl.walk();
+            for p in pl.named_children(&mut cur) {
+                params.push(self.text(p).to_string());
+            }
+        }
+        let body = n
+            .child_by_field_name("value")
+            .map(|v| {
+                let one: String = self
+                    .text(v)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                one.chars().take(200).collect()
+            })
+            .unwrap_or_default();
+        Some(Macro {
+            name,
+            line: line(n),
+            params,
+            body,
+        })
     }
 
     fn top_declaration(&self, d: Node, fs: &mut FileSummary) {
@@ -462,6 +642,7 @@ impl<'a> Cx<'a> {
             returns: Vec::new(),
             stores: Vec::new(),
             consts: Vec::new(),
+            var_ptr: BTreeMap::new(),
         };
         if let Some(pl) = fd.child_by_field_name("parameters") {
             let mut cur = pl.walk();
@@ -476,6 +657,10 @@ impl<'a> Cx<'a> {
                 if let Some(t) = p.child_by_field_name("type") {
                     if !pname.is_empty() {
                         func.var_types.insert(pname.clone(), self.type_name(t));
+                        let k = p.child_by_field_name("declarator").map_or(0, ptr_depth);
+                        if k > 0 {
+                            func.var_ptr.insert(pname.clone(), k);
+                        }
                     }
                 }
                 func.params.push(pname);
@@ -560,6 +745,10 @@ impl<'a> Cx<'a> {
                     };
                     if let Some(t) = &ty {
                         func.var_types.insert(var.clone(), t.clone());
+                        let k = dn.map_or(0, ptr_depth);
+                        if k > 0 {
+                            func.var_ptr.insert(var.clone(), k);
+                        }
                     }
                     if let Some(v) = value {
                         if v.kind() == "initializer_list" {
@@ -772,6 +961,48 @@ impl<'a> Cx<'a> {
             }
         }
     }
+}
+
+/// The nesting depth of the syntax tree under `n`, counted without recursion; stops counting
+/// at `cap`.
+pub fn depth(n: Node, cap: usize) -> usize {
+    // A cursor made from `n` treats `n` as its root: it never moves to `n`'s siblings or parent.
+    let mut cur = n.walk();
+    let mut d = 1usize;
+    let mut max = 1usize;
+    loop {
+        if d < cap && cur.goto_first_child() {
+            d += 1;
+            max = max.max(d);
+            continue;
+        }
+        loop {
+            if cur.goto_next_sibling() {
+                break;
+            }
+            if !cur.goto_parent() {
+                return max;
+            }
+            d -= 1;
+        }
+    }
+}
+
+/// How many `*` and `[]` a declarator adds: `**pages` → 2, `pages[]` → 1.
+fn ptr_depth(d: Node) -> u8 {
+    let mut n = 0u8;
+    let mut cur = Some(d);
+    while let Some(x) = cur {
+        match x.kind() {
+            "pointer_declarator"
+            | "abstract_pointer_declarator"
+            | "array_declarator"
+            | "abstract_array_declarator" => n = n.saturating_add(1),
+            _ => {}
+        }
+        cur = x.child_by_field_name("declarator");
+    }
+    n
 }
 
 fn line(n: Node) -> u32 {

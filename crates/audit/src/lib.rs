@@ -11,6 +11,7 @@
 pub mod analysis;
 pub mod cli;
 pub mod extract;
+pub mod infer;
 pub mod report;
 pub mod rules;
 pub mod scan;

@@ -1,7 +1,7 @@
 //! Rendering: text grouped by subsystem, JSON, SARIF 2.1.0.
 
-use crate::analysis::{Coverage, Finding, Site};
-use crate::scan::ScanStats;
+use crate::analysis::{Coverage, Finding, RulesCheck, Site};
+use crate::scan::{NotRead, ScanStats};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -49,6 +49,16 @@ pub struct Report {
     pub coverage: Coverage,
     pub rounds: usize,
     pub converged: bool,
+    /// The rules' argument indexes checked against the tree's prototypes.
+    pub rules_check: RulesCheck,
+    /// The release and the protocol switches, inferred from the tree's code.
+    pub inferred: crate::infer::Inference,
+    /// Files and directories not read, and parts of parsed files not understood, with why:
+    /// the run's blind spots.
+    pub not_read: Vec<NotRead>,
+    /// The run has blind spots (`not_read`) or its summaries did not converge: its exit code
+    /// is 3 unless `--accept-incomplete`.
+    pub incomplete: bool,
     /// Findings not suppressed by the baseline.
     pub findings: Vec<Finding>,
     /// (finding, reason) suppressed by the baseline.
@@ -62,25 +72,27 @@ pub struct Diff {
     pub new: Report,
     pub appeared: Vec<Finding>,
     pub disappeared: Vec<Finding>,
-    /// (base, new): same rule, subsystem, source callee and sink callee, different functions
-    /// (a rename or refactor of the same path). Not counted as appeared or disappeared.
-    pub moved: Vec<(Finding, Finding)>,
+    /// (base, new): different ids, the same stable identity (rule, source file and callee,
+    /// structs on the way, sink class): functions or sinks renamed, the path reshaped. Not
+    /// counted as appeared or disappeared.
+    pub updated: Vec<(Finding, Finding)>,
+    /// Ids in both trees.
+    pub unchanged: Vec<String>,
 }
 
-/// Findings that appeared, disappeared, or moved (same kind of path, renamed functions).
+/// Findings that appeared, disappeared, were updated (same stable identity, different id) or
+/// are unchanged (same id).
 pub fn diff(base: Report, new: Report) -> Diff {
-    let kind = |f: &Finding| {
-        (
-            f.rule.clone(),
-            f.subsystem.clone(),
-            f.chain[0].callee.clone(),
-            f.chain[f.chain.len() - 1].callee.clone(),
-        )
-    };
+    let unchanged: Vec<String> = new
+        .findings
+        .iter()
+        .filter(|f| base.findings.iter().any(|g| g.id == f.id))
+        .map(|f| f.id.clone())
+        .collect();
     let mut appeared: Vec<Finding> = new
         .findings
         .iter()
-        .filter(|f| !base.findings.iter().any(|g| g.id == f.id))
+        .filter(|f| !unchanged.contains(&f.id))
         .cloned()
         .collect();
     let mut disappeared: Vec<Finding> = base
@@ -89,14 +101,14 @@ pub fn diff(base: Report, new: Report) -> Diff {
         .filter(|f| !new.findings.iter().any(|g| g.id == f.id))
         .cloned()
         .collect();
-    let mut moved = Vec::new();
+    let mut updated = Vec::new();
     let mut i = 0;
     while i < appeared.len() {
-        let k = kind(&appeared[i]);
-        if let Some(j) = disappeared.iter().position(|d| kind(d) == k) {
+        let k = &appeared[i].identity;
+        if let Some(j) = disappeared.iter().position(|d| &d.identity == k) {
             let old = disappeared.remove(j);
             let newf = appeared.remove(i);
-            moved.push((old, newf));
+            updated.push((old, newf));
         } else {
             i += 1;
         }
@@ -106,7 +118,8 @@ pub fn diff(base: Report, new: Report) -> Diff {
         new,
         appeared,
         disappeared,
-        moved,
+        updated,
+        unchanged,
     }
 }
 
@@ -163,6 +176,27 @@ pub fn header(r: &Report) -> String {
         c.chain_functions_clean,
         c.chain_functions,
         pct(c.chain_functions_clean, c.chain_functions)
+    );
+    let _ = writeln!(
+        o,
+        "  not read or not understood: {}{}",
+        r.not_read.len(),
+        if r.incomplete {
+            " — the run is INCOMPLETE (listed at the end)"
+        } else {
+            ""
+        }
+    );
+    o.push_str(&inference_text(&r.inferred));
+    let rc = &r.rules_check;
+    let _ = writeln!(
+        o,
+        "  rules checked against the tree's prototypes: {} argument indexes, {} ok, {} not in \
+         this tree, {} unchecked (ops fields, macros that do not hand the argument on)",
+        rc.checks.len(),
+        rc.count("ok"),
+        rc.count("not-in-tree"),
+        rc.count("unchecked")
     );
     o
 }
@@ -261,6 +295,7 @@ pub fn text(r: &Report) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    not_read_text(r, &mut o);
     for s in &r.sites {
         let _ = writeln!(
             o,
@@ -286,6 +321,69 @@ pub fn text(r: &Report) -> String {
     o
 }
 
+/// The release and the switches inferred from the code, as the header shows them.
+pub fn inference_text(inf: &crate::infer::Inference) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "  release (from {}): {}{}",
+        inf.release_evidence,
+        inf.release.as_deref().unwrap_or("unknown"),
+        inf.preset_error
+            .as_ref()
+            .map(|e| format!(" (no model values: {e})"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        o,
+        "  switches inferred from the code: {} ({} disagree with the model's values for the \
+         release, {} match no known variant; {} switches are not recognised from code)",
+        inf.switches.iter().filter(|s| s.value.is_some()).count(),
+        inf.disagreements(),
+        inf.unknown_variants(),
+        inf.not_recognised.len()
+    );
+    for s in &inf.switches {
+        let named: Vec<String> = s
+            .named_presets
+            .iter()
+            .map(|(n, v)| {
+                let same = s.value.as_deref() == Some(v.as_str());
+                format!("{n} {}", if same { "agrees" } else { v.as_str() })
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "    {} = {}{}{}  [{}]",
+            s.switch,
+            s.value.as_deref().unwrap_or(&s.status),
+            match (&s.preset, s.disagrees) {
+                (Some(p), true) => format!("  DISAGREES with the release's model value ({p})"),
+                (Some(_), false) if s.value.is_some() => "  (= model)".to_string(),
+                _ => String::new(),
+            },
+            if named.is_empty() {
+                String::new()
+            } else {
+                format!("; preset {}", named.join(", "))
+            },
+            s.evidence
+        );
+    }
+    o
+}
+
+/// The files not read, one a line (`PATH: not read: REASON`).
+fn not_read_text(r: &Report, o: &mut String) {
+    if r.not_read.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\nNot read or not understood ({}):", r.not_read.len());
+    for n in &r.not_read {
+        let _ = writeln!(o, "{}: not read: {}", n.path, n.reason);
+    }
+}
+
 pub fn diff_text(d: &Diff) -> String {
     let mut o = String::new();
     o.push_str("base ");
@@ -294,12 +392,13 @@ pub fn diff_text(d: &Diff) -> String {
     o.push_str(&header(&d.new));
     let _ = writeln!(
         o,
-        "\nFindings: base {}, new {}; appeared {}, disappeared {}, moved {}",
+        "\nFindings: base {}, new {}; appeared {}, disappeared {}, updated {}, unchanged {}",
         d.base.findings.len(),
         d.new.findings.len(),
         d.appeared.len(),
         d.disappeared.len(),
-        d.moved.len()
+        d.updated.len(),
+        d.unchanged.len()
     );
     let _ = writeln!(o, "\nAppeared ({}):", d.appeared.len());
     for f in &d.appeared {
@@ -311,29 +410,152 @@ pub fn diff_text(d: &Diff) -> String {
     }
     let _ = writeln!(
         o,
-        "\nMoved ({}): same rule, source and sink, functions renamed or refactored",
-        d.moved.len()
+        "\nUpdated ({}): the same source site and path shape (rule, source file and callee, \
+         structs, sink class); functions or sinks renamed",
+        d.updated.len()
     );
-    for (a, b) in &d.moved {
+    for (a, b) in &d.updated {
         let _ = writeln!(
             o,
-            "  [{}] {}\n    now [{}] {}",
-            a.id, a.title, b.id, b.title
+            "  [{}] {} ({})\n    now [{}] {}",
+            a.id, a.title, a.identity, b.id, b.title
         );
     }
     o
 }
 
-fn loc(h: &crate::analysis::Hop, msg: Option<&str>) -> Value {
+/// The rules' help, in the SARIF output (the documentation has no public host).
+const HELP_TEXT: &str = "A page reference is taken for I/O (GUP with FOLL_GET, \
+    iov_iter_get_pages*, a page-cache lookup) and handed to a device or another context \
+    (bio, scatterlist, DMA map, skb fragment, socket splice) with no call to \
+    arch_make_page_accessible()/arch_make_folio_accessible() on the way. On s390 Protected \
+    Virtualization the page may be secure: the I/O then faults or reads ciphertext. Take the \
+    reference with FOLL_PIN (pin_user_pages*, iov_iter_extract_pages), or call the hook. \
+    See docs/audit.md of pvmm.";
+
+/// Where the documentation of the rules is: `PVMM_AUDIT_HELP_URI`, else docs/audit.md of the
+/// source tree this binary was built from when it is still there (a `file://` URI), else none
+/// (the SARIF `help` text stands alone).
+fn help_uri() -> Option<String> {
+    if let Ok(u) = std::env::var("PVMM_AUDIT_HELP_URI") {
+        return Some(u);
+    }
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/audit.md");
+    let p = p.canonicalize().ok()?;
+    Some(format!("file://{}", p.display()))
+}
+
+/// One SARIF result per finding of `r`, locations under `root_id`, `baselineState` from `state`.
+fn results(
+    r: &Report,
+    root_id: &str,
+    state: &dyn Fn(&Finding) -> Option<&'static str>,
+) -> Vec<Value> {
+    r.findings
+        .iter()
+        .map(|f| {
+            let mut v = result(f, root_id);
+            if let Some(s) = state(f) {
+                v["baselineState"] = json!(s);
+            }
+            v
+        })
+        .collect()
+}
+
+fn loc_in(h: &crate::analysis::Hop, msg: Option<&str>, root_id: &str) -> Value {
     let mut v = json!({
         "physicalLocation": {
-            "artifactLocation": { "uri": h.file, "uriBaseId": "SRCROOT" },
+            "artifactLocation": { "uri": h.file, "uriBaseId": root_id },
             "region": { "startLine": h.line.max(1) }
         },
         "logicalLocations": [ { "name": h.func, "kind": "function" } ]
     });
     if let Some(m) = msg {
         v["message"] = json!({ "text": m });
+    }
+    v
+}
+
+/// One finding as a SARIF result, its locations relative to `root_id`.
+fn result(f: &Finding, root_id: &str) -> Value {
+    let last = &f.chain[f.chain.len() - 1];
+    let flow: Vec<Value> = f
+        .chain
+        .iter()
+        .map(|h| json!({ "location": loc_in(h, Some(&h.note), root_id) }))
+        .collect();
+    let mut props = json!({ "subsystem": f.subsystem, "identity": f.identity });
+    if let Some(s) = &f.scenario {
+        props["scenario"] = json!(s);
+    }
+    json!({
+        "ruleId": f.rule,
+        "level": "warning",
+        "message": { "text": format!("{}: {}", f.title, f.why) },
+        "locations": [ loc_in(last, None, root_id) ],
+        "relatedLocations": [ loc_in(&f.chain[0], Some("source"), root_id) ],
+        "codeFlows": [ { "threadFlows": [ { "locations": flow } ] } ],
+        "partialFingerprints": { "pvmmAuditId/v1": f.id, "pvmmAuditIdentity/v1": f.identity },
+        "properties": props
+    })
+}
+
+/// The SARIF of a two-tree diff: the new tree's findings with `baselineState` new, unchanged
+/// or updated, and the base tree's disappeared findings as `absent` (their locations under
+/// `BASEROOT`).
+pub fn diff_sarif(d: &Diff) -> Value {
+    let mut v = sarif(&d.new);
+    let state = |f: &Finding| -> Option<&'static str> {
+        Some(if d.unchanged.contains(&f.id) {
+            "unchanged"
+        } else if d.updated.iter().any(|(_, n)| n.id == f.id) {
+            "updated"
+        } else {
+            "new"
+        })
+    };
+    let mut res = results(&d.new, "SRCROOT", &state);
+    for f in &d.disappeared {
+        let mut r = result(f, "BASEROOT");
+        r["baselineState"] = json!("absent");
+        res.push(r);
+    }
+    v["runs"][0]["results"] = json!(res);
+    v["runs"][0]["originalUriBaseIds"]["BASEROOT"] =
+        json!({ "uri": format!("file://{}/", d.base.tree.trim_end_matches('/')) });
+    // The rules of the absent results too.
+    let mut ids: Vec<&str> = d
+        .new
+        .findings
+        .iter()
+        .chain(d.disappeared.iter())
+        .map(|f| f.rule.as_str())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let have: Vec<String> = v["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["id"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    for id in ids {
+        if !have.iter().any(|h| h == id) {
+            if let Some(a) = v["runs"][0]["tool"]["driver"]["rules"].as_array_mut() {
+                let mut rv = json!({
+                    "id": id,
+                    "shortDescription": { "text": format!("Guest page handed to I/O without the accessibility hook ({id})") },
+                    "help": { "text": HELP_TEXT }
+                });
+                if let Some(u) = help_uri() {
+                    rv["helpUri"] = json!(u);
+                }
+                a.push(rv);
+            }
+        }
     }
     v
 }
@@ -345,36 +567,27 @@ pub fn sarif(r: &Report) -> Value {
     let rules: Vec<Value> = rule_ids
         .iter()
         .map(|id| {
-            json!({
+            let mut v = json!({
                 "id": id,
                 "shortDescription": { "text": format!("Guest page handed to I/O without the accessibility hook ({id})") },
-                "helpUri": "https://example.invalid/pvmm/docs/audit.md"
-            })
+                "help": { "text": HELP_TEXT }
+            });
+            if let Some(u) = help_uri() {
+                v["helpUri"] = json!(u);
+            }
+            v
         })
         .collect();
-    let results: Vec<Value> = r
-        .findings
+    let results = results(r, "SRCROOT", &|_| None);
+    let notes: Vec<Value> = r
+        .not_read
         .iter()
-        .map(|f| {
-            let last = &f.chain[f.chain.len() - 1];
-            let flow: Vec<Value> = f
-                .chain
-                .iter()
-                .map(|h| json!({ "location": loc(h, Some(&h.note)) }))
-                .collect();
-            let mut props = json!({ "subsystem": f.subsystem });
-            if let Some(s) = &f.scenario {
-                props["scenario"] = json!(s);
-            }
+        .map(|n| {
             json!({
-                "ruleId": f.rule,
                 "level": "warning",
-                "message": { "text": format!("{}: {}", f.title, f.why) },
-                "locations": [ loc(last, None) ],
-                "relatedLocations": [ loc(&f.chain[0], Some("source")) ],
-                "codeFlows": [ { "threadFlows": [ { "locations": flow } ] } ],
-                "partialFingerprints": { "pvmmAuditId/v1": f.id },
-                "properties": props
+                "message": { "text": format!("not read: {}", n.reason) },
+                "locations": [ { "physicalLocation": {
+                    "artifactLocation": { "uri": n.path, "uriBaseId": "SRCROOT" } } } ]
             })
         })
         .collect();
@@ -382,6 +595,11 @@ pub fn sarif(r: &Report) -> Value {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [ {
+            "invocations": [ {
+                "executionSuccessful": true,
+                "toolExecutionNotifications": notes,
+                "properties": { "incomplete": r.incomplete }
+            } ],
             "tool": { "driver": {
                 "name": "pvmm-audit",
                 "version": env!("CARGO_PKG_VERSION"),

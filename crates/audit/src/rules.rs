@@ -82,6 +82,11 @@ pub struct Sink {
     /// The function must also name this constant (e.g. MSG_SPLICE_PAGES).
     #[serde(default)]
     pub requires_const: Option<String>,
+    /// Where the page goes: `device-dma`, `transport`, `crypto` or `copy` (default: the id).
+    /// Part of a finding's stable identity (a renamed sink of the same class is the same path)
+    /// and of its rank.
+    #[serde(default)]
+    pub class: Option<String>,
     pub what: String,
 }
 
@@ -215,6 +220,9 @@ impl Rules {
             if let Some(c) = &s.requires_const {
                 add(c);
             }
+        }
+        for t in &self.transfer {
+            t.names.iter().for_each(|n| add(n));
         }
         for c in &self.carrier {
             add(&c.struct_name);

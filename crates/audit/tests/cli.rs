@@ -193,3 +193,163 @@ fn jobs_zero_is_bad_input() {
     let o = run(&[p(t.path()), "--jobs", "0"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The 2020 sendfile hole in two shapes: the old tree sends the page with `->sendpage` from
+/// `pipe_to_sendpage`, the new one with `sock_sendmsg(MSG_SPLICE_PAGES)` from
+/// `splice_to_socket`, and the zero-copy source function is renamed too.
+fn sendfile_tree(new: bool) -> tempfile::TempDir {
+    let source = r#"
+static const struct pipe_buf_operations page_cache_pipe_buf_ops = {
+	.confirm = page_cache_pipe_buf_confirm,
+};
+int page_cache_pipe_buf_confirm(struct pipe_inode_info *pipe, struct pipe_buffer *buf)
+{
+	return 0;
+}
+ssize_t read_into_pipe(struct kiocb *iocb, struct pipe_inode_info *pipe)
+{
+	struct folio_batch fbatch;
+	filemap_get_pages(iocb, 4096, &fbatch, true);
+	struct pipe_buffer *buf = pipe_head_buf(pipe);
+	*buf = (struct pipe_buffer){ .ops = &page_cache_pipe_buf_ops, .page = fbatch.folios[0] };
+	return 0;
+}
+"#;
+    let old_sink = r#"
+int pipe_to_sendpage(struct pipe_inode_info *pipe, struct pipe_buffer *buf, struct file *out)
+{
+	struct socket *sock = out->private_data;
+	return sock->ops->sendpage(sock, buf->page, buf->offset, buf->len, 0);
+}
+"#;
+    let new_sink = r#"
+ssize_t splice_to_socket(struct pipe_inode_info *pipe, struct file *out)
+{
+	struct pipe_buffer *buf = pipe_tail_buf(pipe);
+	struct msghdr msg = {};
+	struct bio_vec bvec;
+	bvec_set_page(&bvec, buf->page, buf->len, buf->offset);
+	msg.msg_flags = MSG_SPLICE_PAGES;
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bvec, 1, buf->len);
+	return sock_sendmsg(sock, &msg);
+}
+"#;
+    let zc = |name: &str| {
+        format!(
+            "int {name}(struct sk_buff *skb, struct iov_iter *from)\n{{\n\tstruct page *pages[4];\n\tsize_t start;\n\tiov_iter_get_pages2(from, pages, 4096, 4, &start);\n\tskb_fill_page_desc_noacc(skb, 0, pages[0], 0, 4096);\n\treturn 0;\n}}\n"
+        )
+    };
+    if new {
+        tree(&[
+            ("mm/filemap.c", source),
+            ("fs/splice.c", new_sink),
+            ("net/core/datagram.c", &zc("zerocopy_fill_skb_from_iter")),
+        ])
+    } else {
+        tree(&[
+            ("mm/filemap.c", source),
+            ("fs/splice.c", old_sink),
+            ("net/core/datagram.c", &zc("__zerocopy_sg_from_iter")),
+        ])
+    }
+}
+
+#[test]
+fn renamed_sinks_and_functions_are_updated_not_appeared_and_disappeared() {
+    let old = sendfile_tree(false);
+    let new = sendfile_tree(true);
+    let o = run(&["--base", p(old.path()), p(new.path()), "--format", "json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(
+        v["appeared"].as_array().map(|a| a.len()),
+        Some(0),
+        "{:#}",
+        v["appeared"]
+    );
+    assert_eq!(v["disappeared"].as_array().map(|a| a.len()), Some(0));
+    let up = v["updated"].as_array().expect("updated");
+    assert_eq!(up.len(), 2, "{up:#?}");
+    let sinks: Vec<(String, String)> = up
+        .iter()
+        .map(|pair| {
+            let last = |f: &serde_json::Value| {
+                let c = f["chain"].as_array().expect("chain");
+                c[c.len() - 1]["callee"].as_str().unwrap_or("").to_string()
+            };
+            (last(&pair[0]), last(&pair[1]))
+        })
+        .collect();
+    assert!(
+        sinks.contains(&("->sendpage".into(), "sock_sendmsg".into())),
+        "{sinks:?}"
+    );
+    // The ids differ (functions and sinks are part of the id), the identities do not.
+    for pair in up {
+        assert_ne!(pair[0]["id"], pair[1]["id"]);
+        assert_eq!(pair[0]["identity"], pair[1]["identity"]);
+    }
+    // A different path from the same source (another sink class) is not an update.
+    let other = tree(&[(
+        "net/core/datagram.c",
+        "int __zerocopy_sg_from_iter(struct bio *bio, struct iov_iter *from)\n{\n\tstruct page *pages[4];\n\tsize_t start;\n\tiov_iter_get_pages2(from, pages, 4096, 4, &start);\n\tbio_add_page(bio, pages[0], 4096, 0);\n\treturn 0;\n}\n",
+    )]);
+    let o = run(&["--base", p(old.path()), p(other.path()), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["appeared"].as_array().map(|a| a.len()), Some(1));
+    assert_eq!(v["updated"].as_array().map(|a| a.len()), Some(0));
+}
+
+#[test]
+fn sarif_baseline_states_new_unchanged_updated_absent() {
+    // The new tree: the two updated paths and a new one; the old tree has one that is gone.
+    let old = sendfile_tree(false);
+    let new = sendfile_tree(true);
+    std::fs::create_dir_all(new.path().join("block")).expect("mkdir");
+    std::fs::write(new.path().join("block/dio.c"), FOLL_GET_DIO).expect("write");
+    std::fs::create_dir_all(old.path().join("drivers/x")).expect("mkdir");
+    let gone = FOLL_GET_DIO.replace("dio(", "gone(");
+    std::fs::write(old.path().join("drivers/x/gone.c"), &gone).expect("write");
+    let o = run(&["--base", p(old.path()), p(new.path()), "--format", "sarif"]);
+    assert_eq!(o.status.code(), Some(1));
+    let instance: serde_json::Value = serde_json::from_slice(&o.stdout).expect("sarif");
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/sarif-schema-2.1.0.json")).expect("schema");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let states: Vec<&str> = instance["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["baselineState"].as_str())
+        .collect();
+    for s in ["new", "updated", "absent"] {
+        assert!(states.contains(&s), "{states:?}");
+    }
+    // Unchanged: the same finding id in both trees.
+    let both = tree(&[("block/dio.c", FOLL_GET_DIO)]);
+    let o = run(&[
+        "--base",
+        p(both.path()),
+        p(both.path()),
+        "--format",
+        "sarif",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("sarif");
+    assert_eq!(v["runs"][0]["results"][0]["baselineState"], "unchanged");
+    // No placeholder host in the rules' help.
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(!text.contains("example.invalid/pvmm/docs"), "{text}");
+    assert!(v["runs"][0]["tool"]["driver"]["rules"][0]["help"]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("FOLL_PIN")));
+}

@@ -596,3 +596,24 @@ int old_send(struct file *file, unsigned long addr)
     let f = finding_from(&o, "old_send").expect("->sendpage finding");
     assert_eq!(f.chain[1].callee, "->sendpage");
 }
+
+/// A stored analysis result belongs to the rules it was computed with: other rules over the
+/// same contents analyse again (the result cache was keyed by the contents alone).
+#[test]
+fn a_stored_result_is_not_reused_with_other_rules() {
+    let t = tree(&[("block/dio.c", GUP_TO_BIO)]);
+    let cache = tempfile::tempdir().expect("cache");
+    let run = |rules_text: &str| {
+        let rules = Rules::parse(rules_text, "test").expect("rules");
+        scan::audit_tree(t.path(), &rules, rules_text, Some(cache.path())).expect("audit")
+    };
+    let (o, _) = run(BUILTIN);
+    assert_eq!(o.findings.len(), 1);
+    let no_bio = BUILTIN.replace("\"bio_add_page\", ", "");
+    assert_ne!(no_bio, BUILTIN);
+    let (o2, s2) = run(&no_bio);
+    assert!(!s2.result_from_cache);
+    assert!(o2.findings.is_empty(), "{:#?}", o2.findings);
+    let (_, s3) = run(&no_bio);
+    assert!(s3.result_from_cache);
+}

@@ -269,6 +269,28 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
 
+    let presets = parse_presets(&cx, &raw)?;
+    let overrides = parse_overrides(&cx, &raw)?;
+    let builder = set_up(&cx, &raw)?;
+    let expect = parse_expect(&cx, &raw, &presets)?;
+    let bounds = parse_bounds(&cx, &raw.bounds)?;
+    use sha2::Digest;
+    let hash = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));
+    Ok(Scenario {
+        name,
+        path: path.to_path_buf(),
+        description: raw.description.unwrap_or_default().trim().to_string(),
+        presets,
+        overrides,
+        bounds,
+        expect,
+        hash,
+        builder: Rc::new(builder),
+    })
+}
+
+/// `presets`: at least one, none twice, each a preset or a release.
+fn parse_presets(cx: &Ctx, raw: &Raw) -> Result<Vec<String>, ScenarioError> {
     if raw.presets.get_ref().is_empty() {
         return Err(cx.err(
             raw.presets.span(),
@@ -288,6 +310,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         }
         presets.push(p.get_ref().clone());
     }
+    Ok(presets)
+}
+
+/// `[set]`: each switch and value checked against the switch declarations.
+fn parse_overrides(cx: &Ctx, raw: &Raw) -> Result<Vec<(String, String)>, ScenarioError> {
     let mut overrides = Vec::new();
     for (k, v) in &raw.set {
         let val = match v.get_ref() {
@@ -300,9 +327,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             .map_err(|e| cx.err(v.span(), format!("table `set`: {e}")))?;
         overrides.push((k.clone(), val));
     }
+    Ok(overrides)
+}
 
-    let builder = set_up(&cx, &raw)?;
-
+/// `[expect."PRESET"]`: a verdict per listed preset, a violation with exactly its violated
+/// properties (known, violations not observations, none twice).
+fn parse_expect(
+    cx: &Ctx,
+    raw: &Raw,
+    presets: &[String],
+) -> Result<BTreeMap<String, Expect>, ScenarioError> {
     let mut expect = BTreeMap::new();
     for (preset, e) in &raw.expect {
         if !presets.contains(preset) {
@@ -391,9 +425,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             },
         );
     }
+    Ok(expect)
+}
 
+/// `[bounds]`: a bound of 0 explores nothing (never a verdict); a depth above `MAX_DEPTH` is
+/// more than the model represents (its counts).
+fn parse_bounds(cx: &Ctx, b: &RawBounds) -> Result<explore::Bounds, ScenarioError> {
     let d = explore::Bounds::default();
-    let b = &raw.bounds;
     // A bound of 0 explores nothing (never a verdict); a depth above MAX_DEPTH is more
     // than the model represents (its counts).
     let at_least_one = |v: &Option<Spanned<u64>>, field: &str| match v {
@@ -425,22 +463,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         max_executions,
         max_time: max_time_secs.map(std::time::Duration::from_secs),
         // Memory bounds come from the machine (`crate::limits`), set by the command line.
-        max_preemptions: raw.bounds.max_preemptions,
+        max_preemptions: b.max_preemptions,
         ..d
     };
-    use sha2::Digest;
-    let hash = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));
-    Ok(Scenario {
-        name,
-        path: path.to_path_buf(),
-        description: raw.description.unwrap_or_default().trim().to_string(),
-        presets,
-        overrides,
-        bounds,
-        expect,
-        hash,
-        builder: Rc::new(builder),
-    })
+    Ok(bounds)
 }
 
 /// The set-up and the threads as [`Builder`] calls; every error at the table or field it

@@ -224,6 +224,11 @@ async fn run_op(cx: &Cx, call: &OpCall, batches: &mut Batches) -> bool {
                 cx.adapter_indicators_set(ind, summary, batches.held())
                     .await
             }
+            ThreadOp::Reclaim {
+                file,
+                index,
+                kswapd,
+            } => cx.shrink_folio(file, index, kswapd).await,
         }
     }
     true

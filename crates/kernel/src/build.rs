@@ -489,9 +489,13 @@ impl Builder {
             self.check_op(&c.op)
                 .map_err(|e| BuildError { op: Some(i), ..e })?;
             if let (_, Some(p)) = pipe_io(&c.op) {
-                if ops[i + 1..]
-                    .iter()
-                    .any(|later| pipe_io(&later.op).0 == Some(p))
+                // Only an empty pipe waits: one this thread wrote into earlier has buffers
+                // (or, when another thread took them, other writers to wait for).
+                let wrote_before = ops[..i].iter().any(|e| pipe_io(&e.op).0 == Some(p));
+                if !wrote_before
+                    && ops[i + 1..]
+                        .iter()
+                        .any(|later| pipe_io(&later.op).0 == Some(p))
                 {
                     return Err(BuildError {
                         op: Some(i),
@@ -595,6 +599,18 @@ impl Builder {
                 Kind::Count if f.name == "nr_pages" => nr_pages_in_range(n, arg(Kind::Vpn))
                     .map_err(|e| BuildError { field: f.name, ..e })?,
                 _ => {}
+            }
+        }
+        if let ThreadOp::Reclaim {
+            file, kswapd: true, ..
+        } = *op
+        {
+            if self.shmem.contains(&file) {
+                return Err(BuildError::new(
+                    "kswapd",
+                    "reclaim's write-out of a shmem folio (shmem_writepage: into the swap \
+                     cache, then swap_writepage) is not modelled",
+                ));
             }
         }
         Ok(())
@@ -805,6 +821,7 @@ impl Builder {
                 name: name.clone(),
                 cache,
                 shmem: self.shmem.contains(&fi),
+                disk: vec![None; *n],
             });
         }
         let mut next_anon = pages.len();
@@ -959,6 +976,11 @@ impl Builder {
             .flat_map(|(_, ops)| ops)
             .any(|c| matches!(c.op, ThreadOp::UvExportFails { .. }));
         let uv_fail = fails.then_some(guest_end);
+        let disk = self
+            .threads
+            .iter()
+            .flat_map(|(_, ops)| ops)
+            .any(|c| matches!(c.op, ThreadOp::Reclaim { kswapd: true, .. }));
         Objs {
             per_page,
             page_base,
@@ -974,6 +996,7 @@ impl Builder {
             kvm_mmu,
             guest_base,
             uv_fail,
+            disk,
             total: uv_fail.map_or(guest_end, |f| f + 1) as usize,
             pte_index,
             ptl_index,

@@ -72,17 +72,24 @@ impl Cx {
             .await
     }
 
-    /// `__page_cache_alloc` + `add_to_page_cache_lru`: a new, up-to-date (zeroed) page in the
-    /// slot; the caller keeps one reference, the cache slot holds another.
+    /// `__page_cache_alloc` + `add_to_page_cache_lru`: a new, up-to-date page in the slot
+    /// (zeroed, or what the disk holds for the index once a write-out wrote it: the read is
+    /// folded into the insertion); the caller keeps one reference, the cache slot holds
+    /// another.
     async fn add_to_page_cache(&self, file: FileId, index: usize) -> Option<PageId> {
         self.ctx
             .call("add_to_page_cache", async move {
                 let p = self.alloc_page().await?;
                 let slot = self.objs.slot(file, index);
-                let a = Accesses::new()
+                let mut a = Accesses::new()
                     .with(Access::write(slot))
                     .with(Access::write(self.objs.page(p, PP::Ref)))
                     .with(Access::write(self.objs.page(p, PP::Meta)));
+                if self.objs.disk {
+                    // The read fills the new page from the file's block (crate::reclaim
+                    // writes blocks out): its content and UV seal.
+                    a.push(Access::write(self.objs.page(p, PP::Uv)));
+                }
                 let added = self
                     .ctx
                     .step(Op::new("add_to_page_cache_lru", a), move |e| {
@@ -90,6 +97,12 @@ impl Cx {
                         if w.files[file].cache.get(index).copied().flatten().is_some() {
                             return false;
                         }
+                        if let Some(b) = w.files[file].disk.get(index).copied().flatten() {
+                            w.pages[p].data = b.data;
+                            w.uv[p].sealed = b.sealed;
+                            e.note(|| format!("P{p} read from block {index}"));
+                        }
+                        let w = &mut *e.world;
                         w.pages[p].refcount += 1;
                         w.pages[p].mapping = Some((file, index));
                         if w.files[file].cache.len() <= index {

@@ -107,7 +107,7 @@ impl Cx {
                 {
                     let _g = self.ctx.enter("unmap_folio");
                     for (mm, vpn) in self.folio_mappings(h) {
-                        self.try_to_unmap_one(mm, vpn, h).await;
+                        self.split_unmap_one(mm, vpn, h).await;
                     }
                 }
                 if !self.split_freeze_and_split(h).await {
@@ -152,7 +152,7 @@ impl Cx {
     /// arch/s390/include/asm/pgtable.h), `folio_remove_rmap_pte`, `folio_put` of the
     /// mapping's reference (the caller's keeps the folio), PTE unlock. A PTE that maps no
     /// page of the folio any more is left alone.
-    async fn try_to_unmap_one(&self, mm: MmId, vpn: usize, h: PageId) {
+    async fn split_unmap_one(&self, mm: MmId, vpn: usize, h: PageId) {
         let _f = self.ctx.enter("try_to_unmap_one");
         self.pte_lock(mm, vpn).await;
         let protected = self.ctx.with_const(|w| w.mms[mm].protected);

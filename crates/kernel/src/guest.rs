@@ -16,6 +16,17 @@ use crate::world::{Expect, ExpectBy, MmId, PageId, PagePart as PP, PAGE_BYTES, P
 use crate::Cx;
 use explore::{Access, ObjId, Op};
 
+/// How one entry into SIE ended, for the re-fault loop.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+enum Round {
+    /// The access completed, or the guest was killed.
+    Over,
+    /// Go round again (a fault was handled or an import attempted): counts against the bound.
+    Again,
+    /// The PTE changed between the translation and the access: go round again, uncounted.
+    Uncounted,
+}
+
 #[derive(Clone, Hash)]
 enum Touch {
     Done,
@@ -35,11 +46,16 @@ impl Cx {
                 let Some((mm, vpn)) = self.gmap_translate(gfn) else {
                     return;
                 };
-                for _ in 0..MAX_RETRIES {
+                // Rounds that count against the bound: a round whose access found the PTE
+                // changed since its translation (`Touch::Retry`) does not, since the
+                // hardware translates and accesses atomically — such a round and the next
+                // are one round of the hardware, whose access would have seen the new PTE.
+                let mut rounds = 0;
+                while rounds < MAX_RETRIES {
                     // One entry into SIE, as a call: it hands the loop only whether the
-                    // access is over (so a finished attempt is summarised by that, and a
-                    // restore passes over it whole).
-                    let over = self
+                    // access is over, or to go round again uncounted (so a finished attempt is
+                    // summarised by that, and a restore passes over it whole).
+                    let round = self
                         .ctx
                         .call("sie_entry", async move {
                             self.ctx.attempt_begin();
@@ -51,13 +67,13 @@ impl Cx {
                                 // A host DAT fault for the guest: gmap_fault, then re-enter SIE.
                                 if self.gmap_fault(gfn, write.is_some()).await != 0 {
                                     self.sigsegv("gmap_fault failed").await;
-                                    return true;
+                                    return Round::Over;
                                 }
-                                return false;
+                                return Round::Again;
                             };
                             match self.guest_touch(mm, vpn, p, gfn, write).await {
-                                Touch::Done => return true,
-                                Touch::Retry => return false,
+                                Touch::Done => return Round::Over,
+                                Touch::Retry => return Round::Uncounted,
                                 Touch::NonSecure => {}
                             }
                             let rc = {
@@ -71,7 +87,7 @@ impl Cx {
                                      returned -EINVAL",
                                 )
                                 .await;
-                                return true;
+                                return Round::Over;
                             }
                             if rc == ENXIO && self.cfg.enxio_write_fault {
                                 // d8dfda5af0be: fall through to the DAT-fault case with
@@ -79,9 +95,9 @@ impl Cx {
                                 let _g = self.ctx.enter("vcpu_post_run_handle_fault");
                                 if self.gmap_fault(gfn, true).await != 0 {
                                     self.sigsegv("gmap_fault failed").await;
-                                    return true;
+                                    return Round::Over;
                                 }
-                                return false;
+                                return Round::Again;
                             }
                             if rc != 0 {
                                 // The guest re-executes the instruction and faults again; a
@@ -90,11 +106,13 @@ impl Cx {
                                 // nothing and are not unrolled).
                                 self.park_until_importable(p, mm, vpn).await;
                             }
-                            false
+                            Round::Again
                         })
                         .await;
-                    if over {
-                        return;
+                    match round {
+                        Round::Over => return,
+                        Round::Again => rounds += 1,
+                        Round::Uncounted => {}
                     }
                 }
                 self.retry_bound("guest re-fault loop (PGM 0x3e)").await;

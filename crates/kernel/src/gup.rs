@@ -641,7 +641,16 @@ impl Cx {
                     return EFAULT;
                 }
                 let pte = self.read_pte(mm, vpn, "vmf->orig_pte").await;
-                if pte.present && !pte.invalid {
+                if pte.present && pte.invalid {
+                    // An old PTE (s390 `pte_mkold`: present, `_PAGE_INVALID`, left by
+                    // reclaim's aging): `handle_pte_fault` → `ptep_set_access_flags` with
+                    // `pte_mkyoung`, which makes it valid again; no UV call.
+                    let _g = self.ctx.enter("handle_pte_fault");
+                    self.pte_lock(mm, vpn).await;
+                    self.pte_mkyoung(mm, vpn, pte.page).await;
+                    self.pte_unlock(mm, vpn).await;
+                }
+                if pte.present {
                     if write && !pte.write {
                         let _g = self.ctx.enter("wp_page_shared");
                         self.pte_lock(mm, vpn).await;
@@ -657,10 +666,27 @@ impl Cx {
                 let Some(p) = p else {
                     return EFAULT;
                 };
+                if let Some((file, index)) = vma.file {
+                    // `filemap_fault` returns the folio locked (`lock_folio_maybe_drop_mmap`
+                    // sleeps on PG_locked: VM_FAULT_LOCKED), after checking that it is
+                    // still this file's page; `do_read_fault` / `do_shared_fault` unlock it
+                    // after `finish_fault` (mm/filemap.c, mm/memory.c, 6.1.192). A folio
+                    // removed from the cache meanwhile: unlock, put, and the access faults
+                    // again.
+                    self.lock_page(p).await;
+                    if !self.folio_mapping_is(p, file, index).await {
+                        self.unlock_page(p).await;
+                        self.put_page(p).await;
+                        return 0;
+                    }
+                }
                 let _g = self.ctx.enter("finish_fault");
                 self.pte_lock(mm, vpn).await;
                 self.map_page(mm, vpn, p, write && vma.writable).await;
                 self.pte_unlock(mm, vpn).await;
+                if vma.file.is_some() {
+                    self.unlock_page(p).await;
+                }
                 0
             })
             .await
@@ -692,7 +718,7 @@ impl Cx {
                         live(e, p, "set_pte_at");
                         let w = &mut *e.world;
                         let cur = w.mms[mm].pte(vpn);
-                        if cur.present && !cur.invalid {
+                        if cur.present {
                             return false;
                         }
                         w.mms[mm].set_pte(
@@ -727,6 +753,36 @@ impl Cx {
             .await
     }
 
+    /// `folio->mapping == mapping` (and the index) under the folio lock.
+    async fn folio_mapping_is(&self, p: PageId, file: usize, index: usize) -> bool {
+        let a = acc(&[
+            Access::read(self.objs.page(p, PP::Meta)),
+            Access::read(self.objs.page(p, PP::Life)),
+        ]);
+        self.ctx
+            .step(Op::new("folio_mapping", a), move |e| {
+                live(e, p, "folio_mapping");
+                e.world.pages[p].mapping == Some((file, index))
+            })
+            .await
+    }
+
+    /// `ptep_set_access_flags(…, pte_mkyoung(entry))` under the PTE lock: if the PTE still
+    /// maps the page the fault saw, it becomes young (valid) again.
+    async fn pte_mkyoung(&self, mm: MmId, vpn: usize, page: Option<PageId>) {
+        let a = acc(&[Access::write(self.objs.pte(mm, vpn))]);
+        self.ctx
+            .step(Op::new("ptep_set_access_flags", a), move |e| {
+                let mut pte = e.world.mms[mm].pte(vpn);
+                if pte.present && pte.page == page {
+                    pte.invalid = false;
+                    e.world.mms[mm].set_pte(vpn, pte);
+                    e.note(|| "pte made young (valid)".into());
+                }
+            })
+            .await
+    }
+
     async fn set_pte_write(&self, mm: MmId, vpn: usize) {
         let a = acc(&[Access::write(self.objs.pte(mm, vpn))]);
         self.ctx
@@ -741,9 +797,11 @@ impl Cx {
     }
 }
 
-/// The page a PTE maps if GUP may use it (present, valid, writable if asked).
+/// The page a PTE maps if GUP may use it: present (an old PTE, present with
+/// `_PAGE_INVALID`, too: `follow_page_pte` tests `pte_present`, GUP fast
+/// `pte_access_permitted` = present and writable if asked), writable if asked.
 fn usable(pte: &Pte, write: bool) -> Option<PageId> {
-    if !pte.present || pte.invalid || (write && !pte.write) {
+    if !pte.present || (write && !pte.write) {
         None
     } else {
         pte.page

@@ -20,6 +20,7 @@ pub mod gup_callers;
 pub mod hook;
 pub mod import;
 pub mod prim;
+pub mod reclaim;
 pub mod retry;
 pub mod splice;
 pub mod uv;

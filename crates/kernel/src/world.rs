@@ -67,6 +67,11 @@ pub struct Page {
     pub head: Option<PageId>,
     /// On a head: the folio's order (`folio_order`; 0 for a small folio).
     pub order: u8,
+    /// `PG_referenced` (reclaim's second look: `folio_check_references`, mm/vmscan.c).
+    pub referenced: bool,
+    /// `PG_reclaim` (reclaim saw the folio dirty or under writeback and wants it freed as
+    /// soon as it is clean: mm/vmscan.c `shrink_folio_list`).
+    pub reclaim: bool,
 }
 
 impl Page {
@@ -88,6 +93,8 @@ impl Page {
             data: [0; PAGE_BYTES],
             head: None,
             order: 0,
+            referenced: false,
+            reclaim: false,
         }
     }
 }
@@ -177,6 +184,19 @@ pub struct File {
     /// `vma_is_shmem` (no writeback, so a shared writable mapping of it needs no dirty
     /// tracking). A set-up constant.
     pub shmem: bool,
+    /// The file's blocks on disk by index, as written by a write-out (`None`: never
+    /// written; a read finds zeroes). Part of the index's cache-slot object.
+    pub disk: Vec<Option<Block>>,
+}
+
+/// A file block on disk: what a write-out's device read from the page. The UV keeps the
+/// integrity data of an exported guest page per guest page, not per frame, so an exported
+/// image written out and read back into another frame still imports: the model, which keeps
+/// the seal with the frame (`uv::UvFrame::sealed`), carries it with the block.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Block {
+    pub data: [u8; PAGE_BYTES],
+    pub sealed: Option<crate::uv::Sealed>,
 }
 
 /// One pipe buffer.
@@ -276,6 +296,10 @@ pub struct Objs {
     /// The Ultravisor's failing Convert-From-Secure answers still to give (only when a
     /// thread can make exports fail: `uv-export-fails`; else no export declares it).
     pub uv_fail: Option<u32>,
+    /// A thread can write file pages out to disk (reclaim's `pageout`), so a page-cache
+    /// read may find a block there (the read then declares the new page's UV object; models
+    /// without such a thread keep their steps as they were).
+    pub disk: bool,
     pub total: usize,
     /// (mm, vpn) → index of its PTE object.
     pub pte_index: Vec<(MmId, usize)>,
@@ -432,6 +456,8 @@ impl Page {
             data,
             head,
             order,
+            referenced,
+            reclaim,
         } = self;
         let pair = |a: i32, b: i32| u64::from(a as u32) | (u64::from(b as u32) << 32);
         h.write_u64(pair(*refcount, *mapcount));
@@ -448,6 +474,8 @@ impl Page {
             *private,
             locked_by.is_some(),
             mapping.is_some(),
+            *referenced,
+            *reclaim,
         ]
         .iter()
         .enumerate()
@@ -495,7 +523,12 @@ clone_reusing!(Mm {
     mmap_readers,
     mmap_writer,
 });
-clone_reusing!(File { name, cache, shmem });
+clone_reusing!(File {
+    name,
+    cache,
+    shmem,
+    disk
+});
 clone_reusing!(Pipe {
     name,
     bufs,
@@ -563,8 +596,10 @@ impl std::hash::Hash for File {
             name: _,  // a set-up constant
             shmem: _, // a set-up constant
             cache,
+            disk,
         } = self;
         cache.hash(h);
+        disk.hash(h);
     }
 }
 
@@ -845,6 +880,8 @@ mod tests {
         vary(&|p| p.extra = -1);
         vary(&|p| p.data[0] = 1);
         vary(&|p| p.data[PAGE_BYTES - 1] = 1);
+        vary(&|p| p.referenced = true);
+        vary(&|p| p.reclaim = true);
         // A lock holder's word where a mapping's first word would be, and the reverse.
         vary(&|p| {
             p.locked_by = Some(0);

@@ -15,6 +15,14 @@ struct SrcOut {
     rule: String,
 }
 
+/// A struct field a page is stored into: (struct type, field name). A page stored into
+/// `obj->field` (or an array in it) is read back wherever a variable of that struct type
+/// reads that field.
+pub(super) type FieldKey = (String, String);
+
+/// At most this many field stores and lost points are kept per parameter.
+const MAX_PER_PARAM: usize = 4;
+
 /// What a function does with what its parameters hold (see the module documentation).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Summ {
@@ -22,19 +30,38 @@ pub(super) struct Summ {
     flows: BTreeSet<(usize, usize)>,
     sink: BTreeMap<usize, Chain>,
     carrier: BTreeMap<usize, (Chain, String)>,
+    /// Parameter → the struct fields it is stored into (with the chain to the store).
+    field: BTreeMap<usize, Vec<(Chain, FieldKey)>>,
+    /// Parameter → where the analysis loses it (the hop says why).
+    lost: BTreeMap<usize, Vec<Hop>>,
     pub(super) hook: BTreeSet<usize>,
     pub(super) hook_any: bool,
     src_out: Option<SrcOut>,
 }
 
+/// What decides whether a summary changed in a fixed-point round.
+type SummKey = (
+    usize,
+    usize,
+    Vec<usize>,
+    Vec<usize>,
+    Vec<(usize, usize)>,
+    Vec<(usize, usize)>,
+    usize,
+    bool,
+    bool,
+);
+
 impl Summ {
     /// What decides whether the summary changed in a fixed-point round.
-    pub(super) fn key(&self) -> (usize, usize, Vec<usize>, Vec<usize>, usize, bool, bool) {
+    pub(super) fn key(&self) -> SummKey {
         (
             self.ret_params.len(),
             self.flows.len(),
             self.sink.keys().copied().collect(),
             self.carrier.keys().copied().collect(),
+            self.field.iter().map(|(k, v)| (*k, v.len())).collect(),
+            self.lost.iter().map(|(k, v)| (*k, v.len())).collect(),
             self.hook.len(),
             self.hook_any,
             self.src_out.is_some(),
@@ -47,6 +74,10 @@ impl Summ {
 pub(super) struct Reach {
     pub(super) sinks: Vec<Chain>,
     pub(super) carriers: Vec<(Chain, String)>,
+    /// Stores into struct fields: the chain ends with the store.
+    pub(super) fields: Vec<(Chain, FieldKey)>,
+    /// Where the trail is lost (each hop's note says why).
+    pub(super) lost: Vec<Hop>,
     pub(super) hooks: Vec<Hop>,
     pub(super) ret: bool,
     pub(super) outs: BTreeSet<usize>,
@@ -119,6 +150,8 @@ impl Engine<'_, '_> {
         let mut r = Reach::default();
         self.calls_reached(id, f, &t, &mut r);
         self.carrier_stores(id, f, &t, &mut r);
+        self.field_stores(id, f, &t, &mut r);
+        self.lost_assigns(id, f, &t, &mut r);
         r.ret = self.returns_page(f) && f.returns.iter().any(|e| self.tainted(id, e, &t));
         for (i, p) in f.params.iter().enumerate() {
             if !p.is_empty() && t.contains(p) && self.can_carry(f, p) {
@@ -140,6 +173,15 @@ impl Engine<'_, '_> {
                 if !t.contains(&a.lhs) && self.can_carry(f, &a.lhs) && self.tainted(id, &a.rhs, &t)
                 {
                     t.insert(a.lhs.clone());
+                }
+                // An alias of a page array: `pages = req->pages` makes what is written through
+                // `pages` land in `req->pages` too.
+                if t.contains(&a.lhs) && self.is_container(f, &a.lhs) && a.rhs.calls.is_empty() {
+                    if let Some(target) = alias_target(&a.rhs) {
+                        if !t.contains(target) {
+                            t.insert(target.to_string());
+                        }
+                    }
                 }
             }
             for c in &f.calls {
@@ -222,7 +264,19 @@ impl Engine<'_, '_> {
                 }
                 Role::Plain => {
                     if let Some(field) = c.callee.strip_prefix("->") {
-                        for (d, var, fi, line) in self.ix.resolve_field(field) {
+                        let targets = self.ix.resolve_field(field);
+                        if targets.is_empty() {
+                            r.lost.push(self.hop(
+                                id,
+                                c.line,
+                                &c.callee,
+                                format!(
+                                    "passed to ->{field}(), a call through a function pointer \
+                                     that no ops initialiser of the rules resolves"
+                                ),
+                            ));
+                        }
+                        for (d, var, fi, line) in targets {
                             let head = self.hop(
                                 id,
                                 c.line,
@@ -242,7 +296,20 @@ impl Engine<'_, '_> {
                             self.callee_effects(id, c, d, head, t, r);
                         }
                     } else {
-                        for &d in self.ix.resolve(id, &c.callee).iter() {
+                        let defs = self.ix.resolve(id, &c.callee);
+                        if defs.is_empty() && !c.callee.is_empty() && !self.value_kept(f, c) {
+                            r.lost.push(self.hop(
+                                id,
+                                c.line,
+                                &c.callee,
+                                format!(
+                                    "passed to {}(), whose definition is in no parsed file \
+                                     (a macro, or a file the widening did not reach)",
+                                    c.callee
+                                ),
+                            ));
+                        }
+                        for &d in defs.iter() {
                             let head = self.hop(
                                 id,
                                 c.line,
@@ -300,6 +367,142 @@ impl Engine<'_, '_> {
         }
     }
 
+    /// A variable through which pages are written into memory it points to: a page array
+    /// (`struct page **`, `struct folio *folios[]`) or a pointer to a container of pages
+    /// (`struct bio_vec *`, `struct folio_batch *`).
+    fn is_container(&self, f: &Func, v: &str) -> bool {
+        let Some(ty) = f.var_types.get(v) else {
+            return false;
+        };
+        let ptr = f.var_ptr.get(v).copied().unwrap_or(0);
+        if !self.ix.rules.page_types.iter().any(|p| p == ty) {
+            return false;
+        }
+        if ty == "page" || ty == "folio" {
+            ptr >= 2
+        } else {
+            ptr >= 1
+        }
+    }
+
+    /// Whether the value of call `c` is assigned to a variable that can carry a page (then the
+    /// taint goes on through that variable).
+    fn value_kept(&self, f: &Func, c: &Call) -> bool {
+        f.assigns.iter().any(|a| {
+            a.line == c.line
+                && self.can_carry(f, &a.lhs)
+                && a.rhs.calls.iter().any(|(n, _)| n == &c.callee)
+        }) || f
+            .returns
+            .iter()
+            .any(|e| e.calls.iter().any(|(n, _)| n == &c.callee))
+    }
+
+    /// The stores of a tainted value (`t`) into struct fields in function `id` (`f`): an
+    /// assignment `x->f = page` (or `x->f[i] = page`, `x.f = page`), a page array handed out
+    /// through `x->f`, or a designated initialiser `(struct T){ .f = page }`. A field of a
+    /// carrier (the pipe buffer's page) is the carrier's business. A store into `x->f` where
+    /// the type of `x` is unknown is a lost point.
+    fn field_stores(&self, id: usize, f: &Func, t: &HashSet<String>, r: &mut Reach) {
+        let is_carrier = |ty: &str, fld: &str| {
+            self.ix
+                .rules
+                .carrier
+                .iter()
+                .any(|c| c.struct_name == ty && c.page_field == fld)
+        };
+        let mut done: HashSet<FieldKey> = HashSet::new();
+        let mut names: Vec<&String> = t.iter().filter(|e| e.contains("->")).collect();
+        names.sort();
+        for e in names {
+            let Some((x, fld)) = e.split_once("->") else {
+                continue;
+            };
+            let line = store_line(f, e);
+            match f.var_types.get(x) {
+                Some(ty) if !ty.is_empty() => {
+                    if is_carrier(ty, fld) || self.ix.rules.page_types.iter().any(|p| p == ty) {
+                        // A page type's own field (`page->mapping`, `bv->bv_page`) is the page.
+                        continue;
+                    }
+                    let key = (ty.clone(), fld.to_string());
+                    if done.insert(key.clone()) {
+                        r.fields.push((
+                            vec![self.hop(
+                                id,
+                                line,
+                                &format!("{ty}.{fld}"),
+                                format!("stores the page in struct {ty}.{fld} ({x}->{fld})"),
+                            )],
+                            key,
+                        ));
+                    }
+                }
+                _ => r.lost.push(self.hop(
+                    id,
+                    line,
+                    e,
+                    format!(
+                        "stored into {x}->{fld}, and the type of `{x}` is not declared in \
+                         {}() (a global, or a macro's result)",
+                        f.name
+                    ),
+                )),
+            }
+        }
+        for s in &f.stores {
+            let Some(ty) = s.ty.as_deref().filter(|t| !t.is_empty()) else {
+                continue;
+            };
+            // A page type's initialiser (`struct bio_vec bv = { .bv_page = page }`) taints
+            // the variable itself: the page travels with it.
+            if self.ix.rules.page_types.iter().any(|p| p == ty) {
+                continue;
+            }
+            for (fld, e) in &s.fields {
+                if !self.tainted(id, e, t) || is_carrier(ty, fld) {
+                    continue;
+                }
+                let key = (ty.to_string(), fld.clone());
+                if done.insert(key.clone()) {
+                    r.fields.push((
+                        vec![self.hop(
+                            id,
+                            s.line,
+                            &format!("{ty}.{fld}"),
+                            format!("stores the page in struct {ty}.{fld} (initialiser)"),
+                        )],
+                        key,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Assignments of a tainted variable itself (not a call's result) to a variable whose
+    /// declared type cannot hold a page (`unsigned long addr = (unsigned long)page`): the
+    /// analysis does not follow such a value, so it is a lost point.
+    fn lost_assigns(&self, id: usize, f: &Func, t: &HashSet<String>, r: &mut Reach) {
+        for a in &f.assigns {
+            if self.can_carry(f, &a.lhs) || !a.rhs.roots.iter().any(|x| t.contains(x)) {
+                continue;
+            }
+            if !a.rhs.calls.is_empty() {
+                continue;
+            }
+            let ty = f.var_types.get(&a.lhs).cloned().unwrap_or_default();
+            r.lost.push(self.hop(
+                id,
+                a.line,
+                &a.lhs,
+                format!(
+                    "assigned to `{}` of type {ty}, a type the analysis does not follow",
+                    a.lhs
+                ),
+            ));
+        }
+    }
+
     fn callee_effects(
         &self,
         id: usize,
@@ -322,6 +525,22 @@ impl Engine<'_, '_> {
                 let mut ch = vec![head.clone()];
                 ch.extend(chain.iter().cloned());
                 r.carriers.push((ch, ops.clone()));
+            }
+        }
+        for (&i, v) in &s.field {
+            if self.arg_tainted(id, c, i, t) {
+                for (chain, key) in v {
+                    if chain.len() < MAX_CHAIN {
+                        let mut ch = vec![head.clone()];
+                        ch.extend(chain.iter().cloned());
+                        r.fields.push((ch, key.clone()));
+                    }
+                }
+            }
+        }
+        for (&i, v) in &s.lost {
+            if self.arg_tainted(id, c, i, t) {
+                r.lost.extend(v.iter().cloned());
             }
         }
         for &i in &s.hook {
@@ -502,6 +721,20 @@ impl Engine<'_, '_> {
             if let Some(ch) = r.carriers.into_iter().min_by_key(|c| c.0.len()) {
                 s.carrier.insert(i, ch);
             }
+            let mut fields = r.fields;
+            fields.sort_by(|a, b| (a.0.len(), &a.1).cmp(&(b.0.len(), &b.1)));
+            fields.dedup_by(|a, b| a.1 == b.1);
+            fields.truncate(MAX_PER_PARAM);
+            if !fields.is_empty() {
+                s.field.insert(i, fields);
+            }
+            let mut lost = r.lost;
+            let mut seen = HashSet::new();
+            lost.retain(|h| seen.insert((h.file.clone(), h.line, h.note.clone())));
+            lost.truncate(MAX_PER_PARAM);
+            if !lost.is_empty() {
+                s.lost.insert(i, lost);
+            }
         }
         // "Returns a referenced page": a source's page leaves through the return or a parameter.
         // Rule sources are taken at their own call sites, not through their implementation.
@@ -526,6 +759,41 @@ impl Engine<'_, '_> {
             }
         }
         s
+    }
+}
+
+/// The line where `e` (`x->f`) gets its value in `f`: an assignment to it, else a call that
+/// takes it, else the function's first line.
+fn store_line(f: &Func, e: &str) -> u32 {
+    f.assigns
+        .iter()
+        .filter(|a| a.lhs == e)
+        .map(|a| a.line)
+        .min()
+        .or_else(|| {
+            f.calls
+                .iter()
+                .filter(|c| c.args.iter().any(|a| a.roots.iter().any(|r| r == e)))
+                .map(|c| c.line)
+                .min()
+        })
+        .unwrap_or(f.line)
+}
+
+/// What an alias assignment's right-hand side names: `req->pages` or `pages` (a single
+/// root, or a root and its `->` field).
+fn alias_target(rhs: &Expr) -> Option<&str> {
+    let fields: Vec<&String> = rhs.roots.iter().filter(|r| r.contains("->")).collect();
+    match (fields.len(), rhs.roots.len()) {
+        (1, 2) => {
+            let base = fields[0].split("->").next().unwrap_or("");
+            rhs.roots
+                .iter()
+                .any(|r| r == base)
+                .then_some(fields[0].as_str())
+        }
+        (0, 1) => Some(rhs.roots[0].as_str()),
+        _ => None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Findings: each source's page followed to sinks and carriers, carrier consumers, the stable
 //! finding ids, subsystems and the scenarios findings belong to.
 
-use super::engine::Engine;
+use super::engine::{Engine, FieldKey};
 use super::index::Role;
 use super::{Chain, Consumer, Finding, Hop, Site};
 use crate::extract::{Expr, Func};
@@ -20,37 +20,65 @@ pub(super) fn first_use(f: &Func, pseudo: &str) -> Option<u32> {
     a.chain(c).min()
 }
 
+/// A source call site analysed in its function, before the struct fields its page was
+/// stored into are followed (they are followed for all sites at once: [`super::fields`]).
+pub(super) struct Draft {
+    pub(super) site: Option<Site>,
+    /// `Some(class, detail)` when decided without the fields: covered, returned-to-caller
+    /// (a wrapper); `None` to decide after the fields.
+    pub(super) decided: Option<(String, String)>,
+    pub(super) src_chain: Chain,
+    pub(super) rule: String,
+    /// Findings through sinks and carriers already made.
+    pub(super) ids: Vec<String>,
+    /// The page reached a sink or a carrier, but every carrier's check op calls the hook.
+    pub(super) carrier_covered: bool,
+    pub(super) returned: bool,
+    pub(super) fields: Vec<(Chain, FieldKey)>,
+    pub(super) lost: Vec<Hop>,
+}
+
 pub(super) fn source_findings(
     eng: &Engine,
     id: usize,
     consumers: &[Consumer],
-) -> (Vec<Site>, Vec<Finding>) {
+) -> (Vec<Draft>, Vec<Finding>) {
     let ix = eng.ix;
     let f = ix.func(id);
     let file = ix.file_of(id);
-    let mut sites = Vec::new();
+    let mut drafts = Vec::new();
     let mut findings = Vec::new();
     let wrapper = ix.role(&f.name) != Role::Plain;
     for site in eng.sources(id) {
-        let mut ids = Vec::new();
-        let (class, detail) = if site.pinned {
-            ("covered".to_string(), site.chain[0].note.clone())
+        let mut d = Draft {
+            site: None,
+            decided: None,
+            src_chain: site.chain.clone(),
+            rule: site.rule.clone(),
+            ids: Vec::new(),
+            carrier_covered: false,
+            returned: false,
+            fields: Vec::new(),
+            lost: Vec::new(),
+        };
+        if site.pinned {
+            d.decided = Some(("covered".to_string(), site.chain[0].note.clone()));
         } else if wrapper {
-            (
+            d.decided = Some((
                 "returned-to-caller".to_string(),
                 format!(
                     "inside {}(), itself a source: classified at its call sites",
                     f.name
                 ),
-            )
+            ));
         } else {
             let r = eng.analyse(id, &site.seeds);
             if let Some(h) = r.hooks.first() {
-                (
+                d.decided = Some((
                     "covered".to_string(),
                     format!("{}:{} {}", h.file, h.line, h.note),
-                )
-            } else if !r.sinks.is_empty() || !r.carriers.is_empty() {
+                ));
+            } else {
                 let mut seen = HashSet::new();
                 for sink in &r.sinks {
                     let mut chain = site.chain.clone();
@@ -59,47 +87,24 @@ pub(super) fn source_findings(
                     if !seen.insert(key) {
                         continue;
                     }
-                    let why = format!(
-                        "{}() takes the reference without the accessibility hook, and no \
-                         function on the chain calls {} or a hook-covered callee on every \
-                         path before the page reaches {}()",
-                        chain[0].callee,
-                        ix.rules.hooks.direct.join("/"),
-                        chain.last().map(|h| h.callee.as_str()).unwrap_or("")
-                    );
-                    let fnd = make_finding(&site.rule, chain, why);
-                    ids.push(fnd.id.clone());
+                    let fnd = make_finding(&site.rule, chain, sink_why(eng, &site.chain, sink));
+                    d.ids.push(fnd.id.clone());
                     findings.push(fnd);
                 }
+                let mut carrier_ids = 0;
                 for (cchain, ops) in &r.carriers {
                     for fnd in carrier_findings(eng, &site.chain, cchain, ops, consumers) {
-                        ids.push(fnd.id.clone());
+                        d.ids.push(fnd.id.clone());
                         findings.push(fnd);
+                        carrier_ids += 1;
                     }
                 }
-                if ids.is_empty() {
-                    (
-                        "covered".to_string(),
-                        "carrier check op calls the hook".to_string(),
-                    )
-                } else {
-                    ("finding".to_string(), format!("{} finding(s)", ids.len()))
-                }
-            } else if r.ret || site.ret_here || !r.outs.is_empty() {
-                (
-                    "returned-to-caller".to_string(),
-                    format!(
-                        "{}() returns the referenced page; followed at its call sites",
-                        f.name
-                    ),
-                )
-            } else {
-                (
-                    "no-io".to_string(),
-                    "the page never reaches a sink or carrier".to_string(),
-                )
+                d.carrier_covered = !r.carriers.is_empty() && carrier_ids == 0;
+                d.returned = r.ret || site.ret_here || !r.outs.is_empty();
+                d.fields = r.fields;
+                d.lost = r.lost;
             }
-        };
+        }
         if site.gup {
             let flags = site
                 .call
@@ -108,22 +113,93 @@ pub(super) fn source_findings(
                 .find(|a| a.text.contains("FOLL_") || a.text.contains("gup_flags"))
                 .map(|a| a.text.clone())
                 .unwrap_or_default();
-            sites.push(Site {
+            d.site = Some(Site {
                 file: file.to_string(),
                 line: site.call.line,
                 func: f.name.clone(),
                 callee: site.call.callee.clone(),
                 flags,
-                class,
-                detail,
-                findings: ids,
+                class: String::new(),
+                detail: String::new(),
+                findings: Vec::new(),
             });
         }
+        drafts.push(d);
     }
-    (sites, findings)
+    (drafts, findings)
 }
 
-fn carrier_findings(
+/// Why a chain that reaches a sink is a finding.
+pub(super) fn sink_why(eng: &Engine, src: &Chain, sink: &Chain) -> String {
+    format!(
+        "{}() takes the reference without the accessibility hook, and no function on the \
+         chain calls {} or a hook-covered callee on every path before the page reaches {}()",
+        src[0].callee,
+        eng.ix.rules.hooks.direct.join("/"),
+        sink.last().map(|h| h.callee.as_str()).unwrap_or("")
+    )
+}
+
+/// The class of a draft once its fields were followed (`field_ids`: the findings through
+/// them; `field_lost`: where their trail is lost).
+pub(super) fn classify(
+    d: &Draft,
+    f_name: &str,
+    field_ids: &[String],
+    field_lost: &[Hop],
+) -> (String, String, Vec<String>) {
+    if let Some((c, detail)) = &d.decided {
+        return (c.clone(), detail.clone(), Vec::new());
+    }
+    let mut ids = d.ids.clone();
+    ids.extend(field_ids.iter().cloned());
+    if !ids.is_empty() {
+        return ("finding".into(), format!("{} finding(s)", ids.len()), ids);
+    }
+    if d.carrier_covered {
+        return (
+            "covered".into(),
+            "carrier check op calls the hook".into(),
+            ids,
+        );
+    }
+    if d.returned {
+        return (
+            "returned-to-caller".into(),
+            format!("{f_name}() returns the referenced page; followed at its call sites"),
+            ids,
+        );
+    }
+    // In the order found: the site's own function first, then its callees, then the fields.
+    let mut seen = HashSet::new();
+    let lost: Vec<&Hop> = d
+        .lost
+        .iter()
+        .chain(field_lost.iter())
+        .filter(|h| seen.insert((h.file.as_str(), h.line, h.note.as_str())))
+        .collect();
+    if let Some(h) = lost.first() {
+        let more = if lost.len() > 1 {
+            format!(" (+{} more)", lost.len() - 1)
+        } else {
+            String::new()
+        };
+        return (
+            "lost".into(),
+            format!("lost at {}:{} ({}){more}", h.file, h.line, h.note),
+            ids,
+        );
+    }
+    (
+        "no-io".into(),
+        "established: every use of the page stays in parsed functions, reaches no sink, \
+         carrier or struct field, and leaves through no unknown callee"
+            .into(),
+        ids,
+    )
+}
+
+pub(super) fn carrier_findings(
     eng: &Engine,
     src: &Chain,
     store: &Chain,
@@ -210,7 +286,7 @@ fn carrier_findings(
     out
 }
 
-fn make_finding(rule: &str, chain: Chain, why: String) -> Finding {
+pub(super) fn make_finding(rule: &str, chain: Chain, why: String) -> Finding {
     let first = &chain[0];
     let last = &chain[chain.len() - 1];
     // Stable across line moves: rule, source function and callee, every function on the chain,
@@ -233,6 +309,7 @@ fn make_finding(rule: &str, chain: Chain, why: String) -> Finding {
     );
     Finding {
         id,
+        identity: String::new(),
         rule: rule.to_string(),
         scenario: None,
         subsystem: subsystem(&first.file),
@@ -241,6 +318,34 @@ fn make_finding(rule: &str, chain: Chain, why: String) -> Finding {
         chain,
         partly_parsed: Vec::new(),
     }
+}
+
+/// The sink class of a chain's last hop (`class` of the sink rule, else its id; `carrier` for
+/// a chain that ends elsewhere).
+pub fn sink_class(rules: &Rules, callee: &str) -> String {
+    rules
+        .sink
+        .iter()
+        .find(|s| any_glob(&s.names, callee))
+        .map(|s| s.class.clone().unwrap_or_else(|| s.id.clone()))
+        .unwrap_or_else(|| "other".to_string())
+}
+
+/// A finding's stable identity (see [`Finding::identity`]).
+pub(super) fn identity(rules: &Rules, f: &Finding) -> String {
+    let first = &f.chain[0];
+    let last = &f.chain[f.chain.len() - 1];
+    let mut key = format!("{}|{}|{}", f.rule, first.file, first.callee);
+    for h in &f.chain {
+        if h.note.starts_with("stores the page in") {
+            key.push('|');
+            key.push_str(&h.callee);
+        }
+    }
+    key.push('|');
+    key.push_str(&sink_class(rules, &last.callee));
+    let hash = blake3::hash(key.as_bytes()).to_hex();
+    format!("PVS-{}", &hash.as_str()[..12])
 }
 
 /// `block`, `fs/fuse`, `net/core`, `drivers/infiniband/core`...

@@ -7,19 +7,26 @@
 //! source's page leaves the function.
 
 mod engine;
+mod fields;
 mod findings;
 mod index;
+pub mod prototypes;
 
 pub use findings::subsystem;
 pub use index::{page_callees, Index};
+pub use prototypes::{RuleCheck, RulesCheck};
 
 use crate::extract::FileSummary;
 use crate::rules::Rules;
 use engine::{Engine, Summ};
-use findings::{first_use, scenario_of, source_findings};
+use findings::{classify, first_use, scenario_of, source_findings, Draft};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// Bump when the analysis changes what it finds: stored results of older versions are then
+/// not reused.
+pub const ANALYSIS_VERSION: u32 = 3;
 
 /// Longest chain kept (hops); recursion cannot grow chains past it.
 pub const MAX_CHAIN: usize = 16;
@@ -63,6 +70,11 @@ pub struct Site {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     pub id: String,
+    /// `PVS-<12 hex>`: what stays when functions or sinks are renamed: the rule, the source's
+    /// file and callee, the structs the page is stored in on the way, and the sink's class.
+    /// The two-tree diff matches findings whose ids differ by it (`updated`).
+    #[serde(default)]
+    pub identity: String,
     pub rule: String,
     pub scenario: Option<String>,
     pub subsystem: String,
@@ -91,6 +103,12 @@ pub struct Outcome {
     pub rounds: usize,
     /// The summaries reached a fixed point within MAX_ROUNDS.
     pub converged: bool,
+    /// The rules' argument indexes checked against the tree's prototypes.
+    #[serde(default)]
+    pub rules_check: RulesCheck,
+    /// Parts of parsed files not understood (nesting deeper than `extract::MAX_DEPTH`).
+    #[serde(default)]
+    pub not_understood: Vec<crate::scan::NotRead>,
 }
 
 /// Run the analysis over the parsed files.
@@ -118,6 +136,25 @@ pub fn run(rules: &Rules, files: &[Parsed]) -> Outcome {
         coverage,
         rounds,
         converged,
+        rules_check: prototypes::check(rules, files),
+        not_understood: files
+            .iter()
+            .flat_map(|p| {
+                p.summary.too_deep.iter().map(|d| crate::scan::NotRead {
+                    path: p.path.clone(),
+                    reason: format!(
+                        "line {}{}: nesting deeper than {} levels, not understood",
+                        d.line,
+                        if d.name.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({}())", d.name)
+                        },
+                        crate::extract::MAX_DEPTH
+                    ),
+                })
+            })
+            .collect(),
     }
 }
 
@@ -208,15 +245,51 @@ fn findings_and_sites(eng: &Engine, consumers: &[Consumer]) -> (Vec<Finding>, Ve
     let n = eng.ix.fns.len();
     let mut findings: BTreeMap<String, Finding> = BTreeMap::new();
     let mut sites = Vec::new();
-    let per_fn: Vec<(Vec<Site>, Vec<Finding>)> = (0..n)
+    let per_fn: Vec<(usize, Vec<Draft>, Vec<Finding>)> = (0..n)
         .into_par_iter()
-        .map(|id| source_findings(eng, id, consumers))
+        .map(|id| {
+            let (d, f) = source_findings(eng, id, consumers);
+            (id, d, f)
+        })
         .collect();
+    // The struct fields the pages were stored into, followed for all sites at once.
+    let keys: BTreeSet<engine::FieldKey> = per_fn
+        .iter()
+        .flat_map(|(_, ds, _)| ds.iter().flat_map(|d| d.fields.iter().map(|x| x.1.clone())))
+        .collect();
+    let uses = fields::field_uses(eng, keys);
+    let mut all: Vec<Finding> = Vec::new();
+    for (id, drafts, fs) in per_fn {
+        all.extend(fs);
+        for d in drafts {
+            let mut via = Vec::new();
+            let mut lost = Vec::new();
+            let cx = fields::FieldCx {
+                eng,
+                uses: &uses,
+                consumers,
+                rule: &d.rule,
+            };
+            for (store, key) in &d.fields {
+                let mut prefix = d.src_chain.clone();
+                prefix.extend(store.iter().cloned());
+                cx.findings(&prefix, key, fields::MAX_FIELD_DEPTH, &mut via, &mut lost);
+            }
+            let ids: Vec<String> = via.iter().map(|f| f.id.clone()).collect();
+            all.extend(via);
+            if let Some(mut site) = d.site.clone() {
+                let (class, detail, ids) = classify(&d, &eng.ix.func(id).name, &ids, &lost);
+                site.class = class;
+                site.detail = detail;
+                site.findings = ids;
+                sites.push(site);
+            }
+        }
+    }
     // The same source→sink pair is found again from every wrapper level: keep the shortest chain.
     let mut by_ends: BTreeMap<(String, u32, String, u32, String), Finding> = BTreeMap::new();
-    for (s, fs) in per_fn {
-        sites.extend(s);
-        for f in fs {
+    {
+        for f in all {
             let a = &f.chain[0];
             let b = &f.chain[f.chain.len() - 1];
             let key = (
@@ -242,6 +315,7 @@ fn findings_and_sites(eng: &Engine, consumers: &[Consumer]) -> (Vec<Finding>, Ve
     let mut findings: Vec<Finding> = findings.into_values().collect();
     for f in &mut findings {
         f.scenario = scenario_of(eng.ix.rules, f);
+        f.identity = findings::identity(eng.ix.rules, f);
     }
     findings.sort_by(|a, b| {
         (&a.subsystem, &a.chain[0].file, a.chain[0].line).cmp(&(

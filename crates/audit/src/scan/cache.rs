@@ -60,6 +60,8 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 pub(super) struct Cache {
     dir: PathBuf,
     manifest_path: PathBuf,
+    /// The rules' hash: a stored result is only valid for the rules it was computed with.
+    rules_key: String,
 }
 
 impl Cache {
@@ -75,6 +77,7 @@ impl Cache {
         Some(Cache {
             dir: dir.to_path_buf(),
             manifest_path: dir.join(format!("tree-{}.bin", &key.as_str()[..16])),
+            rules_key: blake3::hash(rules_text.as_bytes()).to_hex().as_str()[..12].to_string(),
         })
     }
 
@@ -95,8 +98,12 @@ impl Cache {
     }
 
     fn result_path(&self, key: &str) -> PathBuf {
-        self.dir
-            .join(format!("result-{}.json", &key[..16.min(key.len())]))
+        self.dir.join(format!(
+            "result-{}-{}-v{EXTRACT_VERSION}.{}.json",
+            &key[..16.min(key.len())],
+            self.rules_key,
+            crate::analysis::ANALYSIS_VERSION
+        ))
     }
 
     pub(super) fn load_result(&self, key: &str) -> Option<StoredResult> {

@@ -3,7 +3,7 @@
 //! looks callees up).
 
 use super::cache::{ManEntry, Manifest};
-use super::{ScanError, ScanStats};
+use super::{NotRead, ScanError, ScanStats};
 use crate::rules::Rules;
 use aho_corasick::AhoCorasick;
 use rayon::prelude::*;
@@ -18,39 +18,62 @@ pub(super) fn scan_files(
     root: &Path,
     rules: &Rules,
     old: &Manifest,
+    max_bytes: u64,
     stats: &mut ScanStats,
 ) -> Result<Manifest, ScanError> {
-    let paths = walk(root, &rules.skip_dirs)?;
+    let mut not_read = Vec::new();
+    let paths = walk(root, &rules.skip_dirs, &mut not_read)?;
     stats.files_total = paths.len();
     let ac = AhoCorasick::new(rules.prefilter_patterns()).map_err(|e| ScanError::Io {
         path: "rules".into(),
         err: std::io::Error::other(e.to_string()),
     })?;
-    let entries: Vec<(String, Option<ManEntry>, bool)> = paths
+    let entries: Vec<(String, Result<ManEntry, String>, bool)> = paths
         .par_iter()
         .map(|rel| {
-            let (e, read) = entry(root, rel, old, &ac);
+            let (e, read) = entry(root, rel, old, &ac, max_bytes);
             (rel.clone(), e, read)
         })
         .collect();
     stats.files_read = entries.iter().filter(|e| e.2).count();
     let mut manifest = Manifest::default();
-    for (rel, e, _) in &entries {
-        if let Some(e) = e {
-            stats.bytes_total += e.size;
-            manifest.entries.insert(rel.clone(), e.clone());
+    for (rel, e, _) in entries {
+        match e {
+            Ok(e) => {
+                stats.bytes_total += e.size;
+                manifest.entries.insert(rel, e);
+            }
+            Err(reason) => not_read.push(NotRead { path: rel, reason }),
         }
     }
+    not_read.sort_by(|a, b| a.path.cmp(&b.path));
+    stats.not_read = not_read;
     Ok(manifest)
 }
 
-/// The manifest entry of file `rel` (`None` if it cannot be read), and whether it was read
-/// (its stat data changed since `old`).
-fn entry(root: &Path, rel: &str, old: &Manifest, ac: &AhoCorasick) -> (Option<ManEntry>, bool) {
+/// The manifest entry of file `rel` (or why it was not read), and whether it was read (its
+/// stat data changed since `old`). A file over `max_bytes` is not read.
+fn entry(
+    root: &Path,
+    rel: &str,
+    old: &Manifest,
+    ac: &AhoCorasick,
+    max_bytes: u64,
+) -> (Result<ManEntry, String>, bool) {
     let full = root.join(rel);
-    let Ok(md) = std::fs::metadata(&full) else {
-        return (None, false);
+    let md = match std::fs::metadata(&full) {
+        Ok(m) => m,
+        Err(e) => return (Err(format!("cannot stat: {e}")), false),
     };
+    if md.len() > max_bytes {
+        return (
+            Err(format!(
+                "{} bytes, over the size limit of {max_bytes} bytes (--max-file-size)",
+                md.len()
+            )),
+            false,
+        );
+    }
     let mtime = md
         .modified()
         .ok()
@@ -59,11 +82,12 @@ fn entry(root: &Path, rel: &str, old: &Manifest, ac: &AhoCorasick) -> (Option<Ma
         .unwrap_or(0);
     if let Some(e) = old.entries.get(rel) {
         if e.mtime == mtime && e.size == md.len() {
-            return (Some(e.clone()), false);
+            return (Ok(e.clone()), false);
         }
     }
-    let Ok(bytes) = std::fs::read(&full) else {
-        return (None, false);
+    let bytes = match std::fs::read(&full) {
+        Ok(b) => b,
+        Err(e) => return (Err(format!("cannot read: {e}")), false),
     };
     let hash = blake3::hash(&bytes).to_hex().to_string();
     let matched = ac.is_match(&bytes);
@@ -79,37 +103,104 @@ fn entry(root: &Path, rel: &str, old: &Manifest, ac: &AhoCorasick) -> (Option<Ma
         matched,
         defs,
     };
-    (Some(e), true)
+    (Ok(e), true)
+}
+
+/// A file name as the output shows it: itself when it is UTF-8, else with its bytes that are
+/// not escaped (`\xff`), so two such names stay apart.
+fn shown(name: &std::ffi::OsStr) -> String {
+    match name.to_str() {
+        Some(s) => s.to_string(),
+        None => {
+            let d = format!("{name:?}");
+            d.trim_matches('"').to_string()
+        }
+    }
 }
 
 /// The `.c` and `.h` files under `root`, relative to it, sorted; hidden directories and, at
-/// the top, the directories `skip` names are left out.
-fn walk(root: &Path, skip: &[String]) -> Result<Vec<String>, ScanError> {
+/// the top, the directories `skip` names are left out (symbolic links to directories are not
+/// followed; links to files are read through). What cannot be walked (a directory
+/// that cannot be listed, an entry whose type cannot be read, a name that is not UTF-8) is
+/// added to `not_read` with the reason; only `root` itself failing is an error.
+fn walk(
+    root: &Path,
+    skip: &[String],
+    not_read: &mut Vec<NotRead>,
+) -> Result<Vec<String>, ScanError> {
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let dir = root.join(&rel);
-        let rd = std::fs::read_dir(&dir).map_err(|err| ScanError::Io {
-            path: dir.display().to_string(),
-            err,
-        })?;
-        for e in rd.flatten() {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
+        let rel_s = rel.to_string_lossy().into_owned();
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(err) if rel.as_os_str().is_empty() => {
+                return Err(ScanError::Io {
+                    path: dir.display().to_string(),
+                    err,
+                })
+            }
+            Err(err) => {
+                not_read.push(NotRead {
+                    path: format!("{rel_s}/"),
+                    reason: format!("directory cannot be listed: {err}"),
+                });
+                continue;
+            }
+        };
+        for e in rd {
+            let e = match e {
+                Ok(e) => e,
+                Err(err) => {
+                    not_read.push(NotRead {
+                        path: format!("{rel_s}/"),
+                        reason: format!("an entry of the directory cannot be read: {err}"),
+                    });
+                    continue;
+                }
+            };
+            let os_name = e.file_name();
             let ft = match e.file_type() {
                 Ok(t) => t,
-                Err(_) => continue,
+                Err(err) => {
+                    not_read.push(NotRead {
+                        path: rel.join(shown(&os_name)).to_string_lossy().into_owned(),
+                        reason: format!("file type cannot be read: {err}"),
+                    });
+                    continue;
+                }
             };
-            let r = rel.join(&*name);
+            let Some(name) = os_name.to_str() else {
+                let bytes = os_name.to_string_lossy();
+                let c_file = bytes.ends_with(".c") || bytes.ends_with(".h");
+                if ft.is_dir() || (ft.is_file() && c_file) {
+                    not_read.push(NotRead {
+                        path: rel.join(shown(&os_name)).to_string_lossy().into_owned()
+                            + if ft.is_dir() { "/" } else { "" },
+                        reason: "the name is not UTF-8".to_string(),
+                    });
+                }
+                continue;
+            };
+            let r = rel.join(name);
             if ft.is_dir() {
                 if name.starts_with('.')
-                    || (rel.as_os_str().is_empty() && skip.iter().any(|s| s == &*name))
+                    || (rel.as_os_str().is_empty() && skip.iter().any(|s| s == name))
                 {
                     continue;
                 }
                 stack.push(r);
-            } else if ft.is_file() && (name.ends_with(".c") || name.ends_with(".h")) {
-                out.push(r.to_string_lossy().into_owned());
+            } else if name.ends_with(".c") || name.ends_with(".h") {
+                if ft.is_file() || ft.is_symlink() {
+                    // A symbolic link is read through (a dangling one is listed as not read).
+                    out.push(r.to_string_lossy().into_owned());
+                } else {
+                    not_read.push(NotRead {
+                        path: r.to_string_lossy().into_owned(),
+                        reason: "not a regular file".to_string(),
+                    });
+                }
             }
         }
     }

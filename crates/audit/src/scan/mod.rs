@@ -24,7 +24,7 @@ use std::time::Instant;
 use widen::Widen;
 
 /// Bump when `extract` changes what it records: old cached summaries are then ignored.
-const EXTRACT_VERSION: u32 = 9;
+const EXTRACT_VERSION: u32 = 10;
 /// Widening rounds after the first parse (each follows chains one call further).
 pub const MAX_WIDEN_ROUNDS: usize = 4;
 /// Files parsed per widening round at most.
@@ -40,8 +40,39 @@ pub enum ScanError {
     Io { path: String, err: std::io::Error },
 }
 
+/// Default of `--max-file-size`: larger files are not read (the largest `.c`/`.h` of 6.12,
+/// a generated AMD register header, has 24 MB).
+pub const MAX_FILE_BYTES: u64 = 32 << 20;
+
+/// A file (or directory) the run did not read or did not understand, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotRead {
+    /// Relative to the tree; a directory ends in `/`.
+    pub path: String,
+    pub reason: String,
+}
+
+/// The limits of a run.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Files larger than this are not read (listed as not read).
+    pub max_file_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: MAX_FILE_BYTES,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ScanStats {
+    /// Files and directories this run could not read (unreadable, non-UTF-8 name, over the
+    /// size limit), with the reason: blind spots that make the run incomplete.
+    #[serde(default)]
+    pub not_read: Vec<NotRead>,
     pub files_total: usize,
     pub bytes_total: u64,
     pub files_matched: usize,
@@ -76,12 +107,48 @@ pub fn check_tree(root: &Path) -> Result<(), ScanError> {
     Ok(())
 }
 
-/// Audit one tree: scan, parse, widen, analyse.
+/// Audit one tree: scan, parse, widen, analyse (with the default [`Limits`]).
 pub fn audit_tree(
     root: &Path,
     rules: &Rules,
     rules_text: &str,
     cache_dir: Option<&Path>,
+) -> Result<(Outcome, ScanStats), ScanError> {
+    audit_tree_with(root, rules, rules_text, cache_dir, &Limits::default())
+}
+
+/// Stack of the threads that walk syntax trees: [`crate::extract::MAX_DEPTH`] levels of
+/// recursion fit with room to spare.
+pub const WALK_STACK: usize = 64 << 20;
+
+/// Audit one tree: scan, parse, widen, analyse. Called outside a rayon pool (a library
+/// caller's thread), it runs in a pool of its own whose threads have [`WALK_STACK`].
+pub fn audit_tree_with(
+    root: &Path,
+    rules: &Rules,
+    rules_text: &str,
+    cache_dir: Option<&Path>,
+    limits: &Limits,
+) -> Result<(Outcome, ScanStats), ScanError> {
+    if rayon::current_thread_index().is_none() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .stack_size(WALK_STACK)
+            .build()
+            .map_err(|e| ScanError::Io {
+                path: root.display().to_string(),
+                err: std::io::Error::other(e.to_string()),
+            })?;
+        return pool.install(|| audit_in_pool(root, rules, rules_text, cache_dir, limits));
+    }
+    audit_in_pool(root, rules, rules_text, cache_dir, limits)
+}
+
+fn audit_in_pool(
+    root: &Path,
+    rules: &Rules,
+    rules_text: &str,
+    cache_dir: Option<&Path>,
+    limits: &Limits,
 ) -> Result<(Outcome, ScanStats), ScanError> {
     check_tree(root)?;
     let t0 = Instant::now();
@@ -91,7 +158,7 @@ pub fn audit_tree(
         .as_ref()
         .map(|c| c.load_manifest())
         .unwrap_or_default();
-    let mut manifest = scan_files(root, rules, &old, &mut stats)?;
+    let mut manifest = scan_files(root, rules, &old, limits.max_file_bytes, &mut stats)?;
     stats.seconds_scan = t0.elapsed().as_secs_f64();
 
     let t1 = Instant::now();
@@ -140,8 +207,11 @@ pub fn audit_tree(
         mut parsed,
         new_hashes,
         lookup,
+        failed,
         ..
     } = widen;
+    stats.not_read.extend(failed);
+    stats.not_read.sort_by(|a, b| a.path.cmp(&b.path));
     if !reuse {
         stats.widen_rounds = round;
     }

@@ -3,7 +3,7 @@
 //! at most [`MAX_WIDEN_FILES`] files.
 
 use super::cache::{Cache, Manifest};
-use super::{ScanStats, MAX_WIDEN_FILES, MAX_WIDEN_ROUNDS};
+use super::{NotRead, ScanStats, MAX_WIDEN_FILES, MAX_WIDEN_ROUNDS};
 use crate::analysis::{self, Parsed};
 use crate::extract;
 use crate::rules::Rules;
@@ -40,6 +40,8 @@ pub(super) struct Widen<'a> {
     def_index: Option<HashMap<&'a str, Vec<&'a str>>>,
     /// When the parse started (for the trace).
     t1: Instant,
+    /// Files to parse that could not be read.
+    pub(super) failed: Vec<NotRead>,
 }
 
 impl<'a> Widen<'a> {
@@ -68,6 +70,7 @@ impl<'a> Widen<'a> {
             lookup: BTreeMap::new(),
             def_index: None,
             t1,
+            failed: Vec::new(),
         }
     }
 
@@ -110,10 +113,17 @@ impl<'a> Widen<'a> {
     /// Parses the files of `todo` in parallel (a summary in the cache is used instead of
     /// parsing) and adds them to the parsed files.
     fn load(&mut self, todo: &[(String, String)], round: usize, stats: &mut ScanStats) {
-        let results: Vec<(Parsed, bool, String)> = todo
+        let all: Vec<Result<(Parsed, bool, String), NotRead>> = todo
             .par_iter()
-            .filter_map(|(rel, hash)| self.summary(rel, hash))
+            .map(|(rel, hash)| self.summary(rel, hash))
             .collect();
+        let mut results = Vec::with_capacity(all.len());
+        for r in all {
+            match r {
+                Ok(x) => results.push(x),
+                Err(n) => self.failed.push(n),
+            }
+        }
         if std::env::var_os("PVMM_AUDIT_TRACE").is_some() {
             eprintln!(
                 "round {round}: {} files loaded at {:.2}s",
@@ -133,11 +143,15 @@ impl<'a> Widen<'a> {
     }
 
     /// File `rel`'s summary (`hash`: its content hash; empty: not known, the file is read),
-    /// whether it came from the cache, and its content hash; `None` if it cannot be read.
-    fn summary(&self, rel: &str, hash: &str) -> Option<(Parsed, bool, String)> {
+    /// whether it came from the cache, and its content hash; why not if it cannot be read.
+    fn summary(&self, rel: &str, hash: &str) -> Result<(Parsed, bool, String), NotRead> {
+        let fail = |e: std::io::Error| NotRead {
+            path: rel.to_string(),
+            reason: format!("cannot read: {e}"),
+        };
         let mut bytes = None;
         let hash = if hash.is_empty() {
-            let b = std::fs::read(self.root.join(rel)).ok()?;
+            let b = std::fs::read(self.root.join(rel)).map_err(fail)?;
             let h = blake3::hash(&b).to_hex().to_string();
             bytes = Some(b);
             h
@@ -149,17 +163,22 @@ impl<'a> Widen<'a> {
             summary,
         };
         if let Some(s) = self.cache.and_then(|c| c.load_summary(&hash)) {
-            return Some((parsed(s), true, hash));
+            return Ok((parsed(s), true, hash));
         }
         let bytes = match bytes {
             Some(b) => b,
-            None => std::fs::read(self.root.join(rel)).ok()?,
+            None => std::fs::read(self.root.join(rel)).map_err(fail)?,
         };
-        let s = extract::summarise(&bytes).unwrap_or_default();
+        let Some(s) = extract::summarise(&bytes) else {
+            return Err(NotRead {
+                path: rel.to_string(),
+                reason: "tree-sitter could not parse it at all".into(),
+            });
+        };
         if let Some(c) = self.cache {
             c.save_summary(&hash, &s);
         }
-        Some((parsed(s), false, hash))
+        Ok((parsed(s), false, hash))
     }
 
     /// The files to parse next: those (at most 3 per callee) that define the callees a page

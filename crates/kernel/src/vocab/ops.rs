@@ -997,6 +997,37 @@ ops! {
         switches: &[("kernel_fault", "what the 0x3d handler does for the kernel's write")],
         batch: Batch::None,
     },
+    Reclaim {
+        name: "reclaim",
+        doc: "One pass of page reclaim over the page-cache folio at `file`/`index` (the LRU scan reaching it): `shrink_folio_list` isolates it (a reference; not a folio still on a per-CPU LRU batch), trylocks it, leaves it under writeback, ages its PTEs (`folio_referenced`: on s390 a young PTE becomes present but `_PAGE_INVALID`, no export; referenced → kept or activated), unmaps it (`try_to_unmap`: `ptep_clear_flush` exports in a protected mm), leaves a pinned one, writes a dirty one out only from kswapd (`pageout` → `folio_start_writeback`, the hook; the disk reads it after the pass) and otherwise flags it PG_reclaim, and frees a clean one (`__remove_mapping`: freeze at 1 + 1, removal from the cache). A mapped folio takes two passes (the first ages it).",
+        fields: [
+            file: usize = (Kind::File, REQ, "the file"),
+            index: usize = (Kind::Index, REQ, "the page index"),
+            kswapd: bool = (Kind::Bool, dflt_bool(false), "the pass runs in kswapd with the node PGDAT_DIRTY: a dirty folio already flagged PG_reclaim is written out (else direct reclaim: it is flagged and activated)"),
+        ],
+        calls: "shrink_inactive_list > isolate_lru_folios (folio_try_get, folio_test_clear_lru) > shrink_folio_list: folio_trylock > folio_test_writeback (PG_reclaim, activate) > folio_check_references > folio_referenced > ptep_test_and_clear_young (s390: _PAGE_INVALID, no export) > try_to_unmap > try_to_unmap_one > ptep_clear_flush (export in a protected mm) > page_remove_rmap > folio_put > folio_maybe_dma_pinned > pageout (is_page_cache_freeable, folio_clear_dirty_for_io, ->writepage > folio_start_writeback > arch_make_page_accessible, folio_unlock) | __remove_mapping (folio_ref_freeze(1 + nr), __filemap_remove_folio) > free_unref_page_list | folio_putback_lru; the write-out's bio: disk reads the page > folio_end_writeback",
+        cites: &[
+            "mm/vmscan.c: isolate_lru_folios, 6.1.192",
+            "mm/vmscan.c: shrink_folio_list, 6.1.192",
+            "mm/vmscan.c: folio_check_references, 6.1.192",
+            "mm/rmap.c: folio_referenced_one, 6.1.192",
+            "arch/s390/include/asm/pgtable.h: ptep_test_and_clear_young, 6.1.192",
+            "mm/rmap.c: try_to_unmap_one, 6.1.192",
+            "arch/s390/include/asm/pgtable.h: ptep_clear_flush, 6.1.192",
+            "mm/vmscan.c: pageout, 6.1.192",
+            "mm/vmscan.c: __remove_mapping, 6.1.192",
+            "mm/vmscan.c: shrink_folio_list, 6.12.118",
+        ],
+        switches: &[
+            ("pte_clear_export_clears_arch1", "the export at the PTE clear also clears PG_arch_1"),
+            ("unmap_checks_young", "try_to_unmap_one gives up on a PTE made young again (v5.7 … v5.10)"),
+            ("reclaim_skips_pinned", "a maybe-pinned folio is activated after the unmap"),
+            ("reclaim_fs_writeout", "pageout writes file-system folios at all"),
+            ("end_writeback_takes_ref", "the write-out's end takes a temporary reference"),
+            ("debug_vm", "VM_BUG_ON on the writeback hook's failure"),
+        ],
+        batch: Batch::None,
+    },
 }
 
 #[cfg(test)]

@@ -687,6 +687,45 @@ switches! {
                 Evidence::Mail("\"udmabuf: pin the pages using memfd_pin_folios() API\" with \"mm/gup: Introduce memfd_pin_folios() for pinning memfd folios\" (Vivek Kasireddy), in mm-unstable/mm-stable revlists of mid-2024 (search ids 65813395843, 8819838165); v6.11 inferred from the branch timing, commit ids rebased; 6.12.118 read")),
         ],
     },
+    reclaim_skips_pinned: bool {
+        doc: "`shrink_folio_list` leaves a folio that is maybe DMA-pinned (`folio_maybe_dma_pinned`: refcount ≥ GUP_PIN_COUNTING_BIAS) once it is unmapped: activated, not written out or freed (Jan Kara, \"mm: do not reclaim private data from pinned page\").",
+        values: &[
+            ValueSpec::new("false", "no pinned check: a pinned page-cache folio is written out and its removal left to __remove_mapping's freeze (which the pin makes fail)"),
+            ValueSpec::new("true", "after try_to_unmap: folio_maybe_dma_pinned → activate_locked (6.1.192 and 6.12.118 mm/vmscan.c: shrink_folio_list)"),
+        ],
+        history: [
+            (V5_7, false, None,
+                Evidence::Source("the v5.x-era mm/vmscan.c copy (search id 12937212337): shrink_page_list has no page_maybe_dma_pinned check (fact sheet mm.md §2.6)")),
+            (Release::v(6, 4), true, None,
+                Evidence::Mail("added to mm-hotfixes-unstable 2023-05-02 with Cc: stable (search id 38767688414): a hotfix of the v6.4-rc cycle, v6.4 inferred, tag containment not checked; the 6.1.y backport (id 39543236319, point release not established) is in 6.1.192 mm/vmscan.c, read")),
+        ],
+    },
+    unmap_checks_young: bool {
+        doc: "`try_to_unmap_one` without TTU_IGNORE_ACCESS first clears the young bit (`ptep_clear_flush_young_notify`: on s390 the PTE becomes `_PAGE_INVALID`, no export) and gives up on a young PTE, before clearing it.",
+        values: &[
+            ValueSpec::new("false", "reclaim's unmap clears the PTE whatever its young bit (TTU_IGNORE_ACCESS always; 6.1.192 mm/rmap.c: try_to_unmap_one)"),
+            ValueSpec::new("true", "a PTE made young since folio_referenced aborts the unmap (made old, the folio activated)"),
+        ],
+        history: [
+            (V5_7, true, None,
+                Evidence::Source("the v5.x-era mm/rmap.c copy (search id 9400258368): try_to_unmap_one tests TTU_IGNORE_ACCESS (fact sheet mm.md §2.6)")),
+            (Release::v(5, 11), false, None,
+                Evidence::Mail("\"mm/rmap: always do TTU_IGNORE_ACCESS\", Shakeel Butt, posted 2020-11-04 (search id 19125891391), in the 5.10-stable review of 2020-12-28 as an upstream commit (id 44526066244): v5.11 inferred, tag containment not checked; 6.1.192 mm/rmap.c read: no young check")),
+        ],
+    },
+    reclaim_fs_writeout: bool {
+        doc: "Reclaim's `pageout` writes a dirty file-system folio through `->writepage` (only kswapd, with the folio flagged PG_reclaim and the node PGDAT_DIRTY); newer kernels leave file folios to the flusher.",
+        values: &[
+            ValueSpec::new("false", "pageout writes only shmem and anonymous (swap) folios; a dirty file folio is activated"),
+            ValueSpec::new("true", "pageout → folio_clear_dirty_for_io → ->writepage → folio_start_writeback (the hook) → unlock (6.1.192 and 6.12.118 mm/vmscan.c: pageout)"),
+        ],
+        history: [
+            (V5_7, true, None,
+                Evidence::Source("6.1.192 and 6.12.118 mm/vmscan.c: pageout calls mapping->a_ops->writepage; v5.x-era copy (id 12937212337) alike")),
+            (Release::v(6, 16), false, None,
+                Evidence::Mail("the newest torvalds mm/vmscan.c stored (search id 66094458906): pageout activates non-shmem, non-anonymous folios (fact sheet mm.md §2.4); Christoph Hellwig's 2025 writeout series, robot report 2025-05-08 (id 45791855748): v6.16 inferred from that date, commit and tag containment not established (weak)")),
+        ],
+    },
     debug_vm: bool {
         doc: "CONFIG_DEBUG_VM: `VM_BUG_ON*` are live (e.g. `page_ref_unfreeze` on a non-zero count, the writeback hook's failure).",
         values: &[

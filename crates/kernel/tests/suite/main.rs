@@ -5,4 +5,5 @@
 mod folio;
 mod functions;
 mod gup;
+mod reclaim;
 mod releases;
