@@ -55,6 +55,9 @@ pub enum Backing {
     AnonPair,
     /// The same in a memfd (shmem: memory-backend-memfd).
     MemfdPair,
+    /// Two guest frames (gfn 0 and 1) in ONE large folio of order 1 of a MAP_SHARED file
+    /// (a filesystem with large folios), mapped by PTEs at vpns 0 and 1.
+    FileFolio,
 }
 
 impl Backing {
@@ -63,6 +66,7 @@ impl Backing {
         match self {
             Backing::File | Backing::Anon => &[0],
             Backing::FilePair | Backing::AnonPair | Backing::MemfdPair => &[255, 256],
+            Backing::FileFolio => &[0, 1],
         }
     }
 }
@@ -101,13 +105,21 @@ pub struct RowSetup {
 }
 
 /// The rows with their own set-up (the others: one frame, the vCPU stores into it).
-pub const SETUPS: &[RowSetup] = &[RowSetup {
-    id: "unpack-image",
-    image: true,
-    // QEMU's vCPU thread handles the guest's diag 308 subcode 10 with KVM_PV_UNPACK (the
-    // guest runs no other vCPU meanwhile), then the guest runs and reads its image.
-    vcpu: r#"{ op = "unpack", gfn = 0, pages = 2, frame = "s390_pv_unpack > kvm_s390_handle_pv" }, { op = "guest-access", gfn = 0 }, { op = "guest-access", gfn = 1 }"#,
-}];
+pub const SETUPS: &[RowSetup] = &[
+    RowSetup {
+        id: "unpack-image",
+        image: true,
+        // QEMU's vCPU thread handles the guest's diag 308 subcode 10 with KVM_PV_UNPACK (the
+        // guest runs no other vCPU meanwhile), then the guest runs and reads its image.
+        vcpu: r#"{ op = "unpack", gfn = 0, pages = 2, frame = "s390_pv_unpack > kvm_s390_handle_pv" }, { op = "guest-access", gfn = 0 }, { op = "guest-access", gfn = 1 }"#,
+    },
+    RowSetup {
+        id: "unpack-large-folio",
+        image: true,
+        // The same unpack, over two pages of one large folio.
+        vcpu: r#"{ op = "unpack", gfn = 0, pages = 2, frame = "s390_pv_unpack > kvm_s390_handle_pv" }, { op = "guest-access", gfn = 0 }, { op = "guest-access", gfn = 1 }"#,
+    },
+];
 
 /// The set-up of `path` ([`SETUPS`]).
 pub fn setup(path: &Path_) -> Option<&'static RowSetup> {
@@ -161,6 +173,7 @@ pub const PATHS: &[Path_] = &[
     Path_ { id: "madvise-dontneed-export-fails", title: "MADV_DONTNEED while the UV fails the export at PTE clear", kernel: "arch/s390/include/asm/pgtable.h: ptep_get_and_clear_full: export failure ignored (≤ v6.19), WARN_ON_ONCE (v7.0, 850103b0ce6d); the page is freed either way", backing: Backing::Anon, ops: r#"{ op = "uv-fail", call = "export", rc = 0x102 }, { op = "zap", mm = "{mm}", vpn = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "pv-teardown", title: "VM teardown (KVM_PV_DISABLE) while GUP holds a pin", kernel: "arch/s390/kvm/pv.c: kvm_s390_pv_deinit_vm: s390_reset_acc then DESTROY_SEC_CONF (v5.7) | DESTROY_SEC_CONF then s390_uv_destroy_range (v6.0) | kvm_s390_pv_deinit_cleanup_all (v6.2)", backing: Backing::Anon, ops: r#"{ op = "gup", mm = "{mm}", vpn = 0, flags = "FOLL_PIN" }, { op = "dma" }, { op = "put" }"#, vcpu_extra: r#", { op = "pv-teardown" }"#, variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "pv-teardown-async", title: "asynchronous VM teardown while GUP holds a pin", kernel: "arch/s390/kvm/pv.c: kvm_s390_pv_set_aside (DESTROY_SEC_CONF_FAST, kvm_s390_destroy_lower_2g) + kvm_s390_pv_deinit_aside_vm (v6.2); before v6.2 the VMM falls back to KVM_PV_DISABLE", backing: Backing::Anon, ops: r#"{ op = "gup", mm = "{mm}", vpn = 0, flags = "FOLL_PIN" }, { op = "dma" }, { op = "put" }"#, vcpu_extra: r#", { op = "pv-teardown", async_cleanup = true }"#, variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "unpack-large-folio", title: "KVM_PV_UNPACK of a 2-page image held in ONE large folio while a reader takes a reference through its second page", kernel: "arch/s390/kernel/uv.c: gmap_make_secure (page-count freeze v5.7; -EINVAL v6.10; -E2BIG > split_folio v6.11); arch/s390/kvm/gmap.c: kvm_s390_wiggle_split_folio (v6.14-rc1); arch/s390/kernel/uv.c: make_hva_secure > s390_wiggle_split_folio (v6.14; 0 -> -EAGAIN v6.16); mm/huge_memory.c: split_huge_page_to_list_to_order; mm/filemap.c: find_get_page (a tail reference acts on the folio)", backing: Backing::FileFolio, ops: r#"{ op = "find-get-page", file = "guest.img", index = 1 }, { op = "put" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "reclaim", title: "page reclaim of the backing file's page: two passes (aged, then unmapped and flagged dirty)", kernel: "mm/vmscan.c: shrink_folio_list > folio_check_references > folio_referenced (s390 ptep_test_and_clear_young: _PAGE_INVALID, no export) > try_to_unmap > try_to_unmap_one > ptep_clear_flush (export in a protected mm); dirty: PG_reclaim, activate", backing: Backing::File, ops: r#"{ op = "reclaim", file = "guest.img", index = 0 }, { op = "reclaim", file = "guest.img", index = 0 }"#, vcpu_extra: r#", { op = "guest-access", gfn = 0 }"#, variants: OWN, shared: false, second_read_only: false },
 ];
 
@@ -187,16 +200,16 @@ pub fn scenario_text(path: &Path_, via: Via, presets: &[&str]) -> String {
         t,
         "\n[[file]]\nname = \"guest.img\"\npages = {}{}",
         vpns.len(),
-        if path.backing == Backing::MemfdPair {
-            "\nshmem = true"
-        } else {
-            ""
+        match path.backing {
+            Backing::MemfdPair => "\nshmem = true",
+            Backing::FileFolio => "\nfolio_order = 1",
+            _ => "",
         }
     );
     t.push_str("\n[[mm]]\nname = \"qemu\"\nprotected = true\n\n[[mm]]\nname = \"mm2\"\n");
     for (index, vpn) in vpns.iter().enumerate() {
         match path.backing {
-            Backing::File | Backing::FilePair | Backing::MemfdPair => {
+            Backing::File | Backing::FilePair | Backing::MemfdPair | Backing::FileFolio => {
                 let _ = writeln!(
                     t,
                     "\n[[map]]\nmm = \"qemu\"\nvpn = {vpn}\nfile = \"guest.img\"\nindex = {index}"

@@ -76,6 +76,8 @@ struct RawFile {
     /// A memfd (shmem): no writeback.
     #[serde(default)]
     shmem: bool,
+    /// The page cache holds folios of this order (1..=3): large folios.
+    folio_order: Option<u8>,
 }
 
 #[derive(Deserialize)]
@@ -495,10 +497,13 @@ fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
     };
     for f in &raw.file {
         let r = f.get_ref();
-        if r.shmem {
-            b.memfd(&r.name, r.pages).map_err(at(f.span()))?;
+        let id = if r.shmem {
+            b.memfd(&r.name, r.pages).map_err(at(f.span()))?
         } else {
-            b.file(&r.name, r.pages).map_err(at(f.span()))?;
+            b.file(&r.name, r.pages).map_err(at(f.span()))?
+        };
+        if let Some(order) = r.folio_order {
+            b.file_folio_order(id, order).map_err(at(f.span()))?;
         }
     }
     for m in &raw.mm {

@@ -136,6 +136,9 @@ pub struct Builder {
     files: Vec<(String, usize)>,
     /// The files that are shmem (memfd), by id.
     shmem: Vec<FileId>,
+    /// Files whose page cache holds large folios, with their order (`folio_order`):
+    /// `[[file]] folio_order`.
+    folio_order: Vec<(FileId, u8)>,
     mms: Vec<MmSpec>,
     maps: Vec<MapSpec>,
     guest: Vec<GuestSpec>,
@@ -276,6 +279,33 @@ impl Builder {
         let f = self.file(name, pages)?;
         self.shmem.push(f);
         Ok(f)
+    }
+
+    /// The page cache of file `f` holds folios of `order` (2^order pages each, aligned on
+    /// their index): a filesystem with `mapping_set_large_folios` (shmem, XFS, …; 6.1.192
+    /// and 6.12.118 mm/filemap.c, mm/shmem.c) whose folios were created large (by `write`,
+    /// `fallocate`, readahead or another process's fault) before the KVM mm mapped them by
+    /// PTEs. Orders 1..=3, and a page count that is a multiple of the folio size.
+    pub fn file_folio_order(&mut self, f: FileId, order: u8) -> Result<(), BuildError> {
+        if !(1..=3).contains(&order) {
+            return Err(BuildError::new(
+                "folio_order",
+                format!("folio_order must be 1, 2 or 3 (got {order})"),
+            ));
+        }
+        let pages = self.files[f].1;
+        if !pages.is_multiple_of(1 << order) {
+            return Err(BuildError::new(
+                "folio_order",
+                format!(
+                    "the file has {pages} page(s): not a whole number of folios of {} pages",
+                    1 << order
+                ),
+            ));
+        }
+        self.folio_order.retain(|&(g, _)| g != f);
+        self.folio_order.push((f, order));
+        Ok(())
     }
 
     /// An address space; `protected_vms` defaults to 1 for a protected mm, else 0.
@@ -789,7 +819,12 @@ impl Builder {
         let keys = UvKeys::new(1);
         let mut uvs = vec![UvFrame::default(); nframes];
         let guest = self.guest_frames(&keys, &mut pages, &mut uvs, &map_pages);
-        let objs = self.objs(nframes, &files, mms.len());
+        let mut objs = self.objs(nframes, &files, mms.len());
+        objs.folio_head = pages
+            .iter()
+            .enumerate()
+            .map(|(p, pg)| pg.head.unwrap_or(p))
+            .collect();
         let world = World {
             cfg: std::sync::Arc::new(kernel),
             objs: std::sync::Arc::new(objs),
@@ -858,12 +893,23 @@ impl Builder {
         let mut files: Vec<File> = Vec::new();
         for (fi, (name, n)) in self.files.iter().enumerate() {
             let mut cache = Vec::new();
+            let order = self
+                .folio_order
+                .iter()
+                .find(|&&(f, _)| f == fi)
+                .map_or(0, |&(_, o)| o);
+            let nr = 1usize << order;
             for idx in 0..*n {
                 cache.push(Some(pages.len()));
+                // A large folio: the head holds the page cache's `nr` references, a tail
+                // none (and points at its head).
+                let head = (idx % nr != 0).then(|| pages.len() - idx % nr);
                 pages.push(Page {
                     free: false,
-                    refcount: 1,
+                    refcount: if head.is_some() { 0 } else { nr as i32 },
                     mapping: Some((fi, idx)),
+                    head,
+                    order: if head.is_none() { order } else { 0 },
                     ..Page::new()
                 });
             }
@@ -924,7 +970,8 @@ impl Builder {
                     },
                 );
                 pages[p].mapcount += 1;
-                pages[p].refcount += 1;
+                let h = pages[p].head.unwrap_or(p);
+                pages[h].refcount += 1;
             }
         }
         mms
@@ -1047,6 +1094,7 @@ impl Builder {
             pte_index,
             ptl_index,
             slot_index,
+            folio_head: Vec::new(),
         }
     }
 }

@@ -134,6 +134,15 @@ impl Cx {
         self.ctx
             .step(Op::new("lru_cache_add", a), move |e| {
                 live(e, p, "lru_cache_add");
+                let h = e.world.folio(p);
+                if e.world.pages[h].order > 0 {
+                    // `folio_add_lru` moves a large folio to the LRU at once (6.1.192
+                    // mm/swap.c: `folio_test_large` → `folio_batch_move_lru`; 6.12.118:
+                    // `folio_may_be_lru_cached`): the batch's reference is dropped in the
+                    // same call.
+                    e.note(|| format!("P{p}'s large folio goes to the LRU at once (no batch ref)"));
+                    return;
+                }
                 let pg = &mut e.world.pages[p];
                 pg.refcount += 1;
                 pg.extra += 1;

@@ -4,7 +4,7 @@
 //! then re-enters the guest, which touches the page again. Also the unpack loop
 //! (`kvm_s390_pv_unpack` → `unpack_one`), per release (the import-uv fact sheet §6).
 
-use crate::config::ImportFlow;
+use crate::config::{ImportFlow, ImportLarge};
 use crate::gmap::{Callback, Faultin};
 use crate::hook::{EAGAIN, EINVAL, ENXIO};
 use crate::import::UvCmd;
@@ -242,6 +242,13 @@ impl Cx {
             // The busy period of the import's and the unpack's UVC (one object for both).
             a.push(Access::read(self.objs.uv_env(UvCall::Import)));
         }
+        // The other pages of its set-up folio: a large folio's mapcount is theirs too.
+        let head = self.objs.folio_head.get(p).copied().unwrap_or(p);
+        for (q, &hq) in self.objs.folio_head.iter().enumerate() {
+            if hq == head && q != p {
+                a.push(Access::read(self.objs.page(q, PP::Meta)));
+            }
+        }
         fn importable(w: &crate::World, arg: u64) -> bool {
             let p = (arg & 0xffff_ffff) as usize;
             let (mm, vpn) = w.objs.pte_index[(arg >> 32) as usize];
@@ -260,10 +267,25 @@ impl Cx {
             if drains && w.lru_batch.contains(&p) {
                 return true;
             }
-            if pg.refcount != w.expected_page_refs(p) || pg.writeback || pg.locked_by.is_some() {
+            let h = w.folio(p);
+            let f = &w.pages[h];
+            if f.writeback || f.locked_by.is_some() {
                 return false;
             }
             if w.uv_env.in_period(UvCall::Import) || w.uv_env.in_period(UvCall::Unpack) {
+                return false;
+            }
+            if f.order > 0 {
+                // A large folio: the releases that split it (-E2BIG) can when only the
+                // mappings and the page cache hold it (`can_split_folio`, the retry's own
+                // reference aside); the older ones freeze the page's own count
+                // (v5.7 `make_secure_pte`, v6.4 `make_page_secure`: a tail's count is 0, a
+                // head's counts the whole folio) or refuse it (-EINVAL): never.
+                let nr = w.folio_nr_pages(h) as i32;
+                return w.cfg.import_large_folio == ImportLarge::Split
+                    && f.refcount == w.folio_mapcount(h) + nr;
+            }
+            if pg.refcount != w.expected_page_refs(p) {
                 return false;
             }
             match w.cfg.import_flow {
@@ -373,16 +395,24 @@ impl Cx {
     /// end). Reads the PTE and the allocator (the page's generation).
     async fn unpack_one_done(&self, gfn: usize, mm: MmId, vpn: usize) {
         let gi = self.guest_index(gfn);
-        let a = acc(&[
+        let mut a = acc(&[
             Access::read(self.objs.pte(mm, vpn)),
             Access::read(ObjId(self.objs.alloc)),
             Access::write(self.objs.guest_frame(gi)),
         ]);
+        // A file-backed frame without a PTE stands for its page-cache page.
+        if let Some((f, i)) = self
+            .ctx
+            .with_const(|w| w.mms[mm].vma(vpn).and_then(|v| v.file))
+        {
+            if self.objs.slot_index.contains(&(f, i)) {
+                a.push(Access::read(self.objs.slot(f, i)));
+            }
+        }
         self.ctx
             .step(Op::new("unpack_one: 0", a), move |e| {
                 let w = &mut *e.world;
-                let pte = w.mms[mm].pte(vpn);
-                w.guest[gi].expect = pte.page.filter(|_| pte.present).map(|p| Expect {
+                w.guest[gi].expect = w.frame_page(mm, vpn).map(|p| Expect {
                     page: p,
                     generation: w.pages[p].generation,
                     by: ExpectBy::Unpack,

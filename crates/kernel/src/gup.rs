@@ -731,7 +731,8 @@ impl Cx {
                             },
                         );
                         w.pages[p].mapcount += 1;
-                        w.pages[p].extra -= 1;
+                        let h = w.folio(p);
+                        w.pages[h].extra -= 1;
                         let tid = e.tid;
                         if let Some(i) = e.world.held[tid].iter().rposition(|h| h.page == p) {
                             e.world.held[tid].remove(i);

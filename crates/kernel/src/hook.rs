@@ -113,6 +113,8 @@ pub const ENXIO: i32 = -6;
 pub const EFAULT: i32 = -14;
 pub const ENOMEM: i32 = -12;
 pub const EIO: i32 = -5;
+/// `-E2BIG`: the import met a large folio (eef88fe45ac9).
+pub const E2BIG: i32 = -7;
 pub const EOPNOTSUPP: i32 = -95;
 
 impl Cx {

@@ -18,21 +18,37 @@
 //! * E7, v7.1 (the 2026-06 fix): the callback takes `mmap_read_trylock` and
 //!   `try_get_locked_pte` (a trylock) around `folio_trylock`; each gives up with `-EAGAIN`.
 //!
-//! Abstraction, stated once: every model folio is order 0 (world.rs). The large-folio branches
-//! (`folio_test_large` → `-E2BIG` → split in `s390_wiggle_split_folio`, the skipped page of
-//! v6.14/v6.15 when the split succeeds, and its fix `wiggle_split_eagain`) are therefore not
-//! reachable; for a small folio `s390_wiggle_split_folio` returns what the callers turn into
-//! `-EAGAIN` in every release. Hugetlb (`-EFAULT`) is not modelled either.
+//! Large folios (folio.rs; a `[[file]]` with `folio_order`), per release: v5.7–v6.9 freeze
+//! the page's own count (`import_large_folio = page-count`: `-EBUSY` on every attempt);
+//! v6.10 (6.1.103) refuses with `-EINVAL`; v6.11 (6.12.118) answers `-E2BIG`, splits
+//! (`folio_lock`, `split_folio`) and retries; from v6.14-rc1 `s390_wiggle_split_folio`
+//! splits — and on v6.14/v6.15 its 0 is the import's result: the page is skipped
+//! (`wiggle_split_eagain` = false), fixed in v6.16 by 3ec8a8330a1a with the two-try split of
+//! bd428b8c79ed/ab73b29efd36. Hugetlb (`-EFAULT`) is not modelled.
 
 use crate::config::ImportFlow;
+use crate::config::ImportLarge;
 use crate::gmap::{Callback, Faultin};
-use crate::hook::{busy_note, spin_check, uv_answer, Issue, EAGAIN, EBUSY, EFAULT, EINVAL, ENXIO};
+use crate::hook::{
+    busy_note, spin_check, uv_answer, Issue, E2BIG, EAGAIN, EBUSY, EFAULT, EINVAL, ENXIO,
+};
+use crate::prim::warn;
 use crate::prim::{acc, check_arch1, live};
 use crate::uv::{self, Answer, UvCall, UvRc};
 use crate::vocab::properties::{self as prop, report};
 use crate::world::{MmId, PageId, PagePart as PP};
 use crate::Cx;
 use explore::{Access, Op};
+
+/// What one pass of the v5.7 / v6.4 drivers from `again:` ends in.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+enum Pass {
+    /// The driver returns this.
+    Done(i32),
+    /// `goto again`, after `lru_add_drain()` (true: the next `-EBUSY` drains all CPUs
+    /// and returns) or after a split (false).
+    Again(bool),
+}
 
 /// Which UVC the import issues.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -117,8 +133,8 @@ impl Cx {
                         self.after_import(gfn, rc, page, false, drained).await
                     });
                     match pass.await {
-                        Some(rc) => return rc,
-                        None => drained = true,
+                        Pass::Done(rc) => return rc,
+                        Pass::Again(d) => drained |= d,
                     }
                 }
             })
@@ -159,13 +175,35 @@ impl Cx {
                         {
                             None => ENXIO,
                             Some(p) => {
-                                page = Some(p);
-                                let rc = self.make_folio_secure_locked(mm, vpn, p, gfn, cmd).await;
-                                if rc == EAGAIN && ref_on_eagain {
-                                    self.get_page(p).await;
-                                    referenced = true;
+                                let large = match self.cfg.import_large_folio {
+                                    ImportLarge::PageCount => None,
+                                    _ => Some(self.folio_test_large(p).await),
+                                };
+                                match large {
+                                    Some((true, _))
+                                        if self.cfg.import_large_folio == ImportLarge::Einval =>
+                                    {
+                                        EINVAL
+                                    }
+                                    Some((true, h)) => {
+                                        // -E2BIG: folio_get under the PTE lock.
+                                        self.get_page(h).await;
+                                        page = Some(h);
+                                        referenced = true;
+                                        E2BIG
+                                    }
+                                    _ => {
+                                        page = Some(p);
+                                        let rc = self
+                                            .make_folio_secure_locked(mm, vpn, p, gfn, cmd)
+                                            .await;
+                                        if rc == EAGAIN && ref_on_eagain {
+                                            self.get_page(p).await;
+                                            referenced = true;
+                                        }
+                                        rc
+                                    }
                                 }
-                                rc
                             }
                         };
                         if self.cfg.import_holds_ptl {
@@ -175,17 +213,20 @@ impl Cx {
                         self.after_import(gfn, rc, page, referenced, drained).await
                     });
                     match pass.await {
-                        Some(rc) => return rc,
-                        None => drained = true,
+                        Pass::Done(rc) => return rc,
+                        Pass::Again(d) => drained |= d,
                     }
                 }
             })
             .await
     }
 
-    /// The common tail of the v5.7 and v6.4 drivers: the driver's return value, or `None`
-    /// for `goto again` after the first `-EBUSY` (`lru_add_drain()` done; the caller sets
-    /// `drained`: a [`explore::Ctx::call`] hands its caller nothing but its value).
+    /// The common tail of the v5.7 and v6.4 drivers: the driver's return value, or `goto
+    /// again` after the first `-EBUSY` (`lru_add_drain()` done; the caller sets `drained`: a
+    /// [`explore::Ctx::call`] hands its caller nothing but its value) or after a split.
+    /// `-E2BIG` (6.12.118 `gmap_make_secure`, eef88fe45ac9): `folio_lock` (sleeps),
+    /// `split_folio`, `folio_unlock`, `folio_put`; 0 → `goto again`; `-EAGAIN` → the drain
+    /// ladder (`drain_lru`); `-EBUSY` → `-EAGAIN`; other → `WARN_ON_ONCE`, `-ENXIO`.
     async fn after_import(
         &self,
         gfn: usize,
@@ -193,10 +234,34 @@ impl Cx {
         page: Option<PageId>,
         referenced: bool,
         drained: bool,
-    ) -> Option<i32> {
+    ) -> Pass {
         self.ctx
             .call("after_import", async move {
                 match rc {
+                    E2BIG => {
+                        let h = page.expect("-E2BIG comes with the folio");
+                        self.lock_page(h).await;
+                        let rc = self.split_folio(h).await;
+                        self.unlock_page(h).await;
+                        self.put_page(h).await;
+                        match rc {
+                            0 => Pass::Again(false),
+                            EAGAIN => {
+                                if !drained {
+                                    self.lru_add_drain().await;
+                                    return Pass::Again(true);
+                                }
+                                self.lru_add_drain_all().await;
+                                Pass::Done(EAGAIN)
+                            }
+                            EBUSY => Pass::Done(EAGAIN),
+                            other => {
+                                self.observe_warn(format!("split_folio returned {other}"))
+                                    .await;
+                                Pass::Done(ENXIO)
+                            }
+                        }
+                    }
                     EAGAIN => {
                         if let Some(p) = page {
                             self.wait_on_page_writeback(p).await;
@@ -204,22 +269,22 @@ impl Cx {
                                 self.put_page(p).await;
                             }
                         }
-                        Some(EAGAIN)
+                        Pass::Done(EAGAIN)
                     }
                     EBUSY => {
                         if !drained {
                             self.lru_add_drain().await;
-                            return None;
+                            return Pass::Again(true);
                         }
                         self.lru_add_drain_all().await;
-                        Some(EAGAIN)
+                        Pass::Done(EAGAIN)
                     }
-                    ENXIO => Some(if self.gmap_fault(gfn, true).await == 0 {
+                    ENXIO => Pass::Done(if self.gmap_fault(gfn, true).await == 0 {
                         EAGAIN
                     } else {
                         EFAULT
                     }),
-                    rc => Some(rc),
+                    rc => Pass::Done(rc),
                 }
             })
             .await
@@ -270,6 +335,22 @@ impl Cx {
         self.ctx
             .call("__gmap_make_secure", async move {
                 let _f = self.ctx.enter("__gmap_make_secure");
+                let (large, h) = self.folio_test_large(p).await;
+                if large {
+                    // The reference gfn_to_page took is the split's caller pin; the split
+                    // leaves it on the head, whatever page the lookup returned (the rc fix
+                    // of February 2025, search id 10192452394, says so; superseded by
+                    // d8dfda5af0be).
+                    self.mmap_read_unlock(mm).await;
+                    let rc = {
+                        let _g = self.ctx.enter("kvm_s390_wiggle_split_folio");
+                        self.wiggle_split(h, true).await
+                    };
+                    self.mmap_read_lock(mm).await;
+                    if rc != 0 {
+                        return rc;
+                    }
+                }
                 let rc = self.make_folio_secure_locked(mm, vpn, p, gfn, cmd).await;
                 if rc != EBUSY {
                     return rc;
@@ -308,9 +389,12 @@ impl Cx {
                     match pte.page.filter(|_| pte.present) {
                         None => rc = ENXIO,
                         Some(p) => {
-                            self.get_page(p).await;
-                            page = Some(p);
-                            rc = if pte.invalid || !pte.write {
+                            let (large, h) = self.folio_test_large(p).await;
+                            self.get_page(h).await;
+                            page = Some(h);
+                            rc = if large {
+                                E2BIG
+                            } else if pte.invalid || !pte.write {
                                 ENXIO
                             } else {
                                 self.make_folio_secure_locked(mm, vpn, p, gfn, cmd).await
@@ -321,8 +405,8 @@ impl Cx {
                 }
                 self.mmap_read_unlock(mm).await;
                 if let Some(p) = page {
-                    if rc == EBUSY {
-                        rc = self.s390_wiggle_split_folio(p).await;
+                    if rc == EBUSY || rc == E2BIG {
+                        rc = self.s390_wiggle_split_folio(p, rc == E2BIG).await;
                         if self.cfg.wiggle_split_eagain && rc == 0 {
                             rc = EAGAIN;
                         }
@@ -334,19 +418,87 @@ impl Cx {
             .await
     }
 
-    /// `s390_wiggle_split_folio(mm, folio[, split])` for a small folio (d8dfda5af0be; v6.16
-    /// bd428b8c79ed, ab73b29efd36): `folio_wait_writeback` (the caller holds a reference),
-    /// `lru_add_drain_all` where the release drains; then `-EAGAIN` (v6.14: `split` is false
-    /// for a small folio) or 0 (v6.16: a small folio needs no split; the caller makes it
-    /// `-EAGAIN`). The split of a large folio is not modelled (module doc).
-    async fn s390_wiggle_split_folio(&self, p: PageId) -> i32 {
+    /// `s390_wiggle_split_folio(mm, folio[, split])` (d8dfda5af0be; v6.16 bd428b8c79ed,
+    /// ab73b29efd36), `p` the folio's head with the caller's reference.
+    async fn s390_wiggle_split_folio(&self, p: PageId, split: bool) -> i32 {
         let _f = self.ctx.enter("s390_wiggle_split_folio");
+        self.wiggle_split(p, split).await
+    }
+
+    /// The wiggle with its split: `folio_wait_writeback`, `lru_add_drain_all` where the
+    /// release drains, then
+    /// * v6.14-rc1 … v6.15 (`wiggle_split_eagain` false; 5cbe24350b7d
+    ///   `kvm_s390_wiggle_split_folio`, d8dfda5af0be): if `split`, `folio_lock`,
+    ///   `split_folio`, `folio_unlock`, and a result other than `-EBUSY` is returned — 0 when
+    ///   the split worked; else `-EAGAIN`;
+    /// * v6.16 (bd428b8c79ed, ab73b29efd36, modelled with the same switch as 3ec8a8330a1a,
+    ///   pushed together): a small folio → 0; a large one: up to two tries of `folio_lock`,
+    ///   `split_folio`, and a result other than `-EBUSY` is returned (unlocked); `-EBUSY` on
+    ///   a dirty folio of a file that writes back → unlock, `filemap_write_and_wait_range`
+    ///   (modelled as the wait for the folio's writeback), try again; else `-EAGAIN`.
+    async fn wiggle_split(&self, p: PageId, split: bool) -> i32 {
         self.wiggle(p).await;
-        if self.cfg.wiggle_split_eagain {
-            0
-        } else {
-            EAGAIN
+        if !self.cfg.wiggle_split_eagain {
+            if !split {
+                return EAGAIN;
+            }
+            self.lock_page(p).await;
+            let rc = self.split_folio(p).await;
+            self.unlock_page(p).await;
+            return if rc != EBUSY { rc } else { EAGAIN };
         }
+        let (large, h) = self.folio_test_large(p).await;
+        if !large {
+            return 0;
+        }
+        for attempt in 0..2 {
+            self.lock_page(h).await;
+            let rc = self.split_folio(h).await;
+            if rc != EBUSY {
+                self.unlock_page(h).await;
+                return rc;
+            }
+            let writes_back = attempt == 0 && self.folio_dirty_writes_back(h).await;
+            self.unlock_page(h).await;
+            if !writes_back {
+                break;
+            }
+            let _g = self.ctx.enter("filemap_write_and_wait_range");
+            self.wait_on_page_writeback(h).await;
+        }
+        EAGAIN
+    }
+
+    /// `folio_test_dirty(folio) && !folio_test_anon(folio) && folio->mapping &&
+    /// mapping_can_writeback(folio->mapping)` (ab73b29efd36): a shmem file does not write
+    /// back.
+    async fn folio_dirty_writes_back(&self, h: PageId) -> bool {
+        let shmem = self
+            .ctx
+            .with_const(|w| w.pages[h].mapping.is_some_and(|(f, _)| w.files[f].shmem));
+        let a = acc(&[
+            Access::read(self.objs.page(h, PP::Meta)),
+            Access::read(self.objs.page(h, PP::Life)),
+        ]);
+        self.ctx
+            .step(Op::new("folio_test_dirty", a), move |e| {
+                live(e, h, "folio_test_dirty");
+                let pg = &e.world.pages[h];
+                pg.dirty && pg.mapping.is_some() && !shmem
+            })
+            .await
+    }
+
+    /// `WARN_ON_ONCE(1)` reached on a path that has no step of its own.
+    async fn observe_warn(&self, why: String) {
+        self.ctx
+            .step(
+                Op::new("WARN_ON_ONCE", explore::Accesses::new()),
+                move |e| {
+                    warn(e, "gmap_make_secure", why);
+                },
+            )
+            .await
     }
 
     /// The wiggle's common part: wait for writeback and, where the release does, drain the
@@ -376,7 +528,7 @@ impl Cx {
                     Faultin::Done { rc, kept } => (rc, kept),
                 };
                 if let Some(p) = kept {
-                    rc = self.s390_wiggle_split_folio(p).await;
+                    rc = self.s390_wiggle_split_folio(p, rc == E2BIG).await;
                     if rc == 0 {
                         rc = EAGAIN;
                     }
@@ -423,14 +575,19 @@ impl Cx {
         }
         let mut kept = None;
         let rc = if self.trylock_page(p).await {
-            let rc = {
+            let (rc, h) = {
                 let _g = self.ctx.enter("__kvm_s390_pv_make_secure");
                 self.export_before_import(mm, p).await;
-                self.make_folio_secure(mm, vpn, p, gfn, cmd).await
+                let (large, h) = self.folio_test_large(p).await;
+                if large {
+                    (E2BIG, h)
+                } else {
+                    (self.make_folio_secure(mm, vpn, p, gfn, cmd).await, h)
+                }
             };
-            if rc == EBUSY {
-                self.get_page(p).await;
-                kept = Some(p);
+            if rc == EBUSY || rc == E2BIG {
+                self.get_page(h).await;
+                kept = Some(h);
             }
             self.unlock_page(p).await;
             rc

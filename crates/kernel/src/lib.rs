@@ -12,6 +12,7 @@ pub mod build;
 pub mod config;
 pub mod fault;
 pub mod filemap;
+pub mod folio;
 pub mod gmap;
 pub mod guest;
 pub mod gup;
@@ -206,9 +207,10 @@ fn import_completeness(w: &World, out: &mut Vec<Finding>) {
     }
     for g in &w.guest {
         let Some(x) = g.expect else { continue };
-        let pte = w.mms[g.mm].pte(g.vpn);
         let pg = &w.pages[x.page];
-        if pte.page != Some(x.page) || !pte.present || pg.free || pg.generation != x.generation {
+        // The page the frame maps now, or the page-cache page its next fault maps.
+        let current = w.frame_page(g.mm, g.vpn);
+        if current != Some(x.page) || pg.free || pg.generation != x.generation {
             continue;
         }
         let want = g.written.unwrap_or([0; world::PAGE_BYTES]);

@@ -67,12 +67,13 @@ impl Cx {
         self.ctx
             .step(Op::new("get_page", a), move |e| {
                 live(e, p, "get_page");
-                let pg = &mut e.world.pages[p];
+                let h = e.world.folio(p);
+                let pg = &mut e.world.pages[h];
                 let before = pg.refcount;
                 if before <= 0 && !pg.free {
                     e.note(|| "increment of a frozen count".into());
                 }
-                let pg = &mut e.world.pages[p];
+                let pg = &mut e.world.pages[h];
                 pg.refcount += 1;
                 pg.extra += 1;
                 held_push(e, p, false);
@@ -144,7 +145,8 @@ impl Cx {
                     return;
                 }
                 let w = &mut *e.world;
-                let pg = &mut w.pages[p];
+                let h = w.folio(p);
+                let pg = &mut w.pages[h];
                 let before = pg.refcount;
                 pg.refcount -= n;
                 pg.extra -= n;
@@ -165,7 +167,7 @@ impl Cx {
                         );
                     }
                 } else if after == 0 {
-                    free_page(e, p, name);
+                    free_page(e, h, name);
                 }
             })
             .await
@@ -196,7 +198,7 @@ impl Cx {
                     acc(&[Access::read(self.page_obj(p, PP::Ref))]),
                 ),
                 move |e| {
-                    let c = e.world.pages[p].refcount;
+                    let c = e.world.pages[e.world.folio(p)].refcount;
                     if c <= 0 {
                         warn(e, site, format!("P{p} refcount {c} <= 0"));
                         false
@@ -226,7 +228,8 @@ impl Cx {
                 ),
                 move |e| {
                     live(e, p, "page_ref_add");
-                    let pg = &mut e.world.pages[p];
+                    let h = e.world.folio(p);
+                    let pg = &mut e.world.pages[h];
                     let before = pg.refcount;
                     pg.refcount += n;
                     pg.extra += n;
@@ -249,7 +252,8 @@ impl Cx {
         let a = acc(&[Access::write(self.page_obj(p, PP::Ref))]);
         self.ctx
             .step(Op::new("page_ref_add_unless", a), move |e| {
-                let pg = &mut e.world.pages[p];
+                let h = e.world.folio(p);
+                let pg = &mut e.world.pages[h];
                 let before = pg.refcount;
                 if before == 0 {
                     e.note(|| format!("P{p} refcount 0: speculative get fails"));
@@ -273,7 +277,8 @@ impl Cx {
         self.ctx
             .step(Op::new("page_ref_add", a), move |e| {
                 live(e, p, "page_ref_add");
-                let pg = &mut e.world.pages[p];
+                let h = e.world.folio(p);
+                let pg = &mut e.world.pages[h];
                 pg.refcount += n;
                 pg.extra += n;
                 let tid = e.tid;
@@ -291,12 +296,13 @@ impl Cx {
             Access::read(self.page_obj(p, PP::Life)),
         ]);
         fn unlocked(w: &World, p: u64) -> bool {
-            w.pages[p as usize].locked_by.is_none()
+            w.pages[w.folio(p as usize)].locked_by.is_none()
         }
         self.ctx
             .step(Op::new("lock_page", a).when(unlocked, p as u64), move |e| {
                 live(e, p, "lock_page");
-                e.world.pages[p].locked_by = Some(e.tid);
+                let h = e.world.folio(p);
+                e.world.pages[h].locked_by = Some(e.tid);
                 e.note(|| format!("P{p} PG_locked set"));
             })
             .await
@@ -311,7 +317,8 @@ impl Cx {
         self.ctx
             .step(Op::new("trylock_page", a), move |e| {
                 live(e, p, "trylock_page");
-                let pg = &mut e.world.pages[p];
+                let h = e.world.folio(p);
+                let pg = &mut e.world.pages[h];
                 if pg.locked_by.is_some() {
                     e.note(|| format!("P{p} already locked"));
                     false
@@ -333,7 +340,8 @@ impl Cx {
         self.ctx
             .step(Op::new("unlock_page", a), move |e| {
                 live(e, p, "unlock_page");
-                e.world.pages[p].locked_by = None;
+                let h = e.world.folio(p);
+                e.world.pages[h].locked_by = None;
                 e.note(|| format!("P{p} PG_locked cleared"));
             })
             .await
@@ -348,7 +356,7 @@ impl Cx {
         self.ctx
             .step(Op::new("PageWriteback", a), move |e| {
                 live(e, p, "PageWriteback");
-                let wb = e.world.pages[p].writeback;
+                let wb = e.world.pages[e.world.folio(p)].writeback;
                 e.note(|| format!("P{p} PG_writeback {}", if wb { "set" } else { "clear" }));
                 wb
             })
@@ -362,7 +370,7 @@ impl Cx {
             Access::read(self.page_obj(p, PP::Life)),
         ]);
         fn no_wb(w: &World, p: u64) -> bool {
-            !w.pages[p as usize].writeback
+            !w.pages[w.folio(p as usize)].writeback
         }
         self.ctx
             .step(
@@ -614,9 +622,12 @@ pub fn describe_pte(p: &Pte) -> String {
 /// The page's refcount reached zero through a put: it is freed. Freeing a page that is
 /// still mapped or cached is itself a use-after-free in the making.
 pub fn free_page(e: &mut Env, p: PageId, by: &str) {
+    let p = e.world.folio(p);
+    let nr = e.world.folio_nr_pages(p);
     let pg = &e.world.pages[p];
-    if pg.mapcount > 0 || pg.mapping.is_some() {
-        let (m, c) = (pg.mapcount, pg.mapping.is_some());
+    let mapcount = e.world.folio_mapcount(p);
+    if mapcount > 0 || pg.mapping.is_some() {
+        let (m, c) = (mapcount, pg.mapping.is_some());
         report(
             e,
             prop::USE_AFTER_FREE,
@@ -630,8 +641,14 @@ pub fn free_page(e: &mut Env, p: PageId, by: &str) {
             ),
         );
     }
-    let pg = &mut e.world.pages[p];
-    pg.free = true;
+    // A large folio goes back to the allocator as free order-0 frames (the model's
+    // allocator hands out order-0 pages only).
+    for q in p..p + nr {
+        let pg = &mut e.world.pages[q];
+        pg.free = true;
+        pg.head = None;
+        pg.order = 0;
+    }
     e.note(|| format!("P{p} freed"));
 }
 

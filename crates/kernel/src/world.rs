@@ -59,6 +59,14 @@ pub struct Page {
     pub extra: i32,
     /// Page content as the host sees it (plaintext, or ciphertext after an export).
     pub data: [u8; PAGE_BYTES],
+    /// A tail page of a large folio: its head (`compound_head`). `None` for a head or an
+    /// order-0 page. The folio's `_refcount`, `extra`, `PG_locked`, `PG_writeback` and
+    /// lifetime live on the head (a tail's `refcount` stays 0, as a tail's `_refcount` does:
+    /// include/linux/page-flags.h PF_NO_TAIL, `folio_get` on `page_folio`); mapcount,
+    /// mapping/index, PG_arch_1, the UV state and the content stay per page.
+    pub head: Option<PageId>,
+    /// On a head: the folio's order (`folio_order`; 0 for a small folio).
+    pub order: u8,
     /// `PG_referenced` (reclaim's second look: `folio_check_references`, mm/vmscan.c).
     pub referenced: bool,
     /// `PG_reclaim` (reclaim saw the folio dirty or under writeback and wants it freed as
@@ -83,6 +91,8 @@ impl Page {
             private: false,
             extra: 0,
             data: [0; PAGE_BYTES],
+            head: None,
+            order: 0,
             referenced: false,
             reclaim: false,
         }
@@ -300,6 +310,11 @@ pub struct Objs {
     pub ptl_index: Vec<(MmId, usize)>,
     /// (file, index) → index of its cache-slot object.
     pub slot_index: Vec<(FileId, usize)>,
+    /// Each frame's folio head at set-up (itself for an order-0 page): the parts that live
+    /// on the folio (`Ref`, `Life`, `Lock`, `Writeback`) are one object per set-up folio.
+    /// A split makes the tails folios of their own but they keep sharing the head's objects
+    /// (an over-approximation of what conflicts: sound, a little less reduction).
+    pub folio_head: Vec<PageId>,
 }
 
 /// Which part of a page an object stands for.
@@ -325,6 +340,12 @@ pub const PAGE_PARTS: usize = 7;
 
 impl Objs {
     pub fn page(&self, p: PageId, part: PagePart) -> ObjId {
+        let p = match part {
+            PagePart::Ref | PagePart::Life | PagePart::Lock | PagePart::Writeback => {
+                self.folio_head.get(p).copied().unwrap_or(p)
+            }
+            _ => p,
+        };
         ObjId(self.page_base + (p * self.per_page + part as usize) as u32)
     }
     pub fn pte(&self, mm: MmId, vpn: usize) -> ObjId {
@@ -476,12 +497,16 @@ impl Page {
             private,
             extra,
             data,
+            head,
+            order,
             referenced,
             reclaim,
         } = self;
         let pair = |a: i32, b: i32| u64::from(a as u32) | (u64::from(b as u32) << 32);
         h.write_u64(pair(*refcount, *mapcount));
         h.write_u64(pair(*generation as i32, *extra));
+        // The folio link: head + 1 (0: none) and the order, one word.
+        h.write_u64(pair(head.map_or(0, |x| x as i32 + 1), i32::from(*order)));
         let flags = [
             *free,
             *writeback,
@@ -800,9 +825,57 @@ impl World {
         m.protected && m.protected_count > gone
     }
 
-    /// What the refcount of a live page should be: every mapping, slot and holder.
+    /// What the refcount of a live page should be: every mapping, slot and holder. For a
+    /// large folio, on its head: every page's mapcount, `nr` page-cache references
+    /// (`__filemap_add_folio`: `folio_ref_add(folio, nr)`, 6.12.118 mm/filemap.c), private
+    /// data, holders; 0 on a tail.
     pub fn accounted_refs(&self, p: PageId) -> i32 {
-        self.expected_page_refs(p) + self.pages[p].extra
+        if self.pages[p].head.is_some() {
+            return 0;
+        }
+        let nr = self.folio_nr_pages(p);
+        if nr == 1 {
+            return self.expected_page_refs(p) + self.pages[p].extra;
+        }
+        let pg = &self.pages[p];
+        let maps: i32 = (p..p + nr).map(|q| self.pages[q].mapcount).sum();
+        let cache = if pg.swapcache || pg.mapping.is_some() {
+            nr as i32 + i32::from(pg.private && !pg.swapcache)
+        } else {
+            0
+        };
+        maps + cache + pg.extra
+    }
+
+    /// The page a guest frame mapped at `vpn` of `mm` stands for: the page its PTE maps, or
+    /// with no present PTE, for a file-backed frame, the page-cache page its next fault maps
+    /// (a split or a reclaim unmapped it; the file still holds it); `None` for an anonymous
+    /// frame without a PTE (its next fault gets a fresh page).
+    pub fn frame_page(&self, mm: MmId, vpn: usize) -> Option<PageId> {
+        let pte = self.mms[mm].pte(vpn);
+        if pte.present {
+            return pte.page;
+        }
+        let (f, i) = self.mms[mm].vma(vpn)?.file?;
+        self.files[f].cache.get(i).copied().flatten()
+    }
+
+    /// `page_folio(page)`: the head of the folio the page belongs to now.
+    pub fn folio(&self, p: PageId) -> PageId {
+        self.pages[p].head.unwrap_or(p)
+    }
+
+    /// `folio_nr_pages` of the folio whose head is `h`.
+    pub fn folio_nr_pages(&self, h: PageId) -> usize {
+        1 << self.pages[h].order
+    }
+
+    /// `folio_mapcount` of the folio of `p`: the sum of its pages' mapcounts.
+    pub fn folio_mapcount(&self, p: PageId) -> i32 {
+        let h = self.folio(p);
+        (h..h + self.folio_nr_pages(h))
+            .map(|q| self.pages[q].mapcount)
+            .sum()
     }
 
     /// Takes a free frame (lowest first) for a new page, as the page allocator would.
@@ -878,6 +951,9 @@ mod tests {
         });
         vary(&|p| p.refcount = i32::MIN);
         vary(&|p| p.generation = u32::MAX);
+        vary(&|p| p.head = Some(0));
+        vary(&|p| p.head = Some(1));
+        vary(&|p| p.order = 1);
         let keys: std::collections::HashSet<u128> = pages.iter().map(key).collect();
         assert_eq!(keys.len(), pages.len(), "two different pages hashed alike");
     }

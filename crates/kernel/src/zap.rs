@@ -63,7 +63,8 @@ impl Cx {
                             let w = &mut *e.world;
                             w.pages[p].mapcount -= 1;
                             // The mapping's reference now belongs to the TLB gather batch.
-                            w.pages[p].extra += 1;
+                            let h = w.folio(p);
+                            w.pages[h].extra += 1;
                             let generation = w.pages[p].generation;
                             let tid = e.tid;
                             e.world.held[tid].push(crate::world::Held {

@@ -137,6 +137,27 @@ switch_enum! {
 }
 
 switch_enum! {
+    /// What the import does with a page of a large folio (`folio_test_large`), in the
+    /// drivers up to v6.13 (from v6.14-rc1 every flow refuses it with `-E2BIG` and splits it
+    /// in `s390_wiggle_split_folio`, whatever this says).
+    pub enum ImportLarge {
+        /// No large-folio test: the freeze works on the page's own `_refcount`
+        /// (`make_secure_pte` v5.7, `make_page_secure` v6.4: `page_ref_freeze(page,
+        /// expected_page_refs(page))`) — 0 on a tail, the whole folio's count on the head:
+        /// `-EBUSY` on every attempt, the drain ladder, `-EAGAIN`, again.
+        PageCount = "page-count",
+        /// The folio conversion: a large folio → `-EINVAL` under the PTE lock, no reference
+        /// (6.1.192 arch/s390/kernel/uv.c: gmap_make_secure).
+        Einval = "einval",
+        /// eef88fe45ac9: `-E2BIG` with `folio_get` under the PTE lock, then `folio_lock`,
+        /// `split_folio`, `folio_unlock`, `folio_put`; 0 → `goto again`, `-EAGAIN` → the
+        /// drain ladder, `-EBUSY` → `-EAGAIN`, other → WARN, `-ENXIO` (6.12.118
+        /// arch/s390/kernel/uv.c: gmap_make_secure).
+        Split = "split",
+    }
+}
+
+switch_enum! {
     /// The shape of the import driver (`gmap_make_secure` and its successors).
     pub enum ImportFlow {
         /// `arch/s390/kernel/uv.c: gmap_make_secure` (214d9bbcd3a6): `follow_page(FOLL_WRITE)`
@@ -466,6 +487,20 @@ switches! {
                 Evidence::Mail("tag kvm-s390-next-7.0-1 (based on 6.19-rc2) merged into the 7.0 KVM pull based on v6.19 (ids 53197783913, 53628245453); the import_lock patch (id 53299336477)")),
             (Release::v(7, 1), ImportFlow::NewGmapTrylock, None,
                 Evidence::Mail("\"KVM: s390: Lock pte when making page secure\" with try_get_locked_pte (89fa757931dc), pull kvm-s390-master-7.1-3 on top of v7.1-rc6, 2026-06-02 (ids 55658427791, 55814962214); a fix of 89fa757931dc says \"CC: stable # 7.1\" (id 55715405261): in v7.1, the rc that took it not established")),
+        ],
+    },
+    import_large_folio: ImportLarge {
+        doc: "What `gmap_make_secure` does with a page of a large folio up to v6.13 (from v6.14-rc1 every import flow answers `-E2BIG` and splits in `s390_wiggle_split_folio`).",
+        values: ImportLarge::VALUES,
+        history: [
+            (V5_7, ImportLarge::PageCount, None,
+                Evidence::Source("v5.7-era uv.c (search id 66101957984): make_secure_pte freezes page_ref_freeze(page, expected_page_refs(page)) on the PTE's page, no large test")),
+            (Release::stable(6, 1, 103), ImportLarge::Einval, None,
+                Evidence::Changelog("ChangeLog-6.1.103 lists the folio conversions of make_page_secure and gmap_make_secure (changelog.Debian of linux-source-6.1); 6.1.192 uv.c read: folio_test_large -> -EINVAL")),
+            (Release::v(6, 10), ImportLarge::Einval, None,
+                Evidence::Mail("the folio conversion of gmap_make_secure, v6.10 per the import-uv fact sheet (weaker: the August 2024 stable backports name it as the base of 3f29f6537f54; tag containment not checked)")),
+            (Release::v(6, 11), ImportLarge::Split, Some("eef88fe45ac9"),
+                Evidence::Mail("v6.11 per kernel-protocol.md (weaker: tag containment not checked); 6.12.118 uv.c read: -E2BIG, folio_lock, split_folio, drain_lru")),
         ],
     },
     import_holds_ptl: bool {

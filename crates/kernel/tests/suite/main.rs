@@ -3,6 +3,7 @@
 //! what used to be a file of its own under `tests/`.
 
 mod common;
+mod folio;
 mod functions;
 mod gup;
 mod reclaim;
