@@ -248,6 +248,7 @@ impl Plan {
             max_preemptions: a.max_preemptions,
             max_time_secs: a.max_time,
             max_memory_mib: a.max_memory,
+            max_spins: a.common.max_spins,
         }
     }
 
@@ -540,6 +541,10 @@ struct RunKey {
     max_preemptions: Option<u32>,
     max_time_secs: Option<u64>,
     max_memory_mib: Option<u64>,
+    /// `--max-spins`: the bounded-waiting bound changes the model, so a resume must give the
+    /// same one (left out when not given, as in checkpoints written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_spins: Option<u32>,
 }
 
 /// Replays each reported property once and writes the trace files of violations; a trace

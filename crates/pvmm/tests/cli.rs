@@ -320,6 +320,59 @@ fn max_spins_bounds_the_spin_and_is_recorded_in_the_trace_file() {
         Some(0),
         "the command line wins: {}",
         text(&o)
+    ); // The bound changes the model: a checkpoint written with one is not resumed with another.
+    let ck = d.join("spins.ck");
+    let ck_s = ck.to_str().expect("utf8");
+    let o = pvmm(
+        &[
+            "check",
+            f,
+            "-q",
+            "--max-spins",
+            "1",
+            "--trace-dir",
+            td_s,
+            "--checkpoint",
+            ck_s,
+        ],
+        &d,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = pvmm(
+        &[
+            "check",
+            f,
+            "-q",
+            "--max-spins",
+            "2",
+            "--trace-dir",
+            td_s,
+            "--resume",
+            ck_s,
+        ],
+        &d,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("max_spins"), "{}", text(&o));
+    let o = pvmm(
+        &[
+            "check",
+            f,
+            "-q",
+            "--max-spins",
+            "1",
+            "--trace-dir",
+            td_s,
+            "--resume",
+            ck_s,
+        ],
+        &d,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the same bound resumes: {}",
+        text(&o)
     );
 }
 
