@@ -64,6 +64,59 @@ pub struct Report {
     /// (finding, reason) suppressed by the baseline.
     pub suppressed: Vec<(Finding, String)>,
     pub sites: Vec<Site>,
+    /// `--check` ran the model checks.
+    pub checked: bool,
+    /// Every finding (and suppressed finding) → its model path, or why it has none, and its
+    /// check (crate::model).
+    pub model: BTreeMap<String, crate::model::Link>,
+    /// The model checks (with `--check`), each shared by the findings with its scenario.
+    pub checks: Vec<crate::model::Check>,
+    /// Why the tree has no model kernel (no release, a release the model does not describe).
+    pub model_kernel_error: Option<String>,
+}
+
+impl Report {
+    /// The check of finding `id`, when it has one.
+    pub fn check_of(&self, id: &str) -> Option<&crate::model::Check> {
+        let key = self.model.get(id)?.check.as_ref()?;
+        self.checks.iter().find(|c| &c.key == key)
+    }
+
+    /// `model: …` for finding `id`: its path, the check's verdict, or why it has none.
+    pub fn model_line(&self, id: &str) -> String {
+        let Some(l) = self.model.get(id) else {
+            return "no model path (not mapped)".into();
+        };
+        let Some(p) = &l.path else {
+            return format!("no model path ({})", l.why);
+        };
+        match self.check_of(id) {
+            Some(c) => format!(
+                "{p} on {}: {}{}{} [{}]",
+                crate::model::short_kernel(c),
+                c.verdict_text,
+                if c.violated.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", c.violated.join(", "))
+                },
+                match (&c.property, c.steps) {
+                    (Some(pr), Some(n)) => format!(
+                        "; {} trace: {pr} in {n} steps",
+                        if c.shortest { "shortest" } else { "a" }
+                    ),
+                    _ => String::new(),
+                },
+                c.key
+            ),
+            None if self.checked => format!(
+                "{p} ({}): not checked ({})",
+                l.why,
+                self.model_kernel_error.as_deref().unwrap_or("no scenario")
+            ),
+            None => format!("{p} ({}); --check runs it", l.why),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -221,7 +274,8 @@ fn column(tree: &str, file: &str, line: u32, name: &str) -> usize {
         .unwrap_or(1)
 }
 
-pub fn finding_text(tree: &str, f: &Finding, o: &mut String) {
+pub fn finding_text(r: &Report, f: &Finding, o: &mut String) {
+    let tree = r.tree.as_str();
     let _ = writeln!(
         o,
         "  [{}] {}  (rule {}{})",
@@ -234,6 +288,7 @@ pub fn finding_text(tree: &str, f: &Finding, o: &mut String) {
             .unwrap_or_default()
     );
     let _ = writeln!(o, "      why: {}", f.why);
+    let _ = writeln!(o, "      model: {}", r.model_line(&f.id));
     if !f.partly_parsed.is_empty() {
         let _ = writeln!(
             o,
@@ -271,7 +326,7 @@ pub fn text(r: &Report) -> String {
     for (sub, fs) in &groups {
         let _ = writeln!(o, "\n== {sub} ({}) ==", fs.len());
         for f in fs {
-            finding_text(&r.tree, f, &mut o);
+            finding_text(r, f, &mut o);
         }
     }
     if !r.suppressed.is_empty() {
@@ -280,6 +335,7 @@ pub fn text(r: &Report) -> String {
             let _ = writeln!(o, "  [{}] {}: {}", f.id, f.title, why);
         }
     }
+    checks_text(r, &mut o);
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for s in &r.sites {
         *counts.entry(s.class.as_str()).or_default() += 1;
@@ -319,6 +375,74 @@ pub fn text(r: &Report) -> String {
         );
     }
     o
+}
+
+/// The model's verdicts: counts per verdict over the findings, then each check with its
+/// kernel, the findings that share it and the shortest trace.
+fn checks_text(r: &Report, o: &mut String) {
+    let mut per: BTreeMap<String, usize> = BTreeMap::new();
+    for f in &r.findings {
+        let k = match (r.model.get(&f.id), r.check_of(&f.id)) {
+            (_, Some(c)) => c.verdict.clone(),
+            (Some(l), None) if l.path.is_some() => "not checked".into(),
+            _ => "no model path".into(),
+        };
+        *per.entry(k).or_default() += 1;
+    }
+    let _ = writeln!(
+        o,
+        "\nModel: findings per verdict: {}{}",
+        if per.is_empty() {
+            "none".to_string()
+        } else {
+            per.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+        if r.checked {
+            format!("; {} distinct checks", r.checks.len())
+        } else {
+            " (paths only: --check runs them)".to_string()
+        }
+    );
+    if let Some(e) = &r.model_kernel_error {
+        let _ = writeln!(o, "  no model kernel for this tree: {e}");
+    }
+    for c in &r.checks {
+        let _ = writeln!(
+            o,
+            "\n[{}] {}: {}{} — {} executions{} ({}); findings {}",
+            c.key,
+            c.path,
+            c.verdict_text,
+            if c.violated.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", c.violated.join(", "))
+            },
+            c.executions,
+            c.states
+                .map(|s| format!(" + {s} states"))
+                .unwrap_or_default(),
+            c.search,
+            c.findings.join(" ")
+        );
+        if let Some(l) = r.model.values().find(|l| l.check.as_ref() == Some(&c.key)) {
+            let _ = writeln!(o, "  stands for: {}", l.why);
+        }
+        let _ = writeln!(o, "  kernel: {}", c.kernel);
+        if let (Some(p), Some(sch)) = (&c.property, &c.schedule) {
+            let _ = writeln!(
+                o,
+                "  {} trace of {p} (schedule {sch}):",
+                if c.shortest { "shortest" } else { "a" }
+            );
+            for l in &c.trace {
+                let _ = writeln!(o, "    {l}");
+            }
+        }
+    }
 }
 
 /// The release and the switches inferred from the code, as the header shows them.
@@ -402,11 +526,11 @@ pub fn diff_text(d: &Diff) -> String {
     );
     let _ = writeln!(o, "\nAppeared ({}):", d.appeared.len());
     for f in &d.appeared {
-        finding_text(&d.new.tree, f, &mut o);
+        finding_text(&d.new, f, &mut o);
     }
     let _ = writeln!(o, "\nDisappeared ({}):", d.disappeared.len());
     for f in &d.disappeared {
-        finding_text(&d.base.tree, f, &mut o);
+        finding_text(&d.base, f, &mut o);
     }
     let _ = writeln!(
         o,
@@ -455,6 +579,7 @@ fn results(
         .iter()
         .map(|f| {
             let mut v = result(f, root_id);
+            add_model(r, f, &mut v);
             if let Some(s) = state(f) {
                 v["baselineState"] = json!(s);
             }
@@ -475,6 +600,39 @@ fn loc_in(h: &crate::analysis::Hop, msg: Option<&str>, root_id: &str) -> Value {
         v["message"] = json!({ "text": m });
     }
     v
+}
+
+/// The model's verdict on `f` in its SARIF result: `properties.model`, and with a violation
+/// a second `codeFlow` whose locations are the steps of the shortest trace.
+fn add_model(r: &Report, f: &Finding, v: &mut Value) {
+    let Some(l) = r.model.get(&f.id) else {
+        return;
+    };
+    let c = r.check_of(&f.id);
+    v["properties"]["model"] = json!({
+        "path": l.path,
+        "why": l.why,
+        "check": l.check,
+        "verdict": c.map(|c| c.verdict.clone()),
+        "text": r.model_line(&f.id),
+    });
+    if let Some(c) = c {
+        if !c.trace.is_empty() {
+            let locs: Vec<Value> = c
+                .trace
+                .iter()
+                .map(|t| json!({ "location": { "message": { "text": t.trim() } } }))
+                .collect();
+            if let Some(a) = v["codeFlows"].as_array_mut() {
+                a.push(json!({
+                    "message": { "text": format!(
+                        "model trace [{}] {} on {}: {}",
+                        c.key, c.path, crate::model::short_kernel(c), c.verdict_text) },
+                    "threadFlows": [ { "locations": locs } ]
+                }));
+            }
+        }
+    }
 }
 
 /// One finding as a SARIF result, its locations relative to `root_id`.
@@ -518,6 +676,7 @@ pub fn diff_sarif(d: &Diff) -> Value {
     let mut res = results(&d.new, "SRCROOT", &state);
     for f in &d.disappeared {
         let mut r = result(f, "BASEROOT");
+        add_model(&d.base, f, &mut r);
         r["baselineState"] = json!("absent");
         res.push(r);
     }
@@ -614,4 +773,37 @@ pub fn sarif(r: &Report) -> Value {
             }
         } ]
     })
+}
+
+/// The report as a self-contained HTML page: the header and the findings with their model
+/// verdicts, then one section per model check (with `--check`) with its trace rendered as
+/// `pvmm check --report` renders it.
+pub fn html_page(r: &Report) -> String {
+    let mut sections = Vec::new();
+    for c in &r.checks {
+        let mut sec = crate::model::html_section(c);
+        for id in &c.findings {
+            if let Some(f) = r.findings.iter().find(|f| &f.id == id) {
+                let first = &f.chain[0];
+                let last = &f.chain[f.chain.len() - 1];
+                sec.notes.push(format!(
+                    "finding {}: {} ({}:{} → {}:{})",
+                    f.id, f.title, first.file, first.line, last.file, last.line
+                ));
+            }
+        }
+        sections.push(sec);
+    }
+    let mut sub = String::new();
+    let _ = write!(
+        sub,
+        "{} findings; {}",
+        r.findings.len(),
+        r.findings
+            .iter()
+            .map(|f| format!("{} {}: model {}", f.id, f.title, r.model_line(&f.id)))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    );
+    report::html::page(&format!("pvmm audit: {}", r.tree), &sub, &sections)
 }
