@@ -165,7 +165,8 @@ fn audit_one(
         || !out.converged
         || checks.iter().any(|c| c.verdict == "incomplete")
         || (check.is_some() && model_kernel_error.is_some());
-    Ok(Report {
+    let mut rep = Report {
+        items: Vec::new(),
         inferred,
         checked: check.is_some(),
         model: links,
@@ -182,7 +183,9 @@ fn audit_one(
         findings,
         suppressed,
         sites: out.sites,
-    })
+    };
+    rep.items = report::items(&rep);
+    Ok(rep)
 }
 
 /// Run `pvmm audit`; returns the exit code: 0 no (new) findings, 1 findings, 2 bad input, 3

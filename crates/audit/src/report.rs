@@ -73,6 +73,8 @@ pub struct Report {
     pub checks: Vec<crate::model::Check>,
     /// Why the tree has no model kernel (no release, a release the model does not describe).
     pub model_kernel_error: Option<String>,
+    /// The findings ranked by sink class and grouped by carrier ([`items`]).
+    pub items: Vec<Item>,
 }
 
 impl Report {
@@ -114,7 +116,7 @@ impl Report {
                 l.why,
                 self.model_kernel_error.as_deref().unwrap_or("no scenario")
             ),
-            None => format!("{p} ({}); --check runs it", l.why),
+            None => format!("{p}; --check runs it"),
         }
     }
 }
@@ -276,9 +278,14 @@ fn column(tree: &str, file: &str, line: u32, name: &str) -> usize {
 
 pub fn finding_text(r: &Report, f: &Finding, o: &mut String) {
     let tree = r.tree.as_str();
+    // The finding's own line is the place the page reaches the sink, as a compiler warning.
+    let last = &f.chain[f.chain.len() - 1];
     let _ = writeln!(
         o,
-        "  [{}] {}  (rule {}{})",
+        "{}:{}:{}: warning: [{}] {}  (rule {}{})",
+        last.file,
+        last.line,
+        column(tree, &last.file, last.line, &last.callee),
         f.id,
         f.title,
         f.rule,
@@ -310,23 +317,134 @@ pub fn finding_text(r: &Report, f: &Finding, o: &mut String) {
     }
 }
 
+/// The sink classes, most urgent first: a device that reads the page by DMA, then the
+/// network stack, then crypto, then a CPU copy.
+pub const SINK_RANK: &[&str] = &["device-dma", "transport", "crypto", "copy"];
+
+/// The rank of a sink class (`SINK_RANK`; other classes after them).
+pub fn rank_of(class: &str) -> usize {
+    SINK_RANK
+        .iter()
+        .position(|c| *c == class)
+        .unwrap_or(SINK_RANK.len())
+}
+
+/// One item of the ranked output: a finding alone, or every finding through one carrier
+/// (its producers × its consumers).
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    /// Position in `SINK_RANK` of the item's most urgent sink class.
+    pub rank: usize,
+    pub sink_class: String,
+    pub subsystem: String,
+    /// The carrier the item's findings go through (None: a finding alone).
+    pub carrier: Option<String>,
+    /// `FILE:LINE: FUNC(): CALLEE()`: where the pages are taken (carrier items: the producers).
+    pub producers: Vec<String>,
+    /// `FILE:LINE: FUNC(): SINK() (CLASS)`: where they reach I/O (carrier items: the consumers).
+    pub consumers: Vec<String>,
+    pub findings: Vec<String>,
+}
+
+fn sink_class_of(r: &Report, f: &Finding) -> String {
+    r.model
+        .get(&f.id)
+        .map(|l| l.shape.sink_class.clone())
+        .unwrap_or_else(|| "other".into())
+}
+
+/// The findings as ranked items: grouped (one item per carrier: producers × consumers), then
+/// sorted by the most urgent sink class, subsystem and place.
+pub fn items(r: &Report) -> Vec<Item> {
+    let mut out: Vec<Item> = Vec::new();
+    for f in &r.findings {
+        let class = sink_class_of(r, f);
+        let first = &f.chain[0];
+        let last = &f.chain[f.chain.len() - 1];
+        let producer = format!(
+            "{}:{}: {}(): {}()",
+            first.file, first.line, first.func, first.callee
+        );
+        let consumer = format!(
+            "{}:{}: {}(): {}() ({class})",
+            last.file,
+            last.line,
+            last.func,
+            last.callee.trim_start_matches("->")
+        );
+        let carrier = f.rule.strip_prefix("carrier-").map(String::from);
+        let at = carrier
+            .as_ref()
+            .and_then(|c| out.iter().position(|i| i.carrier.as_ref() == Some(c)));
+        match at {
+            Some(i) => {
+                let it = &mut out[i];
+                if rank_of(&class) < it.rank {
+                    it.rank = rank_of(&class);
+                    it.sink_class = class;
+                }
+                if !it.producers.contains(&producer) {
+                    it.producers.push(producer);
+                }
+                if !it.consumers.contains(&consumer) {
+                    it.consumers.push(consumer);
+                }
+                it.findings.push(f.id.clone());
+            }
+            None => out.push(Item {
+                rank: rank_of(&class),
+                sink_class: class,
+                subsystem: f.subsystem.clone(),
+                carrier,
+                producers: vec![producer],
+                consumers: vec![consumer],
+                findings: vec![f.id.clone()],
+            }),
+        }
+    }
+    // Stable: within a rank, the findings' own order (subsystem, place).
+    out.sort_by_key(|i| i.rank);
+    out
+}
+
 pub fn text(r: &Report) -> String {
     let mut o = header(r);
-    let mut groups: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for f in &r.findings {
-        groups.entry(f.subsystem.as_str()).or_default().push(f);
-    }
+    let items = &r.items;
     let _ = writeln!(
         o,
-        "\nFindings: {} ({} suppressed by the baseline), in {} subsystems",
+        "\nFindings: {} in {} items ({} suppressed by the baseline), ranked by sink class ({})",
         r.findings.len(),
+        items.len(),
         r.suppressed.len(),
-        groups.len()
+        SINK_RANK.join(" > ")
     );
-    for (sub, fs) in &groups {
-        let _ = writeln!(o, "\n== {sub} ({}) ==", fs.len());
-        for f in fs {
-            finding_text(r, f, &mut o);
+    for (n, it) in items.iter().enumerate() {
+        match &it.carrier {
+            Some(c) => {
+                let _ = writeln!(
+                    o,
+                    "\n== {}. {} · carrier {c}: {} producer(s) × {} consumer(s), {} findings ==",
+                    n + 1,
+                    it.sink_class,
+                    it.producers.len(),
+                    it.consumers.len(),
+                    it.findings.len()
+                );
+                for p in &it.producers {
+                    let _ = writeln!(o, "  producer {p}");
+                }
+                for c in &it.consumers {
+                    let _ = writeln!(o, "  consumer {c}");
+                }
+            }
+            None => {
+                let _ = writeln!(o, "\n== {}. {} · {} ==", n + 1, it.sink_class, it.subsystem);
+            }
+        }
+        for id in &it.findings {
+            if let Some(f) = r.findings.iter().find(|f| &f.id == id) {
+                finding_text(r, f, &mut o);
+            }
         }
     }
     if !r.suppressed.is_empty() {
