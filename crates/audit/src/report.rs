@@ -259,21 +259,35 @@ pub fn header(r: &Report) -> String {
 /// The 1-based column of `name` (a callee, `->field` or function name) on line `line` of
 /// `file` in `tree`, for `FILE:LINE:COL:` positions in the text output: the analysis keeps
 /// lines only, so the column is found again in the source; 1 when it cannot be.
+/// The files are read once per process (the text output asks for hundreds of positions in a
+/// few dozen files).
 fn column(tree: &str, file: &str, line: u32, name: &str) -> usize {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Sources = Mutex<HashMap<std::path::PathBuf, Option<Arc<str>>>>;
+    static SOURCES: OnceLock<Sources> = OnceLock::new();
     let needle = name.trim_start_matches("->").trim_end_matches("()");
-    std::fs::read_to_string(std::path::Path::new(tree).join(file))
-        .ok()
-        .and_then(|t| {
-            let l = t.lines().nth((line as usize).checked_sub(1)?)?;
-            let at = if needle.is_empty() {
-                None
-            } else {
-                l.find(needle)
-            };
-            let at = at.unwrap_or_else(|| l.len() - l.trim_start().len());
-            Some(l[..at].chars().count() + 1)
-        })
-        .unwrap_or(1)
+    let path = std::path::Path::new(tree).join(file);
+    let text = {
+        let mut m = SOURCES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        m.entry(path)
+            .or_insert_with_key(|p| std::fs::read_to_string(p).ok().map(Arc::from))
+            .clone()
+    };
+    text.and_then(|t| {
+        let l = t.lines().nth((line as usize).checked_sub(1)?)?;
+        let at = if needle.is_empty() {
+            None
+        } else {
+            l.find(needle)
+        };
+        let at = at.unwrap_or_else(|| l.len() - l.trim_start().len());
+        Some(l[..at].chars().count() + 1)
+    })
+    .unwrap_or(1)
 }
 
 pub fn finding_text(r: &Report, f: &Finding, o: &mut String) {
