@@ -626,6 +626,9 @@ pub fn inference_text(inf: &crate::infer::Inference) -> String {
             s.evidence
         );
     }
+    for (n, why) in &inf.not_recognised_why {
+        let _ = writeln!(o, "    {n}: not decided from code: {why}");
+    }
     o
 }
 
