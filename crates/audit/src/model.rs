@@ -289,6 +289,8 @@ pub struct Check {
     pub verdict_text: String,
     pub violated: Vec<String>,
     pub executions: u64,
+    /// The check's time in seconds (both searches).
+    pub secs: f64,
     /// States of the stateful search that finished the check (None: DPOR alone).
     pub states: Option<u64>,
     pub search: String,
@@ -347,6 +349,7 @@ fn run_check(text: &str, key: &str, path: &str, k: &ModelKernel, o: &CheckOption
         verdict_text: String::new(),
         violated: Vec::new(),
         executions: 0,
+        secs: 0.0,
         states: None,
         search: String::new(),
         property: None,
@@ -388,6 +391,7 @@ fn run_check(text: &str, key: &str, path: &str, k: &ModelKernel, o: &CheckOption
     c.verdict_text = ch.verdict_text();
     c.violated = ch.violated();
     c.executions = ch.outcome.stats.executions;
+    c.secs = ch.outcome.stats.elapsed_secs;
     c.states = ch.completion.as_ref().map(|s| s.stats.states);
     c.search = match &ch.completion {
         Some(_) => "stateless, then stateful".into(),

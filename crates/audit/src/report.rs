@@ -544,7 +544,7 @@ fn checks_text(r: &Report, o: &mut String) {
     for c in &r.checks {
         let _ = writeln!(
             o,
-            "\n[{}] {}: {}{} — {} executions{} ({}); findings {}",
+            "\n[{}] {}: {}{} — {} executions{} ({}, {:.2} s); findings {}",
             c.key,
             c.path,
             c.verdict_text,
@@ -558,6 +558,7 @@ fn checks_text(r: &Report, o: &mut String) {
                 .map(|s| format!(" + {s} states"))
                 .unwrap_or_default(),
             c.search,
+            c.secs,
             c.findings.join(" ")
         );
         if let Some(l) = r.model.values().find(|l| l.check.as_ref() == Some(&c.key)) {
@@ -929,16 +930,28 @@ pub fn html_page(r: &Report) -> String {
         }
         sections.push(sec);
     }
-    let mut sub = String::new();
-    let _ = write!(
-        sub,
-        "{} findings; {}",
+    let mut per: BTreeMap<String, usize> = BTreeMap::new();
+    for f in &r.findings {
+        let k = match r.check_of(&f.id) {
+            Some(c) => c.verdict.clone(),
+            None if r.model.get(&f.id).is_some_and(|l| l.path.is_some()) => "not checked".into(),
+            None => "no model path".into(),
+        };
+        *per.entry(k).or_default() += 1;
+    }
+    let mut sub = format!(
+        "{} findings, {} model checks; findings per verdict: {}",
         r.findings.len(),
-        r.findings
-            .iter()
-            .map(|f| format!("{} {}: model {}", f.id, f.title, r.model_line(&f.id)))
+        r.checks.len(),
+        per.iter()
+            .map(|(k, v)| format!("{k} {v}"))
             .collect::<Vec<_>>()
-            .join(" · ")
+            .join(", ")
     );
+    for f in &r.findings {
+        if r.check_of(&f.id).is_none() {
+            let _ = write!(sub, " · {} {}: {}", f.id, f.title, r.model_line(&f.id));
+        }
+    }
     report::html::page(&format!("pvmm audit: {}", r.tree), &sub, &sections)
 }
