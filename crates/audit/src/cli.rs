@@ -3,6 +3,7 @@
 use crate::report::{self, Report};
 use crate::rules::{Rules, BUILTIN};
 use crate::scan;
+use crate::{model, report::html_page};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,25 @@ pub struct AuditArgs {
     /// Files larger than this many bytes are not read (listed as not read).
     #[arg(long, default_value_t = scan::MAX_FILE_BYTES)]
     pub max_file_size: u64,
+    /// Check every finding's model path with the checker on the kernel inferred from the tree
+    /// (release + inferred switches) and attach the verdict and the shortest trace.
+    #[arg(long)]
+    pub check: bool,
+    /// DPOR's execution budget per check before the stateful search takes over.
+    #[arg(long, value_name = "N", default_value_t = checker::DPOR_BUDGET)]
+    pub check_budget: u64,
+    /// Stop each check after N executions (plain DPOR; a stopped check is incomplete).
+    #[arg(long, value_name = "N")]
+    pub check_max_executions: Option<u64>,
+    /// Wall-clock bound of each check in seconds (a stopped check is incomplete).
+    #[arg(long, value_name = "SECS", default_value_t = checker::limits::DEFAULT_CELL_TIME_SECS)]
+    pub check_max_time: u64,
+    /// Print the finding ID (PVA-… or PVS-…) as a scenario file `pvmm check` runs, and exit.
+    #[arg(long, value_name = "ID")]
+    pub emit_scenario: Option<String>,
+    /// Also write the report as a self-contained HTML page (with --check: each check's trace).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +105,7 @@ fn load_baseline(p: &Path) -> Result<HashMap<String, String>, String> {
     Ok(m)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn audit_one(
     tree: &Path,
     rules: &Rules,
@@ -93,6 +114,7 @@ fn audit_one(
     limits: &scan::Limits,
     cache: Option<&Path>,
     baseline: &HashMap<String, String>,
+    check: Option<&model::CheckOptions>,
 ) -> Result<Report, String> {
     let (out, stats) =
         scan::audit_tree_with(tree, rules, rules_text, cache, limits).map_err(|e| e.to_string())?;
@@ -130,9 +152,26 @@ fn audit_one(
         .to_string();
     let mut not_read = stats.not_read.clone();
     not_read.extend(out.not_understood.iter().cloned());
-    let incomplete = !not_read.is_empty() || !out.converged;
-    Ok(Report {
-        inferred: crate::infer::infer(tree),
+    let inferred = crate::infer::infer(tree);
+    let (links, checks, model_kernel_error) = model::check_findings(
+        rules,
+        &findings,
+        &out.sites,
+        &inferred,
+        check.is_some(),
+        &check.cloned().unwrap_or_default(),
+    );
+    let incomplete = !not_read.is_empty()
+        || !out.converged
+        || checks.iter().any(|c| c.verdict == "incomplete")
+        || (check.is_some() && model_kernel_error.is_some());
+    let mut rep = Report {
+        items: Vec::new(),
+        inferred,
+        checked: check.is_some(),
+        model: links,
+        checks,
+        model_kernel_error,
         not_read,
         incomplete,
         tree: shown,
@@ -144,7 +183,9 @@ fn audit_one(
         findings,
         suppressed,
         sites: out.sites,
-    })
+    };
+    rep.items = report::items(&rep);
+    Ok(rep)
 }
 
 /// Run `pvmm audit`; returns the exit code: 0 no (new) findings, 1 findings, 2 bad input, 3
@@ -219,9 +260,15 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
         }
         return Ok(0);
     }
+    model::validate(&rules, &rules_name)?;
     if let Some(b) = &args.base {
         scan::check_tree(b).map_err(|e| e.to_string())?;
     }
+    let check_opts = args.check.then_some(model::CheckOptions {
+        budget: Some(args.check_budget),
+        max_executions: args.check_max_executions,
+        max_time_secs: Some(args.check_max_time),
+    });
     let cache = if args.no_cache {
         None
     } else {
@@ -258,7 +305,25 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
             &limits,
             cache.as_deref(),
             &baseline,
+            check_opts.as_ref(),
         )?;
+        if let Some(id) = &args.emit_scenario {
+            let f = new
+                .findings
+                .iter()
+                .chain(new.suppressed.iter().map(|(f, _)| f))
+                .find(|f| &f.id == id || &f.identity == id)
+                .ok_or_else(|| format!("--emit-scenario {id}: no such finding in {}", new.tree))?;
+            print!(
+                "{}",
+                model::emit_scenario(&rules, f, &new.sites, &new.inferred)?
+            );
+            return Ok(0);
+        }
+        if let Some(h) = &args.html {
+            std::fs::write(h, html_page(&new))
+                .map_err(|e| format!("{}: cannot write the HTML report: {e}", h.display()))?;
+        }
         match &args.base {
             None => {
                 let code = exit(!new.findings.is_empty(), new.incomplete);
@@ -286,6 +351,7 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
                     &limits,
                     cache.as_deref(),
                     &baseline,
+                    check_opts.as_ref(),
                 )?;
                 let d = report::diff(base, new);
                 let code = exit(

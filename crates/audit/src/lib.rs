@@ -12,6 +12,7 @@ pub mod analysis;
 pub mod cli;
 pub mod extract;
 pub mod infer;
+pub mod model;
 pub mod report;
 pub mod rules;
 pub mod scan;

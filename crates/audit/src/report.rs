@@ -64,6 +64,61 @@ pub struct Report {
     /// (finding, reason) suppressed by the baseline.
     pub suppressed: Vec<(Finding, String)>,
     pub sites: Vec<Site>,
+    /// `--check` ran the model checks.
+    pub checked: bool,
+    /// Every finding (and suppressed finding) → its model path, or why it has none, and its
+    /// check (crate::model).
+    pub model: BTreeMap<String, crate::model::Link>,
+    /// The model checks (with `--check`), each shared by the findings with its scenario.
+    pub checks: Vec<crate::model::Check>,
+    /// Why the tree has no model kernel (no release, a release the model does not describe).
+    pub model_kernel_error: Option<String>,
+    /// The findings ranked by sink class and grouped by carrier ([`items`]).
+    pub items: Vec<Item>,
+}
+
+impl Report {
+    /// The check of finding `id`, when it has one.
+    pub fn check_of(&self, id: &str) -> Option<&crate::model::Check> {
+        let key = self.model.get(id)?.check.as_ref()?;
+        self.checks.iter().find(|c| &c.key == key)
+    }
+
+    /// `model: …` for finding `id`: its path, the check's verdict, or why it has none.
+    pub fn model_line(&self, id: &str) -> String {
+        let Some(l) = self.model.get(id) else {
+            return "no model path (not mapped)".into();
+        };
+        let Some(p) = &l.path else {
+            return format!("no model path ({})", l.why);
+        };
+        match self.check_of(id) {
+            Some(c) => format!(
+                "{p} on {}: {}{}{} [{}]",
+                crate::model::short_kernel(c),
+                c.verdict_text,
+                if c.violated.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", c.violated.join(", "))
+                },
+                match (&c.property, c.steps) {
+                    (Some(pr), Some(n)) => format!(
+                        "; {} trace: {pr} in {n} steps",
+                        if c.shortest { "shortest" } else { "a" }
+                    ),
+                    _ => String::new(),
+                },
+                c.key
+            ),
+            None if self.checked => format!(
+                "{p} ({}): not checked ({})",
+                l.why,
+                self.model_kernel_error.as_deref().unwrap_or("no scenario")
+            ),
+            None => format!("{p}; --check runs it"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -204,27 +259,47 @@ pub fn header(r: &Report) -> String {
 /// The 1-based column of `name` (a callee, `->field` or function name) on line `line` of
 /// `file` in `tree`, for `FILE:LINE:COL:` positions in the text output: the analysis keeps
 /// lines only, so the column is found again in the source; 1 when it cannot be.
+/// The files are read once per process (the text output asks for hundreds of positions in a
+/// few dozen files).
 fn column(tree: &str, file: &str, line: u32, name: &str) -> usize {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Sources = Mutex<HashMap<std::path::PathBuf, Option<Arc<str>>>>;
+    static SOURCES: OnceLock<Sources> = OnceLock::new();
     let needle = name.trim_start_matches("->").trim_end_matches("()");
-    std::fs::read_to_string(std::path::Path::new(tree).join(file))
-        .ok()
-        .and_then(|t| {
-            let l = t.lines().nth((line as usize).checked_sub(1)?)?;
-            let at = if needle.is_empty() {
-                None
-            } else {
-                l.find(needle)
-            };
-            let at = at.unwrap_or_else(|| l.len() - l.trim_start().len());
-            Some(l[..at].chars().count() + 1)
-        })
-        .unwrap_or(1)
+    let path = std::path::Path::new(tree).join(file);
+    let text = {
+        let mut m = SOURCES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        m.entry(path)
+            .or_insert_with_key(|p| std::fs::read_to_string(p).ok().map(Arc::from))
+            .clone()
+    };
+    text.and_then(|t| {
+        let l = t.lines().nth((line as usize).checked_sub(1)?)?;
+        let at = if needle.is_empty() {
+            None
+        } else {
+            l.find(needle)
+        };
+        let at = at.unwrap_or_else(|| l.len() - l.trim_start().len());
+        Some(l[..at].chars().count() + 1)
+    })
+    .unwrap_or(1)
 }
 
-pub fn finding_text(tree: &str, f: &Finding, o: &mut String) {
+pub fn finding_text(r: &Report, f: &Finding, o: &mut String) {
+    let tree = r.tree.as_str();
+    // The finding's own line is the place the page reaches the sink, as a compiler warning.
+    let last = &f.chain[f.chain.len() - 1];
     let _ = writeln!(
         o,
-        "  [{}] {}  (rule {}{})",
+        "{}:{}:{}: warning: [{}] {}  (rule {}{})",
+        last.file,
+        last.line,
+        column(tree, &last.file, last.line, &last.callee),
         f.id,
         f.title,
         f.rule,
@@ -234,6 +309,7 @@ pub fn finding_text(tree: &str, f: &Finding, o: &mut String) {
             .unwrap_or_default()
     );
     let _ = writeln!(o, "      why: {}", f.why);
+    let _ = writeln!(o, "      model: {}", r.model_line(&f.id));
     if !f.partly_parsed.is_empty() {
         let _ = writeln!(
             o,
@@ -255,23 +331,134 @@ pub fn finding_text(tree: &str, f: &Finding, o: &mut String) {
     }
 }
 
+/// The sink classes, most urgent first: a device that reads the page by DMA, then the
+/// network stack, then crypto, then a CPU copy.
+pub const SINK_RANK: &[&str] = &["device-dma", "transport", "crypto", "copy"];
+
+/// The rank of a sink class (`SINK_RANK`; other classes after them).
+pub fn rank_of(class: &str) -> usize {
+    SINK_RANK
+        .iter()
+        .position(|c| *c == class)
+        .unwrap_or(SINK_RANK.len())
+}
+
+/// One item of the ranked output: a finding alone, or every finding through one carrier
+/// (its producers × its consumers).
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    /// Position in `SINK_RANK` of the item's most urgent sink class.
+    pub rank: usize,
+    pub sink_class: String,
+    pub subsystem: String,
+    /// The carrier the item's findings go through (None: a finding alone).
+    pub carrier: Option<String>,
+    /// `FILE:LINE: FUNC(): CALLEE()`: where the pages are taken (carrier items: the producers).
+    pub producers: Vec<String>,
+    /// `FILE:LINE: FUNC(): SINK() (CLASS)`: where they reach I/O (carrier items: the consumers).
+    pub consumers: Vec<String>,
+    pub findings: Vec<String>,
+}
+
+fn sink_class_of(r: &Report, f: &Finding) -> String {
+    r.model
+        .get(&f.id)
+        .map(|l| l.shape.sink_class.clone())
+        .unwrap_or_else(|| "other".into())
+}
+
+/// The findings as ranked items: grouped (one item per carrier: producers × consumers), then
+/// sorted by the most urgent sink class, subsystem and place.
+pub fn items(r: &Report) -> Vec<Item> {
+    let mut out: Vec<Item> = Vec::new();
+    for f in &r.findings {
+        let class = sink_class_of(r, f);
+        let first = &f.chain[0];
+        let last = &f.chain[f.chain.len() - 1];
+        let producer = format!(
+            "{}:{}: {}(): {}()",
+            first.file, first.line, first.func, first.callee
+        );
+        let consumer = format!(
+            "{}:{}: {}(): {}() ({class})",
+            last.file,
+            last.line,
+            last.func,
+            last.callee.trim_start_matches("->")
+        );
+        let carrier = f.rule.strip_prefix("carrier-").map(String::from);
+        let at = carrier
+            .as_ref()
+            .and_then(|c| out.iter().position(|i| i.carrier.as_ref() == Some(c)));
+        match at {
+            Some(i) => {
+                let it = &mut out[i];
+                if rank_of(&class) < it.rank {
+                    it.rank = rank_of(&class);
+                    it.sink_class = class;
+                }
+                if !it.producers.contains(&producer) {
+                    it.producers.push(producer);
+                }
+                if !it.consumers.contains(&consumer) {
+                    it.consumers.push(consumer);
+                }
+                it.findings.push(f.id.clone());
+            }
+            None => out.push(Item {
+                rank: rank_of(&class),
+                sink_class: class,
+                subsystem: f.subsystem.clone(),
+                carrier,
+                producers: vec![producer],
+                consumers: vec![consumer],
+                findings: vec![f.id.clone()],
+            }),
+        }
+    }
+    // Stable: within a rank, the findings' own order (subsystem, place).
+    out.sort_by_key(|i| i.rank);
+    out
+}
+
 pub fn text(r: &Report) -> String {
     let mut o = header(r);
-    let mut groups: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for f in &r.findings {
-        groups.entry(f.subsystem.as_str()).or_default().push(f);
-    }
+    let items = &r.items;
     let _ = writeln!(
         o,
-        "\nFindings: {} ({} suppressed by the baseline), in {} subsystems",
+        "\nFindings: {} in {} items ({} suppressed by the baseline), ranked by sink class ({})",
         r.findings.len(),
+        items.len(),
         r.suppressed.len(),
-        groups.len()
+        SINK_RANK.join(" > ")
     );
-    for (sub, fs) in &groups {
-        let _ = writeln!(o, "\n== {sub} ({}) ==", fs.len());
-        for f in fs {
-            finding_text(&r.tree, f, &mut o);
+    for (n, it) in items.iter().enumerate() {
+        match &it.carrier {
+            Some(c) => {
+                let _ = writeln!(
+                    o,
+                    "\n== {}. {} · carrier {c}: {} producer(s) × {} consumer(s), {} findings ==",
+                    n + 1,
+                    it.sink_class,
+                    it.producers.len(),
+                    it.consumers.len(),
+                    it.findings.len()
+                );
+                for p in &it.producers {
+                    let _ = writeln!(o, "  producer {p}");
+                }
+                for c in &it.consumers {
+                    let _ = writeln!(o, "  consumer {c}");
+                }
+            }
+            None => {
+                let _ = writeln!(o, "\n== {}. {} · {} ==", n + 1, it.sink_class, it.subsystem);
+            }
+        }
+        for id in &it.findings {
+            if let Some(f) = r.findings.iter().find(|f| &f.id == id) {
+                finding_text(r, f, &mut o);
+            }
         }
     }
     if !r.suppressed.is_empty() {
@@ -280,6 +467,7 @@ pub fn text(r: &Report) -> String {
             let _ = writeln!(o, "  [{}] {}: {}", f.id, f.title, why);
         }
     }
+    checks_text(r, &mut o);
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for s in &r.sites {
         *counts.entry(s.class.as_str()).or_default() += 1;
@@ -319,6 +507,75 @@ pub fn text(r: &Report) -> String {
         );
     }
     o
+}
+
+/// The model's verdicts: counts per verdict over the findings, then each check with its
+/// kernel, the findings that share it and the shortest trace.
+fn checks_text(r: &Report, o: &mut String) {
+    let mut per: BTreeMap<String, usize> = BTreeMap::new();
+    for f in &r.findings {
+        let k = match (r.model.get(&f.id), r.check_of(&f.id)) {
+            (_, Some(c)) => c.verdict.clone(),
+            (Some(l), None) if l.path.is_some() => "not checked".into(),
+            _ => "no model path".into(),
+        };
+        *per.entry(k).or_default() += 1;
+    }
+    let _ = writeln!(
+        o,
+        "\nModel: findings per verdict: {}{}",
+        if per.is_empty() {
+            "none".to_string()
+        } else {
+            per.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+        if r.checked {
+            format!("; {} distinct checks", r.checks.len())
+        } else {
+            " (paths only: --check runs them)".to_string()
+        }
+    );
+    if let Some(e) = &r.model_kernel_error {
+        let _ = writeln!(o, "  no model kernel for this tree: {e}");
+    }
+    for c in &r.checks {
+        let _ = writeln!(
+            o,
+            "\n[{}] {}: {}{} — {} executions{} ({}, {:.2} s); findings {}",
+            c.key,
+            c.path,
+            c.verdict_text,
+            if c.violated.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", c.violated.join(", "))
+            },
+            c.executions,
+            c.states
+                .map(|s| format!(" + {s} states"))
+                .unwrap_or_default(),
+            c.search,
+            c.secs,
+            c.findings.join(" ")
+        );
+        if let Some(l) = r.model.values().find(|l| l.check.as_ref() == Some(&c.key)) {
+            let _ = writeln!(o, "  stands for: {}", l.why);
+        }
+        let _ = writeln!(o, "  kernel: {}", c.kernel);
+        if let (Some(p), Some(sch)) = (&c.property, &c.schedule) {
+            let _ = writeln!(
+                o,
+                "  {} trace of {p} (schedule {sch}):",
+                if c.shortest { "shortest" } else { "a" }
+            );
+            for l in &c.trace {
+                let _ = writeln!(o, "    {l}");
+            }
+        }
+    }
 }
 
 /// The release and the switches inferred from the code, as the header shows them.
@@ -370,6 +627,9 @@ pub fn inference_text(inf: &crate::infer::Inference) -> String {
             s.evidence
         );
     }
+    for (n, why) in &inf.not_recognised_why {
+        let _ = writeln!(o, "    {n}: not decided from code: {why}");
+    }
     o
 }
 
@@ -402,11 +662,11 @@ pub fn diff_text(d: &Diff) -> String {
     );
     let _ = writeln!(o, "\nAppeared ({}):", d.appeared.len());
     for f in &d.appeared {
-        finding_text(&d.new.tree, f, &mut o);
+        finding_text(&d.new, f, &mut o);
     }
     let _ = writeln!(o, "\nDisappeared ({}):", d.disappeared.len());
     for f in &d.disappeared {
-        finding_text(&d.base.tree, f, &mut o);
+        finding_text(&d.base, f, &mut o);
     }
     let _ = writeln!(
         o,
@@ -455,6 +715,7 @@ fn results(
         .iter()
         .map(|f| {
             let mut v = result(f, root_id);
+            add_model(r, f, &mut v);
             if let Some(s) = state(f) {
                 v["baselineState"] = json!(s);
             }
@@ -475,6 +736,39 @@ fn loc_in(h: &crate::analysis::Hop, msg: Option<&str>, root_id: &str) -> Value {
         v["message"] = json!({ "text": m });
     }
     v
+}
+
+/// The model's verdict on `f` in its SARIF result: `properties.model`, and with a violation
+/// a second `codeFlow` whose locations are the steps of the shortest trace.
+fn add_model(r: &Report, f: &Finding, v: &mut Value) {
+    let Some(l) = r.model.get(&f.id) else {
+        return;
+    };
+    let c = r.check_of(&f.id);
+    v["properties"]["model"] = json!({
+        "path": l.path,
+        "why": l.why,
+        "check": l.check,
+        "verdict": c.map(|c| c.verdict.clone()),
+        "text": r.model_line(&f.id),
+    });
+    if let Some(c) = c {
+        if !c.trace.is_empty() {
+            let locs: Vec<Value> = c
+                .trace
+                .iter()
+                .map(|t| json!({ "location": { "message": { "text": t.trim() } } }))
+                .collect();
+            if let Some(a) = v["codeFlows"].as_array_mut() {
+                a.push(json!({
+                    "message": { "text": format!(
+                        "model trace [{}] {} on {}: {}",
+                        c.key, c.path, crate::model::short_kernel(c), c.verdict_text) },
+                    "threadFlows": [ { "locations": locs } ]
+                }));
+            }
+        }
+    }
 }
 
 /// One finding as a SARIF result, its locations relative to `root_id`.
@@ -518,6 +812,7 @@ pub fn diff_sarif(d: &Diff) -> Value {
     let mut res = results(&d.new, "SRCROOT", &state);
     for f in &d.disappeared {
         let mut r = result(f, "BASEROOT");
+        add_model(&d.base, f, &mut r);
         r["baselineState"] = json!("absent");
         res.push(r);
     }
@@ -614,4 +909,49 @@ pub fn sarif(r: &Report) -> Value {
             }
         } ]
     })
+}
+
+/// The report as a self-contained HTML page: the header and the findings with their model
+/// verdicts, then one section per model check (with `--check`) with its trace rendered as
+/// `pvmm check --report` renders it.
+pub fn html_page(r: &Report) -> String {
+    let mut sections = Vec::new();
+    for c in &r.checks {
+        let mut sec = crate::model::html_section(c);
+        for id in &c.findings {
+            if let Some(f) = r.findings.iter().find(|f| &f.id == id) {
+                let first = &f.chain[0];
+                let last = &f.chain[f.chain.len() - 1];
+                sec.notes.push(format!(
+                    "finding {}: {} ({}:{} → {}:{})",
+                    f.id, f.title, first.file, first.line, last.file, last.line
+                ));
+            }
+        }
+        sections.push(sec);
+    }
+    let mut per: BTreeMap<String, usize> = BTreeMap::new();
+    for f in &r.findings {
+        let k = match r.check_of(&f.id) {
+            Some(c) => c.verdict.clone(),
+            None if r.model.get(&f.id).is_some_and(|l| l.path.is_some()) => "not checked".into(),
+            None => "no model path".into(),
+        };
+        *per.entry(k).or_default() += 1;
+    }
+    let mut sub = format!(
+        "{} findings, {} model checks; findings per verdict: {}",
+        r.findings.len(),
+        r.checks.len(),
+        per.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for f in &r.findings {
+        if r.check_of(&f.id).is_none() {
+            let _ = write!(sub, " · {} {}: {}", f.id, f.title, r.model_line(&f.id));
+        }
+    }
+    report::html::page(&format!("pvmm audit: {}", r.tree), &sub, &sections)
 }

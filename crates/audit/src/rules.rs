@@ -23,6 +23,9 @@ pub struct Rules {
     pub ops: Vec<Ops>,
     #[serde(default)]
     pub scenario: Vec<Scenario>,
+    /// Findings → model paths, for `--check` (crate::model). The first entry that matches.
+    #[serde(default)]
+    pub model: Vec<ModelEntry>,
     #[serde(default)]
     pub benign: Benign,
     #[serde(default)]
@@ -132,6 +135,50 @@ pub struct Scenario {
     /// The chain goes through this carrier.
     #[serde(default)]
     pub carrier: Option<String>,
+}
+
+/// A finding's shape (source kind, marker, carrier, sink) → the model path it stands for:
+/// a matrix row (`checker::matrix::rows()`), optionally with the host thread's operations
+/// replaced by an op sequence, or `no_path` (why the model has none). Empty keys match all.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEntry {
+    /// Source rule ids (`gup-foll-get`, `iov-iter-get-pages`, `page-cache-lookup`).
+    #[serde(default)]
+    pub source: Vec<String>,
+    /// The source call (globs).
+    #[serde(default)]
+    pub source_callee: Vec<String>,
+    /// The function that makes the source call (globs).
+    #[serde(default)]
+    pub source_func: Vec<String>,
+    /// Tokens that must all be in the marker (the source site's FOLL_* flags as written, the
+    /// sink's required constant).
+    #[serde(default)]
+    pub marker: Vec<String>,
+    /// Tokens that must not be in the marker.
+    #[serde(default)]
+    pub no_marker: Vec<String>,
+    /// The carrier id, or `none` (no carrier); absent: either.
+    #[serde(default)]
+    pub carrier: Option<String>,
+    /// Sink classes (`device-dma`, `transport`, `crypto`, `copy`).
+    #[serde(default)]
+    pub sink_class: Vec<String>,
+    /// The sink call (globs).
+    #[serde(default)]
+    pub sink: Vec<String>,
+    /// The matrix row (`checker::matrix::row_name`).
+    #[serde(default)]
+    pub row: Option<String>,
+    /// The host thread's operations on the row's set-up (scenario syntax, `{mm}` for the mm).
+    #[serde(default)]
+    pub ops: Option<String>,
+    /// Why the model has no path for such findings.
+    #[serde(default)]
+    pub no_path: Option<String>,
+    /// What the path stands for.
+    pub what: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

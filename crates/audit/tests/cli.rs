@@ -76,7 +76,8 @@ fn findings_exit_1_clean_tree_exit_0() {
     assert_eq!(o.status.code(), Some(1));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("coverage:"), "{out}");
-    assert!(out.contains("== block (1) =="), "{out}");
+    assert!(out.contains("== 1. device-dma · block =="), "{out}");
+    assert!(out.contains("block/dio.c:6:2: warning: [PVA-"), "{out}");
     assert!(out.contains("block/dio.c:5:2: 1. dio()"), "{out}");
     assert!(out.contains("block/dio.c:6:2: 2. dio()"), "{out}");
 

@@ -82,5 +82,92 @@ fn code_that_matches_no_known_variant_is_flagged() {
     assert!(sg
         .evidence
         .starts_with("mm/gup.c:2: try_grab_folio() matches none of"));
-    assert_eq!(inf.unknown_variants(), 1);
+    // try_grab_folio is also where 6.1.192's fast-path pin grab is read (fast_pin_grab).
+    let unknown: Vec<&str> = inf
+        .switches
+        .iter()
+        .filter(|s| s.status == "no known variant")
+        .map(|s| s.switch.as_str())
+        .collect();
+    assert_eq!(unknown, vec!["slow_grab", "fast_pin_grab"]);
+    assert_eq!(inf.unknown_variants(), 2);
+}
+
+/// The import's shape in make_folio_secure: freeze, one UV call, the expected count and the
+/// writeback answer (the 6.12.114 series: +1 and -EBUSY; Debian's revert: neither).
+#[test]
+fn the_import_switches_are_read_from_make_folio_secure() {
+    let reverted = "static int make_folio_secure(struct folio *folio, struct uv_cb_header *uvcb)\n{\n\
+\tint expected, cc = 0;\n\n\tif (folio_test_writeback(folio))\n\t\treturn -EAGAIN;\n\
+\texpected = expected_folio_refs(folio);\n\tif (!folio_ref_freeze(folio, expected))\n\t\treturn -EBUSY;\n\
+\tcc = __uv_call(0, (u64)uvcb);\n\tfolio_ref_unfreeze(folio, expected);\n\treturn cc;\n}\n";
+    let series = "static int __make_folio_secure(struct folio *folio, struct uv_cb_header *uvcb)\n{\n\
+\tint expected, cc = 0;\n\n\tif (folio_test_writeback(folio))\n\t\treturn -EBUSY;\n\
+\texpected = expected_folio_refs(folio) + 1;\n\tif (!folio_ref_freeze(folio, expected))\n\t\treturn -EBUSY;\n\
+\tcc = __uv_call(0, (u64)uvcb);\n\tfolio_ref_unfreeze(folio, expected);\n\treturn cc;\n}\n";
+    let value = |text: &str, sw: &str| {
+        let d = tree(&[("Makefile", MAKEFILE), ("arch/s390/kernel/uv.c", text)]);
+        let inf = infer(d.path());
+        let s = inf
+            .switches
+            .iter()
+            .find(|s| s.switch == sw)
+            .unwrap_or_else(|| panic!("{sw}"))
+            .clone();
+        (s.value, s.evidence, s.disagrees)
+    };
+    for (sw, rev, ser) in [
+        ("freeze_plus_one", "false", "true"),
+        ("writeback_ebusy", "false", "true"),
+        ("import_freezes", "true", "true"),
+        ("import_single_uv_call", "true", "true"),
+    ] {
+        let (v, ev, _) = value(reverted, sw);
+        assert_eq!(v.as_deref(), Some(rev), "{sw}: {ev}");
+        assert!(ev.starts_with("arch/s390/kernel/uv.c:"), "{ev}");
+        let (v, ev, dis) = value(series, sw);
+        assert_eq!(v.as_deref(), Some(ser), "{sw}: {ev}");
+        // 6.12.118's model has the series: the series' code agrees with it.
+        assert!(!dis, "{sw}");
+    }
+    let (_, ev, dis) = value(reverted, "writeback_ebusy");
+    assert!(dis, "the reverted code disagrees with 6.12.118's model");
+    assert!(
+        ev.contains(":5: make_folio_secure(): writeback(folio))"),
+        "{ev}"
+    );
+}
+
+/// A name in a comment before the definition (`/* outcome of pageout() */`) is not the
+/// definition; the reasons list every switch no recogniser decides.
+#[test]
+fn comments_are_not_definitions_and_unrecognised_switches_say_why() {
+    let vmscan =
+        "/* possible outcome of pageout() */\ntypedef enum {\n\tPAGE_KEEP,\n} pageout_t;\n\
+static pageout_t pageout(struct folio *folio, struct address_space *mapping)\n{\n\
+\tres = mapping->a_ops->writepage(&folio->page, &wbc);\n\treturn res;\n}\n";
+    let d = tree(&[("Makefile", MAKEFILE), ("mm/vmscan.c", vmscan)]);
+    let inf = infer(d.path());
+    let s = inf
+        .switches
+        .iter()
+        .find(|s| s.switch == "reclaim_fs_writeout")
+        .expect("reclaim_fs_writeout");
+    assert_eq!(s.value.as_deref(), Some("true"));
+    assert!(
+        s.evidence.starts_with("mm/vmscan.c:7: pageout()"),
+        "{}",
+        s.evidence
+    );
+    assert_eq!(inf.not_recognised.len(), inf.not_recognised_why.len());
+    let why = inf
+        .not_recognised_why
+        .iter()
+        .find(|(n, _)| n == "debug_vm")
+        .expect("debug_vm is not decided from code");
+    assert!(why.1.contains("build configuration"));
+    assert_eq!(
+        inf.switches.len() + inf.not_recognised.len(),
+        kernel::vocab::SWITCHES.len()
+    );
 }

@@ -859,3 +859,65 @@ fn the_binary_checks_its_built_in_scenarios_from_any_directory() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `pvmm audit --check` validates against the schema with its model links and checks, and
+/// `pvmm check` runs the scenario `--emit-scenario` writes (bounded by executions).
+#[test]
+fn audit_check_json_validates_and_pvmm_check_runs_the_emitted_scenario() {
+    let d = tmpdir("audit-check");
+    let t = audit_tree(&d, "get_user_pages_fast");
+    std::fs::write(
+        t.join("Makefile"),
+        "# fixture\nVERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 192\nEXTRAVERSION =\n",
+    )
+    .expect("write");
+    let tree = t.to_str().expect("utf8");
+    let o = pvmm(&[
+        "audit",
+        tree,
+        "--no-cache",
+        "--check",
+        "--check-max-executions",
+        "300",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let doc = valid_doc(&o);
+    let id = doc["findings"][0]["id"].as_str().expect("id").to_string();
+    assert_eq!(doc["model"][&id]["path"], "row gup-fast-get-io");
+    assert_eq!(doc["checks"][0]["verdict"], "violation");
+    assert_eq!(doc["checks"][0]["release"], "6.1.192");
+    // The schema is not vacuous for the checks.
+    let mut broken = doc.clone();
+    broken["checks"][0]["verdict"] = serde_json::json!("maybe");
+    assert!(!validator().is_valid(&broken));
+
+    let o = pvmm(&["audit", tree, "--no-cache", "--emit-scenario", &id]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let sc = d.join("finding.toml");
+    std::fs::write(&sc, &o.stdout).expect("write");
+    let o = pvmm(&[
+        "check",
+        sc.to_str().expect("utf8"),
+        "--max-executions",
+        "300",
+        "--format",
+        "json",
+        "--trace-dir",
+        d.join("traces").to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let run = valid_doc(&o);
+    let r = &run["results"][0];
+    assert_eq!(r["preset"], "6.1.192");
+    assert_eq!(r["verdict"], "violation");
+    let props: Vec<&str> = r["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["property"].as_str())
+        .collect();
+    assert!(props.contains(&"io-on-secure-page"), "{props:?}");
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -12,7 +12,7 @@ mod findings;
 mod index;
 pub mod prototypes;
 
-pub use findings::subsystem;
+pub use findings::{sink_class, subsystem};
 pub use index::{page_callees, Index};
 pub use prototypes::{RuleCheck, RulesCheck};
 
