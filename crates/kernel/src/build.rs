@@ -972,6 +972,16 @@ impl Builder {
                 pages[p].mapcount += 1;
                 let h = pages[p].head.unwrap_or(p);
                 pages[h].refcount += 1;
+                // A writable PTE of a shared mapping of a file that writes back was made
+                // writable by a write fault, which dirtied the folio (mm/memory.c
+                // `do_shared_fault` / `wp_page_shared` → `fault_dirty_shared_page` →
+                // `folio_mark_dirty`, 6.1.192 and 6.12.118; `folio_mkclean` write-protects
+                // every such PTE before PG_dirty is cleared): the set-up starts in that state.
+                if let Backing::File { file, .. } = m.backing {
+                    if m.shared && m.pte_write && !self.shmem.contains(&file) {
+                        pages[h].dirty = true;
+                    }
+                }
             }
         }
         mms

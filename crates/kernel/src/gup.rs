@@ -653,9 +653,33 @@ impl Cx {
                 if pte.present {
                     if write && !pte.write {
                         let _g = self.ctx.enter("wp_page_shared");
+                        // A shared mapping of a file that writes back: `do_page_mkwrite` →
+                        // `filemap_page_mkwrite` locks the folio, gives up if it left the
+                        // file (VM_FAULT_NOPAGE: the access faults again) and dirties it;
+                        // `wp_page_reuse` makes the PTE writable; `fault_dirty_shared_page`
+                        // unlocks (mm/memory.c, mm/filemap.c, 6.1.192 and 6.12.118).
+                        let mkwrite = match (vma.file, pte.page) {
+                            (Some((file, index)), Some(p)) if vma.shared => self
+                                .ctx
+                                .with_const(|w| !w.files[file].shmem)
+                                .then_some((file, index, p)),
+                            _ => None,
+                        };
+                        if let Some((file, index, p)) = mkwrite {
+                            let _h = self.ctx.enter("filemap_page_mkwrite");
+                            self.lock_page(p).await;
+                            if !self.folio_mapping_is(p, file, index).await {
+                                self.unlock_page(p).await;
+                                return 0;
+                            }
+                            self.folio_mark_dirty(p).await;
+                        }
                         self.pte_lock(mm, vpn).await;
                         self.set_pte_write(mm, vpn).await;
                         self.pte_unlock(mm, vpn).await;
+                        if let Some((_, _, p)) = mkwrite {
+                            self.unlock_page(p).await;
+                        }
                     }
                     return 0;
                 }
@@ -684,7 +708,13 @@ impl Cx {
                 self.pte_lock(mm, vpn).await;
                 self.map_page(mm, vpn, p, write && vma.writable).await;
                 self.pte_unlock(mm, vpn).await;
-                if vma.file.is_some() {
+                if let Some((file, _)) = vma.file {
+                    // `do_shared_fault` → `fault_dirty_shared_page`: a write fault on a
+                    // shared mapping of a file that writes back dirties the folio before
+                    // unlocking it.
+                    if write && vma.shared && !self.ctx.with_const(|w| w.files[file].shmem) {
+                        self.folio_mark_dirty(p).await;
+                    }
                     self.unlock_page(p).await;
                 }
                 0
@@ -754,7 +784,7 @@ impl Cx {
     }
 
     /// `folio->mapping == mapping` (and the index) under the folio lock.
-    async fn folio_mapping_is(&self, p: PageId, file: usize, index: usize) -> bool {
+    pub(crate) async fn folio_mapping_is(&self, p: PageId, file: usize, index: usize) -> bool {
         let a = acc(&[
             Access::read(self.objs.page(p, PP::Meta)),
             Access::read(self.objs.page(p, PP::Life)),

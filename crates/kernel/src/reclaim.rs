@@ -367,12 +367,11 @@ impl Cx {
     /// PTE dirties the folio (the caller's `folio_mark_dirty`). `protected`: the mm was set
     /// up protected.
     pub(crate) async fn ptep_clear_flush(&self, mm: MmId, vpn: usize, p: PageId, protected: bool) {
-        let a = acc(&[
-            Access::write(self.objs.pte(mm, vpn)),
-            Access::write(self.objs.page(p, PP::Meta)),
-            Access::read(self.objs.page(p, PP::Life)),
-            Access::read(explore::ObjId(self.objs.vm)),
-        ]);
+        let mut a = vec![Access::write(self.objs.pte(mm, vpn))];
+        a.extend(self.dirty_meta(p, true));
+        a.push(Access::read(self.objs.page(p, PP::Life)));
+        a.push(Access::read(explore::ObjId(self.objs.vm)));
+        let a = acc(&a);
         let export = self
             .ctx
             .step(Op::new("ptep_clear_flush", a), move |e| {
@@ -380,7 +379,8 @@ impl Cx {
                 e.world.mms[mm].set_pte(vpn, Pte::NONE);
                 e.note(|| format!("pte -> P{p} cleared"));
                 if old.write {
-                    e.world.pages[p].dirty = true;
+                    let h = e.world.folio(p);
+                    e.world.pages[h].dirty = true;
                 }
                 protected && live(e, p, "ptep_clear_flush") && e.world.mm_is_protected(mm)
             })
@@ -523,6 +523,13 @@ impl Cx {
                     .collect();
                 for (mm, vpn, protected) in shared {
                     let _g = self.ctx.enter("page_vma_mkclean_one");
+                    // `mmu_notifier_invalidate_range_start` (MMU_NOTIFY_PROTECTION_PAGE,
+                    // mm/rmap.c `page_vma_mkclean_one`, 6.1.192 and 6.12.118): the KVM's
+                    // notifier where it has one on this mm (the new gmap, v7.0).
+                    let notifier = self.kvm_notifier_on(mm);
+                    if notifier {
+                        self.kvm_mmu_notifier_invalidate_range_start().await;
+                    }
                     self.pte_lock(mm, vpn).await;
                     let pte = self.read_pte(mm, vpn, "page_vma_mapped_walk").await;
                     if pte.present && pte.page == Some(p) && pte.write {
@@ -540,15 +547,18 @@ impl Cx {
                             .await;
                     }
                     self.pte_unlock(mm, vpn).await;
+                    if notifier {
+                        self.kvm_mmu_notifier_invalidate_range_end().await;
+                    }
                 }
-                let a = acc(&[
-                    Access::write(self.objs.page(p, PP::Meta)),
-                    Access::read(self.objs.page(p, PP::Life)),
-                ]);
+                let mut a = self.dirty_meta(p, true);
+                a.push(Access::read(self.objs.page(p, PP::Life)));
+                let a = acc(&a);
                 self.ctx
                     .step(Op::new("folio_test_clear_dirty", a), move |e| {
                         live(e, p, "folio_test_clear_dirty");
-                        let was = std::mem::replace(&mut e.world.pages[p].dirty, false);
+                        let h = e.world.folio(p);
+                        let was = std::mem::replace(&mut e.world.pages[h].dirty, false);
                         e.note(|| format!("P{p} PG_dirty was {was}"));
                         was
                     })

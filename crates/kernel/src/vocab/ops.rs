@@ -865,14 +865,18 @@ ops! {
     },
     Writeback {
         name: "writeback",
-        doc: "Write back one dirty page-cache page.",
+        doc: "Write back one page-cache folio as the kernel's data-integrity writer does (WB_SYNC_ALL): the tagged lookup finds it only while dirty; under the folio lock it is skipped if truncated or clean, waits for writeback in flight, `folio_clear_dirty_for_io` write-protects every shared mapping (`folio_mkclean`: `ptep_clear_flush`, an export in a protected mm, then the PTE read-only and clean), then PG_writeback and the hook, unlock, the disk reads the page.",
         fields: [
             file: usize = (Kind::File, REQ, "the file"),
             index: usize = (Kind::Index, REQ, "the page index"),
         ],
-        calls: "write_one_page > lock_page > __test_set_page_writeback > arch_make_page_accessible > submit_bio (the disk reads the page) > end_page_writeback",
+        calls: "write_cache_pages / writeback_iter > filemap_get_folios_tag (PG_dirty) > folio_lock > folio_prepare_writeback (mapping, folio_test_dirty, folio_wait_writeback, folio_clear_dirty_for_io > folio_mkclean > page_vma_mkclean_one > ptep_clear_flush (export in a protected mm) > set_pte_at (read-only, clean)) > __test_set_page_writeback > arch_make_page_accessible > folio_unlock > submit_bio (the disk reads the page) > end_page_writeback",
         cites: &[
-            "mm/page-writeback.c: write_one_page, v5.7",
+            "mm/page-writeback.c: write_cache_pages, 6.1.192",
+            "mm/page-writeback.c: writeback_iter, 6.12.118",
+            "mm/page-writeback.c: folio_prepare_writeback, 6.12.118",
+            "mm/page-writeback.c: folio_clear_dirty_for_io, 6.1.192",
+            "mm/rmap.c: page_vma_mkclean_one, 6.12.118",
             "mm/page-writeback.c: __test_set_page_writeback, v5.7",
             "mm/filemap.c: end_page_writeback, v5.7",
         ],

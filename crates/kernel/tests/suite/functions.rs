@@ -841,8 +841,12 @@ fn a_pending_busy_answer_is_no_progress_while_a_reference_blocks_the_freeze() {
 }
 
 /// A failed export (cc 1) on each path, as the kernel handles it:
-/// * writeback (`__test_set_page_writeback` / `__folio_start_writeback`): `VM_BUG_ON` only
-///   with CONFIG_DEBUG_VM; without it the disk reads the secure page;
+/// * writeback: the writer's `folio_clear_dirty_for_io` → `folio_mkclean` exports first at
+///   `ptep_clear_flush` (the shared mapping of the protected mm, mm/rmap.c
+///   `page_vma_mkclean_one`), where a failure is ignored (6.12.118) and the page stays
+///   secure; one failure is then healed by the hook in `__folio_start_writeback`; two make
+///   the hook fail too: `VM_BUG_ON` only with CONFIG_DEBUG_VM; without it the disk reads
+///   the secure page;
 /// * GUP slow FOLL_PIN (`follow_page_pte`): `unpin_user_page`, the GUP fails, no I/O, every
 ///   reference balanced;
 /// * the 0x3d kernel handler: `BUG()` (v5.7, 6.12.118), the fix-up from the 2026-03 fix (and
@@ -852,14 +856,52 @@ fn a_pending_busy_answer_is_no_progress_while_a_reference_blocks_the_freeze() {
 fn a_failing_export_on_every_path() {
     let fail = || uv_fail(EXPORT, 0x102);
     let secure = || file_guest(true, false);
-    // writeback
+    // writeback: one failure (the mkclean's export) is healed by the hook
+    let m = model(
+        secure(),
+        vec![(
+            "wb",
+            ops(vec![
+                fail(),
+                ThreadOp::Writeback {
+                    file: FILE,
+                    index: 0,
+                },
+            ]),
+        )],
+        kernel("v6.12"),
+    );
+    let (steps, w, done) = run_alone(&m, 0);
+    assert!(done);
+    assert_eq!(
+        findings(&steps),
+        Vec::<&str>::new(),
+        "writeback, one failure"
+    );
+    let mkclean = steps
+        .iter()
+        .position(|s| s.name == "uv_convert_from_secure" && s.frames.contains(&"ptep_clear_flush"));
+    let hook = steps.iter().position(|s| {
+        s.name == "uv_convert_from_secure" && s.frames.contains(&"arch_make_page_accessible")
+    });
+    assert!(
+        mkclean.is_some() && mkclean < hook,
+        "the mkclean's export, then the hook's"
+    );
+    assert_eq!(w.uv[P0].state, UvState::NonSecure);
+    // two failures: the hook fails as well
     for (debug_vm, want) in [("false", "io-on-secure-page"), ("true", "bug")] {
         let m = model(
             secure(),
             vec![(
                 "wb",
                 ops(vec![
-                    fail(),
+                    ThreadOp::UvFail {
+                        call: UvCalls(EXPORT),
+                        rc: 0x102,
+                        rrc: None,
+                        count: 2,
+                    },
                     ThreadOp::Writeback {
                         file: FILE,
                         index: 0,
@@ -1252,8 +1294,10 @@ fn a_failing_pin_shared_falls_back_to_the_export() {
 }
 
 /// A busy export spins in `uv_call` wherever the hook runs: under the PTE lock in GUP slow
-/// (every release: the hook has always used `uv_call`), under the page lock only in
-/// writeback (no spinlock: no bounded-waiting violation).
+/// (every release: the hook has always used `uv_call`), and in writeback under the PTE lock
+/// too: the writer's `folio_mkclean` exports at `ptep_clear_flush` under the shared
+/// mapping's PTE lock (mm/rmap.c `page_vma_mkclean_one`, v5.7 `uv_convert_from_secure`,
+/// 6.12.118 `uv_convert_from_secure_pte`, both through the looping `uv_call`).
 #[test]
 fn a_busy_export_spins_under_the_callers_locks() {
     for (path, want) in [
@@ -1266,7 +1310,7 @@ fn a_busy_export_spins_under_the_callers_locks() {
                 file: FILE,
                 index: 0,
             }],
-            vec![],
+            vec!["bounded-waiting"],
         ),
     ] {
         for name in ["v5.7", "v6.12"] {
@@ -1458,4 +1502,40 @@ fn uv_exports_of_gfns_2_pow_32_apart_differ() {
         data
     };
     assert_ne!(sealed(5), sealed(5 + (1 << 32)));
+}
+
+/// The writer as the kernel writes a folio (mm/page-writeback.c `write_cache_pages`,
+/// 6.1.192; `writeback_iter` → `folio_prepare_writeback`, 6.12.118): `folio_clear_dirty_for_io`
+/// write-protects the shared mappings (`folio_mkclean`: the PTE read-only and clean, the
+/// page still mapped) and clears PG_dirty; a second writer then finds the folio clean
+/// ("someone wrote it for us") and starts no I/O.
+#[test]
+fn a_second_writeback_of_a_clean_folio_writes_nothing() {
+    for name in ["v5.7", "v6.1.192", "v6.12"] {
+        let wb = || ThreadOp::Writeback {
+            file: FILE,
+            index: 0,
+        };
+        let m = model(
+            file_guest(false, false),
+            vec![("wb", ops(vec![wb(), wb()]))],
+            kernel(name),
+        );
+        let (steps, w, done) = run_alone(&m, 0);
+        assert!(done, "{name}");
+        assert_eq!(findings(&steps), Vec::<&str>::new(), "{name}");
+        let writes = steps
+            .iter()
+            .filter(|s| s.name == "dma_read (disk write-out)")
+            .count();
+        assert_eq!(writes, 1, "{name}: one write-out");
+        assert!(!w.pages[P0].dirty && !w.pages[P0].writeback, "{name}");
+        for mm in 0..2 {
+            let pte = w.mms[mm].pte(0);
+            assert!(
+                pte.present && !pte.write,
+                "{name}: mm {mm} read-only, mapped"
+            );
+        }
+    }
 }
