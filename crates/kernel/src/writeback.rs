@@ -19,6 +19,16 @@ impl Cx {
                     return;
                 };
                 self.lock_page(p).await;
+                // The writer's `page->mapping != mapping` check under the page lock
+                // (mm/page-writeback.c: write_cache_pages, continue_unlock; 6.1.192): a page
+                // truncated meanwhile is skipped. Only a truncation (crate::truncate) removes
+                // a page someone holds a reference to (reclaim's freeze fails on it), so a
+                // model without one keeps its steps as they were.
+                if self.objs.invalidate_base.is_some() && !self.folio_in_mapping(p, file).await {
+                    self.unlock_page(p).await;
+                    self.put_page(p).await;
+                    return;
+                }
                 self.test_set_page_writeback(p).await;
                 self.unlock_page(p).await;
                 // The caller's lookup reference is dropped once the I/O is submitted; the
