@@ -240,6 +240,12 @@ async fn run_op(cx: &Cx, call: &OpCall, batches: &mut Batches) -> bool {
                 index,
                 kswapd,
             } => cx.shrink_folio(file, index, kswapd).await,
+            ThreadOp::Truncate {
+                file,
+                index,
+                pages,
+                punch_hole,
+            } => cx.truncate(file, index, pages, punch_hole).await,
         }
     }
     true

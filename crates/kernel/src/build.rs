@@ -678,6 +678,63 @@ impl Builder {
                 ));
             }
         }
+        if let ThreadOp::Truncate {
+            file,
+            index,
+            pages,
+            punch_hole,
+        } = *op
+        {
+            self.check_truncate(file, index, pages, punch_hole)?;
+        }
+        Ok(())
+    }
+
+    /// A `truncate` range: pages of the file; without `punch_hole` (a size reduction) the
+    /// rest of the file; no large folio cut by it (`truncate_inode_partial_folio`'s zeroing
+    /// and split of a part are not modelled: crate::truncate).
+    fn check_truncate(
+        &self,
+        file: FileId,
+        index: usize,
+        pages: usize,
+        punch_hole: bool,
+    ) -> Result<(), BuildError> {
+        let Some((name, n)) = self.files.get(file) else {
+            return Ok(());
+        };
+        let end = index.saturating_add(pages);
+        if end > *n {
+            return Err(BuildError::new(
+                "pages",
+                format!(
+                    "{pages} page(s) from index {index} end beyond file `{name}` (pages 0..{n})"
+                ),
+            ));
+        }
+        if !punch_hole && end != *n {
+            return Err(BuildError::new(
+                "pages",
+                format!(
+                    "a size reduction (punch_hole = false) cuts the file from index {index} to \
+                     its end: pages must be {} for file `{name}`",
+                    n - index
+                ),
+            ));
+        }
+        if let Some(&(_, order)) = self.folio_order.iter().find(|&&(f, _)| f == file) {
+            let nr = 1usize << order;
+            if !index.is_multiple_of(nr) || !end.is_multiple_of(nr) {
+                return Err(BuildError::new(
+                    "pages",
+                    format!(
+                        "the range {index}..{end} cuts a large folio of file `{name}` (folios of \
+                         {nr} pages): truncate_inode_partial_folio's partial zeroing and split \
+                         are not modelled"
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -918,6 +975,8 @@ impl Builder {
                 cache,
                 shmem: self.shmem.contains(&fi),
                 disk: vec![None; *n],
+                invalidate_readers: 0,
+                invalidate_writer: false,
             });
         }
         let mut next_anon = pages.len();
@@ -1083,6 +1142,11 @@ impl Builder {
             .iter()
             .flat_map(|(_, ops)| ops)
             .any(|c| matches!(c.op, ThreadOp::Reclaim { kswapd: true, .. }));
+        let truncates = self
+            .threads
+            .iter()
+            .flat_map(|(_, ops)| ops)
+            .any(|c| matches!(c.op, ThreadOp::Truncate { .. }));
         Objs {
             per_page,
             page_base,
@@ -1100,7 +1164,8 @@ impl Builder {
             uv_env_base,
             vm,
             disk,
-            total: vm as usize + 1,
+            invalidate_base: truncates.then_some(vm + 1),
+            total: vm as usize + 1 + if truncates { files.len() } else { 0 },
             pte_index,
             ptl_index,
             slot_index,

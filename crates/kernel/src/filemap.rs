@@ -67,6 +67,17 @@ impl Cx {
                 if let Some(p) = self.find_get_page(file, index).await {
                     return Some(p);
                 }
+                // No page: `retry_find` under `filemap_invalidate_lock_shared` (v5.15;
+                // a model with a truncation only — crate::truncate), `__filemap_get_folio
+                // (FGP_CREAT)`: look up again, else add a new page.
+                if self.filemap_invalidate_lock_shared(file).await {
+                    let p = match self.find_get_page(file, index).await {
+                        Some(p) => Some(p),
+                        None => self.add_to_page_cache(file, index).await,
+                    };
+                    self.filemap_invalidate_unlock_shared(file).await;
+                    return p;
+                }
                 self.add_to_page_cache(file, index).await
             })
             .await

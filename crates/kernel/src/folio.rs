@@ -23,8 +23,8 @@
 //!   non-secure page is a no-op.
 //! * The split's file-specific failures (`filemap_release_folio`, a folio truncated from its
 //!   mapping → -EBUSY, `xas_split_alloc` → -ENOMEM, unsupported orders → -EINVAL) do not
-//!   occur: the model has no private data on large folios, no truncation, no allocation
-//!   failure. The anon path (`try_to_migrate`, `remap_page`) is not needed (no anon THP).
+//!   occur, but for truncation (modelled: -EBUSY): the model has no private data on large
+//!   folios, no allocation failure. The anon path (`try_to_migrate`, `remap_page`) is not needed (no anon THP).
 
 use crate::hook::{EAGAIN, EBUSY};
 use crate::prim::{acc, live};
@@ -54,7 +54,9 @@ impl Cx {
 
     /// The mappings a split of the folio headed by `h` must unmap: every (mm, vpn) whose VMA
     /// maps one of its file indices. A page-cache folio's file and index do not change
-    /// while it lives (no op truncates or migrates one), so this reads set-up state.
+    /// while it lives in the cache (no op migrates one; truncation removes it from the
+    /// cache under the folio lock, which the split's caller holds, after `split_folio`'s
+    /// own check that it is still there), so this reads what is constant meanwhile.
     fn folio_mappings(&self, h: PageId) -> Vec<(MmId, usize)> {
         self.ctx.with_const(|w| {
             let nr = w.folio_nr_pages(h);
@@ -98,6 +100,26 @@ impl Cx {
         self.ctx
             .call("split_folio", async move {
                 let _f = self.ctx.enter("split_huge_page_to_list_to_order");
+                // A file folio truncated from its mapping (crate::truncate) → -EBUSY
+                // (6.12.118: `!is_anon && !folio->mapping`, first; 6.1.192: "Truncated ?",
+                // after the writeback test — the same answer either way). Only a truncation
+                // removes a folio from the cache while its holder keeps it, so a model
+                // without one keeps its steps as they were.
+                let a = acc(&[
+                    Access::read(self.objs.page(h, PP::Meta)),
+                    Access::read(self.objs.page(h, PP::Life)),
+                ]);
+                let truncated = self.objs.invalidate_base.is_some()
+                    && self
+                        .ctx
+                        .step(Op::new("folio->mapping", a), move |e| {
+                            live(e, h, "folio->mapping");
+                            e.world.pages[h].mapping.is_none()
+                        })
+                        .await;
+                if truncated {
+                    return EBUSY;
+                }
                 if self.page_writeback(h).await {
                     return EBUSY;
                 }

@@ -684,26 +684,39 @@ impl Cx {
                     return 0;
                 }
                 let p = match vma.file {
-                    Some((file, index)) => self.filemap_fault(file, index).await,
-                    None => self.do_anonymous_page().await,
-                };
-                let Some(p) = p else {
-                    return EFAULT;
-                };
-                if let Some((file, index)) = vma.file {
                     // `filemap_fault` returns the folio locked (`lock_folio_maybe_drop_mmap`
                     // sleeps on PG_locked: VM_FAULT_LOCKED), after checking that it is
                     // still this file's page; `do_read_fault` / `do_shared_fault` unlock it
                     // after `finish_fault` (mm/filemap.c, mm/memory.c, 6.1.192). A folio
-                    // removed from the cache meanwhile: unlock, put, and the access faults
-                    // again.
-                    self.lock_page(p).await;
-                    if !self.folio_mapping_is(p, file, index).await {
-                        self.unlock_page(p).await;
-                        self.put_page(p).await;
-                        return 0;
+                    // removed from the cache meanwhile (truncated): unlock, put, and
+                    // `goto retry_find` — the lookup again, inside `filemap_fault`.
+                    Some((file, index)) => {
+                        let mut found = None;
+                        for _ in 0..MAX_RETRIES {
+                            let Some(p) = self.filemap_fault(file, index).await else {
+                                return EFAULT;
+                            };
+                            self.lock_page(p).await;
+                            if self.folio_mapping_is(p, file, index).await {
+                                found = Some(p);
+                                break;
+                            }
+                            self.unlock_page(p).await;
+                            self.put_page(p).await;
+                        }
+                        let Some(p) = found else {
+                            self.retry_bound("filemap_fault (retry_find)").await;
+                            return EFAULT;
+                        };
+                        p
                     }
-                }
+                    None => {
+                        let Some(p) = self.do_anonymous_page().await else {
+                            return EFAULT;
+                        };
+                        p
+                    }
+                };
                 let _g = self.ctx.enter("finish_fault");
                 self.pte_lock(mm, vpn).await;
                 self.map_page(mm, vpn, p, write && vma.writable).await;

@@ -24,6 +24,7 @@ pub mod reclaim;
 pub mod retry;
 pub mod splice;
 pub mod teardown;
+pub mod truncate;
 pub mod uv;
 pub mod vocab;
 pub mod world;

@@ -4,7 +4,7 @@
 //! makes a young PTE present but `_PAGE_INVALID` and exports nothing; `ptep_clear_flush`
 //! exports a secure page of a protected mm), `pageout` with its write-out (the hook in
 //! `folio_start_writeback`), and `__remove_mapping` with its freeze at `1 + nr`.
-//! See `/work/notes/kfacts/mm.md` §1–2 and `docs/kernel-notes.md`.
+//! See `docs/kernel-notes.md` §13.
 //!
 //! Abstractions, and why none changes a verdict:
 //! * The LRU lists are not modelled: the scan reaches the folio a scenario names (any folio on

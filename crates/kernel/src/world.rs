@@ -187,6 +187,11 @@ pub struct File {
     /// The file's blocks on disk by index, as written by a write-out (`None`: never
     /// written; a read finds zeroes). Part of the index's cache-slot object.
     pub disk: Vec<Option<Block>>,
+    /// `mapping->invalidate_lock` (an rw_semaphore): readers (faults adding a page), and
+    /// whether a writer (truncation) holds it. Used only in models with a `truncate`
+    /// ([`Objs::invalidate_base`]).
+    pub invalidate_readers: u32,
+    pub invalidate_writer: bool,
 }
 
 /// A file block on disk: what a write-out's device read from the page. The UV keeps the
@@ -303,6 +308,10 @@ pub struct Objs {
     /// read may find a block there (the read then declares the new page's UV object; models
     /// without such a thread keep their steps as they were).
     pub disk: bool,
+    /// A thread truncates (`truncate`): each file's `invalidate_lock` is an object, from
+    /// this id on (one per file), which the truncation takes exclusively and a fault that
+    /// adds a page takes shared (models without a truncation keep their steps as they were).
+    pub invalidate_base: Option<u32>,
     pub total: usize,
     /// (mm, vpn) → index of its PTE object.
     pub pte_index: Vec<(MmId, usize)>,
@@ -570,7 +579,9 @@ clone_reusing!(File {
     name,
     cache,
     shmem,
-    disk
+    disk,
+    invalidate_readers,
+    invalidate_writer
 });
 clone_reusing!(Pipe {
     name,
@@ -642,9 +653,13 @@ impl std::hash::Hash for File {
             shmem: _, // a set-up constant
             cache,
             disk,
+            invalidate_readers,
+            invalidate_writer,
         } = self;
         cache.hash(h);
         disk.hash(h);
+        invalidate_readers.hash(h);
+        invalidate_writer.hash(h);
     }
 }
 

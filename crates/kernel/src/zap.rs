@@ -29,65 +29,77 @@ impl Cx {
             .call("zap_page", async move {
                 let _f = self.ctx.enter("zap_pte_range");
                 self.mmap_read_lock(mm).await;
-                let notifier = self.kvm_notifier_on(mm);
-                if notifier {
-                    self.kvm_mmu_notifier_invalidate_range_start().await;
-                }
-                self.pte_lock(mm, vpn).await;
-                let pte = self.read_pte(mm, vpn, "ptep_get").await;
-                let mut freed = None;
-                if let (true, Some(p)) = (pte.present, pte.page) {
-                    let a = acc(&[
-                        Access::write(self.objs.pte(mm, vpn)),
-                        Access::read(explore::ObjId(self.objs.vm)),
-                    ]);
-                    let protected = self
-                        .ctx
-                        .step(Op::new("ptep_get_and_clear_full", a), move |e| {
-                            e.world.mms[mm].set_pte(vpn, Pte::NONE);
-                            e.note(|| format!("pte -> P{p} cleared"));
-                            e.world.mm_is_protected(mm)
-                        })
-                        .await;
-                    if protected {
-                        self.pte_clear_export("ptep_get_and_clear_full", p).await;
-                    }
-                    let a = acc(&[
-                        Access::write(self.objs.page(p, PP::Meta)),
-                        Access::write(self.objs.page(p, PP::Ref)),
-                        Access::read(self.objs.page(p, PP::Life)),
-                    ]);
-                    self.ctx
-                        .step(Op::new("page_remove_rmap", a), move |e| {
-                            live(e, p, "page_remove_rmap");
-                            let w = &mut *e.world;
-                            w.pages[p].mapcount -= 1;
-                            // The mapping's reference now belongs to the TLB gather batch.
-                            let h = w.folio(p);
-                            w.pages[h].extra += 1;
-                            let generation = w.pages[p].generation;
-                            let tid = e.tid;
-                            e.world.held[tid].push(crate::world::Held {
-                                page: p,
-                                pin: false,
-                                generation,
-                            });
-                            e.note(|| format!("P{p} mapcount -1"));
-                        })
-                        .await;
-                    freed = Some(p);
-                }
-                self.pte_unlock(mm, vpn).await;
-                if notifier {
-                    self.kvm_mmu_notifier_invalidate_range_end().await;
-                }
-                if let Some(p) = freed {
-                    let _g = self.ctx.enter("tlb_finish_mmu");
-                    self.put_page(p).await;
-                }
+                self.zap_one_pte(mm, vpn).await;
                 self.mmap_read_unlock(mm).await;
             })
             .await
+    }
+
+    /// The part of `zap_page_range_single` (mm/memory.c, 6.1.192 / 6.12.118) that acts on
+    /// one PTE, for a caller that holds what keeps the VMA (the mmap lock for MADV_DONTNEED,
+    /// `i_mmap_lock_read` for `unmap_mapping_range`): from the new gmap (v7.0) the KVM's MMU
+    /// notifier, PTE lock, `ptep_get_and_clear_full` (export in a protected mm),
+    /// `page_remove_rmap`, PTE unlock, the notifier's end, and `tlb_finish_mmu`'s put.
+    /// Not modelled: `zap_page_range_single`'s `lru_add_drain` of the calling CPU's batch
+    /// (the callers queue nothing there themselves; the model's one batch stands for the
+    /// other CPUs' batches, which this drain does not empty).
+    pub(crate) async fn zap_one_pte(&self, mm: MmId, vpn: usize) {
+        let notifier = self.kvm_notifier_on(mm);
+        if notifier {
+            self.kvm_mmu_notifier_invalidate_range_start().await;
+        }
+        self.pte_lock(mm, vpn).await;
+        let pte = self.read_pte(mm, vpn, "ptep_get").await;
+        let mut freed = None;
+        if let (true, Some(p)) = (pte.present, pte.page) {
+            let a = acc(&[
+                Access::write(self.objs.pte(mm, vpn)),
+                Access::read(explore::ObjId(self.objs.vm)),
+            ]);
+            let protected = self
+                .ctx
+                .step(Op::new("ptep_get_and_clear_full", a), move |e| {
+                    e.world.mms[mm].set_pte(vpn, Pte::NONE);
+                    e.note(|| format!("pte -> P{p} cleared"));
+                    e.world.mm_is_protected(mm)
+                })
+                .await;
+            if protected {
+                self.pte_clear_export("ptep_get_and_clear_full", p).await;
+            }
+            let a = acc(&[
+                Access::write(self.objs.page(p, PP::Meta)),
+                Access::write(self.objs.page(p, PP::Ref)),
+                Access::read(self.objs.page(p, PP::Life)),
+            ]);
+            self.ctx
+                .step(Op::new("page_remove_rmap", a), move |e| {
+                    live(e, p, "page_remove_rmap");
+                    let w = &mut *e.world;
+                    w.pages[p].mapcount -= 1;
+                    // The mapping's reference now belongs to the TLB gather batch.
+                    let h = w.folio(p);
+                    w.pages[h].extra += 1;
+                    let generation = w.pages[p].generation;
+                    let tid = e.tid;
+                    e.world.held[tid].push(crate::world::Held {
+                        page: p,
+                        pin: false,
+                        generation,
+                    });
+                    e.note(|| format!("P{p} mapcount -1"));
+                })
+                .await;
+            freed = Some(p);
+        }
+        self.pte_unlock(mm, vpn).await;
+        if notifier {
+            self.kvm_mmu_notifier_invalidate_range_end().await;
+        }
+        if let Some(p) = freed {
+            let _g = self.ctx.enter("tlb_finish_mmu");
+            self.put_page(p).await;
+        }
     }
 
     /// The s390 PTE-clear helpers' export of a protected mm's page (`ptep_get_and_clear_full`,

@@ -1176,6 +1176,38 @@ ops! {
         ],
         batch: Batch::None,
     },
+    Truncate {
+        name: "truncate",
+        doc: "Truncation of the page cache of `file` over the pages `index..index + pages`: with `punch_hole`, `fallocate(FALLOC_FL_PUNCH_HOLE)`'s `truncate_pagecache_range`; without, a size reduction to `index` pages (`truncate_pagecache`: the range must reach the file's end). `unmap_mapping_range` zaps every mm that maps the range (the export at the PTE clear in a protected mm), then `truncate_inode_pages_range`: a non-blocking pass (lookup with a reference, `folio_trylock`, a folio under writeback skipped; `truncate_cleanup_folio` unmaps a folio mapped again meanwhile; removal from the cache, the cache's references dropped), the first and last folio locked (sleeping) and truncated after `folio_wait_writeback`, and a blocking pass (`folio_lock`, `folio_wait_writeback`, `truncate_inode_folio`) restarted until nothing is left. No reference-count check: a holder keeps the page alive until it puts it; the frame is then freed and may be reused. The file system then frees the range's blocks. Page-aligned; a large folio must lie wholly inside or outside the range.",
+        fields: [
+            file: usize = (Kind::File, REQ, "the file"),
+            index: usize = (Kind::Index, REQ, "the first page index of the range"),
+            pages: usize = (Kind::Count, Presence::Default(Arg::Num(1)), "pages in the range (index, index + 1, …, each a page of the file; without `punch_hole` the range must end at the file's end)"),
+            punch_hole: bool = (Kind::Bool, dflt_bool(true), "fallocate(FALLOC_FL_PUNCH_HOLE) → truncate_pagecache_range; false: a size reduction (ftruncate) → truncate_pagecache"),
+        ],
+        calls: "truncate_pagecache_range | truncate_pagecache > unmap_mapping_range > unmap_mapping_pages > zap_page_range_single > zap_pte_range > ptep_get_and_clear_full (export in a protected mm) > page_remove_rmap > tlb_finish_mmu (folio_put); truncate_inode_pages_range: find_lock_entries (find_get_entry: folio_try_get_rcu, retry on a frozen count; folio_trylock; folio->mapping; folio_test_writeback) > truncate_cleanup_folio (folio_mapped > unmap_mapping_folio; folio_cancel_dirty) > delete_from_page_cache_batch (filemap_free_folio: folio_put_refs) > folio_unlock > folio_batch_release; __filemap_get_folio(FGP_LOCK) > truncate_inode_partial_folio (folio_wait_writeback > truncate_inode_folio); find_get_entries > folio_lock > folio_wait_writeback > truncate_inode_folio (truncate_cleanup_folio, filemap_remove_folio) > folio_unlock > folio_batch_release; the file system frees the blocks",
+        cites: &[
+            "mm/truncate.c: truncate_pagecache_range, 6.1.192",
+            "mm/truncate.c: truncate_pagecache, 6.1.192",
+            "mm/memory.c: unmap_mapping_range, 6.1.192",
+            "mm/memory.c: zap_page_range_single, 6.1.192",
+            "mm/truncate.c: truncate_inode_pages_range, 6.1.192",
+            "mm/filemap.c: find_lock_entries, 6.1.192",
+            "mm/truncate.c: truncate_cleanup_folio, 6.1.192",
+            "mm/truncate.c: truncate_inode_folio, 6.1.192",
+            "mm/truncate.c: truncate_inode_partial_folio, 6.1.192",
+            "mm/filemap.c: delete_from_page_cache_batch, 6.1.192",
+            "mm/filemap.c: filemap_remove_folio, 6.1.192",
+            "mm/truncate.c: truncate_inode_pages_range, 6.12.118",
+            "mm/shmem.c: shmem_undo_range, 6.12.118",
+        ],
+        switches: &[
+            ("pte_clear_export_clears_arch1", "the export at the PTE clear also clears PG_arch_1"),
+            ("pte_clear_export_warns", "a failed export at PTE clear is ignored or warned about"),
+            ("import_flow", "from the new gmap (v7.0) the zap runs KVM's MMU notifier"),
+        ],
+        batch: Batch::None,
+    },
 }
 
 #[cfg(test)]

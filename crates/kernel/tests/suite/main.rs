@@ -8,3 +8,4 @@ mod functions;
 mod gup;
 mod reclaim;
 mod releases;
+mod truncate;
