@@ -799,11 +799,20 @@ impl Cx {
 
     /// The import UVC (Convert-To-Secure / Unpack). The UV follows the host PTE of the KVM
     /// mm (rc 0x10a when it is not valid). Checks, in the same step:
-    /// * the import's precondition (`import-precondition`): the importer's PTE still maps the
-    ///   page it froze, present, valid and writable — what the lookup under the PTE lock
-    ///   established (E1, E2, E4, E7) and what nothing re-establishes without it (E3; E6 keeps
-    ///   invalidations of the host mapping out with `mmu_lock`); checked at every attempt of
-    ///   the UVC, a busy one included;
+    /// * the import's precondition (`import-precondition`): a host PTE the UV can follow
+    ///   (present and valid) maps the page the import froze — what the lookup under the PTE
+    ///   lock established (E1, E2, E4, E7) and what nothing re-establishes without it (E3; E6
+    ///   keeps invalidations of the host mapping out with `mmu_lock`); checked at every
+    ///   attempt of the UVC, a busy one included. A PTE that is gone or invalid (zapped,
+    ///   aged by s390's `ptep_test_and_clear_young`) is benign: the UV answers rc 0x10a, the
+    ///   kernel's `-ENXIO` (`uv::import`, `NotMapped`), the callers fault the page in and
+    ///   retry (`gmap_fault` E1/E2, `unpack_one`'s `fixup_user_fault`, from d8dfda5af0be
+    ///   `vcpu_post_run_handle_fault`) — issue 26 item 8. A PTE mapping another page is not:
+    ///   the UV would import a page nobody froze (the model's UV answers 0x10a there too, so
+    ///   the property is what records it). The writable test the kernel makes before the UVC
+    ///   is a precondition of its COW/dirty handling, not of the UV's translation (a
+    ///   read-only PTE to the frozen page is followed to that page) and is not checked here;
+    ///   `uv::import` follows the PTE whatever its protection bit;
     /// * the lock-out rule: the import must never complete while an I/O marker (an extra
     ///   reference or PG_writeback) is held.
     ///
@@ -837,17 +846,26 @@ impl Cx {
                         .step(Op::new(name, a), move |e| {
                             live(e, p, name);
                             let pte = e.world.mms[mm].pte(vpn);
-                            if !(pte.present && !pte.invalid && pte.write && pte.page == Some(p)) {
+                            let valid = pte.present && !pte.invalid;
+                            if valid && pte.page != Some(p) {
                                 let now = crate::prim::describe_pte(&pte);
                                 report(
                                     e,
                                     prop::IMPORT_PRECONDITION,
                                     format!(
                                         "the import of P{p} (gfn {gfn}) reached the UV call with \
-                                         the host PTE at {now}: it no longer maps the frozen page \
-                                         present, valid and writable"
+                                         the host PTE at {now}: the UV follows it to a page that \
+                                         is not the one the import froze"
                                     ),
                                 );
+                            } else if !valid {
+                                e.note(|| {
+                                    format!(
+                                        "the import of P{p} (gfn {gfn}) reaches the UV call with \
+                                         the host PTE not valid: the UV answers rc 0x10a \
+                                         (-ENXIO, the caller faults the page in and retries)"
+                                    )
+                                });
                             }
                             match uv_answer(e, call) {
                                 Answer::Busy { cc, period } => {
