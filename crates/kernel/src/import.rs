@@ -166,7 +166,9 @@ impl Cx {
                         if self.cfg.import_holds_ptl {
                             self.pte_lock(mm, vpn).await;
                         }
-                        let pte = self.read_pte(mm, vpn, "ptep_get").await;
+                        // The lookup establishes the allocation the import goes on with (no
+                        // reference: only the PTE lock keeps it).
+                        let (pte, gen) = self.read_pte_gen(mm, vpn, None).await;
                         let mut page = None;
                         let mut referenced = false;
                         let rc = match pte
@@ -195,7 +197,7 @@ impl Cx {
                                     _ => {
                                         page = Some(p);
                                         let rc = self
-                                            .make_folio_secure_locked(mm, vpn, p, gfn, cmd)
+                                            .make_folio_secure_locked(mm, vpn, p, gen, gfn, cmd)
                                             .await;
                                         if rc == EAGAIN && ref_on_eagain {
                                             self.get_page(p).await;
@@ -351,7 +353,10 @@ impl Cx {
                         return rc;
                     }
                 }
-                let rc = self.make_folio_secure_locked(mm, vpn, p, gfn, cmd).await;
+                // The gfn_to_page reference keeps the allocation: the freeze reads it.
+                let rc = self
+                    .make_folio_secure_locked(mm, vpn, p, None, gfn, cmd)
+                    .await;
                 if rc != EBUSY {
                     return rc;
                 }
@@ -397,7 +402,10 @@ impl Cx {
                             } else if pte.invalid || !pte.write {
                                 ENXIO
                             } else {
-                                self.make_folio_secure_locked(mm, vpn, p, gfn, cmd).await
+                                // folio_get under the PTE lock keeps the allocation the walk
+                                // found: the freeze reads it.
+                                self.make_folio_secure_locked(mm, vpn, p, None, gfn, cmd)
+                                    .await
                             };
                         }
                     }
@@ -582,7 +590,8 @@ impl Cx {
                 if large {
                     (E2BIG, h)
                 } else {
-                    (self.make_folio_secure(mm, vpn, p, gfn, cmd).await, h)
+                    // The fault-in's GUP reference keeps the allocation: the freeze reads it.
+                    (self.make_folio_secure(mm, vpn, p, None, gfn, cmd).await, h)
                 }
             };
             if rc == EBUSY || rc == E2BIG {
@@ -609,6 +618,7 @@ impl Cx {
         mm: MmId,
         vpn: usize,
         p: PageId,
+        gen: Option<u32>,
         gfn: usize,
         cmd: UvCmd,
     ) -> i32 {
@@ -618,7 +628,7 @@ impl Cx {
                     return EAGAIN;
                 }
                 self.export_before_import(mm, p).await;
-                let rc = self.make_folio_secure(mm, vpn, p, gfn, cmd).await;
+                let rc = self.make_folio_secure(mm, vpn, p, gen, gfn, cmd).await;
                 self.unlock_page(p).await;
                 rc
             })
@@ -654,11 +664,13 @@ impl Cx {
         self.ctx
             .call("make_secure_pte", async move {
                 let _f = self.ctx.enter("make_secure_pte");
-                let pte = self.read_pte(mm, vpn, "ptep_get").await;
+                // The check under the PTE lock establishes the allocation the import goes
+                // on with (follow_page took no reference: only the PTE lock keeps it).
+                let (pte, gen) = self.read_pte_gen(mm, vpn, Some(p)).await;
                 if !pte.present || pte.invalid || pte.page != Some(p) {
                     return ENXIO;
                 }
-                self.secure_core(mm, vpn, p, gfn, cmd).await
+                self.secure_core(mm, vpn, p, gen, gfn, cmd).await
             })
             .await
     }
@@ -670,6 +682,7 @@ impl Cx {
         mm: MmId,
         vpn: usize,
         p: PageId,
+        gen: Option<u32>,
         gfn: usize,
         cmd: UvCmd,
     ) -> i32 {
@@ -680,7 +693,7 @@ impl Cx {
                 } else {
                     "make_folio_secure"
                 });
-                self.secure_core(mm, vpn, p, gfn, cmd).await
+                self.secure_core(mm, vpn, p, gen, gfn, cmd).await
             })
             .await
     }
@@ -693,7 +706,22 @@ impl Cx {
     /// 4. the UVC (`uv_call` loops while busy; from v5.16 one `__uv_call`, busy → `-EAGAIN`);
     /// 5. `page_ref_unfreeze(page, expected)` (a plain store);
     /// 6. UV rc 0x10a → `-ENXIO`, other failure → `-EINVAL`; PG_arch_1 stays set on failure.
-    async fn secure_core(&self, mm: MmId, vpn: usize, p: PageId, gfn: usize, cmd: UvCmd) -> i32 {
+    ///
+    /// `gen` is the allocation (the page's generation) the import's lookup established: read
+    /// with the PTE under its lock by the flows that hold no reference (E1 `make_secure_pte`,
+    /// E2 `gmap_make_secure`); `None` for the flows that hold a reference from their lookup
+    /// (E3 `gfn_to_page`, E4 `folio_get` in the walk, E6/E7 the fault-in's GUP), whose
+    /// allocation cannot change: read in the `expected_page_refs` step. The UVC's step
+    /// compares it with the page the PTE maps (`import-precondition`).
+    async fn secure_core(
+        &self,
+        mm: MmId,
+        vpn: usize,
+        p: PageId,
+        gen: Option<u32>,
+        gfn: usize,
+        cmd: UvCmd,
+    ) -> i32 {
         self.ctx
             .call("secure_core", async move {
                 if self.page_writeback(p).await {
@@ -703,13 +731,14 @@ impl Cx {
                         EAGAIN
                     };
                 }
-                let expected =
-                    self.expected_page_refs(p).await + i32::from(self.cfg.freeze_plus_one);
+                let (expected, now) = self.expected_page_refs_gen(p).await;
+                let expected = expected + i32::from(self.cfg.freeze_plus_one);
+                let gen = gen.unwrap_or(now);
                 if self.cfg.import_freezes && !self.page_ref_freeze(p, expected).await {
                     return EBUSY;
                 }
                 self.set_arch1(p, true).await;
-                let rc = self.uv_import(mm, vpn, p, gfn, cmd).await;
+                let rc = self.uv_import(mm, vpn, p, gen, gfn, cmd).await;
                 if self.cfg.import_freezes {
                     self.page_ref_unfreeze(p, expected).await;
                 }
@@ -725,6 +754,12 @@ impl Cx {
 
     /// `expected_page_refs` read as one step of the page's mapping state.
     pub async fn expected_page_refs(&self, p: PageId) -> i32 {
+        self.expected_page_refs_gen(p).await.0
+    }
+
+    /// [`Self::expected_page_refs`], with the page's allocation generation read in the same
+    /// step (the step reads the page's lifetime).
+    async fn expected_page_refs_gen(&self, p: PageId) -> (i32, u32) {
         let a = acc(&[
             Access::read(self.objs.page(p, PP::Meta)),
             Access::read(self.objs.page(p, PP::Life)),
@@ -734,7 +769,7 @@ impl Cx {
                 live(e, p, "expected_page_refs");
                 let n = e.world.expected_page_refs(p);
                 e.note(|| format!("P{p} expected refs {n}"));
-                n
+                (n, e.world.pages[p].generation)
             })
             .await
     }
@@ -799,11 +834,22 @@ impl Cx {
 
     /// The import UVC (Convert-To-Secure / Unpack). The UV follows the host PTE of the KVM
     /// mm (rc 0x10a when it is not valid). Checks, in the same step:
-    /// * the import's precondition (`import-precondition`): the importer's PTE still maps the
-    ///   page it froze, present, valid and writable — what the lookup under the PTE lock
-    ///   established (E1, E2, E4, E7) and what nothing re-establishes without it (E3; E6 keeps
-    ///   invalidations of the host mapping out with `mmu_lock`); checked at every attempt of
-    ///   the UVC, a busy one included;
+    /// * the import's precondition (`import-precondition`): a host PTE the UV can follow
+    ///   (present and valid) maps the page the import froze, in the allocation its lookup
+    ///   established (`gen`, the page's generation: a frame freed and reused since is another
+    ///   page, whatever its frame number; see [`Self::secure_core`]) — what the lookup under the PTE
+    ///   lock established (E1, E2, E4, E7) and what nothing re-establishes without it (E3; E6
+    ///   keeps invalidations of the host mapping out with `mmu_lock`); checked at every
+    ///   attempt of the UVC, a busy one included. A PTE that is gone or invalid (zapped,
+    ///   aged by s390's `ptep_test_and_clear_young`) is benign: the UV answers rc 0x10a, the
+    ///   kernel's `-ENXIO` (`uv::import`, `NotMapped`), the callers fault the page in and
+    ///   retry (`gmap_fault` E1/E2, `unpack_one`'s `fixup_user_fault`, from d8dfda5af0be
+    ///   `vcpu_post_run_handle_fault`) — issue 26 item 8. A PTE mapping another page is not:
+    ///   the UV would import a page nobody froze (the model's UV answers 0x10a there too, so
+    ///   the property is what records it). The writable test the kernel makes before the UVC
+    ///   is a precondition of its COW/dirty handling, not of the UV's translation (a
+    ///   read-only PTE to the frozen page is followed to that page) and is not checked here;
+    ///   `uv::import` follows the PTE whatever its protection bit;
     /// * the lock-out rule: the import must never complete while an I/O marker (an extra
     ///   reference or PG_writeback) is held.
     ///
@@ -811,7 +857,15 @@ impl Cx {
     /// from v5.16 (f0a1a0615a6f) one `__uv_call` hands a busy answer back (→ `-EAGAIN`);
     /// before, `uv_call` repeats it, each attempt a step, inside the freeze with the PTE lock
     /// held (the bounded-waiting check, [`crate::hook::spin_check`]).
-    async fn uv_import(&self, mm: MmId, vpn: usize, p: PageId, gfn: usize, cmd: UvCmd) -> UvRc {
+    async fn uv_import(
+        &self,
+        mm: MmId,
+        vpn: usize,
+        p: PageId,
+        gen: u32,
+        gfn: usize,
+        cmd: UvCmd,
+    ) -> UvRc {
         self.ctx
             .call("uv_import", async move {
                 let a = acc(&[
@@ -837,17 +891,34 @@ impl Cx {
                         .step(Op::new(name, a), move |e| {
                             live(e, p, name);
                             let pte = e.world.mms[mm].pte(vpn);
-                            if !(pte.present && !pte.invalid && pte.write && pte.page == Some(p)) {
+                            let valid = pte.present && !pte.invalid;
+                            let now_gen = e.world.pages[p].generation;
+                            if valid && (pte.page != Some(p) || now_gen != gen) {
                                 let now = crate::prim::describe_pte(&pte);
+                                let what = if pte.page == Some(p) {
+                                    format!(
+                                        "P{p} allocated anew (generation {now_gen}, the lookup's \
+                                         {gen}): the frame was freed and reused since"
+                                    )
+                                } else {
+                                    "a page that is not the one the import froze".to_string()
+                                };
                                 report(
                                     e,
                                     prop::IMPORT_PRECONDITION,
                                     format!(
                                         "the import of P{p} (gfn {gfn}) reached the UV call with \
-                                         the host PTE at {now}: it no longer maps the frozen page \
-                                         present, valid and writable"
+                                         the host PTE at {now}: the UV follows it to {what}"
                                     ),
                                 );
+                            } else if !valid {
+                                e.note(|| {
+                                    format!(
+                                        "the import of P{p} (gfn {gfn}) reaches the UV call with \
+                                         the host PTE not valid: the UV answers rc 0x10a \
+                                         (-ENXIO, the caller faults the page in and retries)"
+                                    )
+                                });
                             }
                             match uv_answer(e, call) {
                                 Answer::Busy { cc, period } => {
@@ -913,6 +984,36 @@ impl Cx {
                         self.uv_wait_period_end(call).await;
                     }
                 }
+            })
+            .await
+    }
+
+    /// `ptep_get` at the import's lookup, with the allocation generation of the page the PTE
+    /// maps read in the same step (the allocation the import goes on with; `None` when the
+    /// PTE maps no page). With `known` (E1's `make_secure_pte`, which compares the PTE with
+    /// the page `follow_page` returned) the step reads that page's lifetime and gives its
+    /// generation only when the PTE maps it; without (E2, the page is only known from the
+    /// PTE) it reads the allocator, which every free and allocation writes.
+    async fn read_pte_gen(
+        &self,
+        mm: MmId,
+        vpn: usize,
+        known: Option<PageId>,
+    ) -> (crate::world::Pte, Option<u32>) {
+        let mut a = acc(&[Access::read(self.objs.pte(mm, vpn))]);
+        match known {
+            Some(p) => a.push(Access::read(self.objs.page(p, PP::Life))),
+            None => a.push(Access::read(explore::ObjId(self.objs.alloc))),
+        }
+        self.ctx
+            .step(Op::new("ptep_get", a), move |e| {
+                let pte = e.world.mms[mm].pte(vpn);
+                e.note(|| crate::prim::describe_pte(&pte));
+                let gen = pte
+                    .page
+                    .filter(|&q| known.is_none_or(|p| p == q))
+                    .map(|q| e.world.pages[q].generation);
+                (pte, gen)
             })
             .await
     }

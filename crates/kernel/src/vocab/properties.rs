@@ -112,7 +112,7 @@ properties! {
         "guest.rs: guest_touch (a guest load); prim.rs: host_store (a host write to a frame the guest shared sets what the guest expects)";
     /// The import's precondition at its UV call.
     IMPORT_PRECONDITION = "import-precondition", "importpre", Violation,
-        "at the import's UV call the importer's host PTE still maps the page it froze, present, valid and writable",
+        "at the import's UV call a host PTE the UV can follow (present and valid) maps the page the import looked up and froze, in the same allocation (not its frame reused) (a PTE gone or invalid is answered rc 0x10a: -ENXIO, faulted in and retried)",
         "import.rs: uv_import (reads the importer's PTE in the UVC's step)";
     /// The unpack or a guest access reported a page in place that is not.
     IMPORT_COMPLETENESS = "import-completeness", "complete", Violation,

@@ -329,31 +329,92 @@ fn v7_1_gives_up_on_a_contended_pte_lock_v7_0_takes_none() {
 
 /// `import-precondition`: where the import holds the PTE lock from lookup to UVC (v5.7,
 /// v6.4, v6.14) or keeps invalidations out with `mmu_lock` (v7.0, v7.1), MADV_DONTNEED of
-/// guest RAM cannot clear the PTE before the UVC; without the lock (seeded defect
-/// `import_holds_ptl=false`) and in v6.14-rc1 (5cbe24350b7d: `gfn_to_page`, no PTE lock) it
-/// can.
+/// guest RAM and a fault that maps a new page there cannot come between the lookup and the
+/// UVC; in v6.14-rc1 (5cbe24350b7d: `gfn_to_page`, no PTE lock) they can, and the UV
+/// follows the PTE to a page nobody froze. Without the PTE lock (seeded defect
+/// `import_holds_ptl=false`) the E1/E2 imports hold no reference to the page they looked
+/// up: the zap frees it, the refault reuses the same frame, and the UVC's PTE maps another
+/// allocation of it (its generation, not its frame, differs). A zap alone is benign (issue
+/// 26 item 8): the UV answers rc 0x10a on the cleared PTE (`uv::import`: `NotMapped`),
+/// `-ENXIO`, the caller faults the page in and the retry imports it.
 #[test]
 fn the_import_precondition_holds_under_its_locks_only() {
-    let run = |k: Kernel| {
-        let m = model(
+    let build = |k: Kernel, refault: bool| {
+        let mut qemu = vec![ThreadOp::Zap { mm: QEMU, vpn: 0 }];
+        if refault {
+            // A GUP for write faults a new page in at the zapped address (the cheapest
+            // refault: no 0x3d retry loop), then drops its reference.
+            qemu.push(ThreadOp::Gup {
+                mm: QEMU,
+                vpn: 0,
+                flags: GupFlags(GupFlags::FOLL_GET | GupFlags::FOLL_WRITE),
+                fast: false,
+                write: true,
+                nr_pages: 1,
+            });
+            qemu.push(ThreadOp::Put {});
+            // The fault's `lru_cache_add` left a reference in QEMU's per-CPU batch.
+            qemu.push(ThreadOp::LruDrain {});
+        }
+        model(
             anon_guest(true, true, false),
-            vec![
-                ("vcpu", ops(vec![store()])),
-                ("qemu", ops(vec![ThreadOp::Zap { mm: QEMU, vpn: 0 }])),
-            ],
+            vec![("vcpu", ops(vec![store()])), ("qemu", ops(qemu))],
             k,
-        );
-        violated(&explore_all(&m)).contains(&"import-precondition")
+        )
     };
-    for name in ["v5.7", "v6.4", "v6.14", "v7.0", "v7.1"] {
-        assert!(!run(kernel(name)), "{name}");
+    let run = |k: Kernel, refault: bool| {
+        violated(&explore_all(&build(k, refault))).contains(&"import-precondition")
+    };
+    // The zap alone, every interleaving: benign everywhere.
+    for name in ["v5.7", "v6.4", "v6.14-rc1", "v6.14", "v7.0", "v7.1"] {
+        assert!(!run(kernel(name), false), "{name}: a zap alone is benign");
     }
-    assert!(run(kernel("v6.14-rc1")));
+    // v6.14-rc1, one schedule: the vCPU's import has its `gfn_to_page` reference and the
+    // page lock; QEMU zaps the PTE and faults a new page in for write; the UVC then follows
+    // the PTE to that page.
+    let m = build(kernel("v6.14-rc1"), true);
+    let mut ex = Execution::start(m.instance(), true);
+    run_until(&mut ex, 0, "trylock_page");
+    run_alone_in(&mut ex, 1);
+    assert!(ex.finished(1));
+    let steps = run_alone_in(&mut ex, 0);
+    assert!(findings(&steps).contains(&"import-precondition"));
+    // v5.7 (E1) and v6.4 (E2), one schedule each (every interleaving of the zap and the
+    // refault is more than 50,000 executions): the vCPU's import reads the PTE at its lookup
+    // (`make_secure_pte` / `gmap_make_secure`: `ptep_get`); QEMU then zaps and refaults.
+    // With the PTE lock QEMU's zap waits for it and the UVC meets the looked-up page; without
+    // it (`import_holds_ptl=false`) the zap frees the page (the import holds no reference),
+    // the refault reuses its frame, and the UVC meets the frame allocated anew.
     for name in ["v5.7", "v6.4"] {
-        assert!(
-            run(with(name, &[("import_holds_ptl", "false")])),
-            "{name} without the PTE lock"
-        );
+        for locked in [true, false] {
+            let k = with(
+                name,
+                &[("import_holds_ptl", if locked { "true" } else { "false" })],
+            );
+            let m = build(k, true);
+            let mut ex = Execution::start(m.instance(), true);
+            // The import's lookup (E1: `follow_page` reads the PTE first, without a lock).
+            loop {
+                let lookup = run_until(&mut ex, 0, "ptep_get");
+                if !called(&lookup[lookup.len() - 1..], "follow_page") {
+                    break;
+                }
+            }
+            run_alone_in(&mut ex, 1);
+            assert_eq!(
+                ex.finished(1),
+                !locked,
+                "{name} locked={locked}: the zap waits"
+            );
+            let mut steps = run_alone_in(&mut ex, 0);
+            steps.extend(run_alone_in(&mut ex, 1));
+            steps.extend(run_alone_in(&mut ex, 0));
+            assert_eq!(
+                findings(&steps).contains(&"import-precondition"),
+                !locked,
+                "{name} locked={locked}"
+            );
+        }
     }
 }
 
