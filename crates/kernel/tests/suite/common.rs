@@ -84,3 +84,40 @@ pub fn findings(steps: &[StepRecord]) -> Vec<&'static str> {
         .flat_map(|s| s.findings.iter().map(|f| f.property))
         .collect()
 }
+
+/// Runs the threads one after the other, each alone to its end; the steps and the world.
+pub fn run_in_order(m: &KernelModel) -> (Vec<StepRecord>, World) {
+    let mut ex = Execution::start(m.instance(), true);
+    let mut steps = Vec::new();
+    for tid in 0..m.threads.len() {
+        for _ in 0..4_000 {
+            if ex.finished(tid) {
+                break;
+            }
+            assert!(ex.enabled(tid), "thread {tid} blocked alone");
+            steps.push(ex.step(tid));
+        }
+        assert!(ex.finished(tid), "thread {tid} did not finish");
+    }
+    (steps, ex.with_world(|w| w.clone()))
+}
+
+/// The first step named `name`.
+pub fn position(steps: &[StepRecord], name: &str) -> Option<usize> {
+    steps.iter().position(|s| s.name == name)
+}
+
+/// Every interleaving by the stateful search (a visited set over whole states: passes of
+/// reclaim or truncation against an import are too many Mazurkiewicz classes for plain DPOR),
+/// with the default depth bound only, never a time bound.
+pub fn explore_states(m: &KernelModel) -> Outcome {
+    let o = explore::search::explore_stateful(
+        m,
+        Options {
+            bounds: Bounds::default(),
+            ..Options::default()
+        },
+    );
+    assert!(o.exhaustive(), "bounded: {:?}", o.stopped_by);
+    o
+}

@@ -7,14 +7,13 @@
 //! interleaving is. Each assertion is something the model could get wrong.
 
 use super::common::*;
-use explore::runtime::StepRecord;
-use explore::{Bounds, Execution, Model, Options, Outcome};
+use explore::{Execution, Model, Outcome};
 use kernel::build::{Backing, Builder, GuestSpec, MapSpec};
 use kernel::config::preset;
 use kernel::uv::UvState;
 use kernel::vocab::ops::ThreadOp;
 use kernel::world::PAGE_BYTES;
-use kernel::{Kernel, KernelModel, World};
+use kernel::Kernel;
 
 const QEMU: usize = 0;
 const FILE: usize = 0;
@@ -59,42 +58,6 @@ fn reclaim(kswapd: bool) -> ThreadOp {
 
 fn kernel(name: &str) -> Kernel {
     preset(name).unwrap_or_else(|| panic!("preset {name}"))
-}
-
-/// Runs the threads one after the other, each alone to its end; the steps and the world.
-fn run_in_order(m: &KernelModel) -> (Vec<StepRecord>, World) {
-    let mut ex = Execution::start(m.instance(), true);
-    let mut steps = Vec::new();
-    for tid in 0..m.threads.len() {
-        for _ in 0..4_000 {
-            if ex.finished(tid) {
-                break;
-            }
-            assert!(ex.enabled(tid), "thread {tid} blocked alone");
-            steps.push(ex.step(tid));
-        }
-        assert!(ex.finished(tid), "thread {tid} did not finish");
-    }
-    (steps, ex.with_world(|w| w.clone()))
-}
-
-fn position(steps: &[StepRecord], name: &str) -> Option<usize> {
-    steps.iter().position(|s| s.name == name)
-}
-
-/// Every interleaving, by the stateful search (a visited set over whole states: four passes
-/// of reclaim against an import are too many Mazurkiewicz classes for plain DPOR), with the
-/// default depth bound only (never a time bound).
-fn explore_all(m: &KernelModel) -> Outcome {
-    let o = explore::search::explore_stateful(
-        m,
-        Options {
-            bounds: Bounds::default(),
-            ..Options::default()
-        },
-    );
-    assert!(o.exhaustive(), "bounded: {:?}", o.stopped_by);
-    o
 }
 
 fn violated(o: &Outcome) -> Vec<&'static str> {
@@ -347,7 +310,7 @@ fn direct_reclaim_against_the_import_is_verified() {
             ],
             kernel(name),
         );
-        assert_eq!(violated(&explore_all(&m)), Vec::<&str>::new(), "{name}");
+        assert_eq!(violated(&explore_states(&m)), Vec::<&str>::new(), "{name}");
     }
 }
 

@@ -8,11 +8,10 @@
 
 use super::common::*;
 use explore::runtime::StepRecord;
-use explore::{Bounds, Execution, Model, Options, Outcome};
+use explore::{Execution, Model};
 use kernel::build::{Backing, Builder, GuestSpec, MapSpec};
 use kernel::uv::UvState;
 use kernel::vocab::ops::ThreadOp;
-use kernel::{KernelModel, World};
 
 const QEMU: usize = 0;
 const FILE: usize = 0;
@@ -56,40 +55,6 @@ fn punch(index: usize, pages: usize) -> ThreadOp {
         pages,
         punch_hole: true,
     }
-}
-
-/// Runs the threads one after the other, each alone to its end; the steps and the world.
-fn run_in_order(m: &KernelModel) -> (Vec<StepRecord>, World) {
-    let mut ex = Execution::start(m.instance(), true);
-    let mut steps = Vec::new();
-    for tid in 0..m.threads.len() {
-        for _ in 0..4_000 {
-            if ex.finished(tid) {
-                break;
-            }
-            assert!(ex.enabled(tid), "thread {tid} blocked alone");
-            steps.push(ex.step(tid));
-        }
-        assert!(ex.finished(tid), "thread {tid} did not finish");
-    }
-    (steps, ex.with_world(|w| w.clone()))
-}
-
-fn position(steps: &[StepRecord], name: &str) -> Option<usize> {
-    steps.iter().position(|s| s.name == name)
-}
-
-/// Every interleaving by the stateful search (default depth bound only, never time).
-fn explore_states(m: &KernelModel) -> Outcome {
-    let o = explore::search::explore_stateful(
-        m,
-        Options {
-            bounds: Bounds::default(),
-            ..Options::default()
-        },
-    );
-    assert!(o.exhaustive(), "bounded: {:?}", o.stopped_by);
-    o
 }
 
 /// `truncate_pagecache_range` alone over a secure, mapped page (6.12.118): the unmap clears
