@@ -325,9 +325,22 @@ pub fn row_scenario(path: &Path_, via: Via, presets: &[&str]) -> Scenario {
 /// stateful search against DPOR on every cell).
 pub fn cell(path: &Path_, via: Via, preset: &str, bounds: explore::Bounds) -> Cell {
     let sc = row_scenario(path, via, &[preset]);
+    check_cell(&sc, path.id, &row_name(path, via), preset, bounds)
+}
+
+/// One exhaustive check of `sc` as a matrix cell is checked (DPOR for
+/// `bounds.max_executions`, then the stateful search), as the cell of row `path` / `via`: the
+/// single matrix's cells and the pair matrix's checks.
+pub fn check_cell(
+    sc: &crate::Scenario,
+    path: &str,
+    via: &str,
+    preset: &str,
+    bounds: explore::Bounds,
+) -> Cell {
     let budget = bounds.max_executions.unwrap_or(crate::DPOR_BUDGET);
     let c = check(
-        &sc,
+        sc,
         preset,
         RunOptions {
             search: Search::Auto { budget },
@@ -340,8 +353,8 @@ pub fn cell(path: &Path_, via: Via, preset: &str, bounds: explore::Bounds) -> Ce
     )
     .expect("matrix presets exist");
     let mut cell = Cell {
-        path: path.id.to_string(),
-        via: row_name(path, via),
+        path: path.to_string(),
+        via: via.to_string(),
         preset: preset.to_string(),
         verdict: c.verdict,
         violations: Vec::new(),

@@ -24,8 +24,7 @@ pub mod scenario;
 pub mod shard;
 
 use crate::matrix::{self, Via};
-use crate::{check, RunOptions, Search, Verdict};
-use explore::{format_schedule, Severity};
+use crate::Verdict;
 pub use scenario::{pair_text, Conflict, Row};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -349,48 +348,10 @@ impl Plan {
     }
 }
 
-/// One exhaustive check of a scenario as a matrix cell is checked ([`matrix::cell`]: DPOR
-/// for `bounds.max_executions`, then the stateful search).
+/// One exhaustive check of a scenario as a matrix cell is checked ([`matrix::check_cell`]:
+/// DPOR for `bounds.max_executions`, then the stateful search), named after the scenario.
 pub fn check_cell(sc: &crate::Scenario, preset: &str, bounds: explore::Bounds) -> matrix::Cell {
-    let budget = bounds.max_executions.unwrap_or(crate::DPOR_BUDGET);
-    let c = check(
-        sc,
-        preset,
-        RunOptions {
-            search: Search::Auto { budget },
-            bounds: Some(explore::Bounds {
-                max_executions: None,
-                ..bounds
-            }),
-            ..RunOptions::default()
-        },
-    )
-    .expect("matrix presets exist");
-    let mut cell = matrix::Cell {
-        path: sc.name.clone(),
-        via: sc.name.clone(),
-        preset: preset.to_string(),
-        verdict: c.verdict,
-        violations: Vec::new(),
-        observations: Vec::new(),
-        executions: c.outcome.stats.executions,
-        secs: c.outcome.stats.elapsed_secs,
-        stopped_by: c.outcome.stopped_by.as_ref().map(|b| b.to_string()),
-        stateful_states: c.completion.as_ref().map(|s| s.stats.states),
-        schedules: Vec::new(),
-    };
-    for r in &c.outcome.reports {
-        let p = r.property.to_string();
-        match r.severity {
-            Severity::Violation => {
-                cell.schedules
-                    .push((p.clone(), format_schedule(&r.schedule)));
-                cell.violations.push(p);
-            }
-            Severity::Observation => cell.observations.push(p),
-        }
-    }
-    cell
+    matrix::check_cell(sc, &sc.name, &sc.name, preset, bounds)
 }
 
 /// How a pair's result compares with its two rows' results alone on the same preset.
