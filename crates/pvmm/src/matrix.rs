@@ -216,20 +216,7 @@ fn write_documents(
         written.push(out.display().to_string());
     }
     if let Some(out) = &a.html {
-        let name = out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "matrix.html".to_string());
-        let dir = out.parent().unwrap_or(std::path::Path::new(""));
-        // Trace pages of an earlier run whose cells are no longer violations would be
-        // stale: remove the pages (nothing else) of that directory first.
-        if let Ok(old) = std::fs::read_dir(dir.join(report::matrix::traces_dir(&name))) {
-            for e in old.flatten() {
-                if e.path().extension().is_some_and(|x| x == "html") && e.path().is_file() {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
-        }
+        let (name, dir) = html_target(out, "matrix.html");
         let pages = report::matrix::pages(cells, presets, &name);
         for p in &pages {
             write_file(&dir.join(&p.path), &p.text)?;
@@ -408,4 +395,26 @@ fn replay(r: &[String], presets: &[&str], bounds: explore::Bounds) -> u8 {
         println!("{} NOT reproduced", r[2]);
         EXIT_VIOLATION
     }
+}
+
+/// The page name and directory of `--html OUT` (`default` when OUT names no file), with the
+/// trace pages an earlier run left there removed (nothing else): pages of cells that are no
+/// longer violations would be stale. The single matrix and the pair matrix.
+pub(crate) fn html_target<'a>(
+    out: &'a std::path::Path,
+    default: &str,
+) -> (String, &'a std::path::Path) {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| default.to_string());
+    let dir = out.parent().unwrap_or(std::path::Path::new(""));
+    if let Ok(old) = std::fs::read_dir(dir.join(report::matrix::traces_dir(&name))) {
+        for e in old.flatten() {
+            if e.path().extension().is_some_and(|x| x == "html") && e.path().is_file() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    (name, dir)
 }

@@ -3,7 +3,7 @@
 //! `--merge` makes the documents of the shards' outputs.
 
 use crate::common::{bad, write_file, EXIT_INCOMPLETE, EXIT_OK};
-use crate::matrix::MatrixArgs;
+use crate::matrix::{html_target, MatrixArgs};
 use checker::pairs::doc::View;
 use checker::pairs::{self, shard, Plan};
 use clap::Args;
@@ -265,20 +265,7 @@ fn documents(a: &MatrixArgs, plan: &Plan, results: &[pairs::Outcome], start: Ins
         written.push(out.display().to_string());
     }
     if let Some(out) = &a.html {
-        let name = out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "pairs.html".to_string());
-        let dir = out.parent().unwrap_or(std::path::Path::new(""));
-        // Trace pages of an earlier run whose cells are no longer violations would be
-        // stale: remove the pages (nothing else) of that directory first.
-        if let Ok(old) = std::fs::read_dir(dir.join(report::matrix::traces_dir(&name))) {
-            for e in old.flatten() {
-                if e.path().extension().is_some_and(|x| x == "html") && e.path().is_file() {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
-        }
+        let (name, dir) = html_target(out, "pairs.html");
         let pages = report::pairs::pages(&view, results, &name);
         for p in &pages {
             if let Err(e) = write_file(&dir.join(&p.path), &p.text) {
