@@ -140,6 +140,14 @@ const RECOGNIZERS: &[Recognizer] = &[
         files: &["arch/s390/mm/fault.c"],
         funcs: &["do_secure_storage_access"],
         variants: &[
+            // The same fix as backported to 6.1.y (6.1.192 arch/s390/mm/fault.c:
+            // do_secure_storage_access): the reference is still taken with
+            // try_get_page, then the unconditional export and do_no_context.
+            v(
+                "try-get-page-export-always",
+                &["try_get_page(", "uv_convert_from_secure(", "do_no_context("],
+                &[],
+            ),
             // "Add missing secure storage access fixups for donated memory": an
             // unconditional export, failure → the exception fix-up.
             v(

@@ -171,3 +171,42 @@ static pageout_t pageout(struct folio *folio, struct address_space *mapping)\n{\
         kernel::vocab::SWITCHES.len()
     );
 }
+
+/// The kernel-mode 0x3d handler's shapes (arch/s390/mm/fault.c: do_secure_storage_access):
+/// the 6.1.y backport of the 2026-03 fix keeps `try_get_page` before the unconditional
+/// export (6.1.192), mainline's fix takes `folio_try_get`; before the fix, the hook.
+#[test]
+fn the_kernel_fault_shapes_are_told_apart() {
+    let handler = |get: &str, body: &str| {
+        format!(
+            "void do_secure_storage_access(struct pt_regs *regs)\n{{\n\
+\tswitch (get_fault_type(regs)) {{\n\tcase KERNEL_FAULT:\n\
+\t\tpage = phys_to_page(addr);\n\t\tif (unlikely(!{get}))\n\t\t\tbreak;\n{body}\
+\t\tbreak;\n\t}}\n}}\n"
+        )
+    };
+    let fixup = "\t\trc = uv_convert_from_secure(page_to_phys(page));\n\t\tput_page(page);\n\
+\t\tif (rc)\n\t\t\treturn do_no_context(regs, 0);\n";
+    let hook = "\t\tif (arch_make_page_accessible(page))\n\t\t\tBUG();\n\t\tput_page(page);\n";
+    let value = |text: String| {
+        let d = tree(&[("Makefile", MAKEFILE), ("arch/s390/mm/fault.c", &text)]);
+        infer(d.path())
+            .switches
+            .into_iter()
+            .find(|s| s.switch == "kernel_fault")
+            .expect("kernel_fault")
+            .value
+    };
+    for (get, body, want) in [
+        ("try_get_page(page)", fixup, "try-get-page-export-always"),
+        ("folio_try_get(folio)", fixup, "export-always"),
+        ("try_get_page(page)", hook, "try-get-page"),
+        ("folio_try_get(folio)", hook, "folio-try-get"),
+    ] {
+        assert_eq!(
+            value(handler(get, body)).as_deref(),
+            Some(want),
+            "{get} with {body}"
+        );
+    }
+}

@@ -755,8 +755,10 @@ switches! {
         history: [
             (V5_7, false, None,
                 Evidence::Source("the v5.x-era mm/vmscan.c copy (search id 12937212337): shrink_page_list has no page_maybe_dma_pinned check (fact sheet mm.md §2.6)")),
-            (Release::v(6, 4), true, None,
-                Evidence::Mail("added to mm-hotfixes-unstable 2023-05-02 with Cc: stable (search id 38767688414): a hotfix of the v6.4-rc cycle, v6.4 inferred, tag containment not checked; the 6.1.y backport (id 39543236319, point release not established) is in 6.1.192 mm/vmscan.c, read")),
+            (Release::stable(6, 1, 28), true, Some("d824ec2a1546"),
+                Evidence::Changelog("the 6.1.y backport 7273da3cfde7 is listed under ChangeLog-6.1.28 in changelog.Debian of linux-source-6.1 (and in the linux-6.1.y stable-rc push of 2023-05-08, search id 66460791583); 6.1.192 mm/vmscan.c: shrink_folio_list read")),
+            (Release::v(6, 4), true, Some("d824ec2a1546"),
+                Evidence::Mail("added to mm-hotfixes-unstable 2023-05-02 with Cc: stable (search id 38767688414); mainline as d824ec2a1546 after the scsi-misc merge of the v6.4 merge window (search id 66575123308): v6.4 inferred, tag containment not checked")),
         ],
     },
     unmap_checks_young: bool {
