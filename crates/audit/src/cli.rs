@@ -21,8 +21,18 @@ pub struct AuditArgs {
     /// Kernel source tree to audit (the newer tree with --base).
     pub tree: PathBuf,
     /// Older kernel tree: print the findings that appeared and disappeared between the two.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["patch", "rev"])]
     pub base: Option<PathBuf>,
+    /// Review a patch: audit TREE and TREE with this unified diff applied (`-`: standard
+    /// input), and print the findings that appeared and disappeared. TREE is not written to.
+    #[arg(long, value_name = "DIFF", conflicts_with = "rev")]
+    pub patch: Option<PathBuf>,
+    /// Review two revisions `A..B` of the git repository whose work tree is TREE.
+    #[arg(long, value_name = "A..B")]
+    pub rev: Option<String>,
+    /// Leading path components stripped from the diff's file names (as `patch -pN`).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub strip: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -166,6 +176,8 @@ fn audit_one(
         || checks.iter().any(|c| c.verdict == "incomplete")
         || (check.is_some() && model_kernel_error.is_some());
     let mut rep = Report {
+        revision: None,
+        root: tree.display().to_string(),
         items: Vec::new(),
         inferred,
         checked: check.is_some(),
@@ -285,6 +297,7 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
     let pool = pool.build().map_err(|e| e.to_string())?;
     let limits = scan::Limits {
         max_file_bytes: args.max_file_size,
+        patched_copy_of: None,
     };
     // 1 findings; else 3 when the run has blind spots (unless accepted); else 0.
     let exit = |findings: bool, incomplete: bool| {
@@ -296,13 +309,58 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
             0
         }
     };
+    // A patch review: the two trees the change yields (kept alive until the output is printed).
+    let patched = match (&args.patch, &args.rev) {
+        (Some(p), _) => Some(crate::patch::from_diff(&args.tree, p, args.strip)?),
+        (None, Some(r)) => {
+            let (a, b) = r
+                .split_once("..")
+                .filter(|(a, b)| !a.is_empty() && !b.is_empty() && !b.starts_with('.'))
+                .ok_or_else(|| format!("--rev {r}: expected two revisions A..B"))?;
+            Some(crate::patch::from_revs(&args.tree, a, b)?)
+        }
+        (None, None) => None,
+    };
+    if let Some(p) = &patched {
+        eprintln!("pvmm audit: reviewing {} ({})", p.new_label, p.summary);
+        for n in &p.notes {
+            eprintln!("{n}");
+        }
+    }
+    let new_root = patched.as_ref().map_or(args.tree.as_path(), |p| &p.new);
+    let base_root = match &patched {
+        Some(p) => Some(p.base.as_path()),
+        None => args.base.as_deref(),
+    };
+    let label = |rep: &mut Report, side: &str| {
+        if let Some(p) = &patched {
+            let l = if side == "base" {
+                &p.base_label
+            } else {
+                &p.new_label
+            };
+            rep.tree = args
+                .tree
+                .canonicalize()
+                .unwrap_or_else(|_| args.tree.clone())
+                .display()
+                .to_string();
+            rep.revision =
+                Some(l[rep.tree.len().min(l.len())..].trim().to_string()).filter(|s| !s.is_empty());
+        }
+    };
+    let copy_limits = |side: &'static str, is_copy: bool| scan::Limits {
+        patched_copy_of: is_copy.then(|| (args.tree.clone(), side)),
+        ..limits.clone()
+    };
+    let rev_mode = args.rev.is_some();
     pool.install(|| {
-        let new = audit_one(
-            &args.tree,
+        let mut new = audit_one(
+            new_root,
             &rules,
             &rules_name,
             &rules_text,
-            &limits,
+            &copy_limits("new", patched.is_some()),
             cache.as_deref(),
             &baseline,
             check_opts.as_ref(),
@@ -324,7 +382,8 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
             std::fs::write(h, html_page(&new))
                 .map_err(|e| format!("{}: cannot write the HTML report: {e}", h.display()))?;
         }
-        match &args.base {
+        label(&mut new, "new");
+        match base_root {
             None => {
                 let code = exit(!new.findings.is_empty(), new.incomplete);
                 match args.format {
@@ -343,16 +402,17 @@ fn run_inner(args: &AuditArgs) -> Result<i32, String> {
                 Ok(code)
             }
             Some(b) => {
-                let base = audit_one(
+                let mut base = audit_one(
                     b,
                     &rules,
                     &rules_name,
                     &rules_text,
-                    &limits,
+                    &copy_limits("base", rev_mode),
                     cache.as_deref(),
                     &baseline,
                     check_opts.as_ref(),
                 )?;
+                label(&mut base, "base");
                 let d = report::diff(base, new);
                 let code = exit(
                     !d.appeared.is_empty(),

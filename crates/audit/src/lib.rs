@@ -13,6 +13,7 @@ pub mod cli;
 pub mod extract;
 pub mod infer;
 pub mod model;
+pub mod patch;
 pub mod report;
 pub mod rules;
 pub mod scan;

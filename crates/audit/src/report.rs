@@ -45,6 +45,14 @@ impl<'a, T: Serialize> Document<'a, T> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub tree: String,
+    /// In a patch review (`--patch`, `--rev`): which side of the change this tree is
+    /// (`+ fix.diff`, `@ v6.12`); the files were read from a hard-link copy of `tree` with
+    /// the change applied (crate::patch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// Where the files were read (`tree`, or the patched copy while the run lasts).
+    #[serde(skip)]
+    pub root: String,
     pub stats: ScanStats,
     pub coverage: Coverage,
     pub rounds: usize,
@@ -190,7 +198,11 @@ pub fn header(r: &Report) -> String {
     let s = &r.stats;
     let c = &r.coverage;
     let mut o = String::new();
-    let _ = writeln!(o, "pvmm audit: {}", r.tree);
+    match &r.revision {
+        Some(rev) => writeln!(o, "pvmm audit: {} {rev}", r.tree),
+        None => writeln!(o, "pvmm audit: {}", r.tree),
+    }
+    .ok();
     let _ = writeln!(
         o,
         "  scan: {} C files ({:.0} MB), {} name the rules, {} parsed ({} widened in {} rounds, \
@@ -291,7 +303,7 @@ fn column(tree: &str, file: &str, line: u32, name: &str) -> usize {
 }
 
 pub fn finding_text(r: &Report, f: &Finding, o: &mut String) {
-    let tree = r.tree.as_str();
+    let tree = r.root.as_str();
     // The finding's own line is the place the page reaches the sink, as a compiler warning.
     let last = &f.chain[f.chain.len() - 1];
     let _ = writeln!(
@@ -490,7 +502,7 @@ pub fn text(r: &Report) -> String {
             "{}:{}:{}: {}() {}{}: {}{}",
             s.file,
             s.line,
-            column(&r.tree, &s.file, s.line, &s.callee),
+            column(&r.root, &s.file, s.line, &s.callee),
             s.func,
             s.callee,
             if s.flags.is_empty() {

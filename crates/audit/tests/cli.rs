@@ -354,3 +354,157 @@ fn sarif_baseline_states_new_unchanged_updated_absent() {
         .as_str()
         .is_some_and(|t| t.contains("FOLL_PIN")));
 }
+
+/// A unified diff between two fixture files, as `diff -u` / git write it (paths a/ and b/).
+fn unified(path: &str, old: &str, new: &str) -> String {
+    let o: Vec<&str> = old.lines().collect();
+    let n: Vec<&str> = new.lines().collect();
+    let mut s = format!(
+        "diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -1,{} +1,{} @@\n",
+        o.len(),
+        n.len()
+    );
+    for l in &o {
+        s.push_str(&format!("-{l}\n"));
+    }
+    for l in &n {
+        s.push_str(&format!("+{l}\n"));
+    }
+    s
+}
+
+#[test]
+fn a_patch_is_audited_as_the_two_trees_it_yields_and_the_tree_is_not_written() {
+    let t = tree(&[("block/dio.c", FOLL_PIN_DIO)]);
+    let file = t.path().join("block/dio.c");
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&file).expect("stat"));
+    let diff = t.path().join("fix.diff");
+    std::fs::write(&diff, unified("block/dio.c", FOLL_PIN_DIO, FOLL_GET_DIO)).expect("write");
+    let o = run(&[p(t.path()), "--patch", p(&diff), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "a finding appeared");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["appeared"].as_array().map(|a| a.len()), Some(1));
+    assert_eq!(v["disappeared"].as_array().map(|a| a.len()), Some(0));
+    assert!(
+        v["new"]["revision"]
+            .as_str()
+            .is_some_and(|r| r.contains("fix.diff")),
+        "{}",
+        v["new"]
+    );
+    // The tree still has its text, in the same inode (the copy was unlinked, not written).
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), FOLL_PIN_DIO);
+    let after = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&file).expect("stat"));
+    assert_eq!(ino, after);
+    // The patch read from standard input, text output: the appeared finding at its line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pvmm-audit"))
+        .args([p(t.path()), "--patch", "-", "--no-cache"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::io::Write::write_all(
+        child.stdin.as_mut().expect("stdin"),
+        std::fs::read(&diff).expect("read").as_slice(),
+    )
+    .expect("write stdin");
+    drop(child.stdin.take());
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("Appeared (1):\nblock/dio.c:"), "{out}");
+}
+
+#[test]
+fn a_patch_that_does_not_apply_is_bad_input_naming_the_diff_line() {
+    let t = tree(&[("block/dio.c", FOLL_PIN_DIO)]);
+    let diff = t.path().join("stale.diff");
+    // Written against the other text: its removed lines are not in the file.
+    std::fs::write(&diff, unified("block/dio.c", FOLL_GET_DIO, FOLL_PIN_DIO)).expect("write");
+    let o = run(&[p(t.path()), "--patch", p(&diff)]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("stale.diff:1:1: error: block/dio.c: error applying hunk #1"),
+        "{err}"
+    );
+    // A hunk header that counts more lines than follow.
+    let text = unified("block/dio.c", FOLL_PIN_DIO, FOLL_GET_DIO);
+    let cut: String = text.lines().take(6).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&diff, cut).expect("write");
+    let o = run(&[p(t.path()), "--patch", p(&diff)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ends inside a hunk"));
+    // Not a diff at all; a file the patch creates that exists; --patch with --base.
+    std::fs::write(&diff, "hello\n").expect("write");
+    let o = run(&[p(t.path()), "--patch", p(&diff)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a unified diff"));
+    std::fs::write(
+        &diff,
+        "--- /dev/null\n+++ b/block/dio.c\n@@ -0,0 +1 @@\n+x\n",
+    )
+    .expect("write");
+    let o = run(&[p(t.path()), "--patch", p(&diff)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("exists already"));
+    let o = run(&[p(t.path()), "--patch", p(&diff), "--base", p(t.path())]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn two_git_revisions_are_audited_as_their_trees() {
+    let git = |d: &Path, args: &[&str]| {
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(d)
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output();
+        match o {
+            Ok(o) if o.status.success() => Some(String::from_utf8_lossy(&o.stdout).into_owned()),
+            _ => None,
+        }
+    };
+    let t = tree(&[("block/dio.c", FOLL_PIN_DIO)]);
+    if git(t.path(), &["init", "-q"]).is_none() {
+        panic!("git is needed for this test (CI installs it)");
+    }
+    git(t.path(), &["add", "-A"]).expect("add");
+    git(t.path(), &["commit", "-qm", "pin"]).expect("commit");
+    std::fs::write(t.path().join("block/dio.c"), FOLL_GET_DIO).expect("write");
+    git(t.path(), &["commit", "-qam", "get"]).expect("commit");
+    // The work tree is at neither revision's text for a third file: untracked, in both.
+    std::fs::write(t.path().join("block/extra.c"), "int x;\n").expect("write");
+    let o = run(&[p(t.path()), "--rev", "HEAD~1..HEAD", "--format", "json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["appeared"].as_array().map(|a| a.len()), Some(1));
+    assert_eq!(v["base"]["revision"].as_str(), Some("@ HEAD~1"));
+    // The other way round it disappeared; the work tree is left as it was.
+    let o = run(&[p(t.path()), "--rev", "HEAD..HEAD~1", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["disappeared"].as_array().map(|a| a.len()), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(t.path().join("block/dio.c")).expect("read"),
+        FOLL_GET_DIO
+    );
+    let o = run(&[p(t.path()), "--rev", "HEAD"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&[p(t.path()), "--rev", "nosuchrev..HEAD"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("git diff failed"));
+}

@@ -52,17 +52,23 @@ pub struct NotRead {
     pub reason: String,
 }
 
-/// The limits of a run.
+/// The limits of a run, and whose cache it uses.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Files larger than this are not read (listed as not read).
     pub max_file_bytes: u64,
+    /// The root is a patch review's hard-link copy of this tree (crate::patch): the run
+    /// keeps its manifest under this tree's name (marked as a patched copy), so that the
+    /// next review of the same tree reuses it instead of leaving one per temporary copy.
+    /// The second part names the side (`base`, `new`).
+    pub patched_copy_of: Option<(std::path::PathBuf, &'static str)>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_file_bytes: MAX_FILE_BYTES,
+            patched_copy_of: None,
         }
     }
 }
@@ -153,7 +159,10 @@ fn audit_in_pool(
     check_tree(root)?;
     let t0 = Instant::now();
     let mut stats = ScanStats::default();
-    let cache = cache_dir.and_then(|d| Cache::new(d, root, rules_text));
+    let cache = cache_dir.and_then(|d| match &limits.patched_copy_of {
+        Some((orig, side)) => Cache::new(d, orig, &format!("patched copy: {side}\n{rules_text}")),
+        None => Cache::new(d, root, rules_text),
+    });
     let old = cache
         .as_ref()
         .map(|c| c.load_manifest())
