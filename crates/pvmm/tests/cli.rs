@@ -402,3 +402,108 @@ fn firmware_and_teardown_ops_reject_bad_input_at_their_line() {
         assert!(!t.contains("panicked"), "{t}");
     }
 }
+
+/// The recipes of recipes/pairs/ (Slurm array, Kubernetes Indexed Job, GitHub Actions job
+/// matrix) run the shard entry under each scheduler's environment; their shards, merged by the
+/// merge entry, are the same document as one run. Bad indexes are exit 2. Every recipe file
+/// calls the same entry, so they cannot drift apart.
+#[test]
+fn pair_recipes_shard_under_each_scheduler_and_merge_to_one_run() {
+    let d = tmpdir("recipes");
+    let subset = [
+        "--quiet",
+        "--row",
+        "read-copy",
+        "--row",
+        "sendfile",
+        "--kernel",
+        "v6.1",
+    ];
+    let mut args = vec!["matrix", "--pairs", "--format", "json"];
+    args.extend_from_slice(&subset);
+    let whole = pvmm(&args, &d);
+    assert!(
+        matches!(whole.status.code(), Some(0 | 3)),
+        "{}",
+        text(&whole)
+    );
+    let script = |name: &str| repo().join("recipes/pairs").join(name);
+    let run = |name: &str, env: &[(&str, String)], extra: &[&str]| -> Output {
+        let mut c = Command::new(script(name));
+        c.args(extra)
+            .current_dir(&d)
+            .env("PVMM", env!("CARGO_BIN_EXE_pvmm"))
+            .env_remove("SLURM_ARRAY_TASK_ID")
+            .env_remove("JOB_COMPLETION_INDEX")
+            .env_remove("PVMM_SHARD")
+            .env_remove("PVMM_SHARDS");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().expect("recipe runs")
+    };
+    let schedulers: [(&str, fn(usize) -> Vec<(&'static str, String)>); 3] = [
+        ("slurm", |k| {
+            vec![
+                ("SLURM_ARRAY_TASK_ID", (k + 4).to_string()),
+                ("SLURM_ARRAY_TASK_MIN", "5".into()),
+                ("SLURM_ARRAY_TASK_COUNT", "2".into()),
+            ]
+        }),
+        ("k8s", |k| {
+            vec![
+                ("JOB_COMPLETION_INDEX", (k - 1).to_string()),
+                ("PVMM_SHARDS", "2".into()),
+            ]
+        }),
+        ("github", |k| {
+            vec![("PVMM_SHARD", k.to_string()), ("PVMM_SHARDS", "2".into())]
+        }),
+    ];
+    for (name, env) in schedulers {
+        let out = d.join(name);
+        for k in 1..=2 {
+            let mut e = env(k);
+            e.push(("PVMM_OUT", out.display().to_string()));
+            let o = run("shard", &e, &subset);
+            assert!(o.status.success(), "{name} shard {k}: {}", text(&o));
+            assert!(
+                out.join(format!("shard-{k}-of-2.jsonl")).exists(),
+                "{name} {k}"
+            );
+        }
+        let mut extra = vec![out.to_str().expect("utf-8")];
+        extra.extend_from_slice(&["--format", "json"]);
+        extra.extend_from_slice(&subset);
+        let merged = run("merge", &[], &extra);
+        assert_eq!(
+            merged.status.code(),
+            whole.status.code(),
+            "{name}: {}",
+            text(&merged)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&merged.stdout),
+            String::from_utf8_lossy(&whole.stdout),
+            "{name}: the merged shards differ from one run"
+        );
+    }
+    // No index, an index out of range, a merge of an empty directory: exit 2.
+    assert_eq!(run("shard", &[], &subset).status.code(), Some(2));
+    let o = run(
+        "shard",
+        &[("PVMM_SHARD", "3".into()), ("PVMM_SHARDS", "2".into())],
+        &subset,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    std::fs::create_dir_all(d.join("empty")).expect("mkdir");
+    let o = run("merge", &[], &[d.join("empty").to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    for f in ["slurm.sbatch", "k8s-indexed-job.yaml"] {
+        let t = std::fs::read_to_string(script(f)).expect("recipe");
+        assert!(t.contains("recipes/pairs/shard"), "{f}");
+        assert!(t.contains("recipes/pairs/merge"), "{f}");
+    }
+    let wf = std::fs::read_to_string(repo().join(".github/workflows/pairs.yml")).expect("wf");
+    assert!(wf.contains("run: recipes/pairs/shard") && wf.contains("recipes/pairs/merge"));
+}
