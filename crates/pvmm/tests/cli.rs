@@ -442,8 +442,8 @@ fn pair_recipes_shard_under_each_scheduler_and_merge_to_one_run() {
         }
         c.output().expect("recipe runs")
     };
-    type Env = Vec<(&'static str, String)>;
-    let schedulers: [(&str, fn(usize) -> Env); 3] = [
+    type Scheduler = (&'static str, fn(usize) -> Vec<(&'static str, String)>);
+    let schedulers: [Scheduler; 3] = [
         ("slurm", |k| {
             vec![
                 ("SLURM_ARRAY_TASK_ID", (k + 4).to_string()),
