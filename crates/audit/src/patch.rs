@@ -375,9 +375,12 @@ pub fn from_diff(tree: &Path, diff_path: &Path, strip_n: usize) -> Result<Patche
     })
 }
 
-fn git_diff(tree: &Path, rev: &str) -> Result<String, String> {
-    if rev.starts_with('-') {
-        return Err(format!("--rev: `{rev}` is not a revision"));
+/// `git diff REVS...` in the work tree `tree`, with the a/ b/ prefixes and no renames (a
+/// rename is a deletion and a creation, which the split reads as such).
+fn git_diff(tree: &Path, revs: &[&str]) -> Result<String, String> {
+    let shown = revs.join(" ");
+    if let Some(r) = revs.iter().find(|r| r.starts_with('-')) {
+        return Err(format!("--rev: `{r}` is not a revision"));
     }
     let out = std::process::Command::new("git")
         .arg("-C")
@@ -389,14 +392,14 @@ fn git_diff(tree: &Path, rev: &str) -> Result<String, String> {
             "--no-renames",
             "--src-prefix=a/",
             "--dst-prefix=b/",
-            rev,
-            "--",
         ])
+        .args(revs)
+        .arg("--")
         .output()
         .map_err(|e| format!("--rev needs git: cannot run it: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "--rev {rev}: git diff failed in {}: {}",
+            "--rev {shown}: git diff failed in {}: {}",
             tree.display(),
             String::from_utf8_lossy(&out.stderr).trim()
         ));
@@ -409,36 +412,17 @@ pub fn from_revs(tree: &Path, a: &str, b: &str) -> Result<PatchedTrees, String> 
     let mut dirs = Vec::new();
     let mut notes = Vec::new();
     let mut roots = Vec::new();
-    let mut counts = Vec::new();
     for rev in [a, b] {
-        let text = git_diff(tree, rev)?;
         let name = format!("git diff {rev}");
-        let changes = split(&text, &name, 1)?;
+        let changes = split(&git_diff(tree, &[rev])?, &name, 1)?;
         let dir = temp()?;
         link_tree(tree, dir.path())?;
         apply(dir.path(), &changes, true, &name, &mut notes)?;
         roots.push(dir.path().to_path_buf());
-        counts.push(changes);
         dirs.push(dir);
     }
     // The change between the two revisions, for the header.
-    let between = {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(tree)
-            .args([
-                "diff",
-                "--no-color",
-                "--no-ext-diff",
-                "--no-renames",
-                a,
-                b,
-                "--",
-            ])
-            .output()
-            .map_err(|e| format!("--rev needs git: cannot run it: {e}"))?;
-        split(&String::from_utf8_lossy(&out.stdout), "git diff", 1)?
-    };
+    let between = split(&git_diff(tree, &[a, b])?, "git diff", 1)?;
     let shown = tree
         .canonicalize()
         .unwrap_or_else(|_| tree.to_path_buf())
