@@ -170,25 +170,27 @@ fn list_shows_scenarios_and_presets() {
     );
 }
 
+/// The pair matrix's subset of the shard tests: two rows, one preset (2 single-row and 3 pair
+/// checks).
+const PAIR_SUBSET: [&str; 7] = [
+    "--quiet",
+    "--row",
+    "read-copy",
+    "--row",
+    "sendfile",
+    "--kernel",
+    "v6.1",
+];
+
 /// `matrix --pairs` on a subset (two rows, one preset: 2 single-row and 3 pair checks),
 /// whole and as shards 1/2 + 2/2 merged: the same JSON and Markdown bytes; a shard cut in the
 /// middle of a line resumes from what it wrote and still merges to the same bytes.
 #[test]
 fn pair_matrix_shards_merge_to_one_run() {
     let d = tmpdir("pairs");
-    let subset = [
-        "matrix",
-        "--pairs",
-        "--quiet",
-        "--row",
-        "read-copy",
-        "--row",
-        "sendfile",
-        "--kernel",
-        "v6.1",
-    ];
     let with = |extra: &[&str]| -> Output {
-        let mut args: Vec<&str> = subset.to_vec();
+        let mut args: Vec<&str> = vec!["matrix", "--pairs"];
+        args.extend_from_slice(&PAIR_SUBSET);
         args.extend_from_slice(extra);
         pvmm(&args, &d)
     };
@@ -410,15 +412,7 @@ fn firmware_and_teardown_ops_reject_bad_input_at_their_line() {
 #[test]
 fn pair_recipes_shard_under_each_scheduler_and_merge_to_one_run() {
     let d = tmpdir("recipes");
-    let subset = [
-        "--quiet",
-        "--row",
-        "read-copy",
-        "--row",
-        "sendfile",
-        "--kernel",
-        "v6.1",
-    ];
+    let subset = PAIR_SUBSET;
     let mut args = vec!["matrix", "--pairs", "--format", "json"];
     args.extend_from_slice(&subset);
     let whole = pvmm(&args, &d);
