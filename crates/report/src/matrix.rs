@@ -223,8 +223,47 @@ pub fn trace_page(c: &Cell, matrix_file: &str) -> String {
     let sc = matrix::row_scenario(path, via, &[c.preset.as_str()]);
     let row_arg = matrix::row_name(path, via).replace(" (2nd mm)", "-2nd-mm");
     let replay_cmd = |prop: &str| format!("pvmm matrix --replay {row_arg} {} {prop}", c.preset);
+    cell_trace_page(&CellPage {
+        scenario: &sc,
+        preset: &c.preset,
+        name: &c.via,
+        heading: &format!("pvmm matrix: {} on {}", c.via, c.preset),
+        subtitle: path.title,
+        verdict: c.verdict,
+        executions: c.executions,
+        stateful_states: c.stateful_states,
+        schedules: &c.schedules,
+        path: Some(path.kernel),
+        replay_cmd: &replay_cmd,
+        back: (matrix_file, "← the matrix"),
+    })
+}
+
+/// What the trace page of a violating cell (of the matrix or of the pair matrix) shows.
+pub(crate) struct CellPage<'a> {
+    pub scenario: &'a checker::Scenario,
+    pub preset: &'a str,
+    /// The row (or pair) as the page names it.
+    pub name: &'a str,
+    pub heading: &'a str,
+    /// What the row (or the two rows) stand for.
+    pub subtitle: &'a str,
+    pub verdict: Verdict,
+    pub executions: u64,
+    pub stateful_states: Option<u64>,
+    /// (property, schedule) of each violation.
+    pub schedules: &'a [(String, String)],
+    /// The kernel path of a single row (its card's `path` line).
+    pub path: Option<&'a str>,
+    pub replay_cmd: &'a dyn Fn(&str) -> String,
+    /// The page to go back to (relative to the traces directory) and the link's text.
+    pub back: (&'a str, &'a str),
+}
+
+/// The page of one violating cell: the violation with the fewest steps replayed and drawn
+/// (the first property on a tie), the others listed with their schedules and replay commands.
+pub(crate) fn cell_trace_page(c: &CellPage<'_>) -> String {
     let steps = |s: &str| s.split('.').filter(|x| !x.is_empty()).count();
-    // The shortest trace of the cell (fewest steps; the first property on a tie).
     let shortest = c
         .schedules
         .iter()
@@ -232,8 +271,8 @@ pub fn trace_page(c: &Cell, matrix_file: &str) -> String {
         .map(|(p, s)| (p.as_str(), s.as_str()));
     let mut violations = Vec::new();
     let mut others = Vec::new();
-    if let (Some((prop, sched)), Ok(k)) = (shortest, sc.kernel(&c.preset, &[])) {
-        let model = sc.model(k);
+    if let (Some((prop, sched)), Ok(k)) = (shortest, c.scenario.kernel(c.preset, &[])) {
+        let model = c.scenario.model(k);
         let schedule = explore::parse_schedule(sched).unwrap_or_default();
         let r = explore::replay(&model, &schedule);
         let message = r
@@ -244,23 +283,23 @@ pub fn trace_page(c: &Cell, matrix_file: &str) -> String {
         violations.push(crate::violation_view(
             &model,
             &r,
-            &format!("{} on {}: {prop}", c.via, c.preset),
+            &format!("{} on {}: {prop}", c.name, c.preset),
             Some(prop),
             Severity::Violation,
             &message,
             sched,
             None,
-            replay_cmd(prop),
+            (c.replay_cmd)(prop),
         ));
-        for (p, s) in c.schedules.iter().filter(|(p, _)| p != prop) {
+        for (q, s) in c.schedules.iter().filter(|(q, _)| q != prop) {
             others.push(format!(
-                "also violated: {p} — {} steps, schedule {s} · replay: {}",
+                "also violated: {q} — {} steps, schedule {s} · replay: {}",
                 steps(s),
-                replay_cmd(p)
+                (c.replay_cmd)(q)
             ));
         }
     }
-    let card = vec![
+    let mut card = vec![
         ("verdict".to_string(), c.verdict.to_string()),
         ("executions (DPOR)".to_string(), c.executions.to_string()),
         (
@@ -269,17 +308,19 @@ pub fn trace_page(c: &Cell, matrix_file: &str) -> String {
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "— (DPOR finished)".to_string()),
         ),
-        ("path".to_string(), path.kernel.to_string()),
     ];
-    let mut text = html::page(
-        &format!("pvmm matrix: {} on {}", c.via, c.preset),
+    if let Some(k) = c.path {
+        card.push(("path".to_string(), k.to_string()));
+    }
+    let text = html::page(
+        c.heading,
         &format!(
             "{} — the trace with the fewest steps of this cell's violations",
-            path.title
+            c.subtitle
         ),
         &[Section {
-            scenario: c.via.clone(),
-            preset: c.preset.clone(),
+            scenario: c.name.to_string(),
+            preset: c.preset.to_string(),
             verdict: c.verdict.to_string(),
             expected: "-".to_string(),
             card,
@@ -289,9 +330,9 @@ pub fn trace_page(c: &Cell, matrix_file: &str) -> String {
         }],
     );
     let back = format!(
-        "<main>\n<p class=\"back\"><a href=\"../{}\">← the matrix</a></p>",
-        esc(matrix_file)
+        "<main>\n<p class=\"back\"><a href=\"../{}\">{}</a></p>",
+        esc(c.back.0),
+        c.back.1
     );
-    text = text.replacen("<main>", &back, 1);
-    text
+    text.replacen("<main>", &back, 1)
 }

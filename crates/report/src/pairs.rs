@@ -4,13 +4,11 @@
 //! the checks' outcomes only (`checker::pairs::doc::View`), so that a merge of shards and one
 //! run write the same bytes. No time appears in them.
 
-use crate::html::{self, Section};
 use crate::json::{Header, PropertySchedule};
 use crate::svg::esc;
 use checker::pairs::doc::{View, INTRO, TITLE};
 use checker::pairs::{self, Outcome, Unit};
 use checker::Verdict;
-use explore::Severity;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -478,80 +476,23 @@ pub fn trace_page(v: &View<'_>, unit: Unit, p: usize, o: &Outcome, pair_file: &s
             pairs::scenario::row_arg(plan.rows[r])
         ),
     };
-    let steps = |s: &str| s.split('.').filter(|x| !x.is_empty()).count();
-    let shortest = o
-        .schedules
-        .iter()
-        .min_by_key(|(_, s)| steps(s))
-        .map(|(p, s)| (p.as_str(), s.as_str()));
-    let mut violations = Vec::new();
-    let mut others = Vec::new();
     let name = plan.unit_arg(unit);
-    if let (Some((prop, sched)), Ok(k)) = (shortest, sc.kernel(preset, &[])) {
-        let model = sc.model(k);
-        let schedule = explore::parse_schedule(sched).unwrap_or_default();
-        let r = explore::replay(&model, &schedule);
-        let message = r
-            .findings()
-            .find(|f| f.property == prop)
-            .map(|f| f.message.clone())
-            .unwrap_or_else(|| "not reproduced by this schedule".to_string());
-        violations.push(crate::violation_view(
-            &model,
-            &r,
-            &format!("{name} on {preset}: {prop}"),
-            Some(prop),
-            Severity::Violation,
-            &message,
-            sched,
-            None,
-            replay_cmd(prop),
-        ));
-        for (q, s) in o.schedules.iter().filter(|(q, _)| q != prop) {
-            others.push(format!(
-                "also violated: {q} — {} steps, schedule {s} · replay: {}",
-                steps(s),
-                replay_cmd(q)
-            ));
-        }
-    }
-    let card = vec![
-        ("verdict".to_string(), o.verdict.to_string()),
-        ("executions (DPOR)".to_string(), o.executions.to_string()),
-        (
-            "states (stateful search)".to_string(),
-            o.stateful_states
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "— (DPOR finished)".to_string()),
-        ),
-    ];
     let subtitle = match unit {
-        Unit::Pair(a, b) => format!(
-            "{} | {} — the trace with the fewest steps of this cell's violations",
-            plan.rows[a].0.title, plan.rows[b].0.title
-        ),
-        Unit::Single(r) => format!(
-            "{} — the trace with the fewest steps of this cell's violations",
-            plan.rows[r].0.title
-        ),
+        Unit::Pair(a, b) => format!("{} | {}", plan.rows[a].0.title, plan.rows[b].0.title),
+        Unit::Single(r) => plan.rows[r].0.title.to_string(),
     };
-    let text = html::page(
-        &format!("pvmm pair matrix: {name} on {preset}"),
-        &subtitle,
-        &[Section {
-            scenario: name,
-            preset: preset.to_string(),
-            verdict: o.verdict.to_string(),
-            expected: "-".to_string(),
-            card,
-            violations,
-            observations: Vec::new(),
-            notes: others,
-        }],
-    );
-    let back = format!(
-        "<main>\n<p class=\"back\"><a href=\"../{}\">← the pair matrix</a></p>",
-        esc(pair_file)
-    );
-    text.replacen("<main>", &back, 1)
+    crate::matrix::cell_trace_page(&crate::matrix::CellPage {
+        scenario: &sc,
+        preset,
+        name: &name,
+        heading: &format!("pvmm pair matrix: {name} on {preset}"),
+        subtitle: &subtitle,
+        verdict: o.verdict,
+        executions: o.executions,
+        stateful_states: o.stateful_states,
+        schedules: &o.schedules,
+        path: None,
+        replay_cmd: &replay_cmd,
+        back: (pair_file, "← the pair matrix"),
+    })
 }
