@@ -58,6 +58,9 @@ pub enum Backing {
     /// Two guest frames (gfn 0 and 1) in ONE large folio of order 1 of a MAP_SHARED file
     /// (a filesystem with large folios), mapped by PTEs at vpns 0 and 1.
     FileFolio,
+    /// The same large folio in a file system that keeps private data on it and refuses to
+    /// release it while the folio is dirty (`private = true`: iomap — XFS, zonefs, erofs).
+    FileFolioIomap,
 }
 
 impl Backing {
@@ -66,7 +69,7 @@ impl Backing {
         match self {
             Backing::File | Backing::Anon => &[0],
             Backing::FilePair | Backing::AnonPair | Backing::MemfdPair => &[255, 256],
-            Backing::FileFolio => &[0, 1],
+            Backing::FileFolio | Backing::FileFolioIomap => &[0, 1],
         }
     }
 }
@@ -117,6 +120,12 @@ pub const SETUPS: &[RowSetup] = &[
         id: "unpack-large-folio",
         image: true,
         // The same unpack, over two pages of one large folio.
+        vcpu: r#"{ op = "unpack", gfn = 0, pages = 2, frame = "s390_pv_unpack > kvm_s390_handle_pv" }, { op = "guest-access", gfn = 0 }, { op = "guest-access", gfn = 1 }"#,
+    },
+    RowSetup {
+        id: "unpack-large-folio-iomap",
+        image: true,
+        // The same unpack, over two pages of one dirty large folio of an iomap file system.
         vcpu: r#"{ op = "unpack", gfn = 0, pages = 2, frame = "s390_pv_unpack > kvm_s390_handle_pv" }, { op = "guest-access", gfn = 0 }, { op = "guest-access", gfn = 1 }"#,
     },
 ];
@@ -176,6 +185,8 @@ pub const PATHS: &[Path_] = &[
     Path_ { id: "unpack-large-folio", title: "KVM_PV_UNPACK of a 2-page image held in ONE large folio while a reader takes a reference through its second page", kernel: "arch/s390/kernel/uv.c: gmap_make_secure (page-count freeze v5.7; -EINVAL v6.10; -E2BIG > split_folio v6.11); arch/s390/kvm/gmap.c: kvm_s390_wiggle_split_folio (v6.14-rc1); arch/s390/kernel/uv.c: make_hva_secure > s390_wiggle_split_folio (v6.14; 0 -> -EAGAIN v6.16); mm/huge_memory.c: split_huge_page_to_list_to_order; mm/filemap.c: find_get_page (a tail reference acts on the folio)", backing: Backing::FileFolio, ops: r#"{ op = "find-get-page", file = "guest.img", index = 1 }, { op = "put" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "reclaim", title: "page reclaim of the backing file's page: two passes (aged, then unmapped and flagged dirty)", kernel: "mm/vmscan.c: shrink_folio_list > folio_check_references > folio_referenced (s390 ptep_test_and_clear_young: _PAGE_INVALID, no export) > try_to_unmap > try_to_unmap_one > ptep_clear_flush (export in a protected mm); dirty: PG_reclaim, activate", backing: Backing::File, ops: r#"{ op = "reclaim", file = "guest.img", index = 0 }, { op = "reclaim", file = "guest.img", index = 0 }"#, vcpu_extra: r#", { op = "guest-access", gfn = 0 }"#, variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "truncate-punch-2p", title: "hole punch of the backing file's two pages (fallocate PUNCH_HOLE): unmapped, removed from the page cache, freed", kernel: "mm/truncate.c: truncate_pagecache_range > unmap_mapping_range > zap_page_range_single > zap_pte_range > ptep_get_and_clear_full (export in a protected mm); truncate_inode_pages_range > find_lock_entries (folio_trylock) > truncate_cleanup_folio > delete_from_page_cache_batch; find_get_entries > folio_lock > folio_wait_writeback > truncate_inode_folio (no refcount check)", backing: Backing::FilePair, ops: r#"{ op = "truncate", file = "guest.img", index = 0, pages = 2 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "unpack-large-folio-iomap", title: "KVM_PV_UNPACK of a 2-page image held in ONE dirty large folio of an iomap file system (XFS) while the flusher writes the file back once", kernel: "mm/huge_memory.c: split_huge_page_to_list_to_order > filemap_release_folio > iomap_release_folio (a dirty folio: -EBUSY); arch/s390/kernel/uv.c: gmap_make_secure (-E2BIG > split_folio, -EBUSY > -EAGAIN, v6.11); arch/s390/kvm/gmap.c: kvm_s390_wiggle_split_folio (v6.14-rc1); arch/s390/kernel/uv.c: s390_wiggle_split_folio (one try v6.14; ab73b29efd36 v6.16/6.15.3: filemap_write_and_wait_range, split again); mm/page-writeback.c: write_cache_pages > folio_clear_dirty_for_io (folio_mkclean: the re-fault dirties the folio again)", backing: Backing::FileFolioIomap, ops: r#"{ op = "writeback", file = "guest.img", index = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "madvise-dontneed-refault", title: "MADV_DONTNEED of guest RAM, then a write fault maps a new page at the same address (a GUP for write, dropped)", kernel: "mm/memory.c: zap_pte_range > ptep_get_and_clear_full (export) > tlb put; mm/gup.c: __get_user_pages > handle_mm_fault(FAULT_FLAG_WRITE) > do_anonymous_page > lru_cache_add; arch/s390/kvm/gmap.c: gmap_make_secure (v6.14-rc1 5cbe24350b7d: gfn_to_page, no PTE lock until the UVC)", backing: Backing::Anon, ops: r#"{ op = "zap", mm = "{mm}", vpn = 0 }, { op = "gup", mm = "{mm}", vpn = 0, flags = "FOLL_GET|FOLL_WRITE", write = true }, { op = "put" }, { op = "lru-drain" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
 ];
 
 /// The scenario text of one path and variant.
@@ -204,13 +215,18 @@ pub fn scenario_text(path: &Path_, via: Via, presets: &[&str]) -> String {
         match path.backing {
             Backing::MemfdPair => "\nshmem = true",
             Backing::FileFolio => "\nfolio_order = 1",
+            Backing::FileFolioIomap => "\nfolio_order = 1\nprivate = true",
             _ => "",
         }
     );
     t.push_str("\n[[mm]]\nname = \"qemu\"\nprotected = true\n\n[[mm]]\nname = \"mm2\"\n");
     for (index, vpn) in vpns.iter().enumerate() {
         match path.backing {
-            Backing::File | Backing::FilePair | Backing::MemfdPair | Backing::FileFolio => {
+            Backing::File
+            | Backing::FilePair
+            | Backing::MemfdPair
+            | Backing::FileFolio
+            | Backing::FileFolioIomap => {
                 let _ = writeln!(
                     t,
                     "\n[[map]]\nmm = \"qemu\"\nvpn = {vpn}\nfile = \"guest.img\"\nindex = {index}"

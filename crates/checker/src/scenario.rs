@@ -78,6 +78,10 @@ struct RawFile {
     shmem: bool,
     /// The page cache holds folios of this order (1..=3): large folios.
     folio_order: Option<u8>,
+    /// The file system keeps private data on its large folios and refuses to release it
+    /// while a folio is dirty (iomap: XFS, zonefs, erofs): `split_folio` fails on a dirty one.
+    #[serde(default)]
+    private: bool,
 }
 
 #[derive(Deserialize)]
@@ -504,6 +508,9 @@ fn set_up(cx: &Ctx, raw: &Raw) -> Result<Builder, ScenarioError> {
         };
         if let Some(order) = r.folio_order {
             b.file_folio_order(id, order).map_err(at(f.span()))?;
+        }
+        if r.private {
+            b.file_private(id).map_err(at(f.span()))?;
         }
     }
     for m in &raw.mm {

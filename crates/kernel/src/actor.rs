@@ -86,7 +86,11 @@ async fn run_op(cx: &Cx, call: &OpCall, batches: &mut Batches) -> bool {
         match call.op {
             ThreadOp::GuestAccess { gfn, write } => cx.guest_access(gfn, write).await,
             ThreadOp::Unpack { gfn, pages } => {
-                cx.unpack(gfn, pages).await;
+                // QEMU's s390_machine_protect: a failed unpack or verification unprotects
+                // the VM and the protected guest never runs (vmm.rs).
+                if !cx.s390_machine_protect(gfn, pages).await {
+                    return false;
+                }
             }
             ThreadOp::Gup {
                 mm,

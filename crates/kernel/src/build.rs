@@ -139,6 +139,9 @@ pub struct Builder {
     /// Files whose page cache holds large folios, with their order (`folio_order`):
     /// `[[file]] folio_order`.
     folio_order: Vec<(FileId, u8)>,
+    /// Files whose file system attaches private data to its large folios and refuses to
+    /// release it while the folio is dirty: `[[file]] private` ([`Builder::file_private`]).
+    private: Vec<FileId>,
     mms: Vec<MmSpec>,
     maps: Vec<MapSpec>,
     guest: Vec<GuestSpec>,
@@ -305,6 +308,35 @@ impl Builder {
         }
         self.folio_order.retain(|&(g, _)| g != f);
         self.folio_order.push((f, order));
+        Ok(())
+    }
+
+    /// The file system of file `f` keeps private data on each of its large folios and
+    /// refuses to release it while the folio is dirty — iomap's per-block state (XFS,
+    /// zonefs, erofs): `ifs_alloc` attaches it to a folio of more than one block
+    /// (`folio_attach_private`: PG_private and one reference), `iomap_release_folio`
+    /// returns false for a dirty folio (6.12.118 fs/iomap/buffered-io.c; 6.1.192 also for
+    /// one under writeback), so `filemap_release_folio` fails and `split_folio` answers
+    /// `-EBUSY` (folio.rs). Needs large folios (`folio_order`) and a file that writes back
+    /// (not shmem, whose folios carry no private data).
+    pub fn file_private(&mut self, f: FileId) -> Result<(), BuildError> {
+        if !self.folio_order.iter().any(|&(g, _)| g == f) {
+            return Err(BuildError::new(
+                "private",
+                "private data is attached to large folios only (iomap: a folio of one block \
+                 has none): give the file a `folio_order`"
+                    .to_string(),
+            ));
+        }
+        if self.shmem.contains(&f) {
+            return Err(BuildError::new(
+                "private",
+                "a shmem file (memfd) keeps no private data on its folios".to_string(),
+            ));
+        }
+        if !self.private.contains(&f) {
+            self.private.push(f);
+        }
         Ok(())
     }
 
@@ -590,6 +622,25 @@ impl Builder {
                     t + g,
                     "a guest access after `pv-teardown`: the protected VM is gone",
                 ));
+            }
+        }
+        // QEMU unpacks in the machine reset, every other vCPU stopped, and on a failed
+        // unpack or verification tears the VM down (`KVM_PV_DISABLE`, vmm.rs): the same
+        // rule as for `pv-teardown`.
+        // QEMU unpacks in its machine reset, one image after the other, and on a failed
+        // unpack or verification tears the VM down (`KVM_PV_DISABLE`, vmm.rs): one thread
+        // unpacks, and no other thread tears the VM down. (A guest access in another thread
+        // is allowed for kernel tests of the unpack's own code: `Objs::vcpus_stopped_for_unpack`.)
+        let is_unpack = |c: &OpCall| matches!(c.op, ThreadOp::Unpack { .. });
+        let others_unpack = self.threads.iter().any(|(_, o)| o.iter().any(is_unpack));
+        if let Some(u) = ops.iter().position(is_unpack) {
+            if others_unpack || others_teardown {
+                return Err(err(u, "`unpack` in two threads, or beside a `pv-teardown` in another thread: QEMU unpacks in its machine reset, and a failed unpack tears the VM down (KVM_PV_DISABLE)"));
+            }
+        }
+        if others_unpack {
+            if let Some(g) = ops.iter().position(is_teardown) {
+                return Err(err(g, "a `pv-teardown` in another thread than the `unpack`: a failed unpack tears the VM down itself (KVM_PV_DISABLE)"));
             }
         }
         if others_teardown {
@@ -961,12 +1012,20 @@ impl Builder {
                 // A large folio: the head holds the page cache's `nr` references, a tail
                 // none (and points at its head).
                 let head = (idx % nr != 0).then(|| pages.len() - idx % nr);
+                // `[[file]] private`: the head carries PG_private and its reference
+                // (`folio_attach_private`).
+                let private = head.is_none() && self.private.contains(&fi);
                 pages.push(Page {
                     free: false,
-                    refcount: if head.is_some() { 0 } else { nr as i32 },
+                    refcount: if head.is_some() {
+                        0
+                    } else {
+                        nr as i32 + i32::from(private)
+                    },
                     mapping: Some((fi, idx)),
                     head,
                     order: if head.is_none() { order } else { 0 },
+                    private,
                     ..Page::new()
                 });
             }
@@ -974,6 +1033,7 @@ impl Builder {
                 name: name.clone(),
                 cache,
                 shmem: self.shmem.contains(&fi),
+                private: self.private.contains(&fi),
                 disk: vec![None; *n],
                 invalidate_readers: 0,
                 invalidate_writer: false,
@@ -1098,6 +1158,7 @@ impl Builder {
                 shared: g.shared,
                 written: data,
                 expect: None,
+                unpacked: false,
             });
         }
         guest
@@ -1147,6 +1208,11 @@ impl Builder {
             .iter()
             .flat_map(|(_, ops)| ops)
             .any(|c| matches!(c.op, ThreadOp::Truncate { .. }));
+        let vcpus_stopped_for_unpack = !self.threads.iter().any(|(_, ops)| {
+            ops.iter()
+                .any(|c| matches!(c.op, ThreadOp::GuestAccess { .. }))
+                && !ops.iter().any(|c| matches!(c.op, ThreadOp::Unpack { .. }))
+        });
         Objs {
             per_page,
             page_base,
@@ -1165,6 +1231,7 @@ impl Builder {
             vm,
             disk,
             invalidate_base: truncates.then_some(vm + 1),
+            vcpus_stopped_for_unpack,
             total: vm as usize + 1 + if truncates { files.len() } else { 0 },
             pte_index,
             ptl_index,

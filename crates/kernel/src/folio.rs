@@ -21,10 +21,12 @@
 //!   hook (6.12.118 `arch_make_folio_accessible`: large → 0) cannot make a difference and is
 //!   not modelled; the unmap below calls the export each page would get, which for a
 //!   non-secure page is a no-op.
-//! * The split's file-specific failures (`filemap_release_folio`, a folio truncated from its
-//!   mapping → -EBUSY, `xas_split_alloc` → -ENOMEM, unsupported orders → -EINVAL) do not
-//!   occur, but for truncation (modelled: -EBUSY): the model has no private data on large
-//!   folios, no allocation failure. The anon path (`try_to_migrate`, `remap_page`) is not needed (no anon THP).
+//! * The split's file-specific failures: a folio truncated from its mapping → -EBUSY and
+//!   `filemap_release_folio` refusing → -EBUSY (a `[[file]] private` file system — iomap —
+//!   on a dirty folio) are modelled; `xas_split_alloc` → -ENOMEM and unsupported orders →
+//!   -EINVAL do not occur (no allocation failure; orders 1..=3 of a file with large
+//!   folios). Private data other than iomap's (buffer heads) is not modelled on large
+//!   folios. The anon path (`try_to_migrate`, `remap_page`) is not needed (no anon THP).
 
 use crate::hook::{EAGAIN, EBUSY};
 use crate::prim::{acc, live};
@@ -123,6 +125,9 @@ impl Cx {
                 if self.page_writeback(h).await {
                     return EBUSY;
                 }
+                if !self.filemap_release_folio(h).await {
+                    return EBUSY;
+                }
                 if !self.can_split_folio(h).await {
                     return EAGAIN;
                 }
@@ -136,6 +141,55 @@ impl Cx {
                     return EAGAIN;
                 }
                 0
+            })
+            .await
+    }
+
+    /// `filemap_release_folio(folio, gfp)` in the file branch of the split (6.12.118
+    /// mm/huge_memory.c `split_huge_page_to_list_to_order`, after the writeback test, before
+    /// `can_split_folio`; 6.1.192 `split_huge_page_to_list` the same): a folio without
+    /// private data needs no release (`folio_needs_release`); one under writeback is
+    /// refused; else the file system's `release_folio` — iomap's (`[[file]] private`)
+    /// refuses a dirty folio ("we refuse to release our metadata because it may be
+    /// partially dirty", 6.12.118 fs/iomap/buffered-io.c `iomap_release_folio`; 6.1.192
+    /// also one under writeback) and otherwise frees its per-block state (`ifs_free` →
+    /// `folio_detach_private`: PG_private cleared, its reference dropped). False → the split
+    /// answers `-EBUSY`. Only a model with such a file has the step (the folio's file is a
+    /// set-up constant while it lives in the cache: see [`Self::folio_mappings`]).
+    async fn filemap_release_folio(&self, h: PageId) -> bool {
+        let private_fs = self
+            .ctx
+            .with_const(|w| w.pages[h].mapping.is_some_and(|(f, _)| w.files[f].private));
+        if !private_fs {
+            return true;
+        }
+        let a = acc(&[
+            Access::write(self.objs.page(h, PP::Meta)),
+            Access::write(self.objs.page(h, PP::Ref)),
+            Access::read(self.objs.page(h, PP::Writeback)),
+            Access::read(self.objs.page(h, PP::Life)),
+        ]);
+        self.ctx
+            .step(Op::new("filemap_release_folio", a), move |e| {
+                live(e, h, "filemap_release_folio");
+                let pg = &mut e.world.pages[h];
+                if !pg.private {
+                    e.note(|| format!("P{h}: no private data to release"));
+                    return true;
+                }
+                if pg.writeback || pg.dirty {
+                    let why = if pg.writeback {
+                        "under writeback"
+                    } else {
+                        "dirty"
+                    };
+                    e.note(|| format!("iomap_release_folio(P{h}) refuses: the folio is {why}"));
+                    return false;
+                }
+                pg.private = false;
+                pg.refcount -= 1;
+                e.note(|| format!("iomap_release_folio(P{h}): private data freed, refcount -1"));
+                true
             })
             .await
     }

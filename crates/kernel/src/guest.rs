@@ -202,7 +202,7 @@ impl Cx {
 
     /// The index of guest frame `gfn` in `World::guest` (a set-up constant; the builder
     /// checked that every op's gfn is a declared frame).
-    fn guest_index(&self, gfn: usize) -> usize {
+    pub(crate) fn guest_index(&self, gfn: usize) -> usize {
         self.ctx.with_const(|w| {
             w.guest
                 .iter()
@@ -254,7 +254,25 @@ impl Cx {
             let (mm, vpn) = w.objs.pte_index[(arg >> 32) as usize];
             let pte = w.mms[mm].pte(vpn);
             let pg = &w.pages[p];
-            if pg.free || !(pte.present && !pte.invalid && pte.write && pte.page == Some(p)) {
+            let large = w.pages[w.folio(p)].order > 0;
+            // From v6.14-rc1 the import tests for a large folio before the PTE's write bit
+            // (`make_hva_secure`: -E2BIG, then -ENXIO for a read-only PTE; `gfn_to_page` and
+            // the new gmap's fault-in look the folio up for write): a read-only PTE to a
+            // large folio brings the retry to the same folio, not to a fault that changes it.
+            let large_first = large
+                && !matches!(
+                    w.cfg.import_flow,
+                    ImportFlow::FollowPageLockPage
+                        | ImportFlow::PteLockTrylock
+                        | ImportFlow::PteLockTrylockRef
+                );
+            let maps_p = pte.present && !pte.invalid && pte.page == Some(p);
+            if pg.free || !(maps_p && (pte.write || large_first)) {
+                return true;
+            }
+            if large && w.cfg.import_large_folio == ImportLarge::Einval {
+                // The folio conversion refuses a large folio with -EINVAL before the
+                // trylock: the retry ends the loop (6.1.192 gmap_make_secure).
                 return true;
             }
             let drains = match w.cfg.import_flow {
@@ -280,10 +298,16 @@ impl Cx {
                 // mappings and the page cache hold it (`can_split_folio`, the retry's own
                 // reference aside); the older ones freeze the page's own count
                 // (v5.7 `make_secure_pte`, v6.4 `make_page_secure`: a tail's count is 0, a
-                // head's counts the whole folio) or refuse it (-EINVAL): never.
+                // head's counts the whole folio): never (-EINVAL: above).
+                // A split of a dirty folio whose file system keeps private data fails in
+                // `filemap_release_folio` (-EBUSY) until someone writes the folio back —
+                // or, from ab73b29efd36 (`split_dirty_writeback`), the wiggle itself; the
+                // release drops the private data's reference before `can_split_folio`.
                 let nr = w.folio_nr_pages(h) as i32;
+                let release_refused = f.private && f.dirty && !w.cfg.split_dirty_writeback;
                 return w.cfg.import_large_folio == ImportLarge::Split
-                    && f.refcount == w.folio_mapcount(h) + nr;
+                    && !release_refused
+                    && f.refcount - i32::from(f.private) == w.folio_mapcount(h) + nr;
             }
             if pg.refcount != w.expected_page_refs(p) {
                 return false;

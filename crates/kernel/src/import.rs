@@ -439,11 +439,13 @@ impl Cx {
     ///   `kvm_s390_wiggle_split_folio`, d8dfda5af0be): if `split`, `folio_lock`,
     ///   `split_folio`, `folio_unlock`, and a result other than `-EBUSY` is returned — 0 when
     ///   the split worked; else `-EAGAIN`;
-    /// * v6.16 (bd428b8c79ed, ab73b29efd36, modelled with the same switch as 3ec8a8330a1a,
-    ///   pushed together): a small folio → 0; a large one: up to two tries of `folio_lock`,
-    ///   `split_folio`, and a result other than `-EBUSY` is returned (unlocked); `-EBUSY` on
-    ///   a dirty folio of a file that writes back → unlock, `filemap_write_and_wait_range`
-    ///   (modelled as the wait for the folio's writeback), try again; else `-EAGAIN`.
+    /// * v6.16 (bd428b8c79ed, modelled with the same switch as 3ec8a8330a1a, pushed
+    ///   together): a small folio → 0; a large one: `folio_lock`, `split_folio`, and a
+    ///   result other than `-EBUSY` is returned (unlocked); else `-EAGAIN`. With
+    ///   ab73b29efd36 (`split_dirty_writeback`, v6.16, 6.15.3) up to two tries, and after a
+    ///   `-EBUSY` on a dirty folio of a file that writes back: unlock,
+    ///   `filemap_write_and_wait_range` over the folio (a real write-out: it cleans the
+    ///   folio, which iomap then lets go of), try again.
     async fn wiggle_split(&self, p: PageId, split: bool) -> i32 {
         self.wiggle(p).await;
         if !self.cfg.wiggle_split_eagain {
@@ -459,22 +461,39 @@ impl Cx {
         if !large {
             return 0;
         }
-        for attempt in 0..2 {
+        // bd428b8c79ed alone: one try; ab73b29efd36 (`split_dirty_writeback`): two, with the
+        // write-back of a dirty file folio after an -EBUSY (`tried_splits < 2`).
+        let tries = if self.cfg.split_dirty_writeback { 2 } else { 1 };
+        for _ in 0..tries {
             self.lock_page(h).await;
             let rc = self.split_folio(h).await;
             if rc != EBUSY {
                 self.unlock_page(h).await;
                 return rc;
             }
-            let writes_back = attempt == 0 && self.folio_dirty_writes_back(h).await;
+            let writes_back =
+                self.cfg.split_dirty_writeback && self.folio_dirty_writes_back(h).await;
             self.unlock_page(h).await;
             if !writes_back {
                 break;
             }
-            let _g = self.ctx.enter("filemap_write_and_wait_range");
-            self.wait_on_page_writeback(h).await;
+            self.filemap_write_and_wait_range(h).await;
         }
         EAGAIN
+    }
+
+    /// `filemap_write_and_wait_range(mapping, folio_pos(folio), end of the folio)`
+    /// (ab73b29efd36, the folio unlocked, an inode reference held): the data-integrity
+    /// writer over the folio's range — one folio, so one write-out of it
+    /// ([`Self::write_one_page`] at its first index: the tagged lookup finds the folio, the
+    /// write cleans it, `folio_mkclean` write-protects its shared mappings), then the wait
+    /// for its writeback (the writer ends it itself).
+    async fn filemap_write_and_wait_range(&self, h: PageId) {
+        let _g = self.ctx.enter("filemap_write_and_wait_range");
+        let Some((file, index)) = self.ctx.with_const(|w| w.pages[h].mapping) else {
+            return;
+        };
+        self.write_one_page(file, index).await;
     }
 
     /// `folio_test_dirty(folio) && !folio_test_anon(folio) && folio->mapping &&
@@ -877,6 +896,13 @@ impl Cx {
                     Access::read(self.objs.page(p, PP::Life)),
                     Access::write(explore::ObjId(self.objs.uv_busy)),
                 ]);
+                // The Unpack UVC records the frame in the UV's image (`GuestFrame::unpacked`,
+                // what KVM_PV_VERIFY checks: vmm.rs).
+                let unpack_gi = (cmd == UvCmd::Unpack).then(|| self.guest_index(gfn));
+                let mut a = a;
+                if let Some(gi) = unpack_gi {
+                    a.push(Access::write(self.objs.guest_frame(gi)));
+                }
                 let single = self.cfg.import_single_uv_call;
                 let (name, call) = match cmd {
                     UvCmd::ConvertToSecure => ("uv_call(convert-to-secure)", UvCall::Import),
@@ -950,6 +976,9 @@ impl Cx {
                                 }
                             };
                             e.note(|| format!("UVC import P{p} as gfn {gfn}: {rc:?}"));
+                            if let (Some(gi), UvRc::Ok) = (unpack_gi, rc) {
+                                e.world.guest[gi].unpacked = true;
+                            }
                             if rc == UvRc::Ok {
                                 let tid = e.tid;
                                 let own =

@@ -26,6 +26,7 @@ pub mod splice;
 pub mod teardown;
 pub mod truncate;
 pub mod uv;
+pub mod vmm;
 pub mod vocab;
 pub mod world;
 pub mod writeback;

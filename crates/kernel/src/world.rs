@@ -184,6 +184,9 @@ pub struct File {
     /// `vma_is_shmem` (no writeback, so a shared writable mapping of it needs no dirty
     /// tracking). A set-up constant.
     pub shmem: bool,
+    /// Its file system keeps private data on its large folios and refuses to release a
+    /// dirty one (`[[file]] private`, iomap: `Builder::file_private`). A set-up constant.
+    pub private: bool,
     /// The file's blocks on disk by index, as written by a write-out (`None`: never
     /// written; a read finds zeroes). Part of the index's cache-slot object.
     pub disk: Vec<Option<Block>>,
@@ -274,6 +277,10 @@ pub struct GuestFrame {
     /// and by a completed guest access (the import-completeness property reads it at the
     /// end).
     pub expect: Option<Expect>,
+    /// The Ultravisor unpacked this frame (an Unpack-Image UVC succeeded for it): the UV's
+    /// record of the image, which `UVC_CMD_VERIFY_IMG` (`KVM_PV_VERIFY`) checks against the
+    /// SE header (vmm.rs). Only the import's UVC step sets it.
+    pub unpacked: bool,
 }
 
 /// Object ids of everything shared.
@@ -312,6 +319,11 @@ pub struct Objs {
     /// this id on (one per file), which the truncation takes exclusively and a fault that
     /// adds a page takes shared (models without a truncation keep their steps as they were).
     pub invalidate_base: Option<u32>,
+    /// No thread but the unpack's runs a guest access: the unpack runs as in QEMU's
+    /// machine reset, every other vCPU stopped, and a failed one is followed by
+    /// `KVM_PV_DISABLE` (vmm.rs). False in a model that runs a vCPU beside the unpack
+    /// (kernel tests of the unpack's own code), which QEMU does not.
+    pub vcpus_stopped_for_unpack: bool,
     pub total: usize,
     /// (mm, vpn) → index of its PTE object.
     pub pte_index: Vec<(MmId, usize)>,
@@ -579,6 +591,7 @@ clone_reusing!(File {
     name,
     cache,
     shmem,
+    private,
     disk,
     invalidate_readers,
     invalidate_writer
@@ -649,8 +662,9 @@ impl Mm {
 impl std::hash::Hash for File {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let File {
-            name: _,  // a set-up constant
-            shmem: _, // a set-up constant
+            name: _,    // a set-up constant
+            shmem: _,   // a set-up constant
+            private: _, // a set-up constant
             cache,
             disk,
             invalidate_readers,
@@ -685,10 +699,12 @@ impl std::hash::Hash for GuestFrame {
             shared,
             written,
             expect,
+            unpacked,
         } = self;
         shared.hash(h);
         written.hash(h);
         expect.hash(h);
+        unpacked.hash(h);
     }
 }
 

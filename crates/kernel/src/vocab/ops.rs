@@ -639,6 +639,10 @@ const IMPORT_SWITCHES: &[(&str, &str)] = &[
         "a successful split in s390_wiggle_split_folio becomes -EAGAIN (else the page is skipped)",
     ),
     (
+        "split_dirty_writeback",
+        "s390_wiggle_split_folio writes back a dirty folio whose split failed and tries again",
+    ),
+    (
         "enxio_write_fault",
         "PGM 0x3e: the import's -ENXIO is followed by a write fault (the unpack faults in from v6.14-rc1 on)",
     ),

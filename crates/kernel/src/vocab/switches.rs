@@ -807,8 +807,24 @@ switches! {
             (V5_7, false, None, Evidence::Source("no s390_wiggle_split_folio before 5cbe24350b7d; 6.12.118 gmap_make_secure retries a split itself (goto again)")),
             (Release::stable(6, 12, 114), true, Some("3ec8a8330a1a"),
                 Evidence::Changelog("ChangeLog-6.12.114 lists \"s390/uv: Don't return 0 from make_hva_secure() if the operation was not successful\" (changelog.Debian of linux-source-6.12)")),
+            (Release::stable(6, 15, 3), true, Some("3ec8a8330a1a"),
+                Evidence::Mail("the linux-rolling-stable push of 2025-06-19 (6.15.3, id 66442720328) lists 3ec8a8330a1a, bd428b8c79ed and ab73b29efd36 together; the 6.15.3-rc1 review carries ab73b29efd36 (id 35146684875)")),
             (Release::v(6, 16), true, Some("3ec8a8330a1a"),
                 Evidence::Mail("pushed to kvms390 next on 2025-05-28 for the 6.16 merge window (id 66578481401), Cc: stable (id 46862553323; the 6.14.y/6.15.y points that took it not established)")),
+        ],
+    },
+    split_dirty_writeback: bool {
+        doc: "`s390_wiggle_split_folio` writes a dirty folio of a file that writes back and tries the split again when `split_folio` answers `-EBUSY` (ab73b29efd36 \"s390/uv: Improve splitting of large folios that cannot be split while dirty\", RHEL-58218: iomap's `release_folio` refuses a dirty folio, and a writable PTE implies one, so the split never succeeded and the import retried for ever).",
+        values: &[
+            ValueSpec::new("false", "one split try; -EBUSY → -EAGAIN, and the caller looks the folio up again: a dirty iomap folio never splits (the unpack's livelock)"),
+            ValueSpec::new("true", "up to two split tries; -EBUSY on a dirty file folio that writes back → filemap_write_and_wait_range over the folio, then again"),
+        ],
+        history: [
+            (V5_7, false, None, Evidence::Source("no s390_wiggle_split_folio before 5cbe24350b7d; 6.12.118 gmap_make_secure: split_folio -EBUSY → -EAGAIN")),
+            (Release::stable(6, 15, 3), true, Some("ab73b29efd36"),
+                Evidence::Mail("\"[PATCH 6.15 471/780] s390/uv: Improve splitting of large folios that cannot be split while dirty\" in the 6.15.3-rc1 review, 2025-06-17 (ids 35146684875, 47760221118); 6.12.y not established (\"Not CCing stable\")")),
+            (Release::v(6, 16), true, Some("ab73b29efd36"),
+                Evidence::Mail("pushed to kvms390 next on 2025-05-28 for the 6.16 merge window (id 66578481401); the v1 posting 2025-05-16 (id 42578551865); in v6.16-rc1 [inferred: merge window]")),
         ],
     },
     enxio_write_fault: bool {

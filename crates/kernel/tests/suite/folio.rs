@@ -158,16 +158,46 @@ fn v6_12_splits_and_imports_every_page() {
 }
 
 /// 6.1.192 (the v6.10 folio conversion, 6.1.103): a large folio → -EINVAL, no reference,
-/// no split: the unpack stops at its first page.
+/// no split: the unpack stops at its first page, and QEMU (`s390_machine_protect`,
+/// vmm.rs) unprotects the VM: `KVM_PV_DISABLE`, no verification, no guest access (the
+/// guest's load is never run), nothing violated.
 #[test]
 fn v6_1_192_refuses_a_large_folio() {
-    let m = model(vec![("vcpu", vec![unpack()])], kernel("v6.1.192", &[]));
+    let m = model(
+        vec![(
+            "vcpu",
+            vec![
+                unpack(),
+                ThreadOp::GuestAccess {
+                    gfn: 0,
+                    write: None,
+                },
+            ],
+        )],
+        kernel("v6.1.192", &[]),
+    );
     let mut ex = Execution::start(m.instance(), true);
     let steps = run_alone(&mut ex, 0);
     assert!(ex.finished(0));
     assert_eq!(count(&steps, "uv_call(unpack)"), 0);
     assert_eq!(count(&steps, "can_split_folio"), 0);
-    assert_eq!(count(&steps, "get_page"), 0);
+    let teardown = |s: &&StepRecord| s.frames.contains(&"s390_machine_unprotect");
+    let before: Vec<_> = steps.iter().take_while(|s| !teardown(s)).collect();
+    assert_eq!(
+        before.iter().filter(|s| s.name == "get_page").count(),
+        0,
+        "the refusal takes no reference"
+    );
+    assert!(steps.iter().any(|s| teardown(&s)), "KVM_PV_DISABLE");
+    assert_eq!(count(&steps, "KVM_PV_VERIFY: uv_cmd_nodata(VERIFY_IMG)"), 0);
+    assert_eq!(
+        count(&steps, "guest load"),
+        0,
+        "the protected guest never runs"
+    );
+    assert!(steps.iter().all(|s| s.findings.is_empty()));
+    let w = ex.with_world(|w| w.clone());
+    assert!(at_end(&m, &w).is_empty());
 }
 
 /// v5.7 (`make_secure_pte`): no large-folio test; `page_ref_freeze` of the head's count
@@ -189,20 +219,161 @@ fn v5_7_freezes_the_page_count_and_never_gets_through() {
 /// -EAGAIN, the retry faults the page in and imports it: nothing is violated.
 #[test]
 fn v6_14_skips_the_split_page_v6_16_retries() {
+    // The ioctl's lie is reported where it returns (KVM_PV_VERIFY then fails: the UV never
+    // unpacked gfn 0) and QEMU unprotects the VM — the guest's load never runs, so the lie
+    // costs the boot, not the guest's data (vmm.rs).
     for (k, want) in [
         (kernel("v6.14", &[]), vec!["import-completeness"]),
         (kernel("v6.14", &[("wiggle_split_eagain", "true")]), vec![]),
         (kernel("v6.16", &[]), vec![]),
         (kernel("v7.0", &[]), vec![]),
     ] {
-        let m = model(vec![("vcpu", vec![unpack()])], k);
+        let m = model(
+            vec![(
+                "vcpu",
+                vec![
+                    unpack(),
+                    ThreadOp::GuestAccess {
+                        gfn: 0,
+                        write: None,
+                    },
+                ],
+            )],
+            k,
+        );
         let mut ex = Execution::start(m.instance(), true);
         let steps = run_alone(&mut ex, 0);
         assert!(ex.finished(0));
         assert_eq!(count(&steps, "folio_ref_freeze+__split_huge_page"), 1);
+        let found: Vec<_> = steps
+            .iter()
+            .flat_map(|s| s.findings.iter().map(|f| f.property))
+            .collect();
+        assert_eq!(found, want);
         let w = ex.with_world(|w| w.clone());
-        assert_eq!(at_end(&m, &w), want);
+        assert!(at_end(&m, &w).is_empty());
+        assert_eq!(
+            w.guest[0].unpacked,
+            want.is_empty(),
+            "the UV unpacked gfn 0"
+        );
+        assert_eq!(count(&steps, "guest load"), usize::from(want.is_empty()));
         let secure = matches!(w.uv[0].state, UvState::Secure { .. });
-        assert_eq!(secure, want.is_empty(), "gfn 0 imported iff no violation");
+        assert_eq!(secure, want.is_empty(), "gfn 0 secure iff the guest runs");
     }
+}
+
+/// A 2-page file whose page cache holds ONE dirty folio of order 1 with iomap's private data
+/// (`[[file]] private`), mapped MAP_SHARED writable by QEMU's protected mm (the write fault
+/// dirtied it).
+fn iomap_model(threads: Vec<(&str, Vec<ThreadOp>)>, k: Kernel) -> KernelModel {
+    let mut b = folio_guest();
+    b.file_private(0).expect("private");
+    for (name, ops) in threads {
+        b.thread(name, ops.into_iter().map(OpCall::from).collect())
+            .expect("thread builds");
+    }
+    b.model(k)
+}
+
+/// The set-up of `[[file]] private`: PG_private and its reference on the head
+/// (`folio_attach_private`), the folio dirty (a writable shared PTE); the reference balance
+/// holds; the knob needs large folios and a file that writes back.
+#[test]
+fn iomap_private_data_is_a_reference_on_the_head() {
+    let m = iomap_model(vec![], kernel("v6.16", &[]));
+    let ex = Execution::start(m.instance(), true);
+    let w = ex.with_world(|w| w.clone());
+    assert!(w.pages[0].private && w.pages[0].dirty);
+    assert_eq!(w.pages[0].refcount, 5, "2 cache + 2 mappings + private");
+    assert!(at_end(&m, &w).is_empty());
+    let mut b = Builder::new();
+    let f = b.file("small.img", 2).expect("file");
+    assert!(
+        b.file_private(f).is_err(),
+        "no large folios, no private data"
+    );
+    let mut b = Builder::new();
+    let f = b.memfd("mem", 2).expect("memfd");
+    b.file_folio_order(f, 1).expect("order");
+    assert!(b.file_private(f).is_err(), "shmem keeps no private data");
+}
+
+/// 6.12.118 (eef88fe45ac9) and v6.14 (d8dfda5af0be): `split_folio` →
+/// `filemap_release_folio` → `iomap_release_folio` refuses the dirty folio → -EBUSY →
+/// -EAGAIN; the unpack retries the same folio and can only wait for someone to clean it
+/// (RHEL-58218). v6.16 (ab73b29efd36, `split_dirty_writeback`): the wiggle writes the folio
+/// back (`filemap_write_and_wait_range`: PG_dirty cleared, PG_writeback set and ended), the
+/// second split releases the private data (its reference dropped) and works; the unpack
+/// imports both pages. With the switch off on v6.16 the livelock is back.
+#[test]
+fn a_dirty_iomap_folio_splits_only_after_ab73b29efd36() {
+    for (name, k, fixed) in [
+        ("debian-6.12.118", kernel("debian-6.12.118", &[]), false),
+        ("v6.14", kernel("v6.14", &[]), false),
+        (
+            "v6.16 without ab73b29efd36",
+            kernel("v6.16", &[("split_dirty_writeback", "false")]),
+            false,
+        ),
+        ("v6.16", kernel("v6.16", &[]), true),
+        ("v7.1", kernel("v7.1", &[]), true),
+    ] {
+        let m = iomap_model(vec![("vcpu", vec![unpack()])], k);
+        let mut ex = Execution::start(m.instance(), true);
+        let steps = run_alone(&mut ex, 0);
+        let refused = steps
+            .iter()
+            .filter(|s| s.name == "filemap_release_folio" && s.note.contains("refuses"))
+            .count();
+        assert!(refused >= 1, "{name}: the first split meets a dirty folio");
+        assert_eq!(ex.finished(0), fixed, "{name}");
+        assert_eq!(
+            count(&steps, "folio_ref_freeze+__split_huge_page"),
+            usize::from(fixed),
+            "{name}"
+        );
+        assert_eq!(
+            count(&steps, "TestSetPageWriteback"),
+            usize::from(fixed),
+            "{name}"
+        );
+        let w = ex.with_world(|w| w.clone());
+        assert_eq!(w.pages[0].private, !fixed, "{name}: released by the split");
+        if fixed {
+            for p in 0..2 {
+                assert_eq!(
+                    w.uv[p].state,
+                    UvState::Secure { guest: 0, gfn: p },
+                    "{name}"
+                );
+            }
+            assert!(at_end(&m, &w).is_empty(), "{name}");
+        } else {
+            assert_eq!(count(&steps, "uv_call(unpack)"), 0, "{name}");
+            assert!(w.pages[0].dirty && w.pages[0].order == 1, "{name}");
+        }
+    }
+}
+
+/// QEMU unpacks in its machine reset and a failed unpack tears the VM down itself
+/// (vmm.rs): the builder refuses a second thread that unpacks or tears down beside it.
+#[test]
+fn one_thread_unpacks_and_nobody_else_tears_down() {
+    let unpack_thread = || vec![OpCall::from(unpack())];
+    let mut b = folio_guest();
+    b.thread("vcpu", unpack_thread()).expect("first");
+    assert!(b.thread("vcpu2", unpack_thread()).is_err(), "two unpacks");
+    let mut b = folio_guest();
+    b.thread("vcpu", unpack_thread()).expect("first");
+    let teardown = vec![OpCall::from(ThreadOp::PvTeardown {
+        async_cleanup: false,
+    })];
+    assert!(
+        b.thread("vmm", teardown.clone()).is_err(),
+        "teardown beside"
+    );
+    let mut b = folio_guest();
+    b.thread("vmm", teardown).expect("teardown first");
+    assert!(b.thread("vcpu", unpack_thread()).is_err(), "unpack beside");
 }
