@@ -58,13 +58,17 @@ pub enum Backing {
     /// Two guest frames (gfn 0 and 1) in ONE large folio of order 1 of a MAP_SHARED file
     /// (a filesystem with large folios), mapped by PTEs at vpns 0 and 1.
     FileFolio,
+    /// Anonymous guest RAM, one page, with a second spare frame (`spare_frames = 2`): a
+    /// migration's target besides the page the vCPU's fault allocates when it meets the
+    /// PTE cleared for a moment (`ptep_clear_flush` before the migration entry is set).
+    AnonSpare,
 }
 
 impl Backing {
     /// The virtual pages of the guest frames, gfn 0 first.
     fn vpns(self) -> &'static [usize] {
         match self {
-            Backing::File | Backing::Anon => &[0],
+            Backing::File | Backing::Anon | Backing::AnonSpare => &[0],
             Backing::FilePair | Backing::AnonPair | Backing::MemfdPair => &[255, 256],
             Backing::FileFolio => &[0, 1],
         }
@@ -176,6 +180,7 @@ pub const PATHS: &[Path_] = &[
     Path_ { id: "unpack-large-folio", title: "KVM_PV_UNPACK of a 2-page image held in ONE large folio while a reader takes a reference through its second page", kernel: "arch/s390/kernel/uv.c: gmap_make_secure (page-count freeze v5.7; -EINVAL v6.10; -E2BIG > split_folio v6.11); arch/s390/kvm/gmap.c: kvm_s390_wiggle_split_folio (v6.14-rc1); arch/s390/kernel/uv.c: make_hva_secure > s390_wiggle_split_folio (v6.14; 0 -> -EAGAIN v6.16); mm/huge_memory.c: split_huge_page_to_list_to_order; mm/filemap.c: find_get_page (a tail reference acts on the folio)", backing: Backing::FileFolio, ops: r#"{ op = "find-get-page", file = "guest.img", index = 1 }, { op = "put" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "reclaim", title: "page reclaim of the backing file's page: two passes (aged, then unmapped and flagged dirty)", kernel: "mm/vmscan.c: shrink_folio_list > folio_check_references > folio_referenced (s390 ptep_test_and_clear_young: _PAGE_INVALID, no export) > try_to_unmap > try_to_unmap_one > ptep_clear_flush (export in a protected mm); dirty: PG_reclaim, activate", backing: Backing::File, ops: r#"{ op = "reclaim", file = "guest.img", index = 0 }, { op = "reclaim", file = "guest.img", index = 0 }"#, vcpu_extra: r#", { op = "guest-access", gfn = 0 }"#, variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "truncate-punch-2p", title: "hole punch of the backing file's two pages (fallocate PUNCH_HOLE): unmapped, removed from the page cache, freed", kernel: "mm/truncate.c: truncate_pagecache_range > unmap_mapping_range > zap_page_range_single > zap_pte_range > ptep_get_and_clear_full (export in a protected mm); truncate_inode_pages_range > find_lock_entries (folio_trylock) > truncate_cleanup_folio > delete_from_page_cache_batch; find_get_entries > folio_lock > folio_wait_writeback > truncate_inode_folio (no refcount check)", backing: Backing::FilePair, ops: r#"{ op = "truncate", file = "guest.img", index = 0, pages = 2 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "migrate-compaction", title: "compaction migrates the guest RAM page: migration entry, CPU copy of the exported page, the new page mapped, the old one freed", kernel: "mm/migrate.c: migrate_pages > migrate_folio_unmap (folio_trylock) > try_to_migrate > try_to_migrate_one > ptep_clear_flush (export in a protected mm), migration entry > migrate_folio_move > folio_migrate_mapping (refcount == 1, else -EAGAIN: 10 passes) > folio_migrate_copy > remove_migration_ptes; the fault waits in migration_entry_wait", backing: Backing::AnonSpare, ops: r#"{ op = "migrate", mm = "{mm}", vpn = 0 }"#, vcpu_extra: r#", { op = "guest-access", gfn = 0 }"#, variants: OWN, shared: false, second_read_only: false },
 ];
 
 /// The scenario text of one path and variant.
@@ -196,6 +201,9 @@ pub fn scenario_text(path: &Path_, via: Via, presets: &[&str]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if path.backing == Backing::AnonSpare {
+        t.push_str("spare_frames = 2\n");
+    }
     let vpns = path.backing.vpns();
     let _ = writeln!(
         t,
@@ -216,7 +224,7 @@ pub fn scenario_text(path: &Path_, via: Via, presets: &[&str]) -> String {
                     "\n[[map]]\nmm = \"qemu\"\nvpn = {vpn}\nfile = \"guest.img\"\nindex = {index}"
                 );
             }
-            Backing::Anon | Backing::AnonPair => {
+            Backing::Anon | Backing::AnonPair | Backing::AnonSpare => {
                 let _ = writeln!(t, "\n[[map]]\nmm = \"qemu\"\nvpn = {vpn}\nanon = true");
             }
         }
@@ -224,7 +232,7 @@ pub fn scenario_text(path: &Path_, via: Via, presets: &[&str]) -> String {
     // The second mm maps the file at the guest frames' vpns (the anonymous layouts: the
     // file's first page at vpn 0, as the single-page rows do).
     let second: &[usize] = match path.backing {
-        Backing::Anon | Backing::AnonPair => &[0],
+        Backing::Anon | Backing::AnonPair | Backing::AnonSpare => &[0],
         _ => vpns,
     };
     for (index, vpn) in second.iter().enumerate() {
