@@ -171,7 +171,11 @@ impl Cx {
                 Rc::NoMem => return None,
             }
         }
-        let dst = dst?;
+        let Some(dst) = dst else {
+            // Every unmap pass failed with -EAGAIN: the folio counts as failed (a sync
+            // caller then tries it alone in its mode: `migrate_pages_sync`).
+            return Some(false);
+        };
         for _ in 0..nr_pass {
             // The move of an anonymous folio returns success or -EAGAIN.
             if self.migrate_folio_move(src, dst, false).await == Rc::Success {
