@@ -488,6 +488,18 @@ const RECOGNIZERS: &[Recognizer] = &[
             v("false", &["swap_writeout("], &["->writepage("]),
         ],
     },
+    // mm/migrate.c: migrate_pages_batch unmaps the batch, flushes, then moves (v6.3 batching:
+    // `try_to_unmap_flush` between the phases), or unmaps and moves each folio in one go with
+    // `force` from the fourth pass (6.1.192).
+    Recognizer {
+        switch: "migrate_batch",
+        files: &["mm/migrate.c"],
+        funcs: &["migrate_pages_batch"],
+        variants: &[
+            v("true", &["try_to_unmap_flush("], &[]),
+            v("false", &["pass > 2"], &["try_to_unmap_flush("]),
+        ],
+    },
     // arch/s390/kvm/kvm-s390.c: vcpu_post_run_handle_fault (d8dfda5af0be) acts on -ENXIO
     // with a write fault, or only on -EINVAL.
     Recognizer {

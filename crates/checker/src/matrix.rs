@@ -61,13 +61,17 @@ pub enum Backing {
     /// The same large folio in a file system that keeps private data on it and refuses to
     /// release it while the folio is dirty (`private = true`: iomap — XFS, zonefs, erofs).
     FileFolioIomap,
+    /// Anonymous guest RAM, one page, with a second spare frame (`spare_frames = 2`): a
+    /// migration's target besides the page the vCPU's fault allocates when it meets the
+    /// PTE cleared for a moment (`ptep_clear_flush` before the migration entry is set).
+    AnonSpare,
 }
 
 impl Backing {
     /// The virtual pages of the guest frames, gfn 0 first.
     fn vpns(self) -> &'static [usize] {
         match self {
-            Backing::File | Backing::Anon => &[0],
+            Backing::File | Backing::Anon | Backing::AnonSpare => &[0],
             Backing::FilePair | Backing::AnonPair | Backing::MemfdPair => &[255, 256],
             Backing::FileFolio | Backing::FileFolioIomap => &[0, 1],
         }
@@ -187,6 +191,7 @@ pub const PATHS: &[Path_] = &[
     Path_ { id: "truncate-punch-2p", title: "hole punch of the backing file's two pages (fallocate PUNCH_HOLE): unmapped, removed from the page cache, freed", kernel: "mm/truncate.c: truncate_pagecache_range > unmap_mapping_range > zap_page_range_single > zap_pte_range > ptep_get_and_clear_full (export in a protected mm); truncate_inode_pages_range > find_lock_entries (folio_trylock) > truncate_cleanup_folio > delete_from_page_cache_batch; find_get_entries > folio_lock > folio_wait_writeback > truncate_inode_folio (no refcount check)", backing: Backing::FilePair, ops: r#"{ op = "truncate", file = "guest.img", index = 0, pages = 2 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "unpack-large-folio-iomap", title: "KVM_PV_UNPACK of a 2-page image held in ONE dirty large folio of an iomap file system (XFS) while the flusher writes the file back once", kernel: "mm/huge_memory.c: split_huge_page_to_list_to_order > filemap_release_folio > iomap_release_folio (a dirty folio: -EBUSY); arch/s390/kernel/uv.c: gmap_make_secure (-E2BIG > split_folio, -EBUSY > -EAGAIN, v6.11); arch/s390/kvm/gmap.c: kvm_s390_wiggle_split_folio (v6.14-rc1); arch/s390/kernel/uv.c: s390_wiggle_split_folio (one try v6.14; ab73b29efd36 v6.16/6.15.3: filemap_write_and_wait_range, split again); mm/page-writeback.c: write_cache_pages > folio_clear_dirty_for_io (folio_mkclean: the re-fault dirties the folio again)", backing: Backing::FileFolioIomap, ops: r#"{ op = "writeback", file = "guest.img", index = 0 }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
     Path_ { id: "madvise-dontneed-refault", title: "MADV_DONTNEED of guest RAM, then a write fault maps a new page at the same address (a GUP for write, dropped)", kernel: "mm/memory.c: zap_pte_range > ptep_get_and_clear_full (export) > tlb put; mm/gup.c: __get_user_pages > handle_mm_fault(FAULT_FLAG_WRITE) > do_anonymous_page > lru_cache_add; arch/s390/kvm/gmap.c: gmap_make_secure (v6.14-rc1 5cbe24350b7d: gfn_to_page, no PTE lock until the UVC)", backing: Backing::Anon, ops: r#"{ op = "zap", mm = "{mm}", vpn = 0 }, { op = "gup", mm = "{mm}", vpn = 0, flags = "FOLL_GET|FOLL_WRITE", write = true }, { op = "put" }, { op = "lru-drain" }"#, vcpu_extra: "", variants: OWN, shared: false, second_read_only: false },
+    Path_ { id: "migrate-compaction", title: "compaction migrates the guest RAM page: migration entry, CPU copy of the exported page, the new page mapped, the old one freed", kernel: "mm/migrate.c: migrate_pages > migrate_folio_unmap (folio_trylock) > try_to_migrate > try_to_migrate_one > ptep_clear_flush (export in a protected mm), migration entry > migrate_folio_move > folio_migrate_mapping (refcount == 1, else -EAGAIN: 10 passes) > folio_migrate_copy > remove_migration_ptes; the fault waits in migration_entry_wait", backing: Backing::AnonSpare, ops: r#"{ op = "migrate", mm = "{mm}", vpn = 0 }"#, vcpu_extra: r#", { op = "guest-access", gfn = 0 }"#, variants: OWN, shared: false, second_read_only: false },
 ];
 
 /// The scenario text of one path and variant.
@@ -207,6 +212,9 @@ pub fn scenario_text(path: &Path_, via: Via, presets: &[&str]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if path.backing == Backing::AnonSpare {
+        t.push_str("spare_frames = 2\n");
+    }
     let vpns = path.backing.vpns();
     let _ = writeln!(
         t,
@@ -232,7 +240,7 @@ pub fn scenario_text(path: &Path_, via: Via, presets: &[&str]) -> String {
                     "\n[[map]]\nmm = \"qemu\"\nvpn = {vpn}\nfile = \"guest.img\"\nindex = {index}"
                 );
             }
-            Backing::Anon | Backing::AnonPair => {
+            Backing::Anon | Backing::AnonPair | Backing::AnonSpare => {
                 let _ = writeln!(t, "\n[[map]]\nmm = \"qemu\"\nvpn = {vpn}\nanon = true");
             }
         }
@@ -240,7 +248,7 @@ pub fn scenario_text(path: &Path_, via: Via, presets: &[&str]) -> String {
     // The second mm maps the file at the guest frames' vpns (the anonymous layouts: the
     // file's first page at vpn 0, as the single-page rows do).
     let second: &[usize] = match path.backing {
-        Backing::Anon | Backing::AnonPair => &[0],
+        Backing::Anon | Backing::AnonPair | Backing::AnonSpare => &[0],
         _ => vpns,
     };
     for (index, vpn) in second.iter().enumerate() {

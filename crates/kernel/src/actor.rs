@@ -250,6 +250,7 @@ async fn run_op(cx: &Cx, call: &OpCall, batches: &mut Batches) -> bool {
                 pages,
                 punch_hole,
             } => cx.truncate(file, index, pages, punch_hole).await,
+            ThreadOp::Migrate { mm, vpn, sync } => cx.migrate(mm, vpn, sync).await,
         }
     }
     true

@@ -738,6 +738,19 @@ impl Builder {
         {
             self.check_truncate(file, index, pages, punch_hole)?;
         }
+        if let ThreadOp::Migrate { mm, vpn, .. } = *op {
+            let anon = self
+                .maps
+                .iter()
+                .any(|m| m.mm == mm && m.vpn == vpn && matches!(m.backing, Backing::Anon));
+            if !anon {
+                return Err(BuildError::new(
+                    "vpn",
+                    "`migrate` moves an anonymous page: map this vpn with `anon = true` (the \
+                     migration of a page-cache folio, with its xarray freeze, is not modelled)",
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -1086,6 +1099,7 @@ impl Builder {
                         invalid: false,
                         write: m.pte_write,
                         page: Some(p),
+                        swp: None,
                     },
                 );
                 pages[p].mapcount += 1;

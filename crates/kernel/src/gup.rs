@@ -641,6 +641,13 @@ impl Cx {
                     return EFAULT;
                 }
                 let pte = self.read_pte(mm, vpn, "vmf->orig_pte").await;
+                if let Some(crate::world::Swp::Migration { page, .. }) = pte.swp {
+                    // `handle_pte_fault` → `do_swap_page` → `migration_entry_wait`; the
+                    // fault returns 0 and the caller retries (mm/memory.c, 6.1.192).
+                    let _g = self.ctx.enter("do_swap_page");
+                    self.migration_entry_wait(mm, vpn, page).await;
+                    return 0;
+                }
                 if pte.present && pte.invalid {
                     // An old PTE (s390 `pte_mkold`: present, `_PAGE_INVALID`, left by
                     // reclaim's aging): `handle_pte_fault` → `ptep_set_access_flags` with
@@ -761,7 +768,10 @@ impl Cx {
                         live(e, p, "set_pte_at");
                         let w = &mut *e.world;
                         let cur = w.mms[mm].pte(vpn);
-                        if cur.present {
+                        // `pte_none` re-checked under the PTE lock (`do_anonymous_page`,
+                        // `finish_fault`): a present PTE or a swap-format entry (a migration
+                        // entry set meanwhile) makes the fault drop its page.
+                        if !cur.is_none() {
                             return false;
                         }
                         w.mms[mm].set_pte(
@@ -771,6 +781,7 @@ impl Cx {
                                 invalid: false,
                                 write,
                                 page: Some(p),
+                                swp: None,
                             },
                         );
                         w.pages[p].mapcount += 1;

@@ -19,6 +19,7 @@ pub mod gup;
 pub mod gup_callers;
 pub mod hook;
 pub mod import;
+pub mod migrate;
 pub mod prim;
 pub mod reclaim;
 pub mod retry;

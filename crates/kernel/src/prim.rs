@@ -609,6 +609,12 @@ impl Cx {
 }
 
 pub fn describe_pte(p: &Pte) -> String {
+    if let Some(crate::world::Swp::Migration { page, write }) = p.swp {
+        return format!(
+            "pte: {} migration entry for P{page}",
+            if write { "writable" } else { "readable" }
+        );
+    }
     match p.page {
         Some(pg) if p.present => format!(
             "pte -> P{pg}{}{}",

@@ -92,34 +92,42 @@ impl Cx {
                         },
                     )
                     .await?;
-                if !self.page_ref_add_unless_zero(p, 1, false).await {
-                    return None;
-                }
-                let a = acc(&[
-                    Access::read(ObjId(self.objs.lru)),
-                    Access::read(self.objs.page(p, PP::Life)),
-                ]);
-                let on_lru = self
-                    .ctx
-                    .step(Op::new("folio_test_clear_lru", a), move |e| {
-                        let batched = e.world.lru_batch.contains(&p);
-                        e.note(|| {
-                            if batched {
-                                format!("P{p} is on a per-CPU LRU batch, not on the LRU")
-                            } else {
-                                format!("P{p} isolated from the LRU")
-                            }
-                        });
-                        !batched
-                    })
-                    .await;
-                if !on_lru {
-                    self.put_page(p).await;
-                    return None;
-                }
-                Some(p)
+                self.folio_isolate_lru(p).await.then_some(p)
             })
             .await
+    }
+
+    /// The isolation of one folio from the LRU, as the LRU scans (`isolate_lru_folios`) and
+    /// compaction's pfn scan (`isolate_migratepages_block`, mm/compaction.c, 6.1.192) make
+    /// it: `folio_try_get` (add-unless-zero: a frozen or free count is skipped), then
+    /// `folio_test_clear_lru` (a folio on a per-CPU batch is not on the LRU: put back).
+    /// On success the isolation reference is held by this thread.
+    pub(crate) async fn folio_isolate_lru(&self, p: PageId) -> bool {
+        if !self.page_ref_add_unless_zero(p, 1, false).await {
+            return false;
+        }
+        let a = acc(&[
+            Access::read(ObjId(self.objs.lru)),
+            Access::read(self.objs.page(p, PP::Life)),
+        ]);
+        let on_lru = self
+            .ctx
+            .step(Op::new("folio_test_clear_lru", a), move |e| {
+                let batched = e.world.lru_batch.contains(&p);
+                e.note(|| {
+                    if batched {
+                        format!("P{p} is on a per-CPU LRU batch, not on the LRU")
+                    } else {
+                        format!("P{p} isolated from the LRU")
+                    }
+                });
+                !batched
+            })
+            .await;
+        if !on_lru {
+            self.put_page(p).await;
+        }
+        on_lru
     }
 
     /// `shrink_folio_list` for the isolated folio (6.1.192; the same order in 6.12.118).
@@ -207,7 +215,7 @@ impl Cx {
 
     /// Back on the LRU (`folio_putback_lru` / `move_folios_to_lru` at the end of the
     /// pass): unlock if still locked, drop the isolation reference.
-    async fn folio_putback_lru(&self, p: PageId, locked: bool) {
+    pub(crate) async fn folio_putback_lru(&self, p: PageId, locked: bool) {
         let _f = self.ctx.enter("folio_putback_lru");
         if locked {
             self.unlock_page(p).await;
@@ -314,7 +322,7 @@ impl Cx {
     }
 
     /// `folio_mapped`.
-    async fn folio_mapped(&self, p: PageId) -> bool {
+    pub(crate) async fn folio_mapped(&self, p: PageId) -> bool {
         let a = acc(&[
             Access::read(self.objs.page(p, PP::Meta)),
             Access::read(self.objs.page(p, PP::Life)),
@@ -392,7 +400,7 @@ impl Cx {
 
     /// `page_remove_rmap` then `folio_put` of the mapping's reference (still under the PTE
     /// lock: the isolation reference keeps the folio).
-    async fn remove_rmap_and_put(&self, p: PageId) {
+    pub(crate) async fn remove_rmap_and_put(&self, p: PageId) {
         let a = acc(&[
             Access::write(self.objs.page(p, PP::Meta)),
             Access::write(self.objs.page(p, PP::Ref)),
@@ -419,7 +427,7 @@ impl Cx {
     }
 
     /// `folio_maybe_dma_pinned` of a small folio: refcount ≥ `GUP_PIN_COUNTING_BIAS`.
-    async fn folio_maybe_dma_pinned(&self, p: PageId) -> bool {
+    pub(crate) async fn folio_maybe_dma_pinned(&self, p: PageId) -> bool {
         let a = acc(&[
             Access::read(self.objs.page(p, PP::Ref)),
             Access::read(self.objs.page(p, PP::Life)),

@@ -113,6 +113,20 @@ pub struct Pte {
     pub invalid: bool,
     pub write: bool,
     pub page: Option<PageId>,
+    /// A non-present PTE's swap-format entry (`is_swap_pte`: not none, not present), `None`
+    /// for a present or an empty PTE. The page of a present PTE is `page`; an entry's page
+    /// (a migration entry's `pfn_swap_entry_to_page`) lives in the entry, so every reader
+    /// of `page` sees no page behind a non-present PTE.
+    pub swp: Option<Swp>,
+}
+
+/// The swap-format entries the model writes into a non-present PTE (include/linux/swapops.h).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Swp {
+    /// A migration entry for `page` (`make_writable_migration_entry` when the cleared PTE
+    /// was writable, else a readable one), set by `try_to_migrate_one` and replaced by
+    /// `remove_migration_pte` (mm/rmap.c, mm/migrate.c, 6.1.192). It holds no reference.
+    Migration { page: PageId, write: bool },
 }
 
 impl Pte {
@@ -121,7 +135,13 @@ impl Pte {
         invalid: true,
         write: false,
         page: None,
+        swp: None,
     };
+
+    /// `pte_none`: empty (no page, no swap-format entry).
+    pub fn is_none(&self) -> bool {
+        !self.present && self.swp.is_none()
+    }
 }
 
 /// What backs a virtual page of an mm.

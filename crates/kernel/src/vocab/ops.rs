@@ -1212,6 +1212,41 @@ ops! {
         ],
         batch: Batch::None,
     },
+    Migrate {
+        name: "migrate",
+        doc: "Migration of the anonymous page mapped at `mm`/`vpn` (compaction's pfn scan reaching that frame; NUMA balancing, `move_pages` and long-term pinning migrate the same way): isolated from the LRU (a reference; not a page still on a per-CPU LRU batch), then `migrate_pages` with its 10 passes: the folio locked (trylock; a sleeping lock only in sync mode, from the fourth pass before v6.3), `try_to_migrate` (`ptep_clear_flush`: the export of a secure page in a protected mm; a maybe-pinned page gets its PTE back; else a migration entry), the reference check (`folio_migrate_mapping`: the isolation reference alone, else -EAGAIN and another pass — before v6.3 with the PTEs restored first, from v6.3 with the page left unmapped), the CPU copy to a new page, the new page mapped in place of the migration entries and the old one freed. A fault on a migration entry sleeps until the page is unlocked, then retries.",
+        fields: [
+            mm: usize = (Kind::Mm, REQ, "the address space that maps the page"),
+            vpn: usize = (Kind::Vpn, REQ, "the virtual page (an anonymous mapping)"),
+            sync: bool = (Kind::Bool, dflt_bool(false), "MIGRATE_SYNC (move_pages, long-term pinning) instead of MIGRATE_ASYNC (direct compaction)"),
+        ],
+        calls: "isolate_migratepages_block (folio_try_get, folio_test_clear_lru) > migrate_pages > migrate_pages_batch > migrate_folio_unmap (folio_ref_count == 1: freed; alloc; folio_trylock | folio_lock; folio_test_writeback; try_to_migrate > try_to_migrate_one > ptep_clear_flush (export in a protected mm) > page_try_share_anon_rmap | set_pte_at(migration entry) > page_remove_rmap > folio_put) > migrate_folio_move > move_to_new_folio > migrate_folio > folio_migrate_mapping (refcount == 1 else -EAGAIN) > folio_migrate_copy > copy_highpage (CPU read: 0x3d on a secure page) > folio_add_lru > remove_migration_ptes > folio_unlock > migrate_folio_done (folio_put: freed) | remove_migration_ptes(src, src) (6.1.192) | migrate_folio_undo_src (6.12.118) > putback_movable_pages; do_swap_page > migration_entry_wait > migration_entry_wait_on_locked",
+        cites: &[
+            "mm/compaction.c: isolate_migratepages_block, 6.1.192",
+            "mm/migrate.c: migrate_pages, 6.1.192",
+            "mm/migrate.c: migrate_pages_batch, 6.1.192",
+            "mm/migrate.c: __migrate_folio_unmap, 6.1.192",
+            "mm/migrate.c: __migrate_folio_move, 6.1.192",
+            "mm/migrate.c: folio_migrate_mapping, 6.1.192",
+            "mm/migrate.c: remove_migration_pte, 6.1.192",
+            "mm/migrate.c: __migration_entry_wait, 6.1.192",
+            "mm/rmap.c: try_to_migrate_one, 6.1.192",
+            "arch/s390/include/asm/pgtable.h: ptep_clear_flush, 6.1.192",
+            "mm/migrate.c: migrate_pages_batch, 6.12.118",
+            "mm/migrate.c: migrate_pages_sync, 6.12.118",
+            "mm/migrate.c: migrate_folio_unmap, 6.12.118",
+            "mm/migrate.c: migrate_folio_move, 6.12.118",
+            "mm/migrate.c: __migrate_folio, 6.12.118",
+        ],
+        switches: &[
+            ("migrate_batch", "unmap then move with the page left unmapped across retries (v6.3), or unmap and move per pass"),
+            ("pte_clear_export_clears_arch1", "the export at the PTE clear also clears PG_arch_1"),
+            ("pte_clear_export_warns", "a failed export at PTE clear is ignored or warned about"),
+            ("kernel_fault", "how the CPU copy's 0x3d on a still-secure page is handled"),
+            ("import_flow", "from the new gmap (v7.0) the unmap runs KVM's MMU notifier"),
+        ],
+        batch: Batch::None,
+    },
 }
 
 #[cfg(test)]

@@ -827,6 +827,19 @@ switches! {
                 Evidence::Mail("pushed to kvms390 next on 2025-05-28 for the 6.16 merge window (id 66578481401); the v1 posting 2025-05-16 (id 42578551865); in v6.16-rc1 [inferred: merge window]")),
         ],
     },
+    migrate_batch: bool {
+        doc: "`migrate_pages_batch` unmaps the folios of a batch first (migration entries) and then moves them: a move that fails with -EAGAIN is retried with the folio still unmapped, the leftovers undone after the last pass (`migrate_folio_undo_src`: `remove_migration_ptes(src, src)`); a sync mode first tries the list asynchronously (`NR_MAX_MIGRATE_ASYNC_RETRY` = 3 passes), then each folio alone in its mode (7 passes) (Huang Ying's \"migrate_pages: batch _unmap and _move\" series). Before, each folio is unmapped and moved in one go: a failed move restores its PTEs and the next of the 10 passes starts again from the unmap, with `force` (a sleeping folio lock in sync modes) from the fourth pass.",
+        values: &[
+            ValueSpec::new("false", "per folio unmap then move, a failed move restores the PTEs; 10 passes, force = pass > 2 (6.1.192 mm/migrate.c: migrate_pages_batch calls migrate_folio_unmap then migrate_folio_move at once; v5.x-era unmap_and_move alike)"),
+            ValueSpec::new("true", "unmap phase, then move phase retried with the folio unmapped; sync modes: async batch of 3 passes, then per folio 7 passes (6.12.118 mm/migrate.c: migrate_pages_batch, migrate_pages_sync)"),
+        ],
+        history: [
+            (V5_7, false, None,
+                Evidence::Source("6.1.192 mm/migrate.c: migrate_pages_batch (migrate_folio_unmap immediately followed by migrate_folio_move, pass > 2 → force); the v5.x-era migrate_pages copy in the search corpus (unmap_and_move, pass < 10, pass > 2)")),
+            (Release::v(6, 3), true, None,
+                Evidence::Mail("\"migrate_pages: fix deadlock in batched migration\" (Huang Ying, 2023-03-03, commit fb3592c41a44, a patch mail in the search corpus) fixes the batching series during the v6.3-rc cycle: v6.3 inferred, tag containment not checked (weak); 6.12.118 read, 6.1.192 read (no batching)")),
+        ],
+    },
     enxio_write_fault: bool {
         doc: "The PGM 0x3e handler (`vcpu_post_run_handle_fault`) falls through to the DAT-fault handling with FAULT_FLAG_WRITE when the import returns `-ENXIO` (d8dfda5af0be); before, only `-EINVAL` was acted on.",
         values: &[

@@ -6,6 +6,7 @@ mod common;
 mod folio;
 mod functions;
 mod gup;
+mod migrate;
 mod reclaim;
 mod releases;
 mod truncate;
