@@ -166,6 +166,8 @@ struct RawBounds {
     /// The bounded-waiting bound (busy answers a `uv_call` may spin through while it holds a
     /// spinlock or a frozen refcount).
     max_spins: Option<u32>,
+    /// The retry bound (rounds a retry loop may go before the execution is cut).
+    max_retries: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -200,6 +202,8 @@ pub struct Scenario {
     builder: Rc<Builder>,
     /// The bounded-waiting bound given on the command line, if any.
     max_spins_override: Option<u32>,
+    /// The retry bound given on the command line, if any.
+    max_retries_override: Option<u32>,
 }
 
 struct Ctx<'a> {
@@ -286,6 +290,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     if let Some(n) = max_spins {
         builder.set_spin_bound(n);
     }
+    if let Some(n) = &raw.bounds.max_retries {
+        if *n.get_ref() == 0 {
+            return Err(cx.err(
+                n.span(),
+                "table `bounds`: field `max_retries`: at least 1 (0 would cut every retry \
+                 loop before its first round)",
+            ));
+        }
+        builder.set_retry_bound(*n.get_ref());
+    }
     use sha2::Digest;
     let hash = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));
     Ok(Scenario {
@@ -299,6 +313,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         hash,
         builder: Rc::new(builder),
         max_spins_override: None,
+        max_retries_override: None,
     })
 }
 
@@ -777,5 +792,22 @@ impl Scenario {
     /// The bound [`Scenario::set_max_spins`] set, if it did (a trace file records it).
     pub fn max_spins_override(&self) -> Option<u32> {
         self.max_spins_override
+    }
+
+    /// The retry bound (the scenario's `[bounds] max_retries`, or the default): rounds a
+    /// retry loop may go before the execution is cut (kernel `retry.rs`).
+    pub fn max_retries(&self) -> u32 {
+        self.builder.retry_bound()
+    }
+
+    /// Sets the retry bound (`--max-retries`), for every model built after.
+    pub fn set_max_retries(&mut self, n: u32) {
+        Rc::make_mut(&mut self.builder).set_retry_bound(n);
+        self.max_retries_override = Some(n);
+    }
+
+    /// The bound [`Scenario::set_max_retries`] set, if it did (a trace file records it).
+    pub fn max_retries_override(&self) -> Option<u32> {
+        self.max_retries_override
     }
 }

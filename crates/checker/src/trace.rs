@@ -33,6 +33,10 @@ pub struct TraceFile {
     /// scenario's own is in the file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_spins: Option<u32>,
+    /// The retry bound when the command line gave one (`--max-retries`; the scenario's own
+    /// is in the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
     pub property: String,
     pub schedule: String,
     /// The trace as printed, one line per step: replay compares against it.
@@ -114,6 +118,7 @@ pub fn trace_file(
         preset: preset.to_string(),
         overrides: overrides.to_vec(),
         max_spins: sc.max_spins_override(),
+        max_retries: sc.max_retries_override(),
         property: property.to_string(),
         schedule: format_schedule(schedule),
         steps: (0..r.steps.len()).map(|i| step_line(r, i)).collect(),

@@ -23,7 +23,7 @@ pub use replay::{
     format_schedule, parse_schedule, replay, Divergence, Replay, TraceFinding, TraceStep,
 };
 pub use runtime::{
-    machine, Ctx, Execution, Finding, Frame, Guard, Instance, Machine, Model, Op, Severity,
+    machine, Ctx, Execution, Finding, Frame, Guard, Instance, Loop, Machine, Model, Op, Severity,
     StepEnv, ThreadFn, ThreadFuture, Tid,
 };
 /// The property the explorer reports when every unfinished thread is blocked.
@@ -31,6 +31,11 @@ pub const DEADLOCK: &str = "deadlock";
 /// The property the explorer reports when every unfinished thread is parked in a retry
 /// that nothing left can change (weak fairness).
 pub const LIVELOCK: &str = "livelock";
+/// The property of the finding a model reports when one of its retry loops went round its
+/// bound of times without the lasso check seeing a state repeat ([`Ctx::loop_enter`]): not
+/// a violation — the execution is cut there and the search's result is incomplete
+/// ([`search::Bound::Retries`]).
+pub const RETRY_CUT: &str = "retry-cut";
 
 pub use search::{
     explore, memory_mib, peak_rss_mib, rss_mib, Bound, Bounds, MemoryMib, Options, Outcome,

@@ -151,6 +151,12 @@ pub fn replay<M: Model>(model: &M, schedule: &[Tid]) -> Replay {
     let mut diverged = None;
     let mut preemptions = 0;
     let mut fatal = false;
+    // The lasso check, as the searches run it: a schedule that ends where a fair cycle
+    // closes ends in a `livelock`.
+    use crate::search::lasso::{Closed, Path};
+    let mut lasso = Path::default();
+    let mut livelock = None;
+    lasso.arrive(model, &ex, &[]);
     for (i, &t) in schedule.iter().enumerate() {
         let step = i + 1;
         if t >= ex.threads() {
@@ -189,9 +195,17 @@ pub fn replay<M: Model>(model: &M, schedule: &[Tid]) -> Replay {
         if fatal {
             break;
         }
+        // Only where the schedule ends: a schedule that goes on past a fair cycle (a
+        // reordered trace of another finding) is replayed to its end.
+        livelock = match lasso.arrive(model, &ex, &schedule[..step]) {
+            Closed::Fair(f) => Some(f),
+            _ => None,
+        };
     }
     let mut end_findings = Vec::new();
-    if diverged.is_none() && !fatal && (0..ex.threads()).all(|t| !ex.enabled(t)) {
+    if let Some(f) = livelock.filter(|_| diverged.is_none() && !fatal && !schedule.is_empty()) {
+        end_findings.push(TraceFinding::from(&f));
+    } else if diverged.is_none() && !fatal && (0..ex.threads()).all(|t| !ex.enabled(t)) {
         end_findings = crate::runtime::end_findings(model, &ex)
             .iter()
             .map(TraceFinding::from)

@@ -25,6 +25,11 @@ pub const MAX_THREADS: usize = 64;
 /// The bounded-waiting bound unless a scenario sets one (`[bounds] max_spins`, `--max-spins`):
 /// busy answers a `uv_call` may spin through while it holds a spinlock or a frozen refcount.
 pub const DEFAULT_SPIN_BOUND: u32 = 2;
+/// Rounds a retry loop may go round before the execution is cut, unless a scenario sets
+/// another (`[bounds] max_retries`, `--max-retries`; see `retry.rs`): a loop that can go
+/// round for ever is found by the lasso check long before (its cycles are a few rounds), so
+/// this only bounds loops whose every round sees a new state.
+pub const DEFAULT_RETRY_BOUND: u32 = 32;
 /// Files, mms, mappings, guest frames and pipes a set-up may have, each: object ids are
 /// 32 bits, and a step guard packs a mapping's position into 32 bits (the import's retry).
 /// Far more than any check can explore.
@@ -149,6 +154,8 @@ pub struct Builder {
     threads: Vec<(String, Vec<OpCall>)>,
     /// `None`: [`DEFAULT_SPIN_BOUND`].
     spin_bound: Option<u32>,
+    /// `None`: [`DEFAULT_RETRY_BOUND`].
+    retry_bound: Option<u32>,
     /// Free frames at the start beyond [`SPARE_FRAMES`] (what `spare_frames` adds).
     extra_spares: usize,
 }
@@ -911,6 +918,16 @@ impl Builder {
         self.spin_bound.unwrap_or(DEFAULT_SPIN_BOUND)
     }
 
+    /// Sets the retry bound (see [`DEFAULT_RETRY_BOUND`]).
+    pub fn set_retry_bound(&mut self, bound: u32) {
+        self.retry_bound = Some(bound);
+    }
+
+    /// The retry bound the model gets.
+    pub fn retry_bound(&self) -> u32 {
+        self.retry_bound.unwrap_or(DEFAULT_RETRY_BOUND)
+    }
+
     /// The UV calls the threads' firmware ops script (a set of [`uv::UvCall::bit`]).
     fn uv_scripted(&self) -> u32 {
         self.threads
@@ -972,6 +989,7 @@ impl Builder {
             uv_env: Default::default(),
             vm: Default::default(),
             spin_bound: self.spin_bound(),
+            retry_bound: self.retry_bound(),
             uv_scripted: self.uv_scripted(),
             guest,
             kvm: crate::world::KvmMmu::default(),

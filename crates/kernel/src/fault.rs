@@ -3,7 +3,6 @@
 
 use crate::config::{KernelFault, UserFault};
 use crate::prim::{acc, check_host_read, live};
-use crate::retry::MAX_FAULT_RETRIES;
 use crate::uv::UvState;
 use crate::vocab::properties::{self as prop, report, report_fatal};
 use crate::world::{MmId, PageId, PagePart as PP, PAGE_BYTES};
@@ -28,7 +27,10 @@ impl Cx {
         self.ctx
             .call("kernel_access", async move {
                 let _f = self.ctx.enter("copy_page");
-                for _ in 0..MAX_FAULT_RETRIES {
+                // The faulting instruction is re-executed after each 0x3d (no bound in the
+                // kernel); the loop carries nothing but its constants.
+                let lp = self.retry_loop("do_secure_storage_access (KERNEL_FAULT)");
+                while lp.head(0).await {
                     self.ctx.attempt_begin();
                     if self.cpu_touch(p, write).await {
                         return;
@@ -90,7 +92,6 @@ impl Cx {
                         return;
                     }
                 }
-                self.retry_bound("do_secure_storage_access").await;
             })
             .await
     }
@@ -106,7 +107,10 @@ impl Cx {
         self.ctx
             .call("user_access", async move {
                 let _f = self.ctx.enter("user access");
-                for _ in 0..MAX_FAULT_RETRIES {
+                // The faulting instruction is re-executed after each fault (no bound in the
+                // kernel); the loop carries nothing but its constants.
+                let lp = self.retry_loop("do_secure_storage_access (USER_FAULT)");
+                while lp.head(0).await {
                     self.ctx.attempt_begin();
                     let pte = self.read_pte(mm, vpn, "tlb lookup").await;
                     let usable = pte.present && !pte.invalid && (!write || pte.write);
@@ -163,7 +167,6 @@ impl Cx {
                             .await;
                     }
                 }
-                self.retry_bound("do_secure_storage_access").await;
             })
             .await
     }

@@ -1,7 +1,6 @@
 //! The page cache (mm/filemap.c) and the per-CPU LRU batches (mm/swap.c).
 
 use crate::prim::{acc, live};
-use crate::retry::MAX_RETRIES;
 use crate::world::{FileId, PageId, PagePart as PP};
 use crate::Cx;
 use explore::{Access, Accesses, Op};
@@ -16,7 +15,15 @@ impl Cx {
             .call("find_get_page", async move {
                 let _f = self.ctx.enter("find_get_page");
                 let slot = self.objs.slot(file, index);
-                for round in 0..MAX_RETRIES {
+                // `goto repeat` has no bound; the loop carries whether a round went before
+                // (the first failed get does not wait: it loads the slot again at once).
+                let lp = self.retry_loop("find_get_entry");
+                let mut first = true;
+                loop {
+                    if !lp.head(u64::from(!first)).await {
+                        return None;
+                    }
+                    let round_first = std::mem::replace(&mut first, false);
                     self.ctx.attempt_begin();
                     let p = self
                         .ctx
@@ -35,7 +42,7 @@ impl Cx {
                     };
                     if !got {
                         // Spins on the same slot until the count is no longer zero.
-                        if round > 0 {
+                        if !round_first {
                             self.park(&[self.objs.page(p, PP::Ref), slot]).await;
                         }
                         continue;
@@ -52,8 +59,6 @@ impl Cx {
                     }
                     self.put_page(p).await;
                 }
-                self.retry_bound("find_get_entry").await;
-                None
             })
             .await
     }

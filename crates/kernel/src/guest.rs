@@ -9,7 +9,6 @@ use crate::gmap::{Callback, Faultin};
 use crate::hook::{EAGAIN, EINVAL, ENXIO};
 use crate::import::UvCmd;
 use crate::prim::{acc, live};
-use crate::retry::MAX_RETRIES;
 use crate::uv::{UvCall, UvState};
 use crate::vocab::properties::{self as prop, report};
 use crate::world::{Expect, ExpectBy, MmId, PageId, PagePart as PP, PAGE_BYTES, PTRS_PER_PTE};
@@ -46,12 +45,17 @@ impl Cx {
                 let Some((mm, vpn)) = self.gmap_translate(gfn) else {
                     return;
                 };
-                // Rounds that count against the bound: a round whose access found the PTE
-                // changed since its translation (`Touch::Retry`) does not, since the
-                // hardware translates and accesses atomically — such a round and the next
-                // are one round of the hardware, whose access would have seen the new PTE.
-                let mut rounds = 0;
-                while rounds < MAX_RETRIES {
+                // SIE is re-entered after each fault (no bound in the kernel); the loop
+                // carries nothing but its constants. A round whose access found the PTE
+                // changed since its translation (`Touch::Retry`) is one round of the
+                // hardware with the next (it translates and accesses atomically): it does
+                // not pass the loop's head.
+                let lp = self.retry_loop("guest re-fault loop (PGM 0x3e)");
+                let mut head = true;
+                loop {
+                    if head && !lp.head(0).await {
+                        return;
+                    }
                     // One entry into SIE, as a call: it hands the loop only whether the
                     // access is over, or to go round again uncounted (so a finished attempt is
                     // summarised by that, and a restore passes over it whole).
@@ -111,11 +115,10 @@ impl Cx {
                         .await;
                     match round {
                         Round::Over => return,
-                        Round::Again => rounds += 1,
-                        Round::Uncounted => {}
+                        Round::Again => head = true,
+                        Round::Uncounted => head = false,
                     }
                 }
-                self.retry_bound("guest re-fault loop (PGM 0x3e)").await;
             })
             .await
     }
@@ -343,16 +346,16 @@ impl Cx {
                     let Some((mm, vpn)) = self.gmap_translate(g) else {
                         return EINVAL;
                     };
-                    let mut tries = 0;
+                    // The -EAGAIN loop of one page (no bound in the kernel): it carries
+                    // nothing but the page.
+                    let lp = self.retry_loop("kvm_s390_pv_unpack");
                     loop {
+                        if !lp.head(0).await {
+                            return EAGAIN;
+                        }
                         self.ctx.attempt_begin();
                         let rc = self.unpack_one(g, mm, vpn).await;
                         if rc == EAGAIN {
-                            if tries == MAX_RETRIES {
-                                self.retry_bound("kvm_s390_pv_unpack").await;
-                                return EAGAIN;
-                            }
-                            tries += 1;
                             let _g = self.ctx.enter(match self.cfg.import_flow {
                                 ImportFlow::NewGmap | ImportFlow::NewGmapTrylock => {
                                     "fatal_signal_pending"

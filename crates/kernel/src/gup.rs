@@ -9,7 +9,6 @@
 use crate::config::{FastPinGrab, SlowGrab};
 use crate::hook::{EFAULT, ENOMEM};
 use crate::prim::{acc, live};
-use crate::retry::MAX_RETRIES;
 use crate::uv::UvState;
 use crate::vocab::properties::{self as prop, report};
 use crate::world::{MmId, PageId, PagePart as PP, Pte, GUP_PIN_COUNTING_BIAS, PTRS_PER_PTE};
@@ -176,9 +175,18 @@ impl Cx {
                         refused = Some(vpn);
                         break;
                     }
-                    // faultin_page and the same page again; the model gives up with
-                    // -EFAULT after MAX_RETRIES faults that did not make the page usable.
-                    for _ in 0..MAX_RETRIES {
+                    // faultin_page and `goto retry`: the same page again, without a bound
+                    // (mm/gup.c: __get_user_pages, v5.7 … 6.12.118; only a fatal signal,
+                    // which the model has none of, ends it). The loop is entered per page:
+                    // what the earlier pages gave (the partial progress) is in the history
+                    // at its entry, so it carries nothing else.
+                    let lp = self.retry_loop("__get_user_pages (faultin_page, retry)");
+                    loop {
+                        if !lp.head(0).await {
+                            // Cut: the execution ends at the head's step.
+                            ret = EFAULT;
+                            break 'pages;
+                        }
                         match self.follow_page_pte(mm, vpn, req.foll, req.write).await {
                             Follow::Page(page) => {
                                 pages.push(Got { page, vpn });
@@ -196,8 +204,6 @@ impl Cx {
                             }
                         }
                     }
-                    ret = EFAULT;
-                    break;
                 }
                 self.mmap_read_unlock(mm).await;
                 if let Some(vpn) = refused {
@@ -698,8 +704,10 @@ impl Cx {
                     // removed from the cache meanwhile (truncated): unlock, put, and
                     // `goto retry_find` — the lookup again, inside `filemap_fault`.
                     Some((file, index)) => {
+                        // `retry_find` has no bound; the loop carries nothing.
                         let mut found = None;
-                        for _ in 0..MAX_RETRIES {
+                        let lp = self.retry_loop("filemap_fault (retry_find)");
+                        while lp.head(0).await {
                             let Some(p) = self.filemap_fault(file, index).await else {
                                 return EFAULT;
                             };
@@ -712,7 +720,7 @@ impl Cx {
                             self.put_page(p).await;
                         }
                         let Some(p) = found else {
-                            self.retry_bound("filemap_fault (retry_find)").await;
+                            // Cut at the head's step: the execution ends there.
                             return EFAULT;
                         };
                         p

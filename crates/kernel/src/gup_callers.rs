@@ -325,7 +325,9 @@ impl Cx {
         self.ctx
             .call("memfd_pin_folio", async move {
                 let _f = self.ctx.enter("memfd_pin_folios");
-                for _ in 0..crate::retry::MAX_RETRIES {
+                // The mapping re-check's `goto` has no bound; the loop carries nothing.
+                let lp = self.retry_loop("memfd_pin_folios");
+                while lp.head(0).await {
                     let p = {
                         let _g = self.ctx.enter("filemap_get_folios_contig");
                         self.filemap_fault(file, index).await?

@@ -171,6 +171,14 @@ impl explore::Model for KernelModel {
         }
     }
 
+    /// The lasso check's world: the whole world (not up to symmetry — the check compares
+    /// states of one execution), exported pages up to their nonces
+    /// ([`retry::lasso_world_hash`]).
+    fn lasso_world<H: Hasher>(&self, w: &World, h: &mut H) -> bool {
+        retry::lasso_world_hash(w, h);
+        true
+    }
+
     /// Up to a permutation of each symmetry group's members (so that the final states of a
     /// search with symmetry reduction compare with those of one without).
     fn state_hash(&self, w: &World) -> u64 {

@@ -37,7 +37,6 @@
 //!   `shmem_falloc` wait queue for faults into the hole is not modelled (a superset, as above).
 
 use crate::prim::{acc, live};
-use crate::retry::MAX_RETRIES;
 use crate::world::{FileId, MmId, PageId, PagePart as PP, World};
 use crate::Cx;
 use explore::{Access, ObjId, Op};
@@ -275,20 +274,21 @@ impl Cx {
                 }
                 // Pass 2: find_get_entries from `index`; restart from `start` until a
                 // lookup from the start finds nothing.
+                // The kernel's loop has no bound (`index = start; continue;` until a lookup
+                // from the start finds nothing, mm/truncate.c, 6.1.192 / 6.12.118); it carries
+                // the index it looks up from.
                 let mut index = start;
-                let mut rounds = 0;
+                let lp = self.retry_loop("truncate_inode_pages_range");
                 while index < end {
+                    if !lp.head(index as u64).await {
+                        return;
+                    }
                     let found = self.find_get_entries(file, index, end).await;
                     if found.is_empty() {
                         if index == start {
                             return;
                         }
                         index = start;
-                        rounds += 1;
-                        if rounds > MAX_RETRIES {
-                            self.retry_bound("truncate_inode_pages_range").await;
-                            return;
-                        }
                         continue;
                     }
                     for f in &found {
@@ -367,7 +367,9 @@ impl Cx {
     /// changed) → unlock, put, look up again.
     async fn filemap_get_folio_locked(&self, file: FileId, index: usize) -> Option<Found> {
         let _f = self.ctx.enter("__filemap_get_folio");
-        for _ in 0..MAX_RETRIES {
+        // `goto repeat` after a truncation: no bound; the loop carries nothing.
+        let lp = self.retry_loop("__filemap_get_folio");
+        while lp.head(0).await {
             let p = self.find_get_page(file, index).await?;
             let f = self.found(p, index).await;
             self.lock_page(f.head).await;
@@ -377,7 +379,6 @@ impl Cx {
             self.unlock_page(f.head).await;
             self.put_page(p).await;
         }
-        self.retry_bound("__filemap_get_folio").await;
         None
     }
 

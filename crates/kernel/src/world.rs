@@ -486,6 +486,9 @@ pub struct World {
     /// The bounded-waiting bound: busy answers a `uv_call` may spin through while it holds
     /// a spinlock or a frozen refcount (a set-up constant).
     pub spin_bound: u32,
+    /// Rounds a retry loop may go before the execution is cut (`--max-retries`; a set-up
+    /// constant; see `retry.rs`).
+    pub retry_bound: u32,
     /// The calls some firmware op of the scenario scripts (a set of [`UvCall::bit`]; a
     /// set-up constant): only their UVC steps declare the firmware environment's object.
     pub uv_scripted: u32,
@@ -635,6 +638,7 @@ clone_reusing!(World {
     uv_env,
     vm,
     spin_bound,
+    retry_bound,
     uv_scripted,
     guest,
     kvm,
@@ -759,6 +763,7 @@ impl World {
             uv_env,
             vm,
             spin_bound: _,  // a set-up constant
+            retry_bound: _, // a set-up constant
             uv_scripted: _, // a set-up constant
             guest,
             kvm,
@@ -844,8 +849,8 @@ impl World {
             .collect();
         let guest: Vec<_> = self.guest.iter().map(|g| (g.gfn, g.mm, g.vpn)).collect();
         format!(
-            "{mms:?} {files:?} {pipes:?} {guest:?} spin_bound {} uv_scripted {:#x}",
-            self.spin_bound, self.uv_scripted
+            "{mms:?} {files:?} {pipes:?} {guest:?} spin_bound {} retry_bound {} uv_scripted {:#x}",
+            self.spin_bound, self.retry_bound, self.uv_scripted
         )
     }
 

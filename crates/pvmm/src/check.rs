@@ -196,6 +196,9 @@ impl Plan {
                     if let Some(n) = a.common.max_spins {
                         s.set_max_spins(n);
                     }
+                    if let Some(n) = a.common.max_retries {
+                        s.set_max_retries(n);
+                    }
                     scenarios.push(s)
                 }
                 Err(e) => {
@@ -249,6 +252,7 @@ impl Plan {
             max_time_secs: a.max_time,
             max_memory_mib: a.max_memory,
             max_spins: a.common.max_spins,
+            max_retries: a.common.max_retries,
         }
     }
 
@@ -545,6 +549,10 @@ struct RunKey {
     /// same one (left out when not given, as in checkpoints written before it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     max_spins: Option<u32>,
+    /// `--max-retries`: the retry bound changes where executions are cut (left out when not
+    /// given, as in checkpoints written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_retries: Option<u32>,
 }
 
 /// Replays each reported property once and writes the trace files of violations; a trace

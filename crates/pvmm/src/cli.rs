@@ -163,6 +163,12 @@ pub struct Common {
     /// `[bounds] max_spins`, else 2).
     #[arg(long, value_name = "N")]
     pub max_spins: Option<u32>,
+    /// The retry bound: rounds a kernel retry loop may go round without the lasso check
+    /// seeing a state repeat before the execution is cut and the check's result becomes
+    /// incomplete (default: the scenario's `[bounds] max_retries`, else 32). A loop that can
+    /// go round for ever is a `livelock` long before (its cycle repeats a state).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_retries: Option<u32>,
 }
 
 #[derive(Args)]

@@ -75,6 +75,9 @@ pub fn run(a: ExplainArgs) -> u8 {
     if let Some(n) = a.common.max_spins {
         sc.set_max_spins(n);
     }
+    if let Some(n) = a.common.max_retries {
+        sc.set_max_retries(n);
+    }
     let presets = if a.common.kernels.is_empty() {
         sc.presets.clone()
     } else {

@@ -56,6 +56,9 @@ pub fn run(a: ReplayArgs) -> u8 {
         if let Some(n) = a.common.max_spins.or(tf.max_spins) {
             sc.set_max_spins(n);
         }
+        if let Some(n) = a.common.max_retries.or(tf.max_retries) {
+            sc.set_max_retries(n);
+        }
         let mut ov = tf.overrides.clone();
         ov.extend(overrides);
         let k = match sc.kernel(&tf.preset, &ov) {
@@ -91,6 +94,9 @@ pub fn run(a: ReplayArgs) -> u8 {
         };
         if let Some(n) = a.common.max_spins {
             sc.set_max_spins(n);
+        }
+        if let Some(n) = a.common.max_retries {
+            sc.set_max_retries(n);
         }
         let preset = a
             .common

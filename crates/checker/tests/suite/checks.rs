@@ -219,14 +219,12 @@ fn reduced_search_equals_naive_enumeration() {
                     props(&naive),
                     props(&full)
                 );
-                // An execution that ends at a fatal finding (retry-bound, BUG) leaves a world
-                // that depends on how far the others got; the reduced searches keep one
-                // representative of those ends, naive enumeration all of them.
+                // An execution that ends at a fatal finding (BUG) or that a retry bound cut
+                // leaves a world that depends on how far the others got; the reduced searches
+                // keep one representative of those ends, naive enumeration all of them.
                 let fatal = |c: &checker::Check| {
-                    c.outcome
-                        .reports
-                        .iter()
-                        .any(|r| ["retry-bound", "bug"].contains(&r.property))
+                    c.outcome.reports.iter().any(|r| r.property == "bug")
+                        || matches!(c.outcome.stopped_by, Some(explore::Bound::Retries(_)))
                 };
                 if !fatal(&naive) && !fatal(&full) {
                     assert!(

@@ -2,7 +2,7 @@
 //! [`Step`] (one visible operation), [`Call`] (a model function summarised by its value) and
 //! the call-stack guard [`Frame`].
 
-use super::shared::{CallEnd, Shared};
+use super::shared::{CallEnd, LoopFrame, RelMark, Shared};
 use super::{Op, StepEnv, Tid};
 use smallbox::smallbox;
 use std::future::Future;
@@ -59,6 +59,29 @@ impl<W> Ctx<W> {
         self.shared.slots.borrow_mut()[self.tid].attempt += 1;
     }
 
+    /// Enters a retry loop at `site` (a local marker, not a step): until the returned guard
+    /// is dropped, the thread is in the loop, and each round starts with
+    /// [`Loop::head`]. For the lasso check ([`super::Execution::lasso_key`]) the thread's local
+    /// state is then its history when it entered, the site, what the loop carries from round
+    /// to round (as of the latest head) and the chain of its steps since the latest head —
+    /// not its whole history, which grows with every round, so that a loop that goes round
+    /// with nothing changed shows as a repeated state. The loop's head must be in the
+    /// function that entered it, outside any [`Ctx::call`] that outlives a round.
+    pub fn loop_enter(&self, site: &'static str) -> Loop<'_, W> {
+        let id = self.shared.loop_ids.get() + 1;
+        self.shared.loop_ids.set(id);
+        let entry = self.shared.history.borrow()[self.tid];
+        self.shared.loops.borrow_mut()[self.tid].push(LoopFrame {
+            id,
+            site,
+            entry,
+            carried: 0,
+            rel: [0; 2],
+            heads: 0,
+        });
+        Loop { ctx: self, id }
+    }
+
     /// Runs a model function whose only output to its caller is its return value, and
     /// summarises it in the thread's history: once `f` returns, the steps it took are
     /// replaced by `name` and the hash of the value. The function's own locals (retry
@@ -80,6 +103,7 @@ impl<W> Ctx<W> {
             ctx: self,
             name,
             saved: None,
+            mark: None,
             idx: None,
             inner: f,
         }
@@ -102,6 +126,8 @@ pin_project_lite::pin_project! {
         ctx: &'a Ctx<W>,
         name: &'static str,
         saved: Option<[u64; 2]>,
+        // The thread's place in its innermost loop when the call started.
+        mark: Option<RelMark>,
         // Its index in the thread's call log (while recording).
         idx: Option<usize>,
         #[pin]
@@ -127,6 +153,7 @@ where
             None => {
                 let h = shared.history.borrow()[tid];
                 *this.saved = Some(h);
+                *this.mark = shared.rel_mark(tid);
                 if shared.record.get() {
                     let idx = {
                         let mut cpos = shared.cpos.borrow_mut();
@@ -149,6 +176,9 @@ where
                             shared.slots.borrow_mut()[tid].attempt = end.attempt;
                             shared.history.borrow_mut()[tid] =
                                 shared.hlog.borrow()[tid][end.hlog - 1];
+                            if shared.history_on.get() {
+                                shared.update_rel(tid, this.name, &r, *this.mark);
+                            }
                             return Poll::Ready(r);
                         }
                     } else {
@@ -162,7 +192,7 @@ where
         match this.inner.poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(r) => {
-                shared.update_history(tid, saved, this.name, &r);
+                shared.update_history(tid, saved, this.name, &r, *this.mark);
                 if let Some(idx) = *this.idx {
                     // Recording; a call open at the restored state returns only after the
                     // thread stepped on from there (not while it is fast-forwarded).
@@ -195,6 +225,43 @@ impl<W> Drop for Frame<'_, W> {
         if self.ctx.shared.tracing {
             if let Ok(mut slots) = self.ctx.shared.slots.try_borrow_mut() {
                 slots[self.ctx.tid].frames.pop();
+            }
+        }
+    }
+}
+
+/// A retry loop the thread is in (see [`Ctx::loop_enter`]); dropping it leaves the loop.
+pub struct Loop<'a, W> {
+    ctx: &'a Ctx<W>,
+    id: u64,
+}
+
+impl<W> Loop<'_, W> {
+    /// The head of a round: `carried` is a hash of everything the loop carries from one
+    /// round to the next *besides* a round counter (partial progress, a position, what an
+    /// earlier round read) — two rounds that start with equal `carried` and equal world go on
+    /// alike. Returns how many rounds went before this one (0 at the first head).
+    pub fn head(&self, carried: u64) -> u32 {
+        let mut loops = self.ctx.shared.loops.borrow_mut();
+        let f = loops[self.ctx.tid]
+            .iter_mut()
+            .rev()
+            .find(|f| f.id == self.id)
+            .expect("the head of a loop the thread is in");
+        f.carried = carried;
+        f.rel = [0; 2];
+        f.heads += 1;
+        self.ctx.shared.headed.set(true);
+        f.heads - 1
+    }
+}
+
+impl<W> Drop for Loop<'_, W> {
+    fn drop(&mut self) {
+        if let Ok(mut loops) = self.ctx.shared.loops.try_borrow_mut() {
+            let l = &mut loops[self.ctx.tid];
+            if l.last().is_some_and(|f| f.id == self.id) {
+                l.pop();
             }
         }
     }
@@ -233,7 +300,7 @@ where
                         .clone();
                     drop((ff, results));
                     let base = shared.history.borrow()[tid];
-                    shared.update_history(tid, base, op.name, &r);
+                    shared.update_history(tid, base, op.name, &r, None);
                     this.body = None;
                     return Poll::Ready(r);
                 }

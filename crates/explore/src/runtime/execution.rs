@@ -91,6 +91,9 @@ impl<W: 'static> Execution<W> {
             rewind: Cell::new(false),
             clog: RefCell::new((0..n).map(|_| Vec::new()).collect()),
             cpos: RefCell::new(vec![0; n]),
+            loops: RefCell::new((0..n).map(|_| Vec::new()).collect()),
+            loop_ids: Cell::new(0),
+            headed: Cell::new(false),
         });
         let mut names = Vec::with_capacity(n);
         let mut futures = Vec::with_capacity(n);
@@ -178,7 +181,9 @@ impl<W: 'static> Execution<W> {
         {
             let mut slots = self.shared.slots.borrow_mut();
             let mut history = self.shared.history.borrow_mut();
+            let mut loops = self.shared.loops.borrow_mut();
             for t in moved {
+                loops[t].clear();
                 slots[t].pending = None;
                 slots[t].frames.clear();
                 slots[t].attempt = 0;
@@ -422,6 +427,7 @@ impl<W: 'static> Execution<W> {
         self.shared.findings.borrow_mut().clear();
         self.shared.note.borrow_mut().clear();
         self.shared.slots.borrow_mut()[tid].stepping = pending.name;
+        self.shared.headed.set(false);
         let finished = self.poll(tid);
         self.remark(tid);
         if self.parking.on {
@@ -525,6 +531,86 @@ impl<W: 'static> Execution<W> {
                 fatal: false,
             }
         }
+    }
+
+    /// Whether the execution keeps no histories ([`Execution::set_lean`]): it has no lasso
+    /// check, and parked steps are judged by the search.
+    pub fn is_lean(&self) -> bool {
+        !self.shared.history_on.get()
+    }
+
+    /// Whether the thread of the last step passed a retry loop's head ([`super::Loop::head`])
+    /// after it, before registering its next operation. Every cycle of states contains such
+    /// a state (each thread that steps in a cycle comes back to the same place since its
+    /// latest head, so it passes a head in the cycle), so the lasso check keys only these.
+    pub fn passed_head(&self) -> bool {
+        self.shared.headed.get()
+    }
+
+    /// Whether thread `t` is in a retry loop ([`Ctx::loop_enter`]), and the innermost one's site.
+    pub fn loop_site(&self, t: Tid) -> Option<&'static str> {
+        if self.finished(t) {
+            return None;
+        }
+        self.shared.loops.borrow()[t].last().map(|f| f.site)
+    }
+
+    /// The lasso check's key of the present state: `world` feeds the whole world into the
+    /// hasher (false: the model has no lasso check); then per thread whether it finished, the
+    /// name of its registered operation, and its local state — in a retry loop, the loop's
+    /// part (its history when it entered the loop, the site, what the loop carries and the
+    /// chain since the latest head: see [`Ctx::loop_enter`]), else its whole history —, and
+    /// its parking bits ([`Execution::parking_state`]). `None` when no unfinished thread is in
+    /// a loop: such a state lies on no cycle (a thread that steps in a cycle must come back
+    /// to the same local state, which only a loop's part of it can).
+    ///
+    /// Two states with equal keys have the same future up to the loops' round counters
+    /// (the module contract: a thread's code depends only on what its steps returned, and a
+    /// loop's round depends on no more than what it carries and what it did since its head).
+    pub fn lasso_key(
+        &self,
+        world: impl FnOnce(&W, &mut crate::hash::Hasher128) -> bool,
+    ) -> Option<u128> {
+        use std::hash::Hasher;
+        if !self.shared.history_on.get()
+            || !(0..self.threads()).any(|t| self.loop_site(t).is_some())
+        {
+            return None;
+        }
+        let mut h = crate::hash::Hasher128::new(0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344);
+        if !world(&self.shared.world.borrow(), &mut h) {
+            return None;
+        }
+        let slots = self.shared.slots.borrow();
+        let loops = self.shared.loops.borrow();
+        let history = self.shared.history.borrow();
+        for t in 0..self.threads() {
+            let finished = self.finished(t);
+            h.write_u8(u8::from(finished));
+            if finished {
+                continue;
+            }
+            let name = slots[t].pending.as_ref().map_or("", |p| p.name);
+            h.write_u64(name.as_ptr() as u64 ^ ((name.len() as u64) << 48));
+            match loops[t].last() {
+                Some(f) => {
+                    h.write_u8(1);
+                    for w in [f.entry[0], f.entry[1], f.carried, f.rel[0], f.rel[1]] {
+                        h.write_u64(w);
+                    }
+                    h.write_u64(f.site.as_ptr() as u64 ^ ((f.site.len() as u64) << 48));
+                }
+                None => {
+                    h.write_u8(0);
+                    h.write_u64(history[t][0]);
+                    h.write_u64(history[t][1]);
+                }
+            }
+            if self.parking.on {
+                self.parking_words(t, |w| h.write_u64(w));
+            }
+        }
+        Some(h.finish128())
     }
 
     /// Runs `f` on the world (final checks, hashing).

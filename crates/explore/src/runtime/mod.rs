@@ -44,7 +44,7 @@ mod parking;
 mod restore;
 mod shared;
 
-pub use ctx::{Call, Ctx, Frame, Step};
+pub use ctx::{Call, Ctx, Frame, Loop, Step};
 pub use execution::{Execution, StepRecord};
 pub use machine::{machine, Machine};
 pub(crate) use model::end_findings;

@@ -41,6 +41,14 @@ pub trait Model {
     fn at_end(&self, world: &Self::World, out: &mut Vec<Finding>);
     /// A hash of the final state (used to compare searches).
     fn state_hash(&self, world: &Self::World) -> u64;
+    /// For the lasso check (a retry loop that can go round forever under weak fairness,
+    /// [`Ctx::loop_enter`]): feeds the *whole* world into `h` — everything a step reads, not
+    /// up to symmetry — and returns true; false (the default): the model has no lasso check,
+    /// and its loops end only at their own bounds.
+    fn lasso_world<H: std::hash::Hasher>(&self, world: &Self::World, h: &mut H) -> bool {
+        let _ = (world, h);
+        false
+    }
 }
 
 /// What an execution in which no thread is enabled reports at its end: the model's checks

@@ -147,6 +147,20 @@ impl<W> StepEnv<'_, W> {
             fatal: true,
         });
     }
+    /// A retry loop at `site` went round `rounds` times, its bound, without the lasso check
+    /// seeing a state repeat ([`super::Ctx::loop_enter`]): the execution is cut here — not a
+    /// violation ([`crate::RETRY_CUT`]); the search's result becomes incomplete
+    /// ([`crate::search::Bound::Retries`]).
+    pub fn cut_retry(&mut self, site: &str, rounds: u32) {
+        self.findings.push(Finding {
+            property: crate::RETRY_CUT,
+            severity: Severity::Observation,
+            message: format!(
+                "retry loop at {site} went round {rounds} times without repeating a state"
+            ),
+            fatal: true,
+        });
+    }
     /// Whether a trace is being recorded (notes are only built then).
     pub fn tracing(&self) -> bool {
         self.note.is_some()

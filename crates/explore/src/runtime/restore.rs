@@ -3,6 +3,7 @@
 //! a state whose resume points are in the world restored by rewinding and restarting the threads
 //! that moved ([`Execution::resume_moved`]).
 
+use super::shared::LoopFrame;
 use super::{Ctx, Execution, Pending, ThreadFn, ThreadFuture, Tid};
 
 /// A copy of an execution's state that [`Execution::restore`] brings back without replaying
@@ -19,6 +20,9 @@ pub struct Snapshot<W> {
     counts: Vec<usize>,
     /// Per thread, its registered operation (restored without running the thread).
     pending: Vec<Option<Pending<W>>>,
+    /// Per thread, the retry loops it was in (for the lasso key of a restored state whose
+    /// threads are not started yet; a fast-forward rebuilds the same).
+    loops: Vec<Vec<LoopFrame>>,
 }
 
 impl<W> Snapshot<W> {
@@ -149,6 +153,7 @@ impl<W: 'static> Execution<W> {
             parking: Vec::new(),
             counts: Vec::new(),
             pending: Vec::new(),
+            loops: Vec::new(),
         });
         let results = self.shared.results.borrow();
         let n = self.threads();
@@ -165,6 +170,11 @@ impl<W: 'static> Execution<W> {
         counts.extend(slots.iter().map(|s| s.attempt as usize));
         snap.pending.clear();
         snap.pending.extend(slots.iter().map(|s| s.pending.clone()));
+        let loops = self.shared.loops.borrow();
+        snap.loops.resize_with(n, Vec::new);
+        for (to, from) in snap.loops.iter_mut().zip(loops.iter()) {
+            to.clone_from(from);
+        }
         snap.world = Some(world);
         snap
     }
@@ -223,7 +233,9 @@ impl<W: 'static> Execution<W> {
             let mut hpos = self.shared.hpos.borrow_mut();
             let mut clog = self.shared.clog.borrow_mut();
             let mut cpos = self.shared.cpos.borrow_mut();
+            let mut loops = self.shared.loops.borrow_mut();
             for t in (0..n).filter(|&t| moved[t]) {
+                loops[t].clone_from(&snap.loops[t]);
                 results[t].truncate(snap.taken(t).0);
                 hlog[t].truncate(snap.hlen(t));
                 // Calls started after the state are gone; calls open at it (they returned
@@ -273,6 +285,7 @@ impl<W: 'static> Execution<W> {
     /// thread's step was visited already), and then the poll is saved.
     pub(super) fn materialize(&mut self, tid: Tid) {
         let f = self.lazy[tid].take().expect("a thread to materialize");
+        let loops = std::mem::take(&mut self.shared.loops.borrow_mut()[tid]);
         let (name, attempt, history) = {
             let slots = self.shared.slots.borrow();
             let p = slots[tid].pending.as_ref().map(|p| p.name);
@@ -310,6 +323,18 @@ impl<W: 'static> Execution<W> {
             history,
             "fast-forward of thread {tid} reached another history than the restored one"
         );
+        {
+            // The loop frames the restore set (the snapshot's), up to their ids.
+            let again = &self.shared.loops.borrow()[tid];
+            let same = |a: &super::shared::LoopFrame, b: &super::shared::LoopFrame| {
+                (a.site, a.entry, a.carried, a.rel, a.heads)
+                    == (b.site, b.entry, b.carried, b.rel, b.heads)
+            };
+            assert!(
+                again.len() == loops.len() && again.iter().zip(&loops).all(|(a, b)| same(a, b)),
+                "fast-forward of thread {tid} reached other retry loops than the restored ones"
+            );
+        }
         assert_eq!(
             self.shared.ffwd.borrow()[tid],
             self.shared.results.borrow()[tid].len(),

@@ -59,6 +59,42 @@ pub(super) struct Shared<W> {
     pub(super) clog: RefCell<Vec<Vec<Option<CallEnd>>>>,
     /// Per thread (while recording), how many calls its present future has started.
     pub(super) cpos: RefCell<Vec<usize>>,
+    /// Per thread, the retry loops it is in, innermost last (see [`super::Ctx::loop_enter`]).
+    pub(super) loops: RefCell<Vec<Vec<LoopFrame>>>,
+    /// The last loop-frame id handed out.
+    pub(super) loop_ids: Cell<u64>,
+    /// Whether the thread that stepped last passed a loop's head after the step (see
+    /// [`super::Execution::passed_head`]).
+    pub(super) headed: Cell<bool>,
+}
+
+/// A retry loop a thread is in ([`super::Ctx::loop_enter`]): what the lasso check
+/// ([`super::Execution::lasso_key`]) takes for the thread's local state instead of its whole
+/// history, which grows with every round.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(super) struct LoopFrame {
+    /// Tells the frame from one entered later at the same depth.
+    pub(super) id: u64,
+    /// The loop, as messages name it (the kernel function).
+    pub(super) site: &'static str,
+    /// The thread's history when it entered the loop.
+    pub(super) entry: [u64; 2],
+    /// The hash of what the loop carries from round to round, as of its latest head.
+    pub(super) carried: u64,
+    /// The history chain since the latest head (from zero at each head).
+    pub(super) rel: [u64; 2],
+    /// Heads passed so far.
+    pub(super) heads: u32,
+}
+
+/// Where a thread stood in its innermost loop when a [`super::Ctx::call`] started: the frame
+/// and its heads, with the chain since the head then (a call that returns in the same round
+/// is summarised into that chain as into the history).
+#[derive(Copy, Clone)]
+pub(super) struct RelMark {
+    id: u64,
+    heads: u32,
+    rel: [u64; 2],
 }
 
 /// How a recorded [`super::Ctx::call`] ended: the thread's position in the logs when it returned,
@@ -107,10 +143,12 @@ impl<W> Shared<W> {
         base: [u64; 2],
         name: &'static str,
         r: &R,
+        mark: Option<RelMark>,
     ) {
         if !self.history_on.get() {
             return;
         }
+        self.update_rel(tid, name, r, mark);
         if self.ffwd_on.get() {
             let mut pos = self.hpos.borrow_mut();
             if let Some(&h) = self.hlog.borrow()[tid].get(pos[tid]) {
@@ -130,6 +168,41 @@ impl<W> Shared<W> {
         if self.record.get() {
             self.hlog.borrow_mut()[tid].push(h);
         }
+    }
+}
+
+impl<W> Shared<W> {
+    /// Thread `tid`'s place in its innermost loop, for a call starting now.
+    pub(super) fn rel_mark(&self, tid: Tid) -> Option<RelMark> {
+        self.loops.borrow()[tid].last().map(|f| RelMark {
+            id: f.id,
+            heads: f.heads,
+            rel: f.rel,
+        })
+    }
+
+    /// Chains a step's or a returning call's `name` and result into the chain since the
+    /// head of thread `tid`'s innermost loop (a call: from where it started, when that was in
+    /// the same round of the same loop).
+    pub(super) fn update_rel<R: Hash>(
+        &self,
+        tid: Tid,
+        name: &'static str,
+        r: &R,
+        mark: Option<RelMark>,
+    ) {
+        let mut loops = self.loops.borrow_mut();
+        let Some(top) = loops[tid].last_mut() else {
+            return;
+        };
+        let mut base = top.rel;
+        if let Some(m) = mark {
+            if m.id == top.id && m.heads == top.heads {
+                base = m.rel;
+            }
+        }
+        mix(&mut base, name, value_hash(r));
+        top.rel = base;
     }
 }
 
@@ -182,7 +255,7 @@ impl<W> Shared<W> {
         drop((world, findings, note));
         let name = self.slots.borrow()[tid].stepping;
         let base = self.history.borrow()[tid];
-        self.update_history(tid, base, name, &r);
+        self.update_history(tid, base, name, &r, None);
         r
     }
 }

@@ -1,14 +1,17 @@
 //! Stateless exploration: dynamic partial-order reduction ([`Strategy::Dpor`]) and naive
 //! enumeration ([`Strategy::Naive`]), one depth-first driver.
 
+use super::lasso;
 use super::limits::{check_limits, RssGauge};
-use super::traces::{end_of_execution, finalize, record_findings, violated, Candidate};
+use super::traces::{
+    end_of_execution, finalize, offer, record_findings, report_of, violated, Candidate,
+};
 use super::{
     sleep_after, Bound, Bounds, Options, Outcome, Progress, PropertyReport, Stats, Strategy,
 };
 use crate::access::Accesses;
 use crate::runtime::{Execution, Model, Tid};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 /// A state on the current path.
@@ -29,6 +32,13 @@ struct Node {
     event: Option<Event>,
     /// Preemptions on the path to here.
     preemptions: u32,
+    /// The state's lasso key (`None`: not keyed; see `lasso.rs`).
+    lasso: Option<u128>,
+    /// The threads that may be explored from here: all, but at a state that closed a cycle
+    /// that is not weakly fair, only the threads the cycle ignored (the cycle's own threads
+    /// are explored from its first state, the same state; backtracking points that the race
+    /// analysis adds here later for them are left out too).
+    only: u64,
 }
 
 /// A step on the current path, for the race analysis.
@@ -96,6 +106,10 @@ struct Search<'b> {
     final_states: BTreeSet<u64>,
     cands: BTreeMap<&'static str, Candidate>,
     rss: RssGauge,
+    /// The lasso keys of the path's states, each with the first depth it has on the path.
+    lasso_at: HashMap<u128, usize>,
+    /// Executions cut by a model's retry bound ([`crate::RETRY_CUT`]).
+    retry_cuts: u64,
 }
 
 impl<'b> Search<'b> {
@@ -111,6 +125,8 @@ impl<'b> Search<'b> {
             final_states: BTreeSet::new(),
             cands: BTreeMap::new(),
             rss: RssGauge::default(),
+            lasso_at: HashMap::new(),
+            retry_cuts: 0,
         }
     }
 
@@ -123,6 +139,11 @@ impl<'b> Search<'b> {
         let mut schedule: Vec<Tid> = Vec::with_capacity(self.stack.len() + 16);
         if self.stack.is_empty() {
             self.stack.push(new_node(&ex, 0, 0));
+            self.lasso_at.clear();
+            if let Some(k) = lasso::key(model, &ex) {
+                self.stack[0].lasso = Some(k);
+                self.lasso_at.insert(k, 0);
+            }
         }
         for node in self.stack.iter().take(self.stack.len() - 1) {
             let tid = node.event.as_ref().expect("replayed node has an event").tid;
@@ -157,6 +178,9 @@ impl<'b> Search<'b> {
                 return None;
             }
             self.enter(ex, prev);
+            if self.close_lasso(model, ex, schedule) {
+                return None;
+            }
             if let Some(limit) = check_limits(self.bounds, &self.stats, self.start, &mut self.rss) {
                 return Some(limit);
             }
@@ -214,6 +238,12 @@ impl<'b> Search<'b> {
         self.stats.max_depth_seen = self.stats.max_depth_seen.max(schedule.len());
         if rec.findings.is_empty() {
             return true;
+        }
+        if let Some(f) = rec.findings.iter().find(|f| f.property == crate::RETRY_CUT) {
+            // A retry loop went round its bound without the lasso check seeing a state
+            // repeat: the execution is cut here (not a violation), the result incomplete.
+            self.retry_cuts += 1;
+            self.cut.get_or_insert(Bound::Retries(f.message.clone()));
         }
         let stack = &self.stack;
         record_findings(
@@ -275,6 +305,51 @@ impl<'b> Search<'b> {
         }
     }
 
+    /// The lasso check at the state just entered (see `lasso.rs`): records its key, and
+    /// when the key is that of an earlier state of the path, ends the execution — with a
+    /// `livelock` when the cycle between the two is weakly fair, else (pruned) with the
+    /// threads the cycle ignored to explore from here. True when the execution ended.
+    fn close_lasso<M: Model>(
+        &mut self,
+        model: &M,
+        ex: &Execution<M::World>,
+        schedule: &[Tid],
+    ) -> bool {
+        let depth = self.stack.len() - 1;
+        let Some(k) = lasso::key(model, ex) else {
+            return false;
+        };
+        self.stack[depth].lasso = Some(k);
+        let Some(&from) = self.lasso_at.get(&k) else {
+            self.lasso_at.insert(k, depth);
+            return false;
+        };
+        let cycle = &self.stack[from..=depth];
+        let stepped = cycle[..cycle.len() - 1]
+            .iter()
+            .map(|n| n.event.as_ref().expect("path event").tid)
+            .fold(0u64, |m, t| m | (1 << t));
+        let always = cycle.iter().fold(u64::MAX, |m, n| m & n.enabled);
+        match lasso::judge(stepped, always) {
+            Ok(()) => {
+                self.stats.executions += 1;
+                let f = lasso::finding(ex, stepped, depth - from);
+                offer(
+                    &mut self.cands,
+                    report_of(&f, schedule),
+                    schedule.to_vec(),
+                    true,
+                );
+            }
+            Err(ignored) => {
+                self.stats.pruned += 1;
+                self.stack[depth].backtrack |= ignored;
+                self.stack[depth].only = ignored;
+            }
+        }
+        true
+    }
+
     /// Backtracks to the deepest state with a thread still to explore and sets its event;
     /// false when there is none (the search is over).
     fn backtrack(&mut self) -> bool {
@@ -283,7 +358,7 @@ impl<'b> Search<'b> {
                 .checked_sub(1)
                 .and_then(|d| self.stack[d].event.as_ref().map(|e| e.tid));
             let top = &mut self.stack[depth];
-            let mut todo = top.backtrack & top.enabled & !(top.sleep_entry | top.done);
+            let mut todo = top.backtrack & top.enabled & top.only & !(top.sleep_entry | top.done);
             if let Some(maxp) = self.bounds.max_preemptions {
                 let over = todo & over_bound(top, prev, maxp);
                 if over != 0 {
@@ -296,6 +371,11 @@ impl<'b> Search<'b> {
                 top.done |= 1 << t;
                 set_event(&mut self.stack, t);
                 return true;
+            }
+            if let Some(k) = top.lasso {
+                if self.lasso_at.get(&k) == Some(&depth) {
+                    self.lasso_at.remove(&k);
+                }
             }
             self.stack.pop();
         }
@@ -311,6 +391,9 @@ impl<'b> Search<'b> {
             .map(|c| finalize(model, c))
             .collect();
         reports.sort_by(|a, b| a.property.cmp(b.property));
+        if let Some(Bound::Retries(what)) = &mut self.cut {
+            *what = format!("{} execution(s) cut: {what}", self.retry_cuts);
+        }
         Outcome {
             strategy,
             stats: self.stats,
@@ -369,6 +452,8 @@ fn new_node<W: 'static>(ex: &Execution<W>, sleep: u64, preemptions: u32) -> Node
         next: (0..n).map(|t| ex.next_accesses(t)).collect(),
         event: None,
         preemptions,
+        lasso: None,
+        only: u64::MAX,
     }
 }
 

@@ -20,6 +20,7 @@
 
 pub mod classes;
 mod dpor;
+pub(crate) mod lasso;
 mod limits;
 mod options;
 mod outcome;

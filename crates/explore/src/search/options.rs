@@ -71,11 +71,15 @@ pub enum Bound {
     MaxPreemptions(u32),
     /// [`Bounds::interrupt`] was set (SIGINT, SIGTERM).
     Interrupted,
+    /// A model's retry loop went round its bound of times without the lasso check seeing a
+    /// state repeat (a [`crate::RETRY_CUT`] finding): the execution was cut there. What the
+    /// finding said (the loop and the bound).
+    Retries(String),
 }
 
 impl Bound {
-    /// The kind of bound, one word: `depth`, `executions`, `time`, `memory`, `preemptions`
-    /// or `interrupted` (as in `incomplete (memory)`).
+    /// The kind of bound, one word: `depth`, `executions`, `time`, `memory`, `preemptions`,
+    /// `interrupted` or `retries` (as in `incomplete (memory)`).
     pub fn kind(&self) -> &'static str {
         match self {
             Bound::MaxDepth(_) => "depth",
@@ -84,6 +88,7 @@ impl Bound {
             Bound::MaxMemoryMib(_) | Bound::MaxAddressSpaceMib(_) => "memory",
             Bound::MaxPreemptions(_) => "preemptions",
             Bound::Interrupted => "interrupted",
+            Bound::Retries(_) => "retries",
         }
     }
 }
@@ -98,6 +103,7 @@ impl std::fmt::Display for Bound {
             Bound::MaxAddressSpaceMib(m) => write!(f, "max-memory={m}MiB (address space)"),
             Bound::MaxPreemptions(p) => write!(f, "max-preemptions={p}"),
             Bound::Interrupted => f.write_str("interrupted (SIGINT/SIGTERM)"),
+            Bound::Retries(what) => write!(f, "{what}; raise --max-retries"),
         }
     }
 }

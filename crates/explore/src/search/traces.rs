@@ -275,6 +275,10 @@ pub(super) fn offer_found(
     full: &[Tid],
     at_end: bool,
 ) {
+    if f.property == crate::RETRY_CUT {
+        // Not a property: the search counts the cut (its result is incomplete).
+        return;
+    }
     if let Some(c) = cands.get_mut(f.property) {
         let steps = trace.len();
         if steps > c.report.steps

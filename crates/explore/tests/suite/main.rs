@@ -5,6 +5,7 @@
 mod classes;
 mod common;
 mod fast_forward;
+mod lasso;
 mod parking_key;
 mod resume_moved;
 mod stateful;

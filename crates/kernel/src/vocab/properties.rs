@@ -97,10 +97,7 @@ properties! {
         "the explorer: every unfinished thread blocked";
     LIVELOCK = explore::LIVELOCK, "livelock", Violation,
         "a retry loop must be able to make progress",
-        "the explorer: every unfinished thread parked in a retry nothing can change (weak fairness)";
-    RETRY_BOUND = "retry-bound", "retry", Violation,
-        "a retry loop must end within its bound",
-        "retry.rs: retry_bound (a loop that went round its bound, each time after a change)";
+        "the explorer: every unfinished thread parked in a retry nothing can change, or a retry loop's weakly fair cycle (the lasso check, retry.rs: Retry::head)";
     GUEST_KILLED = "guest-killed", "killed", Violation,
         "the VMM must not get SIGSEGV",
         "fault.rs: sigsegv (guest.rs: -EINVAL from the import, gmap_fault failing; the 0x3d user handler)";

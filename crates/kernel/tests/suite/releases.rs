@@ -421,7 +421,7 @@ fn the_import_precondition_holds_under_its_locks_only() {
 /// From d8dfda5af0be (v6.14) the PGM 0x3e handler follows the import's `-ENXIO` (a PTE that
 /// is not writable: `make_hva_secure`'s `pte_write` check) with a write fault; a guest load
 /// through a read-only PTE is then imported. Without it (`enxio_write_fault=false`) the guest
-/// re-faults for ever: retry-bound.
+/// re-faults for ever: a livelock (nothing another thread does can end it).
 #[test]
 fn the_0x3e_handler_write_faults_on_enxio() {
     let threads = || vec![("vcpu", ops(vec![load(0)]))];
@@ -436,7 +436,7 @@ fn the_0x3e_handler_write_faults_on_enxio() {
         threads(),
         with("v6.14", &[("enxio_write_fault", "false")]),
     );
-    assert!(violated(&explore_all(&m)).contains(&"retry-bound"));
+    assert!(violated(&explore_all(&m)).contains(&"livelock"));
 }
 
 /// fs/splice.c: splice_from_pipe_next: splice from an empty pipe waits while another task

@@ -10,8 +10,11 @@ use super::symmetry::{canon, groups_of, uncanon, Canon, Perm};
 use super::visited::{Handle, Visit, Visited};
 use super::{StateKey, StatefulOptions, StatefulOutcome};
 use crate::runtime::Tid;
+use crate::search::lasso;
 use crate::search::limits::{check_limits, RssGauge};
-use crate::search::traces::{end_of_execution, finalize, offer, offer_found, violated, Candidate};
+use crate::search::traces::{
+    end_of_execution, finalize, offer, offer_found, report_of, violated, Candidate,
+};
 use crate::search::{Bound, Bounds, Options, Outcome, Progress, PropertyReport, Stats, Strategy};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -40,6 +43,8 @@ pub(super) struct SharedState<'m, M> {
     stop: AtomicBool,
     stopped_by: Mutex<Option<Bound>>,
     cut: Mutex<Option<Bound>>,
+    /// Executions cut by a model's retry bound ([`crate::RETRY_CUT`]).
+    retry_cuts: AtomicU64,
     start: Instant,
     /// Executions of all workers (for the limits; the visited set counts the states).
     executions: AtomicU64,
@@ -128,6 +133,7 @@ impl<'m, M: StateKey + Sync> SharedState<'m, M> {
             stop: AtomicBool::new(false),
             stopped_by: Mutex::new(None),
             cut: Mutex::new(None),
+            retry_cuts: AtomicU64::new(0),
             start,
             executions: AtomicU64::new(0),
             seen: seen.cloned(),
@@ -161,7 +167,11 @@ impl<'m, M: StateKey + Sync> SharedState<'m, M> {
             .collect();
         reports.sort_by(|a, b| a.property.cmp(b.property));
         let stopped_by = self.stopped_by.lock().expect("lock").clone();
-        let cut = self.cut.lock().expect("lock").clone();
+        let mut cut = self.cut.lock().expect("lock").clone();
+        if let Some(Bound::Retries(what)) = &mut cut {
+            let n = self.retry_cuts.load(Ordering::Relaxed);
+            *what = format!("{n} execution(s) cut: {what}");
+        }
         let learned = std::mem::take(&mut *self.learned.lock().expect("lock"));
         let limited = stopped_by.is_some();
         let outcome = Outcome {
@@ -276,16 +286,24 @@ fn run_task<M: StateKey + Sync>(
     let mut frames: Vec<Frame> = Vec::new();
     stack.clear();
     let mut at_state = true;
+    // The lasso check on this worker's path (see `lasso.rs`): the keys of the path's states.
+    let mut lasso = lasso::Path::default();
+    lasso.arrive(sh.model, &live.ex, &[]);
     if let Some((_, parent)) = path.split_last() {
-        for &t in parent {
+        for (i, &t) in parent.iter().enumerate() {
             live.step(t);
             out.stats.steps += 1;
+            lasso.arrive(sh.model, &live.ex, &parent[..=i]);
         }
         if take(sh, &mut live, &path, out) {
             return;
         }
     }
-    if let Some(f) = arrive(sh, vis, &live, &path, task.sleep, stack, out) {
+    let only = match closes(sh, &mut lasso, &live, &path, out) {
+        Some(only) => only,
+        None => return,
+    };
+    if let Some(f) = arrive(sh, vis, &live, &path, task.sleep, only, stack, out) {
         frames.push(f);
     }
     while let Some(top) = frames.last_mut() {
@@ -316,12 +334,39 @@ fn run_task<M: StateKey + Sync>(
         if take(sh, &mut live, &path, out) {
             continue;
         }
-        if let Some(f) = arrive(sh, vis, &live, &path, sleep, stack, out) {
+        lasso.truncate(path.len());
+        let Some(only) = closes(sh, &mut lasso, &live, &path, out) else {
+            continue;
+        };
+        if let Some(f) = arrive(sh, vis, &live, &path, sleep, only, stack, out) {
             frames.push(f);
             at_state = true;
         }
         if !pace.tick(sh, out, vis, path.len()) {
             break;
+        }
+    }
+}
+
+/// The lasso check at the state the live execution arrived at by `path`: `None` when it
+/// closes a weakly fair cycle (a `livelock`, reported; the execution ends), else the threads
+/// to explore from it — those a cycle it closes ignored (the cycle proviso, see `lasso.rs`),
+/// or all (`Some(None)`).
+fn closes<M: StateKey + Sync>(
+    sh: &SharedState<'_, M>,
+    lasso: &mut lasso::Path,
+    live: &Live<M::World>,
+    path: &[Tid],
+    out: &mut WorkerOut,
+) -> Option<Option<u64>> {
+    match lasso.arrive(sh.model, &live.ex, path) {
+        lasso::Closed::No => Some(None),
+        lasso::Closed::Unfair(ignored) => Some(Some(ignored)),
+        lasso::Closed::Fair(f) => {
+            out.stats.executions += 1;
+            sh.executions.fetch_add(1, Ordering::Relaxed);
+            offer(&mut out.cands, report_of(&f, path), path.to_vec(), true);
+            None
         }
     }
 }
@@ -467,6 +512,16 @@ fn take<M: StateKey + Sync>(
     stats.transitions += 1;
     check_table(sh, tid, &rec);
     for f in &rec.findings {
+        if f.property == crate::RETRY_CUT {
+            // A retry loop went round its bound: the execution is cut here (this search
+            // runs no lasso check: its keys hold whole histories, so a loop's rounds are
+            // different states), the result incomplete.
+            sh.retry_cuts.fetch_add(1, Ordering::Relaxed);
+            sh.cut
+                .lock()
+                .expect("lock")
+                .get_or_insert(Bound::Retries(f.message.clone()));
+        }
         offer_found(cands, f, path, path, false);
     }
     if rec.findings.iter().any(|f| f.fatal) {
@@ -517,6 +572,7 @@ fn arrive<M: StateKey + Sync>(
     live: &Live<M::World>,
     path: &[Tid],
     sleep: u64,
+    only: Option<u64>,
     stack: &mut Stack<M::World>,
     out: &mut WorkerOut,
 ) -> Option<Frame> {
@@ -537,6 +593,12 @@ fn arrive<M: StateKey + Sync>(
     if let Some(set) = safe_set(sh, live, enabled, &canon_.perm) {
         out.stats.safe_steps += 1;
         x.todo &= set;
+    }
+    if let Some(ignored) = only {
+        // The state closes a cycle that is not weakly fair: the cycle's own threads are
+        // explored from its first state (the same state up to the loops' round counts).
+        out.stats.pruned += 1;
+        x.todo &= ignored;
     }
     if x.todo == 0 && enabled != 0 {
         out.stats.pruned += 1;
