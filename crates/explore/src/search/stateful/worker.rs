@@ -287,9 +287,11 @@ fn run_task<M: StateKey + Sync>(
     stack.clear();
     let mut at_state = true;
     // The lasso check on this worker's path (see `lasso.rs`): the keys of the path's states.
+    // Each state of the path is recorded once: the replayed ones here (the initial state
+    // first), the task's own state by `closes` below.
     let mut lasso = lasso::Path::default();
-    lasso.arrive(sh.model, &live.ex, &[]);
     if let Some((_, parent)) = path.split_last() {
+        lasso.arrive(sh.model, &live.ex, &[]);
         for (i, &t) in parent.iter().enumerate() {
             live.step(t);
             out.stats.steps += 1;
@@ -566,6 +568,7 @@ fn share<M, W>(sh: &SharedState<'_, M>, frames: &mut [Frame], stack: &Stack<W>, 
 
 /// The search arrives at the live execution's state with sleep set `sleep`: records it, and
 /// returns the frame of transitions to explore from it (if any).
+#[allow(clippy::too_many_arguments)]
 fn arrive<M: StateKey + Sync>(
     sh: &SharedState<'_, M>,
     vis: &mut Handle<'_>,
