@@ -141,12 +141,24 @@ impl Cx {
                         }
                     }
                 }
-                if !live(e, p, name) {
-                    return;
-                }
+                // A put on a freed page is a use-after-free, and it still does what the
+                // kernel's atomic decrement does to the freed `struct page`: the count goes
+                // down (as `get_page` on a freed page takes it up), but nothing is freed
+                // again. (Skipping the decrement made every get/put round of a retry loop on
+                // a freed page grow the count, a state that never repeats: the lasso check
+                // could not close the loop and the search was cut, incomplete.)
+                let freed = !live(e, p, name);
                 let w = &mut *e.world;
                 let h = w.folio(p);
                 let pg = &mut w.pages[h];
+                if freed {
+                    let before = pg.refcount;
+                    pg.refcount -= n;
+                    pg.extra -= n;
+                    let after = pg.refcount;
+                    e.note(|| format!("P{p} refcount {before} -> {after} (a freed page)"));
+                    return;
+                }
                 let before = pg.refcount;
                 pg.refcount -= n;
                 pg.extra -= n;
