@@ -287,9 +287,11 @@ fn run_task<M: StateKey + Sync>(
     stack.clear();
     let mut at_state = true;
     // The lasso check on this worker's path (see `lasso.rs`): the keys of the path's states.
+    // The root state is recorded here only when the task's path leads away from it: a task
+    // at the root itself arrives there once, through `closes` below.
     let mut lasso = lasso::Path::default();
-    lasso.arrive(sh.model, &live.ex, &[]);
     if let Some((_, parent)) = path.split_last() {
+        lasso.arrive(sh.model, &live.ex, &[]);
         for (i, &t) in parent.iter().enumerate() {
             live.step(t);
             out.stats.steps += 1;
