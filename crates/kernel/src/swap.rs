@@ -144,11 +144,12 @@ impl Cx {
                     self.folio_putback_lru(p, true).await;
                     return None;
                 }
-                if !self.folio_test_swapcache(p).await {
-                    if self.folio_maybe_dma_pinned(p).await || !self.add_to_swap(p).await {
-                        self.folio_putback_lru(p, true).await;
-                        return None;
-                    }
+                // Not yet in the swap cache: a maybe-pinned folio is kept, else added.
+                if !self.folio_test_swapcache(p).await
+                    && (self.folio_maybe_dma_pinned(p).await || !self.add_to_swap(p).await)
+                {
+                    self.folio_putback_lru(p, true).await;
+                    return None;
                 }
                 if self.folio_mapped(p).await {
                     let _t = self.ctx.enter("try_to_unmap");
