@@ -104,9 +104,9 @@ fn three_passes_age_write_out_and_free() {
     }
 }
 
-/// A page under writeback is left alone by the next pass (PG_reclaim, activated), and a
-/// pass over a page still on the per-CPU LRU batch does not isolate it: a fresh fault's
-/// page (`do_anonymous_page` → `lru_cache_add`) is not reclaimed before a drain.
+/// A fresh fault's page (`do_anonymous_page` → `lru_cache_add`) sits on the per-CPU LRU
+/// batch: `folio_test_clear_lru` finds it off the LRU and the pass puts it back untouched
+/// (no swap slot, the PTE kept); after `lru_add_drain` three passes swap it out.
 #[test]
 fn a_page_on_the_lru_batch_is_not_isolated() {
     let mut b = Builder::new();
@@ -121,30 +121,47 @@ fn a_page_on_the_lru_batch_is_not_isolated() {
         pte_write: true,
     })
     .expect("map");
-    b.guest(GuestSpec {
-        gfn: 0,
-        mm: qemu,
-        vpn: 0,
-        secure: false,
-        shared: false,
-        data: None,
-        image: false,
-    })
-    .expect("guest");
     b.spare_frames(2).expect("spares");
-    let m = model(
-        b,
+    let fault_in = || {
         vec![
-            ("vcpu", ops(vec![guest(Some(0x5a))])),
-            ("kswapd", ops(vec![reclaim(), reclaim(), reclaim()])),
-        ],
-        kernel("v6.12"),
-    );
-    let (steps, w) = run_in_order(&m);
-    assert_eq!(findings(&steps), Vec::<&str>::new());
-    // The vCPU's import drained the batch (-EBUSY), so the page is on the LRU: reclaim runs.
-    assert_eq!(w.mms[QEMU].pte(0).swp, Some(Swp::Swap { slot: 0 }));
-    assert_eq!(count(&steps, "add_to_swap_cache"), 1);
+            ThreadOp::Gup {
+                mm: QEMU,
+                vpn: 0,
+                flags: kernel::vocab::ops::GupFlags(kernel::vocab::ops::GupFlags::FOLL_GET),
+                fast: false,
+                write: true,
+                nr_pages: 1,
+            },
+            ThreadOp::Put {},
+        ]
+    };
+    for drain in [false, true] {
+        let mut qemu_ops = fault_in();
+        if drain {
+            qemu_ops.push(ThreadOp::LruDrain {});
+        }
+        let m = model(
+            b.clone(),
+            vec![
+                ("qemu", ops(qemu_ops)),
+                ("kswapd", ops(vec![reclaim(), reclaim(), reclaim()])),
+            ],
+            kernel("v6.12"),
+        );
+        let (steps, w) = run_in_order(&m);
+        assert_eq!(findings(&steps), Vec::<&str>::new());
+        if drain {
+            assert_eq!(w.mms[QEMU].pte(0).swp, Some(Swp::Swap { slot: 0 }));
+            assert_eq!(count(&steps, "add_to_swap_cache"), 1);
+        } else {
+            assert_eq!(count(&steps, "add_to_swap_cache"), 0);
+            assert!(steps
+                .iter()
+                .any(|s| s.name == "folio_test_clear_lru" && s.note.contains("LRU batch")));
+            let pte = w.mms[QEMU].pte(0);
+            assert!(pte.present && pte.page == Some(P0), "{pte:?}");
+        }
+    }
 }
 
 /// The fault back after the page was swapped out and freed, per `anon_reuse` era: the guest
@@ -301,4 +318,104 @@ fn swap_with_zap_or_migrate_is_refused() {
             .expect("alone it builds");
         assert!(b.thread("a", ops(vec![other])).is_err());
     }
+}
+
+/// Two faults on one swap entry (a GUP of QEMU's and the vCPU's): the GUP's fault reads the
+/// page into the swap cache and holds it locked for the read; the vCPU's fault finds it there
+/// (`swap_cache_get_folio`: a reference, no second read), sleeps on the folio lock, and once
+/// the GUP's fault has mapped it finds the PTE changed (`pte_same` fails: `out_nomap`, its
+/// reference put, the fault returns 0). While the GUP holds its reference the import cannot
+/// freeze the page (expected: mapcount + the swap cache); after the put it imports and the
+/// guest reads its data back.
+#[test]
+fn a_second_fault_finds_the_page_in_the_swap_cache() {
+    use explore::{Execution, Model};
+    use kernel::vocab::ops::GupFlags;
+    let gup = ops(vec![
+        ThreadOp::Gup {
+            mm: QEMU,
+            vpn: 0,
+            flags: GupFlags(GupFlags::FOLL_GET),
+            fast: false,
+            write: false,
+            nr_pages: 1,
+        },
+        ThreadOp::Put {},
+    ]);
+    let m = model(
+        anon_page(true),
+        vec![
+            ("kswapd", ops(vec![reclaim(), reclaim(), reclaim()])),
+            ("qemu", gup),
+            ("vcpu", ops(vec![guest(None)])),
+        ],
+        kernel("v6.12"),
+    );
+    let mut ex = Execution::start(m.instance(), true);
+    let mut step = |ex: &mut Execution<_>, t: usize| {
+        let r = ex.step(t);
+        assert!(r.findings.is_empty(), "{}: {:?}", r.name, r.findings);
+        r
+    };
+    while !ex.finished(0) {
+        step(&mut ex, 0);
+    }
+    // The GUP's fault: up to the new page in the swap cache, locked for the read.
+    while !ex.with_world(|w| w.swap[0].cache.is_some()) {
+        step(&mut ex, 1);
+    }
+    let p = ex.with_world(|w| w.swap[0].cache.expect("cached"));
+    let mut hit = false;
+    while ex.enabled(2) {
+        let r = step(&mut ex, 2);
+        hit |= r.name == "xas_load" && r.note.contains(&format!("-> P{p}"));
+    }
+    assert!(hit, "the vCPU's fault found the page in the swap cache");
+    assert!(!ex.finished(2), "it sleeps on the folio lock");
+    ex.with_world(|w| {
+        assert_eq!(w.pages[p].locked_by, Some(1));
+        assert_eq!(
+            w.pages[p].refcount,
+            w.accounted_refs(p),
+            "the lookup's reference held"
+        );
+    });
+    // The GUP's fault maps the page and its grab holds a reference (the PTE lock released);
+    // not the put yet.
+    let held = |w: &kernel::World| {
+        w.mms[QEMU].pte(0).present
+            && w.held[1].iter().any(|h| h.page == p)
+            && w.mms[QEMU].ptl_held.is_empty()
+    };
+    while !ex.with_world(held) {
+        step(&mut ex, 1);
+    }
+    let mut nomap = false;
+    while ex.enabled(2) && !ex.finished(2) {
+        let r = step(&mut ex, 2);
+        nomap |= r.name == "pte_same" && r.note.contains(&format!("pte -> P{p}"));
+    }
+    assert!(
+        nomap,
+        "the vCPU's fault saw the PTE changed under the PTE lock"
+    );
+    ex.with_world(|w| {
+        assert_ne!(
+            w.uv[p].state,
+            UvState::Secure { guest: 0, gfn: 0 },
+            "not imported while the GUP holds its reference"
+        );
+        assert!(w.pages[p].swapcache);
+    });
+    while !ex.finished(1) {
+        step(&mut ex, 1);
+    }
+    while !ex.finished(2) {
+        step(&mut ex, 2);
+    }
+    ex.with_world(|w| {
+        assert!(matches!(w.uv[p].state, UvState::Secure { gfn: 0, .. }));
+        assert_eq!(w.pages[p].data, [0x11; PAGE_BYTES]);
+        assert_eq!(w.pages[p].refcount, w.accounted_refs(p));
+    });
 }
