@@ -352,7 +352,7 @@ fn a_second_fault_finds_the_page_in_the_swap_cache() {
         kernel("v6.12"),
     );
     let mut ex = Execution::start(m.instance(), true);
-    let mut step = |ex: &mut Execution<_>, t: usize| {
+    let step = |ex: &mut Execution<_>, t: usize| {
         let r = ex.step(t);
         assert!(r.findings.is_empty(), "{}: {:?}", r.name, r.findings);
         r
