@@ -419,3 +419,40 @@ fn a_second_fault_finds_the_page_in_the_swap_cache() {
         assert_eq!(w.pages[p].refcount, w.accounted_refs(p));
     });
 }
+
+/// A write fault on a page still in the swap cache (written out, not yet freed: two passes):
+/// the lookup finds it (no read), and with only the cache's and the lookup's references
+/// (`folio_ref_count == 2`) `should_try_to_free_swap` holds: `folio_free_swap` deletes it
+/// from the swap cache (the slot's swap count is gone after `swap_free`) and it is mapped
+/// writable — v6.12 (`anon-exclusive`) and v5.18 (`free-swap`, writable at count 1 after the
+/// free) alike; v5.7's `reuse_swap_page` deletes it too.
+#[test]
+fn a_write_fault_frees_the_swap_cache_of_a_page_found_there() {
+    for k in ["v6.12", "v5.18", "v5.7"] {
+        let m = model(
+            anon_page(true),
+            vec![
+                ("kswapd", ops(vec![reclaim(), reclaim()])),
+                ("vcpu", ops(vec![guest(Some(0x22))])),
+            ],
+            kernel(k),
+        );
+        let (steps, w) = run_in_order(&m);
+        assert_eq!(findings(&steps), Vec::<&str>::new(), "{k}");
+        assert_eq!(
+            position(&steps, "dma_write (swap read)"),
+            None,
+            "{k}: no read"
+        );
+        let map = steps
+            .iter()
+            .find(|s| s.name == "do_swap_page: set_pte_at")
+            .expect("swapped in");
+        assert!(map.note.contains("writable"), "{k}: {}", map.note);
+        assert_eq!(w.mms[QEMU].pte(0).page, Some(P0), "{k}: the same page");
+        assert!(!w.pages[P0].swapcache, "{k}: deleted from the swap cache");
+        assert!(w.swap[0].is_free(), "{k}: the slot is free");
+        assert_eq!(w.pages[P0].data, [0x22; PAGE_BYTES], "{k}");
+        assert_eq!(w.pages[P0].refcount, w.accounted_refs(P0), "{k}");
+    }
+}
