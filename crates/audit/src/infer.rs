@@ -500,6 +500,32 @@ const RECOGNIZERS: &[Recognizer] = &[
             v("false", &["pass > 2"], &["try_to_unmap_flush("]),
         ],
     },
+    // mm/memory.c: do_wp_page on an anonymous page: reuse an exclusive page (6c287605fd56),
+    // free the swap cache then check the count (53a05ad9f21d), reuse at page_count 1
+    // (09854ba94c6a), or reuse_swap_page.
+    Recognizer {
+        switch: "anon_reuse",
+        files: &["mm/memory.c"],
+        funcs: &["do_wp_page"],
+        variants: &[
+            v("anon-exclusive", &["PageAnonExclusive("], &[]),
+            v("free-swap", &["try_to_free_swap("], &["PageAnonExclusive("]),
+            v(
+                "reuse-swap-page",
+                &["reuse_swap_page("],
+                &["PageAnonExclusive("],
+            ),
+            v(
+                "page-count",
+                &["page_count(page) != 1"],
+                &[
+                    "PageAnonExclusive(",
+                    "try_to_free_swap(",
+                    "reuse_swap_page(",
+                ],
+            ),
+        ],
+    },
     // arch/s390/kvm/kvm-s390.c: vcpu_post_run_handle_fault (d8dfda5af0be) acts on -ENXIO
     // with a write fault, or only on -EINVAL.
     Recognizer {

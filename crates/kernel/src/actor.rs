@@ -251,6 +251,7 @@ async fn run_op(cx: &Cx, call: &OpCall, batches: &mut Batches) -> bool {
                 punch_hole,
             } => cx.truncate(file, index, pages, punch_hole).await,
             ThreadOp::Migrate { mm, vpn, sync } => cx.migrate(mm, vpn, sync).await,
+            ThreadOp::ReclaimAnon { mm, vpn } => cx.shrink_anon(mm, vpn).await,
         }
     }
     true

@@ -527,6 +527,7 @@ impl Builder {
                 format!("thread `{name}` has no ops: a thread does at least one thing"),
             ));
         }
+        self.check_swap_combination(&ops)?;
         let mut busy = self.uv_busy_total();
         let mut held = 0usize;
         for (i, c) in ops.iter().enumerate() {
@@ -745,6 +746,19 @@ impl Builder {
         {
             self.check_truncate(file, index, pages, punch_hole)?;
         }
+        if let ThreadOp::ReclaimAnon { mm, vpn } = *op {
+            let anon = self
+                .maps
+                .iter()
+                .any(|m| m.mm == mm && m.vpn == vpn && matches!(m.backing, Backing::Anon));
+            if !anon {
+                return Err(BuildError::new(
+                    "vpn",
+                    "`reclaim-anon` swaps out an anonymous page: map this vpn with `anon = true` \
+                     (a page-cache folio is `reclaim`'s)",
+                ));
+            }
+        }
         if let ThreadOp::Migrate { mm, vpn, .. } = *op {
             let anon = self
                 .maps
@@ -826,6 +840,53 @@ impl Builder {
             }
         }
         total
+    }
+
+    /// `reclaim-anon` beside `zap` or `migrate`: the model's MADV_DONTNEED clears only
+    /// present PTEs (`zap_pte_range`'s `free_swap_and_cache` of a swap entry is not
+    /// modelled) and its migration handles only folios outside the swap cache
+    /// (`folio_migrate_mapping`'s freeze of a swap-cache folio is not modelled): refused
+    /// rather than modelled wrong.
+    fn check_swap_combination(&self, ops: &[OpCall]) -> Result<(), BuildError> {
+        let all = || {
+            self.threads
+                .iter()
+                .flat_map(|(_, o)| o)
+                .chain(ops)
+                .map(|c| &c.op)
+        };
+        if !all().any(|o| matches!(o, ThreadOp::ReclaimAnon { .. })) {
+            return Ok(());
+        }
+        if let Some(o) =
+            all().find(|o| matches!(o, ThreadOp::Zap { .. } | ThreadOp::Migrate { .. }))
+        {
+            return Err(BuildError::new(
+                "op",
+                format!(
+                    "`reclaim-anon` with `{}` in one scenario is not modelled (the zap of a \
+                     swap entry and the migration of a swap-cache folio are not)",
+                    o.spec().name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The swap device's slots: one per anonymous mapping, in a model that swaps.
+    fn swap_slots(&self) -> usize {
+        let swaps = self
+            .threads
+            .iter()
+            .flat_map(|(_, ops)| ops)
+            .any(|c| matches!(c.op, ThreadOp::ReclaimAnon { .. }));
+        if !swaps {
+            return 0;
+        }
+        self.maps
+            .iter()
+            .filter(|m| matches!(m.backing, Backing::Anon))
+            .count()
     }
 
     fn is_mapped(&self, mm: MmId, vpn: usize) -> bool {
@@ -993,6 +1054,7 @@ impl Builder {
             uv_scripted: self.uv_scripted(),
             guest,
             kvm: crate::world::KvmMmu::default(),
+            swap: vec![crate::world::SwapSlot::default(); self.swap_slots()],
             held: vec![Vec::new(); self.threads.len()],
         };
         KernelModel::new(world, self.threads.clone())
@@ -1240,6 +1302,9 @@ impl Builder {
             .iter()
             .flat_map(|(_, ops)| ops)
             .any(|c| matches!(c.op, ThreadOp::Truncate { .. }));
+        // After every other object, so that models without swap keep their numbering.
+        let swap_base = vm + 1 + if truncates { files.len() as u32 } else { 0 };
+        let nswap = self.swap_slots();
         let vcpus_stopped_for_unpack = !self.threads.iter().any(|(_, ops)| {
             ops.iter()
                 .any(|c| matches!(c.op, ThreadOp::GuestAccess { .. }))
@@ -1263,8 +1328,9 @@ impl Builder {
             vm,
             disk,
             invalidate_base: truncates.then_some(vm + 1),
+            swap_base: (nswap > 0).then_some(swap_base),
             vcpus_stopped_for_unpack,
-            total: vm as usize + 1 + if truncates { files.len() } else { 0 },
+            total: swap_base as usize + nswap,
             pte_index,
             ptl_index,
             slot_index,

@@ -5,6 +5,6 @@
 
 pub use crate::vocab::presets::{preset, PresetSpec, PRESETS};
 pub use crate::vocab::switches::{
-    FastPinGrab, ImportFlow, ImportLarge, IoUringPin, Kernel, KernelFault, PvTeardown, SlowGrab,
-    SwitchError, UserFault, SWITCHES,
+    AnonReuse, FastPinGrab, ImportFlow, ImportLarge, IoUringPin, Kernel, KernelFault, PvTeardown,
+    SlowGrab, SwitchError, UserFault, SWITCHES,
 };

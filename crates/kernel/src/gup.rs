@@ -654,6 +654,10 @@ impl Cx {
                     self.migration_entry_wait(mm, vpn, page).await;
                     return 0;
                 }
+                if let Some(crate::world::Swp::Swap { slot }) = pte.swp {
+                    // `handle_pte_fault` → `do_swap_page` (mm/memory.c, 6.1.192).
+                    return self.do_swap_page(mm, vpn, slot, write).await;
+                }
                 if pte.present && pte.invalid {
                     // An old PTE (s390 `pte_mkold`: present, `_PAGE_INVALID`, left by
                     // reclaim's aging): `handle_pte_fault` → `ptep_set_access_flags` with
@@ -664,6 +668,14 @@ impl Cx {
                     self.pte_unlock(mm, vpn).await;
                 }
                 if pte.present {
+                    if write && !pte.write && vma.file.is_none() && self.swaps() {
+                        // `do_wp_page` on an anonymous page, as the release decides it
+                        // (swap.rs; models without swap keep the plain reuse below).
+                        if let Some(p) = pte.page {
+                            self.do_wp_page_anon(mm, vpn, p).await;
+                        }
+                        return 0;
+                    }
                     if write && !pte.write {
                         let _g = self.ctx.enter("wp_page_shared");
                         // A shared mapping of a file that writes back: `do_page_mkwrite` →

@@ -24,6 +24,7 @@ pub mod prim;
 pub mod reclaim;
 pub mod retry;
 pub mod splice;
+pub mod swap;
 pub mod teardown;
 pub mod truncate;
 pub mod uv;
@@ -218,6 +219,57 @@ fn import_completeness(w: &World, out: &mut Vec<Finding>) {
     }
     for g in &w.guest {
         let Some(x) = g.expect else { continue };
+        let by = match x.by {
+            world::ExpectBy::Unpack => "KVM_PV_UNPACK reported it done",
+            world::ExpectBy::Touch => "the guest accessed it",
+        };
+        // Swapped out (`reclaim-anon`): the content the guest expects is where the swap
+        // entry says — the swap cache's folio of its slot, or the slot's block on the device
+        // — and the fault back reads and imports that.
+        if let Some(world::Swp::Swap { slot }) = w.mms[g.mm].pte(g.vpn).swp {
+            let s = &w.swap[slot];
+            let (frame, data, at) = match (s.cache, s.block) {
+                (Some(q), _) => (w.uv[q], w.pages[q].data, format!("P{q} in the swap cache")),
+                (None, Some(b)) => (
+                    uv::UvFrame {
+                        sealed: b.sealed,
+                        ..Default::default()
+                    },
+                    b.data,
+                    format!("swap slot {slot}"),
+                ),
+                (None, None) => (
+                    uv::UvFrame::default(),
+                    [0; world::PAGE_BYTES],
+                    format!("swap slot {slot} (never written)"),
+                ),
+            };
+            let want = g.written.unwrap_or([0; world::PAGE_BYTES]);
+            let (mut frame, mut data) = (frame, data);
+            let problem = match frame.state {
+                UvState::Secure { .. } | UvState::SharedPinned { .. } => {
+                    Some(format!("{at} is secure behind a swap entry"))
+                }
+                UvState::NonSecure if frame.sealed.is_none_or(|s| s.image) => Some(format!(
+                    "{at} holds no exported copy of a guest page: the guest's content is lost"
+                )),
+                UvState::NonSecure => {
+                    match uv::import(&w.keys, &mut frame, &mut data, 0, g.gfn, true) {
+                        uv::UvRc::Ok if data == want => None,
+                        rc => Some(format!(
+                            "{at} does not import to what the guest expects ({rc:?})"
+                        )),
+                    }
+                }
+            };
+            if let Some(why) = problem {
+                out.push(vocab::properties::finding(
+                    vocab::properties::IMPORT_COMPLETENESS,
+                    format!("at the end, guest frame {} ({by}): {why}", g.gfn),
+                ));
+            }
+            continue;
+        }
         let pg = &w.pages[x.page];
         // The page the frame maps now, or the page-cache page its next fault maps.
         let current = w.frame_page(g.mm, g.vpn);
@@ -225,10 +277,6 @@ fn import_completeness(w: &World, out: &mut Vec<Finding>) {
             continue;
         }
         let want = g.written.unwrap_or([0; world::PAGE_BYTES]);
-        let by = match x.by {
-            world::ExpectBy::Unpack => "KVM_PV_UNPACK reported it done",
-            world::ExpectBy::Touch => "the guest accessed it",
-        };
         let p = x.page;
         let problem = match w.uv[p].state {
             UvState::Secure { gfn, .. } | UvState::SharedPinned { gfn, .. } if gfn == g.gfn => (pg

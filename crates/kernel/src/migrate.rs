@@ -272,7 +272,7 @@ impl Cx {
 
     /// The anonymous mappings of every mm (the rmap walk's candidates; a set-up constant):
     /// (mm, vpn, mm protected).
-    fn anon_mappings(&self) -> Vec<(MmId, usize, bool)> {
+    pub(crate) fn anon_mappings(&self) -> Vec<(MmId, usize, bool)> {
         self.ctx.with_const(|w| {
             w.mms
                 .iter()
@@ -330,7 +330,7 @@ impl Cx {
     }
 
     /// `set_pte_at` of `pte` under the caller's PTE lock.
-    async fn set_pte(&self, mm: MmId, vpn: usize, pte: Pte, name: &'static str) {
+    pub(crate) async fn set_pte(&self, mm: MmId, vpn: usize, pte: Pte, name: &'static str) {
         let a = acc(&[Access::write(self.objs.pte(mm, vpn))]);
         self.ctx
             .step(Op::new(name, a), move |e| {
@@ -398,7 +398,21 @@ impl Cx {
     /// data of that guest page stays valid for it (kept per guest page, carried with the
     /// content as a disk block carries it: `world::Block`).
     async fn folio_migrate_copy(&self, src: PageId, dst: PageId) {
-        let _f = self.ctx.enter("folio_migrate_copy");
+        self.cpu_copy_page(src, dst, "folio_migrate_copy", "copy_highpage")
+            .await
+    }
+
+    /// The CPU copy of `src` into `dst` as [`Self::folio_migrate_copy`] describes it, in the
+    /// caller's frame `frame` with the copy step named `name` (also `wp_page_copy`'s
+    /// `cow_user_page` → `copy_user_highpage`, mm/memory.c, 6.1.192).
+    pub(crate) async fn cpu_copy_page(
+        &self,
+        src: PageId,
+        dst: PageId,
+        frame: &'static str,
+        name: &'static str,
+    ) {
+        let _f = self.ctx.enter(frame);
         self.kernel_access(src, false).await;
         let a = acc(&[
             Access::read(self.objs.page(src, PP::Uv)),
@@ -407,8 +421,8 @@ impl Cx {
             Access::read(self.objs.page(dst, PP::Life)),
         ]);
         self.ctx
-            .step(Op::new("copy_highpage", a), move |e| {
-                if !(live(e, src, "copy_highpage") && live(e, dst, "copy_highpage")) {
+            .step(Op::new(name, a), move |e| {
+                if !(live(e, src, name) && live(e, dst, name)) {
                     return;
                 }
                 if let crate::uv::UvState::Secure { guest, gfn } = e.world.uv[src].state {
@@ -419,14 +433,14 @@ impl Cx {
                         e,
                         prop::IO_SECURE,
                         format!(
-                            "copy_highpage: the CPU copies P{src}, still secure (guest {guest}, \
+                            "{name}: the CPU copies P{src}, still secure (guest {guest}, \
                              gfn {gfn}): the exports at the PTE clear and in the 0x3d handler \
                              failed"
                         ),
                     );
                     return;
                 }
-                check_host_read(e, src, "copy_highpage");
+                check_host_read(e, src, name);
                 let w = &mut *e.world;
                 w.pages[dst].data = w.pages[src].data;
                 w.uv[dst].sealed = w.uv[src].sealed;

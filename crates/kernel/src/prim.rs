@@ -621,11 +621,17 @@ impl Cx {
 }
 
 pub fn describe_pte(p: &Pte) -> String {
-    if let Some(crate::world::Swp::Migration { page, write }) = p.swp {
-        return format!(
-            "pte: {} migration entry for P{page}",
-            if write { "writable" } else { "readable" }
-        );
+    match p.swp {
+        Some(crate::world::Swp::Migration { page, write }) => {
+            return format!(
+                "pte: {} migration entry for P{page}",
+                if write { "writable" } else { "readable" }
+            );
+        }
+        Some(crate::world::Swp::Swap { slot }) => {
+            return format!("pte: swap entry for slot {slot}");
+        }
+        None => {}
     }
     match p.page {
         Some(pg) if p.present => format!(

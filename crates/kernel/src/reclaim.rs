@@ -35,7 +35,7 @@ use explore::{Access, ObjId, Op};
 
 /// `enum folio_references` (mm/vmscan.c).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-enum References {
+pub(crate) enum References {
     Activate,
     Keep,
     Reclaim,
@@ -224,7 +224,7 @@ impl Cx {
     }
 
     /// `folio_set_reclaim`.
-    async fn set_reclaim_flag(&self, p: PageId) {
+    pub(crate) async fn set_reclaim_flag(&self, p: PageId) {
         let a = acc(&[
             Access::write(self.objs.page(p, PP::Meta)),
             Access::read(self.objs.page(p, PP::Life)),
@@ -243,13 +243,26 @@ impl Cx {
     /// PG_referenced and activate if it was set or more than one PTE was young, else keep;
     /// no young PTE → reclaim, "clean only" when PG_referenced was set (a file folio).
     async fn folio_check_references(&self, file: FileId, index: usize, p: PageId) -> References {
+        self.folio_check_references_of(self.file_mappings(file, index), p, true)
+            .await
+    }
+
+    /// [`Self::folio_check_references`] over the mappings `maps` of `p`; `file_lru`: a
+    /// file folio (`folio_is_file_lru`), for which a referenced folio without young PTEs is
+    /// reclaimed "clean only" (an anonymous one is reclaimed).
+    pub(crate) async fn folio_check_references_of(
+        &self,
+        maps: Vec<(MmId, usize, bool)>,
+        p: PageId,
+        file_lru: bool,
+    ) -> References {
         self.ctx
             .call("folio_check_references", async move {
                 let _f = self.ctx.enter("folio_check_references");
                 let mut young = 0u32;
                 {
                     let _g = self.ctx.enter("folio_referenced");
-                    for (mm, vpn, _) in self.file_mappings(file, index) {
+                    for (mm, vpn, _) in maps {
                         young += u32::from(self.folio_referenced_one(mm, vpn, p).await);
                     }
                 }
@@ -269,7 +282,7 @@ impl Cx {
                             } else {
                                 References::Keep
                             }
-                        } else if was {
+                        } else if was && file_lru {
                             References::ReclaimClean
                         } else {
                             References::Reclaim
@@ -298,7 +311,13 @@ impl Cx {
 
     /// Makes the PTE at `vpn` old if it maps `p` (`pte_mkold`: `_PAGE_INVALID`, present
     /// kept); returns whether it was young.
-    async fn pte_mkold(&self, mm: MmId, vpn: usize, p: PageId, name: &'static str) -> bool {
+    pub(crate) async fn pte_mkold(
+        &self,
+        mm: MmId,
+        vpn: usize,
+        p: PageId,
+        name: &'static str,
+    ) -> bool {
         let a = acc(&[Access::write(self.objs.pte(mm, vpn))]);
         self.ctx
             .step(Op::new(name, a), move |e| {
@@ -627,7 +646,7 @@ impl Cx {
     }
 
     /// `free_unref_page_list` of the folios `__remove_mapping` left at a zero count.
-    async fn free_unref_folio(&self, p: PageId) {
+    pub(crate) async fn free_unref_folio(&self, p: PageId) {
         let a = acc(&[
             Access::write(self.objs.page(p, PP::Life)),
             Access::read(self.objs.page(p, PP::Ref)),

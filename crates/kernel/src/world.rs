@@ -127,6 +127,33 @@ pub enum Swp {
     /// was writable, else a readable one), set by `try_to_migrate_one` and replaced by
     /// `remove_migration_pte` (mm/rmap.c, mm/migrate.c, 6.1.192). It holds no reference.
     Migration { page: PageId, write: bool },
+    /// A swap entry for slot `slot` of the model's one swap device (`swp_entry(type,
+    /// offset)`), set by `try_to_unmap_one` of a folio in the swap cache (mm/rmap.c,
+    /// 6.1.192 and 6.12.118) and replaced by `do_swap_page` (mm/memory.c). It holds a swap
+    /// count of its slot ([`SwapSlot::count`]), no page reference. Every anonymous page of
+    /// the model is exclusive (`PageAnonExclusive`: no fork, KSM off for a PV guest), so
+    /// from v5.19 every such entry is `pte_swp_exclusive`; the entry does not carry the bit.
+    Swap { slot: usize },
+}
+
+/// One slot of the model's swap device (`si->swap_map[offset]`, the swap cache's xarray
+/// slot of that offset, and the slot's block on the device: mm/swapfile.c, mm/swap_state.c).
+/// One object per slot ([`Objs::swap`]).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SwapSlot {
+    /// The swap count: swap PTEs holding the entry (`swap_duplicate` / `swap_free`).
+    pub count: u8,
+    /// The folio in the swap cache at this offset (`SWAP_HAS_CACHE`; its `PG_swapcache`).
+    pub cache: Option<PageId>,
+    /// What the last write-out wrote into the slot (`None`: never written).
+    pub block: Option<Block>,
+}
+
+impl SwapSlot {
+    /// The slot is free for `folio_alloc_swap`: no swap count and no swap-cache folio.
+    pub fn is_free(&self) -> bool {
+        self.count == 0 && self.cache.is_none()
+    }
 }
 
 impl Pte {
@@ -335,6 +362,10 @@ pub struct Objs {
     /// read may find a block there (the read then declares the new page's UV object; models
     /// without such a thread keep their steps as they were).
     pub disk: bool,
+    /// A thread reclaims anonymous memory (`reclaim-anon`): the swap device's slots are
+    /// objects from this id on, one per slot ([`World::swap`]); `None` in models without
+    /// one (their numbering and steps stay as they were).
+    pub swap_base: Option<u32>,
     /// A thread truncates (`truncate`): each file's `invalidate_lock` is an object, from
     /// this id on (one per file), which the truncation takes exclusively and a fault that
     /// adds a page takes shared (models without a truncation keep their steps as they were).
@@ -425,6 +456,14 @@ impl Objs {
     pub fn pipe(&self, pipe: PipeId) -> ObjId {
         ObjId(self.pipe_base + pipe as u32)
     }
+    /// The object of swap slot `slot` (models with a `reclaim-anon` only).
+    pub fn swap(&self, slot: usize) -> ObjId {
+        ObjId(
+            self.swap_base
+                .expect("swap slots exist in a model that swaps")
+                + slot as u32,
+        )
+    }
     /// The object of the `i`-th guest frame (index into `World::guest`).
     pub fn guest_frame(&self, i: usize) -> ObjId {
         ObjId(self.guest_base + i as u32)
@@ -496,6 +535,9 @@ pub struct World {
     /// The KVM's new-gmap locks and invalidation counters (only the new-gmap import flows
     /// and the MMU notifier of a protected mm under them use it).
     pub kvm: KvmMmu,
+    /// The swap device's slots (one per anonymous mapping of the set-up, in models with a
+    /// `reclaim-anon`; empty otherwise).
+    pub swap: Vec<SwapSlot>,
     /// References each model thread holds, by page (thread-private bookkeeping: only the
     /// owning thread reads or writes its entry).
     pub held: Vec<Vec<Held>>,
@@ -642,6 +684,7 @@ clone_reusing!(World {
     uv_scripted,
     guest,
     kvm,
+    swap,
     held,
 });
 
@@ -767,6 +810,7 @@ impl World {
             uv_scripted: _, // a set-up constant
             guest,
             kvm,
+            swap,
             held,
         } = self;
         let who = |t: usize| {
@@ -801,6 +845,7 @@ impl World {
         invalidate_seq.hash(h);
         invalidate_in_progress.hash(h);
         h.write_u64(import_lock.map_or(MEMBER - 1, who));
+        swap.hash(h);
         for (t, held) in held.iter().enumerate() {
             if who(t) != MEMBER {
                 held.hash(h);

@@ -416,6 +416,35 @@ macro_rules! switches {
     };
 }
 
+switch_enum! {
+    /// How a fault decides whether an anonymous page may be mapped writable in place — the
+    /// write fault of `do_swap_page` on a page from the swap cache, and `do_wp_page` on a
+    /// read-only anonymous PTE (mm/memory.c) — or must be copied (`wp_page_copy`). Only
+    /// models that swap (`reclaim-anon`) read it: elsewhere the model's `do_wp_page`
+    /// reuses an anonymous page as it always did.
+    pub enum AnonReuse {
+        /// `reuse_swap_page` (page mapcount + swap count ≤ 1; a page not under writeback is
+        /// then deleted from the swap cache and dirtied), in `do_swap_page` for a write fault
+        /// and in `do_wp_page` under the page lock (a `lock_page` after dropping the PTE
+        /// lock when the trylock fails, then `pte_same`).
+        ReuseSwapPage = "reuse-swap-page",
+        /// 09854ba94c6a: `do_wp_page` reuses only a page with `page_count == 1` (trylock,
+        /// then mapcount and count again); a page in the swap cache (count ≥ 2) is always
+        /// copied. `do_swap_page` still uses `reuse_swap_page`.
+        PageCount = "page-count",
+        /// 53a05ad9f21d / c145e0b47c77: `do_wp_page` copies a page with more than
+        /// `1 + PageSwapCache` references, else trylocks, `try_to_free_swap`, and reuses at
+        /// `page_count == 1`; `do_swap_page` frees the swap cache when `should_try_to_free_swap`
+        /// (a write fault, count 2) and maps writable only at count 1 (else `do_wp_page`).
+        FreeSwap = "free-swap",
+        /// 6c287605fd56 (PG_anon_exclusive): the swap PTE of an exclusive page is
+        /// `pte_swp_exclusive`; `do_swap_page` maps it writable on a write fault whatever
+        /// its count, after `should_try_to_free_swap`; `do_wp_page` reuses an exclusive
+        /// page at once (6.1.192, 6.12.118).
+        AnonExclusive = "anon-exclusive",
+    }
+}
+
 const V5_7: Release = Release::v(5, 7);
 
 switches! {
@@ -838,6 +867,20 @@ switches! {
                 Evidence::Source("6.1.192 mm/migrate.c: migrate_pages_batch (migrate_folio_unmap immediately followed by migrate_folio_move, pass > 2 → force); the v5.x-era migrate_pages copy in the search corpus (unmap_and_move, pass < 10, pass > 2)")),
             (Release::v(6, 3), true, None,
                 Evidence::Mail("\"migrate_pages: fix deadlock in batched migration\" (Huang Ying, 2023-03-03, commit fb3592c41a44, a patch mail in the search corpus) fixes the batching series during the v6.3-rc cycle: v6.3 inferred, tag containment not checked (weak); 6.12.118 read, 6.1.192 read (no batching)")),
+        ],
+    },
+    anon_reuse: AnonReuse {
+        doc: "How a write fault decides to map an anonymous page writable in place or to copy it: `do_swap_page` on a page from the swap cache, `do_wp_page` on a read-only anonymous PTE (mm/memory.c); read only in models that swap (`reclaim-anon`).",
+        values: AnonReuse::VALUES,
+        history: [
+            (V5_7, AnonReuse::ReuseSwapPage, None,
+                Evidence::Mail("reuse_swap_page in do_swap_page and do_wp_page before 09854ba94c6a, as the commits below describe what they replace; no v5.7 tree read (weak)")),
+            (Release::v(5, 9), AnonReuse::PageCount, Some("09854ba94c6a"),
+                Evidence::Mail("\"mm: do_wp_page() simplification\" (Linus Torvalds, 2020-08, during the v5.9 cycle); 53a05ad9f21d's message says swap-cache pages are always copied since it: v5.9 inferred, tag containment not checked (weak)")),
+            (Release::v(5, 18), AnonReuse::FreeSwap, Some("53a05ad9f21d"),
+                Evidence::Mail("\"mm: optimize do_wp_page() for exclusive pages in the swapcache\" and c145e0b47c77 \"mm: streamline COW logic in do_swap_page()\" (David Hildenbrand's \"COW fixes part 1\", the commits' mm/memory.c in the search corpus: try_to_free_swap under the trylock, should_try_to_free_swap); v5.18 inferred from the merge window, not checked (weak)")),
+            (Release::v(5, 19), AnonReuse::AnonExclusive, Some("6c287605fd56"),
+                Evidence::Source("6.1.192 and 6.12.118 mm/memory.c: do_swap_page (pte_swp_exclusive, should_try_to_free_swap) and do_wp_page (PageAnonExclusive → reuse) read; mm/rmap.c try_to_unmap_one (pte_swp_mkexclusive) read; the first release, v5.19 for \"mm: remember exclusively mapped anonymous pages with PG_anon_exclusive\", inferred (weak)")),
         ],
     },
     enxio_write_fault: bool {

@@ -9,4 +9,5 @@ mod gup;
 mod migrate;
 mod reclaim;
 mod releases;
+mod swap;
 mod truncate;
