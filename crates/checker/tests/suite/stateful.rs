@@ -332,14 +332,15 @@ fn stateful_search_agrees_with_dpor_on_the_matrix() {
     // Every I/O path of the matrix (each a host thread against the importing vCPU) under
     // every preset (the matrix finishes with the stateful search the cells DPOR does not
     // within 2,000 executions, so this is also the check behind those cells). DPOR gets a
-    // small budget (the stateful search exhausts every cell in about ten seconds in all):
-    // cells it exhausts are compared in full, the others by inclusion.
+    // small budget: cells it exhausts are compared in full, the others by inclusion. The
+    // stateful search exhausts every cell but violations cut at --max-retries (see below).
     let start = Instant::now();
     let budget = Bounds {
         max_executions: Some(300),
         ..checker::matrix::default_bounds()
     };
     let (mut compared, mut partial, mut replayed, mut final_compared) = (0, 0, 0, 0);
+    let mut cut = 0;
     for (path, via) in checker::matrix::rows() {
         for preset in kernel::config::PRESETS.iter().map(|p| p.name) {
             let sc = checker::matrix::row_scenario(path, via, &[preset]);
@@ -354,9 +355,35 @@ fn stateful_search_agrees_with_dpor_on_the_matrix() {
             )
             .expect("dpor runs");
             let st = stateful(&sc, preset, 1);
-            assert!(st.outcome.exhaustive(), "{} on {preset}", sc.name);
             assert_violations_replay(&sc, preset, &st);
             replayed += st.outcome.violations().count();
+            if !st.outcome.exhaustive() {
+                // The one way a matrix cell's search may stop: executions cut at
+                // `--max-retries` rounds of a retry loop whose state never repeats — after a
+                // violation has corrupted a reference count (a get on a frozen count erased
+                // by the unfreeze, then a put each round: the count drifts and the lasso
+                // never closes). Such a cell is a violation, never verified, and what it found
+                // is part of what DPOR finds when DPOR finishes.
+                assert!(
+                    matches!(
+                        st.outcome.stopped_by,
+                        Some(explore::search::Bound::Retries(_))
+                    ) && st.verdict == Verdict::Violation,
+                    "{} on {preset}: the stateful search stopped: {:?}",
+                    sc.name,
+                    st.outcome.stopped_by
+                );
+                if dpor.outcome.exhaustive() {
+                    assert!(
+                        props(&st).is_subset(&props(&dpor)),
+                        "{} on {preset}",
+                        sc.name
+                    );
+                }
+                eprintln!("{} on {preset}: violation, cut at --max-retries", sc.name);
+                cut += 1;
+                continue;
+            }
             if !dpor.outcome.exhaustive() {
                 assert!(
                     props(&dpor).is_subset(&props(&st)),
@@ -380,7 +407,7 @@ fn stateful_search_agrees_with_dpor_on_the_matrix() {
         }
     }
     eprintln!(
-        "matrix: {compared} cells compared ({final_compared} with their final states), {partial} against a partial DPOR, {replayed} violations replayed, {:.1}s",
+        "matrix: {compared} cells compared ({final_compared} with their final states), {partial} against a partial DPOR, {cut} violations cut at --max-retries, {replayed} violations replayed, {:.1}s",
         start.elapsed().as_secs_f64()
     );
     assert!(compared >= 280, "only {compared} cells compared");
